@@ -1,0 +1,35 @@
+# hotline — the two commands: `make demo` and `make test`. `make help` lists the rest.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install lint format test demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## create .venv and install hotline with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint ## lint, then run the whole test suite
+	$(BIN)/pytest
+
+demo: install ## bring up the whole flow on the embedded stack
+	@echo "the demo flow arrives with the stack and producer issues"
+
+clean: ## remove the virtualenv and caches (keeps .hotline data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""hotline: analytics federation for the 12333 hotline."""

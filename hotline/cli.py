@@ -1,0 +1,35 @@
+"""The ``hotline`` command. Each area adds its own sub-command group here."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from hotline.settings import load_settings
+
+app = typer.Typer(
+    name="hotline",
+    help="Analytics federation for the 12333 hotline: local stack, producers, streams, "
+    "ClickHouse sink, dashboards and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log at DEBUG level"),
+) -> None:
+    settings = load_settings()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = settings
+
+
+def main() -> None:
+    """Entry point of the ``hotline`` console script."""
+    app()

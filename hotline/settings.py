@@ -1,0 +1,83 @@
+"""Configuration: one frozen pydantic-settings model, read from ``HOTLINE_*`` and ``.env``.
+
+Nested groups use ``__`` in variable names, e.g. ``HOTLINE_KAFKA__BOOTSTRAP_SERVERS``.
+Build it once in an entry point (:func:`load_settings`) and pass it down; nothing reads the
+environment elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Group):
+    """Where the Kafka cluster is and how topics are laid out."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field("hotline", description="prefix of every topic name")
+    raw_partitions: int = Field(3, ge=1, description="partitions of each province's raw topics")
+    shared_partitions: int = Field(6, ge=1, description="partitions of the shared derived topics")
+    raw_retention_hours: int = Field(7 * 24, ge=1)
+    derived_retention_hours: int = Field(30 * 24, ge=1)
+
+
+class ClickHouseSettings(_Group):
+    """How to reach ClickHouse over the native protocol."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    http_port: int = 8123
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    database: str = "hotline"
+
+
+class StackSettings(_Group):
+    """The embedded local stack: where it keeps data and logs, and its ports."""
+
+    home: Path = Path(".hotline")
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    clickhouse_tcp_port: int = 9000
+    clickhouse_http_port: int = 8123
+    startup_timeout_s: float = 90.0
+
+
+class PrivacySettings(_Group):
+    """The deployment key that turns caller phone numbers into pseudonymous ids."""
+
+    caller_key: SecretStr | None = Field(
+        None, description="HMAC key for caller ids; required unless demo mode is on"
+    )
+
+
+class Settings(BaseSettings):
+    """All of hotline's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    demo: bool = Field(False, description="demo mode: allows the built-in demo caller key")
+    log_level: str = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    stack: StackSettings = StackSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; keyword overrides win."""
+    return Settings(**overrides)  # type: ignore[arg-type]
