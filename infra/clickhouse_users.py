@@ -1,0 +1,216 @@
+"""ClickHouse users as the project defines them, rendered to one ``users.xml``.
+
+The embedded engine has no writable access storage, so SQL ``CREATE USER`` / ``CREATE ROW
+POLICY`` fail there; users.xml users, readonly profiles, grants and row filters are enforced by
+both the embedded server and ``clickhouse-server`` (compose mounts the same file into
+``/etc/clickhouse-server/users.d/``). Users:
+
+- the admin (``settings.clickhouse.user``, usually ``default``): everything;
+- ``analyst``: read-only, every province, every table of the project database;
+- ``dashboard``: read-only, the same tables (Grafana's user);
+- ``analyst_<province code>``: read-only, only the :data:`FILTERED_TABLES`, each with a row
+  filter ``<province column> = '<code>'``. Tables not listed are not granted at all, so a new
+  table stays invisible to scoped users until it is listed here with its province column.
+
+Passwords are written as SHA-256 hashes, never in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from hotline.errors import ConfigurationError
+from hotline.settings import Settings
+
+LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
+ANYWHERE: tuple[str, ...] = ("::/0",)
+
+# Province-level divisions of GB/T 2260 (mainland), the scope of the per-province users.
+PROVINCE_CODES: tuple[str, ...] = (
+    "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000",
+    "310000", "320000", "330000", "340000", "350000", "360000", "370000", "410000",
+    "420000", "430000", "440000", "450000", "460000", "500000", "510000", "520000",
+    "530000", "540000", "610000", "620000", "630000", "640000", "650000",
+)  # fmt: skip
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FilteredTable(_Model):
+    """A table that scoped users may read, only the rows of their province."""
+
+    name: str
+    province_column: str = "province_code"
+
+    @field_validator("name", "province_column")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"not a plain identifier: {value!r}")
+        return value
+
+
+# The tables per-province users can read; each later table with caller- or region-level rows
+# is added here with its province column (issue 6: facts, snapshots, rollups, views).
+FILTERED_TABLES: tuple[FilteredTable, ...] = ()
+
+
+class ProvinceUser(_Model):
+    """A read-only user scoped to one province by row filters."""
+
+    province_code: str = Field(pattern=r"^\d{2}0000$")
+    password: SecretStr = SecretStr("")
+
+    @property
+    def name(self) -> str:
+        return f"analyst_{self.province_code}"
+
+    @classmethod
+    def of(cls, province_code: str) -> ProvinceUser:
+        return cls(province_code=province_code)
+
+
+class UsersConfig(_Model):
+    """Everything users.xml is generated from; build it with :meth:`from_settings`."""
+
+    database: str = "hotline"
+    admin_user: str = "default"
+    admin_password: SecretStr = SecretStr("")
+    analyst_password: SecretStr = SecretStr("")
+    dashboard_password: SecretStr = SecretStr("")
+    province_users: tuple[ProvinceUser, ...] = tuple(map(ProvinceUser.of, PROVINCE_CODES))
+    filtered_tables: tuple[FilteredTable, ...] = FILTERED_TABLES
+    networks: tuple[str, ...] = LOOPBACK
+
+    @field_validator("database", "admin_user")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"not a plain identifier: {value!r}")
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> UsersConfig:
+        """Credentials and database from ``settings.clickhouse``; keyword overrides win.
+
+        ``analyst_password`` / ``dashboard_password`` are read from ``settings.clickhouse`` when
+        the settings model has them (``HOTLINE_CLICKHOUSE__ANALYST_PASSWORD`` …).
+        """
+        ch = settings.clickhouse
+        values: dict[str, object] = {
+            "database": ch.database,
+            "admin_user": ch.user,
+            "admin_password": ch.password,
+        }
+        for key in ("analyst_password", "dashboard_password"):
+            secret = getattr(ch, key, None)
+            if secret is not None:
+                values[key] = secret
+        values.update(overrides)
+        return cls.model_validate(values)
+
+    def check_exposure(self) -> None:
+        """Refuse empty passwords when users may connect from beyond this machine."""
+        if all(ipaddress.ip_network(n, strict=False).is_loopback for n in self.networks):
+            return
+        empty = [name for name, secret in self._credentials() if not secret.get_secret_value()]
+        if empty:
+            raise ConfigurationError(
+                f"users.xml would let {', '.join(empty)} in from {', '.join(self.networks)} "
+                "without a password: set HOTLINE_CLICKHOUSE__PASSWORD and the other "
+                "ClickHouse passwords, or restrict the networks to loopback"
+            )
+
+    def _credentials(self) -> list[tuple[str, SecretStr]]:
+        return [
+            (self.admin_user, self.admin_password),
+            ("analyst", self.analyst_password),
+            ("dashboard", self.dashboard_password),
+            *((u.name, u.password) for u in self.province_users),
+        ]
+
+
+def render_users_xml(config: UsersConfig) -> str:
+    """The users.xml text for ``config`` (a complete file; also valid as a users.d overlay)."""
+    root = ET.Element("clickhouse")
+    profiles = ET.SubElement(root, "profiles")
+    ET.SubElement(profiles, "default")
+    readonly = ET.SubElement(profiles, "readonly")
+    # readonly=2 would let clients change settings; 1 forbids writes and settings changes,
+    # which is what analysts and dashboards need (Grafana sets none).
+    ET.SubElement(readonly, "readonly").text = "1"
+    quotas = ET.SubElement(root, "quotas")
+    ET.SubElement(quotas, "default")
+
+    users = ET.SubElement(root, "users")
+    db = config.database
+    admin = _user(users, config.admin_user, config.admin_password, config.networks, "default")
+    ET.SubElement(admin, "access_management").text = "1"
+    everything = [f"GRANT SELECT ON {db}.*"]
+    _grants(_user(users, "analyst", config.analyst_password, config.networks), everything)
+    _grants(_user(users, "dashboard", config.dashboard_password, config.networks), everything)
+    for scoped in config.province_users:
+        user = _user(users, scoped.name, scoped.password, config.networks)
+        _grants(user, [f"GRANT SELECT ON {db}.{t.name}" for t in config.filtered_tables])
+        if config.filtered_tables:
+            tables = ET.SubElement(ET.SubElement(user, "databases"), db)
+            for table in config.filtered_tables:
+                filter_ = f"{table.province_column} = '{scoped.province_code}'"
+                ET.SubElement(ET.SubElement(tables, table.name), "filter").text = filter_
+    ET.indent(root)
+    return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_users_xml(config: UsersConfig, path: Path) -> Path:
+    """Write users.xml atomically (mode 0600: it holds password hashes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_users_xml(config), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path
+
+
+def _user(
+    users: ET.Element,
+    name: str,
+    password: SecretStr,
+    networks: tuple[str, ...],
+    profile: str = "readonly",
+) -> ET.Element:
+    user = ET.SubElement(users, name)
+    secret = password.get_secret_value()
+    if secret:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        ET.SubElement(user, "password_sha256_hex").text = digest
+    else:
+        ET.SubElement(user, "no_password")
+    net = ET.SubElement(user, "networks")
+    for network in networks:
+        ET.SubElement(net, "ip").text = network
+    ET.SubElement(user, "profile").text = profile
+    ET.SubElement(user, "quota").text = "default"
+    return user
+
+
+def _grants(user: ET.Element, queries: list[str]) -> None:
+    grants = ET.SubElement(user, "grants")
+    for query in queries:
+        ET.SubElement(grants, "query").text = query
