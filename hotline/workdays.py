@@ -1,0 +1,116 @@
+"""Working-day arithmetic on China's official calendar, for ticket due times.
+
+A complaint gets an answer within 2 working days (DOMAIN.md). Which days are working days
+follows the State Council's yearly holiday arrangement, including weekend days made working
+days (调休). The pinned ``chinesecalendar`` package (import ``chinese_calendar``) decides that;
+nothing here checks weekdays by itself. It covers the years its release ships data for
+(1.11.0: 2004–2026); any other date raises :class:`CalendarNotCovered` — upgrade the package
+when the State Council publishes the next year's arrangement (usually in November).
+
+Rules (repeated in ``docs/regions.md``, section "Working days"):
+
+- Calendar days are **China days** (UTC+8, no daylight saving). A naive datetime is taken as
+  China local time; an aware one is judged by its China-local date and the result is given
+  back in the caller's time zone.
+- :func:`add_working_days` — created on a working day at time *t*: due on the *n*-th working
+  day after it, at *t*. Created on a weekend or holiday: the clock starts at 00:00 of the next
+  working day, so the due time is 00:00 of the *n*-th working day after that one (the ticket
+  gets *n* whole working days). ``n == 0`` gives the start of the clock.
+- :func:`working_days_between` — the number of working days after ``a``'s day up to and
+  including ``b``'s day (negative when ``b`` is before ``a``); so for a working-day start,
+  ``working_days_between(a, add_working_days(a, n)) == n``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import chinese_calendar
+
+from hotline.errors import ConfigurationError
+
+__all__ = [
+    "CALENDAR_VERSION",
+    "CHINA_TZ",
+    "CalendarNotCovered",
+    "add_working_days",
+    "china_date",
+    "is_working_day",
+    "next_working_day",
+    "working_days_between",
+]
+
+#: China Standard Time; China has not used daylight saving since 1991.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+CALENDAR_VERSION: str = getattr(chinese_calendar, "__version__", "unknown")
+_ONE_DAY = dt.timedelta(days=1)
+
+
+class CalendarNotCovered(ConfigurationError):
+    """A date outside the years the installed ``chinesecalendar`` release has data for."""
+
+    def __init__(self, day: dt.date) -> None:
+        self.day = day
+        years = sorted({d.year for d in chinese_calendar.holidays})
+        span = f"{years[0]}–{years[-1]}" if years else "none"
+        super().__init__(
+            f"the official calendar of {day.isoformat()} is not known to chinesecalendar "
+            f"{CALENDAR_VERSION} (covers {span}); upgrade the pinned package"
+        )
+
+
+def china_date(moment: dt.date | dt.datetime) -> dt.date:
+    """The China-local calendar day of ``moment`` (naive datetimes are China local time)."""
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(CHINA_TZ)
+        return moment.date()
+    return moment
+
+
+def is_working_day(day: dt.date | dt.datetime) -> bool:
+    """True if ``day`` is an official working day (incl. 调休 weekend days)."""
+    d = china_date(day)
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError:
+        raise CalendarNotCovered(d) from None
+
+
+def next_working_day(day: dt.date | dt.datetime) -> dt.date:
+    """The first working day strictly after ``day``."""
+    d = china_date(day) + _ONE_DAY
+    while not is_working_day(d):
+        d += _ONE_DAY
+    return d
+
+
+def add_working_days(start: dt.datetime, n: int) -> dt.datetime:
+    """The due time ``n`` working days after ``start`` (rules in the module docstring)."""
+    if n < 0:
+        raise ValueError(f"n must be zero or positive, not {n}")
+    local = start.astimezone(CHINA_TZ) if start.tzinfo is not None else start
+    day = local.date()
+    if is_working_day(day):
+        clock = local
+    else:
+        day = next_working_day(day)
+        clock = dt.datetime.combine(day, dt.time(0), tzinfo=local.tzinfo)
+    for _ in range(n):
+        day = next_working_day(day)
+    due = dt.datetime.combine(day, clock.timetz())
+    return due.astimezone(start.tzinfo) if start.tzinfo is not None else due
+
+
+def working_days_between(a: dt.date | dt.datetime, b: dt.date | dt.datetime) -> int:
+    """Working days after ``a``'s day up to and including ``b``'s day; negative if b < a."""
+    first, last = china_date(a), china_date(b)
+    sign = 1
+    if last < first:
+        first, last, sign = last, first, -1
+    count = 0
+    d = first + _ONE_DAY
+    while d <= last:
+        count += is_working_day(d)
+        d += _ONE_DAY
+    return sign * count

@@ -1,0 +1,134 @@
+"""Working days on the official calendar: real 2025/2026 holiday arrangements."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hotline.errors import ConfigurationError
+from hotline.workdays import (
+    CHINA_TZ,
+    CalendarNotCovered,
+    add_working_days,
+    is_working_day,
+    next_working_day,
+    working_days_between,
+)
+
+D = dt.date
+T = dt.datetime
+
+
+# -- is_working_day: 调休 and holidays ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        # National Day + Mid-Autumn 2025: 10-01..10-08 off; Sun 09-28 and Sat 10-11 worked.
+        (D(2025, 9, 27), False),  # ordinary Saturday
+        (D(2025, 9, 28), True),  # Sunday made a working day
+        (D(2025, 10, 1), False),
+        (D(2025, 10, 6), False),  # Monday inside the golden week
+        (D(2025, 10, 8), False),
+        (D(2025, 10, 9), True),
+        (D(2025, 10, 11), True),  # Saturday made a working day
+        (D(2025, 10, 12), False),
+        # Spring Festival 2026: 02-15..02-23 off; Sat 02-14 and Sat 02-28 worked.
+        (D(2026, 2, 14), True),
+        (D(2026, 2, 16), False),  # Monday, 除夕
+        (D(2026, 2, 17), False),  # 春节
+        (D(2026, 2, 23), False),  # Monday, last day off
+        (D(2026, 2, 24), True),
+        (D(2026, 2, 28), True),
+        # National Day 2026: 10-01..10-07 off; Sun 09-20 and Sat 10-10 worked.
+        (D(2026, 9, 20), True),
+        (D(2026, 10, 7), False),
+        (D(2026, 10, 10), True),
+        (D(2026, 1, 4), True),  # Sunday after New Year 2026
+    ],
+)
+def test_official_calendar(day: dt.date, working: bool) -> None:
+    assert is_working_day(day) is working
+
+
+# -- add_working_days -----------------------------------------------------------------------
+
+
+def test_created_on_a_working_day_keeps_the_time_of_day() -> None:
+    # Tue 2025-09-30 10:00, 2 working days: Thu 10-09 (1), Fri 10-10 (2).
+    assert add_working_days(T(2025, 9, 30, 10), 2) == T(2025, 10, 10, 10)
+    # Fri 2025-10-10, 1 working day: the 调休 Saturday.
+    assert add_working_days(T(2025, 10, 10, 9, 30), 1) == T(2025, 10, 11, 9, 30)
+    # Ordinary week: Mon → Wed.
+    assert add_working_days(T(2025, 11, 3, 16, 45), 2) == T(2025, 11, 5, 16, 45)
+
+
+def test_spring_festival_2026() -> None:
+    # Fri 02-13 15:00: Sat 02-14 (调休, 1), Tue 02-24 (2).
+    assert add_working_days(T(2026, 2, 13, 15), 2) == T(2026, 2, 24, 15)
+    # Sat 02-14 is itself a working day.
+    assert add_working_days(T(2026, 2, 14, 11), 2) == T(2026, 2, 25, 11)
+
+
+def test_created_on_a_holiday_or_weekend_starts_at_the_next_working_day() -> None:
+    # 2025-10-03 (holiday) → clock starts Thu 10-09 00:00; +2 → Sat 10-11 00:00 (调休).
+    assert add_working_days(T(2025, 10, 3, 20), 2) == T(2025, 10, 11, 0)
+    # Ordinary Saturday 2025-09-27 → the 调休 Sunday 09-28 00:00 starts the clock.
+    assert add_working_days(T(2025, 9, 27, 10), 0) == T(2025, 9, 28, 0)
+    assert add_working_days(T(2025, 9, 27, 10), 2) == T(2025, 9, 30, 0)
+    # 除夕 2026-02-16 → Tue 02-24 00:00; +2 → Thu 02-26 00:00.
+    assert add_working_days(T(2026, 2, 16, 8), 2) == T(2026, 2, 26, 0)
+
+
+def test_zero_and_negative() -> None:
+    assert add_working_days(T(2025, 9, 30, 10), 0) == T(2025, 9, 30, 10)
+    with pytest.raises(ValueError):
+        add_working_days(T(2025, 9, 30, 10), -1)
+
+
+def test_aware_datetimes_use_china_days() -> None:
+    utc = dt.UTC
+    # 2025-09-30 20:00 UTC is 10-01 04:00 in China: a holiday.
+    start = T(2025, 9, 30, 20, tzinfo=utc)
+    due = add_working_days(start, 1)
+    assert due.tzinfo is utc
+    assert due.astimezone(CHINA_TZ) == T(2025, 10, 10, 0, tzinfo=CHINA_TZ)
+    # 2025-09-30 01:00 UTC is 09:00 the same day in China: a working day.
+    due = add_working_days(T(2025, 9, 30, 1, tzinfo=utc), 2)
+    assert due == T(2025, 10, 10, 1, tzinfo=utc)
+
+
+# -- working_days_between -------------------------------------------------------------------
+
+
+def test_working_days_between() -> None:
+    assert working_days_between(D(2025, 9, 30), D(2025, 10, 10)) == 2
+    assert working_days_between(D(2025, 10, 10), D(2025, 9, 30)) == -2
+    assert working_days_between(D(2026, 2, 13), D(2026, 2, 24)) == 2
+    assert working_days_between(D(2026, 2, 13), D(2026, 2, 13)) == 0
+    # The whole golden week 2025 plus the weekends around it: 09-27 .. 10-12.
+    assert working_days_between(D(2025, 9, 26), D(2025, 10, 12)) == 6  # 28,29,30, 9,10,11
+    start = T(2025, 9, 30, 10)
+    for n in range(8):
+        assert working_days_between(start, add_working_days(start, n)) == n
+
+
+def test_next_working_day() -> None:
+    assert next_working_day(D(2025, 9, 30)) == D(2025, 10, 9)
+    assert next_working_day(D(2026, 2, 13)) == D(2026, 2, 14)
+
+
+# -- coverage -------------------------------------------------------------------------------
+
+
+def test_dates_outside_the_library_raise_calendar_not_covered() -> None:
+    with pytest.raises(CalendarNotCovered, match=r"2027-01-04.*chinesecalendar 1\.11\.0") as e:
+        is_working_day(D(2027, 1, 4))
+    assert isinstance(e.value, ConfigurationError)
+    with pytest.raises(CalendarNotCovered, match="2003-12-31"):
+        is_working_day(D(2003, 12, 31))
+    # Running into an uncovered year while counting also raises.
+    with pytest.raises(CalendarNotCovered, match="2027-01-01"):
+        add_working_days(T(2026, 12, 30, 9), 3)
