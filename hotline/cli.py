@@ -7,6 +7,7 @@ import logging
 import typer
 
 from hotline.settings import load_settings
+from hotline.sinks.cli import app as db_app
 
 app = typer.Typer(
     name="hotline",
@@ -28,6 +29,9 @@ def _root(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = settings
+
+
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

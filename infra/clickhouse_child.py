@@ -69,7 +69,7 @@ def _hold_stdin_open() -> int:
     return write_end
 
 
-def _close_on_signal(write_end: int) -> None:
+def _close_on_signal(write_end: int) -> threading.Event:
     signals = {signal.SIGTERM, signal.SIGINT}
     # Blocked before the engine starts its threads, so they inherit the mask and only the
     # watcher receives the signal.
@@ -78,9 +78,12 @@ def _close_on_signal(write_end: int) -> None:
     def watch() -> None:
         received = signal.sigwait(signals)
         print(f"clickhouse child: {signal.Signals(received).name}, stopping", flush=True)
+        stopping.set()
         os.close(write_end)
 
+    stopping = threading.Event()
     threading.Thread(target=watch, name="stop-watcher", daemon=True).start()
+    return stopping
 
 
 def serve(home: Path) -> int:
@@ -91,13 +94,17 @@ def serve(home: Path) -> int:
     if "chdb" in sys.modules:
         print("clickhouse child: the chdb package is imported; cannot serve", file=sys.stderr)
         return 2
-    _close_on_signal(_hold_stdin_open())
+    stopping = _close_on_signal(_hold_stdin_open())
     engine = load_engine()
     os.chdir(home)
     print(f"clickhouse child: pid {os.getpid()} serving from {home}", flush=True)
     result = engine.query(SERVE_SQL, "TSV", path=str(home / "data"))
     if result.has_error():
         print(f"clickhouse child: {result.error_message()}", file=sys.stderr, flush=True)
+        return 1
+    if not stopping.is_set():
+        # A failed START LISTEN (port taken) is printed by the engine and ends the query early.
+        print("clickhouse child: the serving query ended unasked; see above", flush=True)
         return 1
     print("clickhouse child: stopped", flush=True)
     return 0

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CHILD_MODULE = "hotline.infra.clickhouse_child"
 HOST = "127.0.0.1"
+_DATA_PATH_SQL = "SELECT path FROM system.disks WHERE name = 'default'"
 
 
 def render_config_xml(home: Path, tcp_port: int, http_port: int) -> str:
@@ -155,8 +156,11 @@ class ClickHouseServer:
             try:
                 # A bare connect first: the driver logs a traceback for every refused attempt.
                 socket.create_connection((HOST, self.tcp_port), timeout=1.0).close()
-                self._query("SELECT 1", connect_timeout=1.0)
-                return
+                rows = self._query(_DATA_PATH_SQL, connect_timeout=1.0)
+                # Another server on our port (our child then fails to listen) is not ours.
+                if rows and Path(str(rows[0][0])) == self.data_dir:
+                    return
+                last_error = f"{self.endpoints['tcp']} is served from {rows[0][0] if rows else '?'}"
             except (DriverError, OSError, EOFError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             if time.monotonic() >= deadline:

@@ -12,7 +12,9 @@ both the embedded server and ``clickhouse-server`` (compose mounts the same file
   filter ``<province column> = '<code>'``. Tables not listed are not granted at all, so a new
   table stays invisible to scoped users until it is listed here with its province column.
 
-Passwords are written as SHA-256 hashes, never in clear.
+Passwords are written as SHA-256 hashes, never in clear. Every user element carries
+``replace="replace"``, so the file works both as the embedded server's whole users.xml and as
+an overlay in clickhouse-server's ``users.d/``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from hotline.settings import Settings
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
 ANYWHERE: tuple[str, ...] = ("::/0",)
 
-# Province-level divisions of GB/T 2260 (mainland), the scope of the per-province users.
+# Provincial units of GB/T 2260 (mainland, and the XPCC as 660000 as in hotline.regions):
+# one scoped user each.
 PROVINCE_CODES: tuple[str, ...] = (
     "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000",
     "310000", "320000", "330000", "340000", "350000", "360000", "370000", "410000",
     "420000", "430000", "440000", "450000", "460000", "500000", "510000", "520000",
-    "530000", "540000", "610000", "620000", "630000", "640000", "650000",
+    "530000", "540000", "610000", "620000", "630000", "640000", "650000", "660000",
 )  # fmt: skip
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -126,11 +129,24 @@ class UsersConfig(_Model):
         values.update(overrides)
         return cls.model_validate(values)
 
+    @property
+    def exposed(self) -> bool:
+        """Whether users may connect from beyond this machine."""
+        return not all(ipaddress.ip_network(n, strict=False).is_loopback for n in self.networks)
+
     def check_exposure(self) -> None:
-        """Refuse empty passwords when users may connect from beyond this machine."""
-        if all(ipaddress.ip_network(n, strict=False).is_loopback for n in self.networks):
+        """Refuse empty admin/analyst/dashboard passwords when users are exposed.
+
+        Exposed per-province users without a password are left out of users.xml instead.
+        """
+        if not self.exposed:
             return
-        empty = [name for name, secret in self._credentials() if not secret.get_secret_value()]
+        credentials = [
+            (self.admin_user, self.admin_password),
+            ("analyst", self.analyst_password),
+            ("dashboard", self.dashboard_password),
+        ]
+        empty = [name for name, secret in credentials if not secret.get_secret_value()]
         if empty:
             raise ConfigurationError(
                 f"users.xml would let {', '.join(empty)} in from {', '.join(self.networks)} "
@@ -138,17 +154,16 @@ class UsersConfig(_Model):
                 "ClickHouse passwords, or restrict the networks to loopback"
             )
 
-    def _credentials(self) -> list[tuple[str, SecretStr]]:
-        return [
-            (self.admin_user, self.admin_password),
-            ("analyst", self.analyst_password),
-            ("dashboard", self.dashboard_password),
-            *((u.name, u.password) for u in self.province_users),
-        ]
+    def scoped_users(self) -> tuple[ProvinceUser, ...]:
+        """The per-province users users.xml gets (password-less ones only on loopback)."""
+        if not self.exposed:
+            return self.province_users
+        return tuple(u for u in self.province_users if u.password.get_secret_value())
 
 
 def render_users_xml(config: UsersConfig) -> str:
     """The users.xml text for ``config`` (a complete file; also valid as a users.d overlay)."""
+    config.check_exposure()
     root = ET.Element("clickhouse")
     profiles = ET.SubElement(root, "profiles")
     ET.SubElement(profiles, "default")
@@ -166,7 +181,7 @@ def render_users_xml(config: UsersConfig) -> str:
     everything = [f"GRANT SELECT ON {db}.*"]
     _grants(_user(users, "analyst", config.analyst_password, config.networks), everything)
     _grants(_user(users, "dashboard", config.dashboard_password, config.networks), everything)
-    for scoped in config.province_users:
+    for scoped in config.scoped_users():
         user = _user(users, scoped.name, scoped.password, config.networks)
         _grants(user, [f"GRANT SELECT ON {db}.{t.name}" for t in config.filtered_tables])
         if config.filtered_tables:
@@ -195,7 +210,9 @@ def _user(
     networks: tuple[str, ...],
     profile: str = "readonly",
 ) -> ET.Element:
-    user = ET.SubElement(users, name)
+    # replace="replace": as a users.d overlay, drop what the server's own users.xml says
+    # about a user of the same name (its default user has a <password> element of its own).
+    user = ET.SubElement(users, name, {"replace": "replace"})
     secret = password.get_secret_value()
     if secret:
         digest = hashlib.sha256(secret.encode()).hexdigest()

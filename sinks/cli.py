@@ -1,0 +1,79 @@
+"""``hotline db``: ClickHouse migrations and the users.xml both servers share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from hotline.infra.clickhouse_users import ANYWHERE, UsersConfig, write_users_xml
+from hotline.sinks import migrate as migrations
+from hotline.sinks.client import connect
+
+from hotline.errors import HotlineError
+from hotline.settings import Settings
+
+app = typer.Typer(name="db", help="ClickHouse schema migrations and users.", no_args_is_help=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):
+        raise typer.BadParameter("settings were not loaded by the root command")
+    return settings
+
+
+@app.command("migrate")
+def migrate_command(ctx: typer.Context) -> None:
+    """Apply the pending migrations to settings.clickhouse.database."""
+    settings = _settings(ctx)
+    database = settings.clickhouse.database
+    client = connect(settings.clickhouse, database="default")
+    try:
+        applied = migrations.migrate(client, database)
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        client.disconnect()
+    for migration in applied:
+        typer.echo(f"applied {migration.filename}")
+    typer.echo(f"{database}: {len(applied)} migration(s) applied, schema up to date")
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """List the migrations and when each was applied."""
+    settings = _settings(ctx)
+    database = settings.clickhouse.database
+    client = connect(settings.clickhouse, database="default")
+    try:
+        rows = migrations.status(client, database)
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        client.disconnect()
+    for row in rows:
+        when = row.applied_at.isoformat(timespec="seconds") if row.applied_at else "pending"
+        typer.echo(f"{row.version:04d}  {row.name:<40}  {when}")
+
+
+@app.command("users-xml")
+def users_xml_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="where to write users.xml")],
+    network: Annotated[
+        list[str] | None,
+        typer.Option("--network", help="networks users may connect from (repeatable)"),
+    ] = None,
+) -> None:
+    """Write the users.xml of clickhouse-server (compose mounts it into users.d/)."""
+    config = UsersConfig.from_settings(_settings(ctx), networks=tuple(network or ANYWHERE))
+    try:
+        config.check_exposure()
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    write_users_xml(config, out)
+    typer.echo(f"wrote {out}")

@@ -1,0 +1,95 @@
+"""The one place that builds clickhouse-driver clients and translates their errors.
+
+Use :func:`connect` to get a :class:`clickhouse_driver.Client` from settings and
+:func:`execute` (or the :func:`translated_errors` context) so that callers only ever see
+:mod:`hotline.sinks.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver import errors as driver_errors
+from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
+
+from hotline.settings import ClickHouseSettings
+
+_codes = driver_errors.ErrorCodes
+# Server-side errors that pass: the same statement may succeed later.
+RETRYABLE_CODES = frozenset(
+    {
+        _codes.TIMEOUT_EXCEEDED,
+        _codes.SOCKET_TIMEOUT,
+        _codes.NETWORK_ERROR,
+        _codes.TOO_MANY_SIMULTANEOUS_QUERIES,
+        _codes.TABLE_IS_READ_ONLY,
+        _codes.ALL_CONNECTION_TRIES_FAILED,
+        _codes.MEMORY_LIMIT_EXCEEDED,
+    }
+)
+BACKPRESSURE_CODES = frozenset({_codes.TOO_MANY_PARTS})
+
+
+def connect(
+    settings: ClickHouseSettings,
+    *,
+    database: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    **client_settings: Any,
+) -> Client:
+    """A client for ``settings``; no connection is made until the first query.
+
+    ``database`` defaults to ``settings.database``; pass ``"default"`` before that database
+    exists. ``user``/``password`` override the admin credentials (e.g. a read-only user).
+    ``client_settings`` go to ClickHouse as query settings.
+    """
+    return Client(
+        settings.host,
+        port=settings.port,
+        user=user if user is not None else settings.user,
+        password=password if password is not None else settings.password.get_secret_value(),
+        database=database if database is not None else settings.database,
+        client_name="hotline",
+        connect_timeout=5,
+        send_receive_timeout=60,
+        settings=client_settings or None,
+    )
+
+
+@contextmanager
+def translated_errors(what: str) -> Iterator[None]:
+    """Turn clickhouse-driver and socket errors raised inside into hotline errors."""
+    try:
+        yield
+    except driver_errors.ServerException as exc:
+        message = f"{what}: {first_line(exc.message)}"
+        if exc.code in BACKPRESSURE_CODES:
+            raise ClickHouseBusy(message) from exc
+        if exc.code in RETRYABLE_CODES:
+            raise ClickHouseUnavailable(message) from exc
+        raise ClickHouseQueryError(message, exc.code) from exc
+    except (
+        driver_errors.NetworkError,
+        driver_errors.SocketTimeoutError,
+        driver_errors.UnexpectedPacketFromServerError,
+        EOFError,
+        OSError,
+    ) as exc:
+        raise ClickHouseUnavailable(f"{what}: ClickHouse unreachable: {exc}") from exc
+    except driver_errors.Error as exc:
+        raise ClickHouseQueryError(f"{what}: {first_line(str(exc))}") from exc
+
+
+def execute(client: Client, sql: str, params: Any = None, **kwargs: Any) -> Any:
+    """``client.execute`` with errors translated; the SQL's first line names the failure."""
+    with translated_errors(first_line(sql.strip())[:80]):
+        return client.execute(sql, params, **kwargs)
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of ``text`` (server messages carry a long stack trace)."""
+    return next((line for line in text.splitlines() if line.strip()), "")

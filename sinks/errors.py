@@ -1,0 +1,35 @@
+"""Errors of the ClickHouse side; driver errors become these in :mod:`hotline.sinks.client`.
+
+::
+
+    HotlineError
+    ├── RetryableError
+    │   └── ClickHouseUnavailable   network fault, timeout, server busy: retry with backoff
+    ├── Backpressure
+    │   └── ClickHouseBusy          too many parts / merges behind: slow down
+    ├── ClickHouseQueryError        the server rejected the statement (bad SQL, no grant …)
+    └── ConfigurationError
+        └── MigrationError          migrations on disk and in the database disagree
+"""
+
+from hotline.errors import Backpressure, ConfigurationError, HotlineError, RetryableError
+
+
+class ClickHouseUnavailable(RetryableError):
+    """ClickHouse cannot be reached or timed out; the same call may succeed later."""
+
+
+class ClickHouseBusy(Backpressure):
+    """ClickHouse refuses more inserts for now (too many parts); pause and retry."""
+
+
+class ClickHouseQueryError(HotlineError):
+    """ClickHouse rejected the statement; retrying the same statement will not help."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MigrationError(ConfigurationError):
+    """A migration file is malformed, failed, or changed after it was applied."""

@@ -1,0 +1,75 @@
+"""Session fixtures: one real embedded ClickHouse server on free ports in a tmp folder.
+
+Tests that use it must carry ``@pytest.mark.clickhouse``; an unmarked test that asks for it
+fails, so ``-m "not clickhouse"`` really skips every test that needs the server.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from clickhouse_driver import Client
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_users import FilteredTable, ProvinceUser, UsersConfig
+from pydantic import SecretStr
+
+from hotline.settings import ClickHouseSettings
+
+# A table with a province column that the scoped test user may read (its rows only).
+ROW_FILTER_TABLE = "row_filter_probe"
+PASSWORDS = {"analyst": "analyst-pw", "dashboard": "dashboard-pw", "analyst_320000": "js-pw"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    users = UsersConfig(
+        analyst_password=SecretStr(PASSWORDS["analyst"]),
+        dashboard_password=SecretStr(PASSWORDS["dashboard"]),
+        province_users=(
+            ProvinceUser(province_code="320000", password=SecretStr(PASSWORDS["analyst_320000"])),
+        ),
+        filtered_tables=(FilteredTable(name=ROW_FILTER_TABLE),),
+    )
+    home = tmp_path_factory.mktemp("clickhouse")
+    server = ClickHouseServer(home, free_port(), free_port(), users)
+    server.start()
+    try:
+        server.wait_ready(60)
+        yield server
+    finally:
+        server.stop(timeout=10)
+
+
+@pytest.fixture
+def clickhouse(
+    request: pytest.FixtureRequest, clickhouse_server: ClickHouseServer
+) -> ClickHouseServer:
+    """The running server; only for tests marked ``clickhouse``."""
+    if request.node.get_closest_marker("clickhouse") is None:
+        pytest.fail(f"{request.node.nodeid} uses ClickHouse but is not marked clickhouse")
+    clickhouse_server.start()  # a test may have stopped it
+    clickhouse_server.wait_ready(60)
+    return clickhouse_server
+
+
+@pytest.fixture
+def clickhouse_settings(clickhouse: ClickHouseServer) -> ClickHouseSettings:
+    return ClickHouseSettings(
+        host=HOST, port=clickhouse.tcp_port, http_port=clickhouse.http_port, database="hotline"
+    )
+
+
+@pytest.fixture
+def clickhouse_client(clickhouse: ClickHouseServer) -> Iterator[Client]:
+    """An admin client (database ``default``) of the session server."""
+    client = Client(HOST, port=clickhouse.tcp_port)
+    yield client
+    client.disconnect()

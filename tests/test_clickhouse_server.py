@@ -1,0 +1,188 @@
+"""The embedded ClickHouse server: a real engine over TCP/HTTP, durable, with users.xml users."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+from fixtures_clickhouse import PASSWORDS, ROW_FILTER_TABLE
+from hotline.infra.base import Service, ServiceError
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_users import (
+    ANYWHERE,
+    FilteredTable,
+    ProvinceUser,
+    UsersConfig,
+    render_users_xml,
+)
+from hotline.sinks.client import execute
+from hotline.sinks.errors import ClickHouseQueryError
+from pydantic import SecretStr
+
+from hotline.errors import ConfigurationError
+
+# -- without a server ----------------------------------------------------------------------------
+
+
+def test_users_xml_has_row_filters_per_scoped_user_and_table() -> None:
+    config = UsersConfig(
+        province_users=(ProvinceUser(province_code="320000"),),
+        filtered_tables=(
+            FilteredTable(name="calls"),
+            FilteredTable(name="t2", province_column="p"),
+        ),
+        admin_password=SecretStr("secret"),
+    )
+    xml = render_users_xml(config)
+    assert "<filter>province_code = '320000'</filter>" in xml
+    assert "<filter>p = '320000'</filter>" in xml
+    assert "GRANT SELECT ON hotline.calls" in xml
+    assert "secret" not in xml and "password_sha256_hex" in xml
+
+
+def test_exposed_users_xml_needs_passwords_and_drops_passwordless_scoped_users() -> None:
+    with pytest.raises(ConfigurationError, match="analyst"):
+        render_users_xml(UsersConfig(networks=ANYWHERE, admin_password=SecretStr("a")))
+    config = UsersConfig(
+        networks=ANYWHERE,
+        admin_password=SecretStr("a"),
+        analyst_password=SecretStr("b"),
+        dashboard_password=SecretStr("c"),
+    )
+    xml = render_users_xml(config)
+    assert "<analyst_320000" not in xml and "<dashboard" in xml
+
+
+def test_child_exiting_early_fails_start_loudly(tmp_path: Path) -> None:
+    server = ClickHouseServer(tmp_path, 1, 2, UsersConfig(), python="/bin/false")
+    server.start()
+    with pytest.raises(ServiceError, match="exited before it was ready"):
+        server.wait_ready(10)
+    server.stop()
+
+
+# -- with the session server ---------------------------------------------------------------------
+
+
+@pytest.mark.clickhouse
+def test_serves_the_pinned_engine(clickhouse: ClickHouseServer) -> None:
+    assert isinstance(clickhouse, Service)
+    status = clickhouse.status()
+    assert status.running and status.pid == clickhouse.pid()
+    assert status.version is not None and status.version.startswith("26.9."), status
+    assert status.endpoints["tcp"] == f"{HOST}:{clickhouse.tcp_port}"
+
+
+@pytest.mark.clickhouse
+def test_start_is_idempotent(clickhouse: ClickHouseServer) -> None:
+    pid = clickhouse.pid()
+    clickhouse.start()
+    assert clickhouse.pid() == pid
+
+
+@pytest.mark.clickhouse
+def test_create_insert_select(clickhouse_client: Client) -> None:
+    table = f"default.t_{uuid.uuid4().hex[:8]}"
+    clickhouse_client.execute(
+        f"CREATE TABLE {table} (id UInt32, at DateTime64(3, 'UTC'), tags Map(String, UInt8)) "
+        "ENGINE = MergeTree ORDER BY id"
+    )
+    clickhouse_client.execute(
+        f"INSERT INTO {table} (id, tags) VALUES", [(i, {"a": 1}) for i in range(1000)]
+    )
+    assert clickhouse_client.execute(f"SELECT count(), sum(id) FROM {table}") == [(1000, 499500)]
+
+
+@pytest.mark.clickhouse
+def test_http_port_answers(clickhouse: ClickHouseServer) -> None:
+    query = urllib.parse.urlencode({"query": "SELECT 1 + 1"})
+    with urllib.request.urlopen(f"http://{HOST}:{clickhouse.http_port}/?{query}", timeout=10) as r:
+        assert r.read() == b"2\n"
+
+
+@pytest.mark.clickhouse
+def test_users_xml_row_filter_and_readonly(
+    clickhouse: ClickHouseServer, clickhouse_client: Client
+) -> None:
+    admin = clickhouse_client
+    admin.execute("CREATE DATABASE IF NOT EXISTS hotline")
+    admin.execute(
+        f"CREATE TABLE IF NOT EXISTS hotline.{ROW_FILTER_TABLE} (province_code String, n UInt32) "
+        "ENGINE = MergeTree ORDER BY n"
+    )
+    admin.execute(f"TRUNCATE TABLE hotline.{ROW_FILTER_TABLE}")
+    admin.execute(
+        f"INSERT INTO hotline.{ROW_FILTER_TABLE} VALUES",
+        [("320000", 1), ("110000", 2), ("320000", 3)],
+    )
+    admin.execute("CREATE TABLE IF NOT EXISTS hotline.unlisted (x UInt8) ENGINE = Memory")
+
+    def user(name: str) -> Client:
+        return Client(HOST, port=clickhouse.tcp_port, user=name, password=PASSWORDS[name])
+
+    select = f"SELECT n FROM hotline.{ROW_FILTER_TABLE} ORDER BY n"
+    jiangsu = user("analyst_320000")
+    assert jiangsu.execute(select) == [(1,), (3,)]
+    with pytest.raises(ClickHouseQueryError) as denied:
+        execute(jiangsu, "SELECT * FROM hotline.unlisted")
+    assert denied.value.code == 497  # ACCESS_DENIED: tables not listed are not granted
+    assert user("analyst").execute(select) == [(1,), (2,), (3,)]
+    for name in ("analyst", "dashboard", "analyst_320000"):
+        with pytest.raises(ClickHouseQueryError) as readonly:
+            execute(user(name), f"INSERT INTO hotline.{ROW_FILTER_TABLE} VALUES", [("320000", 9)])
+        assert readonly.value.code in (164, 497), name  # READONLY / ACCESS_DENIED
+    with pytest.raises(ClickHouseQueryError, match="Authentication failed"):
+        execute(
+            Client(HOST, port=clickhouse.tcp_port, user="analyst", password="wrong"), "SELECT 1"
+        )
+
+
+@pytest.mark.clickhouse
+def test_data_survives_stop_start_and_sigkill(
+    clickhouse: ClickHouseServer, clickhouse_client: Client
+) -> None:
+    table = f"default.durable_{uuid.uuid4().hex[:8]}"
+    clickhouse_client.execute(f"CREATE TABLE {table} (n UInt32) ENGINE = MergeTree ORDER BY n")
+    clickhouse_client.execute(f"INSERT INTO {table} VALUES", [(n,) for n in range(100)])
+    clickhouse_client.disconnect()
+
+    clickhouse.stop(timeout=10)
+    assert not clickhouse.status().running
+    clickhouse.start()
+    clickhouse.wait_ready(60)
+    client = Client(HOST, port=clickhouse.tcp_port)
+    assert client.execute(f"SELECT count() FROM {table}") == [(100,)]
+    client.execute(f"INSERT INTO {table} VALUES", [(n,) for n in range(100, 150)])
+    client.disconnect()
+
+    pid = clickhouse.pid()
+    clickhouse.kill()  # SIGKILL, no chance to flush
+    assert clickhouse.pid() is None
+    time.sleep(0.2)
+    clickhouse.start()
+    clickhouse.wait_ready(60)
+    assert clickhouse.pid() != pid
+    client = Client(HOST, port=clickhouse.tcp_port)
+    assert client.execute(f"SELECT count(), max(n) FROM {table}") == [(150, 149)]
+    client.disconnect()
+
+
+@pytest.mark.clickhouse
+def test_a_second_server_on_a_taken_port_fails_with_the_log_tail(
+    clickhouse: ClickHouseServer, tmp_path: Path
+) -> None:
+    other = ClickHouseServer(tmp_path, clickhouse.tcp_port, clickhouse.http_port, UsersConfig())
+    other.start()
+    try:
+        with pytest.raises(ServiceError) as failed:
+            other.wait_ready(30)
+    finally:
+        other.stop()
+    message = str(failed.value)
+    assert "child.log" in message and "Address already in use" in message
+    assert clickhouse.status().running
