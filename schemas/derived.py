@@ -1,0 +1,166 @@
+"""Records the pipeline emits: one call record per call, the latest ticket record per ticket,
+metric snapshots (counters only, never rates), alerts and dead letters.
+
+Records that are rewritten as more is learned (call, ticket, snapshot, alert) carry a
+``version``; a sink keeps the highest version, so writing the same record twice, or an older
+one after a newer one, changes nothing.
+"""
+
+from __future__ import annotations
+
+from hotline.schemas.base import Record
+from hotline.schemas.enums import (
+    AlertKind,
+    BusinessLine,
+    Channel,
+    DeadLetterReason,
+    Level,
+    Severity,
+    SurveyResult,
+    TicketCategory,
+    TicketStatus,
+    TransferTarget,
+)
+from hotline.schemas.types import Bool, Bytes, Count, Id, Int, Millis, RegionCode, Text, UtcMillis
+
+
+class CallRecord(Record):
+    """Everything counted about one call; the per-call counters of DOMAIN.md as 0/1 flags.
+
+    The thresholds used for ``short_abandoned`` and ``answered_in_sl`` are stored with the
+    record, and ``wait_ms`` is kept, so a changed threshold can be recomputed from the facts.
+    """
+
+    RECORD_TYPE = "call.record"
+
+    call_id: Id
+    center_id: Id
+    region_code: RegionCode
+    channel: Channel
+    business_line: BusinessLine | None = None
+    """Null when the call never reached a queue."""
+    agent_id: Id | None = None
+    started_at: UtcMillis
+    ended_at: UtcMillis | None = None
+    offered: Bool = True
+    self_served: Bool = False
+    queued: Bool = False
+    answered: Bool = False
+    abandoned: Bool = False
+    short_abandoned: Bool = False
+    answered_in_sl: Bool = False
+    wait_ms: Millis = 0
+    talk_ms: Millis = 0
+    hold_ms: Millis = 0
+    acw_ms: Millis = 0
+    transferred: Bool = False
+    transfer_target: TransferTarget | None = None
+    caller_hung_up_first: Bool = False
+    repeat_7d: Bool = False
+    survey_result: SurveyResult | None = None
+    closed_by_timeout: Bool = False
+    """True when the record was closed by the assembly timeout instead of a call.ended."""
+    short_abandon_threshold_ms: Millis = 5_000
+    service_level_threshold_ms: Millis = 30_000
+    version: Count = 0
+
+
+class TicketRecord(Record):
+    """The latest state of one ticket, as of ``as_of``."""
+
+    RECORD_TYPE = "ticket.record"
+
+    ticket_id: Id
+    center_id: Id
+    region_code: RegionCode
+    call_id: Id | None = None
+    category: TicketCategory
+    business_line: BusinessLine
+    status: TicketStatus
+    created_at: UtcMillis
+    due_at: UtcMillis
+    resolved_at: UtcMillis | None = None
+    closed_at: UtcMillis | None = None
+    callbacks: Count = 0
+    reopens: Count = 0
+    on_time: Bool | None = None
+    """Resolved by ``due_at``; null while unresolved."""
+    overdue: Bool = False
+    """Open (not resolved) and past ``due_at`` at ``as_of``."""
+    as_of: UtcMillis
+    version: Count = 0
+
+
+class MetricSnapshot(Record):
+    """Summable counters for one bucket × level × region × business line × channel.
+
+    Rates are computed at query time from summed counters (docs/events.md lists them).
+    """
+
+    RECORD_TYPE = "metric.snapshot"
+
+    bucket_start: UtcMillis
+    bucket_seconds: Int = 60
+    level: Level
+    region_code: RegionCode
+    business_line: BusinessLine | None = None
+    """Null for calls that never reached a queue (self-served in the IVR)."""
+    channel: Channel
+    version: Count
+    offered: Count = 0
+    self_served: Count = 0
+    queued: Count = 0
+    answered: Count = 0
+    abandoned: Count = 0
+    short_abandoned: Count = 0
+    answered_in_sl: Count = 0
+    wait_ms_answered: Count = 0
+    """Σ queue wait of answered calls (ASA numerator)."""
+    wait_ms_abandoned: Count = 0
+    talk_ms: Count = 0
+    hold_ms: Count = 0
+    acw_ms: Count = 0
+    transferred: Count = 0
+    caller_hung_up_first: Count = 0
+    repeat_7d: Count = 0
+    survey_responses: Count = 0
+    survey_satisfied: Count = 0
+    survey_basic: Count = 0
+    survey_dissatisfied: Count = 0
+    closed_by_timeout: Count = 0
+    late: Count = 0
+    """Calls that arrived after the lateness horizon and are counted in this later bucket."""
+
+
+class Alert(Record):
+    """An alert; open while ``closed_at`` is null. One ``dedupe_key`` → one open alert."""
+
+    RECORD_TYPE = "alert.record"
+
+    alert_id: Id
+    kind: AlertKind
+    severity: Severity
+    region_code: RegionCode
+    center_id: Id | None = None
+    opened_at: UtcMillis
+    closed_at: UtcMillis | None = None
+    message: Text
+    dedupe_key: Text
+    version: Count = 0
+
+
+class DeadLetter(Record):
+    """A message that could not be decoded, validated or processed, with where it came from."""
+
+    RECORD_TYPE = "dead_letter.record"
+
+    reason: DeadLetterReason
+    stage: Text
+    """The step that gave up, e.g. ``streams.assemble``."""
+    source_topic: Text
+    source_partition: Int
+    source_offset: Count
+    original: Bytes
+    error_type: Text
+    error_detail: Text
+    failed_at: UtcMillis

@@ -1,0 +1,55 @@
+"""Constrained field types shared by the models, each matching one Avro type plus its
+``hotline.*`` constraint properties in the ``.avsc`` files.
+
+Scalars are strict (no ``"5"`` → ``5``, no ``True`` → ``1``) because the Avro writer is
+strict too; ints carry Avro's 32-/64-bit bounds. Timestamps must be timezone-aware datetimes
+and are normalised to UTC at millisecond precision, which is what ``timestamp-millis`` keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field, Strict
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+#: GB/T 2260 code: 2 digits province (a real province prefix, 66 for the XPCC), 2 city, 2 county.
+REGION_CODE_PATTERN = r"^(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-6]|71|81|82)[0-9]{4}$"
+#: A keyed hash of the caller's number: HMAC-SHA256 as 64 lower-case hex digits.
+CALLER_ID_PATTERN = r"^[0-9a-f]{64}$"
+#: Canonical lower-case UUID text.
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#: Identifiers minted by centers and the pipeline (call, agent, ticket, center, producer ids).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+#: Dotted record type names such as ``call.offered``.
+EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+$"
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+Int = Annotated[int, Strict(), Field(ge=INT_MIN, le=INT_MAX)]
+Long = Annotated[int, Strict(), Field(ge=LONG_MIN, le=LONG_MAX)]
+SchemaVersion = Annotated[int, Strict(), Field(ge=1, le=INT_MAX)]
+Count = Annotated[int, Strict(), Field(ge=0, le=LONG_MAX)]
+Millis = Annotated[int, Strict(), Field(ge=0, le=LONG_MAX)]
+Bool = Annotated[bool, Strict()]
+Text = Annotated[str, Strict()]
+Bytes = Annotated[bytes, Strict()]
+UtcMillis = Annotated[AwareDatetime, Strict(), AfterValidator(_to_utc_millis)]
+RegionCode = Annotated[str, Strict(), Field(pattern=REGION_CODE_PATTERN)]
+CallerId = Annotated[str, Strict(), Field(pattern=CALLER_ID_PATTERN)]
+Uuid = Annotated[str, Strict(), Field(pattern=UUID_PATTERN)]
+Id = Annotated[str, Strict(), Field(pattern=ID_PATTERN)]
+EventType = Annotated[str, Strict(), Field(pattern=EVENT_TYPE_PATTERN)]
+
+# Rubric item scores: 0 to the item's maximum points.
+Score5 = Annotated[int, Strict(), Field(ge=0, le=5)]
+Score10 = Annotated[int, Strict(), Field(ge=0, le=10)]
+Score15 = Annotated[int, Strict(), Field(ge=0, le=15)]
+Score20 = Annotated[int, Strict(), Field(ge=0, le=20)]
