@@ -174,3 +174,15 @@ def test_a_region_without_any_claim_is_a_configuration_error() -> None:
 def test_default_is_cached() -> None:
     assert default_centers() is default_centers()
     assert build_centers(config=CentersConfig()).counts() == default_centers().counts()
+
+
+def test_the_documented_mapping_example_is_valid(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "regions.md").read_text("utf-8")
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "centers.toml"
+    path.write_text(block, encoding="utf-8")
+    reg = build_centers(config=load_centers_config(path))
+    assert reg.center_for_region("320102").center_id == "C320102"
+    assert reg.center_for_region("441900").center_id == "C440000"
+    assert reg.center_for_region("429004").center_id == "C429004"
+    assert [c.center_id for c in reg.centers_of_province("330000")] == ["C330000"]
