@@ -37,6 +37,12 @@ class ClickHouseSettings(_Group):
     user: str = "default"
     password: SecretStr = SecretStr("")
     database: str = "hotline"
+    analyst_password: SecretStr = Field(
+        SecretStr(""), description="password of the read-only `analyst` user"
+    )
+    dashboard_password: SecretStr = Field(
+        SecretStr(""), description="password of the read-only `dashboard` user"
+    )
 
 
 class StackSettings(_Group):
