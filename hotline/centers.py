@@ -45,6 +45,7 @@ __all__ = [
     "ProvinceMode",
     "UnknownCenter",
     "build_centers",
+    "center_id_for",
     "default_centers",
     "load_centers_config",
 ]

@@ -54,6 +54,7 @@ __all__ = [
     "UnknownRegion",
     "default_registry",
     "load_registry",
+    "regions_from_csv",
     "short_name",
 ]
 
