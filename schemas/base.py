@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from hotline.schemas.types import Count, EventType, Id, RegionCode, SchemaVersion, UtcMillis, Uuid
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from hotline.schemas.types import Count, EventType, Id, RegionCode, SchemaVersion, UtcMillis, Uuid
 
 NAMESPACE = "cn.hotline.events"
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
+
 from hotline.schemas.base import Record
 from hotline.schemas.catalog import model_for
 from hotline.schemas.errors import CodecError

@@ -24,6 +24,7 @@ from typing import Any
 
 from fastavro import parse_schema
 from fastavro.validation import ValidationError, validate
+
 from hotline.schemas.errors import ContractViolation
 from hotline.schemas.registry import Schema, current_schemas
 

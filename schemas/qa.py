@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, NamedTuple
 
+from pydantic import Field, Strict
+
 from hotline.schemas.base import Event, Record
 from hotline.schemas.enums import QaKind
 from hotline.schemas.types import Id, RegionCode, Score5, Score10, Score15, Score20
-from pydantic import Field, Strict
 
 OutcomeCode = Annotated[int, Strict(), Field(ge=1, le=4)]
 
