@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from pydantic import ValidationError
+
 from hotline.schemas.catalog import RECORD_TYPES
 from hotline.schemas.codec import default_codec
 from hotline.schemas.contract import violations
 from hotline.schemas.examples import examples_by_type
 from hotline.schemas.qa import RUBRIC
 from hotline.schemas.registry import current_schemas
-from pydantic import ValidationError
 
 _DROP = object()
 Case = tuple[str, str, dict[str, Any], bool]  # record type, label, input, valid?
