@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
 from hotline.settings import load_settings
 from hotline.sinks.cli import app as db_app
@@ -35,6 +36,7 @@ def _root(
 app.add_typer(db_app, name="db")
 app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
+app.command("simulate")(simulate_command)
 
 
 def main() -> None:

@@ -1,0 +1,152 @@
+"""``hotline simulate``: run the center simulator and write events and the ledger."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hotline.errors import ConfigurationError
+from hotline.producers.simulator.centers import parse_profiles
+from hotline.producers.simulator.facts import Thresholds
+from hotline.producers.simulator.params import Profile
+from hotline.producers.simulator.runner import (
+    DEFAULT_START,
+    EVENTS_FILE,
+    LEDGER_FILE,
+    SimConfig,
+    Summary,
+    parse_start,
+    simulate_to_dir,
+)
+
+__all__ = ["load_config", "simulate_command"]
+
+_PROFILES = ", ".join(p.value for p in Profile)
+
+
+def load_config(path: Path) -> tuple[dict[str, Profile], dict[str, int]]:
+    """A TOML/JSON file with ``[profiles]`` (CENTER = "profile") and ``[agents]`` (CENTER = n).
+
+    CENTER is a center id (``C330200``), a region code (``330000``: its centers) or ``*``.
+    """
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+        profiles = parse_profiles(f"{k}={v}" for k, v in data.get("profiles", {}).items())
+        agents = {str(k): int(v) for k, v in data.get("agents", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(f"simulator config {path}: {exc}") from exc
+    unknown = set(data) - {"profiles", "agents"}
+    if unknown:
+        raise ConfigurationError(f"simulator config {path}: unknown tables {sorted(unknown)}")
+    return profiles, agents
+
+
+def _summary_table(summary: Summary, out: Path) -> Table:
+    table = Table(title=f"simulated {summary.centers} centers → {out}", show_header=True)
+    table.add_column("event type")
+    table.add_column("events", justify="right")
+    for kind, count in sorted(summary.events_by_type.items()):
+        table.add_row(kind, f"{count:,}")
+    table.add_section()
+    table.add_row("all events", f"{summary.events:,}")
+    table.add_row("calls offered", f"{summary.calls:,}")
+    span = f"{summary.start:%Y-%m-%d %H:%M} → {summary.end:%Y-%m-%d %H:%M} UTC"
+    table.add_row("simulated span", span)
+    table.add_row("wall time", f"{summary.wall_seconds:.1f} s")
+    table.add_row("events/s", f"{summary.events_per_second:,.0f}")
+    return table
+
+
+def simulate_command(
+    centers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--centers",
+            "-c",
+            help="center ids (C330200) or region codes (33, 330000: all their centers); "
+            "repeatable or comma-separated; default: all city-level centers",
+        ),
+    ] = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            metavar="CENTER=PROFILE",
+            help=f"profile of a center, a region's centers or '*' (all); repeatable. "
+            f"Profiles: {_PROFILES}. Default: a seeded mix, mostly healthy",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML/JSON file with \\[profiles] and \\[agents] tables per center"),
+    ] = None,
+    start: Annotated[
+        str,
+        typer.Option(help="simulated start: a date (China local midnight) or ISO datetime"),
+    ] = DEFAULT_START.date().isoformat(),
+    days: Annotated[float, typer.Option(help="simulated days (ignored with --hours)")] = 1.0,
+    hours: Annotated[float | None, typer.Option(help="simulated hours")] = None,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same bytes")] = 12333,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="pace: simulated seconds per wall second (1 = real time); "
+            "default: as fast as possible"
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help=f"output folder for {EVENTS_FILE} and {LEDGER_FILE}")
+    ] = Path(".hotline/simulator"),
+    sl_seconds: Annotated[
+        int, typer.Option(help="service-level threshold of the ledger, seconds")
+    ] = 30,
+    short_abandon_seconds: Annotated[
+        int, typer.Option(help="abandons below this wait are short abandons, seconds")
+    ] = 5,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Simulate 12333 centers (SimPy): contract events plus the ground-truth ledger.
+
+    Calls arrive as a non-homogeneous Poisson process (weekday and intraday profile), go through the IVR (self-service or a request for a person), queue for staffed agents in human-service hours and are answered or abandoned; then talk, hold, transfers, after-call work, surveys, tickets on the working-day calendar, agent states and QA.
+
+    Events go to OUT/events.jsonl in time order; OUT/ledger.jsonl holds exact counters per region × minute × business line × channel (docs/simulator.md).
+    """  # noqa: E501 -- one line per paragraph, as --help wraps it
+    selectors = [item for raw in centers or [] for item in raw.split(",") if item.strip()]
+    profiles, agents = load_config(config) if config else ({}, {})
+    profiles.update(parse_profiles(profile or []))
+    if speed is not None and speed <= 0:
+        raise typer.BadParameter("--speed must be positive")
+    duration = timedelta(hours=hours) if hours is not None else timedelta(days=days)
+    if duration <= timedelta(0):
+        raise typer.BadParameter("the simulated span must be positive")
+    sim = SimConfig(
+        seed=seed,
+        start=parse_start(start),
+        duration=duration,
+        centers=selectors,
+        profiles=profiles,
+        agents=agents,
+        thresholds=Thresholds(sl_seconds * 1000, short_abandon_seconds * 1000),
+        speed=speed,
+    )
+    console = Console(stderr=True)
+    if quiet:
+        summary = simulate_to_dir(sim, out)
+    else:
+        with Progress(
+            TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("simulate", total=1.0)
+            summary = simulate_to_dir(sim, out, lambda done: bar.update(task, completed=done))
+    console.print(_summary_table(summary, out))

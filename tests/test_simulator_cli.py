@@ -1,0 +1,45 @@
+"""``hotline simulate``: help, a small run with a config file, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hotline.cli import app
+
+
+def test_help_names_every_option() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--help"])
+    assert result.exit_code == 0, result.output
+    options = "--centers --profile --config --start --days --hours --seed --speed --out"
+    for option in [*options.split(), "--sl-seconds", "--short-abandon-seconds"]:
+        assert option in result.output, option
+
+
+def test_small_run_writes_events_and_ledger(tmp_path: Path) -> None:
+    config = tmp_path / "sim.toml"
+    config.write_text('[profiles]\n"*" = "understaffed"\n[agents]\nC330200 = 6\n')
+    out = tmp_path / "out"
+    args = ["simulate", "-c", "C330200", "--config", str(config), "--start", "2025-03-03T09:00",
+            "--hours", "1", "--out", str(out), "--sl-seconds", "20", "-q"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "call.offered" in result.output and "events/s" in result.output
+    meta = json.loads((out / "ledger.jsonl").read_text().splitlines()[0])
+    assert meta["service_level_ms"] == 20_000 and meta["short_abandon_ms"] == 5_000
+    assert meta["centers"] == [
+        {"agents": 6, "center_id": "C330200", "profile": "understaffed",
+         "windows": meta["centers"][0]["windows"]}
+    ]  # fmt: skip
+    assert (out / "events.jsonl").stat().st_size > 0
+
+
+def test_unknown_profile_and_center_are_clear_errors(tmp_path: Path) -> None:
+    bad = CliRunner().invoke(app, ["simulate", "-p", "C330200=sleepy", "--out", str(tmp_path)])
+    assert bad.exit_code != 0
+    assert "sleepy" in str(bad.exception) or "sleepy" in bad.output
+    bad = CliRunner().invoke(app, ["simulate", "-c", "X1", "--hours", "1", "--out", str(tmp_path)])
+    assert bad.exit_code != 0
+    assert "X1" in str(bad.exception) or "X1" in bad.output
