@@ -1,0 +1,77 @@
+"""A minimal Faust worker for the kill -9 recovery test: counts messages per key in a table.
+
+Configured by environment variables (the test runs it as ``python counter_app.py worker``):
+``COUNTER_APP_ID``, ``COUNTER_BROKER`` (host:port), ``COUNTER_SOURCE`` (topic),
+``COUNTER_PARTITIONS``, ``COUNTER_DATADIR``, ``COUNTER_WEB_PORT`` (unused: the web server is
+off) and ``COUNTER_OUTPUT`` (a JSON file the worker
+rewrites twice a second with its table: ``{key: count}``).
+
+The table is changelog-backed (``memory://`` store, so a restarted worker rebuilds it from the
+changelog alone). Each entry keeps the offset of the last message it counted, so a message
+delivered again after a crash (its offset was not committed yet) is not counted twice: the
+counts are exact if and only if the table comes back complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import faust
+
+APP_ID = os.environ["COUNTER_APP_ID"]
+PARTITIONS = int(os.environ["COUNTER_PARTITIONS"])
+OUTPUT = Path(os.environ["COUNTER_OUTPUT"])
+
+app = faust.App(
+    APP_ID,
+    broker=f"kafka://{os.environ['COUNTER_BROKER']}",
+    store="memory://",
+    datadir=os.environ["COUNTER_DATADIR"],
+    web_enabled=False,
+    web_port=int(os.environ.get("COUNTER_WEB_PORT", "0")) or 6066,
+    topic_partitions=PARTITIONS,
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=6.0,
+    broker_heartbeat_interval=1.0,
+    broker_commit_interval=1.0,
+    key_serializer="json",  # the table's changelog: JSON keys and values
+    value_serializer="json",
+)
+source = app.topic(
+    os.environ["COUNTER_SOURCE"],
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=PARTITIONS,
+)
+counts = app.Table(
+    "counts",
+    default=None,
+    partitions=PARTITIONS,
+    key_type=str,
+)
+
+
+@app.agent(source)
+async def count(stream: faust.StreamT) -> None:
+    async for event in stream.events():
+        key = event.key.decode()
+        offset = event.message.offset
+        entry = counts.get(key) or {"n": 0, "offset": -1}
+        if offset > entry["offset"]:  # one key lives on one partition: offsets only grow
+            counts[key] = {"n": entry["n"] + 1, "offset": offset}
+
+
+@app.timer(0.5)
+async def dump() -> None:
+    snapshot = {key: entry["n"] for key, entry in counts.items()}
+    partial = OUTPUT.with_suffix(".tmp")
+    partial.write_text(json.dumps(snapshot))
+    partial.replace(OUTPUT)
+
+
+if __name__ == "__main__":
+    app.main()

@@ -1,0 +1,61 @@
+"""The real Kafka broker for ``@pytest.mark.kafka`` tests: one per session, on free ports.
+
+The broker's home is a temporary folder; its jars are shared between sessions (and with the
+default stack home) in ``.hotline/kafka/lib-<version>`` — override with
+``HOTLINE_TEST_KAFKA_LIB``. The first session runs Maven (cached in ``~/.m2``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
+
+ROOT = Path(__file__).resolve().parent.parent
+_serial = itertools.count(1)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A running single-node KRaft broker, stopped at the end of the session."""
+    lib = os.environ.get("HOTLINE_TEST_KAFKA_LIB")
+    broker = KafkaBroker(
+        tmp_path_factory.mktemp("kafka-home"),
+        port=free_port(),
+        controller_port=free_port(),
+        heap="384m",
+        lib_dir=Path(lib) if lib else ROOT / ".hotline" / "kafka" / f"lib-{KAFKA_VERSION}",
+    )
+    broker.start()
+    try:
+        broker.wait_ready(timeout=120)
+        yield broker
+    finally:
+        broker.stop(timeout=30)
+
+
+@pytest.fixture
+def bootstrap(kafka_broker: KafkaBroker) -> str:
+    """``host:port`` of the session's broker."""
+    return kafka_broker.bootstrap_servers
+
+
+@pytest.fixture
+def unique(request: pytest.FixtureRequest) -> str:
+    """A name unique to this test, safe for topics and group ids."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")[:60]
+    return f"t{os.getpid()}-{next(_serial)}-{stem}"
