@@ -33,9 +33,9 @@ KNOWN_AGENTS: dict[str, int] = {"C310000": 400, "C110000": 300, "C500000": 220, 
 #: (median agents, sigma, min, max) per class.
 SIZE_CLASSES: dict[str, tuple[float, float, int, int]] = {
     "municipality": (200.0, 0.3, 80, 400),
-    "provincial": (25.0, 0.5, 6, 90),
-    "capital": (55.0, 0.5, 15, 200),
-    "city": (8.0, 0.6, 3, 45),
+    "provincial": (18.0, 0.5, 5, 80),
+    "capital": (40.0, 0.5, 12, 160),
+    "city": (6.0, 0.6, 3, 40),
 }
 
 
