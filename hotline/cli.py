@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from hotline.producers.queue_log.cli import app as ingest_app
 from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
 from hotline.settings import load_settings
@@ -36,6 +37,7 @@ def _root(
 app.add_typer(db_app, name="db")
 app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
+app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
 
 

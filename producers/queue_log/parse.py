@@ -1,0 +1,103 @@
+"""One Asterisk ``queue_log`` line → :class:`QueueLogLine`, and masking for dead letters.
+
+The format (``queue_log`` file, Asterisk 1.8 and later)::
+
+    time|callid|queuename|agent|event|data1|data2|data3|data4|data5
+
+``time`` is Unix epoch seconds (the default); realtime back-ends exported to text may carry
+``YYYY-MM-DD HH:MM:SS[.ffffff]`` instead, which is read in the center's local timezone.
+Older Asterisk versions wrote all event data into one ``|``-separated tail; newer ones the
+same, so data fields are simply the fields after the event name (``ATTENDEDTRANSFER|LINK``
+has six).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from hotline.privacy import mask_phone
+from hotline.producers.queue_log.errors import MalformedLine
+
+__all__ = ["QueueLogLine", "mask_line", "parse_line"]
+
+_EVENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_TIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
+#: A run of 5+ digits, possibly with separators a phone number is written with.
+_DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s\-()]{3,}\d")
+_UNIQUEID = re.compile(r"^\d+\.\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLogLine:
+    """A parsed line; ``data`` holds every field after the event name (may be empty)."""
+
+    time: datetime
+    callid: str
+    queue: str
+    agent: str
+    event: str
+    data: tuple[str, ...]
+
+    def field(self, index: int) -> str:
+        """``data[index]`` (0-based) or ``""`` when the line has fewer fields."""
+        return self.data[index] if index < len(self.data) else ""
+
+
+def _parse_time(text: str, tz: tzinfo) -> datetime:
+    text = text.strip()
+    if text.isdigit() or (text.replace(".", "", 1).isdigit() and text.count(".") == 1):
+        seconds = float(text)
+        if not 0 < seconds < 2**32:
+            raise MalformedLine("time out of range")
+        return datetime.fromtimestamp(seconds, UTC)
+    if _TIME_TEXT.match(text):
+        return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz).astimezone(UTC)
+    raise MalformedLine("time is neither epoch seconds nor YYYY-MM-DD HH:MM:SS")
+
+
+def parse_line(text: str, tz: tzinfo) -> QueueLogLine:
+    """Parse one line (without its newline); :class:`MalformedLine` if it is not one."""
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        raise MalformedLine("empty line")
+    fields = text.split("|")
+    if len(fields) < 5:
+        raise MalformedLine(f"{len(fields)} fields, at least 5 expected")
+    time = _parse_time(fields[0], tz)
+    event = fields[4].strip()
+    if not _EVENT.match(event):
+        raise MalformedLine("event name is not an upper-case word")
+    return QueueLogLine(
+        time=time,
+        callid=fields[1].strip(),
+        queue=fields[2].strip(),
+        agent=fields[3].strip(),
+        event=event,
+        data=tuple(f.strip() for f in fields[5:]),
+    )
+
+
+def _mask_runs(text: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        digits = sum(c.isdigit() for c in match.group())
+        return mask_phone(match.group()) if digits >= 5 else match.group()
+
+    return _DIGIT_RUN.sub(repl, text)
+
+
+def mask_line(text: str) -> str:
+    """``text`` safe for logs and dead letters: digit runs that could be numbers are masked.
+
+    The time (field 1) and an Asterisk unique id (field 2, ``epoch.seq``) are kept so that a
+    dead letter can still be found in the log; every other run of 5+ digits is masked.
+    """
+    text = text.rstrip("\r\n")
+    fields = text.split("|")
+    if len(fields) >= 2:
+        keep = [fields[0] if _TIME_TEXT.match(fields[0]) or fields[0].isdigit() else None]
+        keep.append(fields[1] if _UNIQUEID.match(fields[1]) else None)
+        out = [k if k is not None else _mask_runs(f) for k, f in zip(keep, fields[:2], strict=True)]
+        return "|".join(out + [_mask_runs(f) for f in fields[2:]])
+    return _mask_runs(text)
