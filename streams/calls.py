@@ -1,0 +1,456 @@
+"""The per-call state machine: call lifecycle events and the survey → one versioned call record.
+
+Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssembly`. Rules
+(docs/streams.md says why):
+
+* **State** is keyed by call id and holds the call's distinct events (a duplicate event id is
+  ignored). Facts are a function of that *set*: per event type the event with the greatest
+  ``(occurred_at, event_id)`` wins, so any arrival order gives the same facts.
+* **Counters** are the simulator's (:mod:`hotline.streams.counters`).
+* **Completion.** A call with ``call.ended`` is final, except that an answered call without
+  a survey waits ``survey_window`` after its end for one. A call without ``call.ended``
+  ``call_horizon`` after it was offered is closed by timeout (``closed_by_timeout``).
+* **Versions.** The first record of a call has version 1. Whatever changes it later (a late
+  survey, a late event, a repeat flag that flips) is emitted again with version + 1; the
+  aggregation keeps the latest version of each call, so totals stay exact.
+* **repeat_7d** (the simulator's rule): the call's caller id (not null) offered another call at
+  most ``repeat_window`` before this one (ties broken by call id).
+* **Watermark** = the greatest ``occurred_at`` seen (or a later ``now`` given to
+  :meth:`CallAssembly.advance`). A call is evicted ``call_horizon + lateness`` after it was
+  offered; an event for an evicted call, or for an unknown call that occurred before
+  watermark − (call_horizon + lateness), is **late**: rejected for the dead-letter topic.
+  Events of a call whose ``call.offered`` never came are rejected as **orphan** after the
+  horizon.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from hotline.producers.simulator.facts import CallFacts, call_counters
+from hotline.schemas import CallRecord, Event
+from hotline.streams.config import StreamsConfig
+from hotline.streams.counters import Contribution, call_contribution
+
+__all__ = [
+    "CALL_EVENT_TYPES",
+    "Batch",
+    "CallAssembly",
+    "CallOutput",
+    "CallState",
+    "Rejected",
+    "RepeatIndex",
+    "Status",
+    "build_record",
+    "facts_of",
+    "status_of",
+]
+
+CALL_EVENT_TYPES = frozenset(
+    {
+        "call.offered",
+        "call.ivr_outcome",
+        "call.queued",
+        "call.answered",
+        "call.abandoned",
+        "call.transferred",
+        "call.ended",
+        "survey.response",
+    }
+)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    FINAL = "final"
+    TIMED_OUT = "timed_out"
+    ORPHAN = "orphan"
+
+
+@dataclass(slots=True)
+class CallState:
+    """One call's distinct events and the last record emitted for it."""
+
+    call_id: str
+    events: dict[str, Event] = field(default_factory=dict)
+    emitted: CallRecord | None = None
+
+    def add(self, event: Event) -> bool:
+        """Keep ``event``; False if its event id was seen already (a duplicate)."""
+        event_id = event.envelope.event_id
+        if event_id in self.events:
+            return False
+        self.events[event_id] = event
+        return True
+
+    def latest(self, kind: str) -> Event | None:
+        """The winning event of one type: greatest ``(occurred_at, event_id)``."""
+        best: Event | None = None
+        for event in self.events.values():
+            if kind == event.RECORD_TYPE and (
+                best is None
+                or (event.envelope.occurred_at, event.envelope.event_id)
+                > (best.envelope.occurred_at, best.envelope.event_id)
+            ):
+                best = event
+        return best
+
+    @property
+    def first_seen(self) -> datetime:
+        return min(e.envelope.occurred_at for e in self.events.values())
+
+
+def facts_of(state: CallState, repeat_7d: bool = False) -> CallFacts | None:
+    """The simulator's :class:`CallFacts` of a call; None until its ``call.offered`` is seen."""
+    offered = state.latest("call.offered")
+    if offered is None:
+        return None
+    env = offered.envelope
+    facts = CallFacts(
+        call_id=state.call_id,
+        offered_at=env.occurred_at,
+        center_id=env.center_id,
+        region_code=env.region_code,
+        channel=offered.channel,  # type: ignore[attr-defined]
+        caller_id=offered.caller_id,  # type: ignore[attr-defined]
+        repeat_7d=repeat_7d,
+    )
+    if (ivr := state.latest("call.ivr_outcome")) is not None:
+        facts.ivr_outcome = ivr.outcome  # type: ignore[attr-defined]
+        facts.self_service_kind = ivr.self_service_kind  # type: ignore[attr-defined]
+    if (queued := state.latest("call.queued")) is not None:
+        facts.business_line = queued.business_line  # type: ignore[attr-defined]
+    if (answered := state.latest("call.answered")) is not None:
+        facts.answer_wait_ms = answered.wait_ms  # type: ignore[attr-defined]
+    if (abandoned := state.latest("call.abandoned")) is not None:
+        facts.abandon_wait_ms = abandoned.wait_ms  # type: ignore[attr-defined]
+    facts.transferred = state.latest("call.transferred") is not None
+    if (ended := state.latest("call.ended")) is not None:
+        facts.ended = True
+        facts.talk_ms = ended.talk_ms  # type: ignore[attr-defined]
+        facts.hold_ms = ended.hold_ms  # type: ignore[attr-defined]
+        facts.acw_ms = ended.acw_ms  # type: ignore[attr-defined]
+        facts.hung_up_by = ended.hung_up_by  # type: ignore[attr-defined]
+    if (survey := state.latest("survey.response")) is not None:
+        facts.survey = survey.result  # type: ignore[attr-defined]
+    return facts
+
+
+def status_of(state: CallState, watermark: datetime, config: StreamsConfig) -> Status:
+    """Where the call stands at ``watermark`` (the completion rule of the module docstring)."""
+    offered = state.latest("call.offered")
+    if offered is None:
+        expired = watermark >= state.first_seen + config.call_horizon
+        return Status.ORPHAN if expired else Status.OPEN
+    ended = state.latest("call.ended")
+    if ended is not None:
+        waiting = (
+            state.latest("call.answered") is not None
+            and state.latest("survey.response") is None
+            and watermark < ended.envelope.occurred_at + config.survey_window
+        )
+        return Status.OPEN if waiting else Status.FINAL
+    if watermark >= offered.envelope.occurred_at + config.call_horizon:
+        return Status.TIMED_OUT
+    return Status.OPEN
+
+
+def _next_deadline(state: CallState, config: StreamsConfig) -> datetime:
+    """The next watermark at which time alone changes the call's status or evicts it."""
+    offered = state.latest("call.offered")
+    if offered is None:
+        return state.first_seen + config.call_horizon
+    ended = state.latest("call.ended")
+    if ended is not None and state.emitted is None:
+        return ended.envelope.occurred_at + config.survey_window
+    if ended is None and state.emitted is None:
+        return offered.envelope.occurred_at + config.call_horizon
+    return offered.envelope.occurred_at + config.retention
+
+
+def build_record(
+    state: CallState, facts: CallFacts, config: StreamsConfig, timed_out: bool, version: int
+) -> CallRecord:
+    """The :class:`CallRecord` of a call's facts (counter flags from ``call_counters``)."""
+    c = call_counters(facts, config.thresholds)
+    answered = state.latest("call.answered")
+    ended = state.latest("call.ended")
+    transfer = state.latest("call.transferred")
+    if facts.answer_wait_ms is not None:
+        wait_ms = facts.answer_wait_ms
+    else:
+        wait_ms = facts.abandon_wait_ms or 0
+    agent_id = answered.agent_id if answered is not None else None  # type: ignore[attr-defined]
+    if agent_id is None and ended is not None:
+        agent_id = ended.agent_id  # type: ignore[attr-defined]
+    return CallRecord(
+        call_id=facts.call_id,
+        center_id=facts.center_id,
+        region_code=facts.region_code,
+        channel=facts.channel,
+        business_line=facts.business_line,
+        agent_id=agent_id,
+        started_at=facts.offered_at,
+        ended_at=ended.envelope.occurred_at if ended is not None else None,
+        self_served=bool(c["self_served"]),
+        queued=bool(c["queued"]),
+        answered=bool(c["answered"]),
+        abandoned=bool(c["abandoned"]),
+        short_abandoned=bool(c["short_abandoned"]),
+        answered_in_sl=bool(c["answered_in_sl"]),
+        wait_ms=wait_ms,
+        talk_ms=facts.talk_ms,
+        hold_ms=facts.hold_ms,
+        acw_ms=facts.acw_ms,
+        transferred=facts.transferred,
+        transfer_target=transfer.target if transfer is not None else None,  # type: ignore[attr-defined]
+        caller_hung_up_first=bool(c["caller_hung_up_first"]),
+        repeat_7d=facts.repeat_7d,
+        survey_result=facts.survey,
+        closed_by_timeout=timed_out,
+        short_abandon_threshold_ms=config.short_abandon_ms,
+        service_level_threshold_ms=config.service_level_ms,
+        version=version,
+    )
+
+
+class RepeatIndex:
+    """Offered times per caller id, to answer "did this caller call in the window before?"."""
+
+    def __init__(self, window: StreamsConfig | None = None) -> None:
+        self.window = (window or StreamsConfig()).repeat_window
+        self._by_caller: dict[str, list[tuple[datetime, str]]] = {}
+        self._of_call: dict[str, tuple[str, datetime]] = {}
+
+    def put(self, call_id: str, caller_id: str, offered_at: datetime) -> list[str]:
+        """Record (or move) a call; returns the ids of the caller's calls, which may flip."""
+        previous = self._of_call.get(call_id)
+        if previous == (caller_id, offered_at):
+            return []
+        if previous is not None:
+            self._remove(call_id, *previous)
+        self._of_call[call_id] = (caller_id, offered_at)
+        calls = self._by_caller.setdefault(caller_id, [])
+        bisect.insort(calls, (offered_at, call_id))
+        return [cid for _, cid in calls]
+
+    def is_repeat(self, call_id: str) -> bool:
+        """True if the caller has a call offered at most ``window`` before this one."""
+        found = self._of_call.get(call_id)
+        if found is None:
+            return False
+        caller_id, at = found
+        calls = self._by_caller[caller_id]
+        i = bisect.bisect_left(calls, (at, call_id))
+        return i > 0 and at - calls[i - 1][0] <= self.window
+
+    def prune(self, before: datetime) -> None:
+        """Forget calls offered before ``before``."""
+        for caller_id in list(self._by_caller):
+            calls = self._by_caller[caller_id]
+            cut = bisect.bisect_left(calls, (before, ""))
+            for _, call_id in calls[:cut]:
+                del self._of_call[call_id]
+            del calls[:cut]
+            if not calls:
+                del self._by_caller[caller_id]
+
+    def _remove(self, call_id: str, caller_id: str, at: datetime) -> None:
+        calls = self._by_caller[caller_id]
+        calls.remove((at, call_id))
+        if not calls:
+            del self._by_caller[caller_id]
+
+    def __len__(self) -> int:
+        return len(self._of_call)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutput:
+    """A call record and the matching counter contribution (same version)."""
+
+    record: CallRecord
+    contribution: Contribution
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event the assembly gave up on; the shell dead-letters it with ``reason``."""
+
+    event: Event
+    reason: str
+    """``late`` or ``orphan``."""
+    detail: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one step emitted."""
+
+    records: list[CallOutput] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def extend(self, other: Batch) -> None:
+        self.records.extend(other.records)
+        self.rejected.extend(other.rejected)
+
+
+class CallAssembly:
+    """Folds raw call events into versioned call records; see the module docstring.
+
+    ``add`` takes one event; ``advance`` moves the watermark (e.g. from a wall clock when
+    events stop); ``close`` ends the input (every open call is closed by timeout). Each
+    returns the :class:`Batch` it produced. ``stats`` counts duplicates, late and orphan
+    events, and repeat fixes that came too late (the later call was already evicted).
+    """
+
+    def __init__(self, config: StreamsConfig | None = None) -> None:
+        self.config = config or StreamsConfig()
+        self.states: dict[str, CallState] = {}
+        self.tombstones: dict[str, datetime] = {}
+        self.repeats = RepeatIndex(self.config)
+        self.watermark: datetime | None = None
+        self.stats: Counter[str] = Counter()
+        self._timers: list[tuple[datetime, int, str]] = []
+        self._timer_seq = 0
+        self._pruned_minute: datetime | None = None
+
+    # -- input ------------------------------------------------------------------------------
+
+    def add(self, event: Event) -> Batch:
+        out = Batch()
+        if event.RECORD_TYPE not in CALL_EVENT_TYPES:
+            raise ValueError(f"not a call event: {event.RECORD_TYPE}")
+        at = event.envelope.occurred_at
+        self.watermark = at if self.watermark is None else max(self.watermark, at)
+        call_id: str = event.call_id  # type: ignore[attr-defined]
+        state = self.states.get(call_id)
+        if state is None:
+            if call_id in self.tombstones:
+                self.stats["late"] += 1
+                out.rejected.append(Rejected(event, "late", "its call was already closed"))
+                return out
+            if at < self.watermark - self.config.retention:
+                self.stats["late"] += 1
+                out.rejected.append(
+                    Rejected(event, "late", "occurred before watermark - (horizon + lateness)")
+                )
+                return out
+            state = self.states[call_id] = CallState(call_id)
+        if not state.add(event):
+            self.stats["duplicates"] += 1
+        else:
+            if event.RECORD_TYPE == "call.offered":
+                self._offered(state, event, out)
+            self._refresh(state, out)
+            self._schedule(state)
+        self._fire(out)
+        return out
+
+    def advance(self, now: datetime) -> Batch:
+        """Move the watermark to ``now`` (if later) and run what became due."""
+        self.watermark = now if self.watermark is None else max(self.watermark, now)
+        out = Batch()
+        self._fire(out)
+        return out
+
+    def close(self) -> Batch:
+        """End of input: close every call as the horizon would (tests, batch replays)."""
+        if self.watermark is None:
+            return Batch()
+        latest = max((s.first_seen for s in self.states.values()), default=self.watermark)
+        return self.advance(max(self.watermark, latest) + self.config.retention)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _offered(self, state: CallState, event: Event, out: Batch) -> None:
+        winner = state.latest("call.offered")
+        caller_id = winner.caller_id if winner is not None else None  # type: ignore[attr-defined]
+        if winner is not event or caller_id is None:
+            return
+        for other in self.repeats.put(state.call_id, caller_id, event.envelope.occurred_at):
+            if other == state.call_id:
+                continue
+            other_state = self.states.get(other)
+            if other_state is None:
+                if other in self.tombstones:
+                    wanted = self.repeats.is_repeat(other)
+                    self.stats["repeat_fix_missed"] += int(wanted)
+                continue
+            if other_state.emitted is not None:
+                self._refresh(other_state, out)
+
+    def _refresh(self, state: CallState, out: Batch) -> None:
+        """Emit the call's record if it is complete (or was emitted) and changed."""
+        assert self.watermark is not None
+        status = status_of(state, self.watermark, self.config)
+        if status is Status.ORPHAN:
+            self._evict(state)
+            for event in sorted(state.events.values(), key=lambda e: e.envelope.occurred_at):
+                self.stats["orphan"] += 1
+                out.rejected.append(
+                    Rejected(event, "orphan", "no call.offered within the call horizon")
+                )
+            return
+        if state.emitted is None and status is Status.OPEN:
+            return
+        facts = facts_of(state, self.repeats.is_repeat(state.call_id))
+        assert facts is not None
+        timed_out = status is Status.TIMED_OUT
+        previous = state.emitted
+        version = previous.version + 1 if previous is not None else 1
+        record = build_record(state, facts, self.config, timed_out, version)
+        if previous is not None and record.model_copy(update={"version": previous.version}) == (
+            previous
+        ):
+            return
+        state.emitted = record
+        contribution = call_contribution(facts, version, self.config.thresholds, timed_out)
+        out.records.append(CallOutput(record, contribution))
+
+    def _schedule(self, state: CallState) -> None:
+        self._timer_seq += 1
+        deadline = _next_deadline(state, self.config)
+        heapq.heappush(self._timers, (deadline, self._timer_seq, state.call_id))
+
+    def _fire(self, out: Batch) -> None:
+        assert self.watermark is not None
+        while self._timers and self._timers[0][0] <= self.watermark:
+            _, _, call_id = heapq.heappop(self._timers)
+            state = self.states.get(call_id)
+            if state is None:
+                continue
+            offered = state.latest("call.offered")
+            if (
+                offered is not None
+                and self.watermark >= offered.envelope.occurred_at + self.config.retention
+            ):
+                self._refresh(state, out)
+                self._evict(state)
+                continue
+            self._refresh(state, out)
+            if call_id in self.states:
+                self._schedule(state)
+        self._prune()
+
+    def _evict(self, state: CallState) -> None:
+        assert self.watermark is not None
+        del self.states[state.call_id]
+        self.tombstones[state.call_id] = self.watermark
+
+    def _prune(self) -> None:
+        assert self.watermark is not None
+        minute = self.watermark.replace(second=0, microsecond=0)
+        if minute == self._pruned_minute:
+            return
+        self._pruned_minute = minute
+        keep_after = self.watermark - self.config.retention
+        self.repeats.prune(keep_after - self.config.repeat_window)
+        for call_id, evicted_at in list(self.tombstones.items()):
+            if evicted_at < keep_after:
+                del self.tombstones[call_id]
