@@ -6,11 +6,16 @@ import logging
 
 import typer
 
+from hotline.errors import HotlineError
+from hotline.infra.cli import app as stack_app
 from hotline.producers.queue_log.cli import app as ingest_app
 from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
 from hotline.settings import load_settings
 from hotline.sinks.cli import app as db_app
+
+# Client libraries that log every connection at INFO; their warnings still show.
+_CHATTY_LIBRARIES = ("kafka", "aiokafka", "clickhouse_driver", "faust", "mode")
 
 app = typer.Typer(
     name="hotline",
@@ -31,9 +36,13 @@ def _root(
         level=logging.DEBUG if verbose else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        for chatty in _CHATTY_LIBRARIES:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     ctx.obj = settings
 
 
+app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
@@ -42,5 +51,9 @@ app.command("simulate")(simulate_command)
 
 
 def main() -> None:
-    """Entry point of the ``hotline`` console script."""
-    app()
+    """Entry point of the ``hotline`` console script: hotline's own errors print one line."""
+    try:
+        app()
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc

@@ -46,14 +46,16 @@ class ClickHouseSettings(_Group):
 
 
 class StackSettings(_Group):
-    """The embedded local stack: where it keeps data and logs, and its ports."""
+    """The embedded local stack: where it keeps data and logs.
+
+    It listens where the clients look: Kafka on the port of ``kafka.bootstrap_servers``
+    (which must then be one ``127.0.0.1:PORT``), ClickHouse on ``clickhouse.port`` and
+    ``clickhouse.http_port``.
+    """
 
     home: Path = Path(".hotline")
-    kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_heap: str = "512m"
-    clickhouse_tcp_port: int = 9000
-    clickhouse_http_port: int = 8123
     startup_timeout_s: float = 90.0
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
+
 from hotline.infra.base import ServiceError, ServiceStatus
 from hotline.infra.clickhouse_users import UsersConfig, write_users_xml
-
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,11 @@ class ClickHouseServer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseServer:
-        """The server of the local stack: ``<stack.home>/clickhouse`` and the stack's ports."""
+        """The server of the local stack: ``<stack.home>/clickhouse``, the clients' ports."""
         return cls(
             settings.stack.home / "clickhouse",
-            settings.stack.clickhouse_tcp_port,
-            settings.stack.clickhouse_http_port,
+            settings.clickhouse.port,
+            settings.clickhouse.http_port,
             UsersConfig.from_settings(settings),
         )
 

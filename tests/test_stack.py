@@ -1,0 +1,125 @@
+"""``hotline stack``: up, status, init, logs, down against a real stack in a temporary home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures_kafka import free_port
+
+from hotline.errors import ConfigurationError
+from hotline.infra.stack import local_kafka_port
+from hotline.settings import KafkaSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hotline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.kafka
+@pytest.mark.clickhouse
+@pytest.mark.slow
+def test_up_status_init_logs_down_and_data_survives(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "HOTLINE_STACK__HOME": str(tmp_path / "stack"),
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "HOTLINE_STACK__KAFKA_CONTROLLER_PORT": str(free_port()),
+        "HOTLINE_STACK__KAFKA_HEAP": "384m",
+        "HOTLINE_CLICKHOUSE__PORT": str(free_port()),
+        "HOTLINE_CLICKHOUSE__HTTP_PORT": str(free_port()),
+    }
+    try:
+        up = _hotline(env, "stack", "up")
+        assert up.returncode == 0, up.stderr
+        assert "166 created" in up.stdout  # 32 provinces × 5 raw families + 6 shared topics
+        assert "0001_database.sql" in up.stdout
+
+        status = _hotline(env, "stack", "status")
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count("running") == 2
+        assert "4.4.0" in status.stdout and "26.9" in status.stdout
+
+        again = _hotline(env, "stack", "up")  # idempotent: leaves the running stack alone
+        assert again.returncode == 0, again.stderr
+        assert "0 created, 166 already there" in again.stdout
+        assert "none pending" in again.stdout
+
+        logs = _hotline(env, "stack", "logs", "kafka", "-n", "5")
+        assert logs.returncode == 0 and logs.stdout.strip()
+
+        assert _hotline(env, "stack", "down").returncode == 0
+        stopped = _hotline(env, "stack", "status")
+        assert stopped.returncode == 3 and "running" not in stopped.stdout
+
+        restarted = _hotline(env, "stack", "up")  # topics and migrations survived the restart
+        assert restarted.returncode == 0, restarted.stderr
+        assert "0 created, 166 already there" in restarted.stdout
+        assert "none pending" in restarted.stdout
+    finally:
+        _hotline(env, "stack", "down")
+
+
+def test_embedded_stack_needs_a_local_bootstrap_address() -> None:
+    assert local_kafka_port(KafkaSettings(bootstrap_servers="127.0.0.1:19092")) == 19092
+    for wrong in ("kafka:9092", "127.0.0.1:1,127.0.0.1:2", "127.0.0.1"):
+        with pytest.raises(ConfigurationError, match="BOOTSTRAP_SERVERS"):
+            local_kafka_port(KafkaSettings(bootstrap_servers=wrong))
+
+
+def test_unknown_log_service_is_a_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "HOTLINE_STACK__HOME": str(tmp_path)}
+    result = _hotline(env, "stack", "logs", "zookeeper")
+    assert result.returncode == 2
+    assert "unknown service 'zookeeper'" in result.stderr
+
+
+def _compose() -> list[str] | None:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_file_is_valid() -> None:
+    compose = _compose()
+    assert compose, "docker compose (or docker-compose) is installed by infra/system-deps.sh"
+    env = {
+        **os.environ,
+        "HOTLINE_CALLER_KEY": "k" * 32,
+        "HOTLINE_CLICKHOUSE_PASSWORD": "p",
+        "HOTLINE_CLICKHOUSE_ANALYST_PASSWORD": "p",
+        "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD": "p",
+        "GRAFANA_ADMIN_PASSWORD": "p",
+    }
+    result = subprocess.run(
+        [*compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_uses_the_embedded_kafka_version() -> None:
+    from hotline.infra.kafka_broker import KAFKA_VERSION
+
+    assert f"image: apache/kafka:{KAFKA_VERSION}\n" in (ROOT / "docker-compose.yml").read_text()
