@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format test demo clean
+.PHONY: help install lint format test demo up down status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,7 @@ help: ## list the targets
 install: $(VENV)/.installed ## create .venv and install hotline with its dev tools
 
 $(VENV)/.installed: pyproject.toml
+	bash infra/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -25,11 +26,20 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint ## lint, then run the whole test suite
+test: install lint ## lint, then the whole suite (tests start and stop their own Kafka/ClickHouse)
 	$(BIN)/pytest
 
-demo: install ## bring up the whole flow on the embedded stack
-	@echo "the demo flow arrives with the stack and producer issues"
+up: install ## start the embedded stack (Kafka + ClickHouse) and provision it
+	$(BIN)/hotline stack up
+
+down: ## stop the embedded stack (data stays in .hotline/)
+	$(BIN)/hotline stack down
+
+status: ## show the embedded stack
+	$(BIN)/hotline stack status
+
+demo: up ## bring up the whole flow on the embedded stack
+	$(BIN)/hotline simulate --hours 2 --out .hotline/demo
 
 clean: ## remove the virtualenv and caches (keeps .hotline data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
