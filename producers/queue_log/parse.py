@@ -27,6 +27,8 @@ _TIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 #: A run of 5+ digits, possibly with separators a phone number is written with.
 _DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s\-()]{3,}\d")
 _UNIQUEID = re.compile(r"^\d+\.\d+$")
+#: Epoch seconds 2001–2033 (ten digits from 1): no Chinese phone number is written so.
+_EPOCH = re.compile(r"^1\d{9}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +92,14 @@ def _mask_runs(text: str) -> str:
 def mask_line(text: str) -> str:
     """``text`` safe for logs and dead letters: digit runs that could be numbers are masked.
 
-    The time (field 1) and an Asterisk unique id (field 2, ``epoch.seq``) are kept so that a
-    dead letter can still be found in the log; every other run of 5+ digits is masked.
+    The time (field 1, if it looks like a time) and an Asterisk unique id (field 2,
+    ``epoch.seq``) are kept so that a dead letter can still be found in the log; every other
+    run of 5+ digits is masked.
     """
     text = text.rstrip("\r\n")
     fields = text.split("|")
     if len(fields) >= 2:
-        keep = [fields[0] if _TIME_TEXT.match(fields[0]) or fields[0].isdigit() else None]
+        keep = [fields[0] if _TIME_TEXT.match(fields[0]) or _EPOCH.match(fields[0]) else None]
         keep.append(fields[1] if _UNIQUEID.match(fields[1]) else None)
         out = [k if k is not None else _mask_runs(f) for k, f in zip(keep, fields[:2], strict=True)]
         return "|".join(out + [_mask_runs(f) for f in fields[2:]])

@@ -1,0 +1,247 @@
+"""The ingestor: bad lines, resume after a crash, follow with rotation, no caller number out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_queue_log_helpers import ingestor, row, write_log
+
+from hotline.producers.queue_log import read_state
+from hotline.producers.queue_log.sample import generate_sample
+from hotline.producers.simulator.sinks import MemorySink, event_line
+from hotline.schemas import Event
+
+
+class AckSink:
+    """Events count as delivered only after flush/close; ``crash_at`` fails an emit."""
+
+    def __init__(self, crash_at: int | None = None) -> None:
+        self.pending: list[Event] = []
+        self.delivered: list[Event] = []
+        self.crash_at = crash_at
+        self.emitted = 0
+
+    def emit(self, event: Event) -> None:
+        self.emitted += 1
+        if self.crash_at is not None and self.emitted >= self.crash_at:
+            raise RuntimeError("simulated crash")
+        self.pending.append(event)
+
+    def flush(self) -> None:
+        self.delivered += self.pending
+        self.pending = []
+
+    def close(self) -> None:
+        if self.crash_at is not None and self.emitted >= self.crash_at:
+            self.pending = []  # a crashed process acknowledges nothing more
+            return
+        self.flush()
+
+
+def sample_log(tmp_path: Path, calls: int = 60) -> Path:
+    lines, _ = generate_sample(calls=calls)
+    return write_log(tmp_path / "queue_log", lines)
+
+
+def ids(events: list[Event]) -> list[str]:
+    return [e.envelope.event_id for e in events]
+
+
+def test_bad_lines_are_counted_with_line_numbers_and_do_not_stop(tmp_path) -> None:
+    rows = [
+        row(0, "1.1", "yanglao", "NONE", "ENTERQUEUE", "", "17000001234", 1),  # 1
+        "this is not a queue_log line 13800138000",  # 2: malformed, with a number in it
+        row(1, "2.2", "yanglao", "PJSIP/8001", "CONNECT", 1, "x", 1),  # 3: unknown call
+        row(2, "1.1", "yanglao", "NONE", "BOGUSEVENT", "x"),  # 4: unknown event
+        "",  # 5: empty
+        row(3, "1.1", "yanglao", "NONE", "ABANDON", 1, 1, "soon"),  # 6: bad number
+        row(4, "1.1", "yanglao", "NONE", "ABANDON", 1, 1, 4),  # 7: fine
+    ]
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", rows))
+    summary = run.run()
+    assert summary.lines == 7
+    assert [(b.line, b.reason) for b in summary.bad] == [
+        (2, "1 fields, at least 5 expected"),
+        (3, "CONNECT for an unknown call"),
+        (4, "unknown event BOGUSEVENT"),
+        (5, "empty line"),
+        (6, "ABANDON waittime is not a whole number"),
+    ]
+    assert [e.RECORD_TYPE for e in run.sink.events][-2:] == ["call.abandoned", "call.ended"]
+    dead = [json.loads(x) for x in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [d["line"] for d in dead] == [2, 3, 4, 5, 6]
+    assert "13800138000" not in json.dumps(dead)
+    assert "…00" in dead[0]["text"]  # masked: digit count and last two digits only
+
+
+def test_unusable_caller_number_is_sent_as_withheld_and_warned(tmp_path) -> None:
+    rows = [row(0, "1.1", "yanglao", "NONE", "ENTERQUEUE", "", "12", 1)]
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", rows))
+    summary = run.run()
+    assert run.sink.events[0].caller_id is None
+    assert sum(summary.warnings.values()) == 1
+
+
+def test_unmapped_queue_is_a_warning_with_the_default_line(tmp_path) -> None:
+    rows = [row(0, "1.1", "mystery", "NONE", "ENTERQUEUE", "", "anonymous", 1)]
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", rows))
+    summary = run.run()
+    assert run.sink.events[2].business_line == "other"
+    assert any("mystery" in w for w in summary.warnings)
+
+
+def test_replay_gives_the_same_ids(tmp_path) -> None:
+    log = sample_log(tmp_path)
+    first = ingestor(tmp_path / "a", log)
+    first.run()
+    second = ingestor(tmp_path / "b", log)
+    second.run()
+    assert ids(first.sink.events) == ids(second.sink.events)
+    assert len(set(ids(first.sink.events))) == len(first.sink.events)
+    assert [e.envelope.sequence for e in first.sink.events] == list(range(len(first.sink.events)))
+
+
+@pytest.mark.parametrize("crash_at", [1, 37, 200, 399])
+def test_restart_after_a_crash_resumes_after_the_last_delivered_line(tmp_path, crash_at) -> None:
+    log = sample_log(tmp_path)
+    whole = ingestor(tmp_path / "whole", log, AckSink())
+    whole.run()
+    expected = whole.sink.delivered
+    assert len(expected) > crash_at
+
+    crashed = AckSink(crash_at=crash_at)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingestor(tmp_path, log, crashed, checkpoint_lines=25).run()
+    resumed = AckSink()
+    ingestor(tmp_path, log, resumed, checkpoint_lines=25).run()
+
+    got = crashed.delivered + resumed.delivered
+    assert ids(got) == ids(expected)  # no duplicate, nothing missing, same order
+    assert [e.envelope.sequence for e in got] == list(range(len(expected)))
+    assert [event_line(e) for e in got] == [event_line(e) for e in expected]
+
+
+def test_clean_stop_then_appended_lines_continue(tmp_path) -> None:
+    lines, _ = generate_sample(calls=40)
+    half = len(lines) // 2
+    log = write_log(tmp_path / "queue_log", lines[:half])
+    first = ingestor(tmp_path, log, AckSink())
+    summary = first.run()
+    assert summary.lines == half
+    assert read_state(tmp_path / "state.json", first.producer_id).file.line == half
+    with log.open("a") as out:
+        out.write("".join(x + "\n" for x in lines[half:]))
+    second = ingestor(tmp_path, log, AckSink())
+    assert second.run().resumed_after_line == half
+
+    whole = ingestor(tmp_path / "whole", write_log(tmp_path / "whole.log", lines), AckSink())
+    whole.run()
+    assert ids(first.sink.delivered + second.sink.delivered) == ids(whole.sink.delivered)
+
+
+def test_restart_finds_a_file_rotated_while_down(tmp_path) -> None:
+    lines, _ = generate_sample(calls=40)
+    a, b, c = len(lines) // 3, 2 * len(lines) // 3, len(lines)
+    log = write_log(tmp_path / "queue_log", lines[:a])
+    first = ingestor(tmp_path, log, AckSink())
+    first.run()
+    with log.open("a") as out:  # more lines, then rotated away
+        out.write("".join(x + "\n" for x in lines[a:b]))
+    os.rename(log, tmp_path / "queue_log.1")
+    write_log(log, lines[b:c])
+    second = ingestor(tmp_path, log, AckSink())
+    summary = second.run()
+    assert summary.lines == c - a
+    assert any("rotated" in n for n in summary.notes)
+    got = first.sink.delivered + second.sink.delivered
+    assert len(set(ids(got))) == len(got)
+    assert [e.envelope.sequence for e in got] == list(range(len(got)))
+    assert summary.bad == []  # calls spanning the rotation continue from the saved state
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("how", ["rename", "copytruncate"])
+def test_follow_picks_up_appends_and_survives_rotation(tmp_path, how) -> None:
+    lines, _ = generate_sample(calls=30)
+    parts = [lines[:50], lines[50:100], lines[100:120], lines[120:]]
+    log = write_log(tmp_path / "queue_log", parts[0])
+    sink = MemorySink()
+    run = ingestor(tmp_path, log, sink, poll_interval=0.01)
+    stop = threading.Event()
+    result: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: result.update(s=run.run(True, stop.is_set)))
+    worker.start()
+    try:
+        _wait_for(lambda: run.summary.lines == 50 if hasattr(run, "summary") else False)
+        with log.open("a") as out:  # a line written in two pieces is read once complete
+            out.write(parts[1][0][:10])
+            out.flush()
+            time.sleep(0.05)
+            out.write(parts[1][0][10:] + "\n" + "".join(x + "\n" for x in parts[1][1:]))
+        _wait_for(lambda: run.summary.lines == 100)
+        if how == "rename":
+            os.rename(log, tmp_path / "queue_log.1")
+            with (tmp_path / "queue_log.1").open("a") as out:  # the writer's old descriptor
+                out.write("".join(x + "\n" for x in parts[2]))
+            time.sleep(0.05)
+            write_log(log, parts[3])
+        else:
+            with log.open("a") as out:
+                out.write("".join(x + "\n" for x in parts[2]))
+            _wait_for(lambda: run.summary.lines == 120)
+            log.write_text("")  # copytruncate
+            time.sleep(0.05)
+            with log.open("a") as out:
+                out.write("".join(x + "\n" for x in parts[3]))
+        _wait_for(lambda: run.summary.lines == len(lines))
+    finally:
+        stop.set()
+        worker.join(10)
+    summary = result["s"]
+    assert summary.bad == []
+    whole = ingestor(tmp_path / "whole", write_log(tmp_path / "whole.log", lines))
+    whole.run()
+    assert [e.RECORD_TYPE for e in sink.events] == [e.RECORD_TYPE for e in whole.sink.events]
+    assert len(set(ids(sink.events))) == len(sink.events)
+    assert [e.envelope.sequence for e in sink.events] == list(range(len(sink.events)))
+    assert any(("rotation" if how == "rename" else "truncation") in n for n in summary.notes)
+
+
+def test_no_caller_number_in_events_logs_state_or_dead_letters(tmp_path, caplog) -> None:
+    lines, _ = generate_sample(calls=80)
+    numbers = {ln.split("|")[6] for ln in lines if "|ENTERQUEUE|" in ln} - {"", "anonymous"}
+    assert len(numbers) > 20
+    bad = [f"{n}|garbage" for n in list(numbers)[:3]]
+    bad.append(row(0, "x.1", "yanglao", "NONE", "CONNECT", list(numbers)[3]))
+    log = write_log(tmp_path / "queue_log", lines + bad)
+    caplog.set_level(logging.DEBUG)
+    run = ingestor(tmp_path, log)
+    summary = run.run()
+    assert len(summary.bad) == 4
+    out = "\n".join(event_line(e) for e in run.sink.events)
+    texts = [
+        out,
+        caplog.text,
+        (tmp_path / "state.json").read_text(),
+        (tmp_path / "dead.jsonl").read_text(),
+        repr(summary),
+    ]
+    for number in numbers:
+        for text in texts:
+            assert number not in text
+    assert all(e.caller_id is None or len(e.caller_id) == 64
+               for e in run.sink.events if e.RECORD_TYPE == "call.offered")  # fmt: skip
