@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from hotline.infra.clickhouse_users import ANYWHERE, UsersConfig, write_users_xml
-from hotline.sinks import migrate as migrations
-from hotline.sinks.client import connect
 
 from hotline.errors import HotlineError
+from hotline.infra.clickhouse_users import ANYWHERE, UsersConfig, write_users_xml
 from hotline.settings import Settings
+from hotline.sinks import migrate as migrations
+from hotline.sinks.client import connect
 
 app = typer.Typer(name="db", help="ClickHouse schema migrations and users.", no_args_is_help=True)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
-from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
 
 from hotline.settings import ClickHouseSettings
+from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
 
 _codes = driver_errors.ErrorCodes
 # Server-side errors that pass: the same statement may succeed later.

@@ -28,6 +28,7 @@ from importlib.resources.abc import Traversable
 from typing import NamedTuple
 
 from clickhouse_driver import Client
+
 from hotline.sinks.client import execute
 from hotline.sinks.errors import ClickHouseQueryError, MigrationError
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from clickhouse_driver import Client
-from hotline.infra.clickhouse_server import HOST, ClickHouseServer
-from hotline.infra.clickhouse_users import FilteredTable, ProvinceUser, UsersConfig
 from pydantic import SecretStr
 
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_users import FilteredTable, ProvinceUser, UsersConfig
 from hotline.settings import ClickHouseSettings
 
 # A table with a province column that the scoped test user may read (its rows only).

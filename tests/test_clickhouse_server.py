@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from fixtures_clickhouse import PASSWORDS, ROW_FILTER_TABLE
+from pydantic import SecretStr
+
+from hotline.errors import ConfigurationError
 from hotline.infra.base import Service, ServiceError
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.clickhouse_users import (
@@ -22,9 +25,6 @@ from hotline.infra.clickhouse_users import (
 )
 from hotline.sinks.client import execute
 from hotline.sinks.errors import ClickHouseQueryError
-from pydantic import SecretStr
-
-from hotline.errors import ConfigurationError
 
 # -- without a server ----------------------------------------------------------------------------
 

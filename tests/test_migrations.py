@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-from hotline.sinks.client import connect, execute
-from hotline.sinks.errors import MigrationError
-from hotline.sinks.migrate import load_migrations, migrate, split_statements, status
 from typer.testing import CliRunner
 
 from hotline.cli import app
 from hotline.errors import RetryableError
 from hotline.settings import ClickHouseSettings
+from hotline.sinks.client import connect, execute
+from hotline.sinks.errors import MigrationError
+from hotline.sinks.migrate import load_migrations, migrate, split_statements, status
 
 # -- without a server ----------------------------------------------------------------------------
 
