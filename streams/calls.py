@@ -12,7 +12,9 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
   ``call_horizon`` after it was offered is closed by timeout (``closed_by_timeout``).
 * **Versions.** The first record of a call has version 1. Whatever changes it later (a late
   survey, a late event, a repeat flag that flips) is emitted again with version + 1; the
-  aggregation keeps the latest version of each call, so totals stay exact.
+  aggregation keeps the latest version of each call, so totals stay exact. If a new version
+  moves the call to another bucket (its line was learnt late), a zero *retraction* at the new
+  version goes to the old bucket.
 * **repeat_7d** (the simulator's rule): the call's caller id (not null) offered another call at
   most ``repeat_window`` before this one (ties broken by call id).
 * **Watermark** = the greatest ``occurred_at`` seen (or a later ``now`` given to
@@ -35,7 +37,7 @@ from enum import StrEnum
 from hotline.producers.simulator.facts import CallFacts, call_counters
 from hotline.schemas import CallRecord, Event
 from hotline.streams.config import StreamsConfig
-from hotline.streams.counters import Contribution, call_contribution
+from hotline.streams.counters import BucketKey, Contribution, call_contribution, zero
 
 __all__ = [
     "CALL_EVENT_TYPES",
@@ -79,6 +81,7 @@ class CallState:
     call_id: str
     events: dict[str, Event] = field(default_factory=dict)
     emitted: CallRecord | None = None
+    emitted_key: BucketKey | None = None
 
     def add(self, event: Event) -> bool:
         """Keep ``event``; False if its event id was seen already (a duplicate)."""
@@ -272,10 +275,22 @@ class RepeatIndex:
 
 @dataclass(frozen=True, slots=True)
 class CallOutput:
-    """A call record and the matching counter contribution (same version)."""
+    """A call record and the matching counter contribution (same version).
+
+    ``retraction`` is set when this version moved the call to another bucket (e.g. its
+    ``call.queued`` arrived after a first record): zero counters for the old bucket at the
+    new version, so the old bucket drops the call's earlier contribution.
+    """
 
     record: CallRecord
     contribution: Contribution
+    retraction: Contribution | None = None
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        if self.retraction is None:
+            return (self.contribution,)
+        return (self.retraction, self.contribution)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +426,11 @@ class CallAssembly:
             return
         state.emitted = record
         contribution = call_contribution(facts, version, self.config.thresholds, timed_out)
-        out.records.append(CallOutput(record, contribution))
+        retraction = None
+        if state.emitted_key is not None and state.emitted_key != contribution.key:
+            retraction = Contribution(state.call_id, version, state.emitted_key, zero())
+        state.emitted_key = contribution.key
+        out.records.append(CallOutput(record, contribution, retraction))
 
     def _schedule(self, state: CallState) -> None:
         self._timer_seq += 1

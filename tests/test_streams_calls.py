@@ -311,3 +311,19 @@ def test_example_story_records() -> None:
     for call_id, example in wanted.items():
         for name in same:
             assert getattr(records[call_id], name) == getattr(example, name), (call_id, name)
+
+
+def test_a_call_that_moves_bucket_retracts_its_old_contribution() -> None:
+    assembly = CallAssembly()
+    first = [
+        ev(CallOffered, 0, "M1", channel=Channel.PHONE),
+        ev(CallEnded, 20, "M1", hung_up_by=HungUpBy.CALLER),
+    ]
+    out = [o for e in first for o in assembly.add(e).records]
+    assert [o.contribution.key.business_line for o in out] == ["other"]
+    assert out[0].retraction is None
+    moved = assembly.add(ev(CallQueued, 10, "M1", business_line=BusinessLine.MEDICAL)).records
+    (o,) = moved
+    assert o.contribution.key.business_line == "medical" and o.record.version == 2
+    assert o.retraction is not None and o.retraction.key.business_line == "other"
+    assert o.retraction.version == 2 and not any(o.retraction.counts)
