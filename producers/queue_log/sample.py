@@ -152,7 +152,7 @@ def generate_sample(
     free = dict.fromkeys(AGENTS, t0)
     served = dict.fromkeys(AGENTS, 0)
     t = t0
-    seq = 0
+    seq = pauses = 0
     names, weights = zip(*RANDOM, strict=True)
     for n in range(calls):
         t += rng.expovariate(1 / 25)
@@ -217,10 +217,11 @@ def generate_sample(
         served[agent] += 1
         free[agent] = end + rng.uniform(5, 20)
         if served[agent] % 6 == 0:  # a pause now and then, on this agent's own timeline
-            reason = rng.choice(PAUSE_TEXTS)
+            reason = PAUSE_TEXTS[pauses % len(PAUSE_TEXTS)]
+            pauses += 1
             pause_at = free[agent]
             length = rng.uniform(120, 900)
-            if served[agent] % 12 == 0:
+            if served[agent] % 12 == 6:
                 log.add(pause_at, "NONE", "NONE", agent, "PAUSEALL", reason)
                 log.add(pause_at + length, "NONE", "NONE", agent, "UNPAUSEALL", "")
             else:

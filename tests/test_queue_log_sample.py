@@ -1,0 +1,96 @@
+"""The sample generator covers every queue_log event; the CLI runs it end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+from test_queue_log_helpers import ingestor, write_log
+from typer.testing import CliRunner
+
+from hotline.cli import app
+from hotline.producers.queue_log import QueueLogMapping, check_mapping, read_state
+from hotline.producers.queue_log.sample import SAMPLE_MAPPING, generate_sample
+from hotline.schemas import AgentState, NotReadyReason
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Every queue_log event the adapter documents (docs/queue_log.md).
+EVENTS = {
+    "ENTERQUEUE", "CONNECT", "COMPLETECALLER", "COMPLETEAGENT", "ABANDON", "EXITWITHTIMEOUT",
+    "EXITWITHKEY", "EXITEMPTY", "RINGNOANSWER", "RINGCANCELED", "BLINDTRANSFER",
+    "ATTENDEDTRANSFER", "TRANSFER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN",
+    "AGENTCALLBACKLOGOFF", "ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL",
+    "UNPAUSEALL", "CONFIGRELOAD", "QUEUESTART", "SYSCOMPAT", "DID", "INFO",
+}  # fmt: skip
+
+
+def test_sample_covers_every_event_type_and_is_deterministic() -> None:
+    lines, stats = generate_sample(calls=60)
+    assert Counter(ln.split("|")[4] for ln in lines).keys() >= EVENTS
+    assert {ln.split("|")[5] for ln in lines if "|ATTENDEDTRANSFER|" in ln} == {
+        "BRIDGE", "APP", "LINK",
+    }  # fmt: skip
+    assert generate_sample(calls=60)[0] == lines
+    assert generate_sample(calls=60, seed=1)[0] != lines
+    times = [int(ln.split("|")[0]) for ln in lines]
+    assert times == sorted(times)
+    assert stats.lines == len(lines)
+
+
+def test_sample_caller_numbers_are_the_synthetic_ones() -> None:
+    lines, _ = generate_sample(calls=300)
+    numbers = {ln.split("|")[6] for ln in lines if "|ENTERQUEUE|" in ln}
+    synthetic = re.compile(r"^(1700000\d{4}|0255550\d{4}|5550\d{4}|anonymous|)$")
+    assert all(synthetic.match(n) for n in numbers), numbers
+
+
+def test_sample_ingests_cleanly_into_every_call_and_agent_state(tmp_path) -> None:
+    lines, stats = generate_sample(calls=120)
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", lines))
+    summary = run.run()
+    assert summary.bad == []
+    assert summary.warnings == Counter()
+    assert summary.lines == stats.lines
+    kinds = Counter(e.RECORD_TYPE for e in run.sink.events)
+    assert kinds["call.offered"] == kinds["call.ended"] == 120
+    for kind in ("call.answered", "call.abandoned", "call.transferred", "call.ivr_outcome"):
+        assert kinds[kind] > 0
+    states = {(e.state, e.reason) for e in run.sink.events if e.RECORD_TYPE == "agent.state"}
+    assert {s for s, _ in states} == set(AgentState)
+    assert {r for _, r in states if r} == set(NotReadyReason)
+    state = read_state(tmp_path / "state.json", run.producer_id)
+    assert state.translator["calls"] == {}  # every call finished
+    assert {a["state"] for a in state.translator["agents"].values()} == {"logged_out"}
+
+
+def test_sample_mapping_and_docs_example_are_valid() -> None:
+    check_mapping(QueueLogMapping.model_validate(tomllib.loads(SAMPLE_MAPPING)))
+    docs = (ROOT / "docs" / "queue_log.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", docs, flags=re.S)
+    assert blocks
+    for block in blocks:
+        check_mapping(QueueLogMapping.model_validate(tomllib.loads(block)))
+
+
+def test_cli_sample_then_ingest_then_resume(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOTLINE_DEMO", "true")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    log = tmp_path / "queue_log"
+    made = runner.invoke(app, ["ingest", "queue-log-sample", str(log), "--calls", "30"])
+    assert made.exit_code == 0, made.output
+    args = ["ingest", "queue-log", str(log), "--mapping", f"{log}.toml", "-q"]
+    args += ["--out", "events.jsonl", "--state", "st.json", "--dead-letter", "dead.jsonl"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "call.offered" in first.output
+    events = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert sum(json.loads(e)["envelope"]["event_type"] == "call.offered" for e in events) == 30
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "resumed after line" in again.output
+    assert (tmp_path / "events.jsonl").read_text().splitlines() == events  # nothing re-sent
