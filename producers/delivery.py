@@ -1,0 +1,492 @@
+"""Delivering events to Kafka: prepare (check, encode, route) and send, spooling on outage.
+
+**Preparing** an event (:class:`Preparer`, pure, no broker): refuse a caller field that looks
+like a phone number (:class:`~hotline.producers.base.RefusedEvent`: pseudonymise first, see
+:mod:`hotline.privacy`), encode with the Avro single-object codec, key by the record type's
+``KEY_FIELDS`` entry (one call / ticket / agent stays on one partition), route to the raw topic
+of the event's province and family (:func:`hotline.infra.topics.raw_topic`), and add headers
+``event_type``, ``schema_fingerprint`` (hex), ``event_id`` and ``producer_id`` (the envelope's).
+
+**Sending** (:class:`KafkaEventSink`): kafka-python with ``acks=all``, idempotence, lz4,
+``linger_ms``/``batch_size`` batching and at most 5 requests in flight (which keeps order per
+partition under idempotence). The sink is in one of two modes:
+
+- *direct*: records go to the producer; their futures are kept in send order. A record not
+  acknowledged after ``outage_after_s``, a failed send, or a retriable error after the
+  producer's own retries means Kafka is away: the producer is closed at once and every record
+  it had not acknowledged is written to the spool *in send order*, then the sink spools.
+- *spooling*: new records are appended to the spool behind the older ones (fsync per
+  ``spool_batch`` records and on :meth:`~KafkaEventSink.flush`), so order is kept. Every
+  ``probe_interval_s`` the sink tries Kafka; once it answers, the spool is drained oldest
+  first, ``drain_batch`` records at a time, each step flushed and fully acknowledged before
+  the spool's cursor moves past it. An empty spool switches back to direct mode.
+
+A sink opened on a non-empty spool (left by an earlier process) starts by draining it.
+
+Delivery is at-least-once with duplicates limited to what idempotence cannot see: a record
+whose request reached the broker but whose acknowledgement was lost when the producer was
+closed for an outage, or a crash between Kafka's acknowledgement of a drain step and the
+cursor's fsync. Each carries its ``event_id``; the stream's assemble stage drops duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.producer.future import FutureRecordMetadata
+
+from hotline.errors import InvalidInput
+from hotline.infra.topics import raw_topic
+from hotline.privacy import mask_phone
+from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
+from hotline.producers.spool import Spool
+from hotline.regions import RegionRegistry, default_registry
+from hotline.schemas import KEY_FIELDS, Codec, Event, default_codec
+from hotline.schemas.types import CALLER_ID_PATTERN
+from hotline.settings import KafkaSettings
+
+__all__ = [
+    "FAMILIES",
+    "DeadLetterLog",
+    "KafkaEventSink",
+    "Preparer",
+    "caller_problem",
+    "family_of",
+    "new_producer",
+]
+
+log = logging.getLogger(__name__)
+
+#: Record type prefix → raw topic family (``hotline.infra.topics.RAW_FAMILIES``).
+FAMILIES: dict[str, str] = {
+    "call": "calls",
+    "survey": "surveys",
+    "ticket": "tickets",
+    "agent": "agents",
+    "qa": "qa",
+}
+_CALLER_ID = re.compile(CALLER_ID_PATTERN)
+_PHONEISH = re.compile(r"^[\s+()\-.\d]*$")
+
+
+def family_of(record_type: str) -> str:
+    """The raw topic family of an event type (``call.offered`` → ``calls``)."""
+    try:
+        return FAMILIES[record_type.split(".", 1)[0]]
+    except KeyError:
+        raise InvalidInput(f"{record_type!r} is not a raw event type; no raw topic") from None
+
+
+def caller_problem(fields: Mapping[str, Any]) -> str | None:
+    """Why a caller field of ``fields`` must not leave the center, or None.
+
+    A caller field is any key starting with ``caller`` holding text. Refused: text of digits
+    and phone punctuation with at least 5 digits (a number in clear), shown only masked. Text
+    that is a 64-hex HMAC id passes; anything else is left to the schema's validation.
+    """
+    for name, value in fields.items():
+        if not name.startswith("caller") or not isinstance(value, str):
+            continue
+        if _CALLER_ID.fullmatch(value):
+            continue
+        digits = sum(c.isdigit() for c in value)
+        if digits >= 5 and _PHONEISH.fullmatch(value):
+            return (
+                f"{name} holds a phone number in clear {mask_phone(value)}; "
+                "send its keyed hash (hotline.privacy.caller_id) instead"
+            )
+    return None
+
+
+class Preparer:
+    """Turns events into :class:`OutboundRecord` s: check, encode, key, route, headers."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        codec: Codec | None = None,
+        regions: RegionRegistry | None = None,
+    ) -> None:
+        self.kafka = kafka or KafkaSettings()
+        self.codec = codec or default_codec()
+        self.regions = regions or default_registry()
+        self._topics: dict[tuple[str, str], str] = {}
+        self._fingerprints: dict[str, bytes] = {}
+        self._callers: dict[type[Event], tuple[str, ...]] = {}
+
+    def topic(self, region_code: str, record_type: str) -> str:
+        """The raw topic of ``record_type`` events about ``region_code`` (cached)."""
+        family = family_of(record_type)
+        found = self._topics.get((region_code, family))
+        if found is None:
+            province = self.regions.province_of(region_code).code
+            found = raw_topic(self.kafka, province, family)
+            self._topics[(region_code, family)] = found
+        return found
+
+    def prepare(self, event: Event) -> OutboundRecord:
+        """The record of ``event``; :class:`RefusedEvent` / ``InvalidInput`` if it cannot go."""
+        cls = type(event)
+        fields = self._callers.get(cls)
+        if fields is None:
+            fields = tuple(n for n in cls.model_fields if n.startswith("caller"))
+            self._callers[cls] = fields
+        if fields:
+            problem = caller_problem({n: getattr(event, n) for n in fields})
+            if problem:
+                raise RefusedEvent(problem)
+        record_type = event.RECORD_TYPE
+        envelope = event.envelope
+        fingerprint = self._fingerprints.get(record_type)
+        if fingerprint is None:
+            fingerprint = self.codec.fingerprint(record_type).hex().encode()
+            self._fingerprints[record_type] = fingerprint
+        key = getattr(event, KEY_FIELDS[record_type], None)
+        return OutboundRecord(
+            topic=self.topic(envelope.region_code, record_type),
+            key=key.encode() if isinstance(key, str) else None,
+            value=self.codec.encode(record_type, event.to_avro()),
+            headers=(
+                ("event_type", record_type.encode()),
+                ("schema_fingerprint", fingerprint),
+                ("event_id", envelope.event_id.encode()),
+                ("producer_id", envelope.producer_id.encode()),
+            ),
+        )
+
+
+class DeadLetterLog:
+    """Events refused before sending: one JSON line each (id, type, reason; no payload)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+
+    def write(self, event: Event | Mapping[str, Any], reason: str) -> None:
+        if isinstance(event, Event):
+            envelope: Mapping[str, Any] = event.envelope.model_dump(mode="json")
+        else:
+            envelope = event.get("envelope") or {}
+            if not isinstance(envelope, Mapping):
+                envelope = {}
+        line = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event_id": envelope.get("event_id"),
+            "event_type": envelope.get("event_type"),
+            "center_id": envelope.get("center_id"),
+            "reason": reason,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.count += 1
+
+
+def new_producer(config: DeliveryConfig, client_id: str) -> KafkaProducer:
+    """A kafka-python producer with the delivery settings (raises ``KafkaError`` if away)."""
+    return KafkaProducer(
+        bootstrap_servers=config.bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        compression_type=config.compression_type,
+        linger_ms=config.linger_ms,
+        batch_size=config.batch_size,
+        max_in_flight_requests_per_connection=config.max_in_flight,
+        request_timeout_ms=config.request_timeout_ms,
+        delivery_timeout_ms=config.delivery_timeout_ms,
+        max_block_ms=config.max_block_ms,
+        bootstrap_timeout_ms=config.bootstrap_timeout_ms,
+        reconnect_backoff_max_ms=1000,
+    )
+
+
+def abandon(producer: KafkaProducer) -> None:
+    """Close ``producer`` at once, failing whatever it has not sent.
+
+    kafka-python's ``close(timeout=0)`` first calls ``flush(0)``, which raises while records
+    are pending, and then never stops its sender thread; so on that error the sender is
+    force-closed here (its pending futures fail, and the caller spools their records).
+    """
+    try:
+        producer.close(timeout=0)
+    except KafkaError:
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
+            sender.join(5)
+        producer._closed = True
+
+
+def reachable(bootstrap_servers: str, timeout_s: float = 0.25) -> bool:
+    """Whether any bootstrap address accepts a TCP connection (a cheap probe in an outage)."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+Clock = Callable[[], float]
+
+
+class KafkaEventSink:
+    """The delivery path of one producer; an ``EventSink`` (``emit``/``close``) for any emitter.
+
+    See the module docstring for the modes. Counters: :attr:`sent` (acknowledged by Kafka),
+    :attr:`spooled`, :attr:`refused` (by reason), :attr:`outages`.
+    """
+
+    def __init__(
+        self,
+        config: DeliveryConfig,
+        producer_id: str,
+        *,
+        preparer: Preparer | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.producer_id = producer_id
+        self.preparer = preparer or Preparer(
+            KafkaSettings(
+                bootstrap_servers=config.bootstrap_servers, topic_prefix=config.topic_prefix
+            ),
+        )
+        self._clock = clock
+        directory = config.spool_dir(producer_id)
+        self.spool = Spool(directory, config.spool_max_bytes, config.spool_segment_bytes)
+        self.dead_letters = DeadLetterLog(directory / "dead_letters.jsonl")
+        self.sent = 0
+        self.spooled = 0
+        self.outages = 0
+        self.refused: Counter[str] = Counter()
+        self._producer: KafkaProducer | None = None
+        self._inflight: deque[tuple[OutboundRecord, FutureRecordMetadata, float]] = deque()
+        self._buffer: list[OutboundRecord] = []
+        self._spooling = len(self.spool) > 0
+        self._next_probe = 0.0
+        self._closed = False
+        if self._spooling:
+            log.info("spool %s holds %d records; draining first", directory, len(self.spool))
+            self._try_drain()
+        else:
+            self._producer = self._connect()
+            if self._producer is None:
+                self._enter_outage([], f"no broker answers at {config.bootstrap_servers}")
+
+    # -- the EventSink protocol -------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Send ``event`` (or spool it); refused events are dead-lettered locally."""
+        try:
+            record = self.preparer.prepare(event)
+        except InvalidInput as exc:
+            self.refused[_reason_kind(exc)] += 1
+            self.dead_letters.write(event, str(exc))
+            log.warning("refused %s: %s", event.envelope.event_id, exc)
+            return
+        self.emit_record(record)
+
+    def emit_record(self, record: OutboundRecord) -> None:
+        """Send (or spool) an already prepared record."""
+        if self._closed:
+            raise RuntimeError(f"the Kafka sink of {self.producer_id} is closed")
+        if self._spooling:
+            self._buffer.append(record)
+            if len(self._buffer) >= self.config.spool_batch:
+                self._spool_buffer()
+            if self._clock() >= self._next_probe:
+                self._try_drain()
+            return
+        producer = self._producer
+        if producer is None:
+            self._enter_outage([record], "no producer")
+            return
+        try:
+            future = producer.send(
+                record.topic, value=record.value, key=record.key, headers=list(record.headers)
+            )
+        except KafkaError as exc:
+            self._enter_outage([record], f"send failed: {exc}")
+            return
+        self._inflight.append((record, future, self._clock()))
+        self._reap()
+
+    def flush(self) -> None:
+        """Every earlier event is now acknowledged by Kafka or fsynced in the spool."""
+        if not self._spooling and self._producer is not None:
+            try:
+                self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+            except KafkaTimeoutError as exc:
+                log.warning("flush timed out (%s); spooling what is unacknowledged", exc)
+            self._reap(final=True)
+        if self._spooling:
+            self._spool_buffer()
+
+    def close(self) -> None:
+        """Flush, try one last drain, then release the producer and the spool."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+            if self._spooling:
+                self._try_drain()
+                self._spool_buffer()
+        finally:
+            self._closed = True
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None
+            self.spool.close()
+        if len(self.spool):
+            log.warning(
+                "closed with %d records in spool %s; they are sent on the next start",
+                len(self.spool),
+                self.spool.path,
+            )
+
+    def drain(self) -> bool:
+        """Try Kafka now and send the spool; True when the spool is empty (direct mode)."""
+        if not self._spooling:
+            return True
+        return self._try_drain()
+
+    @property
+    def spooling(self) -> bool:
+        """Whether Kafka is considered away (new records go to the spool)."""
+        return self._spooling
+
+    # -- direct mode ------------------------------------------------------------------------
+
+    def _reap(self, final: bool = False) -> None:
+        """Retire acknowledged records in order; detect an outage from the oldest one."""
+        now = self._clock()
+        inflight = self._inflight
+        while inflight:
+            record, future, sent_at = inflight[0]
+            if not future.is_done:
+                if final or now - sent_at >= self.config.outage_after_s:
+                    self._enter_outage([], f"unacknowledged after {now - sent_at:.1f} s")
+                return
+            if future.failed():
+                exc = future.exception
+                if isinstance(exc, KafkaError) and not exc.retriable:
+                    inflight.popleft()
+                    reason = f"kafka refused the record: {type(exc).__name__}: {exc}"
+                    self.refused[type(exc).__name__] += 1
+                    event_id = (record.header("event_id") or b"").decode()
+                    self.dead_letters.write({"envelope": {"event_id": event_id}}, reason)
+                    continue
+                self._enter_outage([], f"send failed after retries: {exc!r}")
+                return
+            inflight.popleft()
+            self.sent += 1
+
+    def _enter_outage(self, newest: list[OutboundRecord], why: str) -> None:
+        """Close the producer now, spool its unacknowledged records in order, then spool."""
+        self.outages += 1
+        log.warning("Kafka unreachable (%s); spooling to %s", why, self.spool.path)
+        if self._producer is not None:
+            abandon(self._producer)
+            self._producer = None
+        unacked: list[OutboundRecord] = []
+        for record, future, _ in self._inflight:
+            if future.is_done and future.succeeded():
+                self.sent += 1
+            else:
+                unacked.append(record)
+        self._inflight.clear()
+        self._spooling = True
+        self._buffer = unacked + newest + self._buffer
+        self._spool_buffer()
+        self._next_probe = self._clock() + self.config.probe_interval_s
+
+    # -- spooling mode ----------------------------------------------------------------------
+
+    def _spool_buffer(self) -> None:
+        if self._buffer:
+            self.spooled += self.spool.append(self._buffer)
+            self._buffer = []
+
+    def _connect(self) -> KafkaProducer | None:
+        if not reachable(self.config.bootstrap_servers):
+            return None
+        try:
+            return new_producer(self.config, f"hotline-{self.producer_id}")
+        except (KafkaError, OSError) as exc:
+            log.debug("Kafka still unreachable: %s", exc)
+            return None
+
+    def _try_drain(self) -> bool:
+        """Send the spool oldest first, each step acknowledged before it is committed."""
+        self._spool_buffer()
+        self._next_probe = self._clock() + self.config.probe_interval_s
+        producer = self._producer or self._connect()
+        if producer is None:
+            return False
+        self._producer = producer
+        while len(self.spool):
+            records, ends = self.spool.read(self.config.drain_batch)
+            futures = []
+            try:
+                for record in records:
+                    futures.append(
+                        producer.send(
+                            record.topic,
+                            value=record.value,
+                            key=record.key,
+                            headers=list(record.headers),
+                        )
+                    )
+                producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+            except KafkaError as exc:
+                log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))
+                self._drop_producer()
+                return False
+            acked = next(
+                (i for i, f in enumerate(futures) if not (f.is_done and f.succeeded())),
+                len(futures),
+            )
+            if acked:  # the acknowledged prefix leaves the spool even if a later one failed
+                self.spool.commit(ends[acked - 1], acked)
+                self.sent += acked
+            if acked < len(futures):
+                log.info("drain step failed (%r); retrying later", futures[acked].exception)
+                self._drop_producer()
+                return False
+        log.info("spool %s drained; sending directly again", self.spool.path)
+        self._spooling = False
+        return True
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            abandon(self._producer)
+            self._producer = None
+        self._next_probe = self._clock() + self.config.probe_interval_s
+
+
+def _reason_kind(exc: Exception) -> str:
+    if isinstance(exc, RefusedEvent):
+        return "caller_in_clear"
+    return type(exc).__name__
+
+
+def send_all(sink: KafkaEventSink, events: Iterable[Event]) -> None:
+    """Emit every event, then flush (a convenience for scripts)."""
+    for event in events:
+        sink.emit(event)
+    sink.flush()

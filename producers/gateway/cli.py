@@ -1,0 +1,100 @@
+"""``hotline serve``: the ingest gateway and its tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotline.centers import default_centers
+from hotline.errors import ConfigurationError
+from hotline.settings import Settings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Run hotline's network services.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage the ingest gateway's per-center API tokens.")
+app.add_typer(token_app, name="ingest-token")
+
+TokensOption = Annotated[
+    Path | None,
+    typer.Option("--tokens", help="tokens file (default: <stack home>/gateway/tokens.json)"),
+]
+
+
+def _tokens_path(ctx: typer.Context, tokens: Path | None) -> Path:
+    if tokens is not None:
+        return tokens
+    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    return settings.stack.home / "gateway" / "tokens.json"
+
+
+@app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8333,
+    tokens: TokensOption = None,
+    rate: Annotated[float, typer.Option(help="requests per second per token")] = 5.0,
+    burst: Annotated[int, typer.Option(help="requests a token may make at once")] = 20,
+    max_body: Annotated[int, typer.Option(help="largest request body in bytes")] = 1024 * 1024,
+) -> None:
+    """Serve POST /v1/events (docs at /docs) and forward to Kafka with acks=all."""
+    import uvicorn
+
+    from hotline.producers.base import DeliveryConfig
+    from hotline.producers.gateway.app import GatewayConfig, KafkaBatchSender, create_app
+    from hotline.producers.gateway.tokens import TokenStore
+
+    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    path = _tokens_path(ctx, tokens)
+    store = TokenStore(path)
+    if not store.entries:
+        raise ConfigurationError(
+            f"no tokens in {path}: add one with `hotline serve ingest-token add CENTER_ID`"
+        )
+    config = GatewayConfig(tokens_file=path, rate_per_s=rate, burst=burst, max_body_bytes=max_body)
+    sender = KafkaBatchSender(DeliveryConfig.from_settings(settings))
+    try:
+        uvicorn.run(create_app(config, store, sender), host=host, port=port, log_level="info")
+    finally:
+        sender.close()
+
+
+@token_app.command("add")
+def token_add(
+    ctx: typer.Context,
+    center_id: Annotated[str, typer.Argument(help="the center, e.g. C330200")],
+    tokens: TokensOption = None,
+) -> None:
+    """Make a token for CENTER_ID and print it once (only its hash is stored)."""
+    from hotline.producers.gateway.tokens import TokenStore
+
+    default_centers().get(center_id)  # UnknownCenter names the problem
+    path = _tokens_path(ctx, tokens)
+    token = TokenStore(path).add(center_id)
+    typer.echo(token)
+    typer.echo(f"token for {center_id} stored as a hash in {path}; it is not shown again", err=True)
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, tokens: TokensOption = None) -> None:
+    """Centers with tokens (hash prefixes and creation times only)."""
+    from hotline.producers.gateway.tokens import TokenStore
+
+    for entry in TokenStore(_tokens_path(ctx, tokens)).entries:
+        typer.echo(f"{entry.center_id}\t{entry.sha256[:12]}…\t{entry.created}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    center_id: Annotated[str, typer.Argument(help="the center whose tokens to remove")],
+    tokens: TokensOption = None,
+) -> None:
+    """Remove every token of CENTER_ID."""
+    from hotline.producers.gateway.tokens import TokenStore
+
+    removed = TokenStore(_tokens_path(ctx, tokens)).revoke(center_id)
+    typer.echo(f"removed {removed} token(s) of {center_id}")

@@ -1,0 +1,197 @@
+"""Delivery: preparing records (no broker) and the Kafka sink through an outage (real broker)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fixtures_kafka import ROOT, free_port
+from kafka import KafkaConsumer, TopicPartition
+
+from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
+from hotline.infra.topics import ensure_topics, topic_layout
+from hotline.producers.base import DeliveryConfig, RefusedEvent, Sequencer
+from hotline.producers.delivery import KafkaEventSink, Preparer, caller_problem, family_of
+from hotline.producers.simulator import MemorySink, SimConfig, simulate
+from hotline.schemas import KEY_FIELDS, CallOffered, Event, default_codec
+from hotline.schemas.examples import all_examples
+from hotline.settings import KafkaSettings
+from hotline.workdays import CHINA_TZ
+
+PHONES = ["13800138000", "+86 138-0013-8000", "(025)83123456", "025-8312 3456", "0086138001"]
+
+
+def events_of_examples() -> list[Event]:
+    return [e for e in all_examples() if isinstance(e, Event)]
+
+
+# -- preparing (pure) ------------------------------------------------------------------------
+
+
+def test_records_are_keyed_routed_encoded_and_labelled() -> None:
+    preparer = Preparer()
+    codec = default_codec()
+    for event in events_of_examples():
+        record = preparer.prepare(event)
+        province = event.envelope.region_code[:2] + "0000"
+        assert record.topic == f"hotline.raw.{province}.{family_of(event.RECORD_TYPE)}"
+        assert codec.decode_model(record.value) == event
+        assert record.header("event_type") == event.RECORD_TYPE.encode()
+        assert record.header("event_id") == event.envelope.event_id.encode()
+        fingerprint = codec.fingerprint(event.RECORD_TYPE).hex().encode()
+        assert record.header("schema_fingerprint") == fingerprint
+        assert record.key == getattr(event, KEY_FIELDS[event.RECORD_TYPE]).encode()
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_a_phone_number_in_a_caller_field_is_refused_masked(phone: str) -> None:
+    problem = caller_problem({"caller_id": phone})
+    assert problem is not None and "phone number in clear" in problem
+    assert phone not in problem
+
+
+def test_hashed_or_absent_callers_pass() -> None:
+    assert caller_problem({"caller_id": "ab" * 32, "call_id": "13800138000"}) is None
+    assert caller_problem({"caller_id": None, "caller_hung_up_first": True}) is None
+
+
+def test_a_model_built_without_validation_is_still_refused() -> None:
+    offered = next(e for e in events_of_examples() if isinstance(e, CallOffered))
+    smuggled = CallOffered.model_construct(**{**dict(offered), "caller_id": "13800138000"})
+    with pytest.raises(RefusedEvent, match=r"caller_id holds a phone number in clear <11 digits"):
+        Preparer().prepare(smuggled)
+
+
+def test_sequencer_counts_per_producer() -> None:
+    seq = Sequencer("p1", start=5)
+    assert [seq.next() for _ in range(3)] == [5, 6, 7]
+
+
+def test_refused_events_are_dead_lettered_locally_while_kafka_is_away(tmp_path: Path) -> None:
+    config = DeliveryConfig(
+        bootstrap_servers=f"127.0.0.1:{free_port()}", spool_root=tmp_path, bootstrap_timeout_ms=300
+    )
+    sink = KafkaEventSink(config, "p-away")
+    assert sink.spooling  # nothing answers: straight to the spool
+    offered = next(e for e in events_of_examples() if isinstance(e, CallOffered))
+    sink.emit(CallOffered.model_construct(**{**dict(offered), "caller_id": "13800138000"}))
+    sink.emit(offered)
+    sink.close()
+    assert sink.refused == Counter({"caller_in_clear": 1})
+    lines = (tmp_path / "p-away" / "dead_letters.jsonl").read_text()
+    assert "phone number in clear" in lines and "13800138000" not in lines
+    assert sink.spooled == 1
+
+
+# -- through an outage (real broker) ---------------------------------------------------------
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A broker of this test alone: it is stopped and started, so not the session's one."""
+    broker = KafkaBroker(
+        tmp_path_factory.mktemp("outage-kafka"),
+        port=free_port(),
+        controller_port=free_port(),
+        heap="384m",
+        lib_dir=ROOT / ".hotline" / "kafka" / f"lib-{KAFKA_VERSION}",
+    )
+    broker.start()
+    try:
+        broker.wait_ready(timeout=120)
+        yield broker
+    finally:
+        broker.stop(timeout=30)
+
+
+def consume_event_ids(bootstrap: str, topics: list[str], expected: int) -> list[str]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ids: list[str] = []
+        deadline = time.monotonic() + 60
+        while len(ids) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                ids += [dict(m.headers)["event_id"].decode() for m in batch]
+        for batch in consumer.poll(timeout_ms=2000).values():  # anything extra?
+            ids += [dict(m.headers)["event_id"].decode() for m in batch]
+        return ids
+    finally:
+        consumer.close()
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_outage_with_producer_restart_delivers_every_event_exactly_once(
+    own_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    memory = MemorySink()
+    start = datetime(2025, 3, 3, 9, tzinfo=CHINA_TZ)
+    config_sim = SimConfig(centers=["C330200", "C320100"], start=start, duration=timedelta(hours=1))
+    simulate(config_sim, memory)
+    events = memory.events
+    assert len(events) > 5000
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
+    specs = topic_layout(kafka, ["320000", "330000"])
+    ensure_topics(own_broker.bootstrap_servers, specs)
+    raw = [s.name for s in specs if ".raw." in s.name]
+
+    config = DeliveryConfig(
+        bootstrap_servers=own_broker.bootstrap_servers,
+        spool_root=tmp_path / "spool",
+        outage_after_s=6,  # fresh topics elect leaders in a few seconds: no false outage
+        probe_interval_s=0.5,
+        request_timeout_ms=3000,
+        delivery_timeout_ms=10_000,
+        max_block_ms=1000,
+        bootstrap_timeout_ms=1000,
+        spool_batch=200,
+    )
+    first, second, third = events[:2000], events[2000:4000], events[4000:]
+
+    sink = KafkaEventSink(config, "sim-outage")
+    for event in first:
+        sink.emit(event)
+    sink.flush()
+    assert not sink.spooling and sink.sent == len(first)
+
+    outage_began = time.monotonic()
+    own_broker.stop(timeout=30)
+    for event in second[:1000]:  # these reach the producer, never the broker
+        sink.emit(event)
+    time.sleep(config.outage_after_s + 0.5)
+    for event in second[1000:]:
+        sink.emit(event)
+    assert sink.spooling
+    sink.close()  # the producer process "restarts" during the outage
+    spool_dir = config.spool_dir("sim-outage")
+    assert list(spool_dir.glob("*.seg"))
+
+    sink = KafkaEventSink(config, "sim-outage")
+    assert sink.spooling and len(sink.spool) == len(second)
+    for event in third:
+        sink.emit(event)
+    sink.flush()
+    time.sleep(max(0.0, 20 - (time.monotonic() - outage_began)))
+
+    own_broker.start()
+    own_broker.wait_ready(timeout=120)
+    deadline = time.monotonic() + 90
+    while not sink.drain() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not sink.spooling and len(sink.spool) == 0
+    sink.close()
+    assert not list(spool_dir.glob("*.seg"))
+
+    ids = consume_event_ids(own_broker.bootstrap_servers, raw, len(events))
+    expected = [e.envelope.event_id for e in events]
+    assert len(ids) == len(expected)
+    assert Counter(ids) == Counter(expected)

@@ -1,0 +1,223 @@
+"""The HTTP ingest gateway: auth, limits, per-event checks, and acknowledged delivery."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaConsumer, TopicPartition
+
+from hotline.errors import RetryableError
+from hotline.infra.topics import ensure_topics, topic_layout
+from hotline.producers.base import DeliveryConfig, OutboundRecord
+from hotline.producers.gateway import (
+    BatchSender,
+    GatewayConfig,
+    KafkaBatchSender,
+    RateLimiter,
+    TokenStore,
+    create_app,
+)
+from hotline.schemas import CallOffered
+from hotline.schemas.examples import all_examples, demo_caller_id
+from hotline.settings import KafkaSettings
+
+NINGBO, NANJING = "C330200", "C320100"
+
+
+def offered_json(center: str, region: str, n: int, caller: str | None = None) -> dict[str, Any]:
+    base = next(e for e in all_examples() if isinstance(e, CallOffered))
+    data = json.loads(base.model_dump_json())
+    data["envelope"].update(
+        center_id=center,
+        region_code=region,
+        event_id=f"00000000-0000-4000-8000-{n:012d}",
+        producer_id=f"{center}-cti",
+        sequence=n,
+    )
+    data["call_id"] = f"{center}-call-{n}"
+    data["caller_id"] = caller if caller is not None else demo_caller_id(f"caller-{n}")
+    return data
+
+
+class MemorySender(BatchSender):
+    def __init__(self, fail: bool = False) -> None:
+        self.records: list[OutboundRecord] = []
+        self.fail = fail
+
+    def send(self, records: list[OutboundRecord], timeout_s: float) -> None:
+        if self.fail:
+            raise RetryableError("broker away")
+        self.records += records
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> TokenStore:
+    return TokenStore(tmp_path / "tokens.json")
+
+
+def client_for(
+    tokens: TokenStore, sender: BatchSender, **config: Any
+) -> tuple[TestClient, str, str]:
+    ningbo, nanjing = tokens.add(NINGBO), tokens.add(NANJING)
+    app = create_app(GatewayConfig(**config), tokens, sender)
+    return TestClient(app), ningbo, nanjing
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_tokens_are_stored_hashed_and_shown_once(tokens: TokenStore) -> None:
+    token = tokens.add(NINGBO)
+    text = tokens.path.read_text()
+    assert token not in text and token.startswith("hl_")
+    assert tokens.path.stat().st_mode & 0o777 == 0o600
+    again = TokenStore(tokens.path)
+    assert again.center_of(token) == NINGBO and again.center_of("hl_wrong") is None
+    assert again.revoke(NINGBO) == 1 and TokenStore(tokens.path).center_of(token) is None
+
+
+def test_no_token_or_unknown_token_is_401(tokens: TokenStore) -> None:
+    client, _, _ = client_for(tokens, MemorySender())
+    body = {"events": [offered_json(NINGBO, "330203", 1)]}
+    assert client.post("/v1/events", json=body).status_code == 401
+    response = client.post("/v1/events", json=body, headers=auth("hl_not-a-token"))
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_city_cannot_emit_for_another_city(tokens: TokenStore) -> None:
+    sender = MemorySender()
+    client, ningbo, _ = client_for(tokens, sender)
+    events = [
+        offered_json(NINGBO, "330203", 1),  # its own center and region
+        offered_json(NANJING, "320102", 2),  # another center's id
+        offered_json(NINGBO, "320102", 3),  # its own id, a Nanjing region
+    ]
+    response = client.post("/v1/events", json={"events": events}, headers=auth(ningbo))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 2)
+    reasons = {r["index"]: r["reason"] for r in body["results"] if r["status"] == "rejected"}
+    assert "not the token's center C330200" in reasons[1]
+    assert "does not serve region 320102" in reasons[2]
+    assert [r.key for r in sender.records] == [b"C330200-call-1"]
+
+
+def test_malformed_events_are_rejected_with_reasons_and_index(tokens: TokenStore) -> None:
+    sender = MemorySender()
+    client, ningbo, _ = client_for(tokens, sender)
+    no_call_id = offered_json(NINGBO, "330203", 4)
+    del no_call_id["call_id"]
+    bad_type = offered_json(NINGBO, "330203", 5)
+    bad_type["envelope"]["event_type"] = "call.teleported"
+    events = [
+        offered_json(NINGBO, "330203", 1),
+        offered_json(NINGBO, "330203", 2, caller="+86 138 0013 8000"),
+        "not an event",
+        offered_json(NINGBO, "330203", 3),
+        no_call_id,
+        bad_type,
+    ]
+    response = client.post("/v1/events", json={"events": events}, headers=auth(ningbo))
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "accepted",
+                                              "rejected", "rejected"]  # fmt: skip
+    assert results[1]["reason"].startswith("caller_in_clear")
+    assert "0013" not in response.text and "8000" not in results[1]["reason"]
+    assert results[2]["reason"] == "not a JSON object"
+    assert "call_id: Field required" in results[4]["reason"]
+    assert "unknown event type 'call.teleported'" in results[5]["reason"]
+    assert len(sender.records) == 2
+
+
+def test_too_large_body_or_batch_is_413(tokens: TokenStore) -> None:
+    client, ningbo, _ = client_for(tokens, MemorySender(), max_body_bytes=4096, max_events=3)
+    big = {"events": [offered_json(NINGBO, "330203", i) for i in range(20)]}
+    response = client.post("/v1/events", json=big, headers=auth(ningbo))
+    assert response.status_code == 413 and "exceeds 4096 bytes" in response.text
+    four = {"events": [offered_json(NINGBO, "330203", i) for i in range(4)]}
+    assert len(json.dumps(four)) < 4096
+    response = client.post("/v1/events", json=four, headers=auth(ningbo))
+    assert response.status_code == 413 and "4 events exceed 3" in response.text
+
+
+def test_rate_limit_is_429_with_retry_after(tokens: TokenStore) -> None:
+    clock = [0.0]
+    sender = MemorySender()
+    ningbo = tokens.add(NINGBO)
+    limiter = RateLimiter(rate=1.0, burst=2, clock=lambda: clock[0])
+    client = TestClient(create_app(GatewayConfig(), tokens, sender, limiter=limiter))
+    body = {"events": [offered_json(NINGBO, "330203", 1)]}
+    codes = [client.post("/v1/events", json=body, headers=auth(ningbo)).status_code
+             for _ in range(3)]  # fmt: skip
+    assert codes == [200, 200, 429]
+    limited = client.post("/v1/events", json=body, headers=auth(ningbo))
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    clock[0] += 1.0
+    assert client.post("/v1/events", json=body, headers=auth(ningbo)).status_code == 200
+
+
+def test_kafka_down_is_503_with_retry_after(tokens: TokenStore) -> None:
+    client, ningbo, _ = client_for(tokens, MemorySender(fail=True))
+    body = {"events": [offered_json(NINGBO, "330203", 1)]}
+    response = client.post("/v1/events", json=body, headers=auth(ningbo))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_openapi_docs_are_served(tokens: TokenStore) -> None:
+    client, _, _ = client_for(tokens, MemorySender())
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/v1/events" in spec["paths"]
+
+
+# -- with the real broker ----------------------------------------------------------------
+
+
+@pytest.fixture
+def kafka_sender(bootstrap: str, unique: str) -> Iterator[tuple[KafkaBatchSender, KafkaSettings]]:
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=unique)
+    ensure_topics(bootstrap, [s for s in topic_layout(kafka, ["330000"]) if ".raw." in s.name])
+    sender = KafkaBatchSender(DeliveryConfig(bootstrap_servers=bootstrap, topic_prefix=unique))
+    yield sender, kafka
+    sender.close()
+
+
+@pytest.mark.kafka
+def test_accepted_events_are_in_kafka_when_the_answer_comes(
+    tokens: TokenStore, kafka_sender: tuple[KafkaBatchSender, KafkaSettings]
+) -> None:
+    from hotline.producers.delivery import Preparer
+
+    sender, kafka = kafka_sender
+    ningbo = tokens.add(NINGBO)
+    app = create_app(GatewayConfig(), tokens, sender, preparer=Preparer(kafka))
+    client = TestClient(app)
+    events = [offered_json(NINGBO, "330203", i) for i in range(10)]
+    events[3]["caller_id"] = "13800138000"
+    events[7]["envelope"]["region_code"] = "320102"
+    del events[8]["channel"]
+    response = client.post("/v1/events", json={"events": events}, headers=auth(ningbo))
+    assert response.status_code == 200, response.text
+    accepted = {r["event_id"] for r in response.json()["results"] if r["status"] == "accepted"}
+    assert len(accepted) == 7
+
+    topic = f"{kafka.topic_prefix}.raw.330000.calls"
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(seen) < 7 and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            seen += [dict(m.headers)["event_id"].decode() for m in batch]
+    consumer.close()
+    assert sorted(seen) == sorted(accepted)
