@@ -8,6 +8,7 @@ import typer
 
 from hotline.errors import HotlineError
 from hotline.infra.cli import app as stack_app
+from hotline.producers.gateway.cli import app as serve_app
 from hotline.producers.queue_log.cli import app as ingest_app
 from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
@@ -47,6 +48,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(serve_app, name="serve")
 app.command("simulate")(simulate_command)
 
 
