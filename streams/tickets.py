@@ -1,0 +1,159 @@
+"""Ticket lifecycle events → the latest :class:`TicketRecord`, and ticket counters.
+
+State is keyed by ticket id and holds the ticket's distinct events (duplicates by event id are
+ignored); everything is computed from them sorted by ``(occurred_at, sequence, event_id)``,
+so the arrival order does not matter. Rules (the simulator's ledger counts the same way):
+
+* **due time**: ``ticket.created.due_at`` (the center computes it with
+  :func:`hotline.workdays.add_working_days`; :func:`policy_due_at` is the rule — complaint
+  2 working days — for checking it); a ``ticket.reopened`` with a ``due_at`` replaces it.
+* **resolved on time**: each ``ticket.resolved`` counts in the UTC minute it occurred; it is on
+  time if it occurred at or before the due time in force then.
+* **open / overdue at a point in time**: open from created or reopened until resolved;
+  overdue if open and the due time in force is before that point.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hotline.producers.simulator.facts import minute_bucket
+from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
+from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
+from hotline.workdays import add_working_days
+
+__all__ = ["TicketState", "policy_due_at", "ticket_counters", "tickets_open"]
+
+_STATUS = {
+    "ticket.created": TicketStatus.CREATED,
+    "ticket.assigned": TicketStatus.ASSIGNED,
+    "ticket.callback_made": TicketStatus.CALLBACK_MADE,
+    "ticket.resolved": TicketStatus.RESOLVED,
+    "ticket.reopened": TicketStatus.REOPENED,
+    "ticket.closed": TicketStatus.CLOSED,
+}
+
+
+def policy_due_at(category: TicketCategory, created_at: datetime) -> datetime:
+    """The service rule's due time: working days per category (complaint: 2), on China's
+    official calendar; a dangerous call within hours."""
+    if category == TicketCategory.DANGEROUS_CALL:
+        return created_at + timedelta(seconds=DANGEROUS_DUE_SECONDS)
+    return add_working_days(created_at, TICKET_DUE_WORKDAYS[category])
+
+
+@dataclass(slots=True)
+class TicketState:
+    """One ticket's distinct events."""
+
+    ticket_id: str
+    events: dict[str, Event] = field(default_factory=dict)
+
+    def add(self, event: Event) -> bool:
+        """Keep ``event``; False for a duplicate event id."""
+        if event.envelope.event_id in self.events:
+            return False
+        self.events[event.envelope.event_id] = event
+        return True
+
+    def ordered(self) -> list[Event]:
+        return sorted(
+            self.events.values(),
+            key=lambda e: (e.envelope.occurred_at, e.envelope.sequence, e.envelope.event_id),
+        )
+
+    def created(self) -> Event | None:
+        return next((e for e in self.ordered() if e.RECORD_TYPE == "ticket.created"), None)
+
+    def resolutions(self) -> list[tuple[datetime, bool]]:
+        """(resolved at, on time) for each resolution, in time order."""
+        out: list[tuple[datetime, bool]] = []
+        due: datetime | None = None
+        for e in self.ordered():
+            if e.RECORD_TYPE in ("ticket.created", "ticket.reopened") and e.due_at is not None:  # type: ignore[attr-defined]
+                due = e.due_at  # type: ignore[attr-defined]
+            elif e.RECORD_TYPE == "ticket.resolved" and due is not None:
+                out.append((e.envelope.occurred_at, e.envelope.occurred_at <= due))
+        return out
+
+    def at(self, moment: datetime) -> tuple[bool, datetime | None]:
+        """(open, due time in force) from the events that occurred by ``moment``."""
+        is_open, due = False, None
+        for e in self.ordered():
+            if e.envelope.occurred_at > moment:
+                break
+            if e.RECORD_TYPE in ("ticket.created", "ticket.reopened"):
+                is_open = True
+                if e.due_at is not None:  # type: ignore[attr-defined]
+                    due = e.due_at  # type: ignore[attr-defined]
+            elif e.RECORD_TYPE == "ticket.resolved":
+                is_open = False
+        return is_open, due
+
+    def record(self, as_of: datetime, version: int = 1) -> TicketRecord | None:
+        """The ticket's record as of ``as_of``; None until ``ticket.created`` is seen."""
+        created = self.created()
+        if created is None:
+            return None
+        events = [e for e in self.ordered() if e.envelope.occurred_at <= as_of]
+        is_open, due = self.at(as_of)
+        assert due is not None
+        resolutions = [r for r in self.resolutions() if r[0] <= as_of]
+        closed = [e for e in events if e.RECORD_TYPE == "ticket.closed"]
+        return TicketRecord(
+            ticket_id=self.ticket_id,
+            center_id=created.envelope.center_id,
+            region_code=created.envelope.region_code,
+            call_id=created.call_id,  # type: ignore[attr-defined]
+            category=created.category,  # type: ignore[attr-defined]
+            business_line=created.business_line,  # type: ignore[attr-defined]
+            status=_STATUS[events[-1].RECORD_TYPE],
+            created_at=created.envelope.occurred_at,
+            due_at=due,
+            resolved_at=resolutions[-1][0] if resolutions and not is_open else None,
+            closed_at=closed[-1].envelope.occurred_at if closed else None,
+            callbacks=sum(e.RECORD_TYPE == "ticket.callback_made" for e in events),
+            reopens=sum(e.RECORD_TYPE == "ticket.reopened" for e in events),
+            on_time=resolutions[-1][1] if resolutions and not is_open else None,
+            overdue=is_open and due < as_of,
+            as_of=as_of,
+            version=version,
+        )
+
+
+def ticket_counters(
+    states: dict[str, TicketState],
+) -> dict[tuple[datetime, str, str], list[int]]:
+    """(minute, region, category) → [created, resolved, resolved on time]."""
+    rows: dict[tuple[datetime, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for state in states.values():
+        created = state.created()
+        if created is None:
+            continue
+        region = created.envelope.region_code
+        category = created.category.value  # type: ignore[attr-defined]
+        rows[(minute_bucket(created.envelope.occurred_at), region, category)][0] += 1
+        for at, on_time in state.resolutions():
+            row = rows[(minute_bucket(at), region, category)]
+            row[1] += 1
+            row[2] += int(on_time)
+    return dict(rows)
+
+
+def tickets_open(
+    states: dict[str, TicketState], moment: datetime
+) -> dict[tuple[str, str], list[int]]:
+    """(region, category) → [open, overdue] at ``moment``."""
+    rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for state in states.values():
+        created = state.created()
+        if created is None:
+            continue
+        is_open, due = state.at(moment)
+        if is_open:
+            key = (created.envelope.region_code, created.category.value)  # type: ignore[attr-defined]
+            rows[key][0] += 1
+            rows[key][1] += int(due is not None and due < moment)
+    return dict(rows)
