@@ -277,6 +277,8 @@ class KafkaEventSink:
         self._producer: KafkaProducer | None = None
         self._inflight: deque[tuple[OutboundRecord, FutureRecordMetadata, float]] = deque()
         self._buffer: list[OutboundRecord] = []
+        self._since_reap = 0
+        self._last_reap = 0.0
         self._spooling = len(self.spool) > 0
         self._next_probe = 0.0
         self._closed = False
@@ -323,8 +325,14 @@ class KafkaEventSink:
         except KafkaError as exc:
             self._enter_outage([record], f"send failed: {exc}")
             return
-        self._inflight.append((record, future, self._clock()))
-        self._reap()
+        now = self._clock()
+        self._inflight.append((record, future, now))
+        self._since_reap += 1
+        # retire futures in bulk (keeps emit cheap), and at least once a second
+        if self._since_reap >= 64 or now - self._last_reap >= 1.0:
+            self._since_reap = 0
+            self._last_reap = now
+            self._reap()
 
     def flush(self) -> None:
         """Every earlier event is now acknowledged by Kafka or fsynced in the spool."""
