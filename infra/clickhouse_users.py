@@ -63,9 +63,35 @@ class FilteredTable(_Model):
         return value
 
 
-# The tables per-province users can read; each later table with caller- or region-level rows
-# is added here with its province column (issue 6: facts, snapshots, rollups, views).
-FILTERED_TABLES: tuple[FilteredTable, ...] = ()
+# The tables and views per-province users can read (sinks/migrations/0002…0004), each with
+# its province column. A new table or view with region-level rows is listed here, or scoped
+# users cannot read it at all.
+FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
+    FilteredTable(name=name)
+    for name in (
+        # facts (0002)
+        "call_records",
+        "tickets",
+        "ticket_history",
+        "agent_states",
+        "alerts",
+        "sequence_gaps",
+        "dead_letters",
+        # snapshots and rollups (0003)
+        "metric_minute",
+        "metric_hour",
+        "metric_day",
+        "metric_month",
+        # analyst views (0004)
+        "metric_counters",
+        "metric_rates",
+        "center_rates",
+        "agent_time",
+        "center_occupancy",
+        "ticket_rates",
+        "ticket_backlog",
+    )
+)
 
 
 class ProvinceUser(_Model):

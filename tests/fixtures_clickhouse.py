@@ -14,7 +14,12 @@ from clickhouse_driver import Client
 from pydantic import SecretStr
 
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
-from hotline.infra.clickhouse_users import FilteredTable, ProvinceUser, UsersConfig
+from hotline.infra.clickhouse_users import (
+    FILTERED_TABLES,
+    FilteredTable,
+    ProvinceUser,
+    UsersConfig,
+)
 from hotline.settings import ClickHouseSettings
 
 # A table with a province column that the scoped test user may read (its rows only).
@@ -36,7 +41,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
         province_users=(
             ProvinceUser(province_code="320000", password=SecretStr(PASSWORDS["analyst_320000"])),
         ),
-        filtered_tables=(FilteredTable(name=ROW_FILTER_TABLE),),
+        filtered_tables=(FilteredTable(name=ROW_FILTER_TABLE), *FILTERED_TABLES),
     )
     home = tmp_path_factory.mktemp("clickhouse")
     server = ClickHouseServer(home, free_port(), free_port(), users)

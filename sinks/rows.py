@@ -1,0 +1,254 @@
+"""The sink's processor: a pure function from one Kafka message to one table row.
+
+:func:`to_row` decodes a message with the codec, checks it against its contract, picks the
+table (by record type, and by topic for the sequence-gap topic) and returns a
+:class:`Routed` row in the column order of :data:`TABLES`. Anything that can never be written
+becomes a dead-letter row (:func:`dead_letter_row`) with the reason and the original bytes in
+base64; the offset is then committed past it like any other.
+
+Null strings are stored as ``''`` (LowCardinality columns); counters and flags as integers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hotline.schemas import Codec, CodecError, ContractViolation, check
+
+STAGE = "sinks.clickhouse"
+
+METRIC_COUNTERS: tuple[str, ...] = (
+    "offered",
+    "self_served",
+    "queued",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "answered_in_sl",
+    "wait_ms_answered",
+    "wait_ms_abandoned",
+    "talk_ms",
+    "hold_ms",
+    "acw_ms",
+    "transferred",
+    "caller_hung_up_first",
+    "repeat_7d",
+    "survey_responses",
+    "survey_satisfied",
+    "survey_basic",
+    "survey_dissatisfied",
+    "closed_by_timeout",
+    "late",
+)
+
+_CALL_FLAGS = (
+    "offered",
+    "self_served",
+    "queued",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "answered_in_sl",
+)
+
+#: Table → the columns the sink inserts, in row order (defaults fill the province columns).
+TABLES: dict[str, tuple[str, ...]] = {
+    "call_records": (
+        "call_id", "center_id", "region_code", "channel", "business_line", "agent_id",
+        "started_at", "ended_at", *_CALL_FLAGS, "wait_ms", "talk_ms", "hold_ms", "acw_ms",
+        "transferred", "transfer_target", "caller_hung_up_first", "repeat_7d", "survey_result",
+        "closed_by_timeout", "short_abandon_threshold_ms", "service_level_threshold_ms",
+        "version",
+    ),
+    "tickets": (
+        "ticket_id", "center_id", "region_code", "call_id", "category", "business_line",
+        "status", "created_at", "due_at", "resolved_at", "closed_at", "callbacks", "reopens",
+        "on_time", "overdue", "as_of", "version",
+    ),
+    "ticket_history": (
+        "ticket_id", "region_code", "center_id", "category", "business_line", "status",
+        "created_at", "due_at", "resolved_at", "closed_at", "on_time", "overdue", "as_of",
+        "version",
+    ),
+    "metric_minute": (
+        "level", "region_code", "business_line", "channel", "bucket_start", *METRIC_COUNTERS,
+        "version",
+    ),
+    "alerts": (
+        "alert_id", "kind", "severity", "region_code", "center_id", "opened_at", "closed_at",
+        "message", "dedupe_key", "version",
+    ),
+    "sequence_gaps": (
+        "alert_id", "kind", "severity", "region_code", "center_id", "opened_at", "closed_at",
+        "message", "dedupe_key", "version",
+    ),
+    "agent_states": (
+        "event_id", "agent_id", "center_id", "region_code", "state", "reason", "occurred_at",
+        "producer_id", "sequence",
+    ),
+    "dead_letters": (
+        "stage", "reason", "source_topic", "source_partition", "source_offset",
+        "original_base64", "error_type", "error_detail", "failed_at", "region_code",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One row for one table."""
+
+    table: str
+    row: tuple[Any, ...]
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _flag(value: Any) -> int:
+    return 1 if value else 0
+
+
+def _call(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["call_id"], r["center_id"], r["region_code"], _s(r["channel"]),
+        _s(r["business_line"]), _s(r["agent_id"]), r["started_at"], r["ended_at"],
+        *(_flag(r[f]) for f in _CALL_FLAGS),
+        r["wait_ms"], r["talk_ms"], r["hold_ms"], r["acw_ms"], _flag(r["transferred"]),
+        _s(r["transfer_target"]), _flag(r["caller_hung_up_first"]), _flag(r["repeat_7d"]),
+        _s(r["survey_result"]), _flag(r["closed_by_timeout"]),
+        r["short_abandon_threshold_ms"], r["service_level_threshold_ms"], r["version"],
+    )  # fmt: skip
+
+
+def _on_time(value: Any) -> int | None:
+    return None if value is None else _flag(value)
+
+
+def _ticket(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["ticket_id"], r["center_id"], r["region_code"], _s(r["call_id"]), _s(r["category"]),
+        _s(r["business_line"]), _s(r["status"]), r["created_at"], r["due_at"],
+        r["resolved_at"], r["closed_at"], r["callbacks"], r["reopens"], _on_time(r["on_time"]),
+        _flag(r["overdue"]), r["as_of"], r["version"],
+    )  # fmt: skip
+
+
+def _ticket_history(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["ticket_id"], r["region_code"], r["center_id"], _s(r["category"]),
+        _s(r["business_line"]), _s(r["status"]), r["created_at"], r["due_at"],
+        r["resolved_at"], r["closed_at"], _on_time(r["on_time"]), _flag(r["overdue"]),
+        r["as_of"], r["version"],
+    )  # fmt: skip
+
+
+def _snapshot(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    if r["bucket_seconds"] != 60:
+        raise ContractViolation("metric.snapshot", [f"bucket_seconds {r['bucket_seconds']} != 60"])
+    return (
+        _s(r["level"]), r["region_code"], _s(r["business_line"]), _s(r["channel"]),
+        r["bucket_start"], *(r[c] for c in METRIC_COUNTERS), r["version"],
+    )  # fmt: skip
+
+
+def _alert(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["alert_id"], _s(r["kind"]), _s(r["severity"]), r["region_code"], _s(r["center_id"]),
+        r["opened_at"], r["closed_at"], r["message"], r["dedupe_key"], r["version"],
+    )  # fmt: skip
+
+
+def _agent_state(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    e = r["envelope"]
+    return (
+        e["event_id"], r["agent_id"], e["center_id"], e["region_code"], _s(r["state"]),
+        _s(r["reason"]), e["occurred_at"], e["producer_id"], e["sequence"],
+    )  # fmt: skip
+
+
+def _pipeline_dead_letter(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["stage"], _s(r["reason"]), r["source_topic"], r["source_partition"],
+        r["source_offset"], base64.b64encode(r["original"]).decode("ascii"), r["error_type"],
+        r["error_detail"], r["failed_at"], "",
+    )  # fmt: skip
+
+
+_Build = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+#: Record type → the tables it is written to, with the row builder of each.
+ROUTES: dict[str, tuple[tuple[str, _Build], ...]] = {
+    "call.record": (("call_records", _call),),
+    "ticket.record": (("tickets", _ticket), ("ticket_history", _ticket_history)),
+    "metric.snapshot": (("metric_minute", _snapshot),),
+    "alert.record": (("alerts", _alert),),
+    "agent.state": (("agent_states", _agent_state),),
+    "dead_letter.record": (("dead_letters", _pipeline_dead_letter),),
+}
+#: Topic role → routes that replace :data:`ROUTES` for records on that topic.
+TOPIC_ROUTES: dict[str, dict[str, tuple[tuple[str, _Build], ...]]] = {
+    "sequence_gaps": {"alert.record": (("sequence_gaps", _alert),)},
+}
+
+
+def to_rows(
+    codec: Codec,
+    value: bytes | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    role: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[Routed]:
+    """The rows one message becomes; a dead-letter row when it can never be written.
+
+    ``role`` is the shared-topic role of ``topic`` (``"sequence_gaps"`` …) or None for others.
+    """
+    try:
+        if value is None:
+            raise CodecError("message has no value (tombstone)")
+        record_type, record = codec.decode(value)
+        routes = TOPIC_ROUTES.get(role or "", {}).get(record_type) or ROUTES.get(record_type)
+        if routes is None:
+            raise ContractViolation(record_type, [f"no table for this record type on {topic}"])
+        check(record_type, record)
+        return [Routed(table, build(record)) for table, build in routes]
+    except CodecError as exc:
+        reason, error = "undecodable", exc
+    except (ContractViolation, KeyError, TypeError, ValueError) as exc:
+        reason, error = "invalid", exc
+    return [dead_letter_row(value, reason, error, topic, partition, offset, now())]
+
+
+def dead_letter_row(
+    value: bytes | None,
+    reason: str,
+    error: BaseException,
+    topic: str,
+    partition: int,
+    offset: int,
+    failed_at: datetime,
+) -> Routed:
+    """A ``dead_letters`` row for a message this sink gives up on."""
+    original = base64.b64encode(value or b"").decode("ascii")
+    return Routed(
+        "dead_letters",
+        (
+            STAGE,
+            reason,
+            topic,
+            partition,
+            offset,
+            original,
+            type(error).__name__,
+            str(error)[:10_000],
+            failed_at,
+            "",
+        ),
+    )

@@ -1,0 +1,137 @@
+"""Writes batches to ClickHouse and keeps the rollups exact.
+
+:meth:`Writer.write` inserts each table's rows (one INSERT per table) and then, when minute
+snapshots were among them, recomputes the touched rollup groups (:func:`rollup_keys`):
+hour groups from ``metric_minute FINAL``, then days from ``metric_hour FINAL``, then months
+from ``metric_day FINAL`` — never from the inserted blocks, so duplicates and older versions
+cannot be counted twice. Each recompute replaces its whole (province, bucket) group
+(``ReplacingMergeTree(computed_at)``). Everything here is idempotent: the sink may call
+:meth:`Writer.write` again with the same rows after any failure.
+
+Errors are :mod:`hotline.sinks.errors` (translated in :mod:`hotline.sinks.client`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clickhouse_driver import Client
+
+from hotline.sinks.client import execute
+from hotline.sinks.rows import METRIC_COUNTERS, TABLES
+
+log = logging.getLogger(__name__)
+
+CHINA = ZoneInfo("Asia/Shanghai")
+_DIMS = "level, region_code, business_line, channel"
+_SUMS = ", ".join(f"sum({c})" for c in METRIC_COUNTERS)
+_COLS = ", ".join(METRIC_COUNTERS)
+
+
+def province_of(region_code: str) -> str:
+    return region_code[:2] + "0000"
+
+
+def rollup_keys(
+    snapshot_rows: Iterable[Sequence[Any]],
+) -> tuple[set[tuple[str, datetime]], set[tuple[str, date]], set[tuple[str, date]]]:
+    """The (province, hour), (province, China day) and (province, China month) groups touched
+    by ``metric_minute`` rows (in :data:`TABLES` column order)."""
+    region_at = TABLES["metric_minute"].index("region_code")
+    bucket_at = TABLES["metric_minute"].index("bucket_start")
+    hours: set[tuple[str, datetime]] = set()
+    for row in snapshot_rows:
+        bucket: datetime = row[bucket_at]
+        hours.add((province_of(row[region_at]), bucket.replace(minute=0, second=0, microsecond=0)))
+    days = {(p, h.astimezone(CHINA).date()) for p, h in hours}
+    months = {(p, d.replace(day=1)) for p, d in days}
+    return hours, days, months
+
+
+class Writer:
+    """Inserts rows into the tables of ``database`` with one client."""
+
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.database = database
+
+    def write(self, batches: Mapping[str, Sequence[tuple[Any, ...]]]) -> None:
+        """Insert every table's rows, then refresh the rollups the snapshots touched."""
+        for table, rows in batches.items():
+            if rows:
+                self.insert(table, rows)
+        snapshots = batches.get("metric_minute")
+        if snapshots:
+            self.refresh_rollups(*rollup_keys(snapshots))
+
+    def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        columns = ", ".join(TABLES[table])
+        execute(
+            self.client,
+            f"INSERT INTO {self.database}.{table} ({columns}) VALUES",
+            list(rows),
+            types_check=False,
+        )
+
+    def refresh_rollups(
+        self,
+        hours: set[tuple[str, datetime]],
+        days: set[tuple[str, date]],
+        months: set[tuple[str, date]],
+    ) -> None:
+        """Recompute the given groups of metric_hour, metric_day and metric_month, in order."""
+        db = self.database
+        if hours:
+            self._recompute(
+                f"{db}.metric_hour",
+                f"{db}.metric_minute",
+                "toStartOfHour(bucket_start)",
+                hours,
+            )
+        if days:
+            self._recompute(
+                f"{db}.metric_day",
+                f"{db}.metric_hour",
+                "toDate(bucket_start, 'Asia/Shanghai')",
+                days,
+            )
+        if months:
+            self._recompute(
+                f"{db}.metric_month",
+                f"{db}.metric_day",
+                "toStartOfMonth(bucket_start)",
+                months,
+            )
+
+    def _recompute(
+        self,
+        target: str,
+        source: str,
+        bucket: str,
+        keys: set[tuple[str, Any]],
+    ) -> None:
+        # One statement per target: it reads the source's parts at its start and stamps its
+        # rows with now64() of that start, so the latest recompute of a group wins.
+        provinces = sorted({p for p, _ in keys})
+        buckets = sorted({b for _, b in keys})
+        execute(
+            self.client,
+            f"""
+            INSERT INTO {target} ({_DIMS}, bucket_start, {_COLS}, computed_at)
+            SELECT {_DIMS}, {bucket} AS b, {_SUMS}, now64(6)
+            FROM {source} FINAL
+            WHERE province_code IN %(provinces)s
+              AND b IN %(buckets)s
+              AND (province_code, b) IN %(keys)s
+            GROUP BY {_DIMS}, b
+            """,
+            {
+                "provinces": tuple(provinces),
+                "buckets": tuple(buckets),
+                "keys": tuple(sorted(keys)),
+            },
+        )
