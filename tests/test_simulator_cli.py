@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
+from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 from hotline.cli import app
@@ -43,3 +46,31 @@ def test_unknown_profile_and_center_are_clear_errors(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["simulate", "-c", "X1", "--hours", "1", "--out", str(tmp_path)])
     assert bad.exit_code != 0
     assert "X1" in str(bad.exception) or "X1" in bad.output
+
+
+@pytest.mark.kafka
+def test_to_kafka_delivers_every_event_to_the_province_raw_topics(
+    tmp_path: Path, bootstrap: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTLINE_KAFKA__BOOTSTRAP_SERVERS", bootstrap)
+    monkeypatch.setenv("HOTLINE_KAFKA__TOPIC_PREFIX", unique)
+    monkeypatch.setenv("HOTLINE_KAFKA__RAW_PARTITIONS", "1")
+    monkeypatch.setenv("HOTLINE_STACK__HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    args = ["simulate", "-c", "C330200", "--start", "2025-03-03T09:00", "--hours", "1",
+            "--to", "kafka", "--out", str(out), "-q"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not (out / "events.jsonl").exists()
+    sent = int(re.search(r"([\d,]+) acknowledged", result.output).group(1).replace(",", ""))
+    assert sent > 0 and "0 spooled" in result.output
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
+    consumer.subscribe(pattern=rf"^{re.escape(unique)}\.raw\.330000\..*")
+    ids = set()
+    for message in consumer:
+        ids.add(dict(message.headers)["event_id"])
+    consumer.close()
+    assert len(ids) == sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hotline.errors import ConfigurationError
+from hotline.infra.topics import ensure_topics, topic_layout
+from hotline.producers.base import DeliveryConfig
+from hotline.producers.delivery import KafkaEventSink
 from hotline.producers.simulator.centers import parse_profiles
 from hotline.producers.simulator.facts import Thresholds
 from hotline.producers.simulator.params import Profile
@@ -26,6 +30,8 @@ from hotline.producers.simulator.runner import (
     parse_start,
     simulate_to_dir,
 )
+from hotline.regions import default_registry
+from hotline.settings import Settings
 
 __all__ = ["load_config", "simulate_command"]
 
@@ -66,7 +72,22 @@ def _summary_table(summary: Summary, out: Path) -> Table:
     return table
 
 
+class Target(StrEnum):
+    """Where ``hotline simulate`` sends its events."""
+
+    file = "file"
+    kafka = "kafka"
+
+
+def _kafka_sink(settings: Settings) -> KafkaEventSink:
+    """The delivery path into the raw topics of the configured Kafka (topics made if missing)."""
+    provinces = [region.code for region in default_registry().provinces()]
+    ensure_topics(settings.kafka.bootstrap_servers, topic_layout(settings.kafka, provinces))
+    return KafkaEventSink(DeliveryConfig.from_settings(settings), "simulator")
+
+
 def simulate_command(
+    ctx: typer.Context,
     centers: Annotated[
         list[str] | None,
         typer.Option(
@@ -113,6 +134,13 @@ def simulate_command(
     short_abandon_seconds: Annotated[
         int, typer.Option(help="abandons below this wait are short abandons, seconds")
     ] = 5,
+    to: Annotated[
+        Target,
+        typer.Option(
+            help="file: OUT/events.jsonl; kafka: the province raw topics of HOTLINE_KAFKA__* "
+            "through the durable delivery path (the ledger still goes to OUT)"
+        ),
+    ] = Target.file,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate 12333 centers (SimPy): contract events plus the ground-truth ledger.
@@ -140,13 +168,22 @@ def simulate_command(
         speed=speed,
     )
     console = Console(stderr=True)
+    sink = _kafka_sink(ctx.find_root().obj) if to is Target.kafka else None
     if quiet:
-        summary = simulate_to_dir(sim, out)
+        summary = simulate_to_dir(sim, out, sink=sink)
     else:
         with Progress(
             TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(), console=console,
         ) as bar:  # fmt: skip
             task = bar.add_task("simulate", total=1.0)
-            summary = simulate_to_dir(sim, out, lambda done: bar.update(task, completed=done))
+            summary = simulate_to_dir(
+                sim, out, lambda done: bar.update(task, completed=done), sink=sink
+            )
     console.print(_summary_table(summary, out))
+    if sink is not None:
+        refused = ", ".join(f"{n} {why}" for why, n in sink.refused.items()) or "none"
+        console.print(
+            f"kafka {sink.config.bootstrap_servers}: {sink.sent:,} acknowledged, "
+            f"{sink.spooled:,} spooled for later, refused: {refused}"
+        )

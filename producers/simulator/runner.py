@@ -140,9 +140,15 @@ def simulate(
 
 
 def simulate_to_dir(
-    config: SimConfig, out_dir: str | Path, progress: Progress | None = None
+    config: SimConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+    sink: EventSink | None = None,
 ) -> Summary:
-    """Run ``config`` writing ``events.jsonl`` and ``ledger.jsonl`` into ``out_dir``."""
+    """Run ``config`` writing ``ledger.jsonl`` into ``out_dir``, and the events to ``sink``.
+
+    Without ``sink`` the events go to ``out_dir/events.jsonl``.
+    """
     out_dir = Path(out_dir)
     centers = plan_centers(config.seed, config.centers, config.profiles, config.agents)
     meta = {
@@ -155,7 +161,8 @@ def simulate_to_dir(
         ],
     }  # fmt: skip
     ledger = Ledger(config.end.astimezone(UTC), out_dir / LEDGER_FILE, config.thresholds, meta)
-    sink = JsonlFileSink(out_dir / EVENTS_FILE)
+    if sink is None:
+        sink = JsonlFileSink(out_dir / EVENTS_FILE)
     return simulate(config, sink, ledger, progress, centers)
 
 
