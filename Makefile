@@ -38,8 +38,10 @@ down: ## stop the embedded stack (data stays in .hotline/)
 status: ## show the embedded stack
 	$(BIN)/hotline stack status
 
-demo: up ## bring up the whole flow on the embedded stack
-	$(BIN)/hotline simulate --hours 2 --out .hotline/demo
+demo: up ## start the stack and feed it a simulated morning of Jiangsu's and Zhejiang's centers
+	$(BIN)/hotline simulate --centers 320000,330000 --profile C320500=understaffed \
+		--profile C321300=unstaffed_line --start 2025-03-03T08:00 --hours 4 \
+		--to kafka --out .hotline/demo
 
 clean: ## remove the virtualenv and caches (keeps .hotline data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
