@@ -14,6 +14,7 @@ from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
 from hotline.settings import load_settings
 from hotline.sinks.cli import app as db_app
+from hotline.sinks.sink_cli import register as register_sink_commands
 
 # Client libraries that log every connection at INFO; their warnings still show.
 _CHATTY_LIBRARIES = ("kafka", "aiokafka", "clickhouse_driver", "faust", "mode")
@@ -50,6 +51,7 @@ app.add_typer(centers_app, name="centers")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(serve_app, name="serve")
 app.command("simulate")(simulate_command)
+register_sink_commands(app)  # hotline sink, hotline sql
 
 
 def main() -> None:

@@ -1,0 +1,234 @@
+"""The ClickHouse sink: derived topics → tables, offsets committed only after ClickHouse confirmed.
+
+Lifecycle (:meth:`Sink.run`): subscribe (consumer group, ``enable_auto_commit=False``) → loop
+{poll → :func:`~hotline.sinks.rows.to_rows` per message → append to the batch of its table →
+flush when a table holds ``batch_rows`` rows or the oldest pending row is ``max_wait_s`` old}
+→ on stop (SIGTERM/SIGINT or :meth:`Sink.stop`) a last flush and commit, then close.
+
+A flush writes every pending table (:class:`~hotline.sinks.writer.Writer`), then commits the
+offsets of everything polled so far. Exactly-once *effect*: the tables are ReplacingMergeTree
+keyed by each record's identity (versioned records keep the highest version, immutable ones
+collapse), rollups are recomputed from FINAL; so a message written again after a crash,
+a failed commit or a rebalance changes no result. No insert deduplication token is needed
+(batches are not deterministic across restarts: they are cut by time too).
+
+ClickHouse away (:class:`~hotline.errors.RetryableError` / :class:`~hotline.errors.Backpressure`):
+pause every assigned partition, keep the pending rows, retry with exponential backoff while
+polling the paused consumer (heartbeats, no new records: memory stays bounded), resume after
+the write went through. Nothing is committed until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.errors import Backpressure, RetryableError
+from hotline.infra.topics import SHARED_TOPICS, shared_topic
+from hotline.schemas import Codec, default_codec
+from hotline.settings import Settings
+from hotline.sinks.client import connect
+from hotline.sinks.rows import STAGE, to_rows
+from hotline.sinks.writer import Writer
+
+log = logging.getLogger(__name__)
+
+#: The shared topics the sink reads (every one of infra.topics.SHARED_TOPICS).
+SINK_ROLES: tuple[str, ...] = tuple(SHARED_TOPICS)
+
+
+class SinkConfig(BaseModel):
+    """How the sink batches, backs off and which group it joins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: str = "hotline-clickhouse-sink"
+    batch_rows: int = Field(10_000, ge=1, description="flush when one table has this many rows")
+    max_wait_s: float = Field(2.0, gt=0, description="flush when the oldest row is this old")
+    poll_timeout_s: float = Field(0.5, gt=0)
+    max_poll_records: int = Field(5_000, ge=1)
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(15.0, gt=0)
+    agent_states: bool = Field(True, description="also read the raw agent topics (agent time)")
+    auto_offset_reset: str = "earliest"
+
+
+@dataclass
+class SinkStats:
+    """Counts since start (for logs, tests and the bench)."""
+
+    messages: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+    flushes: int = 0
+    retries: int = 0
+    by_table: dict[str, int] = field(default_factory=dict)
+
+
+def topic_pattern(settings: Settings, *, agent_states: bool) -> str:
+    """One regex for every topic the sink reads (kafka-python takes a list or a pattern)."""
+    prefix = settings.kafka.topic_prefix.replace(".", r"\.")
+    names = [SHARED_TOPICS[role].replace(".", r"\.") for role in SINK_ROLES]
+    if agent_states:
+        names.append(r"raw\.[1-9]\d0000\.agents")
+    return rf"^{prefix}\.({'|'.join(names)})$"
+
+
+class Sink:
+    """One consumer, one ClickHouse client; :meth:`run` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: SinkConfig | None = None,
+        *,
+        codec: Codec | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.config = config or SinkConfig()
+        self.codec = codec or default_codec()
+        self.clock = clock
+        self.sleep = sleep
+        self.stats = SinkStats()
+        self._stopping = threading.Event()
+        self._batches: dict[str, list[tuple[Any, ...]]] = {}
+        self._oldest: float | None = None
+        self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit
+        self._roles = {shared_topic(settings.kafka, role): role for role in SINK_ROLES}
+        self._consumer: Any = None
+        self._client = connect(settings.clickhouse)
+        self._writer = Writer(self._client, settings.clickhouse.database)
+
+    # -- control -------------------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        """Ask :meth:`run` to flush, commit and return (safe from a signal handler)."""
+        self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> SinkStats:
+        """Consume until stopped; the last pending rows are flushed and committed on the way out."""
+        from kafka import KafkaConsumer
+
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=self.config.auto_offset_reset,
+            max_poll_records=self.config.max_poll_records,
+            client_id="hotline-sink",
+        )
+        pattern = topic_pattern(self.settings, agent_states=self.config.agent_states)
+        self._consumer.subscribe(pattern=pattern)
+        log.info("sink subscribed to %s as group %s", pattern, self.config.group_id)
+        try:
+            while not self._stopping.is_set():
+                self._poll_once()
+                if self._due():
+                    self._flush_until_done()
+            self._flush_until_done()
+        finally:
+            self._consumer.close(autocommit=False)
+            self._client.disconnect()
+        log.info("sink stopped: %s", self.stats)
+        return self.stats
+
+    def _poll_once(self) -> None:
+        polled = self._consumer.poll(timeout_ms=int(self.config.poll_timeout_s * 1000))
+        for tp, messages in polled.items():
+            role = self._roles.get(tp.topic)
+            for message in messages:
+                for routed in to_rows(
+                    self.codec,
+                    message.value,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=message.offset,
+                    role=role,
+                ):
+                    self._batches.setdefault(routed.table, []).append(routed.row)
+                    if routed.table == "dead_letters" and routed.row[0] == STAGE:
+                        self.stats.dead_letters += 1
+                self.stats.messages += 1
+                self._offsets[tp] = message.offset + 1
+            if messages and self._oldest is None:
+                self._oldest = self.clock()
+
+    def _due(self) -> bool:
+        if self._oldest is None:
+            return False
+        if any(len(rows) >= self.config.batch_rows for rows in self._batches.values()):
+            return True
+        return self.clock() - self._oldest >= self.config.max_wait_s
+
+    def _flush_until_done(self) -> None:
+        """Write and commit; while ClickHouse is away, pause, back off and retry."""
+        delay = self.config.backoff_initial_s
+        paused = False
+        while True:
+            try:
+                self._flush()
+                break
+            except (RetryableError, Backpressure) as exc:
+                self.stats.retries += 1
+                if not paused:
+                    self._consumer.pause(*self._consumer.assignment())
+                    paused = True
+                log.warning("ClickHouse write failed (%s); retrying in %.1f s", exc, delay)
+                deadline = self.clock() + delay
+                while self.clock() < deadline:
+                    # Paused partitions return nothing; polling keeps the group membership.
+                    self._consumer.poll(timeout_ms=200)
+                    self.sleep(min(0.2, max(0.0, deadline - self.clock())))
+                delay = min(delay * 2, self.config.backoff_max_s)
+        if paused:
+            self._consumer.resume(*self._consumer.paused())
+
+    def _flush(self) -> None:
+        if self._batches:
+            # Commit order: 1. insert every table's rows and recompute the touched rollups
+            # (ClickHouse confirms each statement) → 2. commit the Kafka offsets of all of it.
+            # A crash between 1 and 2 redelivers the rows; the Replacing tables absorb them.
+            self._writer.write(self._batches)
+            for table, rows in self._batches.items():
+                self.stats.by_table[table] = self.stats.by_table.get(table, 0) + len(rows)
+                self.stats.rows += len(rows)
+            self.stats.flushes += 1
+        self._batches = {}
+        self._oldest = None
+        self._commit()
+
+    def _commit(self) -> None:
+        from kafka.errors import CommitFailedError, KafkaError
+        from kafka.structs import OffsetAndMetadata
+
+        if not self._offsets:
+            return
+        assigned = self._consumer.assignment()
+        offsets = {
+            tp: OffsetAndMetadata(offset, "", -1)
+            for tp, offset in self._offsets.items()
+            if tp in assigned
+        }
+        try:
+            if offsets:
+                self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The rows are in ClickHouse; whoever owns the partitions now redelivers them and
+            # the Replacing tables absorb the repeat.
+            log.warning("commit failed after a confirmed write (%s); redelivery is safe", exc)
+        self._offsets = {}

@@ -1,0 +1,50 @@
+"""``hotline sink`` (derived topics → ClickHouse) and ``hotline sql`` (analyst queries)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hotline.settings import Settings
+from hotline.sinks.sink import Sink, SinkConfig
+from hotline.sinks.sql_cli import sql_command
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):
+        raise typer.BadParameter("settings were not loaded by the root command")
+    return settings
+
+
+def sink_command(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option(help="Kafka consumer group")] = SinkConfig().group_id,
+    batch_rows: Annotated[int, typer.Option(help="flush when a table has this many rows")] = (
+        SinkConfig().batch_rows
+    ),
+    max_wait: Annotated[float, typer.Option(help="flush when the oldest row is this old (s)")] = (
+        SinkConfig().max_wait_s
+    ),
+    agent_states: Annotated[
+        bool, typer.Option(help="also read the raw agent topics (agent time, occupancy)")
+    ] = True,
+) -> None:
+    """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
+    config = SinkConfig(
+        group_id=group, batch_rows=batch_rows, max_wait_s=max_wait, agent_states=agent_states
+    )
+    sink = Sink(_settings(ctx), config)
+    sink.install_signal_handlers()
+    stats = sink.run()
+    typer.echo(
+        f"sink stopped: {stats.messages} messages, {stats.rows} rows in {stats.flushes} "
+        f"flushes, {stats.dead_letters} dead letters, {stats.retries} retries"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sink`` and ``sql`` to the root ``hotline`` command."""
+    app.command("sink")(sink_command)
+    app.command("sql")(sql_command)

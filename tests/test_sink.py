@@ -1,0 +1,465 @@
+"""The ClickHouse sink against the real broker and server: exact tables under redelivery,
+replay, kill -9, ClickHouse outage and poison messages; per-province row filters everywhere.
+
+Every test produces derived records (as the streams would) with the codec, runs the sink and
+compares the deduplicated tables (FINAL) with what the records say: counts and sums.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+from fixtures_clickhouse import PASSWORDS
+from kafka import KafkaProducer
+
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_users import FILTERED_TABLES
+from hotline.infra.topics import TopicSpec, ensure_topics, shared_topic, shared_topics
+from hotline.schemas import (
+    AgentState,
+    AgentStateChanged,
+    Alert,
+    AlertKind,
+    BusinessLine,
+    CallRecord,
+    Channel,
+    Envelope,
+    Level,
+    MetricSnapshot,
+    Record,
+    Severity,
+    SurveyResult,
+    TicketCategory,
+    TicketRecord,
+    TicketStatus,
+    default_codec,
+)
+from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
+from hotline.sinks.migrate import migrate
+from hotline.sinks.sink import Sink, SinkConfig
+
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "hotline"  # the fixture's users.xml grants and filters this database
+CODEC = default_codec()
+# Recent enough for every TTL, whole hours in China time.
+T0 = (datetime.now(UTC) - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+REGIONS = ("320102", "320205", "330106")  # Nanjing, Wuxi (Jiangsu), Hangzhou (Zhejiang)
+
+
+# -- data: what the streams would emit, with repeats and older versions after newer ones ---------
+
+
+@dataclass
+class Produced:
+    """Messages in send order, and the exact final state they stand for."""
+
+    messages: list[tuple[str, bytes]]  # (role or raw topic suffix, value)
+    calls: int
+    talk_ms: int
+    tickets: int
+    snapshot_offered: int
+    snapshot_keys: int
+    agent_events: int
+    alerts: int
+    gaps: int
+
+
+def _call(i: int, version: int) -> CallRecord:
+    answered = i % 4 != 0
+    return CallRecord(
+        call_id=f"c{i}",
+        center_id=f"ctr-{REGIONS[i % 3]}",
+        region_code=REGIONS[i % 3],
+        channel=Channel.PHONE,
+        business_line=BusinessLine.PENSION if i % 2 else BusinessLine.MEDICAL,
+        agent_id=f"a{i % 5}" if answered else None,
+        started_at=T0 + timedelta(seconds=37 * i),
+        ended_at=T0 + timedelta(seconds=37 * i + 200) if version > 1 else None,
+        queued=True,
+        answered=answered,
+        abandoned=not answered,
+        answered_in_sl=answered and i % 3 != 0,
+        wait_ms=1000 * (i % 40),
+        talk_ms=(10_000 + i) * version if answered else 0,
+        survey_result=SurveyResult.SATISFIED if answered and version > 1 else None,
+        version=version,
+    )
+
+
+def _snapshot(region: str, minute: int, version: int) -> MetricSnapshot:
+    level = Level.COUNTY
+    return MetricSnapshot(
+        bucket_start=T0 + timedelta(minutes=minute),
+        level=level,
+        region_code=region,
+        business_line=BusinessLine.PENSION,
+        channel=Channel.PHONE,
+        version=version,
+        offered=10 * version + minute,
+        queued=8 * version,
+        answered=7 * version,
+        answered_in_sl=6 * version,
+        survey_responses=3,
+        survey_satisfied=2,
+        survey_basic=1,
+    )
+
+
+def _ticket(i: int, version: int) -> TicketRecord:
+    resolved = version > 1
+    created = T0 + timedelta(minutes=i)
+    return TicketRecord(
+        ticket_id=f"t{i}",
+        center_id=f"ctr-{REGIONS[i % 3]}",
+        region_code=REGIONS[i % 3],
+        category=TicketCategory.COMPLAINT,
+        business_line=BusinessLine.PENSION,
+        status=TicketStatus.RESOLVED if resolved else TicketStatus.CREATED,
+        created_at=created,
+        due_at=created + timedelta(days=2),
+        resolved_at=created + timedelta(days=1) if resolved else None,
+        on_time=True if resolved else None,
+        as_of=created + timedelta(days=version),
+        version=version,
+    )
+
+
+def _agent_event(i: int) -> AgentStateChanged:
+    state = (AgentState.LOGGED_IN, AgentState.READY, AgentState.ON_CALL, AgentState.READY)[i % 4]
+    return AgentStateChanged(
+        envelope=Envelope(
+            event_id=f"00000000-0000-4000-8000-{i:012d}",
+            event_type="agent.state",
+            occurred_at=T0 + timedelta(minutes=5 * i),
+            center_id="ctr-320102",
+            region_code="320102",
+            producer_id="acd-1",
+            sequence=i,
+        ),
+        agent_id="a1",
+        state=state,
+    )
+
+
+def _alert(i: int, kind: AlertKind) -> Alert:
+    return Alert(
+        alert_id=f"{kind.value}-{i}",
+        kind=kind,
+        severity=Severity.WARNING,
+        region_code=REGIONS[i % 3],
+        opened_at=T0 + timedelta(minutes=i),
+        message=f"alert {i}",
+        dedupe_key=f"{kind.value}:{i}",
+        version=1,
+    )
+
+
+def make_data(n_calls: int = 300, tag: str = "") -> Produced:
+    def enc(record: Record) -> bytes:
+        return CODEC.encode_model(record)
+
+    messages: list[tuple[str, bytes]] = []
+    for i in range(n_calls):
+        first, final = enc(_call(i, 1)), enc(_call(i, 2))
+        messages += [("call_records", first), ("call_records", final)]
+        if i % 3 == 0:  # a repeat, and an older version after the newer one
+            messages += [("call_records", final), ("call_records", first)]
+    snapshot_offered = 0
+    keys = [(r, m) for r in REGIONS for m in range(0, 150, 7)]  # spans three hours
+    for region, minute in keys:
+        messages += [("metric_snapshots", enc(_snapshot(region, minute, v))) for v in (1, 2, 1, 2)]
+        snapshot_offered += _snapshot(region, minute, 2).offered
+    for i in range(30):
+        messages += [("ticket_records", enc(_ticket(i, v))) for v in (1, 2, 1)]
+    messages += [("agents", enc(_agent_event(i))) for i in range(12)] * 2
+    messages += [("alerts", enc(_alert(i, AlertKind.THRESHOLD))) for i in range(6)] * 2
+    messages += [("sequence_gaps", enc(_alert(i, AlertKind.SEQUENCE_GAP))) for i in range(4)]
+    talk = sum(_call(i, 2).talk_ms for i in range(n_calls))
+    return Produced(messages, n_calls, talk, 30, snapshot_offered, len(keys), 12, 6, 4)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(clickhouse_client: Client) -> Client:
+    """Admin client with the project schema migrated and every table empty."""
+    migrate(clickhouse_client, DATABASE)
+    tables = clickhouse_client.execute(
+        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
+        "AND name != 'schema_migrations'",
+        {"db": DATABASE},
+    )
+    for (table,) in tables:
+        clickhouse_client.execute(f"TRUNCATE TABLE {DATABASE}.{table}")
+    return clickhouse_client
+
+
+@pytest.fixture
+def settings(bootstrap: str, unique: str, clickhouse_settings: ClickHouseSettings) -> Settings:
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=unique, shared_partitions=2)
+    specs = [*shared_topics(kafka), TopicSpec(f"{unique}.raw.320000.agents", 2, {})]
+    ensure_topics(bootstrap, specs)
+    return Settings(kafka=kafka, clickhouse=clickhouse_settings)
+
+
+def produce(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    prefix = settings.kafka.topic_prefix
+    for i, (role, value) in enumerate(messages):
+        topic = (
+            f"{prefix}.raw.320000.agents"
+            if role == "agents"
+            else shared_topic(settings.kafka, role)
+        )
+        producer.send(topic, key=str(i % 7).encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+class SinkThread:
+    """A sink running in a thread of the test process."""
+
+    def __init__(self, settings: Settings, config: SinkConfig) -> None:
+        self.sink = Sink(settings, config)
+        self.thread = threading.Thread(target=self.sink.run, daemon=True)
+
+    def __enter__(self) -> Sink:
+        self.thread.start()
+        return self.sink
+
+    def __exit__(self, *_: object) -> None:
+        self.sink.stop()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def state(admin: Client) -> dict[str, tuple[object, ...]]:
+    """Everything the tests compare, read deduplicated."""
+    db = DATABASE
+    queries = {
+        "calls": f"SELECT count(), sum(talk_ms), sum(answered) FROM {db}.call_records FINAL",
+        "tickets": f"SELECT count(), countIf(on_time = 1) FROM {db}.tickets FINAL",
+        "history": f"SELECT count() FROM {db}.ticket_history FINAL",
+        "minute": f"SELECT count(), sum(offered), sum(answered) FROM {db}.metric_minute FINAL",
+        "hour": f"SELECT count(), sum(offered), sum(answered) FROM {db}.metric_hour FINAL",
+        "day": f"SELECT count(), sum(offered) FROM {db}.metric_day FINAL",
+        "month": f"SELECT count(), sum(offered) FROM {db}.metric_month FINAL",
+        "agents": f"SELECT count() FROM {db}.agent_states FINAL",
+        "alerts": f"SELECT count() FROM {db}.alerts FINAL",
+        "gaps": f"SELECT count() FROM {db}.sequence_gaps FINAL",
+        "dead": f"SELECT count() FROM {db}.dead_letters FINAL",
+        "rates": f"SELECT sum(offered), sum(answered) FROM {db}.metric_rates "
+        "WHERE grain = 'year' AND business_line = 'all' AND channel = 'all'",
+    }
+    return {name: admin.execute(sql)[0] for name, sql in queries.items()}
+
+
+def expected(data: Produced) -> dict[str, tuple[object, ...]]:
+    answered_calls = sum(1 for i in range(data.calls) if i % 4 != 0)
+    minute_answered = 14 * data.snapshot_keys
+    return {
+        "calls": (data.calls, data.talk_ms, answered_calls),
+        "tickets": (data.tickets, data.tickets),
+        "history": (2 * data.tickets,),
+        "minute": (data.snapshot_keys, data.snapshot_offered, minute_answered),
+        "agents": (data.agent_events,),
+        "alerts": (data.alerts,),
+        "gaps": (data.gaps,),
+        "rates": (data.snapshot_offered, minute_answered),
+    }
+
+
+def assert_exact(admin: Client, data: Produced) -> dict[str, tuple[object, ...]]:
+    got = state(admin)
+    for name, want in expected(data).items():
+        assert got[name] == want, name
+    for grain in ("hour", "day", "month"):
+        assert got[grain][1] == data.snapshot_offered, grain
+    return got
+
+
+def caught_up(admin: Client, data: Produced) -> Callable[[], bool]:
+    def check() -> bool:
+        got = state(admin)
+        return all(got[name] == want for name, want in expected(data).items())
+
+    return check
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+
+def test_end_to_end_then_replay_changes_nothing(admin: Client, settings: Settings) -> None:
+    data = make_data()
+    produce(settings, data.messages)
+    config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-a", batch_rows=200, max_wait_s=0.5)
+    with SinkThread(settings, config) as sink:
+        wait_for(lambda: sink.stats.messages == len(data.messages), 90, "the sink to read all")
+        wait_for(caught_up(admin, data), 30, "exact tables")
+    first = assert_exact(admin, data)
+    assert first["dead"] == (0,)
+
+    # The same offsets again: a fresh group reads every partition from offset 0.
+    replay = config.model_copy(update={"group_id": f"{settings.kafka.topic_prefix}-b"})
+    with SinkThread(settings, replay) as sink:
+        wait_for(lambda: sink.stats.messages == len(data.messages), 90, "the replay")
+        time.sleep(1.5)  # the last flush
+    assert state(admin) == first
+
+
+def test_poison_messages_go_to_dead_letters_and_are_committed_past(
+    admin: Client, settings: Settings
+) -> None:
+    good = CODEC.encode_model(_call(1, 2))
+    bad_region = CODEC.encode("call.record", {**_call(2, 2).to_avro(), "region_code": "999999"})
+    messages = [
+        ("call_records", b"\x00not avro at all"),
+        ("call_records", bad_region),
+        ("call_records", good),
+        ("alerts", good),  # a call record is fine, but on the alerts topic it is routed anyway
+    ]
+    produce(settings, messages)
+    config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-p", max_wait_s=0.3)
+    with SinkThread(settings, config) as sink:
+        wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
+        wait_for(
+            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 2,
+            30,
+            "dead letters",
+        )
+        assert sink.stats.dead_letters == 2
+    rows = admin.execute(
+        f"SELECT reason, error_type, error_detail, base64Decode(original_base64), stage "
+        f"FROM {DATABASE}.dead_letters ORDER BY reason DESC"
+    )
+    assert rows[0][0] == "undecodable" and rows[0][1] == "CodecError"
+    assert rows[0][3] == "\x00not avro at all"
+    assert rows[1][0] == "invalid" and "region_code" in rows[1][2]
+    assert {r[4] for r in rows} == {"sinks.clickhouse"}
+    assert admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL") == [(1,)]
+    # Committed past: the group has nothing left to read.
+    again = SinkThread(settings, config)
+    with again as sink:
+        time.sleep(4)
+        assert sink.stats.messages == 0
+
+
+def test_clickhouse_down_mid_run_loses_nothing(
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer
+) -> None:
+    data = make_data(n_calls=200)
+    half = len(data.messages) // 2
+    produce(settings, data.messages[:half])
+    config = SinkConfig(
+        group_id=f"{settings.kafka.topic_prefix}-d",
+        batch_rows=100,
+        max_wait_s=0.3,
+        backoff_initial_s=0.5,
+        backoff_max_s=4,
+        max_poll_records=100,
+    )
+    with SinkThread(settings, config) as sink:
+        wait_for(lambda: sink.stats.flushes > 0, 60, "a first flush")
+        clickhouse.stop(timeout=10)
+        try:
+            produce(settings, data.messages[half:])
+            time.sleep(20)
+            assert sink.stats.retries > 0
+            read_while_down = sink.stats.messages
+            time.sleep(3)
+            assert sink.stats.messages == read_while_down  # paused: memory stays bounded
+        finally:
+            clickhouse.start()
+            clickhouse.wait_ready(60)
+        wait_for(lambda: sink.stats.messages == len(data.messages), 90, "the rest")
+        wait_for(caught_up(admin, data), 60, "exact tables after the outage")
+    assert_exact(admin, data)
+
+
+def test_sink_killed_mid_batch_and_restarted_is_exact(
+    admin: Client, settings: Settings, tmp_path: Path
+) -> None:
+    data = make_data(n_calls=600)
+    produce(settings, data.messages)
+    env = {
+        **os.environ,
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "HOTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "HOTLINE_CLICKHOUSE__HOST": HOST,
+        "HOTLINE_CLICKHOUSE__PORT": str(settings.clickhouse.port),
+        "HOTLINE_CLICKHOUSE__DATABASE": DATABASE,
+    }
+    command = [
+        sys.executable, "-m", "hotline", "sink",
+        "--group", f"{settings.kafka.topic_prefix}-k", "--batch-rows", "50", "--max-wait", "5",
+    ]  # fmt: skip
+    log = (tmp_path / "sink.log").open("wb")
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+    try:
+        wait_for(
+            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.call_records")[0][0] > 0,
+            60,
+            "the first rows",
+        )
+        first.send_signal(signal.SIGKILL)  # mid-run: rows written, offsets partly committed
+        first.wait(10)
+        second = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+        try:
+            wait_for(caught_up(admin, data), 120, "exact tables after the restart")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert_exact(admin, data)
+
+
+def test_jiangsu_analyst_sees_only_jiangsu_through_every_table_and_view(
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer
+) -> None:
+    data = make_data(n_calls=60)
+    produce(settings, data.messages)
+    config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-f", max_wait_s=0.3)
+    with SinkThread(settings, config) as sink:
+        wait_for(lambda: sink.stats.messages == len(data.messages), 60, "all messages")
+        wait_for(caught_up(admin, data), 30, "exact tables")
+    jiangsu = Client(
+        HOST, port=clickhouse.tcp_port, user="analyst_320000", password=PASSWORDS["analyst_320000"]
+    )
+    try:
+        for table in FILTERED_TABLES:
+            sql = f"SELECT count(), countIf(province_code != '320000') FROM {DATABASE}.{table.name}"
+            seen, foreign = jiangsu.execute(sql)[0]
+            everything = admin.execute(
+                f"SELECT count(), countIf(province_code = '320000') FROM {DATABASE}.{table.name}"
+            )[0]
+            assert foreign == 0, table.name
+            assert seen == everything[1], table.name
+            if table.name not in ("dead_letters", "ticket_backlog", "agent_states", "agent_time"):
+                assert everything[0] > seen > 0, table.name
+    finally:
+        jiangsu.disconnect()
