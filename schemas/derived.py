@@ -15,13 +15,25 @@ from hotline.schemas.enums import (
     Channel,
     DeadLetterReason,
     Level,
+    SelfServiceKind,
     Severity,
     SurveyResult,
     TicketCategory,
     TicketStatus,
     TransferTarget,
 )
-from hotline.schemas.types import Bool, Bytes, Count, Id, Int, Millis, RegionCode, Text, UtcMillis
+from hotline.schemas.types import (
+    Bool,
+    Bytes,
+    Count,
+    Id,
+    Int,
+    Millis,
+    RegionCode,
+    SnapshotRegionCode,
+    Text,
+    UtcMillis,
+)
 
 
 class CallRecord(Record):
@@ -63,6 +75,8 @@ class CallRecord(Record):
     short_abandon_threshold_ms: Millis = 5_000
     service_level_threshold_ms: Millis = 30_000
     version: Count = 0
+    self_service_kind: SelfServiceKind | None = None
+    """What the IVR served when ``self_served`` (its bucket's business line); added in v2."""
 
 
 class TicketRecord(Record):
@@ -102,7 +116,8 @@ class MetricSnapshot(Record):
     bucket_start: UtcMillis
     bucket_seconds: Int = 60
     level: Level
-    region_code: RegionCode
+    region_code: SnapshotRegionCode
+    """The region at ``level``; ``000000`` for the national level."""
     business_line: BusinessLine | None = None
     """Null for calls that never reached a queue (self-served in the IVR)."""
     channel: Channel

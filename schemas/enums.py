@@ -168,6 +168,10 @@ class DeadLetterReason(StrEnum):
     UNDECODABLE = "undecodable"
     INVALID = "invalid"
     PROCESSING_FAILED = "processing_failed"
+    LATE = "late"
+    """Beyond the lateness horizon (its call or bucket was already closed)."""
+    ORPHAN = "orphan"
+    """A call's events whose ``call.offered`` never came within the call horizon."""
 
 
 CHINESE_NAMES: dict[StrEnum, str] = {
@@ -247,6 +251,8 @@ CHINESE_NAMES: dict[StrEnum, str] = {
     DeadLetterReason.UNDECODABLE: "无法解码",
     DeadLetterReason.INVALID: "校验失败",
     DeadLetterReason.PROCESSING_FAILED: "处理失败",
+    DeadLetterReason.LATE: "迟到",
+    DeadLetterReason.ORPHAN: "孤立事件",
 }
 
 ALL_ENUMS: tuple[type[StrEnum], ...] = (

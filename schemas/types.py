@@ -18,6 +18,10 @@ LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 #: GB/T 2260 code: 2 digits province (a real province prefix, 66 for the XPCC), 2 city, 2 county.
 REGION_CODE_PATTERN = r"^(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-6]|71|81|82)[0-9]{4}$"
+#: Region of a metric snapshot: a GB/T 2260 code, or ``000000`` for the national level.
+SNAPSHOT_REGION_CODE_PATTERN = (
+    r"^(000000|(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-6]|71|81|82)[0-9]{4})$"
+)
 #: A keyed hash of the caller's number: HMAC-SHA256 as 64 lower-case hex digits.
 CALLER_ID_PATTERN = r"^[0-9a-f]{64}$"
 #: Canonical lower-case UUID text.
@@ -43,6 +47,7 @@ Text = Annotated[str, Strict()]
 Bytes = Annotated[bytes, Strict()]
 UtcMillis = Annotated[AwareDatetime, Strict(), AfterValidator(_to_utc_millis)]
 RegionCode = Annotated[str, Strict(), Field(pattern=REGION_CODE_PATTERN)]
+SnapshotRegionCode = Annotated[str, Strict(), Field(pattern=SNAPSHOT_REGION_CODE_PATTERN)]
 CallerId = Annotated[str, Strict(), Field(pattern=CALLER_ID_PATTERN)]
 Uuid = Annotated[str, Strict(), Field(pattern=UUID_PATTERN)]
 Id = Annotated[str, Strict(), Field(pattern=ID_PATTERN)]

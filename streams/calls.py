@@ -219,6 +219,7 @@ def build_record(
         short_abandon_threshold_ms=config.short_abandon_ms,
         service_level_threshold_ms=config.service_level_ms,
         version=version,
+        self_service_kind=facts.self_service_kind if c["self_served"] else None,
     )
 
 

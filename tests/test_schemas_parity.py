@@ -126,7 +126,7 @@ def _region_cases(record_type: str, base: dict[str, Any], path: str) -> Iterator
         ("32010", False),
         ("3201020", False),
         ("990000", False),
-        ("000000", False),
+        ("000000", record_type == "metric.snapshot"),  # national snapshots (docs/streams.md)
         ("32010a", False),
         (" 320102", False),
     ]:
