@@ -27,13 +27,20 @@ def sink_command(
     max_wait: Annotated[float, typer.Option(help="flush when the oldest row is this old (s)")] = (
         SinkConfig().max_wait_s
     ),
+    max_poll_records: Annotated[int, typer.Option(help="records per Kafka poll at most")] = (
+        SinkConfig().max_poll_records
+    ),
     agent_states: Annotated[
         bool, typer.Option(help="also read the raw agent topics (agent time, occupancy)")
     ] = True,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
     config = SinkConfig(
-        group_id=group, batch_rows=batch_rows, max_wait_s=max_wait, agent_states=agent_states
+        group_id=group,
+        batch_rows=batch_rows,
+        max_wait_s=max_wait,
+        max_poll_records=max_poll_records,
+        agent_states=agent_states,
     )
     sink = Sink(_settings(ctx), config)
     sink.install_signal_handlers()

@@ -414,7 +414,7 @@ def test_sink_killed_mid_batch_and_restarted_is_exact(
     }
     command = [
         sys.executable, "-m", "hotline", "sink",
-        "--group", f"{settings.kafka.topic_prefix}-k", "--batch-rows", "50", "--max-wait", "5",
+        "--group", f"{settings.kafka.topic_prefix}-k", "--batch-rows", "50", "--max-wait", "5", "--max-poll-records", "100",
     ]  # fmt: skip
     log = (tmp_path / "sink.log").open("wb")
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
@@ -426,9 +426,15 @@ def test_sink_killed_mid_batch_and_restarted_is_exact(
         )
         first.send_signal(signal.SIGKILL)  # mid-run: rows written, offsets partly committed
         first.wait(10)
+        assert not caught_up(admin, data)()  # it really died halfway
         second = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
         try:
             wait_for(caught_up(admin, data), 120, "exact tables after the restart")
+            wait_for(
+                lambda: (tmp_path / "sink.log").read_text().count("sink subscribed") == 2,
+                30,
+                "the second sink to run",
+            )
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0
