@@ -31,6 +31,10 @@ class StreamsConfig(BaseModel):
         timedelta(minutes=10), description="allowed disorder beyond the call horizon"
     )
     repeat_window: timedelta = Field(REPEAT_WINDOW, description="repeat_7d look-back")
+    national_lateness: timedelta = Field(
+        timedelta(days=1),
+        description="the national roll-up's lateness: provinces may lag each other by hours",
+    )
 
     @property
     def thresholds(self) -> Thresholds:

@@ -1,0 +1,400 @@
+"""The Faust worker: thin shells around the pure core (docs/streams.md, "Faust worker").
+
+Topology::
+
+    hotline.raw.<province>.{calls,surveys,tickets,agents,qa}   (keyed by call/ticket/agent id)
+      │  agent `ingest`: decode (codec), validate (model, known region, plausible time,
+      │  province of the topic) → invalid: hotline.deadletter (reason, original bytes)
+      ▼
+    <app id>-groups (internal, keyed and partitioned by group = province code)
+      │  agent `groups`: per province GroupState (calls → records, buckets, city and
+      │  province roll-ups; sequence gaps), state in the changelog-backed table `state`
+      ├─► hotline.records.calls       CallRecord, key call id, versioned
+      ├─► hotline.metrics.snapshots   MetricSnapshot (county, city, province), versioned
+      ├─► hotline.deadletter / hotline.sequence-gaps
+      └─► <app id>-groups, group 000000: province snapshots only → national snapshots
+
+Every batch (``take_events``): process, send outputs, then write the changed state keys.
+Faust flushes the producer before it commits offsets, so a committed offset implies its state
+and outputs are in Kafka; a crash redelivers from the last commit and the pure core's dedupe
+and versioned sums make the replay change nothing. Outputs lost with a crash after their state
+was persisted are re-sent when the group is loaded (:meth:`GroupState.held`).
+
+A wall-clock timer (never a window-close callback) advances watermarks: live mode to
+``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import zlib
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+
+from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
+from hotline.regions import RegionRegistry, default_registry
+from hotline.schemas import (
+    CodecError,
+    DeadLetter,
+    DeadLetterReason,
+    Event,
+    Level,
+    default_codec,
+)
+from hotline.streams.aggregate import Snapshot
+from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound, group_keys
+from hotline.streams.worker_config import WorkerConfig
+
+__all__ = ["Worker", "create_app", "group_partition"]
+
+log = logging.getLogger(__name__)
+_EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def group_partition(group: str, partitions: int) -> int:
+    """The internal topic's (and the state table's) partition of a group."""
+    return zlib.crc32(group.encode()) % partitions
+
+
+class GroupTable(faust.Table):
+    """A table whose keys (``<group>|…``) live in their group's partition, wherever written
+    (in a batch of several partitions, or from the timer)."""
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return group_partition(str(key).partition("|")[0], self.partitions)
+
+
+def _snapshot_dict(s: Snapshot) -> dict[str, Any]:
+    return {
+        "level": s.level.value,
+        "region": s.region_code,
+        "bucket": int(s.bucket_start.timestamp() * 1000),
+        "line": s.business_line,
+        "channel": s.channel,
+        "version": s.version,
+        "counts": list(s.counts),
+    }
+
+
+def _snapshot_of(d: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        Level(d["level"]),
+        d["region"],
+        datetime.fromtimestamp(d["bucket"] / 1000, UTC),
+        d["line"],
+        d["channel"],
+        int(d["version"]),
+        tuple(int(x) for x in d["counts"]),
+    )
+
+
+class Worker:
+    """The app, its topics and table, and the in-memory groups of the assigned partitions."""
+
+    def __init__(self, config: WorkerConfig, registry: RegionRegistry | None = None) -> None:
+        self.config = config
+        self.registry = registry or default_registry()
+        self.codec = default_codec()
+        kafka = config.kafka
+        provinces = config.provinces or tuple(r.code for r in self.registry.provinces())
+        self.provinces = frozenset(provinces)
+        self.stats: Counter[str] = Counter()
+        self.groups: dict[str, GroupState] = {}
+        self.last_input: dict[str, float] = {}
+        self.flushed: set[str] = set()
+        app = self.app = faust.App(
+            config.app_id,
+            broker=f"kafka://{kafka.bootstrap_servers}",
+            store="memory://",
+            datadir=str(config.datadir),
+            web_enabled=config.web_port is not None,
+            web_port=config.web_port or 6066,
+            topic_partitions=config.partitions,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=1.0,
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=1.0,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
+        self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes)
+        self.internal = app.topic(
+            f"{config.app_id}-groups",
+            partitions=config.partitions,
+            internal=True,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        self.out = {
+            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes)
+            for role in ("call_records", "metric_snapshots", "dead_letters", "sequence_gaps")
+        }
+        self.table = app.tables.add(
+            GroupTable(
+                app=app,
+                name="state",
+                default=None,
+                partitions=config.partitions,
+                key_type=str,
+                key_serializer="json",
+                value_serializer="json",
+            )
+        )
+        app.agent(self.raw, name="ingest")(self._ingest)
+        app.agent(self.internal, name="groups")(self._groups)
+        app.timer(config.tick_s)(self._tick)
+
+    # -- ingest: raw → validated → the group topic ------------------------------------------
+
+    async def _ingest(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
+            for ev in events:
+                msg = ev.message
+                self.stats["raw_in"] += 1
+                group = self._validate(msg.value, msg.topic, msg.partition, msg.offset)
+                if group is None:
+                    continue
+                value = json.dumps(
+                    {
+                        "k": "e",
+                        "t": msg.topic,
+                        "p": msg.partition,
+                        "o": msg.offset,
+                        "d": base64.b64encode(msg.value).decode(),
+                    }
+                ).encode()
+                self._to_group(group, value)
+
+    def _validate(self, data: bytes, topic: str, partition: int, offset: int) -> str | None:
+        """The event's group (its province), or None after dead-lettering it."""
+        try:
+            event = self.codec.decode_model(data)
+        except CodecError as exc:
+            reason = (
+                DeadLetterReason.INVALID
+                if "decoded record is invalid" in str(exc)
+                else DeadLetterReason.UNDECODABLE
+            )
+            self._dead(reason, "CodecError", str(exc), data, topic, partition, offset)
+            return None
+        problem = None
+        if not isinstance(event, Event):
+            problem = f"{event.RECORD_TYPE} is not a raw event"
+        else:
+            env = event.envelope
+            latest = datetime.now(UTC) + timedelta(seconds=self.config.max_future_s)
+            if env.region_code not in self.registry:
+                problem = f"unknown region code {env.region_code}"
+            elif not _EPOCH_MIN <= env.occurred_at <= latest:
+                problem = f"implausible occurred_at {env.occurred_at.isoformat()}"
+            else:
+                province = self.registry.province_of(env.region_code).code
+                if f".raw.{province}." not in topic:
+                    problem = f"region {env.region_code} is not in the province of {topic}"
+                else:
+                    return province
+        self._dead(
+            DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
+        )
+        return None
+
+    def _dead(
+        self,
+        reason: DeadLetterReason,
+        error_type: str,
+        detail: str,
+        data: bytes,
+        topic: str,
+        partition: int,
+        offset: int,
+        stage: str = "streams.ingest",
+    ) -> None:
+        self.stats[f"dead_{reason.value}"] += 1
+        record = DeadLetter(
+            reason=reason,
+            stage=stage,
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=max(offset, 0),
+            original=data,
+            error_type=error_type,
+            error_detail=detail[:2000],
+            failed_at=datetime.now(UTC),
+        )
+        self.out["dead_letters"].send_soon(
+            key=f"{topic}:{partition}:{offset}".encode(), value=self.codec.encode_model(record)
+        )
+
+    def _to_group(self, group: str, value: bytes) -> None:
+        self.internal.send_soon(
+            key=group.encode(),
+            value=value,
+            partition=group_partition(group, self.config.partitions),
+        )
+
+    # -- groups: the stateful stage ---------------------------------------------------------
+
+    async def _groups(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
+            by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for ev in events:
+                by_group[ev.message.key.decode()].append(json.loads(ev.message.value))
+            for group, items in by_group.items():
+                state = self._group(group)
+                self.last_input[group] = time.monotonic()
+                self.flushed.discard(group)
+                if group == NATIONAL_GROUP:
+                    out = state.process_snapshots(_snapshot_of(i["s"]) for i in items)
+                else:
+                    inbound = []
+                    for i in items:
+                        event = self.codec.decode_model(base64.b64decode(i["d"]))
+                        inbound.append(Inbound(event, i["t"], i["p"], i["o"]))  # type: ignore[arg-type]
+                    self.stats["group_in"] += len(inbound)
+                    out = state.process(inbound)
+                self._emit(group, out)
+                state.dump(self.table)
+
+    def _group(self, group: str) -> GroupState:
+        state = self.groups.get(group)
+        if state is None:
+            state = GroupState.load(
+                group, self._table_items(group), self.config.streams, self.registry, self.codec
+            )
+            self.groups[group] = state
+            held = state.held()
+            log.info(
+                "group %s loaded: %d calls, %d snapshots re-sent",
+                group,
+                len(state.calls.states),
+                len(held.snapshots),
+            )
+            self._emit(group, held)
+        return state
+
+    def _table_items(self, group: str) -> list[tuple[str, Any]]:
+        prefix = group + "|"
+        return [(k, v) for k, v in self.table.data.items() if str(k).startswith(prefix)]
+
+    def _emit(self, group: str, out: GroupOutput) -> None:
+        encode = self.codec.encode_model
+        for record in out.records:
+            self.out["call_records"].send_soon(key=record.call_id.encode(), value=encode(record))
+        for snap in out.snapshots:
+            key = "|".join(
+                (
+                    snap.level.value,
+                    snap.region_code,
+                    snap.bucket_start.isoformat(),
+                    snap.business_line,
+                    snap.channel,
+                )
+            )
+            self.out["metric_snapshots"].send_soon(
+                key=key.encode(), value=encode(snap.to_metric_snapshot())
+            )
+        if group != NATIONAL_GROUP:
+            for snap in out.province_snapshots:
+                value = json.dumps({"k": "s", "s": _snapshot_dict(snap)}).encode()
+                self._to_group(NATIONAL_GROUP, value)
+        for rejected, origin in out.rejected:
+            reason = DeadLetterReason(rejected.reason)
+            data = self.codec.encode_model(rejected.event)
+            topic, partition, offset = (
+                (origin.topic, origin.partition, origin.offset)
+                if origin is not None
+                else (self.config.app_id + "-state", -1, 0)
+            )
+            self._dead(
+                reason,
+                f"{reason.value.title()}Event",
+                rejected.detail,
+                data,
+                topic,
+                partition,
+                offset,
+                stage="streams.assemble",
+            )
+        for gap in out.gaps:
+            self.stats["sequence_gaps"] += 1
+            self.out["sequence_gaps"].send_soon(
+                key=gap["producer_id"].encode(), value=json.dumps(gap).encode()
+            )
+        self.stats["records_out"] += len(out.records)
+        self.stats["snapshots_out"] += len(out.snapshots)
+        self.stats["late"] += len(out.late)
+
+    # -- the timer --------------------------------------------------------------------------
+
+    def _assigned(self) -> set[int]:
+        name = self.internal.get_topic_name()
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
+
+    async def _tick(self) -> None:
+        if self.app.rebalancing:
+            return
+        assigned = self._assigned()
+        n = self.config.partitions
+        for group in list(self.groups):
+            if group_partition(group, n) not in assigned:
+                log.info("group %s revoked", group)
+                del self.groups[group]
+        for group in group_keys(str(k) for k in self.table.data):
+            if group not in self.groups and group_partition(group, n) in assigned:
+                self._group(group)
+        now = time.monotonic()
+        for group, state in list(self.groups.items()):
+            out = None
+            if self.config.wall_clock_skew_s is not None and group != NATIONAL_GROUP:
+                wall = datetime.now(UTC) - timedelta(seconds=self.config.wall_clock_skew_s)
+                out = state.advance(wall)
+            idle = now - self.last_input.get(group, now)
+            if (
+                self.config.idle_flush_s is not None
+                and group not in self.flushed
+                and idle >= self.config.idle_flush_s
+                and (point := state.flush_point()) is not None
+            ):
+                out = state.advance(point)
+                self.flushed.add(group)
+                self.stats["idle_flushes"] += 1
+                log.info("group %s idle for %.1fs: flushed to %s", group, idle, point)
+            if out is not None:
+                self._emit(group, out)
+                state.dump(self.table)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        path = self.config.status_file
+        if path is None:
+            return
+        status = {
+            "stats": dict(self.stats),
+            "groups": {
+                g: {
+                    "calls": len(s.calls.states),
+                    "watermark": s.calls.watermark.isoformat() if s.calls.watermark else None,
+                    "flushed": g in self.flushed,
+                }
+                for g, s in self.groups.items()
+            },
+            "at": time.time(),
+        }
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(status))
+        partial.replace(path)
+
+
+def create_app(config: WorkerConfig) -> faust.App:
+    """The Faust app of ``config`` (the :class:`Worker` is reachable as ``app.hotline``)."""
+    worker = Worker(config)
+    worker.app.hotline = worker  # type: ignore[attr-defined]
+    return worker.app

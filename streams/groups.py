@@ -1,0 +1,412 @@
+"""One processing group of the worker — a province, or the nation — with its table image.
+
+The worker keys its stateful stage by **group**: every call event of a province goes to the
+province's group (so repeat_7d sees all of a caller's calls in the province, and one partition
+holds a call, its bucket and its city/province roll-ups), and province snapshots go to the
+national group (:data:`NATIONAL_GROUP`), which sees nothing caller-level.
+
+:class:`GroupState` is pure: the pure core's objects plus *dirty tracking*, and a flat key →
+JSON image of everything (``dump`` writes the changed keys to any mutable mapping, ``load``
+rebuilds the objects from it). In the Faust app the mapping is a changelog-backed table.
+
+Write order (``dump``): national/roll-up cells, then base buckets, then repeat index,
+tombstones and sequence state, then the meta record, then call states last. All of a group's
+keys go to one changelog partition, so a crash persists a *prefix* of these writes; since each
+stage applies versioned parts idempotently, a persisted downstream cell without its upstream
+call state is re-derived on redelivery to the same version (no double count), and a call state
+is never persisted without the cells it fed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hotline.regions import RegionRegistry
+from hotline.schemas import CallRecord, Codec, Event, Level
+from hotline.streams.aggregate import Aggregator, LateContribution, Snapshot, VersionedSum
+from hotline.streams.calls import CALL_EVENT_TYPES, Batch, CallAssembly, CallState, Rejected
+from hotline.streams.config import StreamsConfig
+from hotline.streams.counters import BucketKey
+from hotline.streams.rollup import Rollup, RollupKey
+
+__all__ = [
+    "NATIONAL_GROUP",
+    "GroupOutput",
+    "GroupState",
+    "Inbound",
+    "SequenceTracker",
+    "group_keys",
+]
+
+NATIONAL_GROUP = "000000"
+PROVINCE_LEVELS = (Level.CITY, Level.PROVINCE)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class TrackedDict(dict):  # type: ignore[type-arg]
+    """A dict that remembers which keys were set or deleted (``dirty``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dirty: set[Any] = set()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.dirty.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.dirty.add(key)
+        super().__delitem__(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A raw event for a province group, with where it came from (for dead letters)."""
+
+    event: Event
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class GroupOutput:
+    """What one step of a group emitted."""
+
+    records: list[CallRecord] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    rejected: list[tuple[Rejected, Inbound | None]] = field(default_factory=list)
+    late: list[LateContribution] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def province_snapshots(self) -> list[Snapshot]:
+        """What the national group consumes (aggregates only)."""
+        return [s for s in self.snapshots if s.level is Level.PROVINCE]
+
+
+class SequenceTracker:
+    """Per producer: the highest sequence seen and the missing ranges not yet filled.
+
+    A hole is reported (and forgotten) once it stays open ``horizon`` of event time; until
+    then a late arrival fills it (raw topics are keyed by call id, so a producer's events
+    arrive interleaved across partitions). The first sequence seen of a producer starts it.
+    """
+
+    def __init__(self, horizon_ms: int) -> None:
+        self.horizon_ms = horizon_ms
+        self.producers: TrackedDict = TrackedDict()
+        self.stats: Counter[str] = Counter()
+
+    def see(self, producer_id: str, center_id: str, sequence: int, at_ms: int) -> None:
+        state = self.producers.get(producer_id)
+        if state is None:
+            self.producers[producer_id] = {"c": center_id, "max": sequence, "miss": []}
+            return
+        if sequence > state["max"]:
+            if sequence > state["max"] + 1:
+                state["miss"].append([state["max"] + 1, sequence - 1, at_ms])
+            state["max"] = sequence
+        else:
+            kept = []
+            for lo, hi, noticed in state["miss"]:
+                if lo <= sequence <= hi:
+                    if lo < sequence:
+                        kept.append([lo, sequence - 1, noticed])
+                    if sequence < hi:
+                        kept.append([sequence + 1, hi, noticed])
+                else:
+                    kept.append([lo, hi, noticed])
+            state["miss"] = kept
+        self.producers[producer_id] = state
+
+    def expire(self, watermark_ms: int) -> list[dict[str, Any]]:
+        """Holes open for ``horizon`` or more: reported as gaps and forgotten."""
+        gaps = []
+        for producer_id, state in list(self.producers.items()):
+            due = [m for m in state["miss"] if watermark_ms - m[2] >= self.horizon_ms]
+            if not due:
+                continue
+            state["miss"] = [m for m in state["miss"] if m not in due]
+            self.producers[producer_id] = state
+            for lo, hi, noticed in due:
+                self.stats["gaps"] += 1
+                self.stats["missing"] += hi - lo + 1
+                gaps.append(
+                    {
+                        "producer_id": producer_id,
+                        "center_id": state["c"],
+                        "first_missing": lo,
+                        "last_missing": hi,
+                        "missing": hi - lo + 1,
+                        "noticed_at_ms": noticed,
+                        "reported_at_ms": watermark_ms,
+                    }
+                )
+        return gaps
+
+
+def group_keys(store: Iterable[str]) -> set[str]:
+    """The groups that have state in ``store`` (by their meta key)."""
+    return {k[: -len("|m")] for k in store if k.endswith("|m")}
+
+
+class GroupState:
+    """The pure core of one group plus its table image; see the module docstring."""
+
+    def __init__(
+        self, group: str, config: StreamsConfig, registry: RegionRegistry, codec: Codec
+    ) -> None:
+        self.group = group
+        self.config = config
+        self.codec = codec
+        self.national = group == NATIONAL_GROUP
+        if self.national:  # one partition merges every province, each at its own pace
+            config = config.model_copy(update={"lateness": config.national_lateness})
+            self.config = config
+        self.calls = CallAssembly(config)
+        self.calls.states = TrackedDict()  # type: ignore[assignment]
+        self.calls.tombstones = TrackedDict()  # type: ignore[assignment]
+        self.calls.repeats._of_call = TrackedDict()  # type: ignore[assignment]
+        self.aggregator = Aggregator(config)
+        levels = (Level.NATIONAL,) if self.national else PROVINCE_LEVELS
+        self.rollups = [Rollup(level, registry, config) for level in levels]
+        self.sequences = SequenceTracker(int(config.lateness.total_seconds() * 1000))
+        self.max_event_ms: int | None = None
+        self._dirty_calls: set[str] = set()
+        self._dirty_buckets: set[BucketKey] = set()
+        self._dirty_cells: list[set[RollupKey]] = [set() for _ in self.rollups]
+
+    # -- processing -------------------------------------------------------------------------
+
+    def process(self, items: Iterable[Inbound]) -> GroupOutput:
+        """A batch of raw events of this province (call events feed the assembly)."""
+        batch = Batch()
+        origin: dict[str, Inbound] = {}
+        for item in items:
+            env = item.event.envelope
+            at = _ms(env.occurred_at)
+            self.max_event_ms = at if self.max_event_ms is None else max(self.max_event_ms, at)
+            self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
+            if item.event.RECORD_TYPE not in CALL_EVENT_TYPES:
+                continue
+            origin[env.event_id] = item
+            self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
+            batch.extend(self.calls.add(item.event))
+        out = self._downstream(batch, origin)
+        if self.max_event_ms is not None:
+            out.gaps.extend(self.sequences.expire(self.max_event_ms))
+        return out
+
+    def process_snapshots(self, children: Iterable[Snapshot]) -> GroupOutput:
+        """National group: province snapshots → national snapshots."""
+        out = GroupOutput()
+        self._roll(list(children), out, start=0)
+        return out
+
+    def advance(self, now: datetime) -> GroupOutput:
+        """Move the watermarks to ``now``: close calls and buckets that became due."""
+        out = self._downstream(self.calls.advance(now), {}) if not self.national else GroupOutput()
+        self._dirty_buckets.update(self.aggregator.advance(now))
+        for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
+            dirty.update(rollup.advance(now))
+        out.gaps.extend(self.sequences.expire(_ms(now)))
+        return out
+
+    def flush_point(self) -> datetime | None:
+        """Where an idle flush moves the watermark: the latest event + the whole retention."""
+        if self.national:
+            wms = [r.watermark for r in self.rollups if r.watermark is not None]
+            return max(wms) + self.config.retention + self.config.lateness if wms else None
+        if self.max_event_ms is None:
+            return None
+        return _dt(self.max_event_ms) + self.config.retention
+
+    def _downstream(self, batch: Batch, origin: dict[str, Inbound]) -> GroupOutput:
+        out = GroupOutput()
+        for rejected in batch.rejected:
+            out.rejected.append((rejected, origin.get(rejected.event.envelope.event_id)))
+            self._dirty_calls.add(rejected.event.call_id)  # type: ignore[attr-defined]
+        contributions = []
+        for o in batch.records:
+            out.records.append(o.record)
+            self._dirty_calls.add(o.record.call_id)
+            contributions.extend(o.contributions)
+        keys, out.late = self.aggregator.add_all(contributions)
+        self._dirty_buckets |= keys
+        children = self.aggregator.snapshots(keys)
+        out.snapshots.extend(children)
+        self._roll(children, out, start=0)
+        return out
+
+    def _roll(self, children: list[Snapshot], out: GroupOutput, start: int) -> None:
+        for rollup, dirty in zip(self.rollups[start:], self._dirty_cells[start:], strict=True):
+            keys = rollup.add_all(children)
+            dirty |= keys
+            children = rollup.snapshots(keys)
+            out.snapshots.extend(children)
+
+    def held(self) -> GroupOutput:
+        """Everything the group holds, as outputs: re-emitted after a (re)load, so an output
+        lost in a crash after its state was persisted is written again (same version)."""
+        out = GroupOutput()
+        out.snapshots.extend(self.aggregator.snapshots())
+        for rollup in self.rollups:
+            out.snapshots.extend(rollup.snapshots())
+        out.records.extend(s.emitted for s in self.calls.states.values() if s.emitted)
+        return out
+
+    # -- the table image --------------------------------------------------------------------
+
+    def _k(self, *parts: object) -> str:
+        return "|".join((self.group, *(str(p) for p in parts)))
+
+    def dump(self, store: MutableMapping[str, Any]) -> int:
+        """Write every changed key to ``store`` (module docstring: order); the count."""
+        writes = 0
+
+        def put(key: str, value: Any) -> None:
+            nonlocal writes
+            writes += 1
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = value
+
+        for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
+            for key in sorted(dirty):
+                region, minute, line, channel = key
+                cell = rollup.cells.get(key)
+                put(
+                    self._k("x", rollup.level.value, region, _ms(minute), line, channel),
+                    cell.to_dict() if cell is not None else None,
+                )
+            dirty.clear()
+        for bkey in sorted(self._dirty_buckets):
+            cell = self.aggregator.buckets.get(bkey)
+            put(
+                self._k(
+                    "b", _ms(bkey.bucket_start), bkey.region_code, bkey.business_line, bkey.channel
+                ),
+                cell.to_dict() if cell is not None else None,
+            )
+        self._dirty_buckets.clear()
+        of_call = self.calls.repeats._of_call
+        for call_id in sorted(of_call.dirty):  # type: ignore[attr-defined]
+            found = of_call.get(call_id)
+            put(self._k("r", call_id), [found[0], _ms(found[1])] if found else None)
+        of_call.dirty.clear()  # type: ignore[attr-defined]
+        tombstones = self.calls.tombstones
+        for call_id in sorted(tombstones.dirty):  # type: ignore[attr-defined]
+            at = tombstones.get(call_id)
+            put(self._k("t", call_id), _ms(at) if at is not None else None)
+        tombstones.dirty.clear()  # type: ignore[attr-defined]
+        for producer_id in sorted(self.sequences.producers.dirty):
+            put(self._k("s", producer_id), self.sequences.producers.get(producer_id))
+        self.sequences.producers.dirty.clear()
+        put(self._k("m"), self._meta())
+        states = self.calls.states
+        for call_id in sorted(self._dirty_calls | states.dirty):  # type: ignore[attr-defined]
+            state = states.get(call_id)
+            put(self._k("c", call_id), self._state_image(state) if state is not None else None)
+        self._dirty_calls.clear()
+        states.dirty.clear()  # type: ignore[attr-defined]
+        return writes
+
+    def _meta(self) -> dict[str, Any]:
+        def opt(at: datetime | None) -> int | None:
+            return _ms(at) if at is not None else None
+
+        return {
+            "calls": opt(self.calls.watermark),
+            "agg": opt(self.aggregator.watermark),
+            "rollups": {r.level.value: opt(r.watermark) for r in self.rollups},
+            "max_event": self.max_event_ms,
+        }
+
+    def _state_image(self, state: CallState) -> dict[str, Any]:
+        encode = self.codec.encode_model
+        return {
+            "e": [_b64(encode(e)) for e in state.events.values()],
+            "r": _b64(encode(state.emitted)) if state.emitted is not None else None,
+            "k": state.emitted_key.to_dict() if state.emitted_key is not None else None,
+        }
+
+    @classmethod
+    def load(
+        cls,
+        group: str,
+        store: MutableMapping[str, Any] | Iterable[tuple[str, Any]],
+        config: StreamsConfig,
+        registry: RegionRegistry,
+        codec: Codec,
+    ) -> GroupState:
+        """Rebuild a group from its keys in ``store`` (a mapping or ``(key, value)`` pairs)."""
+        self = cls(group, config, registry, codec)
+        prefix = group + "|"
+        items: Iterator[tuple[str, Any]] = iter(
+            store.items() if isinstance(store, MutableMapping) else store
+        )
+        decode = codec.decode_model
+        levels = {r.level.value: r for r in self.rollups}
+        meta: dict[str, Any] = {}
+        for key, value in items:
+            if not key.startswith(prefix) or value is None:
+                continue
+            kind, _, rest = key[len(prefix) :].partition("|")
+            if kind == "m":
+                meta = value
+            elif kind == "c":
+                state = CallState(rest)
+                for data in value["e"]:
+                    state.add(decode(base64.b64decode(data)))  # type: ignore[arg-type]
+                if value["r"] is not None:
+                    state.emitted = decode(base64.b64decode(value["r"]))  # type: ignore[assignment]
+                if value["k"] is not None:
+                    state.emitted_key = BucketKey.from_dict(value["k"])
+                dict.__setitem__(self.calls.states, rest, state)
+            elif kind == "t":
+                dict.__setitem__(self.calls.tombstones, rest, _dt(value))
+            elif kind == "r":
+                self.calls.repeats.put(rest, value[0], _dt(value[1]))
+            elif kind == "s":
+                dict.__setitem__(self.sequences.producers, rest, value)
+            elif kind == "b":
+                ms, region, line, channel = rest.split("|")
+                bkey = BucketKey(_dt(int(ms)), region, line, channel)
+                self.aggregator.buckets[bkey] = VersionedSum.from_dict(value)
+            elif kind == "x":
+                level, region, ms, line, channel = rest.split("|")
+                levels[level].cells[(region, _dt(int(ms)), line, channel)] = VersionedSum.from_dict(
+                    value
+                )
+        self.calls.repeats._of_call.dirty.clear()  # type: ignore[attr-defined]
+
+        def opt(ms: int | None) -> datetime | None:
+            return _dt(ms) if ms is not None else None
+
+        self.calls.watermark = opt(meta.get("calls"))
+        self.aggregator.watermark = opt(meta.get("agg"))
+        for level, ms in meta.get("rollups", {}).items():
+            if level in levels:
+                levels[level].watermark = opt(ms)
+        self.max_event_ms = meta.get("max_event")
+        for state in self.calls.states.values():
+            self.calls._schedule(state)
+        return self

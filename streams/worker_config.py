@@ -1,0 +1,37 @@
+"""The Faust worker's configuration: one frozen model built by the CLI (or a test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.settings import KafkaSettings
+from hotline.streams.config import StreamsConfig
+
+__all__ = ["WorkerConfig"]
+
+
+class WorkerConfig(BaseModel):
+    """Where the worker reads and writes, how it batches and how its watermark moves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    app_id: str = "hotline-streams"
+    kafka: KafkaSettings = KafkaSettings()
+    provinces: tuple[str, ...] = Field((), description="provinces served; empty: every one")
+    partitions: int = Field(6, ge=1, description="partitions of the internal group topic")
+    batch_size: int = Field(500, ge=1)
+    batch_within_s: float = Field(0.5, gt=0)
+    tick_s: float = Field(1.0, gt=0, description="period of the watermark timer")
+    wall_clock_skew_s: float | None = Field(
+        600.0, description="live mode: watermark >= wall clock - skew; None: off (replays)"
+    )
+    idle_flush_s: float | None = Field(
+        None, description="replay mode: a group idle this long is closed (watermark -> end)"
+    )
+    max_future_s: float = Field(86_400.0, description="events further ahead are invalid")
+    web_port: int | None = Field(None, description="Faust's web server port; None: off")
+    datadir: Path = Path(".hotline/streams")
+    status_file: Path | None = Field(None, description="JSON status rewritten every tick")
+    streams: StreamsConfig = StreamsConfig()
