@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from hotline.dashboards.cli import app as dashboard_app
 from hotline.errors import HotlineError
 from hotline.infra.cli import app as stack_app
 from hotline.producers.gateway.cli import app as serve_app
@@ -50,6 +51,7 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(serve_app, name="serve")
+app.add_typer(dashboard_app, name="dashboard")
 app.command("simulate")(simulate_command)
 register_sink_commands(app)  # hotline sink, hotline sql
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system tools hotline needs that pip cannot bring: Java 17 (runs the Kafka
 # broker), Maven (resolves the pinned Kafka jars from Maven Central) and docker-compose
-# (validates the compose files; no Docker engine is needed). Debian/Ubuntu packages via apt.
+# (validates the compose files; no Docker engine is needed) and chromium (the dashboards'
+# browser test drives it through Playwright). Debian/Ubuntu packages via apt.
 # Does nothing when every tool is already there.
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
   missing+=(docker-compose)
 fi

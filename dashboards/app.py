@@ -1,0 +1,605 @@
+"""The HTTP shell of the dashboards: login, scope checks, and one table per API endpoint.
+
+Handlers are thin: resolve the time range, check the scope (403 outside it, 404 for an unknown
+code), call :mod:`.queries`, return a :class:`~.tables.Table` as JSON or ``?format=csv``.
+Build the app with :func:`create_app`; ``hotline dashboard`` serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from hotline.centers import Center, CenterRegistry, UnknownCenter
+from hotline.errors import Backpressure, HotlineError, InvalidInput, RetryableError
+from hotline.regions import RegionRegistry, UnknownRegion
+
+from . import queries
+from .acks import AckStore
+from .config import DashboardConfig
+from .labels import (
+    AGENT_STATES,
+    ALERT_KINDS,
+    BUSINESS_LINES,
+    LEVELS,
+    NOT_READY_REASONS,
+    SEVERITIES,
+    TICKET_CATEGORIES,
+    TICKET_STATUSES,
+    label,
+)
+from .scopes import NATIONAL_CODE, Scope
+from .sessions import COOKIE, SessionStore
+from .tables import METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
+from .tiles import TILES
+from .timerange import RANGE_LABELS, TimeRange, resolve
+from .users import User, UserStore
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(str(resources.files("hotline.dashboards") / "static"))
+VENDOR_ECHARTS = STATIC / "vendor" / "echarts.min.js"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    code: str
+    name: str
+    level: str  # national | province | city | county
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "name": self.name, "level": self.level}
+
+
+NATION = Place(NATIONAL_CODE, "全国", "national")
+
+
+@dataclass
+class Services:
+    """What the handlers need; tests build it with their own clock and ClickHouse."""
+
+    config: DashboardConfig
+    users: UserStore
+    sessions: SessionStore
+    warehouse: queries.Warehouse
+    acks: AckStore
+    regions: RegionRegistry
+    centers: CenterRegistry
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="hotline 12333 dashboards", docs_url=None, redoc_url=None)
+    s = services
+    app.state.services = s
+
+    # -- errors --------------------------------------------------------------------------
+
+    @app.exception_handler(InvalidInput)
+    def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        status = 404 if isinstance(exc, UnknownRegion | UnknownCenter) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(HotlineError)
+    def _hotline(_request: Request, exc: HotlineError) -> JSONResponse:
+        if isinstance(exc, RetryableError | Backpressure):
+            return JSONResponse({"detail": f"ClickHouse 暂不可用：{exc}"}, status_code=503)
+        log.error("dashboard query failed: %s", exc)
+        return JSONResponse({"detail": f"查询失败：{exc}"}, status_code=500)
+
+    # -- session and scope ----------------------------------------------------------------
+
+    def current_user(request: Request) -> User:
+        session = s.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            raise HTTPException(401, "未登录或登录已过期")
+        return session.user
+
+    CurrentUser = Annotated[User, Depends(current_user)]
+
+    def place_of(code: str) -> Place:
+        if code == NATIONAL_CODE:
+            return NATION
+        region = s.regions.get(code)
+        return Place(region.code, region.name, region.level)
+
+    def authorize(user: User, code: str) -> Place:
+        place = place_of(code)
+        if not user.scope.allows(place.code, s.regions):
+            raise HTTPException(403, f"无权查看{place.name}：您的范围是{scope_label(user.scope)}")
+        return place
+
+    def authorize_center(user: User, center_id: str) -> Center:
+        center = s.centers.get(center_id)
+        if not user.scope.allows(center.home, s.regions):
+            raise HTTPException(403, f"无权查看{center.name}：您的范围是{scope_label(user.scope)}")
+        return center
+
+    def scope_label(scope: Scope) -> str:
+        return "全国" if scope.kind == "national" else s.regions.get(scope.code).full_name
+
+    def children(place: Place) -> list[Place]:
+        if place.level == "national":
+            return [Place(r.code, r.name, r.level) for r in s.regions.provinces()]
+        return [Place(r.code, r.name, r.level) for r in s.regions.children(place.code)]
+
+    def codes_within(place: Place) -> tuple[str, ...] | None:
+        if place.level == "national":
+            return None
+        return (place.code, *(r.code for r in s.regions.descendants(place.code)))
+
+    def time_range(request: Request) -> TimeRange:
+        q = request.query_params
+        return resolve(
+            q.get("range", "today"),
+            s.now(),
+            from_=q.get("from"),
+            to=q.get("to"),
+            live_minutes=s.config.live_minutes,
+        )
+
+    def respond(request: Request, table: Table) -> Response:
+        if request.query_params.get("format") == "csv":
+            return Response(
+                table.as_csv(),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{table.name}.csv"'},
+            )
+        return JSONResponse(table.as_json())
+
+    def no_data(places: list[Place], tr: TimeRange, what: str) -> str:
+        latest = queries.latest_minute(s.warehouse, [(p.level, p.code) for p in places])
+        if latest is None:
+            return f"该时段无数据：{what}尚无任何指标快照（流处理还没有写入这里的数据）"
+        return f"该时段无数据：{tr.label}内没有{what}的快照；最新数据时间为 {latest}"
+
+    def with_titles(row: dict[str, Any]) -> dict[str, Any]:
+        row["_titles"] = rate_titles(row)
+        return row
+
+    def crumbs(user: User, place: Place) -> list[dict[str, str]]:
+        chain: list[Place] = [NATION]
+        if place.level != "national":
+            chain += [place_of(r.code) for r in reversed(s.regions.parents(place.code))]
+            chain.append(place)
+        else:
+            chain = [NATION]
+        return [p.as_dict() for p in chain if user.scope.allows(p.code, s.regions)]
+
+    def home_of(user: User) -> str:
+        if user.scope.kind == "national":
+            return "#/"
+        return f"#/region/{user.scope.code}"
+
+    # -- pages ---------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> Response:
+        if s.sessions.get(request.cookies.get(COOKIE)) is None:
+            return RedirectResponse("/login", status_code=303)
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> Response:
+        return FileResponse(STATIC / "login.html")
+
+    @app.get("/static/vendor/echarts.min.js", include_in_schema=False)
+    def echarts() -> Response:
+        if not VENDOR_ECHARTS.exists():
+            # The page runs without charts and says how to fetch them.
+            return Response(
+                "window.HOTLINE_NO_ECHARTS = '图表库未安装：运行 hotline dashboard assets';",
+                media_type="text/javascript",
+            )
+        return FileResponse(VENDOR_ECHARTS, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # -- login ---------------------------------------------------------------------------
+
+    @app.post("/api/login")
+    async def login(request: Request) -> Response:
+        body = await request.body()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                data = json.loads(body or b"{}")
+            except ValueError:
+                data = {}
+        else:
+            data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        name, password = str(data.get("username", "")), str(data.get("password", ""))
+        user = s.users.verify(name, password) if name and password else None
+        if user is None:
+            return JSONResponse({"detail": "用户名或密码错误"}, status_code=401)
+        session = s.sessions.create(user)
+        response = JSONResponse(
+            {"user": user.name, "scope": str(user.scope), "home": home_of(user)}
+        )
+        response.set_cookie(
+            COOKIE,
+            session.token,
+            max_age=s.config.session_ttl_s,
+            httponly=True,
+            samesite="strict",
+            secure=s.config.secure_cookies,
+        )
+        return response
+
+    @app.post("/api/logout")
+    def logout(request: Request) -> Response:
+        s.sessions.delete(request.cookies.get(COOKIE))
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/api/me")
+    def me(user: CurrentUser) -> dict[str, Any]:
+        return {
+            "user": user.name,
+            "scope": str(user.scope),
+            "scope_label": scope_label(user.scope),
+            "home": home_of(user),
+            "ranges": RANGE_LABELS,
+            "echarts": VENDOR_ECHARTS.exists(),
+        }
+
+    # -- regions -------------------------------------------------------------------------
+
+    @app.get("/api/regions/{code}/summary")
+    def region_summary(request: Request, code: str, user: CurrentUser):
+        place = authorize(user, code)
+        tr = time_range(request)
+        rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "total")
+        row = {**place.as_dict(), **(rows[0] if rows else zero_metrics())}
+        row.pop("key", None)
+        columns = [Column("code", "代码", "code"), Column("name", "地区"), *METRIC_COLUMNS]
+        meta = {
+            "place": place.as_dict(),
+            "level_label": LEVELS[place.level],
+            "crumbs": crumbs(user, place),
+            "range": tr.as_dict(),
+            "has_children": bool(children(place)),
+            "centers": place.level == "city",
+        }
+        return respond(
+            request,
+            Table(
+                f"summary_{place.code}",
+                columns,
+                [with_titles(row)],
+                None if rows else no_data([place], tr, place.name),
+                meta,
+            ),
+        )
+
+    @app.get("/api/regions/{code}/children")
+    def region_children(request: Request, code: str, user: CurrentUser):
+        place = authorize(user, code)
+        tr = time_range(request)
+        kids = children(place)
+        found = {
+            r["key"]: r
+            for r in queries.region_metrics(
+                s.warehouse, [(k.level, k.code) for k in kids], tr, "place"
+            )
+        }
+        rows = []
+        for kid in kids:
+            metrics = found.get(f"{kid.level}:{kid.code}")
+            row = {**kid.as_dict(), **(metrics or zero_metrics()), "has_data": bool(metrics)}
+            row.pop("key", None)
+            if place.level == "national":
+                row["x"], row["y"] = TILES.get(kid.code, (0, 8))
+            rows.append(with_titles(row))
+        columns = [
+            Column("code", "代码", "code"),
+            Column("name", "地区"),
+            Column("level", "层级", hidden=True),
+            *METRIC_COLUMNS,
+        ]
+        what = f"{place.name}下属地区"
+        reason = None if found else no_data([place, *kids], tr, what)
+        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        return respond(request, Table(f"children_{place.code}", columns, rows, reason, meta))
+
+    @app.get("/api/regions/{code}/series")
+    def region_series(request: Request, code: str, user: CurrentUser):
+        place = authorize(user, code)
+        tr = time_range(request)
+        rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "bucket")
+        for row in rows:
+            row["bucket"] = row.pop("key")
+            with_titles(row)
+        columns = [Column("bucket", "时间", "time"), *METRIC_COLUMNS]
+        reason = None if rows else no_data([place], tr, place.name)
+        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        return respond(request, Table(f"series_{place.code}", columns, rows, reason, meta))
+
+    @app.get("/api/regions/{code}/lines")
+    def region_lines(request: Request, code: str, user: CurrentUser):
+        place = authorize(user, code)
+        tr = time_range(request)
+        rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "line")
+        for row in rows:
+            row["business_line"] = row.pop("key")
+            row["line_name"] = label(BUSINESS_LINES, row["business_line"])
+            with_titles(row)
+        columns = [
+            Column("business_line", "业务代码", "code"),
+            Column("line_name", "业务线"),
+            *METRIC_COLUMNS,
+        ]
+        reason = None if rows else no_data([place], tr, place.name)
+        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        return respond(request, Table(f"lines_{place.code}", columns, rows, reason, meta))
+
+    def centers_in(place: Place) -> list[Center]:
+        if place.level == "national":
+            return []
+        found = {c.center_id: c for c in s.centers if s.regions.is_within(c.home, place.code)}
+        responsible = s.centers.centers_for_region(place.code)
+        if responsible:
+            found.setdefault(responsible[0].center_id, responsible[0])
+        return sorted(found.values(), key=lambda c: c.center_id)
+
+    @app.get("/api/regions/{code}/centers")
+    def region_centers(request: Request, code: str, user: CurrentUser):
+        place = authorize(user, code)
+        tr = time_range(request)
+        centers = [c for c in centers_in(place) if user.scope.allows(c.home, s.regions)]
+        found = {
+            r["key"]: r
+            for r in queries.center_metrics(
+                s.warehouse, [c.center_id for c in centers], tr, "center"
+            )
+        }
+        rows = []
+        for center in centers:
+            metrics = found.get(center.center_id)
+            row = {
+                "center_id": center.center_id,
+                "name": center.name,
+                "home": center.home,
+                **(metrics or zero_metrics()),
+            }
+            row.pop("key", None)
+            rows.append(with_titles(row))
+        columns = [
+            Column("center_id", "中心编号", "code"),
+            Column("name", "中心"),
+            Column("home", "所在地区", "code", hidden=True),
+            *METRIC_COLUMNS,
+        ]
+        reason = None
+        if not centers:
+            reason = f"该时段无数据：{place.name}没有登记的中心"
+        elif not found:
+            reason = f"该时段无数据：{tr.label}内{place.name}的中心没有通话记录"
+        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        return respond(request, Table(f"centers_{place.code}", columns, rows, reason, meta))
+
+    # -- centers -------------------------------------------------------------------------
+
+    def center_dict(center: Center) -> dict[str, str]:
+        return {"center_id": center.center_id, "name": center.name, "home": center.home}
+
+    @app.get("/api/centers/{center_id}/summary")
+    def center_summary(request: Request, center_id: str, user: CurrentUser):
+        center = authorize_center(user, center_id)
+        tr = time_range(request)
+        rows = queries.center_metrics(s.warehouse, [center.center_id], tr, "total")
+        row = {**center_dict(center), **(rows[0] if rows else zero_metrics())}
+        row.pop("key", None)
+        columns = [Column("center_id", "中心编号", "code"), Column("name", "中心"), *METRIC_COLUMNS]
+        reason = None if rows else f"该时段无数据：{tr.label}内{center.name}没有通话记录"
+        meta = {
+            "center": center_dict(center),
+            "crumbs": crumbs(user, place_of(center.home)),
+            "range": tr.as_dict(),
+        }
+        return respond(
+            request, Table(f"center_{center.center_id}", columns, [with_titles(row)], reason, meta)
+        )
+
+    @app.get("/api/centers/{center_id}/series")
+    def center_series(request: Request, center_id: str, user: CurrentUser):
+        center = authorize_center(user, center_id)
+        tr = time_range(request)
+        rows = queries.center_metrics(s.warehouse, [center.center_id], tr, "bucket")
+        for row in rows:
+            row["bucket"] = row.pop("key")
+            with_titles(row)
+        columns = [Column("bucket", "时间", "time"), *METRIC_COLUMNS]
+        reason = None if rows else f"该时段无数据：{tr.label}内{center.name}没有通话记录"
+        meta = {"center": center_dict(center), "range": tr.as_dict()}
+        return respond(
+            request, Table(f"center_series_{center.center_id}", columns, rows, reason, meta)
+        )
+
+    @app.get("/api/centers/{center_id}/live")
+    def center_live(request: Request, center_id: str, user: CurrentUser):
+        center = authorize_center(user, center_id)
+        now_ts = int(s.now().timestamp())
+        agents = queries.center_agents(s.warehouse, center.center_id, now_ts)
+        latest = queries.center_latest(s.warehouse, center.center_id, now_ts)
+        for agent in agents:
+            agent["state_name"] = label(AGENT_STATES, agent["state"])
+            agent["reason_name"] = label(NOT_READY_REASONS, agent["reason"])
+        present = [a for a in agents if a["state"] != "logged_out"]
+        counts = {
+            "staffed": len(present),
+            "ready": sum(a["state"] == "ready" for a in present),
+            "on_call": sum(a["state"] == "on_call" for a in present),
+            "not_ready": sum(a["state"] == "not_ready" for a in present),
+        }
+        columns = [
+            Column("agent_id", "座席", "code"),
+            Column("state", "状态代码", "code", hidden=True),
+            Column("state_name", "状态"),
+            Column("reason_name", "置忙原因"),
+            Column("since", "状态开始", "time"),
+        ]
+        reason = None if agents else f"该时段无数据：{center.name}最近12小时没有座席状态事件"
+        meta = {"center": center_dict(center), "agents": counts, "latest_minute": latest}
+        return respond(request, Table(f"agents_{center.center_id}", columns, agents, reason, meta))
+
+    # -- tickets and alerts --------------------------------------------------------------
+
+    def region_param(request: Request, user: User) -> Place:
+        code = request.query_params.get("region") or user.scope.code
+        return authorize(user, code)
+
+    @app.get("/api/tickets")
+    def tickets(request: Request, user: CurrentUser):
+        place = region_param(request, user)
+        tr = time_range(request)
+        now_ms = int(s.now().timestamp() * 1000)
+        rows = queries.ticket_categories(s.warehouse, codes_within(place), tr, now_ms)
+        for row in rows:
+            row["category_name"] = label(TICKET_CATEGORIES, row["category"])
+            row["_titles"] = {
+                "on_time_rate": f"按时办结 {row['resolved_on_time']} / 办结 {row['resolved']}"
+            }
+        columns = [
+            Column("category", "类别代码", "code"),
+            Column("category_name", "类别"),
+            Column("open", "积压", "int"),
+            Column("overdue", "超期", "int"),
+            Column("created", "新建", "int"),
+            Column("resolved", "办结", "int"),
+            Column("resolved_on_time", "按时办结", "int", hidden=True),
+            Column("on_time_rate", "按时办结率", "rate"),
+        ]
+        reason = None if rows else f"该时段无数据：{place.name}没有工单记录"
+        meta = {"place": place.as_dict(), "range": tr.as_dict(), "crumbs": crumbs(user, place)}
+        return respond(request, Table(f"tickets_{place.code}", columns, rows, reason, meta))
+
+    @app.get("/api/tickets/list")
+    def ticket_list(request: Request, user: CurrentUser):
+        place = region_param(request, user)
+        q = request.query_params
+        state = q.get("state", "open")
+        if state not in ("open", "overdue", "all"):
+            raise InvalidInput("state must be open, overdue or all")
+        now_ms = int(s.now().timestamp() * 1000)
+        rows = queries.ticket_list(
+            s.warehouse, codes_within(place), now_ms, category=q.get("category"), state=state
+        )
+        for row in rows:
+            row["category_name"] = label(TICKET_CATEGORIES, row["category"])
+            row["status_name"] = label(TICKET_STATUSES, row["status"])
+            row["line_name"] = label(BUSINESS_LINES, row["business_line"])
+            row["is_overdue"] = bool(row["is_overdue"])
+        columns = [
+            Column("ticket_id", "工单号", "code"),
+            Column("region_code", "地区代码", "code"),
+            Column("center_id", "中心", "code"),
+            Column("category_name", "类别"),
+            Column("line_name", "业务线"),
+            Column("status_name", "状态"),
+            Column("created", "创建时间", "time"),
+            Column("due", "办结期限", "time"),
+            Column("is_overdue", "超期"),
+            Column("callbacks", "回电次数", "int"),
+        ]
+        reason = None if rows else f"该时段无数据：{place.name}没有符合条件的工单"
+        meta = {"place": place.as_dict(), "state": state, "category": q.get("category")}
+        return respond(request, Table(f"ticket_list_{place.code}", columns, rows, reason, meta))
+
+    @app.get("/api/alerts")
+    def alerts(request: Request, user: CurrentUser):
+        place = region_param(request, user)
+        tr = time_range(request)
+        rows = queries.alert_feed(s.warehouse, codes_within(place), tr)
+        acked = s.acks.of(r["alert_id"] for r in rows)
+        for row in rows:
+            row["kind_name"] = label(ALERT_KINDS, row["kind"])
+            row["severity_name"] = label(SEVERITIES, row["severity"])
+            by, at = acked.get(row["alert_id"], ("", ""))
+            row["acked_by"], row["acked_at"] = by, at
+        columns = [
+            Column("alert_id", "告警编号", "code"),
+            Column("opened", "发生时间", "time"),
+            Column("severity_name", "级别"),
+            Column("kind_name", "类型"),
+            Column("region_code", "地区代码", "code"),
+            Column("center_id", "中心", "code"),
+            Column("message", "内容"),
+            Column("closed", "恢复时间", "time"),
+            Column("acked_by", "确认人"),
+            Column("acked_at", "确认时间", "time"),
+        ]
+        reason = None if rows else f"该时段无数据：{tr.label}内{place.name}没有告警"
+        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        return respond(request, Table(f"alerts_{place.code}", columns, rows, reason, meta))
+
+    @app.post("/api/alerts/{alert_id}/ack")
+    def ack_alert(request: Request, alert_id: str, user: CurrentUser):
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            # a cross-site form cannot send JSON: this is the CSRF guard with SameSite cookies
+            raise HTTPException(415, "请以 application/json 提交")
+        region = queries.alert_region(s.warehouse, alert_id)
+        if region is None:
+            raise HTTPException(404, f"没有告警 {alert_id}")
+        if not user.scope.allows(region, s.regions):
+            raise HTTPException(403, f"无权确认该告警：您的范围是{scope_label(user.scope)}")
+        by, at = s.acks.ack(alert_id, user.name, s.now())
+        return {"alert_id": alert_id, "acked_by": by, "acked_at": at}
+
+    # -- comparison ----------------------------------------------------------------------
+
+    @app.get("/api/compare")
+    def compare(request: Request, user: CurrentUser):
+        place = region_param(request, user)
+        q = request.query_params
+        now = s.now()
+        a = resolve("custom", now, from_=q.get("a_from"), to=q.get("a_to"))
+        b = resolve("custom", now, from_=q.get("b_from"), to=q.get("b_to"))
+        sums = []
+        for tr in (a, b):
+            rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "total")
+            sums.append(rows[0] if rows else zero_metrics())
+        rows = []
+        for column in METRIC_COLUMNS:
+            if column.hidden:
+                continue
+            va, vb = sums[0].get(column.key), sums[1].get(column.key)
+            change = None if va is None or vb is None else vb - va
+            rows.append(
+                {
+                    "metric": column.key,
+                    "label": column.label,
+                    "kind": column.kind,
+                    "a": va,
+                    "b": vb,
+                    "change": change,
+                    "_titles": {
+                        "a": rate_titles(sums[0]).get(column.key, ""),
+                        "b": rate_titles(sums[1]).get(column.key, ""),
+                    },
+                }
+            )
+        columns = [
+            Column("label", "指标"),
+            Column("a", f"时段A {a.label}", "text"),
+            Column("b", f"时段B {b.label}", "text"),
+            Column("change", "变化(B−A)", "text"),
+        ]
+        reason = None
+        if not sums[0]["offered"] and not sums[1]["offered"]:
+            reason = no_data([place], a, place.name)
+        meta = {"place": place.as_dict(), "a": a.as_dict(), "b": b.as_dict()}
+        return respond(request, Table(f"compare_{place.code}", columns, rows, reason, meta))
+
+    return app

@@ -1,0 +1,155 @@
+"""``hotline dashboard``: serve the dashboards; manage their users; fetch ECharts.
+
+::
+
+    hotline dashboard [--host 127.0.0.1] [--port 8000]
+    hotline dashboard user add NAME --scope national|province:320000|city:320100
+    hotline dashboard user list | remove NAME
+    hotline dashboard demo-account          # (re)creates `demo` with a fresh password, prints it
+    hotline dashboard assets | check
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from hotline.centers import default_centers
+from hotline.errors import ConfigurationError
+from hotline.regions import default_registry
+from hotline.settings import Settings
+
+from .acks import AckStore
+from .app import Services, create_app
+from .assets import HOW, fetch_assets, missing_assets
+from .config import DASHBOARD_USER, DashboardConfig
+from .queries import Warehouse
+from .sessions import SessionStore
+from .users import UserStore
+
+app = typer.Typer(
+    help="Provincial dashboards (web): serve them, manage their users, fetch ECharts.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+user_app = typer.Typer(help="Dashboard accounts, each with a scope.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DEMO_USER = "demo"
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        raise ConfigurationError("hotline dashboard must run under the hotline command")
+    return root.obj
+
+
+def _users(settings: Settings) -> UserStore:
+    return UserStore(DashboardConfig.from_settings(settings).users_file, default_registry())
+
+
+def build_services(settings: Settings, config: DashboardConfig) -> Services:
+    return Services(
+        config=config,
+        users=UserStore(config.users_file, default_registry()),
+        sessions=SessionStore(config.session_ttl_s),
+        warehouse=Warehouse(
+            settings.clickhouse,
+            DASHBOARD_USER,
+            settings.clickhouse.dashboard_password.get_secret_value(),
+        ),
+        acks=AckStore(config.acks_file),
+        regions=default_registry(),
+        centers=default_centers(),
+    )
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    secure_cookies: bool = typer.Option(False, help="Secure cookies (behind HTTPS)"),
+) -> None:
+    """Serve the dashboards (when no sub-command is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    settings = _settings(ctx)
+    config = DashboardConfig.from_settings(settings, secure_cookies=secure_cookies)
+    if missing_assets():
+        typer.echo(f"warning: charts are off until you {HOW}", err=True)
+    if not config.users_file.exists():
+        typer.echo(
+            f"warning: no dashboard users yet ({config.users_file}); add one with "
+            "`hotline dashboard user add NAME --scope national`",
+            err=True,
+        )
+    typer.echo(f"hotline dashboards on http://{host}:{port}/")
+    uvicorn.run(create_app(build_services(settings, config)), host=host, port=port)
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="login name"),
+    scope: str = typer.Option(..., help="national | province:<code> | city:<code>"),
+    password_stdin: bool = typer.Option(False, help="read the password from standard input"),
+    replace: bool = typer.Option(False, help="overwrite an existing user"),
+) -> None:
+    """Add a user (the password is prompted for, or read from stdin; stored as argon2id)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = _users(_settings(ctx)).add(name, password, scope, replace=replace)
+    typer.echo(f"user {user.name} ({user.scope}) saved")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context) -> None:
+    """List users and their scopes."""
+    for user in _users(_settings(ctx)).list():
+        typer.echo(f"{user.name}\t{user.scope}")
+
+
+@user_app.command("remove")
+def user_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a user (their open sessions end at the next dashboard restart)."""
+    _users(_settings(ctx)).remove(name)
+    typer.echo(f"user {name} removed")
+
+
+@app.command("demo-account")
+def demo_account(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """(Re)create the national `demo` user with a fresh random password and print it."""
+    password = secrets.token_urlsafe(9)
+    _users(_settings(ctx)).add(DEMO_USER, password, "national", replace=True)
+    typer.echo(f"dashboards: http://{host}:{port}/  user: {DEMO_USER}  password: {password}")
+
+
+@app.command("assets")
+def assets(
+    build_dir: str = typer.Option("build/dashboard-assets", help="npm's work folder"),
+) -> None:
+    """Install ECharts from the npm registry (npm ci) and copy it into static/vendor/."""
+    typer.echo(f"ECharts ready: {fetch_assets(Path(build_dir))}")
+
+
+@app.command("check")
+def check() -> None:
+    """Tell whether the front end's libraries are in place, and how to fetch them."""
+    missing = missing_assets()
+    if missing:
+        typer.echo(f"missing: {', '.join(missing)}; {HOW}", err=True)
+        raise typer.Exit(1)
+    typer.echo("dashboard assets: ok")

@@ -1,0 +1,308 @@
+"""The dashboards' SQL, run as the read-only ``dashboard`` ClickHouse user.
+
+Every rate is computed in ClickHouse from **summed counters** with the migrations' rate
+functions (``hotline_connection_rate`` …, sinks/migrations/0004_analyst_views.sql): the inner
+query sums the counters of every bucket, place or line in the range, the outer one applies the
+function to the sums. Rates are never averaged. Region metrics read the ``metric_counters``
+view (deduplicated minute / hour / day / month snapshots), center metrics the ``center_rates``
+view (and ``call_records FINAL`` for the minute grain, which that view does not have).
+
+Callers pass only codes the user's scope allows (checked in :mod:`.app`); the functions here
+filter on those codes, so no query reads beyond a scope.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from clickhouse_driver import Client
+
+from hotline.settings import ClickHouseSettings
+from hotline.sinks.client import connect, translated_errors
+
+from .timerange import TimeRange
+
+_COUNTERS = (
+    "offered",
+    "self_served",
+    "queued",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "answered_in_sl",
+    "wait_ms_answered",
+    "talk_ms",
+    "hold_ms",
+    "acw_ms",
+    "survey_responses",
+    "survey_satisfied",
+    "survey_basic",
+    "survey_dissatisfied",
+)
+_SUMS = ",\n        ".join(f"sum({c}) AS {c}" for c in _COUNTERS)
+_RATES = """
+    talk_ms + hold_ms + acw_ms AS handle_ms,
+    hotline_connection_rate(answered, queued) AS connection_rate,
+    hotline_service_level(answered_in_sl, queued, short_abandoned) AS service_level,
+    hotline_abandon_rate(abandoned, short_abandoned, queued) AS abandon_rate,
+    hotline_satisfaction(survey_satisfied, survey_basic, survey_responses) AS satisfaction,
+    hotline_asa_s(wait_ms_answered, answered) AS asa_s,
+    hotline_aht_s(talk_ms, hold_ms, acw_ms, answered) AS aht_s"""
+
+GROUPS = {
+    "place": "concat(level, ':', region_code)",
+    "bucket": "formatDateTime(bucket, '%Y-%m-%d %H:%i', 'Asia/Shanghai')",
+    "line": "business_line",
+    "center": "center_id",
+    "total": "'total'",
+}
+
+
+class Warehouse:
+    """Runs read-only queries; one lazily connected client per thread (FastAPI's pool)."""
+
+    def __init__(self, settings: ClickHouseSettings, user: str, password: str) -> None:
+        self._settings = settings
+        self._user = user
+        self._password = password
+        self._local = threading.local()
+        self.database = settings.database
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = connect(self._settings, user=self._user, password=self._password)
+            self._local.client = client
+        return client
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        sql = sql.replace("{db}", self.database)
+        with translated_errors("dashboard query"):
+            data, columns = self._client().execute(sql, params or {}, with_column_types=True)
+        names = [name for name, _type in columns]
+        return [dict(zip(names, row, strict=True)) for row in data]
+
+
+def _metric_sql(source: str, group: str) -> str:
+    return f"""
+SELECT *, {_RATES}
+FROM (
+    SELECT {GROUPS[group]} AS key,
+        {_SUMS}
+    FROM ({source})
+    GROUP BY key
+)
+ORDER BY key"""
+
+
+def region_metrics(
+    wh: Warehouse, places: Sequence[tuple[str, str]], tr: TimeRange, group: str
+) -> list[dict[str, Any]]:
+    """Summed counters and rates of ``places`` ((level, code) pairs) in ``tr``, per ``group``
+    (``place``: one row per place, key ``level:code``; ``bucket``; ``line``; ``total``)."""
+    if not places:
+        return []
+    source = """
+        SELECT * FROM {db}.metric_counters
+        WHERE grain = %(grain)s
+          AND concat(level, ':', region_code) IN %(places)s
+          AND bucket >= toDateTime(%(start)s) AND bucket < toDateTime(%(end)s)"""
+    params = {
+        "grain": tr.grain,
+        "places": tuple(f"{level}:{code}" for level, code in places),
+        "start": tr.start_ts,
+        "end": tr.end_ts,
+    }
+    return wh.rows(_metric_sql(source, group), params)
+
+
+_CALL_SOURCE = """
+        SELECT
+            toTimeZone(toStartOfMinute(started_at), 'Asia/Shanghai') AS bucket,
+            center_id, business_line, offered, self_served, queued, answered, abandoned,
+            short_abandoned, answered_in_sl, wait_ms * answered AS wait_ms_answered,
+            talk_ms, hold_ms, acw_ms,
+            survey_result != '' AS survey_responses,
+            survey_result = 'satisfied' AS survey_satisfied,
+            survey_result = 'basic' AS survey_basic,
+            survey_result = 'dissatisfied' AS survey_dissatisfied
+        FROM {db}.call_records FINAL
+        WHERE center_id IN %(centers)s
+          AND started_at >= toDateTime(%(start)s) AND started_at < toDateTime(%(end)s)"""
+_CENTER_SOURCE = """
+        SELECT * FROM {db}.center_rates
+        WHERE grain = %(grain)s AND business_line = 'all' AND channel = 'all'
+          AND center_id IN %(centers)s
+          AND bucket >= toDateTime(%(start)s) AND bucket < toDateTime(%(end)s)"""
+
+
+def center_metrics(
+    wh: Warehouse, center_ids: Sequence[str], tr: TimeRange, group: str
+) -> list[dict[str, Any]]:
+    """Summed counters and rates of centers (``group``: center, bucket or total)."""
+    if not center_ids:
+        return []
+    source = _CALL_SOURCE if tr.grain == "minute" else _CENTER_SOURCE
+    params = {
+        "grain": tr.grain,
+        "centers": tuple(center_ids),
+        "start": tr.start_ts,
+        "end": tr.end_ts,
+    }
+    return wh.rows(_metric_sql(source, group), params)
+
+
+def latest_minute(wh: Warehouse, places: Sequence[tuple[str, str]]) -> str | None:
+    """China time of the newest minute snapshot of ``places`` (None when there is none)."""
+    if not places:
+        return None
+    rows = wh.rows(
+        """
+        SELECT count() AS n,
+               formatDateTime(max(bucket_start), '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS latest
+        FROM {db}.metric_minute
+        WHERE concat(level, ':', region_code) IN %(places)s""",
+        {"places": tuple(f"{level}:{code}" for level, code in places)},
+    )
+    return rows[0]["latest"] if rows and rows[0]["n"] else None
+
+
+def center_latest(wh: Warehouse, center_id: str, now_ts: int) -> dict[str, Any]:
+    """The center's newest minute of call records today: queued calls and the longest wait."""
+    rows = wh.rows(
+        """
+        SELECT
+            formatDateTime(minute, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS minute,
+            countIf(queued = 1) AS queued,
+            countIf(queued = 1 AND answered = 0) AS not_answered,
+            max(if(queued = 1, wait_ms, 0)) / 1000 AS longest_wait_s
+        FROM {db}.call_records FINAL
+        WHERE center_id = %(center)s
+          AND day = toDate(toDateTime(%(now)s), 'Asia/Shanghai')
+          AND started_at <= toDateTime(%(now)s)
+        GROUP BY toStartOfMinute(started_at) AS minute
+        ORDER BY minute DESC
+        LIMIT 1""",
+        {"center": center_id, "now": now_ts},
+    )
+    return rows[0] if rows else {}
+
+
+def center_agents(wh: Warehouse, center_id: str, now_ts: int) -> list[dict[str, Any]]:
+    """Each agent's latest state within the last 12 hours (logged-out agents included)."""
+    return wh.rows(
+        """
+        SELECT agent_id,
+               argMax(state, (occurred_at, event_id)) AS state,
+               argMax(reason, (occurred_at, event_id)) AS reason,
+               formatDateTime(max(occurred_at), '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai') AS since
+        FROM {db}.agent_states FINAL
+        WHERE center_id = %(center)s
+          AND occurred_at >= toDateTime(%(now)s) - INTERVAL 12 HOUR
+          AND occurred_at <= toDateTime(%(now)s)
+        GROUP BY agent_id
+        ORDER BY agent_id""",
+        {"center": center_id, "now": now_ts},
+    )
+
+
+def _codes_filter(codes: Sequence[str] | None) -> str:
+    return "1" if codes is None else "region_code IN %(codes)s"
+
+
+def ticket_categories(
+    wh: Warehouse, codes: Sequence[str] | None, tr: TimeRange, now_ms: int
+) -> list[dict[str, Any]]:
+    """Per category: open backlog and overdue now; created, resolved and on-time in ``tr``.
+
+    ``codes`` are the region codes to include (None: the whole nation).
+    """
+    sql = f"""
+        SELECT *, hotline_on_time_rate(resolved_on_time, resolved) AS on_time_rate
+        FROM (
+            SELECT category,
+                countIf(resolved_at IS NULL AND closed_at IS NULL) AS open,
+                countIf(resolved_at IS NULL AND closed_at IS NULL
+                        AND due_at < fromUnixTimestamp64Milli(%(now)s)) AS overdue,
+                countIf(created_at >= toDateTime(%(start)s)
+                        AND created_at < toDateTime(%(end)s)) AS created,
+                countIf(resolved_at >= toDateTime(%(start)s)
+                        AND resolved_at < toDateTime(%(end)s)) AS resolved,
+                countIf(resolved_at >= toDateTime(%(start)s)
+                        AND resolved_at < toDateTime(%(end)s) AND on_time = 1) AS resolved_on_time
+            FROM {{db}}.tickets FINAL
+            WHERE {_codes_filter(codes)}
+            GROUP BY category
+        )
+        ORDER BY category"""
+    params: dict[str, Any] = {"now": now_ms, "start": tr.start_ts, "end": tr.end_ts}
+    if codes is not None:
+        params["codes"] = tuple(codes)
+    return wh.rows(sql, params)
+
+
+def ticket_list(
+    wh: Warehouse,
+    codes: Sequence[str] | None,
+    now_ms: int,
+    *,
+    category: str | None,
+    state: str,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Tickets of ``codes``: ``state`` open | overdue | all, oldest due first."""
+    where = [_codes_filter(codes)]
+    if category:
+        where.append("category = %(category)s")
+    if state in ("open", "overdue"):
+        where.append("resolved_at IS NULL AND closed_at IS NULL")
+    if state == "overdue":
+        where.append("due_at < fromUnixTimestamp64Milli(%(now)s)")
+    sql = f"""
+        SELECT ticket_id, region_code, center_id, category, business_line, status,
+            formatDateTime(created_at, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS created,
+            formatDateTime(due_at, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS due,
+            resolved_at IS NULL AND closed_at IS NULL
+                AND due_at < fromUnixTimestamp64Milli(%(now)s) AS is_overdue,
+            callbacks, reopens
+        FROM {{db}}.tickets FINAL
+        WHERE {" AND ".join(where)}
+        ORDER BY due_at, ticket_id
+        LIMIT {int(limit)}"""
+    params: dict[str, Any] = {"now": now_ms, "category": category or ""}
+    if codes is not None:
+        params["codes"] = tuple(codes)
+    return wh.rows(sql, params)
+
+
+def alert_feed(
+    wh: Warehouse, codes: Sequence[str] | None, tr: TimeRange, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Alerts of ``codes`` opened in ``tr`` or still open, newest first."""
+    sql = f"""
+        SELECT alert_id, kind, severity, region_code, center_id,
+            formatDateTime(opened_at, '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai') AS opened,
+            if(closed_at IS NULL, '',
+               formatDateTime(assumeNotNull(closed_at), '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai'))
+                AS closed,
+            message
+        FROM {{db}}.alerts FINAL
+        WHERE {_codes_filter(codes)}
+          AND (closed_at IS NULL
+               OR (opened_at >= toDateTime(%(start)s) AND opened_at < toDateTime(%(end)s)))
+        ORDER BY opened_at DESC, alert_id
+        LIMIT {int(limit)}"""
+    params: dict[str, Any] = {"start": tr.start_ts, "end": tr.end_ts}
+    if codes is not None:
+        params["codes"] = tuple(codes)
+    return wh.rows(sql, params)
+
+
+def alert_region(wh: Warehouse, alert_id: str) -> str | None:
+    rows = wh.rows(
+        "SELECT region_code FROM {db}.alerts FINAL WHERE alert_id = %(id)s LIMIT 1",
+        {"id": alert_id},
+    )
+    return rows[0]["region_code"] if rows else None

@@ -1,0 +1,55 @@
+"""Login sessions: random tokens held in memory, each expiring ``ttl_s`` after login.
+
+A restart of the dashboard logs everyone out (sessions are not written anywhere).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .users import User
+
+COOKIE = "hotline_session"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str
+    user: User
+    expires_at: float
+
+
+class SessionStore:
+    def __init__(self, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def create(self, user: User) -> Session:
+        session = Session(secrets.token_urlsafe(32), user, self._clock() + self.ttl_s)
+        with self._lock:
+            now = self._clock()
+            self._sessions = {t: s for t, s in self._sessions.items() if s.expires_at > now}
+            self._sessions[session.token] = session
+        return session
+
+    def get(self, token: str | None) -> Session | None:
+        if not token:
+            return None
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if session.expires_at <= self._clock():
+                del self._sessions[token]
+                return None
+            return session
+
+    def delete(self, token: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(token or "", None)

@@ -1,0 +1,136 @@
+"""Time ranges of the dashboards and the grain (table) each one reads.
+
+============  =========================================  ======================
+range         bounds (China time, end exclusive)          grain (table)
+============  =========================================  ======================
+``live``      the last ``live_minutes`` whole minutes      minute (metric_minute)
+``today``     today 00:00 → tomorrow 00:00                 hour (metric_hour)
+``7d``        6 days ago 00:00 → tomorrow 00:00            day (metric_day)
+``month``     the 1st of this month → the 1st of the next  day (metric_day)
+``year``      1 January → next 1 January                   month (metric_month)
+``custom``    ``from`` 00:00 → the day after ``to``         hour ≤ 2 days; month when
+                                                            whole months over 92 days;
+                                                            else day
+============  =========================================  ======================
+
+Every bucket of a grain lies wholly inside the bounds, so sums are exact (no partial buckets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from hotline.errors import InvalidInput
+
+CHINA = ZoneInfo("Asia/Shanghai")
+RangeKind = Literal["live", "today", "7d", "month", "year", "custom"]
+Grain = Literal["minute", "hour", "day", "month"]
+RANGES: tuple[RangeKind, ...] = ("live", "today", "7d", "month", "year", "custom")
+RANGE_LABELS = {
+    "live": "实时",
+    "today": "今日",
+    "7d": "近7天",
+    "month": "本月",
+    "year": "本年",
+    "custom": "自定义",
+}
+GRAIN_LABELS = {"minute": "分钟", "hour": "小时", "day": "日", "month": "月"}
+MAX_CUSTOM_DAYS = 3 * 366
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    kind: RangeKind
+    grain: Grain
+    start: datetime  # aware, China time, inclusive
+    end: datetime  # aware, China time, exclusive
+
+    @property
+    def label(self) -> str:
+        last = self.end - (timedelta(minutes=1) if self.grain == "minute" else timedelta(days=1))
+        if self.grain in ("minute", "hour") and self.kind != "custom":
+            span = f"{self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"
+        else:
+            span = f"{self.start:%Y-%m-%d}至{last:%Y-%m-%d}"
+        return f"{RANGE_LABELS[self.kind]}（{span}，按{GRAIN_LABELS[self.grain]}）"
+
+    @property
+    def start_ts(self) -> int:
+        return int(self.start.timestamp())
+
+    @property
+    def end_ts(self) -> int:
+        return int(self.end.timestamp())
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "grain": self.grain,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "label": self.label,
+        }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+def _parse_day(text: str | None, name: str) -> date:
+    if not text:
+        raise InvalidInput(f"the custom range needs '{name}' (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"'{name}' must be a date YYYY-MM-DD, not {text!r}") from exc
+
+
+def resolve(
+    kind: str,
+    now: datetime,
+    *,
+    from_: str | None = None,
+    to: str | None = None,
+    live_minutes: int = 60,
+) -> TimeRange:
+    """The bounds and grain of range ``kind`` at ``now`` (aware); InvalidInput if unusable."""
+    local = now.astimezone(CHINA)
+    today = local.date()
+    if kind == "live":
+        end = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return TimeRange("live", "minute", end - timedelta(minutes=live_minutes), end)
+    if kind == "today":
+        start = _midnight(today)
+        return TimeRange("today", "hour", start, start + timedelta(days=1))
+    if kind == "7d":
+        end = _midnight(today + timedelta(days=1))
+        return TimeRange("7d", "day", end - timedelta(days=7), end)
+    if kind == "month":
+        first = today.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return TimeRange("month", "day", _midnight(first), _midnight(following))
+    if kind == "year":
+        return TimeRange(
+            "year",
+            "month",
+            _midnight(date(today.year, 1, 1)),
+            _midnight(date(today.year + 1, 1, 1)),
+        )
+    if kind == "custom":
+        first, last = _parse_day(from_, "from"), _parse_day(to, "to")
+        if last < first:
+            raise InvalidInput("the custom range ends before it starts")
+        days = (last - first).days + 1
+        if days > MAX_CUSTOM_DAYS:
+            raise InvalidInput(f"the custom range spans {days} days; at most {MAX_CUSTOM_DAYS}")
+        after = last + timedelta(days=1)
+        grain: Grain = "day"
+        if days <= 2:
+            grain = "hour"
+        elif days > 92 and first.day == 1 and after.day == 1:
+            grain = "month"
+        return TimeRange("custom", grain, _midnight(first), _midnight(after))
+    raise InvalidInput(f"range must be one of {', '.join(RANGES)}, not {kind!r}")
