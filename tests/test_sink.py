@@ -414,7 +414,8 @@ def test_sink_killed_mid_batch_and_restarted_is_exact(
     }
     command = [
         sys.executable, "-m", "hotline", "sink",
-        "--group", f"{settings.kafka.topic_prefix}-k", "--batch-rows", "50", "--max-wait", "5", "--max-poll-records", "100",
+        "--group", f"{settings.kafka.topic_prefix}-k", "--batch-rows", "50", "--max-wait", "5",
+        "--max-poll-records", "100",
     ]  # fmt: skip
     log = (tmp_path / "sink.log").open("wb")
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
