@@ -202,6 +202,8 @@ def row_problems(row: EvaluationRow) -> list[str]:
         problems.append("no try (dialled_at) given")
     elif any(t.tzinfo is None for t in row.tries):
         problems.append("try times must be timezone-aware")
+    if row.given_total is not None and not 0 <= row.given_total <= 100:
+        problems.append(f"total {row.given_total} is outside 0..100")
     if row.source not in SOURCES:
         problems.append(f"source {row.source!r} is not one of {', '.join(SOURCES)}")
     if row.items is not None:
