@@ -54,6 +54,7 @@ from hotline.streams.worker_config import WorkerConfig
 __all__ = ["Worker", "create_app", "group_partition"]
 
 log = logging.getLogger(__name__)
+_RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 _EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -121,20 +122,21 @@ class Worker:
             broker_commit_interval=1.0,
             broker_session_timeout=10.0,
             broker_heartbeat_interval=1.0,
-            key_serializer="raw",
-            value_serializer="raw",
+            key_serializer="json",  # the state table's changelog; topics below are raw
+            value_serializer="json",
         )
         raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
-        self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes)
+        self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes, **_RAW)
         self.internal = app.topic(
             f"{config.app_id}-groups",
             partitions=config.partitions,
             internal=True,
             key_type=bytes,
             value_type=bytes,
+            **_RAW,
         )
         self.out = {
-            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes)
+            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes, **_RAW)
             for role in ("call_records", "metric_snapshots", "dead_letters", "sequence_gaps")
         }
         self.table = app.tables.add(
@@ -144,8 +146,6 @@ class Worker:
                 default=None,
                 partitions=config.partitions,
                 key_type=str,
-                key_serializer="json",
-                value_serializer="json",
             )
         )
         app.agent(self.raw, name="ingest")(self._ingest)

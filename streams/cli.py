@@ -1,0 +1,109 @@
+"""``hotline streams worker|status``: run the Faust worker; show the group's lag and rate."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from hotline.settings import Settings, load_settings
+from hotline.streams.worker_config import WorkerConfig
+
+app = typer.Typer(help="Stream processors: the Faust worker and its consumer-group status.")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+
+
+@app.command("worker")
+def worker_command(
+    ctx: typer.Context,
+    app_id: str = typer.Option("hotline-streams", "--app-id", help="Faust app id = group id"),
+    workers: int = typer.Option(1, "--workers", min=1, help="run N worker processes"),
+    province: list[str] = typer.Option([], "--province", help="serve only these provinces"),
+    partitions: int = typer.Option(6, "--partitions", help="partitions of the group topic"),
+    web_port: int | None = typer.Option(None, "--web-port", help="Faust web server (off)"),
+    wall_clock_skew: float | None = typer.Option(
+        600.0, "--wall-clock-skew", help="live mode: watermark >= now - this (seconds)"
+    ),
+    replay: bool = typer.Option(
+        False, "--replay", help="historical input: no wall-clock watermark; idle flush instead"
+    ),
+    idle_flush: float = typer.Option(10.0, "--idle-flush", help="replay: idle seconds → close"),
+    datadir: Path = typer.Option(Path(".hotline/streams"), "--datadir"),
+    status_file: Path | None = typer.Option(None, "--status-file"),
+    loglevel: str = typer.Option("info", "--loglevel"),
+) -> None:
+    """Run the stream worker (SIGTERM stops it gracefully; offsets are committed)."""
+    settings = _settings(ctx)
+    if workers > 1:
+        raise SystemExit(_run_many(workers))
+    config = WorkerConfig(
+        app_id=app_id,
+        kafka=settings.kafka,
+        provinces=tuple(province),
+        partitions=partitions,
+        web_port=web_port,
+        wall_clock_skew_s=None if replay else wall_clock_skew,
+        idle_flush_s=idle_flush if replay else None,
+        datadir=datadir,
+        status_file=status_file,
+    )
+    from faust.worker import Worker as FaustWorker
+
+    from hotline.streams.app import create_app
+
+    faust_app = create_app(config)
+    FaustWorker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def _run_many(n: int) -> int:
+    """N copies of this command with ``--workers 1`` and their own data dirs; SIGTERM → all."""
+    argv = [a for a in sys.argv[1:] if not a.startswith("--workers")]
+    base = [sys.executable, "-m", "hotline", *argv]
+    procs = []
+    for i in range(n):
+        procs.append(
+            subprocess.Popen([*base, "--workers", "1", "--datadir", f".hotline/streams-{i}"])
+        )
+
+    def stop(signum: int, _frame: object) -> None:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return max(proc.wait() for proc in procs)
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    app_id: str = typer.Option("hotline-streams", "--app-id"),
+    interval: float = typer.Option(5.0, "--interval", help="seconds between the two samples"),
+) -> None:
+    """Consumer-group lag per topic/partition, and throughput from committed offsets."""
+    from hotline.streams.status import group_status
+
+    settings = _settings(ctx)
+    rows = group_status(settings.kafka.bootstrap_servers, app_id, interval)
+    if not rows:
+        typer.echo(f"group {app_id}: no committed offsets")
+        raise typer.Exit(1)
+    typer.echo(f"{'topic':<48} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8} {'msg/s':>9}")
+    for row in rows:
+        typer.echo(
+            f"{row.topic:<48} {row.partition:>4} {row.committed:>10} {row.end:>10} "
+            f"{row.lag:>8} {row.rate:>9.1f}"
+        )
+    typer.echo(
+        f"total lag {sum(r.lag for r in rows)}, "
+        f"{sum(r.rate for r in rows):.1f} msg/s over {interval:.0f}s (pid {os.getpid()}, "
+        f"{time.strftime('%H:%M:%S')})"
+    )

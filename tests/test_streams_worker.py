@@ -1,0 +1,202 @@
+"""The Faust worker on the real broker: simulator → KafkaEventSink → raw topics → worker
+subprocess → snapshots topic; the highest version per key equals the ledger at every level,
+also when the worker is killed (SIGKILL) twice mid-run and restarted."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fixtures_kafka import ROOT
+from kafka import KafkaConsumer, TopicPartition
+
+from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
+from hotline.producers.base import DeliveryConfig
+from hotline.producers.delivery import KafkaEventSink
+from hotline.producers.simulator import Ledger, SimConfig, simulate
+from hotline.producers.simulator.runner import DEFAULT_START
+from hotline.regions import default_registry
+from hotline.schemas import Level, default_codec
+from hotline.settings import KafkaSettings
+from hotline.streams.counters import counts_from, ledger_view
+from hotline.streams.rollup import region_at
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+CENTERS = ["C330200", "C320100", "C460000", "C660000"]
+PROVINCES = ["330000", "320000", "460000", "660000"]
+PARTITIONS = 3
+
+
+def _simulate(kafka: KafkaSettings, tmp_path: Path) -> dict:
+    config = SimConfig(
+        seed=7,
+        centers=CENTERS,
+        start=DEFAULT_START + timedelta(hours=9),
+        duration=timedelta(hours=2),
+    )
+    ensure_topics(kafka.bootstrap_servers, topic_layout(kafka, PROVINCES))
+    delivery = DeliveryConfig(
+        bootstrap_servers=kafka.bootstrap_servers,
+        topic_prefix=kafka.topic_prefix,
+        spool_root=tmp_path / "spool",
+    )
+    sink = KafkaEventSink(delivery, "sim-test")
+    ledger = Ledger(config.end)
+    simulate(config, sink, ledger)
+    assert sink.sent > 10_000 and not sink.spooled
+    registry = default_registry()
+    expected: dict = {}
+    for level in Level:
+        out: dict = defaultdict(dict)
+        for (minute, region, line, channel), counters in ledger.call_rows().items():
+            row = out[(region_at(registry, region, level), minute, line, channel)]
+            for name, value in counters.items():
+                row[name] = row.get(name, 0) + value
+        expected[level] = dict(out)
+    return expected
+
+
+class SnapshotReader:
+    """Reads the snapshots topic from the start; keeps the highest version per key."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        self.consumer.assign([TopicPartition(topic, p) for p in parts])
+        self.consumer.seek_to_beginning()
+        self.codec = default_codec()
+        self.rows: dict = {}
+        self.messages = 0
+
+    def poll(self) -> None:
+        for records in self.consumer.poll(timeout_ms=500, max_records=50_000).values():
+            for record in records:
+                self.messages += 1
+                snap = self.codec.decode_model(record.value)
+                key = (
+                    snap.level,
+                    snap.region_code,
+                    snap.bucket_start,
+                    snap.business_line,
+                    snap.channel,
+                )
+                held = self.rows.get(key)
+                if held is None or snap.version > held.version:
+                    self.rows[key] = snap
+
+    def at(self, level: Level) -> dict:
+        names = [n for n in type(next(iter(self.rows.values()))).model_fields]
+        out = {}
+        for (lvl, region, minute, line, channel), snap in self.rows.items():
+            if lvl is not level:
+                continue
+            counts = counts_from({n: getattr(snap, n) for n in names if n in _COUNTERS})
+            if any(counts):
+                out[(region, minute, line.value, channel.value)] = ledger_view(counts)
+        return out
+
+    def matches(self, expected: dict) -> bool:
+        return bool(self.rows) and all(self.at(lv) == expected[lv] for lv in Level)
+
+
+_COUNTERS = set(__import__("hotline.streams.counters", fromlist=["COUNTERS"]).COUNTERS)
+
+
+def _start(kafka: KafkaSettings, app_id: str, tmp_path: Path, name: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "HOTLINE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+    }
+    args = [
+        sys.executable,
+        "-m",
+        "hotline",
+        "streams",
+        "worker",
+        "--app-id",
+        app_id,
+        "--replay",
+        "--idle-flush",
+        "4",
+        "--partitions",
+        str(PARTITIONS),
+        "--datadir",
+        str(tmp_path / f"data-{name}"),
+        "--status-file",
+        str(tmp_path / f"status-{name}.json"),
+        "--loglevel",
+        "warning",
+    ]
+    for p in PROVINCES:
+        args += ["--province", p]
+    log = (tmp_path / f"{name}.log").open("wb")
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+
+
+def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topic_prefix=unique,
+        raw_partitions=PARTITIONS,
+        shared_partitions=PARTITIONS,
+    )
+    expected = _simulate(kafka, tmp_path)
+    reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
+    app_id = f"{unique}-app"
+    worker = _start(kafka, app_id, tmp_path, "w0")
+    try:
+        for k in range(kills):
+            deadline = time.monotonic() + 60
+            seen = reader.messages
+            while reader.messages < seen + 2000 + 3000 * k and time.monotonic() < deadline:
+                assert worker.poll() is None, (tmp_path / f"w{k}.log").read_text()[-3000:]
+                reader.poll()
+            assert not reader.matches(expected), "finished before the kill: not mid-run"
+            _kill(worker)
+            worker = _start(kafka, app_id, tmp_path, f"w{k + 1}")
+        deadline = time.monotonic() + 120
+        while not reader.matches(expected) and time.monotonic() < deadline:
+            assert worker.poll() is None, "worker died"
+            reader.poll()
+        time.sleep(3)
+        reader.poll()
+        for level in Level:
+            assert reader.at(level) == expected[level], level
+    finally:
+        _stop(worker)
+
+
+def test_worker_snapshots_equal_the_ledger(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    _run(bootstrap, unique, tmp_path, kills=0)
+
+
+def test_worker_killed_twice_still_equals_the_ledger(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    _run(bootstrap, unique, tmp_path, kills=2)
