@@ -13,9 +13,11 @@ from hotline.producers.gateway.cli import app as serve_app
 from hotline.producers.queue_log.cli import app as ingest_app
 from hotline.producers.simulator.cli import simulate_command
 from hotline.regions_cli import centers_app, regions_app
+from hotline.reports.cli import quality_app, report_app
 from hotline.settings import load_settings
 from hotline.sinks.cli import app as db_app
 from hotline.sinks.sink_cli import register as register_sink_commands
+from hotline.streams.cli import app as streams_app
 
 # Client libraries that log every connection at INFO; their warnings still show.
 _CHATTY_LIBRARIES = ("kafka", "aiokafka", "clickhouse_driver", "faust", "mode")
@@ -51,6 +53,9 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(centers_app, name="centers")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(serve_app, name="serve")
+app.add_typer(streams_app, name="streams")
+app.add_typer(quality_app, name="quality")
+app.add_typer(report_app, name="report")
 app.add_typer(dashboard_app, name="dashboard")
 app.command("simulate")(simulate_command)
 register_sink_commands(app)  # hotline sink, hotline sql
