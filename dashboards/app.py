@@ -5,12 +5,10 @@ code), call :mod:`.queries`, return a :class:`~.tables.Table` as JSON or ``?form
 Build the app with :func:`create_app`; ``hotline dashboard`` serves it with uvicorn.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -564,8 +562,9 @@ def create_app(services: Services) -> FastAPI:
         place = region_param(request, user)
         q = request.query_params
         now = s.now()
-        a = resolve("custom", now, from_=q.get("a_from"), to=q.get("a_to"))
-        b = resolve("custom", now, from_=q.get("b_from"), to=q.get("b_to"))
+        # both periods by day: whole China days, the same grain on both sides
+        a = replace(resolve("custom", now, from_=q.get("a_from"), to=q.get("a_to")), grain="day")
+        b = replace(resolve("custom", now, from_=q.get("b_from"), to=q.get("b_to")), grain="day")
         sums = []
         for tr in (a, b):
             rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "total")

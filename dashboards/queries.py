@@ -53,7 +53,7 @@ _RATES = """
 
 GROUPS = {
     "place": "concat(level, ':', region_code)",
-    "bucket": "formatDateTime(bucket, '%Y-%m-%d %H:%i', 'Asia/Shanghai')",
+    "bucket": "formatDateTime(bucket, '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai')",
     "line": "business_line",
     "center": "center_id",
     "total": "'total'",
@@ -161,7 +161,7 @@ def latest_minute(wh: Warehouse, places: Sequence[tuple[str, str]]) -> str | Non
     rows = wh.rows(
         """
         SELECT count() AS n,
-               formatDateTime(max(bucket_start), '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS latest
+               formatDateTime(max(bucket_start), '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS latest
         FROM {db}.metric_minute
         WHERE concat(level, ':', region_code) IN %(places)s""",
         {"places": tuple(f"{level}:{code}" for level, code in places)},
@@ -174,16 +174,15 @@ def center_latest(wh: Warehouse, center_id: str, now_ts: int) -> dict[str, Any]:
     rows = wh.rows(
         """
         SELECT
-            formatDateTime(minute, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS minute,
-            countIf(queued = 1) AS queued,
-            countIf(queued = 1 AND answered = 0) AS not_answered,
-            max(if(queued = 1, wait_ms, 0)) / 1000 AS longest_wait_s
+            formatDateTime(m, '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS minute,
+            countIf(queued = 1) AS queued_calls,
+            max(wait_ms * queued) / 1000 AS longest_wait_s
         FROM {db}.call_records FINAL
         WHERE center_id = %(center)s
           AND day = toDate(toDateTime(%(now)s), 'Asia/Shanghai')
           AND started_at <= toDateTime(%(now)s)
-        GROUP BY toStartOfMinute(started_at) AS minute
-        ORDER BY minute DESC
+        GROUP BY toStartOfMinute(started_at) AS m
+        ORDER BY m DESC
         LIMIT 1""",
         {"center": center_id, "now": now_ts},
     )
@@ -197,7 +196,7 @@ def center_agents(wh: Warehouse, center_id: str, now_ts: int) -> list[dict[str, 
         SELECT agent_id,
                argMax(state, (occurred_at, event_id)) AS state,
                argMax(reason, (occurred_at, event_id)) AS reason,
-               formatDateTime(max(occurred_at), '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai') AS since
+               formatDateTime(max(occurred_at), '%%Y-%%m-%%d %%H:%%i:%%S', 'Asia/Shanghai') AS since
         FROM {db}.agent_states FINAL
         WHERE center_id = %(center)s
           AND occurred_at >= toDateTime(%(now)s) - INTERVAL 12 HOUR
@@ -262,8 +261,8 @@ def ticket_list(
         where.append("due_at < fromUnixTimestamp64Milli(%(now)s)")
     sql = f"""
         SELECT ticket_id, region_code, center_id, category, business_line, status,
-            formatDateTime(created_at, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS created,
-            formatDateTime(due_at, '%Y-%m-%d %H:%i', 'Asia/Shanghai') AS due,
+            formatDateTime(created_at, '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS created,
+            formatDateTime(due_at, '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS due,
             resolved_at IS NULL AND closed_at IS NULL
                 AND due_at < fromUnixTimestamp64Milli(%(now)s) AS is_overdue,
             callbacks, reopens
@@ -283,9 +282,9 @@ def alert_feed(
     """Alerts of ``codes`` opened in ``tr`` or still open, newest first."""
     sql = f"""
         SELECT alert_id, kind, severity, region_code, center_id,
-            formatDateTime(opened_at, '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai') AS opened,
+            formatDateTime(opened_at, '%%Y-%%m-%%d %%H:%%i:%%S', 'Asia/Shanghai') AS opened,
             if(closed_at IS NULL, '',
-               formatDateTime(assumeNotNull(closed_at), '%Y-%m-%d %H:%i:%S', 'Asia/Shanghai'))
+               formatDateTime(assumeNotNull(closed_at), '%%Y-%%m-%%d %%H:%%i:%%S', 'Asia/Shanghai'))
                 AS closed,
             message
         FROM {{db}}.alerts FINAL

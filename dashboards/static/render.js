@@ -1,0 +1,127 @@
+// Rendering helpers: numbers, tables (with hover counts and drill-down), cards, charts.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null) continue;
+    if (k === "onclick") node.addEventListener("click", v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function fmt(kind, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (kind === "rate") return (value * 100).toFixed(1) + "%";
+  if (kind === "seconds") return Number(value).toFixed(1);
+  if (typeof value === "boolean") return value ? "是" : "否";
+  return String(value);
+}
+
+export function emptyNote(reason) {
+  return el("p", { class: "empty", "data-testid": "empty" }, reason);
+}
+
+// A table of the API; rowHref(row) makes rows clickable (drill-down).
+export function table(data, { rowHref, csv, testid, extra } = {}) {
+  const wrap = el("div", { "data-testid": testid || data.name });
+  if (csv) wrap.append(el("a", { class: "csv", href: csv, download: "" }, "导出 CSV"));
+  if (data.empty_reason) wrap.append(emptyNote(data.empty_reason));
+  if (!data.rows.length) return wrap;
+  const cols = data.columns.filter((c) => !c.hidden);
+  const head = el("tr", {}, ...cols.map((c) => el("th", {}, c.label)));
+  if (extra) head.append(el("th", {}, extra.label));
+  const body = data.rows.map((row) => {
+    const href = rowHref ? rowHref(row) : null;
+    const tr = el("tr", {
+      class: href ? "drill" : null,
+      "data-row": row.code || row.center_id || row.category || row.alert_id || row.metric || row.bucket || row.agent_id || row.ticket_id,
+      onclick: href ? () => window.location.assign(href) : null,
+    });
+    for (const c of cols) {
+      const title = (row._titles || {})[c.key];
+      const kind = row.kind && (c.key === "a" || c.key === "b" || c.key === "change") ? row.kind : c.kind;
+      tr.append(el("td", { class: c.kind, "data-key": c.key, title }, fmt(kind, row[c.key])));
+    }
+    if (extra) tr.append(el("td", {}, extra.cell(row)));
+    return tr;
+  });
+  wrap.append(el("table", {}, el("thead", {}, head), el("tbody", {}, ...body)));
+  return wrap;
+}
+
+const CARDS = [
+  ["offered", "呼入量", "int"],
+  ["connection_rate", "接通率", "rate"],
+  ["service_level", "服务水平(30秒)", "rate"],
+  ["satisfaction", "满意率", "rate"],
+  ["abandon_rate", "放弃率", "rate"],
+  ["asa_s", "平均等待(秒)", "seconds"],
+];
+
+export function cards(row) {
+  return el(
+    "div",
+    { class: "cards" },
+    ...CARDS.map(([key, label, kind]) =>
+      el(
+        "div",
+        { class: "card", "data-testid": `card-${key}`, title: (row._titles || {})[key] },
+        el("div", {}, label),
+        el("div", { class: "value", "data-key": key }, fmt(kind, row[key])),
+      ),
+    ),
+  );
+}
+
+const charts = [];
+
+export function disposeCharts() {
+  while (charts.length) charts.pop().dispose();
+}
+
+// A curve of volume (bars) and connection rate / service level (lines) per bucket.
+export function curve(series, title) {
+  const box = el("div", { class: "chart", "data-testid": "chart" });
+  if (!window.echarts) {
+    box.append(emptyNote(window.HOTLINE_NO_ECHARTS || "图表库未加载"));
+    return box;
+  }
+  if (series.empty_reason) {
+    box.append(emptyNote(series.empty_reason));
+    return box;
+  }
+  queueMicrotask(() => {
+    const chart = window.echarts.init(box);
+    charts.push(chart);
+    const x = series.rows.map((r) => r.bucket);
+    const pct = (key) => series.rows.map((r) => (r[key] === null ? null : +(r[key] * 100).toFixed(2)));
+    chart.setOption({
+      title: { text: title, textStyle: { fontSize: 13 } },
+      tooltip: { trigger: "axis" },
+      legend: { top: 0, right: 0 },
+      xAxis: { type: "category", data: x },
+      yAxis: [{ type: "value", name: "呼入量" }, { type: "value", name: "%", max: 100 }],
+      series: [
+        { name: "呼入量", type: "bar", data: series.rows.map((r) => r.offered) },
+        { name: "接通率", type: "line", yAxisIndex: 1, data: pct("connection_rate") },
+        { name: "服务水平", type: "line", yAxisIndex: 1, data: pct("service_level") },
+      ],
+      animation: false,
+    });
+  });
+  return box;
+}
+
+// Colour of a value between lo and hi: red (low) → green (high), or blues for volume.
+export function colour(value, lo, hi, volume) {
+  if (value === null || value === undefined) return "#e4e4e4";
+  const t = hi > lo ? (value - lo) / (hi - lo) : 1;
+  if (volume) return `hsl(210, 70%, ${85 - 45 * t}%)`;
+  return `hsl(${Math.round(120 * t)}, 65%, 60%)`;
+}

@@ -1,0 +1,326 @@
+"""Every dashboard API endpoint against the real ClickHouse server (as the read-only
+``dashboard`` user), on a small known dataset (test_dashboard_data.py): numbers, scopes, CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+from fastapi.testclient import TestClient
+from test_dashboard_data import (
+    ACCOUNTS,
+    DB,
+    JIANGSU,
+    MEDICAL,
+    NANJING,
+    NATION,
+    NOW,
+    PENSION,
+    ZHEJIANG,
+    Counts,
+    load,
+    services,
+)
+
+from hotline.dashboards.app import create_app
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+
+pytestmark = pytest.mark.clickhouse
+
+
+@pytest.fixture(scope="module")
+def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
+    clickhouse_server.start()
+    clickhouse_server.wait_ready(60)
+    client = Client(HOST, port=clickhouse_server.tcp_port)
+    load(client)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture(scope="module")
+def app(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory):
+    return create_app(services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash")))
+
+
+def login(app, name: str) -> TestClient:
+    client = TestClient(app)
+    response = client.post("/api/login", json={"username": name, "password": ACCOUNTS[name][0]})
+    assert response.status_code == 200, response.text
+    return client
+
+
+@pytest.fixture(scope="module")
+def nat(app) -> TestClient:
+    return login(app, "nat")
+
+
+@pytest.fixture(scope="module")
+def js(app) -> TestClient:
+    return login(app, "js")
+
+
+@pytest.fixture(scope="module")
+def nj(app) -> TestClient:
+    return login(app, "nj")
+
+
+def rate(num: int, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def assert_metrics(row: dict, c: Counts) -> None:
+    assert row["offered"] == c.offered
+    assert row["queued"] == c.queued
+    assert row["answered"] == c.answered
+    assert row["connection_rate"] == pytest.approx(rate(c.answered, c.queued))
+    assert row["service_level"] == pytest.approx(
+        rate(c.answered_in_sl, c.queued - c.short_abandoned)
+    )
+    assert row["satisfaction"] == pytest.approx(
+        rate(c.survey_satisfied + c.survey_basic, c.survey_responses)
+    )
+    assert row["asa_s"] == pytest.approx(c.wait_ms_answered / 1000 / c.answered)
+
+
+# -- login and sessions ---------------------------------------------------------------------
+
+
+def test_login_me_logout(app) -> None:
+    client = TestClient(app)
+    assert client.get("/api/me").status_code == 401
+    assert client.get("/").status_code == 200  # the login page after the redirect
+    bad = client.post("/api/login", json={"username": "nat", "password": "wrong-password"})
+    assert bad.status_code == 401
+    unknown = client.post("/api/login", json={"username": "nobody", "password": "x" * 10})
+    assert unknown.status_code == 401
+    form = client.post(
+        "/api/login",
+        content="username=js&password=js-password",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 200 and form.json()["home"] == "#/region/320000"
+    cookie = form.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
+    me = client.get("/api/me").json()
+    assert me["scope"] == "province:320000" and me["scope_label"] == "江苏省"
+    assert client.post("/api/logout").status_code == 200
+    assert client.get("/api/me").status_code == 401
+
+
+def test_passwords_are_stored_hashed(app) -> None:
+    users_file: Path = app.state.services.config.users_file
+    text = users_file.read_text()
+    assert "$argon2id$" in text
+    assert not any(password in text for password, _scope in ACCOUNTS.values())
+    assert users_file.stat().st_mode & 0o777 == 0o600
+
+
+# -- national, province, city -------------------------------------------------------------
+
+
+def test_national_overview_has_every_province_as_a_tile(nat: TestClient) -> None:
+    body = nat.get("/api/regions/000000/children?range=today").json()
+    rows = {r["code"]: r for r in body["rows"]}
+    assert len(rows) == 32 and body["empty_reason"] is None
+    assert len({(r["x"], r["y"]) for r in rows.values()}) == 32
+    assert_metrics(rows["320000"], JIANGSU)
+    assert_metrics(rows["330000"], ZHEJIANG)
+    assert rows["440000"]["has_data"] is False and rows["440000"]["connection_rate"] is None
+    # the rate of the sums, not the average of the lines' rates
+    average = (PENSION.answered / PENSION.queued + MEDICAL.answered / MEDICAL.queued) / 2
+    assert rows["320000"]["connection_rate"] != pytest.approx(average)
+    assert rows["320000"]["_titles"]["connection_rate"] == "接通 120 / 转人工 150"
+
+
+@pytest.mark.parametrize("range_", ["live", "today", "7d", "month", "year"])
+def test_every_range_reads_its_grain_and_equals_clickhouse(
+    nat: TestClient, admin: Client, range_: str
+) -> None:
+    body = nat.get(f"/api/regions/320000/summary?range={range_}").json()
+    row = body["rows"][0]
+    assert_metrics(row, JIANGSU)  # every grain holds the whole morning (minute: deduplicated)
+    tr = body["meta"]["range"]
+    grain = {"live": "minute", "today": "hour", "7d": "day", "month": "day", "year": "month"}
+    assert tr["grain"] == grain[range_]
+    ((direct,),) = admin.execute(
+        f"SELECT hotline_service_level(sum(answered_in_sl), sum(queued), sum(short_abandoned)) "
+        f"FROM {DB}.metric_counters WHERE grain = %(g)s AND level = 'province' "
+        f"AND region_code = '320000' AND bucket >= parseDateTime64BestEffort(%(s)s) "
+        f"AND bucket < parseDateTime64BestEffort(%(e)s)",
+        {"g": tr["grain"], "s": tr["start"], "e": tr["end"]},
+    )
+    assert row["service_level"] == pytest.approx(direct)
+
+
+def test_national_summary_series_and_lines(nat: TestClient) -> None:
+    summary = nat.get("/api/regions/000000/summary?range=today").json()
+    assert_metrics(summary["rows"][0], NATION)
+    series = nat.get("/api/regions/320000/series?range=today").json()
+    assert [r["bucket"] for r in series["rows"]] == ["2025-03-03 09:00", "2025-03-03 10:00"]
+    assert sum(r["offered"] for r in series["rows"]) == JIANGSU.offered
+    lines = nat.get("/api/regions/320000/lines?range=today").json()
+    by_line = {r["business_line"]: r for r in lines["rows"]}
+    assert_metrics(by_line["pension"], PENSION)
+    assert_metrics(by_line["medical"], MEDICAL)
+    assert by_line["medical"]["line_name"] == "医疗保险"
+
+
+def test_province_and_city_pages(js: TestClient) -> None:
+    cities = js.get("/api/regions/320000/children?range=today").json()
+    rows = {r["code"]: r for r in cities["rows"]}
+    assert rows["320100"]["name"] == "南京市"
+    assert_metrics(rows["320100"], NANJING)
+    assert rows["320200"]["has_data"] is False
+    summary = js.get("/api/regions/320100/summary?range=today").json()
+    assert [c["code"] for c in summary["meta"]["crumbs"]] == ["320000", "320100"]
+    counties = js.get("/api/regions/320100/children?range=today").json()
+    assert {r["code"] for r in counties["rows"] if r["has_data"]} == {"320102"}
+    centers = js.get("/api/regions/320100/centers?range=today").json()
+    (nanjing,) = [r for r in centers["rows"] if r["center_id"] == "C320100"]
+    # c1..c4 today; c3 at its latest version (survey 'basic')
+    assert (nanjing["offered"], nanjing["answered"], nanjing["abandoned"]) == (4, 3, 1)
+    assert nanjing["satisfaction"] == pytest.approx(1.0)
+    assert nanjing["connection_rate"] == pytest.approx(3 / 4)
+
+
+# -- centers ------------------------------------------------------------------------------
+
+
+def test_center_summary_series_and_live(nj: TestClient) -> None:
+    today = nj.get("/api/centers/C320100/summary?range=today").json()["rows"][0]
+    assert (today["offered"], today["answered_in_sl"]) == (4, 2)
+    assert today["asa_s"] == pytest.approx((12 + 45 + 5) / 3)
+    live = nj.get("/api/centers/C320100/summary?range=live").json()["rows"][0]
+    assert live["offered"] == 3  # c4 started 80 minutes ago
+    series = nj.get("/api/centers/C320100/series?range=today").json()
+    assert [r["offered"] for r in series["rows"]] == [1, 3]
+    agents = nj.get("/api/centers/C320100/live").json()
+    assert agents["meta"]["agents"] == {"staffed": 3, "ready": 1, "on_call": 1, "not_ready": 1}
+    latest = agents["meta"]["latest_minute"]
+    assert latest == {"minute": "2025-03-03 10:29", "queued_calls": 1, "longest_wait_s": 12}
+    states = {r["agent_id"]: r["state_name"] for r in agents["rows"]}
+    assert states == {"a1": "就绪", "a2": "通话中", "a3": "置忙", "a4": "已登出"}
+
+
+# -- tickets, alerts, comparison --------------------------------------------------------------
+
+
+def test_tickets_by_category_and_list(js: TestClient, nat: TestClient) -> None:
+    body = js.get("/api/tickets?range=today").json()
+    rows = {r["category"]: r for r in body["rows"]}
+    assert (rows["complaint"]["open"], rows["complaint"]["overdue"]) == (2, 1)
+    assert rows["callback"]["resolved"] == 2
+    assert rows["callback"]["on_time_rate"] == pytest.approx(0.5)
+    national = {r["category"]: r for r in nat.get("/api/tickets").json()["rows"]}
+    assert national["complaint"]["overdue"] == 2  # T4 in Zhejiang too
+    overdue = js.get("/api/tickets/list?state=overdue").json()
+    assert [r["ticket_id"] for r in overdue["rows"]] == ["T1"]
+    listed = js.get("/api/tickets/list?state=all&category=callback").json()
+    assert {r["ticket_id"] for r in listed["rows"]} == {"T3", "T5"}
+    assert js.get("/api/tickets/list?state=bogus").status_code == 400
+
+
+def test_alert_feed_and_acknowledge(js: TestClient, nat: TestClient) -> None:
+    feed = js.get("/api/alerts?range=today").json()
+    assert [r["alert_id"] for r in feed["rows"]] == ["A1"]
+    assert js.post("/api/alerts/A2/ack", json={}).status_code == 403
+    assert js.post("/api/alerts/A1/ack", content="x").status_code == 415
+    assert js.post("/api/alerts/nope/ack", json={}).status_code == 404
+    acked = js.post("/api/alerts/A1/ack", json={})
+    assert acked.status_code == 200 and acked.json()["acked_by"] == "js"
+    again = nat.post("/api/alerts/A1/ack", json={}).json()
+    assert again["acked_by"] == "js"  # the first acknowledgement stands
+    rows = {r["alert_id"]: r for r in nat.get("/api/alerts?range=today").json()["rows"]}
+    assert rows["A1"]["acked_by"] == "js" and rows["A2"]["acked_by"] == ""
+
+
+def test_compare_two_periods(js: TestClient) -> None:
+    body = js.get(
+        "/api/compare?region=320000&a_from=2025-03-01&a_to=2025-03-01"
+        "&b_from=2025-03-03&b_to=2025-03-03"
+    ).json()
+    rows = {r["metric"]: r for r in body["rows"]}
+    half = PENSION.offered - PENSION.offered // 2
+    assert rows["offered"]["a"] == half
+    assert rows["offered"]["b"] == PENSION.offered // 2 + MEDICAL.offered
+    assert rows["offered"]["change"] == rows["offered"]["b"] - half
+
+
+# -- scopes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("js", "/api/regions/000000/children"),
+        ("js", "/api/regions/330000/summary"),
+        ("js", "/api/regions/330100/children"),
+        ("js", "/api/centers/C330100/summary"),
+        ("js", "/api/centers/C330100/live"),
+        ("js", "/api/tickets?region=330000"),
+        ("js", "/api/tickets/list?region=330106"),
+        ("js", "/api/alerts?region=000000"),
+        ("js", "/api/compare?region=330000&a_from=2025-03-01&a_to=2025-03-01"),
+        ("nj", "/api/regions/320000/summary"),
+        ("nj", "/api/regions/320200/series"),
+        ("nj", "/api/regions/320000/lines"),
+        ("nj", "/api/regions/320000/centers"),
+        ("nj", "/api/centers/C320000/summary"),
+        ("nj", "/api/centers/C320200/series"),
+    ],
+)
+def test_outside_the_scope_is_403(request, who: str, path: str) -> None:
+    client: TestClient = request.getfixturevalue(who)
+    response = client.get(path)
+    assert response.status_code == 403, response.text
+    assert "无权查看" in response.json()["detail"]
+
+
+def test_inside_the_scope_and_unknown_codes(nj: TestClient) -> None:
+    assert nj.get("/api/regions/320102/summary").status_code == 200
+    assert nj.get("/api/regions/999999/summary").status_code in (403, 404)
+    assert nj.get("/api/centers/NOPE/summary").status_code == 404
+    assert nj.get("/api/regions/320100/summary?range=bogus").status_code == 400
+
+
+# -- CSV and empty states ---------------------------------------------------------------------
+
+
+def test_every_table_exports_csv(nat: TestClient) -> None:
+    paths = [
+        "/api/regions/000000/children",
+        "/api/regions/320000/summary",
+        "/api/regions/320000/series",
+        "/api/regions/320000/lines",
+        "/api/regions/320100/centers",
+        "/api/centers/C320100/summary",
+        "/api/centers/C320100/series",
+        "/api/centers/C320100/live",
+        "/api/tickets",
+        "/api/tickets/list",
+        "/api/alerts",
+        "/api/compare?a_from=2025-03-01&a_to=2025-03-01&b_from=2025-03-03&b_to=2025-03-03",
+    ]
+    for path in paths:
+        sep = "&" if "?" in path else "?"
+        response = nat.get(f"{path}{sep}range=today&format=csv")
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.text.startswith("\ufeff")
+    csv = nat.get("/api/regions/000000/children?range=today&format=csv").text
+    header, *lines = csv.lstrip("\ufeff").splitlines()
+    assert "接通率 (connection_rate)" in header and len(lines) == 32
+    jiangsu = next(line for line in lines if line.startswith("320000,"))
+    assert ",150,120," in jiangsu  # queued, answered
+
+
+def test_empty_range_says_why(nat: TestClient) -> None:
+    body = nat.get("/api/regions/320000/summary?range=custom&from=2024-01-01&to=2024-01-01")
+    reason = body.json()["empty_reason"]
+    assert reason.startswith("该时段无数据") and "最新数据时间为 2025-03-03 10:29" in reason
+    never = nat.get("/api/regions/440000/series?range=today").json()["empty_reason"]
+    assert "尚无任何指标快照" in never
+    assert NOW.year == 2025
