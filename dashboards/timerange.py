@@ -51,8 +51,10 @@ class TimeRange:
     @property
     def label(self) -> str:
         last = self.end - (timedelta(minutes=1) if self.grain == "minute" else timedelta(days=1))
-        if self.grain in ("minute", "hour") and self.kind != "custom":
+        if self.kind == "live":
             span = f"{self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"
+        elif self.kind == "today" or self.start.date() == last.date():
+            span = f"{self.start:%Y-%m-%d}"
         else:
             span = f"{self.start:%Y-%m-%d}至{last:%Y-%m-%d}"
         return f"{RANGE_LABELS[self.kind]}（{span}，按{GRAIN_LABELS[self.grain]}）"

@@ -1,6 +1,6 @@
 // The dashboards' single page: hash routes, one view function per page, live polling.
 import { ApiError, csvUrl, get, post } from "./api.js";
-import { cards, colour, curve, disposeCharts, el, emptyNote, fmt, table } from "./render.js";
+import { cards, colour, curve, disposeCharts, drawCharts, el, emptyNote, fmt, table } from "./render.js";
 
 const MAP_METRICS = { connection_rate: "接通率", service_level: "服务水平", satisfaction: "满意率", offered: "呼入量" };
 const LIVE_MS = 4000; // live views refresh within 5 s
@@ -185,6 +185,7 @@ async function render() {
     if (mine !== generation) return;
     disposeCharts();
     view().replaceChildren(...parts.filter(Boolean));
+    drawCharts();
     setStatus(`更新于 ${new Date().toLocaleTimeString("zh-CN")}`);
   } catch (err) {
     if (mine !== generation) return;

@@ -80,9 +80,15 @@ export function cards(row) {
 }
 
 const charts = [];
+const pending = [];
 
 export function disposeCharts() {
   while (charts.length) charts.pop().dispose();
+}
+
+// Charts are drawn once their boxes are in the page (ECharts needs their size).
+export function drawCharts() {
+  while (pending.length) pending.shift()();
 }
 
 // A curve of volume (bars) and connection rate / service level (lines) per bucket.
@@ -96,7 +102,7 @@ export function curve(series, title) {
     box.append(emptyNote(series.empty_reason));
     return box;
   }
-  queueMicrotask(() => {
+  pending.push(() => {
     const chart = window.echarts.init(box);
     charts.push(chart);
     const x = series.rows.map((r) => r.bucket);
