@@ -359,6 +359,7 @@ class Worker:
             idle = now - self.last_input.get(group, now)
             if (
                 self.config.idle_flush_s is not None
+                and group != NATIONAL_GROUP  # no timers of its own; a flush would evict
                 and group not in self.flushed
                 and idle >= self.config.idle_flush_s
                 and (point := state.flush_point()) is not None

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from hotline.settings import Settings, load_settings
 from hotline.streams.worker_config import WorkerConfig
 
+_DATADIR = Path(".hotline/streams")
 app = typer.Typer(help="Stream processors: the Faust worker and its consumer-group status.")
 
 
@@ -26,7 +28,9 @@ def worker_command(
     ctx: typer.Context,
     app_id: str = typer.Option("hotline-streams", "--app-id", help="Faust app id = group id"),
     workers: int = typer.Option(1, "--workers", min=1, help="run N worker processes"),
-    province: list[str] = typer.Option([], "--province", help="serve only these provinces"),
+    province: Annotated[
+        list[str] | None, typer.Option("--province", help="serve only these provinces")
+    ] = None,
     partitions: int = typer.Option(6, "--partitions", help="partitions of the group topic"),
     web_port: int | None = typer.Option(None, "--web-port", help="Faust web server (off)"),
     wall_clock_skew: float | None = typer.Option(
@@ -36,8 +40,8 @@ def worker_command(
         False, "--replay", help="historical input: no wall-clock watermark; idle flush instead"
     ),
     idle_flush: float = typer.Option(10.0, "--idle-flush", help="replay: idle seconds → close"),
-    datadir: Path = typer.Option(Path(".hotline/streams"), "--datadir"),
-    status_file: Path | None = typer.Option(None, "--status-file"),
+    datadir: Annotated[Path, typer.Option("--datadir")] = _DATADIR,
+    status_file: Annotated[Path | None, typer.Option("--status-file")] = None,
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
     """Run the stream worker (SIGTERM stops it gracefully; offsets are committed)."""
@@ -47,7 +51,7 @@ def worker_command(
     config = WorkerConfig(
         app_id=app_id,
         kafka=settings.kafka,
-        provinces=tuple(province),
+        provinces=tuple(province or ()),
         partitions=partitions,
         web_port=web_port,
         wall_clock_skew_s=None if replay else wall_clock_skew,
