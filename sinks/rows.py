@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.schemas import Codec, CodecError, ContractViolation, check
+from hotline.errors import InvalidInput
+from hotline.regions import RegionRegistry, default_registry
+from hotline.schemas import Codec, CodecError, ContractViolation, Level, check
+from hotline.streams.rollup import NATIONAL_CODE, region_at
 
 STAGE = "sinks.clickhouse"
 
@@ -55,8 +58,35 @@ _CALL_FLAGS = (
     "answered_in_sl",
 )
 
-#: Table → the columns the sink inserts, in row order (defaults fill the province columns).
-TABLES: dict[str, tuple[str, ...]] = {
+#: Table → where its rows stand in the region tree: columns the sink fills from the registry.
+PLACE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "call_records": ("province_code", "city_code"),
+    "tickets": ("province_code", "city_code"),
+    "ticket_history": ("province_code",),
+    "metric_minute": ("province_code",),
+    "alerts": ("province_code",),
+    "sequence_gaps": ("province_code",),
+    "agent_states": ("province_code",),
+}
+_PLACE_LEVELS = {"province_code": Level.PROVINCE, "city_code": Level.CITY}
+
+
+def place(registry: RegionRegistry, table: str, region_code: str) -> tuple[str, ...]:
+    """The province (and city) a row of ``table`` belongs to, by the streams' roll-up rules.
+
+    Taken from the region registry, never from a code's digits: the Corps' cities (6590xx)
+    belong to 660000, province-direct county-level cities stand as city-level units.
+    The national level (000000) belongs to no province and stays 000000.
+    """
+    if region_code == NATIONAL_CODE:
+        return tuple(NATIONAL_CODE for _ in PLACE_COLUMNS[table])
+    return tuple(
+        region_at(registry, region_code, _PLACE_LEVELS[column]) for column in PLACE_COLUMNS[table]
+    )
+
+
+#: Table → the columns its row builder gives, in row order.
+_BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
     "call_records": (
         "call_id", "center_id", "region_code", "channel", "business_line", "agent_id",
         "started_at", "ended_at", *_CALL_FLAGS, "wait_ms", "talk_ms", "hold_ms", "acw_ms",
@@ -95,6 +125,10 @@ TABLES: dict[str, tuple[str, ...]] = {
         "original_base64", "error_type", "error_detail", "failed_at", "region_code",
     ),
 }  # fmt: skip
+#: Table → the columns the sink inserts, in row order: the built ones, then the place ones.
+TABLES: dict[str, tuple[str, ...]] = {
+    table: columns + PLACE_COLUMNS.get(table, ()) for table, columns in _BUILT_COLUMNS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +239,13 @@ def to_rows(
     offset: int,
     role: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    registry: RegionRegistry | None = None,
 ) -> list[Routed]:
     """The rows one message becomes; a dead-letter row when it can never be written.
 
     ``role`` is the shared-topic role of ``topic`` (``"sequence_gaps"`` …) or None for others.
     """
+    registry = registry or default_registry()
     try:
         if value is None:
             raise CodecError("message has no value (tombstone)")
@@ -218,10 +254,16 @@ def to_rows(
         if routes is None:
             raise ContractViolation(record_type, [f"no table for this record type on {topic}"])
         check(record_type, record)
-        return [Routed(table, build(record)) for table, build in routes]
+        rows = []
+        for table, build in routes:
+            row = build(record)
+            if table in PLACE_COLUMNS:
+                row += place(registry, table, row[TABLES[table].index("region_code")])
+            rows.append(Routed(table, row))
+        return rows
     except CodecError as exc:
         reason, error = "undecodable", exc
-    except (ContractViolation, KeyError, TypeError, ValueError) as exc:
+    except (ContractViolation, InvalidInput, KeyError, TypeError, ValueError) as exc:
         reason, error = "invalid", exc
     return [dead_letter_row(value, reason, error, topic, partition, offset, now())]
 

@@ -32,21 +32,17 @@ _SUMS = ", ".join(f"sum({c})" for c in METRIC_COUNTERS)
 _COLS = ", ".join(METRIC_COUNTERS)
 
 
-def province_of(region_code: str) -> str:
-    return region_code[:2] + "0000"
-
-
 def rollup_keys(
     snapshot_rows: Iterable[Sequence[Any]],
 ) -> tuple[set[tuple[str, datetime]], set[tuple[str, date]], set[tuple[str, date]]]:
     """The (province, hour), (province, China day) and (province, China month) groups touched
     by ``metric_minute`` rows (in :data:`TABLES` column order)."""
-    region_at = TABLES["metric_minute"].index("region_code")
+    province_at = TABLES["metric_minute"].index("province_code")
     bucket_at = TABLES["metric_minute"].index("bucket_start")
     hours: set[tuple[str, datetime]] = set()
     for row in snapshot_rows:
         bucket: datetime = row[bucket_at]
-        hours.add((province_of(row[region_at]), bucket.replace(minute=0, second=0, microsecond=0)))
+        hours.add((row[province_at], bucket.replace(minute=0, second=0, microsecond=0)))
     days = {(p, h.astimezone(CHINA).date()) for p, h in hours}
     months = {(p, d.replace(day=1)) for p, d in days}
     return hours, days, months

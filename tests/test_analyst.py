@@ -17,10 +17,11 @@ from test_sink import CODEC, DATABASE, T0, make_data
 from typer.testing import CliRunner
 
 from hotline.cli import app
+from hotline.regions import default_registry
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.analyst import query_df
 from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import METRIC_COUNTERS, to_rows
+from hotline.sinks.rows import METRIC_COUNTERS, place, to_rows
 from hotline.sinks.writer import Writer
 
 pytestmark = pytest.mark.clickhouse
@@ -52,9 +53,10 @@ def loaded(clickhouse_client: Client) -> Client:
             counters = [0] * len(METRIC_COUNTERS)
             for name, value in (("offered", 20), ("queued", 10), ("answered", 9)):
                 counters[METRIC_COUNTERS.index(name)] = value
-            batches["metric_minute"].append(
-                (level, region, "pension", "phone", T0 + timedelta(minutes=minute), *counters, 1)
-            )
+            bucket = T0 + timedelta(minutes=minute)
+            where = place(default_registry(), "metric_minute", region)
+            row = (level, region, "pension", "phone", bucket, *counters, 1, *where)
+            batches["metric_minute"].append(row)
     Writer(clickhouse_client, DATABASE).write(batches)
     return clickhouse_client
 

@@ -26,6 +26,7 @@ from kafka import KafkaProducer
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.clickhouse_users import FILTERED_TABLES
 from hotline.infra.topics import TopicSpec, ensure_topics, shared_topic, shared_topics
+from hotline.regions import default_registry
 from hotline.schemas import (
     AgentState,
     AgentStateChanged,
@@ -47,6 +48,7 @@ from hotline.schemas import (
 )
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
+from hotline.sinks.rows import place
 from hotline.sinks.sink import Sink, SinkConfig
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -470,3 +472,12 @@ def test_jiangsu_analyst_sees_only_jiangsu_through_every_table_and_view(
                 assert everything[0] > seen > 0, table.name
     finally:
         jiangsu.disconnect()
+
+
+def test_rows_are_placed_by_the_region_registry_not_by_digits() -> None:
+    registry = default_registry()
+    assert place(registry, "call_records", "320102") == ("320000", "320100")
+    assert place(registry, "call_records", "659001") == ("660000", "659001")  # 石河子, the Corps
+    assert place(registry, "call_records", "429004") == ("420000", "429004")  # 仙桃
+    assert place(registry, "call_records", "110101") == ("110000", "110100")  # 东城区
+    assert place(registry, "metric_minute", "000000") == ("000000",)

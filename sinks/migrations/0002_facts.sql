@@ -6,8 +6,10 @@
 -- lands on the same key; versioned records keep the highest `version`, immutable ones collapse
 -- into one identical row. Read with FINAL (or argMax) for exact answers before merges ran.
 --
--- Province columns (`province_code`, first two digits of the region code + '0000') are what
--- the per-province row filters of users.xml test (infra/clickhouse_users.py FILTERED_TABLES).
+-- Province columns are what the per-province row filters of users.xml test
+-- (infra/clickhouse_users.py FILTERED_TABLES). The sink fills them from the region registry
+-- (hotline.sinks.rows.place: the Corps' 6590xx cities belong to 660000); the DEFAULT
+-- (first two digits + '0000') only serves rows inserted by hand.
 -- Every statement is re-runnable.
 
 CREATE TABLE IF NOT EXISTS {database}.call_records
