@@ -28,19 +28,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from hotline.errors import ConfigurationError
+from hotline.regions import default_registry
 from hotline.settings import Settings
 
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
 ANYWHERE: tuple[str, ...] = ("::/0",)
 
-# Provincial units of GB/T 2260 (mainland, and the XPCC as 660000 as in hotline.regions):
-# one scoped user each.
-PROVINCE_CODES: tuple[str, ...] = (
-    "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000",
-    "310000", "320000", "330000", "340000", "350000", "360000", "370000", "410000",
-    "420000", "430000", "440000", "450000", "460000", "500000", "510000", "520000",
-    "530000", "540000", "610000", "620000", "630000", "640000", "650000", "660000",
-)  # fmt: skip
+# One scoped user per provincial unit of the region registry (incl. the Corps, 660000).
+PROVINCE_CODES: tuple[str, ...] = tuple(region.code for region in default_registry().provinces())
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -63,7 +58,7 @@ class FilteredTable(_Model):
         return value
 
 
-# The tables and views per-province users can read (sinks/migrations/0002…0004), each with
+# The tables and views per-province users can read (sinks/migrations/0002…0005), each with
 # its province column. A new table or view with region-level rows is listed here, or scoped
 # users cannot read it at all.
 FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
@@ -90,6 +85,10 @@ FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
         "center_occupancy",
         "ticket_rates",
         "ticket_backlog",
+        # quality monitoring (0005)
+        "qa_evaluations",
+        "qa_center_coverage",
+        "qa_live_unreachable_days",
     )
 )
 
