@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/hotline dashboard assets
 	touch $@
 
 lint: install ## ruff lint and format check
@@ -32,16 +33,15 @@ test: install lint ## lint, then the whole suite (tests start and stop their own
 up: install ## start the embedded stack (Kafka + ClickHouse) and provision it
 	$(BIN)/hotline stack up
 
-down: ## stop the embedded stack (data stays in .hotline/)
+down: ## stop the demo's processes and the embedded stack (data stays in .hotline/)
+	BIN=$(BIN) bash infra/demo.sh down
 	$(BIN)/hotline stack down
 
 status: ## show the embedded stack
 	$(BIN)/hotline stack status
 
-demo: up ## start the stack and feed it a simulated morning of Jiangsu's and Zhejiang's centers
-	$(BIN)/hotline simulate --centers 320000,330000 --profile C320500=understaffed \
-		--profile C321300=unstaffed_line --start 2025-03-03T08:00 --hours 4 \
-		--to kafka --out .hotline/demo
+demo: install ## the whole flow, live: stack, streams, sink, a real-time simulation, dashboard
+	BIN=$(BIN) bash infra/demo.sh up
 
 clean: ## remove the virtualenv and caches (keeps .hotline data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
