@@ -16,7 +16,8 @@ from hotline.regions_cli import centers_app, regions_app
 from hotline.reports.cli import quality_app, report_app
 from hotline.settings import load_settings
 from hotline.sinks.cli import app as db_app
-from hotline.sinks.sink_cli import register as register_sink_commands
+from hotline.sinks.sink_cli import sink_command
+from hotline.sinks.sql_cli import sql_command
 from hotline.streams.cli import app as streams_app
 
 # Client libraries that log every connection at INFO; their warnings still show.
@@ -47,18 +48,27 @@ def _root(
     ctx.obj = settings
 
 
-app.add_typer(stack_app, name="stack")
-app.add_typer(db_app, name="db")
-app.add_typer(regions_app, name="regions")
-app.add_typer(centers_app, name="centers")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(serve_app, name="serve")
-app.add_typer(streams_app, name="streams")
-app.add_typer(quality_app, name="quality")
-app.add_typer(report_app, name="report")
-app.add_typer(dashboard_app, name="dashboard")
-app.command("simulate")(simulate_command)
-register_sink_commands(app)  # hotline sink, hotline sql
+# --help groups the commands by what they are for.
+_RUN, _FEED, _PROCESS, _USE, _REFERENCE = (
+    "Run it",
+    "Feed events",
+    "Process and store",
+    "Look at the results",
+    "Reference data",
+)
+app.add_typer(stack_app, name="stack", rich_help_panel=_RUN)
+app.add_typer(db_app, name="db", rich_help_panel=_RUN)
+app.command("simulate", rich_help_panel=_FEED)(simulate_command)
+app.add_typer(ingest_app, name="ingest", rich_help_panel=_FEED)
+app.add_typer(serve_app, name="serve", rich_help_panel=_FEED)
+app.add_typer(streams_app, name="streams", rich_help_panel=_PROCESS)
+app.command("sink", rich_help_panel=_PROCESS)(sink_command)
+app.add_typer(dashboard_app, name="dashboard", rich_help_panel=_USE)
+app.command("sql", rich_help_panel=_USE)(sql_command)
+app.add_typer(report_app, name="report", rich_help_panel=_USE)
+app.add_typer(quality_app, name="quality", rich_help_panel=_USE)
+app.add_typer(regions_app, name="regions", rich_help_panel=_REFERENCE)
+app.add_typer(centers_app, name="centers", rich_help_panel=_REFERENCE)
 
 
 def main() -> None:

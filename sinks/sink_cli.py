@@ -8,7 +8,6 @@ import typer
 
 from hotline.settings import Settings
 from hotline.sinks.sink import Sink, SinkConfig
-from hotline.sinks.sql_cli import sql_command
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -49,9 +48,3 @@ def sink_command(
         f"sink stopped: {stats.messages} messages, {stats.rows} rows in {stats.flushes} "
         f"flushes, {stats.dead_letters} dead letters, {stats.retries} retries"
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``sink`` and ``sql`` to the root ``hotline`` command."""
-    app.command("sink")(sink_command)
-    app.command("sql")(sql_command)
