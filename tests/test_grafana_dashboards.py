@@ -1,0 +1,156 @@
+"""The provisioned Grafana dashboards (infra/grafana/dashboards/*.json): well-formed, generated
+from hotline.dashboards.grafana, every panel on the ``hotline-clickhouse`` datasource, every
+variable defined, and every SQL query runs on the real ClickHouse server as the ``dashboard``
+user after Grafana's macros are replaced.
+
+Macro replacement (what the grafana-clickhouse-datasource plugin does, simplified):
+``$__timeFilter(col)`` → ``col >= toDateTime(FROM) AND col <= toDateTime(TO)``,
+``$__fromTime`` / ``$__toTime`` → ``toDateTime(FROM)`` / ``toDateTime(TO)`` (epoch seconds of the
+test range), ``${var}`` and ``$var`` → the variable's value. Any other ``$`` left over fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_driver import Client
+from fixtures_clickhouse import PASSWORDS
+from test_dashboard_data import DB, JIANGSU, NATION, NOW, load
+
+from hotline.dashboards import grafana
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+
+FOLDER = Path(__file__).resolve().parent.parent / "infra" / "grafana" / "dashboards"
+FILES = sorted(FOLDER.glob("*.json"))
+DAY_START = int(NOW.replace(hour=0, minute=0).timestamp())
+DAY_END = DAY_START + 86400 - 1
+TEST_VALUES = {"grain": ("hour", "day", "month"), "province": ("320000",), "city": ("320100",)}
+
+
+def substitute(sql: str, variables: dict[str, str], start: int, end: int) -> str:
+    sql = re.sub(
+        r"\$__timeFilter\((\w+)\)",
+        lambda m: f"{m[1]} >= toDateTime({start}) AND {m[1]} <= toDateTime({end})",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", f"toDateTime({start})")
+    sql = sql.replace("$__toTime", f"toDateTime({end})")
+    for name, value in variables.items():
+        sql = sql.replace(f"${{{name}}}", value)
+        sql = re.sub(rf"\${name}\b", value, sql)
+    assert "$" not in sql, f"unreplaced macro or variable in {sql}"
+    return sql
+
+
+def queries(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for panel in model["panels"]:
+        for target in panel.get("targets", []):
+            yield panel["title"], target["rawSql"]
+
+
+def variables_of(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in model["templating"]["list"]}
+
+
+def test_there_are_three_dashboards() -> None:
+    assert [f.name for f in FILES] == [
+        "hotline-city.json",
+        "hotline-national.json",
+        "hotline-province.json",
+    ]
+
+
+def test_files_are_the_generators_output() -> None:
+    built = grafana.build()
+    assert sorted(built) == [f.name for f in FILES]
+    for file in FILES:
+        assert file.read_text(encoding="utf-8") == grafana.render(built[file.name]), (
+            f"{file.name} differs: run python -m hotline.dashboards.grafana"
+        )
+
+
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_dashboard_is_well_formed(file: Path) -> None:
+    model = json.loads(file.read_text(encoding="utf-8"))
+    assert model["uid"] and model["title"] and model["panels"]
+    assert re.search(r"[\u4e00-\u9fff]", model["title"]), "Chinese title"
+    defined = variables_of(model)
+    ids = set()
+    for panel in model["panels"]:
+        assert panel["id"] not in ids
+        ids.add(panel["id"])
+        assert re.search(r"[\u4e00-\u9fff]", panel["title"]), panel["title"]
+        assert panel["datasource"]["uid"] == "hotline-clickhouse", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "hotline-clickhouse", panel["title"]
+            sql = target["rawSql"]
+            used = set(re.findall(r"\$\{(\w+)\}", sql)) | set(re.findall(r"\$(?!__)(\w+)", sql))
+            assert used <= set(defined), f"{panel['title']}: undefined {used - set(defined)}"
+            # rates only from summed counters: a rate function's arguments are sums
+            for call in re.findall(r"hotline_\w+\(([^()]*(?:\([^()]*\)[^()]*)*)\)", sql):
+                assert all(a.strip().startswith("sum(") for a in call.split(",")), call
+    for variable in defined.values():
+        assert variable["type"] == "custom" and variable["query"] and variable["current"]["value"]
+        values = [part.split(" : ")[1] for part in variable["query"].split(", ")]
+        assert variable["current"]["value"] in values
+
+
+@pytest.fixture(scope="module")
+def dashboard_client(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
+    clickhouse_server.start()
+    clickhouse_server.wait_ready(60)
+    admin = Client(HOST, port=clickhouse_server.tcp_port)
+    load(admin)
+    admin.disconnect()
+    client = Client(
+        HOST,
+        port=clickhouse_server.tcp_port,
+        user="dashboard",
+        password=PASSWORDS["dashboard"],
+        database=DB,
+    )
+    yield client
+    client.disconnect()
+
+
+def run(client: Client, sql: str) -> list[dict[str, Any]]:
+    data, columns = client.execute(sql, with_column_types=True)
+    return [dict(zip([c for c, _t in columns], row, strict=True)) for row in data]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_every_query_runs_on_clickhouse(
+    file: Path, dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    model = json.loads(file.read_text(encoding="utf-8"))
+    names = list(variables_of(model))
+    for grain in TEST_VALUES["grain"]:
+        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
+        for title, sql in queries(model):
+            rows = run(dashboard_client, substitute(sql, values, DAY_START, DAY_END))
+            if grain == "day":  # the dataset's day; a month bucket starts before it
+                assert rows, f"{file.name} / {title}: no rows"
+
+
+@pytest.mark.clickhouse
+def test_summaries_equal_the_known_counts(
+    dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    cases = (("hotline-national.json", NATION), ("hotline-province.json", JIANGSU))
+    for name, counts in cases:
+        model = json.loads((FOLDER / name).read_text(encoding="utf-8"))
+        sql = next(sql for title, sql in queries(model) if title.endswith("汇总"))
+        values = {"grain": "hour", "province": "320000"}  # both hours of the morning
+        (row,) = run(dashboard_client, substitute(sql, values, DAY_START, DAY_END))
+        assert row["呼入量"] == counts.offered
+        assert row["接通率"] == pytest.approx(counts.answered / counts.queued)
+        assert row["服务水平(30秒)"] == pytest.approx(
+            counts.answered_in_sl / (counts.queued - counts.short_abandoned)
+        )
