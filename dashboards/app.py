@@ -37,6 +37,7 @@ from .labels import (
     TICKET_STATUSES,
     label,
 )
+from .quality import EvaluationWriter, add_quality_routes
 from .scopes import NATIONAL_CODE, Scope
 from .sessions import COOKIE, SessionStore
 from .tables import METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
@@ -75,6 +76,8 @@ class Services:
     regions: RegionRegistry
     centers: CenterRegistry
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: the one write path (POST /api/quality/evaluations); None: the form is switched off
+    evaluations: EvaluationWriter | None = None
 
 
 def create_app(services: Services) -> FastAPI:
@@ -554,6 +557,10 @@ def create_app(services: Services) -> FastAPI:
             raise HTTPException(403, f"无权确认该告警：您的范围是{scope_label(user.scope)}")
         by, at = s.acks.ack(alert_id, user.name, s.now())
         return {"alert_id": alert_id, "acked_by": by, "acked_at": at}
+
+    # -- quality monitoring (质量监测): report figures and the evaluation form ------------
+
+    add_quality_routes(app, s, current_user, scope_label)
 
     # -- comparison ----------------------------------------------------------------------
 

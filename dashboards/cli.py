@@ -26,6 +26,7 @@ from .acks import AckStore
 from .app import Services, create_app
 from .assets import HOW, fetch_assets, missing_assets
 from .config import DASHBOARD_USER, DashboardConfig
+from .quality import EvaluationWriter
 from .queries import Warehouse
 from .sessions import SessionStore
 from .users import UserStore
@@ -52,7 +53,19 @@ def _users(settings: Settings) -> UserStore:
     return UserStore(DashboardConfig.from_settings(settings).users_file, default_registry())
 
 
-def build_services(settings: Settings, config: DashboardConfig) -> Services:
+def build_services(
+    settings: Settings, config: DashboardConfig, *, evaluation_writes: bool = True
+) -> Services:
+    """Reads as the read-only ``dashboard`` user; the evaluation form alone writes, with the
+    admin credentials of ``settings.clickhouse`` (``HOTLINE_CLICKHOUSE__USER``/``PASSWORD``)
+    on a separate connection, unless ``evaluation_writes`` is off."""
+    writer = None
+    if evaluation_writes:
+        writer = EvaluationWriter(
+            settings.clickhouse,
+            settings.clickhouse.user,
+            settings.clickhouse.password.get_secret_value(),
+        )
     return Services(
         config=config,
         users=UserStore(config.users_file, default_registry()),
@@ -65,6 +78,7 @@ def build_services(settings: Settings, config: DashboardConfig) -> Services:
         acks=AckStore(config.acks_file),
         regions=default_registry(),
         centers=default_centers(),
+        evaluations=writer,
     )
 
 
@@ -74,6 +88,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
     secure_cookies: bool = typer.Option(False, help="Secure cookies (behind HTTPS)"),
+    evaluation_writes: bool = typer.Option(
+        True, help="the 质量监测 form may store evaluations (admin credentials of clickhouse)"
+    ),
 ) -> None:
     """Serve the dashboards (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
@@ -91,7 +108,8 @@ def serve(
             err=True,
         )
     typer.echo(f"hotline dashboards on http://{host}:{port}/")
-    uvicorn.run(create_app(build_services(settings, config)), host=host, port=port)
+    services = build_services(settings, config, evaluation_writes=evaluation_writes)
+    uvicorn.run(create_app(services), host=host, port=port)
 
 
 @user_app.command("add")

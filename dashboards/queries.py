@@ -77,6 +77,11 @@ class Warehouse:
             self._local.client = client
         return client
 
+    def client(self) -> Client:
+        """This thread's client (as the read-only user), for shared readers such as
+        :func:`hotline.reports.report.quality_figures`."""
+        return self._client()
+
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         sql = sql.replace("{db}", self.database)
         with translated_errors("dashboard query"):

@@ -1,0 +1,208 @@
+"""质量监测 in the dashboard: the yearly report's figures, and a form to enter one evaluation.
+
+- ``GET /api/quality?year=Y[&province=P]`` answers exactly
+  :func:`hotline.reports.report.quality_figures` (the figures of ``hotline report quality``),
+  read as the read-only ``dashboard`` user. Scope, checked on the server: a national user gets
+  the national variant or any province's; a province user only its own province's (the
+  default when ``province`` is left out); a city user gets 403 (the report has no city variant).
+- ``GET /api/quality/options``: years, the provinces and centers the user may choose, the
+  rubric and outcome codes (what the page and the form need).
+- ``POST /api/quality/evaluations`` (JSON): one evaluation, validated by the CSV import's own
+  parser (:func:`hotline.reports.csv_import.parse_csv` on a one-row sheet built from the form,
+  so the rules and messages are the import's), stored with
+  :func:`hotline.reports.store.insert_evaluations` through the :class:`EvaluationWriter` — the
+  one write path of the dashboard, on its own connection with the writer (admin) credentials of
+  ``settings.clickhouse``. 201 stored; 422 refused, with item-level reasons; 403 a center
+  outside the scope; 404 an unknown center; 503 when no writer is configured.
+"""
+
+# no `from __future__ import annotations`: FastAPI must see the local CurrentUser alias
+import csv
+import io
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from clickhouse_driver import Client
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hotline.reports.csv_import import HEADER, parse_csv
+from hotline.reports.records import ITEM_FIELDS, OUTCOMES
+from hotline.reports.report import quality_figures
+from hotline.reports.store import insert_evaluations
+from hotline.schemas.qa import RUBRIC
+from hotline.settings import ClickHouseSettings
+from hotline.sinks.client import connect
+from hotline.workdays import CHINA_TZ
+
+from .users import User
+
+if TYPE_CHECKING:
+    from .app import Services
+
+log = logging.getLogger(__name__)
+
+#: The form's fields: the CSV columns an evaluator fills in (ids and versions are derived).
+FORM_FIELDS = tuple(c for c in HEADER if c not in ("evaluation_id", "version"))
+_FIELD = re.compile(r"^(\w+)\b")
+_PREFIX = re.compile(r"^evaluation '[^']*': ")
+
+
+class EvaluationWriter:
+    """The dashboard's only ClickHouse writer: inserts evaluations into ``qa_evaluations``.
+
+    A separate connection with its own credentials (``hotline dashboard`` passes the admin
+    user of ``settings.clickhouse``); every other query of the dashboard runs as the read-only
+    ``dashboard`` user. Connects on the first insert; one insert at a time.
+    """
+
+    def __init__(self, settings: ClickHouseSettings, user: str, password: str) -> None:
+        self._settings = settings
+        self._user = user
+        self._password = password
+        self._lock = threading.Lock()
+        self._client: Client | None = None
+        self.database = settings.database
+
+    def insert(self, rows: list[Any]) -> int:
+        with self._lock:
+            if self._client is None:
+                self._client = connect(self._settings, user=self._user, password=self._password)
+            return insert_evaluations(self._client, self.database, rows)
+
+
+def reasons(message: str) -> list[dict[str, str | None]]:
+    """The import's message split into (field, reason) pairs; field None when it names none."""
+    message = _PREFIX.sub("", message)
+    if message.startswith("item scores partly blank: "):
+        blank = message.removeprefix("item scores partly blank: ").split(", ")
+        return [{"field": f, "message": f"{f}：评分项须全部填写或全部留空"} for f in blank]
+    out: list[dict[str, str | None]] = []
+    for part in message.split("; "):
+        match = _FIELD.match(part)
+        word = match[1] if match else ""
+        if word == "unknown" and "center" in part:
+            word = "center_id"
+        if word == "no" and "dialled_at" in part:
+            word = "dialled_at"
+        out.append({"field": word if word in HEADER else None, "message": part})
+    return out
+
+
+def one_row_sheet(values: dict[str, Any]) -> str:
+    """The form's values as a CSV sheet of one row (the import's own format)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FORM_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    row = {}
+    for name in FORM_FIELDS:
+        value = values.get(name)
+        row[name] = "" if value is None else str(value).strip()
+    writer.writerow(row)
+    return buffer.getvalue()
+
+
+def add_quality_routes(
+    app: FastAPI,
+    s: "Services",
+    current_user: Callable[[Request], User],
+    scope_label: Callable[[Any], str],
+) -> None:
+    CurrentUser = Annotated[User, Depends(current_user)]
+
+    def allowed_provinces(user: User) -> list[dict[str, str]]:
+        provinces = s.regions.provinces()
+        if user.scope.kind == "province":
+            provinces = tuple(p for p in provinces if p.code == user.scope.code)
+        elif user.scope.kind != "national":
+            provinces = ()
+        return [{"code": p.code, "name": p.name} for p in provinces]
+
+    @app.get("/api/quality/options")
+    def options(user: CurrentUser) -> dict[str, Any]:
+        year = s.now().astimezone(CHINA_TZ).year
+        centers = [
+            {"center_id": c.center_id, "name": c.name, "home": c.home}
+            for c in sorted(s.centers, key=lambda c: c.center_id)
+            if user.scope.allows(c.home, s.regions)
+        ]
+        return {
+            "year": year,
+            "years": list(range(year, year - 6, -1)),
+            "national": user.scope.kind == "national",
+            "report": user.scope.kind != "city",
+            "provinces": allowed_provinces(user),
+            "centers": centers,
+            "rubric": [
+                {"field": i.field, "chinese": i.chinese, "group": i.group, "maximum": i.maximum}
+                for i in RUBRIC
+            ],
+            "outcomes": [{"code": k, "label": v} for k, v in OUTCOMES.items()],
+            "writable": s.evaluations is not None,
+            "user": user.name,
+        }
+
+    @app.get("/api/quality")
+    def quality(request: Request, user: CurrentUser) -> dict[str, Any]:
+        q = request.query_params
+        try:
+            year = int(q.get("year", ""))
+        except ValueError:
+            raise HTTPException(400, "year 须为年份，如 2025") from None
+        if not 2000 <= year <= 2100:
+            raise HTTPException(400, f"year {year} 超出范围")
+        province = q.get("province") or None
+        if user.scope.kind == "city":
+            where = scope_label(user.scope)
+            raise HTTPException(403, f"质量监测报告按全国或省出具，地市无权查看：您的范围是{where}")
+        if user.scope.kind == "province":
+            if province is None:
+                province = user.scope.code
+            if province != user.scope.code:
+                raise HTTPException(403, f"无权查看该省报告：您的范围是{scope_label(user.scope)}")
+        if province is not None:
+            region = s.regions.get(province)  # unknown: 404
+            if region.level != "province":
+                raise HTTPException(400, f"{province} 不是省级代码")
+        client = s.warehouse.client()
+        return quality_figures(client, s.warehouse.database, year, province, registry=s.centers)
+
+    @app.post("/api/quality/evaluations")
+    async def enter_evaluation(request: Request, user: CurrentUser) -> JSONResponse:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise HTTPException(415, "请以 application/json 提交")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "请求体不是 JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "请求体须为 JSON 对象")
+        center = s.centers.get(str(body.get("center_id", "")))  # unknown: 404
+        if not user.scope.allows(center.home, s.regions):
+            raise HTTPException(
+                403, f"无权录入{center.name}的评价：您的范围是{scope_label(user.scope)}"
+            )
+        if s.evaluations is None:
+            raise HTTPException(503, "评价录入未启用（没有配置写入连接）")
+        values = {k: body.get(k) for k in FORM_FIELDS if k not in ITEM_FIELDS}
+        items = body.get("items") or {}
+        values |= {name: items.get(name) for name in ITEM_FIELDS}
+        version = int(s.now().timestamp() * 1000)
+        result = parse_csv(one_row_sheet(values), s.centers, default_version=version)
+        if result.errors:
+            errors = [r for e in result.errors for r in reasons(e.message)]
+            return JSONResponse(
+                {
+                    "detail": "评价未保存：" + "；".join(str(e["message"]) for e in errors),
+                    "errors": errors,
+                },
+                status_code=422,
+            )
+        (row,) = result.rows
+        await run_in_threadpool(s.evaluations.insert, [row])
+        log.info("evaluation %s entered by %s", row.evaluation_id, user.name)
+        return JSONResponse({"evaluation": row.to_json(), "total": row.total}, status_code=201)

@@ -1,0 +1,221 @@
+"""质量监测 in the dashboard against the real ClickHouse server: the report API answers exactly
+``quality_figures`` for the hand-made campaign of test_quality.py (national and province
+variants, scope checks), and the evaluation form stores, refuses with item-level reasons, or
+forbids (out-of-scope center) — validated by the CSV import's own parser."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from clickhouse_driver import Client
+from fastapi.testclient import TestClient
+from test_dashboard_data import ACCOUNTS, DB, load, services
+from test_quality import current, previous
+
+from hotline.centers import default_centers
+from hotline.dashboards.app import create_app
+from hotline.dashboards.quality import EvaluationWriter, one_row_sheet, reasons
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.reports.csv_import import parse_csv
+from hotline.reports.records import ITEM_FIELDS
+from hotline.reports.report import quality_figures
+from hotline.reports.store import insert_evaluations, load_evaluations
+from hotline.settings import ClickHouseSettings
+
+pytestmark = pytest.mark.clickhouse
+
+FULL = dict(zip(ITEM_FIELDS, (5, 5, 10, 5, 10, 20, 5, 5, 10, 15, 10), strict=True))
+FORM_YEAR = 2030  # the form's rows live in their own year
+
+
+@pytest.fixture(scope="module")
+def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
+    clickhouse_server.start()
+    clickhouse_server.wait_ready(60)
+    client = Client(HOST, port=clickhouse_server.tcp_port)
+    load(client)
+    client.execute(f"TRUNCATE TABLE {DB}.qa_evaluations")
+    insert_evaluations(client, DB, current() + previous())
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture(scope="module")
+def app(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory):
+    base = services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash"))
+    writer = EvaluationWriter(
+        ClickHouseSettings(host=HOST, port=clickhouse_server.tcp_port, database=DB), "default", ""
+    )
+    return create_app(replace(base, evaluations=writer))
+
+
+def login(app, name: str) -> TestClient:
+    client = TestClient(app)
+    response = client.post("/api/login", json={"username": name, "password": ACCOUNTS[name][0]})
+    assert response.status_code == 200, response.text
+    return client
+
+
+@pytest.fixture(scope="module")
+def nat(app) -> TestClient:
+    return login(app, "nat")
+
+
+@pytest.fixture(scope="module")
+def js(app) -> TestClient:
+    return login(app, "js")
+
+
+@pytest.fixture(scope="module")
+def nj(app) -> TestClient:
+    return login(app, "nj")
+
+
+def direct(admin: Client, year: int, province: str | None = None) -> dict:
+    figures = quality_figures(admin, DB, year, province, registry=default_centers())
+    return json.loads(json.dumps(figures))  # as JSON: tuples become lists
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def test_national_figures_equal_the_report(nat: TestClient, admin: Client) -> None:
+    response = nat.get("/api/quality", params={"year": 2025})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == direct(admin, 2025)
+    assert body["coverage"]["current"]["dialled"] == 7  # the campaign's eight centers, one twice
+    assert body["coverage"]["previous"]["dialled"] == 7
+
+
+def test_province_figures_equal_the_report(nat: TestClient, js: TestClient, admin: Client) -> None:
+    expected = direct(admin, 2025, "320000")
+    assert nat.get("/api/quality", params={"year": 2025, "province": "320000"}).json() == expected
+    assert js.get("/api/quality", params={"year": 2025}).json() == expected  # its own by default
+    own = js.get("/api/quality", params={"year": 2025, "province": "320000"})
+    assert own.json() == expected
+    assert expected["scope"]["unit_label"] == "城市"
+
+
+def test_quality_scopes_and_bad_parameters(nat: TestClient, js: TestClient, nj: TestClient) -> None:
+    other = js.get("/api/quality", params={"year": 2025, "province": "330000"})
+    assert other.status_code == 403 and "江苏省" in other.json()["detail"]
+    assert nj.get("/api/quality", params={"year": 2025}).status_code == 403
+    assert nj.get("/api/quality", params={"year": 2025, "province": "320000"}).status_code == 403
+    assert nat.get("/api/quality").status_code == 400
+    assert nat.get("/api/quality", params={"year": "abc"}).status_code == 400
+    assert nat.get("/api/quality", params={"year": 2025, "province": "320100"}).status_code == 400
+    assert nat.get("/api/quality", params={"year": 2025, "province": "990000"}).status_code == 404
+    assert TestClient(nat.app).get("/api/quality", params={"year": 2025}).status_code == 401
+
+
+def test_options_follow_the_scope(nat: TestClient, js: TestClient, nj: TestClient) -> None:
+    national = nat.get("/api/quality/options").json()
+    assert national["national"] and len(national["provinces"]) == 32
+    assert len(national["centers"]) == len(default_centers())
+    assert [r["maximum"] for r in national["rubric"]] == list(FULL.values())
+    province = js.get("/api/quality/options").json()
+    assert [p["code"] for p in province["provinces"]] == ["320000"]
+    assert {c["home"][:2] for c in province["centers"]} == {"32"}
+    city = nj.get("/api/quality/options").json()
+    assert not city["report"] and [c["center_id"] for c in city["centers"]] == ["C320100"]
+
+
+# -- the evaluation form ------------------------------------------------------------------------
+
+
+def form(center_id: str = "C320100", **changes) -> dict:
+    body = {
+        "year": FORM_YEAR,
+        "center_id": center_id,
+        "outcome": 1,
+        "human_service": "",
+        "dialled_at": f"{FORM_YEAR}-06-03 09:10",
+        "items": dict(FULL),
+        "total": "",
+        "evaluator": "张三",
+        "note": "",
+    }
+    body.update(changes)
+    return body
+
+
+def test_an_evaluation_is_stored(js: TestClient, admin: Client) -> None:
+    items = dict(FULL, warm_tone=8, accurate_complete=12)
+    response = js.post("/api/quality/evaluations", json=form(items=items))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["total"] == 95 and body["evaluation"]["evaluation_id"] == f"ms-{FORM_YEAR}-C320100"
+    rows, problems = load_evaluations(admin, DB, (FORM_YEAR,))
+    assert not problems
+    (row,) = [r for r in rows if r.center_id == "C320100"]
+    assert row.items == tuple(items.values()) and row.evaluator == "张三" and row.outcome == 1
+    assert row.region_code == "320100" and row.human_service
+    report = js.get("/api/quality", params={"year": FORM_YEAR}).json()
+    assert report["coverage"]["current"]["reached"] == 1
+    assert report["score_average"]["total"] == 95.0
+
+
+def test_outcome_three_with_several_tries(nj: TestClient, admin: Client) -> None:
+    tries = f"{FORM_YEAR}-06-04 09:10; {FORM_YEAR}-06-04 14:30; {FORM_YEAR}-06-05 10:05"
+    body = form(outcome=3, dialled_at=tries, items={})
+    response = nj.post("/api/quality/evaluations", json=body)  # a city user, its own center
+    assert response.status_code == 201, response.text
+    assert len(response.json()["evaluation"]["tries"]) == 3
+    assert response.json()["evaluation"]["items"] is None
+
+
+def test_refused_with_item_level_reasons(js: TestClient) -> None:
+    items = dict(FULL, states_agent_number=7, grasps_and_guides=21)
+    response = js.post("/api/quality/evaluations", json=form(items=items, total=130))
+    assert response.status_code == 422
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(fields) == {"states_agent_number", "grasps_and_guides", "total"}
+    assert "0..5" in fields["states_agent_number"] and "0..20" in fields["grasps_and_guides"]
+
+    cases = {
+        "outcome": form(outcome=5),
+        "dialled_at": form(dialled_at="3.6. 9:10"),
+        "warm_tone": form(items=dict(FULL, warm_tone="")),
+        "polite_language": form(items=dict(FULL, polite_language="x")),
+        "human_service": form(human_service="vielleicht"),
+    }
+    for field, body in cases.items():
+        refused = js.post("/api/quality/evaluations", json=body)
+        assert refused.status_code == 422, (field, refused.text)
+        assert field in [e["field"] for e in refused.json()["errors"]], refused.json()
+    scored_but_unreached = js.post("/api/quality/evaluations", json=form(outcome=4))
+    assert scored_but_unreached.status_code == 422
+    assert scored_but_unreached.json()["errors"][0]["field"] == "outcome"
+
+
+def test_reasons_are_the_csv_imports(js: TestClient) -> None:
+    """The form's reasons are the import's messages for the same values (no twin rules)."""
+    values = dict(form(items={}), outcome=2, **dict(FULL, no_dead_air=6))
+    values.pop("items")
+    sheet = parse_csv(one_row_sheet(values), default_centers(), default_version=1)
+    (error,) = sheet.errors
+    response = js.post(
+        "/api/quality/evaluations", json=form(outcome=2, items=dict(FULL, no_dead_air=6))
+    )
+    assert [e["message"] for e in response.json()["errors"]] == [
+        e["message"] for e in reasons(error.message)
+    ]
+    assert "no_dead_air = 6 is outside 0..5" in error.message
+
+
+def test_out_of_scope_and_bad_requests(js: TestClient, nj: TestClient, app) -> None:
+    denied = js.post("/api/quality/evaluations", json=form(center_id="C330100"))
+    assert denied.status_code == 403 and "江苏省" in denied.json()["detail"]
+    assert nj.post("/api/quality/evaluations", json=form(center_id="C320200")).status_code == 403
+    # the provincial center serves Nanjing callers but is not the city user's
+    assert nj.post("/api/quality/evaluations", json=form(center_id="C320000")).status_code == 403
+    assert js.post("/api/quality/evaluations", json=form(center_id="C999999")).status_code == 404
+    as_form = js.post("/api/quality/evaluations", content="center_id=C320100")
+    assert as_form.status_code == 415
+    off = create_app(replace(app.state.services, evaluations=None))
+    client = login(off, "js")
+    assert client.post("/api/quality/evaluations", json=form()).status_code == 503
