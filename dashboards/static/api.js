@@ -1,9 +1,10 @@
 // Talking to the dashboard API: JSON tables, CSV links, errors as exceptions.
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, errors = []) {
     super(detail);
     this.status = status;
+    this.errors = errors; // item-level reasons ({field, message}) of a refused form
   }
 }
 
@@ -34,7 +35,7 @@ export async function post(path, data = {}) {
     body: JSON.stringify(data),
   });
   const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText);
+  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText, body.errors);
   return body;
 }
 

@@ -1,5 +1,6 @@
 // The dashboards' single page: hash routes, one view function per page, live polling.
 import { ApiError, csvUrl, get, post } from "./api.js";
+import { evaluationPage, qualityPage } from "./quality.js";
 import { cards, colour, curve, disposeCharts, drawCharts, el, emptyNote, fmt, table } from "./render.js";
 
 const MAP_METRICS = { connection_rate: "接通率", service_level: "服务水平", satisfaction: "满意率", offered: "呼入量" };
@@ -171,6 +172,7 @@ function route() {
     case "tickets": return { page: tickets, args: [parts[1] || home, parts[2] === "list" ? parts[3] || "" : undefined, parts[4]] };
     case "alerts": return { page: alerts, args: [parts[1] || home], live: true };
     case "compare": return { page: compare, args: [parts[1] || home] };
+    case "quality": return parts[1] === "entry" ? { page: evaluationPage, args: [] } : { page: qualityPage, args: [parts[1], parts[2]] };
     default: return { page: async () => [emptyNote("没有这个页面")], args: [] };
   }
 }
