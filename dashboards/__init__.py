@@ -10,6 +10,8 @@ Modules, one concept each:
 - :mod:`.tables` — the one table shape every API answer has, as JSON or CSV;
 - :mod:`.queries` — the SQL (rates from summed counters with the ``hotline_*`` functions);
 - :mod:`.acks` — alert acknowledgements (the dashboard's ClickHouse user is read-only);
+- :mod:`.quality` — 质量监测: the report's figures and the evaluation form (the one write path);
+- :mod:`.grafana` — the provisioned Grafana dashboards (generator of infra/grafana/dashboards/);
 - :mod:`.app` — the HTTP shell; :mod:`.cli` — ``hotline dashboard``; :mod:`.assets` — ECharts.
 
 docs/dashboards.md describes the pages, the API and the scopes.
