@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -48,7 +49,15 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.streams.aggregate import Snapshot
-from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound, group_keys
+from hotline.streams.alerts import gap_record
+from hotline.streams.groups import (
+    NATIONAL_GROUP,
+    GroupOutput,
+    GroupState,
+    Inbound,
+    center_region,
+    group_keys,
+)
 from hotline.streams.worker_config import WorkerConfig
 
 __all__ = ["Worker", "create_app", "group_partition"]
@@ -56,6 +65,12 @@ __all__ = ["Worker", "create_app", "group_partition"]
 log = logging.getLogger(__name__)
 _RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 _EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+_PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
+
+
+def _ts_ms(timestamp: float | None) -> int:
+    """A Kafka message timestamp (Faust: seconds, float) in ms; 0 when unknown."""
+    return int(timestamp * 1000) if timestamp else 0
 
 
 def group_partition(group: str, partitions: int) -> int:
@@ -137,7 +152,14 @@ class Worker:
         )
         self.out = {
             role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes, **_RAW)
-            for role in ("call_records", "metric_snapshots", "dead_letters", "sequence_gaps")
+            for role in (
+                "call_records",
+                "ticket_records",
+                "metric_snapshots",
+                "alerts",
+                "dead_letters",
+                "sequence_gaps",
+            )
         }
         self.table = app.tables.add(
             GroupTable(
@@ -159,7 +181,9 @@ class Worker:
             for ev in events:
                 msg = ev.message
                 self.stats["raw_in"] += 1
-                group = self._validate(msg.value, msg.topic, msg.partition, msg.offset)
+                group = self._validate(
+                    msg.value, msg.topic, msg.partition, msg.offset, msg.timestamp
+                )
                 if group is None:
                     continue
                 value = json.dumps(
@@ -168,12 +192,15 @@ class Worker:
                         "t": msg.topic,
                         "p": msg.partition,
                         "o": msg.offset,
+                        "ts": msg.timestamp,
                         "d": base64.b64encode(msg.value).decode(),
                     }
                 ).encode()
                 self._to_group(group, value)
 
-    def _validate(self, data: bytes, topic: str, partition: int, offset: int) -> str | None:
+    def _validate(
+        self, data: bytes, topic: str, partition: int, offset: int, timestamp: float = 0.0
+    ) -> str | None:
         """The event's group (its province), or None after dead-lettering it."""
         try:
             event = self.codec.decode_model(data)
@@ -184,6 +211,7 @@ class Worker:
                 else DeadLetterReason.UNDECODABLE
             )
             self._dead(reason, "CodecError", str(exc), data, topic, partition, offset)
+            self._note_dead(topic, partition, offset, timestamp)
             return None
         problem = None
         if not isinstance(event, Event):
@@ -204,7 +232,16 @@ class Worker:
         self._dead(
             DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
         )
+        self._note_dead(topic, partition, offset, timestamp)
         return None
+
+    def _note_dead(self, topic: str, partition: int, offset: int, timestamp: float) -> None:
+        """Tell the topic's province group about a dead letter (dead-letter spike alerts)."""
+        match = _PROVINCE_TOPIC.search(topic)
+        if match is None or match.group(1) not in self.provinces:
+            return
+        note = {"k": "d", "src": f"{topic}:{partition}:{offset}", "ts": _ts_ms(timestamp)}
+        self._to_group(match.group(1), json.dumps(note).encode())
 
     def _dead(
         self,
@@ -256,10 +293,17 @@ class Worker:
                 else:
                     inbound = []
                     for i in items:
+                        if i["k"] != "e":
+                            continue
                         event = self.codec.decode_model(base64.b64decode(i["d"]))
-                        inbound.append(Inbound(event, i["t"], i["p"], i["o"]))  # type: ignore[arg-type]
+                        inbound.append(
+                            Inbound(event, i["t"], i["p"], i["o"], _ts_ms(i.get("ts")))  # type: ignore[arg-type]
+                        )
                     self.stats["group_in"] += len(inbound)
                     out = state.process(inbound)
+                    notes = [(i["src"], i["ts"]) for i in items if i["k"] == "d"]
+                    if notes:
+                        self._emit(group, state.process_dead_letters(notes))
                 self._emit(group, out)
                 state.dump(self.table)
 
@@ -325,9 +369,18 @@ class Worker:
             )
         for gap in out.gaps:
             self.stats["sequence_gaps"] += 1
+            region = center_region(gap["center_id"]) or group
             self.out["sequence_gaps"].send_soon(
-                key=gap["producer_id"].encode(), value=json.dumps(gap).encode()
+                key=gap["producer_id"].encode(), value=encode(gap_record(gap, region))
             )
+        for ticket in out.tickets:
+            self.out["ticket_records"].send_soon(
+                key=ticket.ticket_id.encode(), value=encode(ticket)
+            )
+        for alert in out.alerts:
+            self.out["alerts"].send_soon(key=alert.dedupe_key.encode(), value=encode(alert))
+        self.stats["tickets_out"] += len(out.tickets)
+        self.stats["alerts_out"] += len(out.alerts)
         self.stats["records_out"] += len(out.records)
         self.stats["snapshots_out"] += len(out.snapshots)
         self.stats["late"] += len(out.late)
@@ -368,6 +421,10 @@ class Worker:
                 self.flushed.add(group)
                 self.stats["idle_flushes"] += 1
                 log.info("group %s idle for %.1fs: flushed to %s", group, idle, point)
+            wall = state.tick_wall(int(time.time() * 1000))
+            if wall.alerts:
+                self._emit(group, wall)
+                out = out or GroupOutput()
             if out is not None:
                 self._emit(group, out)
                 state.dump(self.table)

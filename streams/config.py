@@ -10,8 +10,60 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
+from hotline.schemas import TicketCategory
 
-__all__ = ["StreamsConfig"]
+__all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig"]
+
+
+class RateThresholds(BaseModel):
+    """A province's alert thresholds: below these (over ``rate_period``) raises an alert."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection: float = Field(0.90, ge=0, le=1, description="connection rate answered/queued")
+    service_level: float = Field(
+        0.80, ge=0, le=1, description="answered_in_sl / (queued - short_abandoned)"
+    )
+
+
+class AlertsConfig(BaseModel):
+    """Alert rules (docs/streams.md, "Alerts"); durations are event time unless noted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    settle: timedelta = Field(
+        timedelta(minutes=5),
+        description="windows end this far behind the watermark (calls still in progress)",
+    )
+    rate_period: timedelta = Field(timedelta(minutes=15), description="sliding window")
+    rate_min_queued: int = Field(20, ge=1, description="fewer queued calls: no rate alert")
+    rates: RateThresholds = RateThresholds()
+    province_rates: dict[str, RateThresholds] = Field(
+        default_factory=dict, description="per-province thresholds (province code → rates)"
+    )
+    rate_margin: float = Field(0.03, ge=0, description="close above threshold + margin")
+    rate_hold: timedelta = Field(
+        timedelta(minutes=10), description="... for this long (hysteresis)"
+    )
+    unreachable_period: timedelta = Field(
+        timedelta(minutes=10), description="queued calls and none answered for this long"
+    )
+    unreachable_min_queued: int = Field(3, ge=1)
+    unreachable_hold: timedelta = Field(timedelta(minutes=10))
+    due_warning_working_hours: float = Field(
+        4.0, gt=0, description="warn when less working time than this is left"
+    )
+    due_categories: tuple[TicketCategory, ...] = (TicketCategory.COMPLAINT,)
+    dead_letters_per_minute: int = Field(
+        50, ge=0, description="more per minute and province (broker time) raises an alert"
+    )
+    dead_letter_hold: timedelta = Field(timedelta(minutes=5), description="wall-clock time")
+    gap_quiet: timedelta = Field(
+        timedelta(minutes=30), description="a gap episode ends after this long without gaps"
+    )
+
+    def rates_of(self, province: str) -> RateThresholds:
+        return self.province_rates.get(province, self.rates)
 
 
 class StreamsConfig(BaseModel):
@@ -31,6 +83,11 @@ class StreamsConfig(BaseModel):
         timedelta(minutes=10), description="allowed disorder beyond the call horizon"
     )
     repeat_window: timedelta = Field(REPEAT_WINDOW, description="repeat_7d look-back")
+    ticket_retention: timedelta = Field(
+        timedelta(days=7),
+        description="a resolved or closed ticket is forgotten this long after its last event",
+    )
+    alerts: AlertsConfig = AlertsConfig()
     national_lateness: timedelta = Field(
         timedelta(days=1),
         description="the national roll-up's lateness: provinces may lag each other by hours",

@@ -20,19 +20,23 @@ is never persisted without the cells it fed.
 from __future__ import annotations
 
 import base64
+import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hotline.centers import UnknownCenter, default_centers
 from hotline.regions import RegionRegistry
-from hotline.schemas import CallRecord, Codec, Event, Level
+from hotline.schemas import Alert, CallRecord, Codec, Event, Level, TicketRecord
 from hotline.streams.aggregate import Aggregator, LateContribution, Snapshot, VersionedSum
+from hotline.streams.alerts import AlertEngine, _Entry
 from hotline.streams.calls import CALL_EVENT_TYPES, Batch, CallAssembly, CallState, Rejected
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey
 from hotline.streams.rollup import Rollup, RollupKey
+from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
 
 __all__ = [
     "NATIONAL_GROUP",
@@ -83,6 +87,12 @@ class Inbound:
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int = 0
+    """The source message's broker timestamp (dead-letter spikes are judged on it)."""
+
+    @property
+    def source(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 @dataclass(slots=True)
@@ -91,7 +101,9 @@ class GroupOutput:
 
     records: list[CallRecord] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
-    rejected: list[tuple[Rejected, Inbound | None]] = field(default_factory=list)
+    tickets: list[TicketRecord] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    rejected: list[tuple[Rejected | TicketRejected, Inbound | None]] = field(default_factory=list)
     late: list[LateContribution] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
 
@@ -162,6 +174,19 @@ class SequenceTracker:
         return gaps
 
 
+@functools.cache
+def _center_homes() -> dict[str, str]:
+    return {c.center_id: c.home for c in default_centers()}
+
+
+def center_region(center_id: str) -> str | None:
+    """A center's home region in the default registry (None for an unknown center)."""
+    try:
+        return _center_homes().get(center_id)
+    except UnknownCenter:  # pragma: no cover - the mapping never raises
+        return None
+
+
 def group_keys(store: Iterable[str]) -> set[str]:
     """The groups that have state in ``store`` (by their meta key)."""
     return {k[: -len("|m")] for k in store if k.endswith("|m")}
@@ -189,6 +214,11 @@ class GroupState:
         self.rollups = [Rollup(level, registry, config) for level in levels]
         self.sequences = SequenceTracker(int(config.lateness.total_seconds() * 1000))
         self.max_event_ms: int | None = None
+        rules = config.alerts
+        self.tickets = TicketBook(
+            config.ticket_retention, rules.due_warning_working_hours, rules.due_categories
+        )
+        self.alerts = AlertEngine(group, config, center_region)
         self._dirty_calls: set[str] = set()
         self._dirty_buckets: set[BucketKey] = set()
         self._dirty_cells: list[set[RollupKey]] = [set() for _ in self.rollups]
@@ -204,15 +234,58 @@ class GroupState:
             at = _ms(env.occurred_at)
             self.max_event_ms = at if self.max_event_ms is None else max(self.max_event_ms, at)
             self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
+            origin[env.event_id] = item
+            if item.event.RECORD_TYPE.startswith("ticket."):
+                rejected = self.tickets.add(item.event)
+                if rejected is not None:
+                    batch.rejected.append(rejected)  # type: ignore[arg-type]
+                continue
             if item.event.RECORD_TYPE not in CALL_EVENT_TYPES:
                 continue
-            origin[env.event_id] = item
             self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
             batch.extend(self.calls.add(item.event))
         out = self._downstream(batch, origin)
         if self.max_event_ms is not None:
+            now = _dt(self.max_event_ms)
             out.gaps.extend(self.sequences.expire(self.max_event_ms))
+            self._tickets_and_alerts(out, now)
         return out
+
+    def process_dead_letters(self, notes: Iterable[tuple[str, int]]) -> GroupOutput:
+        """Dead letters of this province's raw topics (``(source, broker timestamp ms)``)."""
+        for source, at_ms in notes:
+            self.alerts.add_dead_letter(source, at_ms)
+        out = GroupOutput()
+        out.alerts.extend(self.alerts.evaluate_dead_letters())
+        return out
+
+    def tick_wall(self, now_ms: int) -> GroupOutput:
+        """The wall clock moved (dead-letter minutes are judged on broker time)."""
+        out = GroupOutput()
+        if not self.national:
+            out.alerts.extend(self.alerts.evaluate_dead_letters(now_ms))
+        return out
+
+    def _tickets_and_alerts(self, out: GroupOutput, now: datetime) -> None:
+        """Tickets and alerts after a step: ticket records, then every alert rule."""
+        if self.national:
+            return
+        changes, rejected, evicted = self.tickets.advance(now)
+        watermark = self.tickets.watermark or now
+        for change in changes:
+            if change.emitted:
+                out.tickets.append(change.record)
+            out.alerts.extend(self.alerts.on_ticket(change.record, watermark, change.warn_at))
+        for r in rejected:
+            out.rejected.append((r, None))
+        for ticket_id in evicted:
+            self.alerts.forget_ticket(ticket_id)
+        self.alerts.add_records(out.records)
+        out.alerts.extend(self.alerts.add_gaps(out.gaps))
+        out.alerts.extend(self.alerts.evaluate(watermark))
+        for _, origin in out.rejected:
+            if origin is not None and origin.timestamp_ms:
+                self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
 
     def process_snapshots(self, children: Iterable[Snapshot]) -> GroupOutput:
         """National group: province snapshots → national snapshots."""
@@ -227,6 +300,7 @@ class GroupState:
         for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
             dirty.update(rollup.advance(now))
         out.gaps.extend(self.sequences.expire(_ms(now)))
+        self._tickets_and_alerts(out, now)
         return out
 
     def flush_point(self) -> datetime | None:
@@ -270,6 +344,11 @@ class GroupState:
         for rollup in self.rollups:
             out.snapshots.extend(rollup.snapshots())
         out.records.extend(s.emitted for s in self.calls.states.values() if s.emitted)
+        out.alerts.extend(self.alerts.book.alerts())
+        if self.max_event_ms is not None and not self.national:
+            self.tickets.schedule_all()  # every held ticket's record, at the same version
+            changes, _, _ = self.tickets.advance(self.tickets.watermark or _dt(self.max_event_ms))
+            out.tickets.extend(c.record for c in changes)
         return out
 
     # -- the table image --------------------------------------------------------------------
@@ -307,6 +386,7 @@ class GroupState:
                 cell.to_dict() if cell is not None else None,
             )
         self._dirty_buckets.clear()
+        self._dump_alerts_and_tickets(put)
         of_call = self.calls.repeats._of_call
         for call_id in sorted(of_call.dirty):  # type: ignore[attr-defined]
             found = of_call.get(call_id)
@@ -329,6 +409,36 @@ class GroupState:
         states.dirty.clear()  # type: ignore[attr-defined]
         return writes
 
+    def _dump_alerts_and_tickets(self, put: Any) -> None:
+        """Alerts (downstream of tickets and calls) first, then tickets."""
+        engine, book = self.alerts, self.tickets
+        for key in sorted(engine.book.dirty):
+            entry = engine.book.entries.get(key)
+            put(self._k("al", key), entry.to_dict() if entry is not None else None)
+        for scope, minute in sorted(engine.minutes.dirty):
+            cell = engine.minutes.cells.get((scope, minute))
+            put(self._k("am", scope, minute), cell)
+        for minute in sorted(engine.dead_dirty):
+            ids = engine.dead.get(minute)
+            put(self._k("ad", minute), sorted(ids) if ids else None)
+        put(self._k("ae"), engine.meta())
+        encode = self.codec.encode_model
+        for ticket_id in sorted(book.dirty):
+            state = book.states.get(ticket_id)
+            image = None
+            if state is not None:
+                image = {
+                    "e": [_b64(encode(e)) for e in state.events.values()],
+                    "m": book.marks.get(ticket_id, []),
+                }
+            put(self._k("k", ticket_id), image)
+            at = book.tombstones.get(ticket_id)
+            put(self._k("kt", ticket_id), _ms(at) if at is not None else None)
+        engine.book.dirty.clear()
+        engine.minutes.dirty.clear()
+        engine.dead_dirty.clear()
+        book.dirty.clear()
+
     def _meta(self) -> dict[str, Any]:
         def opt(at: datetime | None) -> int | None:
             return _ms(at) if at is not None else None
@@ -338,6 +448,7 @@ class GroupState:
             "agg": opt(self.aggregator.watermark),
             "rollups": {r.level.value: opt(r.watermark) for r in self.rollups},
             "max_event": self.max_event_ms,
+            "tickets": opt(self.tickets.watermark),
         }
 
     def _state_image(self, state: CallState) -> dict[str, Any]:
@@ -391,6 +502,23 @@ class GroupState:
                 ms, region, line, channel = rest.split("|")
                 bkey = BucketKey(_dt(int(ms)), region, line, channel)
                 self.aggregator.buckets[bkey] = VersionedSum.from_dict(value)
+            elif kind == "al":
+                self.alerts.book.entries[rest] = _Entry.from_dict(value)
+            elif kind == "am":
+                scope, _, ms = rest.rpartition("|")
+                self.alerts.minutes.cells[(scope, int(ms))] = value
+            elif kind == "ad":
+                self.alerts.dead[int(rest)] = set(value)
+            elif kind == "ae":
+                self.alerts.load_meta(value)
+            elif kind == "k":
+                ticket = self.tickets.states[rest] = TicketState(rest)
+                for data in value["e"]:
+                    ticket.add(decode(base64.b64decode(data)))  # type: ignore[arg-type]
+                if value["m"]:
+                    self.tickets.marks[rest] = list(value["m"])
+            elif kind == "kt":
+                self.tickets.tombstones[rest] = _dt(value)
             elif kind == "x":
                 level, region, ms, line, channel = rest.split("|")
                 levels[level].cells[(region, _dt(int(ms)), line, channel)] = VersionedSum.from_dict(
@@ -407,6 +535,7 @@ class GroupState:
             if level in levels:
                 levels[level].watermark = opt(ms)
         self.max_event_ms = meta.get("max_event")
+        self.tickets.watermark = opt(meta.get("tickets"))
         for state in self.calls.states.values():
             self.calls._schedule(state)
         return self

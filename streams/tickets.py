@@ -15,16 +15,26 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hotline.producers.simulator.facts import minute_bucket
 from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
+from hotline.streams.alerts import working_time_before
 from hotline.workdays import add_working_days
 
-__all__ = ["TicketState", "policy_due_at", "ticket_counters", "tickets_open"]
+__all__ = [
+    "TicketBook",
+    "TicketChange",
+    "TicketRejected",
+    "TicketState",
+    "policy_due_at",
+    "ticket_counters",
+    "tickets_open",
+]
 
 _STATUS = {
     "ticket.created": TicketStatus.CREATED,
@@ -157,3 +167,161 @@ def tickets_open(
             rows[key][0] += 1
             rows[key][1] += int(due is not None and due < moment)
     return dict(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRejected:
+    """A ticket event given up on: ``late`` (its ticket was already forgotten) or ``orphan``
+    (no ``ticket.created`` within ``ticket_retention``)."""
+
+    event: Event
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class TicketChange:
+    """A ticket whose record changed (a new version) or that needs its alerts re-judged."""
+
+    record: TicketRecord
+    warn_at: datetime | None
+    emitted: bool
+
+
+class TicketBook:
+    """Every held ticket of a province: versioned records, overdue marks, timers, eviction.
+
+    * **Version** = distinct events + overdue marks, so it depends on the state only (a replay
+      re-issues the same version); ``as_of`` = the latest event or mark.
+    * **Overdue mark**: when the watermark passes the due time in force while the ticket is
+      open, the due time is recorded and the record re-emitted with ``overdue`` true.
+    * **Eviction**: a resolved/closed ticket ``ticket_retention`` after its last event (a
+      tombstone rejects later events as late for another ``ticket_retention``); events of a
+      ticket without ``ticket.created`` are rejected as orphans after ``ticket_retention``.
+    * ``warn_at`` (categories with due-time alerts): ``warn_hours`` of working time before due.
+    """
+
+    def __init__(
+        self,
+        retention: timedelta,
+        warn_hours: float,
+        warn_categories: tuple[TicketCategory, ...],
+    ) -> None:
+        self.retention = retention
+        self.warn_hours = warn_hours
+        self.warn_categories = warn_categories
+        self.states: dict[str, TicketState] = {}
+        self.marks: dict[str, list[int]] = {}
+        self.tombstones: dict[str, datetime] = {}
+        self.versions: dict[str, int] = {}
+        self.watermark: datetime | None = None
+        self.dirty: set[str] = set()
+        """Tickets whose state changed (for the shell's table)."""
+        self.pending: set[str] = set()
+        """Tickets to judge at the next :meth:`advance`."""
+        self._timers: list[tuple[datetime, str]] = []
+
+    # -- input ------------------------------------------------------------------------------
+
+    def add(self, event: Event) -> TicketRejected | None:
+        """Keep a ticket event (duplicates ignored); the ticket is judged at :meth:`advance`."""
+        ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
+        state = self.states.get(ticket_id)
+        if state is None:
+            if ticket_id in self.tombstones:
+                return TicketRejected(event, "late", "its ticket was already forgotten")
+            state = self.states[ticket_id] = TicketState(ticket_id)
+        if state.add(event):
+            self.dirty.add(ticket_id)
+            self.pending.add(ticket_id)
+        return None
+
+    def advance(self, now: datetime) -> tuple[list[TicketChange], list[TicketRejected], list[str]]:
+        """Move the watermark; (changed tickets, rejected events, evicted ticket ids)."""
+        self.watermark = now if self.watermark is None else max(self.watermark, now)
+        due = {tid for tid in self.pending if tid in self.states}
+        self.pending.clear()
+        while self._timers and self._timers[0][0] <= self.watermark:
+            due.add(heapq.heappop(self._timers)[1])
+        changes, rejected, evicted = [], [], []
+        for ticket_id in sorted(due):
+            state = self.states.get(ticket_id)
+            if state is None:
+                continue
+            change = self._judge(state)
+            if change is not None:
+                changes.append(change)
+            gone = self._evict(state)
+            if gone is not None:
+                rejected += gone
+                evicted.append(ticket_id)
+        for tid, at in list(self.tombstones.items()):
+            if at + self.retention < self.watermark:
+                del self.tombstones[tid]
+                self.dirty.add(tid)
+        return changes, rejected, evicted
+
+    # -- internals --------------------------------------------------------------------------
+
+    def warn_at(self, record: TicketRecord) -> datetime | None:
+        if record.category not in self.warn_categories:
+            return None
+        return working_time_before(record.due_at, self.warn_hours)
+
+    def _judge(self, state: TicketState) -> TicketChange | None:
+        assert self.watermark is not None
+        events = state.ordered()
+        eviction = events[-1].envelope.occurred_at + self.retention
+        heapq.heappush(self._timers, (eviction, state.ticket_id))
+        if state.created() is None:
+            return None
+        marks = self.marks.setdefault(state.ticket_id, [])
+        is_open, due = state.at(self.watermark)
+        if is_open and due is not None and due < self.watermark and _ms(due) not in marks:
+            marks.append(_ms(due))
+            self.dirty.add(state.ticket_id)
+        as_of = max([events[-1].envelope.occurred_at, *(_dt(m + 1) for m in marks)])
+        version = len(events) + len(marks)
+        record = state.record(as_of, version)
+        assert record is not None
+        emitted = self.versions.get(state.ticket_id) != version
+        self.versions[state.ticket_id] = version
+        warn_at = self.warn_at(record)
+        if record.resolved_at is None and record.closed_at is None:
+            for moment in (warn_at, record.due_at + timedelta(milliseconds=1)):
+                if moment is not None and moment > self.watermark:
+                    heapq.heappush(self._timers, (moment, state.ticket_id))
+        return TicketChange(record, warn_at, emitted)
+
+    def _evict(self, state: TicketState) -> list[TicketRejected] | None:
+        assert self.watermark is not None
+        events = state.ordered()
+        if not events or events[-1].envelope.occurred_at + self.retention > self.watermark:
+            return None
+        if state.created() is None:
+            out = [
+                TicketRejected(e, "orphan", "no ticket.created within the ticket retention")
+                for e in events
+            ]
+        elif state.at(self.watermark)[0]:
+            return None  # still open: held until resolved
+        else:
+            out = []
+        del self.states[state.ticket_id]
+        self.marks.pop(state.ticket_id, None)
+        self.versions.pop(state.ticket_id, None)
+        self.tombstones[state.ticket_id] = self.watermark
+        self.dirty.add(state.ticket_id)
+        return out
+
+    def schedule_all(self) -> None:
+        """After a reload: judge every ticket at the next :meth:`advance`."""
+        self.pending.update(self.states)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

@@ -1,0 +1,582 @@
+"""Alerts: rules over a province group's facts → versioned :class:`~hotline.schemas.Alert`s.
+
+Pure logic; time is what the caller passes (event-time watermarks, or broker timestamps for
+dead letters), so every rule is tested with a hand-made clock. docs/streams.md ("Alerts")
+lists the rules and their defaults (:class:`~hotline.streams.config.AlertsConfig`).
+
+**Dedupe and ids.** Every alert has a ``dedupe_key`` naming what it is about
+(``center_unreachable|C330200``, ``threshold|connection_rate|330000``,
+``dangerous_call|<ticket id>`` …). :class:`AlertBook` holds at most one open alert per key:
+raising an open key changes nothing (or escalates it: same alert, next version); a key opens a
+new *episode* only after its previous alert closed. The alert id is a hash of
+``dedupe_key#episode``, so a replay after a crash re-derives the same ids, and the closing
+record is the same alert at a later version (a sink keeps the highest version).
+
+**Hysteresis.** Windowed rules are evaluated at whole-minute window ends. A rule opens on
+"bad" and closes only after "clear" (a stricter condition: threshold + margin, or an answered
+call) held for ``hold`` without interruption — so a rate hovering at its threshold cannot
+flap, and an open key never raises a second alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from hotline.schemas import Alert, AlertKind, CallRecord, Severity, TicketCategory, TicketRecord
+from hotline.streams.config import StreamsConfig
+from hotline.workdays import CHINA_TZ, CalendarNotCovered, is_working_day
+
+__all__ = [
+    "AlertBook",
+    "AlertEngine",
+    "MinuteCounts",
+    "alert_id",
+    "gap_record",
+    "working_time_before",
+]
+
+_MIN = 60_000
+#: Catch-up limit: after a long stop only the last hours of window ends are evaluated.
+_MAX_CATCH_UP_MS = 6 * 3_600_000
+_QUEUED, _ANSWERED, _IN_SL, _SHORT = range(4)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _td(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+def alert_id(dedupe_key: str, episode: int) -> str:
+    """The deterministic id of the ``episode``-th alert of ``dedupe_key``."""
+    return "AL" + hashlib.sha256(f"{dedupe_key}#{episode}".encode()).hexdigest()[:24]
+
+
+def working_time_before(due: datetime, hours: float) -> datetime:
+    """The moment with ``hours`` of working-day time left until ``due`` (China calendar:
+    only time on working days counts, all 24 h of them, as the due-time rule counts days)."""
+    left = timedelta(hours=hours)
+    local = due.astimezone(CHINA_TZ)
+    day, end = local.date(), local
+    try:
+        for _ in range(60):
+            start = datetime.combine(day, time(0), CHINA_TZ)
+            if is_working_day(day):
+                if end - start >= left:
+                    return (end - left).astimezone(due.tzinfo)
+                left -= end - start
+            day, end = day - timedelta(days=1), start
+    except CalendarNotCovered:
+        pass
+    return due - timedelta(hours=hours)
+
+
+def gap_record(gap: dict[str, Any], region_code: str) -> Alert:
+    """One detected sequence gap as the record of ``hotline.sequence-gaps`` (an ``Alert`` of
+    kind ``sequence_gap``, closed when reported: the events are declared lost)."""
+    key = f"gap|{gap['producer_id']}|{gap['first_missing']}-{gap['last_missing']}"
+    return Alert(
+        alert_id=alert_id(key, 1),
+        kind=AlertKind.SEQUENCE_GAP,
+        severity=Severity.WARNING,
+        region_code=region_code,
+        center_id=gap["center_id"],
+        opened_at=_dt(gap["noticed_at_ms"]),
+        closed_at=_dt(gap["reported_at_ms"]),
+        message=(
+            f"producer {gap['producer_id']}: {gap['missing']} event(s) missing "
+            f"(sequence {gap['first_missing']}..{gap['last_missing']})"
+        ),
+        dedupe_key=key,
+        version=1,
+    )
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One dedupe key: its episode count, last alert, and since when it has been clear."""
+
+    episode: int = 0
+    alert: Alert | None = None
+    clear_since: int | None = None
+    extra: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.alert is not None and self.alert.closed_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ep": self.episode,
+            "a": self.alert.model_dump_json() if self.alert is not None else None,
+            "cs": self.clear_since,
+            "x": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Entry:
+        alert = Alert.model_validate_json(d["a"]) if d["a"] is not None else None
+        return cls(d["ep"], alert, d["cs"], d.get("x", 0))
+
+
+class AlertBook:
+    """At most one open alert per dedupe key; opening, escalating and closing make versions.
+
+    ``entries`` is a mutable mapping key → :class:`_Entry`; the shell swaps in a tracked dict
+    and writes the dirty keys (``mark``) to its table."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Entry] = {}
+        self.dirty: set[str] = set()
+
+    def mark(self, key: str) -> None:
+        self.dirty.add(key)
+
+    def get(self, key: str) -> _Entry:
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = _Entry()
+        return entry
+
+    def raise_(
+        self,
+        key: str,
+        kind: AlertKind,
+        severity: Severity,
+        region_code: str,
+        center_id: str | None,
+        at: datetime,
+        message: str,
+        update_message: bool = False,
+    ) -> Alert | None:
+        """Open ``key`` (a new episode) unless open; escalate an open alert's severity (and
+        message), or with ``update_message`` its message alone (next version). The alert
+        emitted, or None (nothing changed: an open key raises nothing)."""
+        entry = self.get(key)
+        if entry.clear_since is not None:
+            entry.clear_since = None
+            self.mark(key)
+        if entry.open:
+            assert entry.alert is not None
+            if entry.alert.severity == severity and (
+                not update_message or entry.alert.message == message
+            ):
+                return None
+            entry.alert = entry.alert.model_copy(
+                update={
+                    "severity": severity,
+                    "message": message,
+                    "version": entry.alert.version + 1,
+                }
+            )
+        else:
+            entry.episode += 1
+            entry.alert = Alert(
+                alert_id=alert_id(key, entry.episode),
+                kind=kind,
+                severity=severity,
+                region_code=region_code,
+                center_id=center_id,
+                opened_at=at,
+                message=message,
+                dedupe_key=key,
+                version=1,
+            )
+        self.mark(key)
+        return entry.alert
+
+    def clear(self, key: str, at: datetime, hold: timedelta = timedelta(0)) -> Alert | None:
+        """``key``'s condition is clear at ``at``; it closes once clear for ``hold``."""
+        entry = self.entries.get(key)
+        if entry is None or not entry.open:
+            return None
+        assert entry.alert is not None
+        at_ms = _ms(at)
+        if entry.clear_since is None:
+            entry.clear_since = at_ms
+            self.mark(key)
+        if at_ms - entry.clear_since < _td(hold):
+            return None
+        entry.alert = entry.alert.model_copy(
+            update={"closed_at": max(at, entry.alert.opened_at), "version": entry.alert.version + 1}
+        )
+        entry.clear_since = None
+        self.mark(key)
+        return entry.alert
+
+    def not_clear(self, key: str) -> None:
+        """Neither bad nor clear: an open alert's hold starts again."""
+        entry = self.entries.get(key)
+        if entry is not None and entry.clear_since is not None:
+            entry.clear_since = None
+            self.mark(key)
+
+    def forget(self, key: str) -> None:
+        """Drop a closed key that cannot come back (its ticket was evicted)."""
+        entry = self.entries.get(key)
+        if entry is not None and not entry.open:
+            del self.entries[key]
+            self.mark(key)
+
+    def alerts(self) -> list[Alert]:
+        return [e.alert for e in self.entries.values() if e.alert is not None]
+
+
+class MinuteCounts:
+    """Per scope (``c:<center>``, ``p:<province>``) × offered minute: the latest
+    ``(version, queued, answered, answered_in_sl, short_abandoned)`` of each call — applying
+    a call record twice, or an older version, changes nothing."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[str, int], dict[str, list[int]]] = {}
+        self.dirty: set[tuple[str, int]] = set()
+
+    def add(self, scope: str, minute_ms: int, call_id: str, version: int, counts: list[int]):
+        cell = self.cells.setdefault((scope, minute_ms), {})
+        held = cell.get(call_id)
+        if held is not None and held[0] >= version:
+            return
+        cell[call_id] = [version, *counts]
+        self.dirty.add((scope, minute_ms))
+
+    def window(self, scope: str, start_ms: int, end_ms: int) -> list[int]:
+        total = [0, 0, 0, 0]
+        for minute in range(start_ms, end_ms, _MIN):
+            for part in self.cells.get((scope, minute), {}).values():
+                for i in range(4):
+                    total[i] += part[i + 1]
+        return total
+
+    def scopes(self, prefix: str) -> set[str]:
+        return {s for s, _ in self.cells if s.startswith(prefix)}
+
+    def prune(self, before_ms: int) -> None:
+        for key in [k for k in self.cells if k[1] < before_ms]:
+            del self.cells[key]
+            self.dirty.add(key)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+class AlertEngine:
+    """The alert rules of one province group (docs/streams.md, "Alerts").
+
+    Inputs: call records (:meth:`add_records`), ticket records (:meth:`on_ticket`), sequence
+    gaps (:meth:`add_gaps`), dead letters (:meth:`add_dead_letter`). Time: :meth:`evaluate`
+    (event-time watermark: windowed call rules, gap episodes) and :meth:`evaluate_dead_letters`
+    (broker/wall-clock time). Every method returns the alerts it emitted (new versions).
+    """
+
+    def __init__(
+        self,
+        province: str,
+        config: StreamsConfig,
+        center_region: Callable[[str], str | None] = lambda _c: None,
+    ) -> None:
+        self.province = province
+        self.config = config
+        self.rules = config.alerts
+        self.center_region = center_region
+        self.book = AlertBook()
+        self.minutes = MinuteCounts()
+        self.dead: dict[int, set[str]] = {}
+        self.dead_dirty: set[int] = set()
+        self.evaluated_ms: int | None = None
+        """The last window end evaluated (a whole minute)."""
+        self.dead_clock_ms: int | None = None
+        self.dead_evaluated_ms: int | None = None
+        """The last dead-letter minute judged."""
+
+    def _region(self, center_id: str | None) -> str:
+        if center_id is None:
+            return self.province
+        return self.center_region(center_id) or self.province
+
+    @property
+    def _horizon_ms(self) -> int:
+        return max(_td(self.rules.rate_period), _td(self.rules.unreachable_period))
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def add_records(self, records: Iterable[CallRecord]) -> None:
+        """Count each call (its latest version) in its center's and province's minute."""
+        floor = None if self.evaluated_ms is None else self.evaluated_ms - self._horizon_ms
+        for r in records:
+            minute = _ms(r.started_at) // _MIN * _MIN
+            if floor is not None and minute < floor:
+                continue  # behind every window still to be evaluated
+            counts = [int(r.queued), int(r.answered), int(r.answered_in_sl), int(r.short_abandoned)]
+            self.minutes.add("c:" + r.center_id, minute, r.call_id, r.version, counts)
+            self.minutes.add("p:" + self.province, minute, r.call_id, r.version, counts)
+
+    def add_dead_letter(self, source: str, at_ms: int) -> None:
+        """A dead letter (``source``: ``topic:partition:offset``, counted once) at ``at_ms``
+        (the source message's broker timestamp)."""
+        minute = at_ms // _MIN * _MIN
+        self.dead_clock_ms = at_ms if self.dead_clock_ms is None else max(self.dead_clock_ms, at_ms)
+        if self.dead_evaluated_ms is not None and minute <= self.dead_evaluated_ms:
+            return
+        ids = self.dead.setdefault(minute, set())
+        if source not in ids:
+            ids.add(source)
+            self.dead_dirty.add(minute)
+
+    def add_gaps(self, gaps: Iterable[dict[str, Any]]) -> list[Alert]:
+        """One alert per producer gap episode: opened by its first gap, updated by later
+        ones, closed ``gap_quiet`` after its last (in :meth:`evaluate`)."""
+        out = []
+        for gap in gaps:
+            key = f"sequence_gap|{gap['producer_id']}"
+            entry = self.book.get(key)
+            missing = (entry.extra if entry.open else 0) + gap["missing"]
+            alert = self.book.raise_(
+                key,
+                AlertKind.SEQUENCE_GAP,
+                Severity.WARNING,
+                self._region(gap["center_id"]),
+                gap["center_id"],
+                _dt(gap["noticed_at_ms"]),
+                f"producer {gap['producer_id']}: {missing} event(s) lost (sequence gaps)",
+                update_message=True,
+            )
+            entry.extra = missing
+            entry.clear_since = gap["reported_at_ms"]  # the quiet period starts again
+            self.book.mark(key)
+            if alert is not None:
+                out.append(alert)
+        return out
+
+    def on_ticket(
+        self, record: TicketRecord, watermark: datetime, warn_at: datetime | None
+    ) -> list[Alert]:
+        """Dangerous calls (critical, at once, until resolved) and due times (warning
+        ``due_warning_working_hours`` before, critical once missed, until resolved)."""
+        out: list[Alert] = []
+        is_open = record.resolved_at is None
+        resolved = record.resolved_at or record.as_of
+        center, region = record.center_id, record.region_code
+        if record.category == TicketCategory.DANGEROUS_CALL:
+            key = f"dangerous_call|{record.ticket_id}"
+            if is_open:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.DANGEROUS_CALL,
+                    Severity.CRITICAL,
+                    region,
+                    center,
+                    record.created_at,
+                    f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
+                    f"back by {record.due_at.isoformat()}",
+                )
+            else:
+                if self.book.get(key).episode == 0:  # created and resolved in one step
+                    self.book.raise_(
+                        key,
+                        AlertKind.DANGEROUS_CALL,
+                        Severity.CRITICAL,
+                        region,
+                        center,
+                        record.created_at,
+                        f"dangerous call: ticket {record.ticket_id} (resolved)",
+                    )
+                a = self.book.clear(key, resolved)
+            out += [a] if a is not None else []
+        if record.category in self.rules.due_categories:
+            key = f"ticket_due|{record.ticket_id}"
+            a = None
+            if not is_open:
+                a = self.book.clear(key, resolved)
+            elif watermark > record.due_at:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.TICKET_OVERDUE,
+                    Severity.CRITICAL,
+                    region,
+                    center,
+                    record.due_at,
+                    f"{record.category.value} ticket {record.ticket_id} missed its due time "
+                    f"{record.due_at.isoformat()}",
+                )
+            elif warn_at is not None and watermark >= warn_at:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.TICKET_OVERDUE,
+                    Severity.WARNING,
+                    region,
+                    center,
+                    warn_at,
+                    f"{record.category.value} ticket {record.ticket_id}: less than "
+                    f"{self.rules.due_warning_working_hours:g} working hours left "
+                    f"(due {record.due_at.isoformat()})",
+                )
+            out += [a] if a is not None else []
+        return out
+
+    def forget_ticket(self, ticket_id: str) -> None:
+        for key in (f"dangerous_call|{ticket_id}", f"ticket_due|{ticket_id}"):
+            self.book.forget(key)
+
+    # -- time -------------------------------------------------------------------------------
+
+    def evaluate(self, watermark: datetime) -> list[Alert]:
+        """Evaluate every whole-minute window end up to ``watermark - settle``."""
+        target = (_ms(watermark) - _td(self.rules.settle)) // _MIN * _MIN
+        out: list[Alert] = []
+        if self.evaluated_ms is None:
+            starts = [m for _, m in self.minutes.cells]
+            if starts:
+                self.evaluated_ms = min(starts)
+        if self.evaluated_ms is not None:
+            start = max(self.evaluated_ms + _MIN, target - _MAX_CATCH_UP_MS)
+            for end in range(start, target + 1, _MIN):
+                out += self._windows(end)
+                self.evaluated_ms = end
+                self.minutes.prune(end - self._horizon_ms)
+        out += self._gap_quiet(_ms(watermark))
+        return out
+
+    def _windows(self, end: int) -> list[Alert]:
+        rules = self.rules
+        at = _dt(end)
+        out = []
+        centers = {s[2:] for s in self.minutes.scopes("c:")}
+        centers |= {
+            k.partition("|")[2]
+            for k, e in self.book.entries.items()
+            if e.open and k.startswith("center_unreachable|")
+        }
+        period = _td(rules.unreachable_period)
+        for center in sorted(centers):
+            key = f"center_unreachable|{center}"
+            queued, answered, _, _ = self.minutes.window("c:" + center, end - period, end)
+            if queued >= rules.unreachable_min_queued and answered == 0:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.CENTER_UNREACHABLE,
+                    Severity.CRITICAL,
+                    self._region(center),
+                    center,
+                    at,
+                    f"center {center}: {queued} calls queued and none answered in "
+                    f"{period // _MIN} min",
+                )
+            elif answered > 0 or queued == 0:
+                a = self.book.clear(key, at, rules.unreachable_hold)
+            else:
+                self.book.not_clear(key)
+                a = None
+            out += [a] if a is not None else []
+        period = _td(rules.rate_period)
+        q, a_, sl, short = self.minutes.window("p:" + self.province, end - period, end)
+        limits = rules.rates_of(self.province)
+        for name, rate, limit in (
+            ("connection_rate", a_ / q if q else 1.0, limits.connection),
+            ("service_level", sl / (q - short) if q > short else 1.0, limits.service_level),
+        ):
+            key = f"threshold|{name}|{self.province}"
+            if q >= rules.rate_min_queued and rate < limit:
+                alert = self.book.raise_(
+                    key,
+                    AlertKind.THRESHOLD,
+                    Severity.WARNING,
+                    self.province,
+                    None,
+                    at,
+                    f"{name.replace('_', ' ')} below {_pct(limit)} over "
+                    f"{period // _MIN} min in {self.province} ({q} queued)",
+                )
+            elif q < rules.rate_min_queued or rate >= limit + rules.rate_margin:
+                alert = self.book.clear(key, at, rules.rate_hold)
+            else:
+                self.book.not_clear(key)
+                alert = None
+            out += [alert] if alert is not None else []
+        return out
+
+    def _gap_quiet(self, now_ms: int) -> list[Alert]:
+        out = []
+        quiet = _td(self.rules.gap_quiet)
+        for key, entry in list(self.book.entries.items()):
+            if not key.startswith("sequence_gap|") or not entry.open:
+                continue
+            assert entry.clear_since is not None
+            if now_ms - entry.clear_since >= quiet:
+                since = entry.clear_since
+                a = self.book.clear(key, _dt(now_ms))
+                entry.clear_since = None
+                if a is not None:
+                    # closed at the end of the quiet period, whatever the evaluation step
+                    a = a.model_copy(update={"closed_at": max(_dt(since + quiet), a.opened_at)})
+                    entry.alert = a
+                    out.append(a)
+        return out
+
+    def evaluate_dead_letters(self, now_ms: int | None = None) -> list[Alert]:
+        """Judge every dead-letter minute that ended (plus 10 s grace) by ``now_ms`` (the
+        wall clock) or the latest dead letter's timestamp."""
+        if now_ms is not None and self.dead_clock_ms is not None:
+            self.dead_clock_ms = max(self.dead_clock_ms, now_ms)
+        if self.dead_clock_ms is None:
+            return []
+        last = (self.dead_clock_ms - 10_000) // _MIN * _MIN - _MIN
+        if self.dead_evaluated_ms is None:
+            if not self.dead:
+                return []
+            self.dead_evaluated_ms = min(self.dead) - _MIN
+        key = f"dead_letters|{self.province}"
+        rules = self.rules
+        out = []
+        minute = self.dead_evaluated_ms + _MIN
+        while minute <= last:
+            if not self.dead and not self.book.get(key).open:
+                self.dead_evaluated_ms = last
+                break
+            count = len(self.dead.pop(minute, ()))
+            if count:
+                self.dead_dirty.add(minute)
+            at = _dt(minute + _MIN)
+            if count > rules.dead_letters_per_minute:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.THRESHOLD,
+                    Severity.WARNING,
+                    self.province,
+                    None,
+                    _dt(minute),
+                    f"dead letters: more than {rules.dead_letters_per_minute} a minute in "
+                    f"{self.province}",
+                )
+            else:
+                a = self.book.clear(key, at, rules.dead_letter_hold)
+            out += [a] if a is not None else []
+            self.dead_evaluated_ms = minute
+            minute += _MIN
+        if not self.book.get(key).open and self.book.get(key).episode == 0:
+            del self.book.entries[key]
+        return out
+
+    # -- state image ------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "ev": self.evaluated_ms,
+            "dc": self.dead_clock_ms,
+            "de": self.dead_evaluated_ms,
+        }
+
+    def load_meta(self, meta: dict[str, Any]) -> None:
+        self.evaluated_ms = meta.get("ev")
+        self.dead_clock_ms = meta.get("dc")
+        self.dead_evaluated_ms = meta.get("de")

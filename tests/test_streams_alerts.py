@@ -1,0 +1,248 @@
+"""Alert rules with a hand-made clock: dedupe, hysteresis, open → close, deterministic ids;
+the ticket book's overdue versions; the alert state surviving a table reload."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from hotline.regions import default_registry
+from hotline.schemas import (
+    AlertKind,
+    CallRecord,
+    Channel,
+    Envelope,
+    Severity,
+    TicketCategory,
+    TicketCreated,
+    TicketResolved,
+    default_codec,
+)
+from hotline.streams.alerts import AlertBook, AlertEngine, alert_id, working_time_before
+from hotline.streams.config import AlertsConfig, RateThresholds, StreamsConfig
+from hotline.streams.groups import GroupState, Inbound
+from hotline.streams.tickets import TicketBook
+
+T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)  # Tuesday 09:00 China time
+MIN = timedelta(minutes=1)
+_ids = count(1)
+_seq = count(1)
+
+
+def call(
+    center: str, minute: int, *, answered: bool, version: int = 1, cid: str = ""
+) -> CallRecord:
+    return CallRecord(
+        call_id=cid or f"call-{next(_ids)}",
+        center_id=center,
+        region_code="330203",
+        channel=Channel.PHONE,
+        started_at=T0 + minute * MIN,
+        queued=True,
+        answered=answered,
+        answered_in_sl=answered,
+        abandoned=not answered,
+        version=version,
+    )
+
+
+def env(kind: str, at: datetime, center: str = "C330200") -> Envelope:
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        event_type=kind,
+        occurred_at=at,
+        center_id=center,
+        region_code="330203",
+        producer_id="p1",
+        sequence=next(_seq),
+    )
+
+
+def created(ticket: str, category: TicketCategory, at: datetime, due: datetime) -> TicketCreated:
+    return TicketCreated(
+        envelope=env("ticket.created", at),
+        ticket_id=ticket,
+        category=category,
+        business_line="pension",
+        due_at=due,
+    )
+
+
+def resolved(ticket: str, at: datetime) -> TicketResolved:
+    return TicketResolved(envelope=env("ticket.resolved", at), ticket_id=ticket)
+
+
+def engine(**rules: object) -> AlertEngine:
+    config = StreamsConfig(alerts=AlertsConfig(**rules))  # type: ignore[arg-type]
+    return AlertEngine("330000", config, lambda c: "330200")
+
+
+def test_book_dedupes_escalates_and_closes_with_hold() -> None:
+    book = AlertBook()
+    args = (AlertKind.THRESHOLD, Severity.WARNING, "330000", None)
+    first = book.raise_("k", *args, T0, "low")
+    assert first is not None and first.version == 1 and first.alert_id == alert_id("k", 1)
+    assert book.raise_("k", *args, T0 + MIN, "low") is None  # open: no second alert
+    up = book.raise_("k", AlertKind.THRESHOLD, Severity.CRITICAL, "330000", None, T0, "worse")
+    assert up is not None and up.alert_id == first.alert_id and up.version == 2
+    assert book.clear("k", T0 + 2 * MIN, hold=5 * MIN) is None  # clear starts the hold
+    book.not_clear("k")  # interrupted: the hold starts again
+    assert book.clear("k", T0 + 3 * MIN, hold=5 * MIN) is None
+    closed = book.clear("k", T0 + 8 * MIN, hold=5 * MIN)
+    assert closed is not None and closed.closed_at == T0 + 8 * MIN and closed.version == 3
+    again = book.raise_("k", *args, T0 + 9 * MIN, "low")
+    assert again is not None and again.alert_id == alert_id("k", 2) != first.alert_id
+
+
+def test_unreachable_center_opens_once_and_closes_after_answers() -> None:
+    e = engine(settle=timedelta(0), unreachable_hold=timedelta(minutes=5))
+    emitted = []
+    for minute in range(30):
+        e.add_records([call("C330200", minute, answered=False)])
+        emitted += e.evaluate(T0 + (minute + 1) * MIN)
+    opened = [a for a in emitted if a.kind is AlertKind.CENTER_UNREACHABLE]
+    assert len(opened) == 1 and opened[0].closed_at is None  # no storm: one alert
+    assert opened[0].severity is Severity.CRITICAL and opened[0].region_code == "330200"
+    assert opened[0].opened_at == T0 + 3 * MIN  # three queued, none answered
+    for minute in range(30, 40):
+        e.add_records([call("C330200", minute, answered=True)])
+        emitted += e.evaluate(T0 + (minute + 1) * MIN)
+    closed = [a for a in emitted if a.closed_at is not None]
+    assert len(closed) == 1 and closed[0].alert_id == opened[0].alert_id
+    assert closed[0].version == 2 and closed[0].closed_at == T0 + 36 * MIN  # 31 + 5 min hold
+
+
+def test_connection_rate_hysteresis_and_province_threshold() -> None:
+    e = engine(
+        settle=timedelta(0),
+        rate_period=timedelta(minutes=5),
+        rate_min_queued=20,
+        rate_hold=timedelta(minutes=3),
+        province_rates={"330000": RateThresholds(connection=0.8, service_level=0.0)},
+    )
+
+    def minute_of(minute: int, answered: int) -> None:
+        e.add_records([call("C330200", minute, answered=i < answered) for i in range(10)])
+
+    alerts = []
+    for minute in range(10):  # 70 % < 80 %
+        minute_of(minute, 7)
+        alerts += e.evaluate(T0 + (minute + 1) * MIN)
+    for minute in range(10, 30):  # 81 %: above the threshold, below threshold + margin
+        e.add_records([call("C330200", minute, answered=i < 81) for i in range(100)])
+        alerts += e.evaluate(T0 + (minute + 1) * MIN)
+    conn = [a for a in alerts if "connection" in a.dedupe_key]
+    assert len(conn) == 1 and conn[0].closed_at is None  # hovering: still open, no flapping
+    for minute in range(30, 45):  # 90 %: clear
+        minute_of(minute, 9)
+        alerts += e.evaluate(T0 + (minute + 1) * MIN)
+    conn = [a for a in alerts if "connection" in a.dedupe_key]
+    assert [a.version for a in conn] == [1, 2] and conn[1].closed_at is not None
+    assert not [a for a in alerts if "service_level" in a.dedupe_key]  # threshold 0 here
+
+
+def test_replayed_and_older_records_do_not_count_twice() -> None:
+    e = engine(settle=timedelta(0))
+    e.add_records([call("C1", 0, answered=False, cid="x", version=2)])
+    e.add_records([call("C1", 0, answered=True, cid="x", version=1)])  # older: ignored
+    e.add_records([call("C1", 0, answered=False, cid="x", version=2)])  # again: ignored
+    assert e.minutes.window("c:C1", _ms(T0), _ms(T0 + MIN)) == [1, 0, 0, 0]
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def test_dead_letter_spike_counts_sources_once() -> None:
+    e = engine(dead_letters_per_minute=5, dead_letter_hold=timedelta(minutes=2))
+    base = _ms(T0)
+    for i in range(8):
+        e.add_dead_letter(f"t:0:{i}", base + i * 1000)
+        e.add_dead_letter(f"t:0:{i}", base + i * 1000)  # redelivered: once
+    assert e.evaluate_dead_letters(base + 30_000) == []  # the minute has not ended
+    opened = e.evaluate_dead_letters(base + 71_000)
+    assert len(opened) == 1 and opened[0].kind is AlertKind.THRESHOLD
+    assert opened[0].dedupe_key == "dead_letters|330000"
+    e.add_dead_letter("t:0:99", base + 90_000)
+    closed = e.evaluate_dead_letters(base + 5 * 60_000)
+    assert len(closed) == 1 and closed[0].closed_at is not None
+
+
+def test_one_alert_per_gap_episode() -> None:
+    e = engine(gap_quiet=timedelta(minutes=30))
+
+    def gap(at: datetime, lo: int) -> dict:
+        return {
+            "producer_id": "p9",
+            "center_id": "C330200",
+            "first_missing": lo,
+            "last_missing": lo,
+            "missing": 1,
+            "noticed_at_ms": _ms(at),
+            "reported_at_ms": _ms(at + 10 * MIN),
+        }
+
+    a1 = e.add_gaps([gap(T0, 5)])
+    a2 = e.add_gaps([gap(T0 + 5 * MIN, 9)])
+    assert a1[0].alert_id == a2[0].alert_id and a2[0].version == 2
+    assert "2 event(s)" in a2[0].message
+    assert e.evaluate(T0 + 30 * MIN) == []
+    closed = e.evaluate(T0 + 50 * MIN)
+    assert len(closed) == 1 and closed[0].closed_at == T0 + 45 * MIN
+    a3 = e.add_gaps([gap(T0 + 60 * MIN, 20)])
+    assert a3[0].alert_id != a1[0].alert_id  # a new episode
+
+
+def test_working_time_before_skips_weekends() -> None:
+    monday_2 = datetime(2025, 3, 9, 18, 0, tzinfo=UTC)  # Monday 02:00 China time
+    friday_22 = datetime(2025, 3, 7, 14, 0, tzinfo=UTC)  # 2 h of Monday, 2 h of Friday
+    assert working_time_before(monday_2, 4) == friday_22
+    assert working_time_before(T0, 4) == T0 - timedelta(hours=4)
+
+
+def test_tickets_dangerous_and_complaint_due() -> None:
+    config = StreamsConfig()
+    e = AlertEngine("330000", config)
+    book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    due = T0 + timedelta(days=2)
+    book.add(created("d1", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
+    book.add(created("c1", TicketCategory.COMPLAINT, T0, due))
+
+    def step(now: datetime) -> tuple[list, list]:
+        changes, _, _ = book.advance(now)
+        alerts = [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+        return [c.record for c in changes if c.emitted], alerts
+
+    records, alerts = step(T0)
+    assert {r.ticket_id: r.version for r in records} == {"d1": 1, "c1": 1}
+    assert [(a.kind, a.severity) for a in alerts] == [(AlertKind.DANGEROUS_CALL, Severity.CRITICAL)]
+    records, alerts = step(T0 + timedelta(hours=3))  # d1 overdue: re-emitted
+    assert [(r.ticket_id, r.version, r.overdue) for r in records] == [("d1", 2, True)]
+    book.add(resolved("d1", T0 + timedelta(hours=4)))
+    records, alerts = step(T0 + timedelta(hours=4))
+    assert records[0].on_time is False and records[0].version == 3
+    assert alerts[0].closed_at == T0 + timedelta(hours=4) and alerts[0].version == 2
+    _, alerts = step(due - timedelta(hours=3))
+    assert [(a.kind, a.severity) for a in alerts] == [(AlertKind.TICKET_OVERDUE, Severity.WARNING)]
+    records, alerts = step(due + MIN)
+    assert records[0].overdue and alerts[0].severity is Severity.CRITICAL
+    assert alerts[0].version == 2
+
+
+def test_alert_state_survives_a_reload() -> None:
+    config = StreamsConfig(alerts=AlertsConfig(settle=timedelta(0)))
+    codec, registry = default_codec(), default_registry()
+    group = GroupState("330000", config, registry, codec)
+    ticket = created("d2", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2))
+    out = group.process([Inbound(ticket, "raw", 0, 1)])
+    assert [a.kind for a in out.alerts] == [AlertKind.DANGEROUS_CALL]
+    assert [t.ticket_id for t in out.tickets] == ["d2"]
+    store: dict = {}
+    group.dump(store)
+    again = GroupState.load("330000", store, config, registry, codec)
+    held = again.held()
+    assert [a.alert_id for a in held.alerts] == [out.alerts[0].alert_id]
+    assert [t.version for t in held.tickets] == [1]
+    replay = again.process([Inbound(ticket, "raw", 0, 1)])  # redelivered: nothing new
+    assert replay.alerts == [] and replay.tickets == []
