@@ -173,6 +173,14 @@ class Worker:
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
+        app.on_rebalance_complete.connect(self._rebalanced)
+
+    async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
+        """A rebalance paused every group: idle time starts again (no premature flush)."""
+        now = time.monotonic()
+        for group in self.last_input:
+            self.last_input[group] = now
+        self.stats["rebalances"] += 1
 
     # -- ingest: raw → validated → the group topic ------------------------------------------
 
@@ -314,6 +322,7 @@ class Worker:
                 group, self._table_items(group), self.config.streams, self.registry, self.codec
             )
             self.groups[group] = state
+            self.last_input.setdefault(group, time.monotonic())
             held = state.held()
             log.info(
                 "group %s loaded: %d calls, %d snapshots re-sent",
