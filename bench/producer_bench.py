@@ -2,6 +2,7 @@
 sink) against bare kafka-python sending the same pre-encoded records with the same settings.
 
     .venv/bin/python bench/producer_bench.py [--events 100000] [--bootstrap HOST:PORT]
+        [--linger-ms N] [--batch-size BYTES] [--compression lz4|none]   # default: DeliveryConfig
 
 Without ``--bootstrap`` it starts its own embedded broker on free ports in a temporary home
 (jars from ``.hotline/kafka/lib-<version>``) and stops it at the end. Events come from the
@@ -54,14 +55,14 @@ def make_events(count: int) -> list[Event]:
     return events[:count]
 
 
-def run(bootstrap: str, count: int, home: Path) -> None:
+def run(bootstrap: str, count: int, home: Path, overrides: dict[str, object]) -> None:
     prefix = f"bench{int(time.time())}"
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     ensure_topics(bootstrap, [s for s in topic_layout(kafka, ["320000", "330000"])])
     print(f"generating {count:,} simulated events …", flush=True)
     events = make_events(count)
     config = DeliveryConfig(
-        bootstrap_servers=bootstrap, topic_prefix=prefix, spool_root=home / "spool"
+        bootstrap_servers=bootstrap, topic_prefix=prefix, spool_root=home / "spool", **overrides
     )
 
     # warm-up: leaders elected, connections open, code paths hot
@@ -109,12 +110,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--bootstrap", help="an existing broker instead of a private one")
+    parser.add_argument("--linger-ms", type=int, help="override DeliveryConfig.linger_ms")
+    parser.add_argument("--batch-size", type=int, help="override DeliveryConfig.batch_size")
+    parser.add_argument("--compression", help="override DeliveryConfig.compression_type")
     args = parser.parse_args()
+    overrides: dict[str, object] = {}
+    if args.linger_ms is not None:
+        overrides["linger_ms"] = args.linger_ms
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    if args.compression is not None:
+        overrides["compression_type"] = None if args.compression == "none" else args.compression
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         home = Path(tmp)
         if args.bootstrap:
-            run(args.bootstrap, args.events, home)
+            run(args.bootstrap, args.events, home, overrides)
             return
         broker = KafkaBroker(
             home,
@@ -126,7 +137,7 @@ def main() -> None:
         broker.start()
         try:
             broker.wait_ready(timeout=120)
-            run(broker.bootstrap_servers, args.events, home)
+            run(broker.bootstrap_servers, args.events, home, overrides)
         finally:
             broker.stop(timeout=30)
 

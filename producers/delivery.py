@@ -122,8 +122,10 @@ class Preparer:
         self.codec = codec or default_codec()
         self.regions = regions or default_registry()
         self._topics: dict[tuple[str, str], str] = {}
-        self._fingerprints: dict[str, bytes] = {}
+        # (region, record type) → topic, then the constant headers, pre-encoded
+        self._routes: dict[tuple[str, str], tuple[str, bytes, bytes]] = {}
         self._callers: dict[type[Event], tuple[str, ...]] = {}
+        self._encode = self.codec.encode
 
     def topic(self, region_code: str, record_type: str) -> str:
         """The raw topic of ``record_type`` events about ``region_code`` (cached)."""
@@ -136,7 +138,11 @@ class Preparer:
         return found
 
     def prepare(self, event: Event) -> OutboundRecord:
-        """The record of ``event``; :class:`RefusedEvent` / ``InvalidInput`` if it cannot go."""
+        """The record of ``event``; :class:`RefusedEvent` / ``InvalidInput`` if it cannot go.
+
+        ``event`` is a validated model already (validation happened when it was built), so
+        nothing is validated again here: the caller check, one encode, cached routing.
+        """
         cls = type(event)
         fields = self._callers.get(cls)
         if fields is None:
@@ -148,17 +154,22 @@ class Preparer:
                 raise RefusedEvent(problem)
         record_type = event.RECORD_TYPE
         envelope = event.envelope
-        fingerprint = self._fingerprints.get(record_type)
-        if fingerprint is None:
-            fingerprint = self.codec.fingerprint(record_type).hex().encode()
-            self._fingerprints[record_type] = fingerprint
+        route = self._routes.get((envelope.region_code, record_type))
+        if route is None:
+            route = (
+                self.topic(envelope.region_code, record_type),
+                record_type.encode(),
+                self.codec.fingerprint(record_type).hex().encode(),
+            )
+            self._routes[(envelope.region_code, record_type)] = route
+        topic, event_type, fingerprint = route
         key = getattr(event, KEY_FIELDS[record_type], None)
         return OutboundRecord(
-            topic=self.topic(envelope.region_code, record_type),
+            topic=topic,
             key=key.encode() if isinstance(key, str) else None,
-            value=self.codec.encode(record_type, event.to_avro()),
+            value=self._encode(record_type, event.to_avro()),
             headers=(
-                ("event_type", record_type.encode()),
+                ("event_type", event_type),
                 ("schema_fingerprint", fingerprint),
                 ("event_id", envelope.event_id.encode()),
                 ("producer_id", envelope.producer_id.encode()),
