@@ -21,7 +21,8 @@ and versioned sums make the replay change nothing. Outputs lost with a crash aft
 was persisted are re-sent when the group is loaded (:meth:`GroupState.held`).
 
 A wall-clock timer (never a window-close callback) advances watermarks: live mode to
-``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s``.
+``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s`` once the
+worker has read all its input partitions to their end (:meth:`Worker._caught_up`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class Worker:
         )
         raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
         self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes, **_RAW)
+        self.input_topics = frozenset([*raw_names, f"{config.app_id}-groups"])
         self.internal = app.topic(
             f"{config.app_id}-groups",
             partitions=config.partitions,
@@ -413,19 +415,22 @@ class Worker:
             if group not in self.groups and group_partition(group, n) in assigned:
                 self._group(group)
         now = time.monotonic()
+        caught_up: bool | None = None  # asked of the broker once per tick, when needed
         for group, state in list(self.groups.items()):
             out = None
             if self.config.wall_clock_skew_s is not None and group != NATIONAL_GROUP:
                 wall = datetime.now(UTC) - timedelta(seconds=self.config.wall_clock_skew_s)
                 out = state.advance(wall)
             idle = now - self.last_input.get(group, now)
-            if (
+            flushable = (
                 self.config.idle_flush_s is not None
                 and group != NATIONAL_GROUP  # no timers of its own; a flush would evict
                 and group not in self.flushed
                 and idle >= self.config.idle_flush_s
-                and (point := state.flush_point()) is not None
-            ):
+            )
+            if flushable and caught_up is None:
+                caught_up = await self._caught_up()
+            if flushable and caught_up and (point := state.flush_point()) is not None:
                 out = state.advance(point)
                 self.flushed.add(group)
                 self.stats["idle_flushes"] += 1
@@ -438,6 +443,24 @@ class Worker:
                 self._emit(group, out)
                 state.dump(self.table)
         self._write_status()
+
+    async def _caught_up(self) -> bool:
+        """True when this worker has read its assigned input partitions to their end.
+
+        Replay mode closes an idle group only then: a group also looks idle while its input
+        waits in Kafka (a restart still recovering, a rebalance handing partitions over, a
+        loaded machine), and closing it then would turn the rest of its calls into orphans.
+        """
+        consumer = self.app.consumer
+        inputs = [tp for tp in consumer.assignment() if tp.topic in self.input_topics]
+        if not inputs:
+            return False
+        highwaters = await consumer.highwaters(*inputs)
+        read = consumer._read_offset  # faust's last offset read per partition (no public API)
+        return all(
+            end == 0 or (read.get(tp) is not None and read[tp] + 1 >= end)
+            for tp, end in highwaters.items()
+        )
 
     def _write_status(self) -> None:
         path = self.config.status_file
