@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 
 from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
 from hotline.regions import RegionRegistry, default_registry
@@ -142,6 +143,7 @@ class Worker:
             value_serializer="json",
         )
         raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
+        self.raw_names = tuple(raw_names)
         self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes, **_RAW)
         self.input_topics = frozenset([*raw_names, f"{config.app_id}-groups"])
         self.internal = app.topic(
@@ -175,7 +177,28 @@ class Worker:
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
+        app.on_partitions_revoked.connect(self._revoked)
         app.on_rebalance_complete.connect(self._rebalanced)
+
+    async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
+        """Drop the in-memory groups of the revoked group-topic partitions, at once.
+
+        Faust sends this after the agents have finished their current events and the
+        producer (outputs and state writes) is flushed. A group must not outlive its
+        partition in memory: another worker may own it next and write newer state to the
+        changelog; if the partition comes back (eager rebalancing revokes everything, and a
+        worker that leaves hands its partitions back) the group is loaded again from the
+        recovered table. Dropping it only in the timer, as before, let a group survive a
+        revoke–reassign between two ticks (``_tick`` skips rebalances) with the state it had
+        before the other worker's events: those events were lost — a ``call.queued``
+        processed by the other worker, then the call counted under line ``other``.
+        """
+        name = self.internal.get_topic_name()
+        lost = {tp.partition for tp in revoked if tp.topic == name}
+        n = self.config.partitions
+        for group in [g for g in self.groups if group_partition(g, n) in lost]:
+            log.info("group %s revoked", group)
+            del self.groups[group]
 
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
         """A rebalance paused every group: idle time starts again (no premature flush)."""
@@ -430,6 +453,8 @@ class Worker:
             )
             if flushable and caught_up is None:
                 caught_up = await self._caught_up()
+                if self.app.rebalancing or self.groups.get(group) is not state:
+                    break  # revoked while asking the broker: leave it to the next tick
             if flushable and caught_up and (point := state.flush_point()) is not None:
                 out = state.advance(point)
                 self.flushed.add(group)
@@ -445,22 +470,55 @@ class Worker:
         self._write_status()
 
     async def _caught_up(self) -> bool:
-        """True when this worker has read its assigned input partitions to their end.
+        """True when every raw partition is processed to its end, by whichever worker owns
+        it, and this worker has read its assigned group partitions to their end.
 
         Replay mode closes an idle group only then: a group also looks idle while its input
         waits in Kafka (a restart still recovering, a rebalance handing partitions over, a
         loaded machine), and closing it then would turn the rest of its calls into orphans.
+        With two workers a group's raw partitions may belong to the *other* worker, so this
+        worker's own read offsets say nothing about them: the raw topics are checked by the
+        consumer group's committed offsets (Faust flushes the producer before it commits, so
+        a committed raw offset implies its events are in the group topic), and only then the
+        group topic's end offsets are taken and compared with this worker's read offsets.
         """
         consumer = self.app.consumer
-        inputs = [tp for tp in consumer.assignment() if tp.topic in self.input_topics]
-        if not inputs:
+        internal = self.internal.get_topic_name()
+        mine = [tp for tp in consumer.assignment() if tp.topic == internal]
+        if not mine:
             return False
-        highwaters = await consumer.highwaters(*inputs)
+        raw = [
+            TopicPartition(topic, p)
+            for topic in self.raw_names
+            for p in range(consumer.topic_partitions(topic) or 0)
+        ]
+        if not raw:
+            return False
+        ends = await consumer.highwaters(*raw)
+        committed = await self._committed(raw)
+        if not all(end == 0 or committed.get(tp, -1) >= end for tp, end in ends.items()):
+            return False
+        highwaters = await consumer.highwaters(*mine)
         read = consumer._read_offset  # faust's last offset read per partition (no public API)
         return all(
             end == 0 or (read.get(tp) is not None and read[tp] + 1 >= end)
             for tp, end in highwaters.items()
         )
+
+    async def _committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The consumer group's committed offsets of ``tps`` (assigned here or not)."""
+        thread = self.app.consumer._thread  # the aiokafka consumer runs in its own thread
+
+        async def fetch() -> dict[TopicPartition, int]:
+            aio = thread._ensure_consumer()
+            out = {}
+            for tp in tps:
+                offset = await aio.committed(tp)
+                if offset is not None:
+                    out[tp] = offset
+            return out
+
+        return await thread.call_thread(fetch)
 
     def _write_status(self) -> None:
         path = self.config.status_file

@@ -272,13 +272,6 @@ def _dangerous_ticket() -> TicketCreated:
     )
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="known bug, not yet diagnosed: after a second worker joins and leaves, the snapshots "
-    "differ from the ledger by a few calls (some counted under business line 'other', as if a "
-    "call.queued event were lost in the hand-over); replay-mode idle flush is ruled out (it now "
-    "waits until the input is read to its end). docs/streams.md 'Rebalance'",
-)
 def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
@@ -317,10 +310,12 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         alerts = RecordReader(bootstrap, shared_topic(kafka, "alerts"), "alert_id").poll()
         unreachable = [a for a in alerts.values() if a.kind is AlertKind.CENTER_UNREACHABLE]
         assert {a.center_id for a in unreachable} == {"C660000"}
-        danger = [a for a in alerts.values() if a.kind is AlertKind.DANGEROUS_CALL]
-        assert [(a.dedupe_key, a.severity) for a in danger] == [
-            ("dangerous_call|T-DANGER-1", Severity.CRITICAL)
-        ]
+        # the simulator raises dangerous-call tickets of its own: the injected one is among them
+        danger = {
+            a.dedupe_key: a.severity for a in alerts.values() if a.kind is AlertKind.DANGEROUS_CALL
+        }
+        assert danger.get("dangerous_call|T-DANGER-1") is Severity.CRITICAL, danger
+        assert set(danger.values()) == {Severity.CRITICAL}, danger
         tickets = RecordReader(bootstrap, shared_topic(kafka, "ticket_records"), "ticket_id")
         assert "T-DANGER-1" in tickets.poll()
         w0 = json.loads((tmp_path / "status-w0.json").read_text())["stats"]

@@ -3,16 +3,20 @@ the image, replay the batches since the last dump) and the result still equals t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
+from aiokafka import TopicPartition
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.regions import default_registry
 from hotline.schemas import Level, default_codec
+from hotline.streams.app import Worker, group_partition
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import ledger_view
 from hotline.streams.groups import NATIONAL_GROUP, GroupState, Inbound, SequenceTracker
 from hotline.streams.pipeline import SnapshotStore
+from hotline.streams.worker_config import WorkerConfig
 
 assert CENTERS
 
@@ -89,3 +93,19 @@ def test_sequence_tracker_reports_holes_only_after_the_horizon() -> None:
     seq.see("p", "C1", 9, 5000)
     gaps = seq.expire(6000)
     assert [(g["first_missing"], g["last_missing"]) for g in gaps] == [(5, 8)]
+
+
+def test_worker_drops_the_groups_of_revoked_partitions_at_once(tmp_path) -> None:
+    """A group must not outlive its partition in memory (docs/streams.md, "Rebalance"): if the
+    partition comes back after another worker processed its events, the stale group would
+    silently miss them. No broker: the revocation signal's handler is called directly."""
+    worker = Worker(WorkerConfig(app_id="t-revoke", partitions=3, datadir=tmp_path))
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    groups = ["330000", "320000", "460000", "660000", NATIONAL_GROUP]
+    worker.groups = {g: GroupState(g, config, registry, codec) for g in groups}
+    lost = group_partition("330000", 3)
+    topic = worker.internal.get_topic_name()
+    revoked = {TopicPartition(topic, lost), TopicPartition("other-topic", (lost + 1) % 3)}
+    asyncio.run(worker._revoked(None, revoked))
+    assert sorted(worker.groups) == sorted(g for g in groups if group_partition(g, 3) != lost)
+    assert "330000" not in worker.groups
