@@ -68,7 +68,6 @@ from hotline.streams.pipeline import Pipeline, SnapshotStore
 ROOT = Path(__file__).resolve().parent.parent
 CENTERS = ["C330200", "C320100", "C460000", "C660000"]
 FRESH_CENTERS = [*CENTERS, "C110000", "C310000"]
-PARTITIONS = 3
 IDLE_FLUSH_S = 5.0
 
 
@@ -211,11 +210,11 @@ def start_worker(
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "HOTLINE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-        "HOTLINE_KAFKA__RAW_PARTITIONS": str(PARTITIONS),
-        "HOTLINE_KAFKA__SHARED_PARTITIONS": str(PARTITIONS),
+        "HOTLINE_KAFKA__RAW_PARTITIONS": str(kafka.raw_partitions),
+        "HOTLINE_KAFKA__SHARED_PARTITIONS": str(kafka.shared_partitions),
     }
     args = [sys.executable, "-m", "hotline", "streams", "worker", "--app-id", app_id]
-    args += ["--partitions", str(PARTITIONS), "--datadir", str(home / f"data-{app_id}")]
+    args += ["--partitions", str(kafka.raw_partitions), "--datadir", str(home / f"data-{app_id}")]
     args += ["--status-file", str(home / f"status-{app_id}.json"), "--loglevel", "warning"]
     if replay:
         args += ["--replay", "--idle-flush", str(IDLE_FLUSH_S)]
@@ -294,6 +293,7 @@ def faust_throughput(
         letter = codec.decode_model(value)
         original = codec.decode_model(letter.original).RECORD_TYPE
         dead[f"{letter.reason.value}:{original}:{letter.stage}"] += 1
+        dead[f"{letter.reason.value}@partition {letter.source_partition}"] += 1
     reader.close()
     got = {k: c for k, (_, c) in rows.items()}
     same = sum(1 for k, c in expected.items() if got.get(k) == c)
@@ -381,7 +381,7 @@ def quix_throughput(
     out = f"{kafka.topic_prefix}.quix-{tag}.counts"
     ensure_topics(
         kafka.bootstrap_servers,
-        [TopicSpec(out, PARTITIONS, {"message.timestamp.type": "LogAppendTime"})],
+        [TopicSpec(out, kafka.shared_partitions, {"message.timestamp.type": "LogAppendTime"})],
     )
     topics = [raw_topic(kafka, p, "calls") for p in provinces]  # its input: call topics
     args = [sys.executable, __file__, "--quix-child", "--bootstrap", kafka.bootstrap_servers]
@@ -424,12 +424,12 @@ def quix_throughput(
 # -- freshness --------------------------------------------------------------------------------
 
 
-def freshness(bootstrap: str, home: Path, seconds: float, rate: float) -> dict:
+def freshness(bootstrap: str, home: Path, seconds: float, rate: float, partitions: int) -> dict:
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap,
         topic_prefix=f"fr{int(time.time()) % 100_000}",
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
+        raw_partitions=partitions,
+        shared_partitions=partitions,
     )
     need = int(seconds * rate) + 1
     print(f"freshness: simulating {need:,} events …", flush=True)
@@ -528,11 +528,12 @@ def freshness(bootstrap: str, home: Path, seconds: float, rate: float) -> dict:
 
 def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
     print(f"start: {load()}", flush=True)
+    partitions = args.partitions
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap,
         topic_prefix=f"sb{int(time.time()) % 100_000}",
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
+        raw_partitions=partitions,
+        shared_partitions=partitions,
     )
     if not args.skip_throughput:
         print(f"generating {args.events:,} simulated events …", flush=True)
@@ -546,7 +547,7 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
         pure_s = time.perf_counter() - t
         calls = sum(1 for e in events if e.RECORD_TYPE in CALL_EVENT_TYPES)
         print(f"{n:,} events ({calls:,} call/survey events) in {len(provinces)} provinces, "
-              f"{PARTITIONS} partitions per raw topic; pure pipeline in-process: "
+              f"{partitions} partitions per topic; pure pipeline in-process: "
               f"{calls / pure_s:,.0f} call events/s, {len(expected):,} snapshot keys",
               flush=True)  # fmt: skip
         for r in range(args.rounds):
@@ -568,7 +569,7 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
                   flush=True)  # fmt: skip
             print(f"round {r + 1}: ratio faust / quix: {f['rate'] / qx['rate']:.2f}", flush=True)
     if not args.skip_fresh:
-        fr = freshness(bootstrap, home, args.fresh_seconds, args.rate)
+        fr = freshness(bootstrap, home, args.fresh_seconds, args.rate, partitions)
         print(f"freshness (live worker, {fr['centers']} centers, {fr['sent']:,} call/survey "
               f"events in {fr['send_s']:.1f} s = {fr['sent'] / fr['send_s']:,.0f}/s): "
               f"call.ended → county snapshot appended p50 {fr['p50'] * 1000:,.0f} ms, "
@@ -586,6 +587,7 @@ def main() -> None:
     parser.add_argument("--skip-quix", action="store_true", help="no Quix Streams peer")
     parser.add_argument("--skip-fresh", action="store_true", help="no freshness run")
     parser.add_argument("--skip-throughput", action="store_true", help="freshness only")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     parser.add_argument("--verbose", action="store_true", help="print the worker's stats")
     parser.add_argument("--quix-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
