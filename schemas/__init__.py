@@ -26,7 +26,14 @@ from hotline.schemas.calls import (
 from hotline.schemas.catalog import DERIVED_TYPES, EVENT_TYPES, KEY_FIELDS, RECORD_TYPES, model_for
 from hotline.schemas.codec import Codec, default_codec
 from hotline.schemas.contract import check
-from hotline.schemas.derived import Alert, CallRecord, DeadLetter, MetricSnapshot, TicketRecord
+from hotline.schemas.derived import (
+    METRIC_COUNTERS,
+    Alert,
+    CallRecord,
+    DeadLetter,
+    MetricSnapshot,
+    TicketRecord,
+)
 from hotline.schemas.enums import (
     AgentState,
     AlertKind,
@@ -60,6 +67,7 @@ __all__ = [
     "DERIVED_TYPES",
     "EVENT_TYPES",
     "KEY_FIELDS",
+    "METRIC_COUNTERS",
     "RECORD_TYPES",
     "RUBRIC",
     "AgentState",

@@ -147,6 +147,24 @@ class MetricSnapshot(Record):
     """Calls that arrived after the lateness horizon and are counted in this later bucket."""
 
 
+#: The summable counters of a :class:`MetricSnapshot`, in field order (everything after its
+#: identity and ``version``): the one list the streams, the sink and the views share.
+METRIC_COUNTERS: tuple[str, ...] = tuple(
+    name
+    for name in MetricSnapshot.model_fields
+    if name
+    not in {
+        "bucket_start",
+        "bucket_seconds",
+        "level",
+        "region_code",
+        "business_line",
+        "channel",
+        "version",
+    }
+)
+
+
 class Alert(Record):
     """An alert; open while ``closed_at`` is null. One ``dedupe_key`` → one open alert."""
 

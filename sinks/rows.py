@@ -19,34 +19,11 @@ from typing import Any
 
 from hotline.errors import InvalidInput
 from hotline.regions import RegionRegistry, default_registry
-from hotline.schemas import Codec, CodecError, ContractViolation, Level, check
+from hotline.schemas import METRIC_COUNTERS, Codec, CodecError, ContractViolation, Level, check
 from hotline.streams.rollup import NATIONAL_CODE, region_at
 
 STAGE = "sinks.clickhouse"
 
-METRIC_COUNTERS: tuple[str, ...] = (
-    "offered",
-    "self_served",
-    "queued",
-    "answered",
-    "abandoned",
-    "short_abandoned",
-    "answered_in_sl",
-    "wait_ms_answered",
-    "wait_ms_abandoned",
-    "talk_ms",
-    "hold_ms",
-    "acw_ms",
-    "transferred",
-    "caller_hung_up_first",
-    "repeat_7d",
-    "survey_responses",
-    "survey_satisfied",
-    "survey_basic",
-    "survey_dissatisfied",
-    "closed_by_timeout",
-    "late",
-)
 
 _CALL_FLAGS = (
     "offered",

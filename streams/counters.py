@@ -27,6 +27,7 @@ from hotline.producers.simulator.facts import (
     ledger_business_line,
     minute_bucket,
 )
+from hotline.schemas import METRIC_COUNTERS
 
 __all__ = [
     "COUNTERS",
@@ -43,29 +44,7 @@ __all__ = [
 ]
 
 #: Snapshot counters in :class:`~hotline.schemas.MetricSnapshot` order.
-COUNTERS: tuple[str, ...] = (
-    "offered",
-    "self_served",
-    "queued",
-    "answered",
-    "abandoned",
-    "short_abandoned",
-    "answered_in_sl",
-    "wait_ms_answered",
-    "wait_ms_abandoned",
-    "talk_ms",
-    "hold_ms",
-    "acw_ms",
-    "transferred",
-    "caller_hung_up_first",
-    "repeat_7d",
-    "survey_responses",
-    "survey_satisfied",
-    "survey_basic",
-    "survey_dissatisfied",
-    "closed_by_timeout",
-    "late",
-)
+COUNTERS: tuple[str, ...] = METRIC_COUNTERS
 #: Snapshot counter → the simulator ledger's column (for the counters the ledger has).
 LEDGER_NAMES: dict[str, str] = {
     name: ("wait_ms" if name == "wait_ms_answered" else name)
