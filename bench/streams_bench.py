@@ -2,7 +2,8 @@
 events, and the worker's freshness (event time → snapshot in Kafka) in live mode.
 
     .venv/bin/python bench/streams_bench.py [--events 60000] [--rounds 1]
-        [--fresh-seconds 60] [--rate 2000] [--skip-quix] [--skip-fresh]
+        [--fresh-seconds 60] [--rate 2000] [--skip-quix] [--skip-fresh] [--skip-throughput]
+        [--partitions 3] [--idle-flush 5] [--verbose]
 
 Starts its own embedded broker on free ports in a temporary home (jars from
 ``.hotline/kafka/lib-<version>``) and stops it at the end.
@@ -15,7 +16,7 @@ Starts its own embedded broker on free ports in a temporary home (jars from
       the idle flush (the snapshots topic uses LogAppendTime: broker append time). Events/s
       = N / processing. Cross-check: every snapshot key and counter equals the pure
       :class:`~hotline.streams.pipeline.Pipeline` on the same events (all levels).
-   b. Quix Streams 3.28 (subprocess, fresh consumer group): one StreamingDataFrame per raw
+   b. Quix Streams 3.28 (subprocess, fresh consumer group): one StreamingDataFrame per raw *calls*
       topic, concatenated; decode with ``hotline.schemas.default_codec``; keep call events;
       ``group_by`` county × minute × business line × channel (the event's *own* fields: no
       call assembly, no repeat_7d, no roll-ups, no versions) and a stateful count, one output
