@@ -129,6 +129,9 @@ class Aggregator:
         self.config = config or StreamsConfig()
         self.buckets: dict[BucketKey, VersionedSum] = {}
         self.watermark: datetime | None = None
+        self.follow = True
+        """Contributions move the watermark (False: only :meth:`advance` does — the worker's
+        group, whose watermark is the minimum over its source partitions)."""
         self.stats: Counter[str] = Counter()
 
     def closes_at(self, bucket_start: datetime) -> datetime:
@@ -137,9 +140,9 @@ class Aggregator:
     def add(self, contribution: Contribution) -> tuple[set[BucketKey], list[LateContribution]]:
         """Apply one contribution; the keys that changed and any late contribution."""
         key = contribution.key
-        self._move(key.bucket_start)
-        assert self.watermark is not None
-        if self.watermark >= self.closes_at(key.bucket_start):
+        if self.follow:
+            self._move(key.bucket_start)
+        if self.watermark is not None and self.watermark >= self.closes_at(key.bucket_start):
             self.stats["late"] += 1
             late_key = BucketKey(self.watermark, key.region_code, key.business_line, key.channel)
             counts = tuple(int(i == LATE_INDEX) for i in range(len(COUNTERS)))

@@ -125,6 +125,8 @@ class Worker:
         self.stats: Counter[str] = Counter()
         self.groups: dict[str, GroupState] = {}
         self.last_input: dict[str, float] = {}
+        self.heard: dict[str, dict[str, float]] = defaultdict(dict)
+        """Per group and source partition: when it last sent an event (monotonic)."""
         self.flushed: set[str] = set()
         app = self.app = faust.App(
             config.app_id,
@@ -205,6 +207,9 @@ class Worker:
         now = time.monotonic()
         for group in self.last_input:
             self.last_input[group] = now
+        for heard in self.heard.values():
+            for source in heard:
+                heard[source] = now
         self.stats["rebalances"] += 1
 
     # -- ingest: raw → validated → the group topic ------------------------------------------
@@ -226,10 +231,21 @@ class Worker:
                         "p": msg.partition,
                         "o": msg.offset,
                         "ts": msg.timestamp,
+                        "b": int(self._behind(msg.tp, msg.offset)),
                         "d": base64.b64encode(msg.value).decode(),
                     }
                 ).encode()
                 self._to_group(group, value)
+
+    def _behind(self, tp: Any, offset: int) -> bool:
+        """Whether the partition had more messages after ``offset`` when it was fetched (its
+        last known highwater; unknown counts as behind). A group's watermark waits for the
+        source partitions that are behind (docs/streams.md, "Watermarks")."""
+        try:
+            highwater = self.app.consumer.highwater(tp)
+        except Exception:  # not assigned any more (a rebalance), or no consumer yet
+            return True
+        return highwater is None or offset + 1 < highwater
 
     def _validate(
         self, data: bytes, topic: str, partition: int, offset: int, timestamp: float = 0.0
@@ -273,7 +289,12 @@ class Worker:
         match = _PROVINCE_TOPIC.search(topic)
         if match is None or match.group(1) not in self.provinces:
             return
-        note = {"k": "d", "src": f"{topic}:{partition}:{offset}", "ts": _ts_ms(timestamp)}
+        note = {
+            "k": "d",
+            "src": f"{topic}:{partition}:{offset}",
+            "ts": _ts_ms(timestamp),
+            "b": int(self._behind(TopicPartition(topic, partition), offset)),  # as for an event
+        }
         self._to_group(match.group(1), json.dumps(note).encode())
 
     def _dead(
@@ -330,11 +351,24 @@ class Worker:
                             continue
                         event = self.codec.decode_model(base64.b64decode(i["d"]))
                         inbound.append(
-                            Inbound(event, i["t"], i["p"], i["o"], _ts_ms(i.get("ts")))  # type: ignore[arg-type]
+                            Inbound(
+                                event,  # type: ignore[arg-type]
+                                i["t"],
+                                i["p"],
+                                i["o"],
+                                _ts_ms(i.get("ts")),
+                                bool(i.get("b", 0)),
+                            )
                         )
+                    heard = self.heard[group]
+                    for item in inbound:
+                        heard[item.source_partition] = self.last_input[group]
                     self.stats["group_in"] += len(inbound)
                     out = state.process(inbound)
                     notes = [(i["src"], i["ts"]) for i in items if i["k"] == "d"]
+                    for i in items:
+                        if i["k"] == "d" and "b" in i:
+                            state.source_status(i["src"].rpartition(":")[0], bool(i["b"]))
                     if notes:
                         self._emit(group, state.process_dead_letters(notes))
                 self._emit(group, out)
@@ -348,6 +382,9 @@ class Worker:
             )
             self.groups[group] = state
             self.last_input.setdefault(group, time.monotonic())
+            now = time.monotonic()
+            for source in state.behind():  # the idle bound starts again after a load
+                self.heard[group][source] = now
             held = state.held()
             log.info(
                 "group %s loaded: %d calls, %d snapshots re-sent",
@@ -441,7 +478,18 @@ class Worker:
         caught_up: bool | None = None  # asked of the broker once per tick, when needed
         for group, state in list(self.groups.items()):
             out = None
-            if self.config.wall_clock_skew_s is not None and group != NATIONAL_GROUP:
+            behind = state.behind() if group != NATIONAL_GROUP else []
+            heard = self.heard[group]
+            idle = [s for s in behind if now - heard.get(s, now) >= self.config.source_idle_s]
+            if idle:  # a partition silent this long no longer holds the watermark back
+                log.info("group %s: source partitions idle, released: %s", group, idle)
+                self.stats["sources_released"] += len(idle)
+                self._emit(group, state.release(idle))
+                out = GroupOutput()
+                behind = state.behind()
+            if self.config.wall_clock_skew_s is not None and group != NATIONAL_GROUP and not behind:
+                # live mode: the wall clock moves the watermark only once the group's input is
+                # read (catching up a backlog, the partitions' event times rule)
                 wall = datetime.now(UTC) - timedelta(seconds=self.config.wall_clock_skew_s)
                 out = state.advance(wall)
             idle = now - self.last_input.get(group, now)
@@ -531,6 +579,7 @@ class Worker:
                     "calls": len(s.calls.states),
                     "watermark": s.calls.watermark.isoformat() if s.calls.watermark else None,
                     "flushed": g in self.flushed,
+                    "behind": s.behind(),
                 }
                 for g, s in self.groups.items()
             },

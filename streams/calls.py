@@ -18,11 +18,12 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
 * **repeat_7d** (the simulator's rule): the call's caller id (not null) offered another call at
   most ``repeat_window`` before this one (ties broken by call id).
 * **Watermark** = the greatest ``occurred_at`` seen (or a later ``now`` given to
-  :meth:`CallAssembly.advance`). A call is evicted ``call_horizon + lateness`` after it was
-  offered; an event for an evicted call, or for an unknown call that occurred before
-  watermark − (call_horizon + lateness), is **late**: rejected for the dead-letter topic.
-  Events of a call whose ``call.offered`` never came are rejected as **orphan** after the
-  horizon.
+  :meth:`CallAssembly.advance`), unless the caller passes its own watermark to
+  :meth:`CallAssembly.add` (the worker: the minimum over its source partitions). A call is
+  evicted ``call_horizon + lateness`` after it was offered; an event for an evicted call, or
+  for an unknown call that occurred before watermark − (call_horizon + lateness), is **late**:
+  rejected for the dead-letter topic. Events of a call whose ``call.offered`` never came are
+  rejected as **orphan** after the horizon.
 """
 
 from __future__ import annotations
@@ -338,12 +339,15 @@ class CallAssembly:
 
     # -- input ------------------------------------------------------------------------------
 
-    def add(self, event: Event) -> Batch:
+    def add(self, event: Event, watermark: datetime | None = None) -> Batch:
+        """One event. The watermark moves to the event's time, or to ``watermark`` when the
+        caller keeps its own (the worker's group: the minimum over its source partitions)."""
         out = Batch()
         if event.RECORD_TYPE not in CALL_EVENT_TYPES:
             raise ValueError(f"not a call event: {event.RECORD_TYPE}")
         at = event.envelope.occurred_at
-        self.watermark = at if self.watermark is None else max(self.watermark, at)
+        moved = at if watermark is None else watermark
+        self.watermark = moved if self.watermark is None else max(self.watermark, moved)
         call_id: str = event.call_id  # type: ignore[attr-defined]
         state = self.states.get(call_id)
         if state is None:

@@ -89,10 +89,17 @@ class Inbound:
     offset: int
     timestamp_ms: int = 0
     """The source message's broker timestamp (dead-letter spikes are judged on it)."""
+    behind: bool = False
+    """The source partition had more messages after this one when it was read (its
+    highwater): the partition still has unread input and holds the group's watermark."""
 
     @property
     def source(self) -> str:
         return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def source_partition(self) -> str:
+        return f"{self.topic}:{self.partition}"
 
 
 @dataclass(slots=True)
@@ -214,6 +221,15 @@ class GroupState:
         self.rollups = [Rollup(level, registry, config) for level in levels]
         self.sequences = SequenceTracker(int(config.lateness.total_seconds() * 1000))
         self.max_event_ms: int | None = None
+        self.sources: dict[str, list[int]] = {}
+        """Per source partition (``topic:partition``): [greatest event time, behind (0/1)]."""
+        self.watermark_ms: int | None = None
+        """The group's event-time watermark (see :meth:`_watermark`); never moves back."""
+        self._advanced_minute: int | None = None
+        if not self.national:  # their watermark is the group's, not the latest data seen
+            self.aggregator.follow = False
+            for rollup in self.rollups:
+                rollup.follow = False
         rules = config.alerts
         self.tickets = TicketBook(
             config.ticket_retention, rules.due_warning_working_hours, rules.due_categories
@@ -233,6 +249,7 @@ class GroupState:
             env = item.event.envelope
             at = _ms(env.occurred_at)
             self.max_event_ms = at if self.max_event_ms is None else max(self.max_event_ms, at)
+            self._see_source(item.source_partition, at, item.behind)
             self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
             origin[env.event_id] = item
             if item.event.RECORD_TYPE.startswith("ticket."):
@@ -243,13 +260,72 @@ class GroupState:
             if item.event.RECORD_TYPE not in CALL_EVENT_TYPES:
                 continue
             self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
-            batch.extend(self.calls.add(item.event))
+            wm = self.watermark_ms
+            assert wm is not None
+            batch.extend(self.calls.add(item.event, watermark=_dt(wm)))
         out = self._downstream(batch, origin)
-        if self.max_event_ms is not None:
-            now = _dt(self.max_event_ms)
-            out.gaps.extend(self.sequences.expire(self.max_event_ms))
-            self._tickets_and_alerts(out, now)
+        if self.watermark_ms is not None:
+            self._close(out, _dt(self.watermark_ms))
         return out
+
+    # -- the watermark over source partitions -----------------------------------------------
+
+    def _see_source(self, source: str, at_ms: int, behind: bool) -> None:
+        entry = self.sources.get(source)
+        if entry is None:
+            self.sources[source] = [at_ms, int(behind)]
+        else:
+            entry[0] = max(entry[0], at_ms)
+            entry[1] = int(behind)
+        self._watermark()
+
+    def _watermark(self) -> int | None:
+        """The group's watermark: the least event time over the source partitions that still
+        have unread input (``behind``); when none has, the greatest event time seen. One raw
+        partition read hours ahead of another (a backlog) thus cannot close the calls and
+        buckets of the other one. Never moves back."""
+        if self.max_event_ms is None:
+            return self.watermark_ms
+        behind = [wm for wm, b in self.sources.values() if b]
+        point = min(behind) if behind else self.max_event_ms
+        if self.watermark_ms is None or point > self.watermark_ms:
+            self.watermark_ms = point
+        return self.watermark_ms
+
+    def behind(self) -> list[str]:
+        """The source partitions that still have unread input (they hold the watermark)."""
+        return sorted(s for s, (_, b) in self.sources.items() if b)
+
+    def source_status(self, source: str, behind: bool) -> None:
+        """A source partition's progress without an event (e.g. its message was dead-lettered:
+        ``behind`` = it had more input after it)."""
+        entry = self.sources.get(source)
+        if entry is not None:
+            entry[1] = int(behind)
+            self._watermark()
+
+    def release(self, sources: Iterable[str]) -> GroupOutput:
+        """Stop waiting for ``sources`` (idle too long: the shell's wall-clock bound); the
+        watermark may move on, and what became due is closed."""
+        for source in sources:
+            if source in self.sources:
+                self.sources[source][1] = 0
+        self._watermark()
+        if self.watermark_ms is None:
+            return GroupOutput()
+        return self.advance(_dt(self.watermark_ms))
+
+    def _close(self, out: GroupOutput, now: datetime) -> None:
+        """After a step at watermark ``now``: evict closed buckets and cells, expire sequence
+        holes, then tickets and alerts."""
+        minute = _ms(now) // 60_000
+        if minute != self._advanced_minute:  # buckets only close at whole minutes
+            self._advanced_minute = minute
+            self._dirty_buckets.update(self.aggregator.advance(now))
+            for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
+                dirty.update(rollup.advance(now))
+        out.gaps.extend(self.sequences.expire(_ms(now)))
+        self._tickets_and_alerts(out, now)
 
     def process_dead_letters(self, notes: Iterable[tuple[str, int]]) -> GroupOutput:
         """Dead letters of this province's raw topics (``(source, broker timestamp ms)``)."""
@@ -295,6 +371,8 @@ class GroupState:
 
     def advance(self, now: datetime) -> GroupOutput:
         """Move the watermarks to ``now``: close calls and buckets that became due."""
+        if not self.national and (self.watermark_ms is None or _ms(now) > self.watermark_ms):
+            self.watermark_ms = _ms(now)
         out = self._downstream(self.calls.advance(now), {}) if not self.national else GroupOutput()
         self._dirty_buckets.update(self.aggregator.advance(now))
         for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
@@ -449,6 +527,8 @@ class GroupState:
             "rollups": {r.level.value: opt(r.watermark) for r in self.rollups},
             "max_event": self.max_event_ms,
             "tickets": opt(self.tickets.watermark),
+            "wm": self.watermark_ms,
+            "src": {s: list(v) for s, v in self.sources.items()},
         }
 
     def _state_image(self, state: CallState) -> dict[str, Any]:
@@ -535,6 +615,8 @@ class GroupState:
             if level in levels:
                 levels[level].watermark = opt(ms)
         self.max_event_ms = meta.get("max_event")
+        self.sources = {s: list(v) for s, v in meta.get("src", {}).items()}
+        self.watermark_ms = meta.get("wm", self.max_event_ms)
         self.tickets.watermark = opt(meta.get("tickets"))
         for state in self.calls.states.values():
             self.calls._schedule(state)

@@ -74,6 +74,8 @@ class Rollup:
         self.config = config or StreamsConfig()
         self.cells: dict[RollupKey, VersionedSum] = {}
         self.watermark: datetime | None = None
+        self.follow = True
+        """Children move the watermark (False: only :meth:`advance` does; see Aggregator)."""
         self.stats: Counter[str] = Counter()
         registry = registry or default_registry()
         self._target = lru_cache(maxsize=65536)(lambda code: region_at(registry, code, level))
@@ -89,8 +91,9 @@ class Rollup:
                 f"{self.level} consumes {self.child_level} snapshots, not {child.level}"
             )
         minute = child.bucket_start
-        self.watermark = minute if self.watermark is None else max(self.watermark, minute)
-        if self.watermark >= self.closes_at(minute):
+        if self.follow:
+            self.watermark = minute if self.watermark is None else max(self.watermark, minute)
+        if self.watermark is not None and self.watermark >= self.closes_at(minute):
             self.stats["late"] += 1
             return set()
         key = (self._target(child.region_code), minute, child.business_line, child.channel)

@@ -30,6 +30,12 @@ class WorkerConfig(BaseModel):
     idle_flush_s: float | None = Field(
         None, description="replay mode: a group idle this long is closed (watermark -> end)"
     )
+    source_idle_s: float = Field(
+        60.0,
+        gt=0,
+        description="a source partition with unread input that sent nothing this long no "
+        "longer holds its group's watermark back",
+    )
     max_future_s: float = Field(86_400.0, description="events further ahead are invalid")
     web_port: int | None = Field(None, description="Faust's web server port; None: off")
     datadir: Path = Path(".hotline/streams")

@@ -4,11 +4,16 @@ the image, replay the batches since the last dump) and the result still equals t
 from __future__ import annotations
 
 import asyncio
+import functools
+import zlib
 from collections import defaultdict
+from datetime import timedelta
 
 from aiokafka import TopicPartition
 from test_streams_reconcile import CENTERS, expected_at, run
 
+from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
+from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
 from hotline.schemas import Level, default_codec
 from hotline.streams.app import Worker, group_partition
@@ -19,6 +24,7 @@ from hotline.streams.pipeline import SnapshotStore
 from hotline.streams.worker_config import WorkerConfig
 
 assert CENTERS
+HOUR = timedelta(hours=1)
 
 
 def _drive(crash_every: int | None) -> SnapshotStore:
@@ -109,3 +115,131 @@ def test_worker_drops_the_groups_of_revoked_partitions_at_once(tmp_path) -> None
     asyncio.run(worker._revoked(None, revoked))
     assert sorted(worker.groups) == sorted(g for g in groups if group_partition(g, 3) != lost)
     assert "330000" not in worker.groups
+
+
+# -- watermarks over source partitions; sequence gaps -------------------------------------------
+
+
+def _partition_of(event, partitions: int) -> int:
+    """The raw partition of an event: keyed by call/ticket/agent id, as the producers do."""
+    key = next(
+        (getattr(event, a) for a in ("call_id", "ticket_id", "agent_id") if hasattr(event, a)),
+        event.envelope.event_id,
+    )
+    return zlib.crc32(key.encode()) % partitions
+
+
+def _skewed(events, partitions: int, head: int = 50) -> list[Inbound]:
+    """A backlog read unevenly: the first ``head`` events of every partition (each partition
+    is seen early), then partition 0 to its end, then partition 1, … Every event but the last
+    of its partition is ``behind`` (more input after it)."""
+    parts: list[list] = [[] for _ in range(partitions)]
+    for e in events:
+        parts[_partition_of(e, partitions)].append(e)
+    tagged = [
+        [Inbound(e, "raw", p, i, behind=i < len(part) - 1) for i, e in enumerate(part)]
+        for p, part in enumerate(parts)
+    ]
+    order = [item for part in tagged for item in part[:head]]
+    order += [item for part in tagged for item in part[head:]]
+    return order
+
+
+def _feed(groups: dict[str, GroupState], items: list[Inbound], store: SnapshotStore, outs: list):
+    registry = default_registry()
+    national = groups.setdefault(
+        NATIONAL_GROUP, GroupState(NATIONAL_GROUP, StreamsConfig(), registry, default_codec())
+    )
+
+    def emit(out) -> None:
+        outs.append(out)
+        store.write(out.snapshots)
+        store.write(national.process_snapshots(out.province_snapshots).snapshots)
+
+    by_group = defaultdict(list)
+    for item in items:
+        by_group[registry.province_of(item.event.envelope.region_code).code].append(item)
+    for g, mine in by_group.items():
+        state = groups.setdefault(g, GroupState(g, StreamsConfig(), registry, default_codec()))
+        for i in range(0, len(mine), 300):
+            emit(state.process(mine[i : i + 300]))
+    for g, state in groups.items():
+        if g != NATIONAL_GROUP and (point := state.flush_point()) is not None:
+            emit(state.advance(point))
+
+
+def test_a_partition_read_hours_ahead_does_not_close_the_calls_of_another() -> None:
+    """Bug 1 (docs/streams.md, "Watermarks"): a backlog read one raw partition far ahead of
+    the other. With the watermark = the latest event seen, the lagging partition's calls were
+    closed early and their later events dead-lettered as late; with the watermark = the
+    minimum over the partitions still behind, the result equals the ledger."""
+    events, _ = run()
+    items = _skewed(events, partitions=2)
+    store, outs = SnapshotStore(), []
+    _feed({}, items, store, outs)
+    assert [r for o in outs for r, _ in o.rejected] == []
+    assert [x for o in outs for x in o.late] == []
+    _check(store)
+    # the same order, but every partition claiming to be caught up: the old watermark (the
+    # latest event seen) — the skew really is beyond the horizon
+    old = [Inbound(i.event, i.topic, i.partition, i.offset) for i in items]
+    outs_old: list = []
+    _feed({}, old, SnapshotStore(), outs_old)
+    assert any(r.reason == "late" for o in outs_old for r, _ in o.rejected)
+
+
+def test_per_partition_watermarks_survive_a_reload() -> None:
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events, _ = run()
+    items = [i for i in _skewed(events, partitions=2) if i.event.envelope.region_code[:2] == "33"]
+    state = GroupState("330000", config, registry, codec)
+    state.process(items[:400])
+    table: dict = {}
+    state.dump(table)
+    again = GroupState.load("330000", table, config, registry, codec)
+    assert again.sources == state.sources and again.behind() == state.behind() != []
+    assert again.watermark_ms == state.watermark_ms
+    # releasing the lagging partition (the worker's idle bound) lets the watermark move on
+    lagging = min(state.sources, key=lambda s: state.sources[s][0])
+    before = again.watermark_ms
+    again.release([lagging])
+    assert lagging not in again.behind() and again.watermark_ms >= before
+
+
+@functools.cache
+def _all_events() -> tuple:
+    """One hour at one center, every event family (a producer's sequence is gapless)."""
+    config = SimConfig(
+        seed=7, centers=["C330200"], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
+    )
+    sink = MemorySink()
+    simulate(config, sink, Ledger(config.end))
+    return tuple(sink.events)
+
+
+def _gaps(events) -> list[dict]:
+    outs: list = []
+    _feed({}, _skewed(events, partitions=3, head=20), SnapshotStore(), outs)
+    return [g for o in outs for g in o.gaps]
+
+
+def test_a_gapless_stream_spread_over_partitions_raises_no_gap() -> None:
+    """Bug 2: one producer's events are spread over several raw partitions (keyed by call
+    id), so its sequence numbers arrive out of order — hours apart in a skewed backlog. A
+    hole is reported only once the watermark (the least over the partitions still behind)
+    passed the event after it by the lateness horizon: none here."""
+    events = _all_events()
+    producers = {e.envelope.producer_id for e in events}
+    for p in producers:
+        seqs = sorted(e.envelope.sequence for e in events if e.envelope.producer_id == p)
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), p  # gapless indeed
+    assert _gaps(events) == []
+
+
+def test_a_dropped_event_raises_exactly_one_gap() -> None:
+    events = list(_all_events())
+    lost = events[len(events) // 2]
+    gaps = _gaps([e for e in events if e is not lost])
+    assert [(g["producer_id"], g["first_missing"], g["last_missing"]) for g in gaps] == [
+        (lost.envelope.producer_id, lost.envelope.sequence, lost.envelope.sequence)
+    ]
