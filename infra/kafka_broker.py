@@ -237,10 +237,10 @@ class KafkaBroker:
         command = self._java_command(
             _FORMAT_CLASS,
             "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(self.config_file),
+            # one argument, "=" joined: an id may start with "-" (base64url), which the
+            # formatter's argument parser would take for an option
+            f"--cluster-id={cluster_id}",
+            f"--config={self.config_file}",
             "--ignore-formatted",
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)

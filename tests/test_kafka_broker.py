@@ -85,3 +85,14 @@ def test_stop_and_restart_keep_the_data(tmp_path: Path, caplog: pytest.LogCaptur
     finally:
         broker.stop(timeout=30)
     assert not broker.status().running
+
+
+@pytest.mark.kafka
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
+    broker = KafkaBroker(tmp_path, free_port(), free_port(), lib_dir=LIB)
+    broker.fetch()
+    broker.dir.mkdir(parents=True, exist_ok=True)
+    broker.cluster_id_file.write_text("-" + "A" * 21 + "\n")  # base64url ids can start so
+    broker.config_file.write_text(broker.server_properties())
+    broker._format_storage()
+    assert (broker.data_dir / "meta.properties").exists()
