@@ -480,7 +480,8 @@ class Worker:
             out = None
             behind = state.behind() if group != NATIONAL_GROUP else []
             heard = self.heard[group]
-            idle = [s for s in behind if now - heard.get(s, now) >= self.config.source_idle_s]
+            bound = self.config.source_idle_s
+            idle = [s for s in behind if now - heard.setdefault(s, now) >= bound]
             if idle:  # a partition silent this long no longer holds the watermark back
                 log.info("group %s: source partitions idle, released: %s", group, idle)
                 self.stats["sources_released"] += len(idle)

@@ -40,6 +40,9 @@ def worker_command(
         False, "--replay", help="historical input: no wall-clock watermark; idle flush instead"
     ),
     idle_flush: float = typer.Option(10.0, "--idle-flush", help="replay: idle seconds → close"),
+    source_idle: float = typer.Option(
+        60.0, "--source-idle", help="a silent source partition stops holding the watermark (s)"
+    ),
     datadir: Annotated[Path, typer.Option("--datadir")] = _DATADIR,
     status_file: Annotated[Path | None, typer.Option("--status-file")] = None,
     loglevel: str = typer.Option("info", "--loglevel"),
@@ -56,6 +59,7 @@ def worker_command(
         web_port=web_port,
         wall_clock_skew_s=None if replay else wall_clock_skew,
         idle_flush_s=idle_flush if replay else None,
+        source_idle_s=source_idle,
         datadir=datadir,
         status_file=status_file,
     )

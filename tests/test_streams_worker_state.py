@@ -208,7 +208,7 @@ def test_per_partition_watermarks_survive_a_reload() -> None:
 
 @functools.cache
 def _all_events() -> tuple:
-    """One hour at one center, every event family (a producer's sequence is gapless)."""
+    """One hour at one center, everything the simulator emits (sequences are gapless)."""
     config = SimConfig(
         seed=7, centers=["C330200"], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
     )
