@@ -381,6 +381,8 @@ class Worker:
                 group, self._table_items(group), self.config.streams, self.registry, self.codec
             )
             self.groups[group] = state
+            if group != NATIONAL_GROUP:  # until the timer told it its source partitions
+                state.hold_until_sources_known()
             self.last_input.setdefault(group, time.monotonic())
             now = time.monotonic()
             for source in state.behind():  # the idle bound starts again after a load
@@ -474,6 +476,11 @@ class Worker:
         for group in group_keys(str(k) for k in self.table.data):
             if group not in self.groups and group_partition(group, n) in assigned:
                 self._group(group)
+        for group, state in list(self.groups.items()):
+            if not state.sources_known:
+                await self._expect_sources(group, state)
+                if self.app.rebalancing:
+                    return  # a rebalance started while asking the broker: next tick
         now = time.monotonic()
         caught_up: bool | None = None  # asked of the broker once per tick, when needed
         for group, state in list(self.groups.items()):
@@ -517,6 +524,34 @@ class Worker:
                 self._emit(group, out)
                 state.dump(self.table)
         self._write_status()
+
+    async def _expect_sources(self, group: str, state: GroupState) -> None:
+        """Tell a (re)loaded province group which of its raw partitions have input (end
+        offset > 0, whichever worker owns them): one it has not seen yet holds its watermark
+        like a partition that is behind (docs/streams.md, "Watermarks over source
+        partitions"). Until then the group's watermark does not move."""
+        consumer = self.app.consumer
+        tps = []
+        for family in RAW_FAMILIES:
+            topic = raw_topic(self.config.kafka, group, family)
+            count = consumer.topic_partitions(topic)
+            if not count:
+                return  # no metadata yet: next tick
+            tps += [TopicPartition(topic, p) for p in range(count)]
+        ends = await consumer.highwaters(*tps)
+        if self.groups.get(group) is not state or any(ends.get(tp) is None for tp in tps):
+            return
+        sources = [f"{tp.topic}:{tp.partition}" for tp in tps if ends[tp]]
+        state.expect(sources)
+        log.info(
+            "group %s: %d source partitions with input, not seen yet: %s",
+            group,
+            len(sources),
+            [s for s in state.behind() if state.sources[s][0] is None],
+        )
+        if state.watermark_ms is not None:
+            self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
+        state.dump(self.table)
 
     async def _caught_up(self) -> bool:
         """True when every raw partition is processed to its end, by whichever worker owns

@@ -225,6 +225,10 @@ class GroupState:
         """Per source partition (``topic:partition``): [greatest event time, behind (0/1)]."""
         self.watermark_ms: int | None = None
         """The group's event-time watermark (see :meth:`_watermark`); never moves back."""
+        self.sources_known = True
+        """False while the shell has not yet told the group which source partitions it has
+        (:meth:`expect`): the watermark does not move meanwhile (a partition not seen yet
+        must hold it back like one that is behind)."""
         self._advanced_minute: int | None = None
         if not self.national:  # their watermark is the group's, not the latest data seen
             self.aggregator.follow = False
@@ -260,9 +264,8 @@ class GroupState:
             if item.event.RECORD_TYPE not in CALL_EVENT_TYPES:
                 continue
             self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
-            wm = self.watermark_ms
-            assert wm is not None
-            batch.extend(self.calls.add(item.event, watermark=_dt(wm)))
+            wm = self.watermark_ms  # None: held before any watermark (unseen partitions)
+            batch.extend(self.calls.add(item.event, watermark=_dt(wm if wm is not None else 0)))
         out = self._downstream(batch, origin)
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
@@ -275,8 +278,26 @@ class GroupState:
         if entry is None:
             self.sources[source] = [at_ms, int(behind)]
         else:
-            entry[0] = max(entry[0], at_ms)
+            entry[0] = at_ms if entry[0] is None else max(entry[0], at_ms)
             entry[1] = int(behind)
+        self._watermark()
+
+    def hold_until_sources_known(self) -> None:
+        """The shell does not know yet which source partitions have input: hold the
+        watermark until :meth:`expect` (a new or reloaded group, before its first step)."""
+        self.sources_known = False
+
+    def expect(self, sources: Iterable[str]) -> None:
+        """The source partitions (``topic:partition``) that have input: one not seen yet is
+        *behind* with no event time, and holds the watermark until its first event (or its
+        release). Without this, the first batch — e.g. the one message of a small partition,
+        read to its end — moved the watermark to its event time, and the partitions seen
+        later could not hold it back (it never moves back): buckets closed early, false
+        sequence gaps, orphans."""
+        for source in sources:
+            if source not in self.sources:
+                self.sources[source] = [None, 1]  # type: ignore[list-item]
+        self.sources_known = True
         self._watermark()
 
     def _watermark(self) -> int | None:
@@ -284,9 +305,11 @@ class GroupState:
         have unread input (``behind``); when none has, the greatest event time seen. One raw
         partition read hours ahead of another (a backlog) thus cannot close the calls and
         buckets of the other one. Never moves back."""
-        if self.max_event_ms is None:
+        if self.max_event_ms is None or not self.sources_known:
             return self.watermark_ms
         behind = [wm for wm, b in self.sources.values() if b]
+        if None in behind:  # a partition with input not seen yet
+            return self.watermark_ms
         point = min(behind) if behind else self.max_event_ms
         if self.watermark_ms is None or point > self.watermark_ms:
             self.watermark_ms = point

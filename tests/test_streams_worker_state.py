@@ -243,3 +243,34 @@ def test_a_dropped_event_raises_exactly_one_gap() -> None:
     assert [(g["producer_id"], g["first_missing"], g["last_missing"]) for g in gaps] == [
         (lost.envelope.producer_id, lost.envelope.sequence, lost.envelope.sequence)
     ]
+
+
+def test_a_partition_not_seen_yet_holds_the_watermark_once_expected() -> None:
+    """The rebalance-test failure (docs/streams.md, "Rebalance"): a group's first events came
+    from one sparse partition (tickets: ~20 messages over 2 h, or the one injected ticket at
+    +1 h), read well ahead of the call partitions not seen yet — which did not hold the
+    watermark back, and it never moves back. Held until the shell tells the group which
+    partitions have input (``expect``), the watermark waits for every one of them."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events = sorted(_all_events(), key=lambda e: e.envelope.occurred_at)
+    offered = [e for e in events if e.RECORD_TYPE == "call.offered"]
+    sparse, calls = offered[5::60][:6], offered[:5]  # a sparse partition; a dense one
+    assert sparse[-1].envelope.occurred_at - calls[0].envelope.occurred_at > timedelta(minutes=20)
+    first = [Inbound(e, "sparse", 0, i, behind=True) for i, e in enumerate(sparse)]
+    then = [Inbound(e, "calls", 0, i, behind=True) for i, e in enumerate(calls)]
+
+    old = GroupState("330000", config, registry, codec)  # the partition not seen: no hold
+    old.process(first)
+    old.process(then)
+    assert old.watermark_ms == int(sparse[-1].envelope.occurred_at.timestamp() * 1000)
+
+    new = GroupState("330000", config, registry, codec)
+    new.hold_until_sources_known()
+    new.process(first)
+    assert new.watermark_ms is None
+    new.expect(["sparse:0", "calls:0", "surveys:0"])
+    assert new.watermark_ms is None and new.behind() == ["calls:0", "sparse:0", "surveys:0"]
+    new.process(then)
+    assert new.watermark_ms is None  # surveys:0 not seen yet
+    new.release(["surveys:0"])  # the worker's idle bound
+    assert new.watermark_ms == int(calls[-1].envelope.occurred_at.timestamp() * 1000)
