@@ -371,11 +371,20 @@ def test_sink_killed_twice_and_clickhouse_down_60s_still_equal_the_ledger(
     def minute_rows() -> int:
         return admin.execute(f"SELECT count() FROM {DATABASE}.metric_minute")[0][0]
 
+    def subscribed() -> int:
+        return log_path.read_text().count("sink subscribed")
+
     sink = start()
     try:
-        for share in (0.15, 0.35):  # kill -9 twice while it is writing
-            target = int(share * pipeline.minute_keys)
-            wait_for(lambda t=target: minute_rows() > t, 180, f"{target} minute rows")
+        for starts, share in enumerate((0.15, 0.35), start=1):  # kill -9 twice while writing
+            # this process must have subscribed and written rows of its own, so the kill hits
+            # a sink at work (the previous one may already have passed the share's target)
+            target = max(int(share * pipeline.minute_keys), minute_rows())
+            wait_for(
+                lambda t=target, n=starts: subscribed() == n and minute_rows() > t,
+                180,
+                f"start {starts} to subscribe and write past {target} minute rows",
+            )
             assert sink.poll() is None, log_path.read_text()[-3000:]
             sink.send_signal(signal.SIGKILL)
             sink.wait(10)
@@ -399,7 +408,7 @@ def test_sink_killed_twice_and_clickhouse_down_60s_still_equal_the_ledger(
         if sink.poll() is None:
             sink.kill()
             sink.wait()
-    assert log_path.read_text().count("sink subscribed") == 3
+    assert subscribed() == 3
     assert_exact(admin, pipeline)
 
 
