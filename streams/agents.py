@@ -6,7 +6,7 @@ its next one; the interval is split at minute boundaries and counted for the cen
 event that started it. ``not_ready`` with reason ``acw`` is after-call work; staffed = ready +
 on call + after-call work; logged out counts nothing; ``logged_in`` and other not-ready reasons
 count as not ready. An agent still logged in at ``until`` is counted up to ``until``. The
-simulator's ledger uses the same rules.
+rules are the simulator ledger's own functions, imported, not rewritten.
 
 State per agent is the set of its events (duplicates by event id ignored), so the order of
 arrival does not matter; :func:`agent_minutes` is the pure fold.
@@ -14,38 +14,17 @@ arrival does not matter; :func:`agent_minutes` is the pure fold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from hotline.producers.simulator.facts import minute_bucket
-from hotline.schemas import AgentState, Event, NotReadyReason
+from hotline.producers.simulator.ledger import agent_time_field, split_minutes
+from hotline.schemas import Event
 
 __all__ = ["AGENT_FIELDS", "agent_minutes"]
 
 AGENT_FIELDS = ("staffed_ms", "ready_ms", "on_call_ms", "acw_ms", "not_ready_ms")
 _STAFFED = frozenset({"ready_ms", "on_call_ms", "acw_ms"})
 _MINUTE = timedelta(minutes=1)
-
-
-def _field(event: Event) -> str | None:
-    state = event.state  # type: ignore[attr-defined]
-    if state == AgentState.LOGGED_OUT:
-        return None
-    if state == AgentState.READY:
-        return "ready_ms"
-    if state == AgentState.ON_CALL:
-        return "on_call_ms"
-    if state == AgentState.NOT_READY and event.reason == NotReadyReason.ACW:  # type: ignore[attr-defined]
-        return "acw_ms"
-    return "not_ready_ms"
-
-
-def _split(start: datetime, end: datetime) -> Iterator[tuple[datetime, int]]:
-    while start < end:
-        minute = minute_bucket(start)
-        stop = min(end, minute + _MINUTE)
-        yield minute, (stop - start) // timedelta(milliseconds=1)
-        start = stop
 
 
 def agent_minutes(
@@ -63,11 +42,11 @@ def agent_minutes(
             key=lambda e: (e.envelope.occurred_at, e.envelope.sequence, e.envelope.event_id),
         )
         for event, following in zip(ordered, [*ordered[1:], None], strict=True):
-            name = _field(event)
+            name = agent_time_field(event)
             if name is None:
                 continue
             end = following.envelope.occurred_at if following is not None else until
-            for minute, ms in _split(event.envelope.occurred_at, end):
+            for minute, ms in split_minutes(event.envelope.occurred_at, end):
                 row = rows.setdefault(
                     (minute, event.envelope.center_id), dict.fromkeys(AGENT_FIELDS, 0)
                 )

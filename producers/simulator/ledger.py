@@ -49,7 +49,8 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _agent_bucket(event: Event) -> str | None:
+def agent_time_field(event: Event) -> str | None:
+    """The agent-time counter an agent state counts into (None: logged out)."""
     state = event.state  # type: ignore[attr-defined]
     if state == AgentState.LOGGED_OUT:
         return None
@@ -62,7 +63,7 @@ def _agent_bucket(event: Event) -> str | None:
     return "not_ready_ms"
 
 
-def _split_minutes(start: datetime, end: datetime) -> Iterator[tuple[datetime, int]]:
+def split_minutes(start: datetime, end: datetime) -> Iterator[tuple[datetime, int]]:
     """(minute start, ms inside it) for the interval [start, end)."""
     while start < end:
         minute = minute_bucket(start)
@@ -138,7 +139,7 @@ class Ledger:
         previous = self._agents.get(agent_id)
         if previous is not None:
             self._add_agent_time(*previous, env.occurred_at)
-        self._agents[agent_id] = (_agent_bucket(event), env.occurred_at, env.center_id)
+        self._agents[agent_id] = (agent_time_field(event), env.occurred_at, env.center_id)
 
     def _add_agent_time(
         self, bucket: str | None, since: datetime, center: str, until: datetime
@@ -147,7 +148,7 @@ class Ledger:
             return
         index = AGENT_FIELDS.index(bucket)
         staffed = bucket in ("ready_ms", "on_call_ms", "acw_ms")
-        for minute, ms in _split_minutes(since, until):
+        for minute, ms in split_minutes(since, until):
             row = self._agent_rows[(minute, center)]
             row[index] += ms
             if staffed:
@@ -203,7 +204,7 @@ class Ledger:
         agent_rows = {k: list(v) for k, v in self._agent_rows.items()}
         for bucket, since, center in self._agents.values():  # still logged in at the end
             if bucket is not None:
-                for minute, ms in _split_minutes(since, self.end):
+                for minute, ms in split_minutes(since, self.end):
                     row = agent_rows.setdefault((minute, center), [0] * len(AGENT_FIELDS))
                     row[AGENT_FIELDS.index(bucket)] += ms
                     if bucket in ("ready_ms", "on_call_ms", "acw_ms"):
