@@ -15,7 +15,7 @@ arrival does not matter; :func:`agent_minutes` is the pure fold.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from hotline.producers.simulator.ledger import agent_time_field, split_minutes
 from hotline.schemas import Event
@@ -24,7 +24,6 @@ __all__ = ["AGENT_FIELDS", "agent_minutes"]
 
 AGENT_FIELDS = ("staffed_ms", "ready_ms", "on_call_ms", "acw_ms", "not_ready_ms")
 _STAFFED = frozenset({"ready_ms", "on_call_ms", "acw_ms"})
-_MINUTE = timedelta(minutes=1)
 
 
 def agent_minutes(
