@@ -20,6 +20,7 @@ is never persisted without the cells it fed.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, MutableMapping
@@ -120,50 +121,82 @@ class GroupOutput:
         return [s for s in self.snapshots if s.level is Level.PROVINCE]
 
 
+_NO_HOLE = 2**63
+"""A producer's earliest hole when it has none (no hole is ever due)."""
+
+
+def _hole_lo(hole: list[int]) -> int:
+    return hole[0]
+
+
 class SequenceTracker:
     """Per producer: the highest sequence seen and the missing ranges not yet filled.
 
     A hole is reported (and forgotten) once it stays open ``horizon`` of event time; until
     then a late arrival fills it (raw topics are keyed by call id, so a producer's events
     arrive interleaved across partitions). The first sequence seen of a producer starts it.
+
+    A producer's state is its table image, ``{"c": center, "max": highest, "miss": [[lo, hi,
+    noticed_ms], …]}``, the holes disjoint and sorted by ``lo`` (new holes only open above
+    ``max``, a fill splits one hole in place): a late sequence finds its hole by bisection and
+    changes only that hole, so an event costs O(log holes), not a rebuild of the whole list.
+    A producer is marked dirty (rewritten to the changelog) only when its state changed.
     """
 
     def __init__(self, horizon_ms: int) -> None:
         self.horizon_ms = horizon_ms
         self.producers: TrackedDict = TrackedDict()
         self.stats: Counter[str] = Counter()
+        self._earliest: dict[str, int] = {}
+        """Per producer: a lower bound of its holes' noticed times (absent: not known, e.g.
+        after a reload; computed on the next :meth:`expire`). Not part of the image."""
 
     def see(self, producer_id: str, center_id: str, sequence: int, at_ms: int) -> None:
         state = self.producers.get(producer_id)
         if state is None:
             self.producers[producer_id] = {"c": center_id, "max": sequence, "miss": []}
             return
-        if sequence > state["max"]:
-            if sequence > state["max"] + 1:
-                state["miss"].append([state["max"] + 1, sequence - 1, at_ms])
+        top = state["max"]
+        if sequence > top:
+            if sequence > top + 1:
+                state["miss"].append([top + 1, sequence - 1, at_ms])
+                earliest = self._earliest.get(producer_id)
+                if earliest is not None and at_ms < earliest:
+                    self._earliest[producer_id] = at_ms
             state["max"] = sequence
         else:
-            kept = []
-            for lo, hi, noticed in state["miss"]:
-                if lo <= sequence <= hi:
-                    if lo < sequence:
-                        kept.append([lo, sequence - 1, noticed])
-                    if sequence < hi:
-                        kept.append([sequence + 1, hi, noticed])
-                else:
-                    kept.append([lo, hi, noticed])
-            state["miss"] = kept
-        self.producers[producer_id] = state
+            miss = state["miss"]
+            i = bisect.bisect_right(miss, sequence, key=_hole_lo) - 1
+            if i < 0:
+                return  # below every hole: seen already
+            lo, hi, noticed = miss[i]
+            if sequence > hi:
+                return  # between holes: seen already
+            if lo == hi:
+                del miss[i]
+            elif sequence == lo:
+                miss[i] = [lo + 1, hi, noticed]
+            elif sequence == hi:
+                miss[i] = [lo, hi - 1, noticed]
+            else:
+                miss[i] = [lo, sequence - 1, noticed]
+                miss.insert(i + 1, [sequence + 1, hi, noticed])
+        self.producers.dirty.add(producer_id)
 
     def expire(self, watermark_ms: int) -> list[dict[str, Any]]:
         """Holes open for ``horizon`` or more: reported as gaps and forgotten."""
         gaps = []
         for producer_id, state in list(self.producers.items()):
-            due = [m for m in state["miss"] if watermark_ms - m[2] >= self.horizon_ms]
-            if not due:
-                continue
-            state["miss"] = [m for m in state["miss"] if m not in due]
-            self.producers[producer_id] = state
+            earliest = self._earliest.get(producer_id)
+            if earliest is not None and watermark_ms - earliest < self.horizon_ms:
+                continue  # no hole is due yet
+            miss = state["miss"]
+            due = [m for m in miss if watermark_ms - m[2] >= self.horizon_ms]
+            if due:
+                miss[:] = [m for m in miss if watermark_ms - m[2] < self.horizon_ms]
+                self.producers.dirty.add(producer_id)
+            # no hole left: any new one is noticed at or after an event of this producer
+            self._earliest[producer_id] = min((m[2] for m in miss), default=_NO_HOLE)
             for lo, hi, noticed in due:
                 self.stats["gaps"] += 1
                 self.stats["missing"] += hi - lo + 1
