@@ -37,6 +37,8 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -506,7 +508,8 @@ def p(values: list[float], q: float) -> float:
 # -- main ----------------------------------------------------------------------------------------
 
 
-def run(client: Client, db: str, args: argparse.Namespace) -> None:
+def prepare(client: Client, db: str, args: argparse.Namespace) -> dict[str, int]:
+    """Migrate ``db``, empty its tables and generate the year (``add_data_arguments``)."""
     migrate(client, db)
     for (table,) in client.execute(
         "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
@@ -520,6 +523,11 @@ def run(client: Client, db: str, args: argparse.Namespace) -> None:
     print(f"generated in {time.monotonic() - t0:.0f} s:")
     for table, n in counts.items():
         print(f"  {table:15s} {n:>12,d} rows")
+    return counts
+
+
+def run(client: Client, db: str, args: argparse.Namespace) -> None:
+    prepare(client, db, args)
     province, city = args.province, args.city
     center = client.execute(
         f"SELECT center_id FROM {db}.call_records WHERE city_code = '{city}' "
@@ -564,11 +572,10 @@ def run(client: Client, db: str, args: argparse.Namespace) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the server and of the generated year (shared with dashboard_bench.py)."""
     parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
     parser.add_argument("--database", default="hotline_bench")
-    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--minute-days", type=int, default=7)
     parser.add_argument("--county-hour-days", type=int, default=31)
@@ -576,11 +583,18 @@ def main() -> None:
     parser.add_argument("--province", default="320000", help="the province of the drill-downs")
     parser.add_argument("--city", default="320100", help="the city of the drill-downs")
     parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
-    args = parser.parse_args()
+
+
+@contextmanager
+def clickhouse(args: argparse.Namespace) -> Iterator[tuple[Client, int]]:
+    """An admin client and the native port: of ``--clickhouse-port``, or of a ClickHouse
+    started in a temp home (its users from ``UsersConfig``; stopped and removed afterwards)."""
     if args.clickhouse_port:
-        client = Client(HOST, port=args.clickhouse_port)
-        run(client, args.database, args)
-        client.disconnect()
+        client = Client(HOST, port=args.clickhouse_port, send_receive_timeout=3600)
+        try:
+            yield client, args.clickhouse_port
+        finally:
+            client.disconnect()
         return
     home = Path(tempfile.mkdtemp(prefix="hotline-query-bench-"))
     server = ClickHouseServer(home, free_port(), free_port(), UsersConfig(database=args.database))
@@ -588,12 +602,21 @@ def main() -> None:
     try:
         server.wait_ready(120)
         client = Client(HOST, port=server.tcp_port, send_receive_timeout=3600)
-        run(client, args.database, args)
+        yield client, server.tcp_port
         client.disconnect()
     finally:
         server.stop(timeout=30)
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_arguments(parser)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    with clickhouse(args) as (client, _port):
+        run(client, args.database, args)
 
 
 if __name__ == "__main__":
