@@ -15,8 +15,9 @@ Topology::
       └─► <app id>-groups, group 000000: province snapshots only → national snapshots
 
 Every batch (``take_events``): process, send outputs, then write the changed state keys.
-Faust flushes the producer before it commits offsets, so a committed offset implies its state
-and outputs are in Kafka; a crash redelivers from the last commit and the pure core's dedupe
+Faust flushes the producer before it commits offsets (with the drain of
+:mod:`hotline.streams.producer_flush`), so a committed offset implies its state and outputs
+are in Kafka; a crash redelivers from the last commit and the pure core's dedupe
 and versioned sums make the replay change nothing. Outputs lost with a crash after their state
 was persisted are re-sent when the group is loaded (:meth:`GroupState.held`).
 
@@ -60,6 +61,7 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
+from hotline.streams.producer_flush import drain_before_commit
 from hotline.streams.worker_config import WorkerConfig
 
 __all__ = ["Worker", "create_app", "group_partition"]
@@ -179,8 +181,13 @@ class Worker:
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
+        app.task(self._on_start)
         app.on_partitions_revoked.connect(self._revoked)
         app.on_rebalance_complete.connect(self._rebalanced)
+
+    async def _on_start(self) -> None:
+        """Before any commit: the producer's flush drains its buffer for real."""
+        drain_before_commit(self.app.producer.buffer)
 
     async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
         """Drop the in-memory groups of the revoked group-topic partitions, at once.
@@ -539,7 +546,11 @@ class Worker:
                 return  # no metadata yet: next tick
             tps += [TopicPartition(topic, p) for p in range(count)]
         ends = await consumer.highwaters(*tps)
-        if self.groups.get(group) is not state or any(ends.get(tp) is None for tp in tps):
+        if (
+            self.app.rebalancing  # revoked meanwhile: no state write for another owner
+            or self.groups.get(group) is not state
+            or any(ends.get(tp) is None for tp in tps)
+        ):
             return
         sources = [f"{tp.topic}:{tp.partition}" for tp in tps if ends[tp]]
         state.expect(sources)
