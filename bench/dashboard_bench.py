@@ -362,17 +362,20 @@ def login(base: str, name: str, password: str) -> httpx.Client:
 
 
 def time_api(
-    http: httpx.Client, case: Case, runs: int, warmup: int
+    http: httpx.Client, case: Case, runs: int, warmup: int, slow: tuple[float, int]
 ) -> tuple[list[float], int, int]:
+    """``runs`` timed requests after ``warmup``; an endpoint whose first request takes longer
+    than ``slow[0]`` ms gets ``slow[1]`` runs and no further warm-up (minutes otherwise)."""
     status, rows = 0, 0
-    t0 = time.perf_counter()
-    for _ in range(max(1, warmup)):
+    for i in range(max(1, warmup)):
+        t0 = time.perf_counter()
         r = http.get(case.path, params=case.params)
         status = r.status_code
         body = r.json()
         rows = len(body.get("rows", [])) if isinstance(body, dict) else 0
-    if (time.perf_counter() - t0) / max(1, warmup) > 2.0:
-        runs = min(runs, 5)  # a multi-second endpoint: five runs say enough
+        if i == 0 and (time.perf_counter() - t0) * 1000 > slow[0]:
+            runs = min(runs, slow[1])
+            break
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -426,7 +429,9 @@ def bench_api(
         recording.log.clear()
         local[case.user].get(case.path, params=case.params)
         statements = list(recording.log)
-        api, status, rows = time_api(http[case.user], case, args.runs, args.warmup)
+        api, status, rows = time_api(
+            http[case.user], case, args.runs, args.warmup, (args.slow_ms, args.slow_runs)
+        )
         base_ms = None
         if statements and not args.skip_direct and status == 200:
             base_ms = time_direct(direct, statements, len(api))
@@ -599,6 +604,10 @@ def main() -> None:
     parser.add_argument("--center", help="the center page's center (default: busiest of --city)")
     parser.add_argument("--runs", type=int, default=20, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
+    parser.add_argument(
+        "--slow-ms", type=float, default=1000, help="an endpoint slower than this at warm-up …"
+    )
+    parser.add_argument("--slow-runs", type=int, default=5, help="… gets this many runs")
     parser.add_argument("--render-runs", type=int, default=5, help="page loads per page")
     parser.add_argument("--skip-direct", action="store_true", help="no direct-SQL baseline")
     parser.add_argument("--skip-browser", action="store_true", help="API only")
