@@ -28,8 +28,7 @@ Starts its own embedded broker on free ports in a temporary home (jars from
    with ``occurred_at`` rewritten to the wall clock at send time (order kept, so a call takes
    milliseconds instead of minutes). Latency of a call = append time of the first county
    snapshot of its bucket whose ``offered`` count includes it − its ``call.ended`` time
-   (the newest event of a call that is final at its end). Answered calls without a survey
-   wait ``survey_window`` (10 min) by design and are reported as not yet counted.
+   (a call is counted at its end; a survey after it is a later version).
 """
 
 from __future__ import annotations
@@ -589,7 +588,7 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
               f"p99 {fr['p99'] * 1000:,.0f} ms, max {fr['max'] * 1000:,.0f} ms over "
               f"{fr['measured']:,} calls (first 5 s skipped); {fr['not_counted']:,} ended "
               f"calls not in a snapshot 10 s after the last send (worker read {fr['raw_in']:,} of "
-              f"{fr['sent']:,} events by then; answered calls without a survey wait 10 min) "
+              f"{fr['sent']:,} events by then) "
               f"[{load()}]", flush=True)  # fmt: skip
 
 

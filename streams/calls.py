@@ -7,9 +7,10 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
   ignored). Facts are a function of that *set*: per event type the event with the greatest
   ``(occurred_at, event_id)`` wins, so any arrival order gives the same facts.
 * **Counters** are the simulator's (:mod:`hotline.streams.counters`).
-* **Completion.** A call with ``call.ended`` is final, except that an answered call without
-  a survey waits ``survey_window`` after its end for one. A call without ``call.ended``
-  ``call_horizon`` after it was offered is closed by timeout (``closed_by_timeout``).
+* **Completion.** A call is emitted when its ``call.ended`` is known (live views count it at
+  once); a survey that comes later is a change like any other (next version). A call without
+  ``call.ended`` ``call_horizon`` after it was offered is closed by timeout
+  (``closed_by_timeout``).
 * **Versions.** The first record of a call has version 1. Whatever changes it later (a late
   survey, a late event, a repeat flag that flips) is emitted again with version + 1; the
   aggregation keeps the latest version of each call, so totals stay exact. If a new version
@@ -151,14 +152,8 @@ def status_of(state: CallState, watermark: datetime, config: StreamsConfig) -> S
     if offered is None:
         expired = watermark >= state.first_seen + config.call_horizon
         return Status.ORPHAN if expired else Status.OPEN
-    ended = state.latest("call.ended")
-    if ended is not None:
-        waiting = (
-            state.latest("call.answered") is not None
-            and state.latest("survey.response") is None
-            and watermark < ended.envelope.occurred_at + config.survey_window
-        )
-        return Status.OPEN if waiting else Status.FINAL
+    if state.latest("call.ended") is not None:
+        return Status.FINAL
     if watermark >= offered.envelope.occurred_at + config.call_horizon:
         return Status.TIMED_OUT
     return Status.OPEN
@@ -169,10 +164,7 @@ def _next_deadline(state: CallState, config: StreamsConfig) -> datetime:
     offered = state.latest("call.offered")
     if offered is None:
         return state.first_seen + config.call_horizon
-    ended = state.latest("call.ended")
-    if ended is not None and state.emitted is None:
-        return ended.envelope.occurred_at + config.survey_window
-    if ended is None and state.emitted is None:
+    if state.latest("call.ended") is None and state.emitted is None:
         return offered.envelope.occurred_at + config.call_horizon
     return offered.envelope.occurred_at + config.retention
 

@@ -73,9 +73,6 @@ class StreamsConfig(BaseModel):
 
     short_abandon_ms: int = Field(5_000, ge=0, description="abandoned below this is short")
     service_level_ms: int = Field(30_000, ge=0, description="answered within this is in SL")
-    survey_window: timedelta = Field(
-        timedelta(minutes=10), description="how long after call.ended a survey is waited for"
-    )
     call_horizon: timedelta = Field(
         timedelta(hours=2), description="a call still open this long after offered is closed"
     )

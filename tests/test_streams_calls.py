@@ -90,19 +90,20 @@ def feed(events: list[Event], config: StreamsConfig | None = None) -> tuple[Call
 # -- completion ------------------------------------------------------------------------------
 
 
-def test_answered_call_waits_for_survey_window_then_final() -> None:
+def test_answered_call_is_emitted_at_its_end_and_a_later_survey_is_version_2() -> None:
     assembly = CallAssembly()
-    emitted = [o for e in answered_call() for o in assembly.add(e).records]
-    assert emitted == []  # ended, answered, no survey yet: waiting
-    out = assembly.advance(T0 + timedelta(seconds=300) + timedelta(minutes=10)).records
-    assert len(out) == 1
+    events = answered_call()
+    before = [o for e in events[:-1] for o in assembly.add(e).records]
+    assert before == []  # answered, not ended yet: open
+    out = assembly.add(events[-1]).records  # call.ended: emitted at once, no survey wait
+    assert events[-1].RECORD_TYPE == "call.ended" and len(out) == 1
     record = out[0].record
     assert (record.version, record.answered, record.answered_in_sl, record.survey_result) == (
         1, True, True, None,
     )  # fmt: skip
     assert record.wait_ms == 12_000 and record.talk_ms == 200_000 and record.acw_ms == 48_000
     assert record.caller_hung_up_first and not record.closed_by_timeout
-    # A survey after the window: same call, version 2, counted once downstream.
+    # A survey after the end: same call, version 2, counted once downstream.
     late_survey = ev(SurveyResponse, 700, result=SurveyResult.BASIC)
     again = assembly.add(late_survey).records
     assert [o.record.version for o in again] == [2]
