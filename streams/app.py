@@ -72,6 +72,19 @@ _EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
+_BUNDLE_BYTES = 256 * 1024
+"""A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
+_ITEM_OVERHEAD = 160
+"""An item's JSON beside its base64 event (names, topic, offsets)."""
+_BUNDLE_SNAPSHOTS = 500
+"""Province snapshots per message to the national group (about 250 bytes each)."""
+
+
+def _bundled(items: list[dict[str, Any]]) -> bytes:
+    """One group-topic message for several items, kept in order (``k`` = ``B``)."""
+    return json.dumps({"k": "B", "i": items}).encode()
+
+
 def _ts_ms(timestamp: float | None) -> int:
     """A Kafka message timestamp (Faust: seconds, float) in ms; 0 when unknown."""
     return int(timestamp * 1000) if timestamp else 0
@@ -130,6 +143,8 @@ class Worker:
         self.heard: dict[str, dict[str, float]] = defaultdict(dict)
         """Per group and source partition: when it last sent an event (monotonic)."""
         self.flushed: set[str] = set()
+        self._bundles: dict[str, list[Any]] = {}
+        """Per group: the items of the current ingest batch not sent yet, their size."""
         app = self.app = faust.App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
@@ -231,18 +246,17 @@ class Worker:
                 )
                 if group is None:
                     continue
-                value = json.dumps(
-                    {
-                        "k": "e",
-                        "t": msg.topic,
-                        "p": msg.partition,
-                        "o": msg.offset,
-                        "ts": msg.timestamp,
-                        "b": int(self._behind(msg.tp, msg.offset)),
-                        "d": base64.b64encode(msg.value).decode(),
-                    }
-                ).encode()
-                self._to_group(group, value)
+                item = {
+                    "k": "e",
+                    "t": msg.topic,
+                    "p": msg.partition,
+                    "o": msg.offset,
+                    "ts": msg.timestamp,
+                    "b": int(self._behind(msg.tp, msg.offset)),
+                    "d": base64.b64encode(msg.value).decode(),
+                }
+                self._bundle(group, item, len(item["d"]))
+            self._send_bundles()  # before the batch's offsets can be committed
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -302,7 +316,7 @@ class Worker:
             "ts": _ts_ms(timestamp),
             "b": int(self._behind(TopicPartition(topic, partition), offset)),  # as for an event
         }
-        self._to_group(match.group(1), json.dumps(note).encode())
+        self._bundle(match.group(1), note, 0)
 
     def _dead(
         self,
@@ -331,6 +345,22 @@ class Worker:
             key=f"{topic}:{partition}:{offset}".encode(), value=self.codec.encode_model(record)
         )
 
+    def _bundle(self, group: str, item: dict[str, Any], size: int) -> None:
+        """Queue an item (an event or a dead-letter note) for its group; the items of an
+        ingest batch go to the group topic as one message per group (:meth:`_send_bundles`),
+        in order, not one message per event."""
+        bundle = self._bundles.setdefault(group, [[], 0])
+        bundle[0].append(item)
+        bundle[1] += size + _ITEM_OVERHEAD
+        if bundle[1] >= _BUNDLE_BYTES:  # well below the producer's max request size
+            self._to_group(group, _bundled(bundle[0]))
+            del self._bundles[group]
+
+    def _send_bundles(self) -> None:
+        for group, (items, _) in self._bundles.items():
+            self._to_group(group, _bundled(items))
+        self._bundles.clear()
+
     def _to_group(self, group: str, value: bytes) -> None:
         self.internal.send_soon(
             key=group.encode(),
@@ -341,10 +371,13 @@ class Worker:
     # -- groups: the stateful stage ---------------------------------------------------------
 
     async def _groups(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
+        config = self.config
+        async for events in stream.take_events(config.group_batch, config.group_within_s):
             by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for ev in events:
-                by_group[ev.message.key.decode()].append(json.loads(ev.message.value))
+                value = json.loads(ev.message.value)
+                items = value["i"] if value["k"] == "B" else [value]  # a bundle, or one item
+                by_group[ev.message.key.decode()].extend(items)
             for group, items in by_group.items():
                 state = self._group(group)
                 self.last_input[group] = time.monotonic()
@@ -425,10 +458,12 @@ class Worker:
             self.out["metric_snapshots"].send_soon(
                 key=key.encode(), value=encode(snap.to_metric_snapshot())
             )
-        if group != NATIONAL_GROUP:
-            for snap in out.province_snapshots:
-                value = json.dumps({"k": "s", "s": _snapshot_dict(snap)}).encode()
-                self._to_group(NATIONAL_GROUP, value)
+        if group != NATIONAL_GROUP and (children := out.province_snapshots):
+            for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
+                part = children[i : i + _BUNDLE_SNAPSHOTS]
+                self._to_group(
+                    NATIONAL_GROUP, _bundled([{"k": "s", "s": _snapshot_dict(s)} for s in part])
+                )
         for rejected, origin in out.rejected:
             reason = DeadLetterReason(rejected.reason)
             data = self.codec.encode_model(rejected.event)

@@ -21,8 +21,24 @@ class WorkerConfig(BaseModel):
     kafka: KafkaSettings = KafkaSettings()
     provinces: tuple[str, ...] = Field((), description="provinces served; empty: every one")
     partitions: int = Field(6, ge=1, description="partitions of the internal group topic")
-    batch_size: int = Field(500, ge=1)
-    batch_within_s: float = Field(0.5, gt=0)
+    batch_size: int = Field(
+        2000,
+        ge=1,
+        description="ingest: raw events per batch; they go to the group topic as one message "
+        "per group (at most ~256 KB each)",
+    )
+    batch_within_s: float = Field(
+        0.1, gt=0, description="ingest: seconds a batch waits to fill (latency at low rates)"
+    )
+    group_batch: int = Field(
+        8,
+        ge=1,
+        description="groups: group-topic messages per batch (each a bundle of up to "
+        "batch_size events); one state write per changed key and group per batch",
+    )
+    group_within_s: float = Field(
+        0.05, gt=0, description="groups: seconds a batch waits to fill (latency at low rates)"
+    )
     tick_s: float = Field(1.0, gt=0, description="period of the watermark timer")
     wall_clock_skew_s: float | None = Field(
         600.0, description="live mode: watermark >= wall clock - skew; None: off (replays)"
