@@ -121,9 +121,17 @@ def create_app(services: Services) -> FastAPI:
             raise HTTPException(403, f"无权查看{place.name}：您的范围是{scope_label(user.scope)}")
         return place
 
+    def may_see(user: User, center: Center) -> bool:
+        """A center within the user's scope, or the one answering for it (a municipality's
+        districts are served by the provincial center: its city users see that center)."""
+        scope = user.scope
+        if scope.allows(center.home, s.regions):
+            return True
+        return scope.kind != "national" and s.centers.serves(center.center_id, scope.code)
+
     def authorize_center(user: User, center_id: str) -> Center:
         center = s.centers.get(center_id)
-        if not user.scope.allows(center.home, s.regions):
+        if not may_see(user, center):
             raise HTTPException(403, f"无权查看{center.name}：您的范围是{scope_label(user.scope)}")
         return center
 
@@ -358,7 +366,7 @@ def create_app(services: Services) -> FastAPI:
     def region_centers(request: Request, code: str, user: CurrentUser):
         place = authorize(user, code)
         tr = time_range(request)
-        centers = [c for c in centers_in(place) if user.scope.allows(c.home, s.regions)]
+        centers = [c for c in centers_in(place) if may_see(user, c)]
         found = {
             r["key"]: r
             for r in queries.center_metrics(

@@ -279,6 +279,16 @@ def test_outside_the_scope_is_403(request, who: str, path: str) -> None:
     assert "无权查看" in response.json()["detail"]
 
 
+def test_a_city_user_sees_the_provincial_center_that_serves_the_city(app) -> None:
+    bj = login(app, "bj")
+    assert bj.get("/api/centers/C110000/summary").status_code == 200
+    assert bj.get("/api/centers/C110000/live").status_code == 200
+    listed = bj.get("/api/regions/110100/centers").json()["rows"]
+    assert [r["center_id"] for r in listed] == ["C110000"]
+    assert bj.get("/api/regions/110000/summary").status_code == 403  # not the municipality
+    assert bj.get("/api/centers/C120000/summary").status_code == 403  # Tianjin's
+
+
 def test_inside_the_scope_and_unknown_codes(nj: TestClient) -> None:
     assert nj.get("/api/regions/320102/summary").status_code == 200
     assert nj.get("/api/regions/999999/summary").status_code in (403, 404)

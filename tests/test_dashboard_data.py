@@ -36,6 +36,7 @@ ACCOUNTS = {  # name: (password, scope)
     "nat": ("nat-password", "national"),
     "js": ("js-password", "province:320000"),
     "nj": ("nj-password", "city:320100"),
+    "bj": ("bj-password", "city:110100"),  # Beijing's districts: served by C110000
 }
 TABLES = (
     "metric_minute",
