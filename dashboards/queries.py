@@ -3,9 +3,10 @@
 Every rate is computed in ClickHouse from **summed counters** with the migrations' rate
 functions (``hotline_connection_rate`` …, sinks/migrations/0004_analyst_views.sql): the inner
 query sums the counters of every bucket, place or line in the range, the outer one applies the
-function to the sums. Rates are never averaged. Region metrics read the ``metric_counters``
-view (deduplicated minute / hour / day / month snapshots), center metrics the ``center_rates``
-view (and ``call_records FINAL`` for the minute grain, which that view does not have).
+function to the sums. Rates are never averaged. Region metrics read the rollup table of the
+range's grain (``metric_minute`` / ``_hour`` / ``_day`` / ``_month`` ``FINAL``, bounded on its
+sort key: docs/storage.md), center metrics the ``center_rates`` view (and ``call_records
+FINAL`` for the minute grain, which that view does not have).
 
 Callers pass only codes the user's scope allows (checked in :mod:`.app`); the functions here
 filter on those codes, so no query reads beyond a scope.
@@ -19,8 +20,10 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from hotline.regions import UnknownRegion, default_registry
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.client import connect, translated_errors
+from hotline.sinks.rows import place
 
 from .timerange import TimeRange
 
@@ -90,6 +93,9 @@ class Warehouse:
         return [dict(zip(names, row, strict=True)) for row in data]
 
 
+_DAY_BOUND = "toDate(toDateTime(%s), 'Asia/Shanghai')"
+
+
 def _metric_sql(source: str, group: str) -> str:
     return f"""
 SELECT *, {_RATES}
@@ -102,6 +108,58 @@ FROM (
 ORDER BY key"""
 
 
+#: grain → (rollup table, China-time ``bucket`` of its ``bucket_start``, SQL of a bound).
+#: Minute and hour buckets are UTC instants; day and month buckets are China calendar dates
+#: (the first day of the month), so a bound in China time is their China date.
+_GRAIN_TABLES = {
+    "minute": ("metric_minute", "toTimeZone(bucket_start, 'Asia/Shanghai')", "toDateTime(%s)"),
+    "hour": ("metric_hour", "toTimeZone(bucket_start, 'Asia/Shanghai')", "toDateTime(%s)"),
+    "day": ("metric_day", "toDateTime(bucket_start, 'Asia/Shanghai')", _DAY_BOUND),
+    "month": ("metric_month", "toDateTime(bucket_start, 'Asia/Shanghai')", _DAY_BOUND),
+}
+
+
+def region_metrics_sql(
+    places: Sequence[tuple[str, str]], tr: TimeRange, group: str
+) -> tuple[str, dict[str, Any]]:
+    """The SQL (``{db}`` for the database) and parameters of :func:`region_metrics`.
+
+    It reads the rollup table of the range's grain directly (``FINAL``), bounded on the
+    table's own ``bucket_start`` and on ``level``, ``province_code`` and ``region_code``
+    (sort key columns, so the primary index skips the rest of the year and of the country) —
+    the same rows as ``metric_counters`` of that grain, without the view's UNION of every
+    grain.
+    """
+    table, bucket, bound = _GRAIN_TABLES[tr.grain]
+    provinces = _provinces(places)
+    source = f"""
+        SELECT {bucket} AS bucket, *
+        FROM {{db}}.{table} FINAL
+        WHERE level IN %(levels)s AND region_code IN %(codes)s
+          AND concat(level, ':', region_code) IN %(places)s
+          AND {"1" if provinces is None else "province_code IN %(provinces)s"}
+          AND bucket_start >= {bound % "%(start)s"} AND bucket_start < {bound % "%(end)s"}"""
+    params = {
+        "provinces": provinces or (),
+        "levels": tuple(sorted({level for level, _code in places})),
+        "codes": tuple(sorted({code for _level, code in places})),
+        "places": tuple(f"{level}:{code}" for level, code in places),
+        "start": tr.start_ts,
+        "end": tr.end_ts,
+    }
+    return _metric_sql(source, group), params
+
+
+def _provinces(places: Sequence[tuple[str, str]]) -> tuple[str, ...] | None:
+    """The ``province_code`` of the places' rows, by the rule the sink filled it with
+    (:func:`hotline.sinks.rows.place`); None (no province bound) if a code is unknown."""
+    registry = default_registry()
+    try:
+        return tuple(sorted({place(registry, "metric_minute", code)[0] for _, code in places}))
+    except UnknownRegion:
+        return None
+
+
 def region_metrics(
     wh: Warehouse, places: Sequence[tuple[str, str]], tr: TimeRange, group: str
 ) -> list[dict[str, Any]]:
@@ -109,18 +167,8 @@ def region_metrics(
     (``place``: one row per place, key ``level:code``; ``bucket``; ``line``; ``total``)."""
     if not places:
         return []
-    source = """
-        SELECT * FROM {db}.metric_counters
-        WHERE grain = %(grain)s
-          AND concat(level, ':', region_code) IN %(places)s
-          AND bucket >= toDateTime(%(start)s) AND bucket < toDateTime(%(end)s)"""
-    params = {
-        "grain": tr.grain,
-        "places": tuple(f"{level}:{code}" for level, code in places),
-        "start": tr.start_ts,
-        "end": tr.end_ts,
-    }
-    return wh.rows(_metric_sql(source, group), params)
+    sql, params = region_metrics_sql(places, tr, group)
+    return wh.rows(sql, params)
 
 
 _CALL_SOURCE = """
