@@ -58,7 +58,7 @@ class FilteredTable(_Model):
         return value
 
 
-# The tables and views per-province users can read (sinks/migrations/0002…0005), each with
+# The tables and views per-province users can read (sinks/migrations/0002…0009), each with
 # its province column. A new table or view with region-level rows is listed here, or scoped
 # users cannot read it at all.
 FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
@@ -85,6 +85,9 @@ FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
         "center_occupancy",
         "ticket_rates",
         "ticket_backlog",
+        # per-grain analyst views (0009)
+        *(f"metric_counters_{grain}" for grain in ("minute", "hour", "day", "month", "year")),
+        *(f"metric_rates_{grain}" for grain in ("minute", "hour", "day", "month", "year")),
         # quality monitoring (0005)
         "qa_evaluations",
         "qa_center_coverage",
