@@ -22,9 +22,10 @@ last ``--county-hour-days``), ``metric_day`` (city and up summed from the hours,
 per day, whole year), ``metric_month`` (from the days), ``metric_minute`` (the last
 ``--minute-days`` (7), all levels, each hour row spread over min(offered, 60) minutes),
 ``call_records`` (the last ``--call-days``, one row per offered call) and ``tickets`` (6 % of
-answered calls of the same days). Every query then runs ``--runs`` times (after one warm-up);
-the baseline runs the same region queries on ``metric_minute`` (a whole year of minute rows for
-the provinces and nation, ``--baseline-days`` of them) instead of the rollups.
+answered calls of the same days). Every query then runs ``--runs`` times (after one warm-up).
+The region queries are the dashboards' own SQL (``hotline.dashboards.queries.region_metrics_sql``
+for the range the page uses); their baseline is the same query at the minute grain (on
+``metric_minute``, same bounds), which holds only the last ``--minute-days``: a lower bound.
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clickhouse_driver import Client
+from clickhouse_driver.util.escape import escape_params
 
+from hotline.dashboards.queries import region_metrics_sql
+from hotline.dashboards.timerange import resolve
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.clickhouse_users import UsersConfig
 from hotline.producers.simulator.centers import plan_centers
@@ -357,72 +361,38 @@ class Query:
     baseline: str | None = None  # the same answer from metric_minute
 
 
-def _region_sql(source: str, where: str, group: str = "region_code") -> str:
-    return f"""
-SELECT key, sum(offered) AS n_offered,
-       hotline_connection_rate(sum(answered), sum(queued)) AS connection_rate,
-       hotline_service_level(sum(answered_in_sl), sum(queued), sum(short_abandoned)) AS sl,
-       hotline_satisfaction(sum(survey_satisfied), sum(survey_basic), sum(survey_responses)) AS s
-FROM (SELECT {group} AS key, * FROM {source} WHERE {where})
-GROUP BY key ORDER BY key"""
+def _dashboard(
+    db: str, name: str, places: list[tuple[str, str]], kind: str, group: str, now: datetime
+) -> Query:
+    """The SQL the dashboards run for ``places`` in range ``kind`` (``region_metrics_sql``),
+    and as baseline the same query on ``metric_minute`` (same bounds, minute grain)."""
+    tr = resolve(kind, now)
+    sql, params = region_metrics_sql(places, tr, group)
+    base, base_params = region_metrics_sql(places, replace(tr, grain="minute"), group)
+    return Query(
+        name,
+        "dashboard",
+        sql.replace("{db}", db) % escape_params(params, None),
+        base.replace("{db}", db) % escape_params(base_params, None),
+    )
 
 
 def queries(db: str, sample_province: str, sample_city: str, sample_center: str) -> list[Query]:
-    mc = f"{db}.metric_counters"
-    mm = f"{db}.metric_minute FINAL"
-    month = "toStartOfMonth(now(), 'Asia/Shanghai')"
-    today = "toStartOfDay(now(), 'Asia/Shanghai')"
-    week = f"{today} - INTERVAL 6 DAY"
-    year = "toStartOfYear(now(), 'Asia/Shanghai')"
-    bucket_cn = "toTimeZone(bucket_start, 'Asia/Shanghai')"
+    registry = default_registry()
+    now = datetime.now(CHINA)
+
+    def kids(code: str) -> list[tuple[str, str]]:
+        regions = registry.provinces() if code == "000000" else registry.children(code)
+        return [(r.level, r.code) for r in regions]
+
     out = [
-        Query(
-            "national tiles by province, this month",
-            "dashboard",
-            _region_sql(mc, f"grain = 'day' AND level = 'province' AND bucket >= {month}"),
-            _region_sql(mm, f"level = 'province' AND {bucket_cn} >= {month}"),
+        _dashboard(
+            db, "national tiles by province, this month", kids("000000"), "month", "place", now
         ),
-        Query(
-            "province → cities, 7 days",
-            "dashboard",
-            _region_sql(
-                mc,
-                f"grain = 'day' AND level = 'city' AND province_code = '{sample_province}' "
-                f"AND bucket >= {week}",
-            ),
-            _region_sql(
-                mm,
-                f"level = 'city' AND province_code = '{sample_province}' AND {bucket_cn} >= {week}",
-            ),
-        ),
-        Query(
-            "city → counties, 7 days",
-            "dashboard",
-            _region_sql(
-                mc,
-                f"grain = 'day' AND level = 'county' AND province_code = '{sample_province}' "
-                f"AND substring(region_code, 1, 4) = '{sample_city[:4]}' AND bucket >= {week}",
-            ),
-            _region_sql(
-                mm,
-                f"level = 'county' AND province_code = '{sample_province}' "
-                f"AND substring(region_code, 1, 4) = '{sample_city[:4]}' "
-                f"AND {bucket_cn} >= {week}",
-            ),
-        ),
-        Query(
-            "national curve today (hour)",
-            "dashboard",
-            _region_sql(
-                mc,
-                f"grain = 'hour' AND level = 'national' AND bucket >= {today}",
-                "bucket",
-            ),
-            _region_sql(
-                mm,
-                f"level = 'national' AND {bucket_cn} >= {today}",
-                "toStartOfHour(bucket_start)",
-            ),
+        _dashboard(db, "province → cities, 7 days", kids(sample_province), "7d", "place", now),
+        _dashboard(db, "city → counties, 7 days", kids(sample_city), "7d", "place", now),
+        _dashboard(
+            db, "national curve today (hour)", [("national", "000000")], "today", "bucket", now
         ),
         Query(
             "center today curve (call facts, hour)",
@@ -452,13 +422,7 @@ SELECT category, countIf(resolved_at IS NULL AND closed_at IS NULL) AS open,
        countIf(resolved_at IS NULL AND closed_at IS NULL AND due_at < now64(3)) AS overdue
 FROM {db}.tickets FINAL GROUP BY category ORDER BY category""",
         ),
-        Query(
-            "year ranking of provinces",
-            "dashboard",
-            _region_sql(mc, f"grain = 'month' AND level = 'province' AND bucket >= {year}")
-            + " LIMIT 100",
-            _region_sql(mm, f"level = 'province' AND {bucket_cn} >= {year}") + " LIMIT 100",
-        ),
+        _dashboard(db, "year ranking of provinces", kids("000000"), "year", "place", now),
     ]
     analyst = analyst_queries(db, sample_province)
     return out + analyst
@@ -484,7 +448,8 @@ def analyst_queries(db: str, province: str) -> list[Query]:
 def _qualify(sql: str, name: str, db: str) -> str:
     import re
 
-    return re.sub(rf"(FROM|JOIN)\s+{name}\b", rf"\1 {db}.{name}", sql)
+    # also the per-grain views (metric_rates_month …)
+    return re.sub(rf"(FROM|JOIN)\s+({name}\w*)\b", rf"\1 {db}.\2", sql)
 
 
 def timed(client: Client, sql: str, runs: int) -> list[float]:
