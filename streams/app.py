@@ -78,6 +78,8 @@ _ITEM_OVERHEAD = 160
 """An item's JSON beside its base64 event (names, topic, offsets)."""
 _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
+_DECODED_MAX = 20_000
+"""Decoded events kept for the groups agent (:attr:`Worker._decoded`)."""
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -145,6 +147,9 @@ class Worker:
         self.flushed: set[str] = set()
         self._bundles: dict[str, list[Any]] = {}
         """Per group: the items of the current ingest batch not sent yet, their size."""
+        self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
+        """Raw events validated by ingest, by source offset, with their bytes: the groups
+        agent of the same worker takes them instead of decoding the bytes again."""
         app = self.app = faust.App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
@@ -303,6 +308,10 @@ class Worker:
                 if f".raw.{province}." not in topic:
                     problem = f"region {env.region_code} is not in the province of {topic}"
                 else:
+                    decoded = self._decoded
+                    decoded[(topic, partition, offset)] = (data, event)
+                    if len(decoded) > _DECODED_MAX:  # the oldest: its group is far behind
+                        del decoded[next(iter(decoded))]
                     return province
         self._dead(
             DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
@@ -394,7 +403,13 @@ class Worker:
                     for i in items:
                         if i["k"] != "e":
                             continue
-                        event = self.codec.decode_model(base64.b64decode(i["d"]))
+                        data = base64.b64decode(i["d"])
+                        hit = self._decoded.pop((i["t"], i["p"], i["o"]), None)
+                        event = (
+                            hit[1]
+                            if hit is not None and hit[0] == data
+                            else self.codec.decode_model(data)
+                        )
                         inbound.append(
                             Inbound(
                                 event,  # type: ignore[arg-type]

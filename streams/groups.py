@@ -273,6 +273,9 @@ class GroupState:
         )
         self.alerts = AlertEngine(group, config, center_region)
         self._dirty_calls: set[str] = set()
+        self._encoded: dict[str, dict[str, str]] = {}
+        """Per call id: its events' codec bytes (base64) as in the state image, encoded once
+        per event instead of at every write of the call's state."""
         self._dirty_buckets: set[BucketKey] = set()
         self._dirty_cells: list[set[RollupKey]] = [set() for _ in self.rollups]
 
@@ -538,6 +541,8 @@ class GroupState:
         states = self.calls.states
         for call_id in sorted(self._dirty_calls | states.dirty):  # type: ignore[attr-defined]
             state = states.get(call_id)
+            if state is None:
+                self._encoded.pop(call_id, None)
             put(self._k("c", call_id), self._state_image(state) if state is not None else None)
         self._dirty_calls.clear()
         states.dirty.clear()  # type: ignore[attr-defined]
@@ -589,8 +594,15 @@ class GroupState:
 
     def _state_image(self, state: CallState) -> dict[str, Any]:
         encode = self.codec.encode_model
+        encoded = self._encoded.setdefault(state.call_id, {})
+        images = []
+        for event_id, event in state.events.items():  # an event id's event never changes
+            image = encoded.get(event_id)
+            if image is None:
+                image = encoded[event_id] = _b64(encode(event))
+            images.append(image)
         return {
-            "e": [_b64(encode(e)) for e in state.events.values()],
+            "e": images,
             "r": _b64(encode(state.emitted)) if state.emitted is not None else None,
             "k": state.emitted_key.to_dict() if state.emitted_key is not None else None,
         }
