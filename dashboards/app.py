@@ -441,7 +441,7 @@ def create_app(services: Services) -> FastAPI:
         center = authorize_center(user, center_id)
         now_ts = int(s.now().timestamp())
         agents = queries.center_agents(s.warehouse, center.center_id, now_ts)
-        latest = queries.center_latest(s.warehouse, center.center_id, now_ts)
+        queue = queries.center_queue(s.warehouse, center.center_id, now_ts)
         for agent in agents:
             agent["state_name"] = label(AGENT_STATES, agent["state"])
             agent["reason_name"] = label(NOT_READY_REASONS, agent["reason"])
@@ -460,7 +460,7 @@ def create_app(services: Services) -> FastAPI:
             Column("since", "状态开始", "time"),
         ]
         reason = None if agents else f"该时段无数据：{center.name}最近12小时没有座席状态事件"
-        meta = {"center": center_dict(center), "agents": counts, "latest_minute": latest}
+        meta = {"center": center_dict(center), "agents": counts, "queue": queue}
         return respond(request, Table(f"agents_{center.center_id}", columns, agents, reason, meta))
 
     # -- tickets and alerts --------------------------------------------------------------

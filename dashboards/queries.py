@@ -222,24 +222,29 @@ def latest_minute(wh: Warehouse, places: Sequence[tuple[str, str]]) -> str | Non
     return rows[0]["latest"] if rows and rows[0]["n"] else None
 
 
-def center_latest(wh: Warehouse, center_id: str, now_ts: int) -> dict[str, Any]:
-    """The center's newest minute of call records today: queued calls and the longest wait."""
+def center_queue(wh: Warehouse, center_id: str, now_ts: int) -> dict[str, Any]:
+    """The center's live queue: calls waiting and the longest wait, from its newest queue
+    snapshot (the table keeps one per center), if that is less than an hour old."""
     rows = wh.rows(
         """
         SELECT
-            formatDateTime(m, '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS minute,
-            countIf(queued = 1) AS queued_calls,
-            max(wait_ms * queued) / 1000 AS longest_wait_s
-        FROM {db}.call_records FINAL
+            count() AS n,
+            formatDateTime(max(as_of), '%%Y-%%m-%%d %%H:%%i:%%S', 'Asia/Shanghai') AS latest,
+            argMax(waiting, as_of) AS waiting,
+            argMax(longest_wait_ms, as_of) / 1000 AS longest_wait_s
+        FROM {db}.queue_now
         WHERE center_id = %(center)s
-          AND day = toDate(toDateTime(%(now)s), 'Asia/Shanghai')
-          AND started_at <= toDateTime(%(now)s)
-        GROUP BY toStartOfMinute(started_at) AS m
-        ORDER BY m DESC
-        LIMIT 1""",
+          AND as_of > toDateTime(%(now)s) - INTERVAL 1 HOUR""",
         {"center": center_id, "now": now_ts},
     )
-    return rows[0] if rows else {}
+    if not rows or not rows[0]["n"]:
+        return {}
+    row = rows[0]
+    return {
+        "as_of": row["latest"],
+        "waiting": row["waiting"],
+        "longest_wait_s": row["longest_wait_s"],
+    }
 
 
 def center_agents(wh: Warehouse, center_id: str, now_ts: int) -> list[dict[str, Any]]:

@@ -92,6 +92,8 @@ FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
         "qa_evaluations",
         "qa_center_coverage",
         "qa_live_unreachable_days",
+        # the live queue (0008)
+        "queue_now",
     )
 )
 

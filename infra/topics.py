@@ -14,6 +14,7 @@ province), one topic per event family; everything derived is shared by all provi
     hotline.alerts                     alerts
     hotline.deadletter                 events that can never be processed, with the reason
     hotline.sequence-gaps              detected gaps in producers' sequence numbers
+    hotline.metrics.queues             calls waiting per center now (newest as_of wins)
 
 ``<province>`` is the six-digit GB/T 2260 code of a provincial-level division (``320000``);
 the prefix is ``settings.kafka.topic_prefix``. Every topic is ``cleanup.policy=delete`` with
@@ -54,6 +55,7 @@ SHARED_TOPICS: dict[str, str] = {
     "alerts": "alerts",
     "dead_letters": "deadletter",
     "sequence_gaps": "sequence-gaps",
+    "queues": "metrics.queues",
 }
 """Role → topic name after the prefix, for the topics every province shares."""
 

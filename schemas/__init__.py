@@ -32,6 +32,7 @@ from hotline.schemas.derived import (
     CallRecord,
     DeadLetter,
     MetricSnapshot,
+    QueueSnapshot,
     TicketRecord,
 )
 from hotline.schemas.enums import (
@@ -99,6 +100,7 @@ __all__ = [
     "QaEvaluation",
     "QaKind",
     "QaScores",
+    "QueueSnapshot",
     "Record",
     "SelfServiceKind",
     "Severity",

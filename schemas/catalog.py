@@ -18,7 +18,14 @@ from hotline.schemas.calls import (
     CallTransferred,
     SurveyResponse,
 )
-from hotline.schemas.derived import Alert, CallRecord, DeadLetter, MetricSnapshot, TicketRecord
+from hotline.schemas.derived import (
+    Alert,
+    CallRecord,
+    DeadLetter,
+    MetricSnapshot,
+    QueueSnapshot,
+    TicketRecord,
+)
 from hotline.schemas.qa import QaEvaluation
 from hotline.schemas.tickets import (
     TicketAssigned,
@@ -49,6 +56,7 @@ _MODELS: tuple[type[Record], ...] = (
     CallRecord,
     TicketRecord,
     MetricSnapshot,
+    QueueSnapshot,
     Alert,
     DeadLetter,
 )
@@ -68,6 +76,7 @@ KEY_FIELDS: dict[str, str] = {
     "agent.state": "agent_id",
     "qa.evaluation": "evaluation_id",
     "metric.snapshot": "region_code",
+    "queue.snapshot": "center_id",
     "alert.record": "dedupe_key",
     "dead_letter.record": "source_topic",
 }

@@ -182,6 +182,25 @@ class Alert(Record):
     version: Count = 0
 
 
+class QueueSnapshot(Record):
+    """A center's queue at one moment: calls waiting for an agent now and the longest wait.
+
+    The province's stream worker counts its open calls that queued and are not yet answered,
+    abandoned or ended; ``as_of`` is the latest event time it has seen. A newer ``as_of``
+    replaces an older one (it is the record's version).
+    """
+
+    RECORD_TYPE = "queue.snapshot"
+
+    center_id: Id
+    region_code: RegionCode
+    """The center's home region."""
+    as_of: UtcMillis
+    waiting: Count
+    longest_wait_ms: Millis = 0
+    """How long the longest-waiting of them has waited at ``as_of`` (0 when none waits)."""
+
+
 class DeadLetter(Record):
     """A message that could not be decoded, validated or processed, with where it came from."""
 

@@ -36,7 +36,14 @@ from hotline.schemas.calls import (
     SurveyResponse,
 )
 from hotline.schemas.catalog import RECORD_TYPES
-from hotline.schemas.derived import Alert, CallRecord, DeadLetter, MetricSnapshot, TicketRecord
+from hotline.schemas.derived import (
+    Alert,
+    CallRecord,
+    DeadLetter,
+    MetricSnapshot,
+    QueueSnapshot,
+    TicketRecord,
+)
 from hotline.schemas.enums import (
     AgentState,
     AlertKind,
@@ -84,7 +91,8 @@ class _Story:
         self.records: list[Record] = []
 
     def emit(self, model: type[Record], at: timedelta, **fields: Any) -> None:
-        if issubclass(model, (CallRecord, TicketRecord, MetricSnapshot, Alert, DeadLetter)):
+        derived = (CallRecord, TicketRecord, MetricSnapshot, QueueSnapshot, Alert, DeadLetter)
+        if issubclass(model, derived):
             self.records.append(model(**fields))
             return
         self.sequence += 1
@@ -333,6 +341,15 @@ def _story() -> list[Record]:
         message="dangerous call ticket T2 opened; call back within 1 hour",
         dedupe_key="dangerous_call/T2",
         version=1,
+    )
+    s.emit(
+        QueueSnapshot,
+        _s(0),
+        center_id=CENTER_ID,
+        region_code=REGION_CODE,
+        as_of=T0 + _s(5),
+        waiting=1,
+        longest_wait_ms=3_000,
     )
     s.emit(
         DeadLetter,

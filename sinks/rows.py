@@ -44,6 +44,7 @@ PLACE_COLUMNS: dict[str, tuple[str, ...]] = {
     "alerts": ("province_code",),
     "sequence_gaps": ("province_code",),
     "agent_states": ("province_code",),
+    "queue_now": ("province_code",),
 }
 _PLACE_LEVELS = {"province_code": Level.PROVINCE, "city_code": Level.CITY}
 
@@ -97,6 +98,7 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
         "event_id", "agent_id", "center_id", "region_code", "state", "reason", "occurred_at",
         "producer_id", "sequence",
     ),
+    "queue_now": ("center_id", "region_code", "as_of", "waiting", "longest_wait_ms"),
     "dead_letters": (
         "stage", "reason", "source_topic", "source_partition", "source_offset",
         "original_base64", "error_type", "error_detail", "failed_at", "region_code",
@@ -182,6 +184,10 @@ def _agent_state(r: Mapping[str, Any]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _queue(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (r["center_id"], r["region_code"], r["as_of"], r["waiting"], r["longest_wait_ms"])
+
+
 def _pipeline_dead_letter(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         r["stage"], _s(r["reason"]), r["source_topic"], r["source_partition"],
@@ -199,6 +205,7 @@ ROUTES: dict[str, tuple[tuple[str, _Build], ...]] = {
     "metric.snapshot": (("metric_minute", _snapshot),),
     "alert.record": (("alerts", _alert),),
     "agent.state": (("agent_states", _agent_state),),
+    "queue.snapshot": (("queue_now", _queue),),
     "dead_letter.record": (("dead_letters", _pipeline_dead_letter),),
 }
 #: Topic role → routes that replace :data:`ROUTES` for records on that topic.

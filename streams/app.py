@@ -192,6 +192,7 @@ class Worker:
                 "alerts",
                 "dead_letters",
                 "sequence_gaps",
+                "queues",
             )
         }
         self.table = app.tables.add(
@@ -514,6 +515,9 @@ class Worker:
             )
         for alert in out.alerts:
             self.out["alerts"].send_soon(key=alert.dedupe_key.encode(), value=encode(alert))
+        for queue in out.queues:
+            self.out["queues"].send_soon(key=queue.center_id.encode(), value=encode(queue))
+        self.stats["queues_out"] += len(out.queues)
         self.stats["tickets_out"] += len(out.tickets)
         self.stats["alerts_out"] += len(out.alerts)
         self.stats["records_out"] += len(out.records)
@@ -582,6 +586,9 @@ class Worker:
             if wall.alerts:
                 self._emit(group, wall)
                 out = out or GroupOutput()
+            queues = state.queue_output()
+            if queues.queues:
+                self._emit(group, queues)
             if out is not None:
                 self._emit(group, out)
                 state.dump(self.table)

@@ -30,12 +30,13 @@ from typing import Any
 
 from hotline.centers import UnknownCenter, default_centers
 from hotline.regions import RegionRegistry
-from hotline.schemas import Alert, CallRecord, Codec, Event, Level, TicketRecord
+from hotline.schemas import Alert, CallRecord, Codec, Event, Level, QueueSnapshot, TicketRecord
 from hotline.streams.aggregate import Aggregator, LateContribution, Snapshot, VersionedSum
 from hotline.streams.alerts import AlertEngine, _Entry
 from hotline.streams.calls import CALL_EVENT_TYPES, Batch, CallAssembly, CallState, Rejected
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey
+from hotline.streams.queues import QueueBoard
 from hotline.streams.rollup import Rollup, RollupKey
 from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
 
@@ -114,6 +115,7 @@ class GroupOutput:
     rejected: list[tuple[Rejected | TicketRejected, Inbound | None]] = field(default_factory=list)
     late: list[LateContribution] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    queues: list[QueueSnapshot] = field(default_factory=list)
 
     @property
     def province_snapshots(self) -> list[Snapshot]:
@@ -219,6 +221,12 @@ def _center_homes() -> dict[str, str]:
     return {c.center_id: c.home for c in default_centers()}
 
 
+@functools.cache
+def _province_centers(province: str) -> tuple[tuple[str, str], ...]:
+    """(center id, home) of the centers whose home lies in ``province``."""
+    return tuple((c.center_id, c.home) for c in default_centers().centers_of_province(province))
+
+
 def center_region(center_id: str) -> str | None:
     """A center's home region in the default registry (None for an unknown center)."""
     try:
@@ -272,6 +280,7 @@ class GroupState:
             config.ticket_retention, rules.due_warning_working_hours, rules.due_categories
         )
         self.alerts = AlertEngine(group, config, center_region)
+        self.queues = QueueBoard()
         self._dirty_calls: set[str] = set()
         self._encoded: dict[str, dict[str, str]] = {}
         """Per call id: its events' codec bytes (base64) as in the state image, encoded once
@@ -302,6 +311,8 @@ class GroupState:
             self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
             wm = self.watermark_ms  # None: held before any watermark (unseen partitions)
             batch.extend(self.calls.add(item.event, watermark=_dt(wm if wm is not None else 0)))
+            call_id = item.event.call_id  # type: ignore[attr-defined]
+            self.queues.see(call_id, self.calls.states.get(call_id))
         out = self._downstream(batch, origin)
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
@@ -438,6 +449,18 @@ class GroupState:
             dirty.update(rollup.advance(now))
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
+        return out
+
+    def queue_output(self) -> GroupOutput:
+        """The live queue of the province's centers, as of the latest event seen (only the
+        centers whose queue changed, or unchanged for a minute; all after a (re)load)."""
+        out = GroupOutput()
+        if not self.national and self.max_event_ms is not None:
+            out.queues.extend(
+                self.queues.snapshots(
+                    _province_centers(self.group), self.max_event_ms, self.calls.states
+                )
+            )
         return out
 
     def flush_point(self) -> datetime | None:
@@ -686,6 +709,7 @@ class GroupState:
         self.sources = {s: list(v) for s, v in meta.get("src", {}).items()}
         self.watermark_ms = meta.get("wm", self.max_event_ms)
         self.tickets.watermark = opt(meta.get("tickets"))
-        for state in self.calls.states.values():
+        for call_id, state in self.calls.states.items():
             self.calls._schedule(state)
+            self.queues.see(call_id, state)
         return self

@@ -199,8 +199,8 @@ def test_center_summary_series_and_live(nj: TestClient) -> None:
     assert [r["offered"] for r in series["rows"]] == [1, 3]
     agents = nj.get("/api/centers/C320100/live").json()
     assert agents["meta"]["agents"] == {"staffed": 3, "ready": 1, "on_call": 1, "not_ready": 1}
-    latest = agents["meta"]["latest_minute"]
-    assert latest == {"minute": "2025-03-03 10:29", "queued_calls": 1, "longest_wait_s": 12}
+    queue = agents["meta"]["queue"]  # the newest snapshot up to now
+    assert queue == {"as_of": "2025-03-03 10:29:55", "waiting": 2, "longest_wait_s": 47}
     states = {r["agent_id"]: r["state_name"] for r in agents["rows"]}
     assert states == {"a1": "就绪", "a2": "通话中", "a3": "置忙", "a4": "已登出"}
 

@@ -47,6 +47,7 @@ TABLES = (
     "tickets",
     "agent_states",
     "alerts",
+    "queue_now",
 )
 
 
@@ -210,6 +211,23 @@ def call_rows() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def queue_rows() -> list[dict[str, Any]]:
+    """C320100's queue: 3 waiting 10 min ago, then 2 (longest 47 s) 5 s before NOW."""
+
+    def q(seconds_ago: int, waiting: int, longest_ms: int) -> dict:
+        at = (NOW - timedelta(seconds=seconds_ago)).astimezone(UTC).replace(tzinfo=None)
+        return {
+            "center_id": "C320100",
+            "region_code": "320100",
+            "province_code": "320000",
+            "as_of": at,
+            "waiting": waiting,
+            "longest_wait_ms": longest_ms,
+        }
+
+    return [q(600, 3, 80_000), q(5, 2, 47_000)]
+
+
 def agent_rows() -> list[dict[str, Any]]:
     def ev(n: int, agent: str, state: str, minutes_ago: int, reason: str = "") -> dict:
         at = (NOW - timedelta(minutes=minutes_ago)).astimezone(UTC).replace(tzinfo=None)
@@ -310,6 +328,7 @@ def load(client: Client) -> None:
         _insert(client, table, rows)
     _insert(client, "call_records", call_rows())
     _insert(client, "agent_states", agent_rows())
+    _insert(client, "queue_now", queue_rows())
     _insert(client, "tickets", ticket_rows())
     _insert(client, "alerts", alert_rows())
 

@@ -38,6 +38,7 @@ from hotline.schemas import (
     Envelope,
     Level,
     MetricSnapshot,
+    QueueSnapshot,
     Record,
     Severity,
     SurveyResult,
@@ -169,6 +170,17 @@ def _alert(i: int, kind: AlertKind) -> Alert:
     )
 
 
+def _queue(i: int) -> QueueSnapshot:
+    center, home = (("C320100", "320100"), ("C330100", "330100"), ("C320200", "320200"))[i % 3]
+    return QueueSnapshot(
+        center_id=center,
+        region_code=home,
+        as_of=T0 + timedelta(seconds=i),
+        waiting=i,
+        longest_wait_ms=1000 * i,
+    )
+
+
 def make_data(n_calls: int = 300, tag: str = "") -> Produced:
     def enc(record: Record) -> bytes:
         return CODEC.encode_model(record)
@@ -189,6 +201,7 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
     messages += [("agents", enc(_agent_event(i))) for i in range(12)] * 2
     messages += [("alerts", enc(_alert(i, AlertKind.THRESHOLD))) for i in range(6)] * 2
     messages += [("sequence_gaps", enc(_alert(i, AlertKind.SEQUENCE_GAP))) for i in range(4)]
+    messages += [("queues", enc(_queue(i))) for i in range(6)]
     talk = sum(_call(i, 2).talk_ms for i in range(n_calls))
     return Produced(messages, n_calls, talk, 30, snapshot_offered, len(keys), 12, 6, 4)
 

@@ -95,11 +95,11 @@ async function center(id) {
   ]);
   const c = summary.meta.center;
   const a = live.meta.agents;
-  const last = live.meta.latest_minute || {};
+  const q = live.meta.queue || {};
   const liveCards = el("div", { class: "cards", "data-testid": "live" },
     ...[["staffed", "在线座席", a.staffed], ["ready", "就绪", a.ready], ["on_call", "通话中", a.on_call], ["not_ready", "置忙", a.not_ready],
-      ["queued", `最新一分钟转人工${last.minute ? "（" + last.minute.slice(11) + "）" : ""}`, last.queued_calls ?? "—"],
-      ["longest_wait_s", "最新一分钟最长等待(秒)", last.longest_wait_s ?? "—"]]
+      ["waiting", `排队等待${q.as_of ? "（截至" + q.as_of.slice(11) + "）" : ""}`, q.waiting ?? "—"],
+      ["longest_wait_s", "最长等待(秒)", q.longest_wait_s ?? "—"]]
       .map(([key, label, value]) => el("div", { class: "card", "data-testid": `live-${key}` }, el("div", {}, label), el("div", { class: "value", "data-key": key }, String(value)))));
   return [
     crumbs(summary.meta.crumbs),
