@@ -307,6 +307,14 @@ def faust_throughput(
     reader.close()
     got = {k: c for k, (_, c) in rows.items()}
     same = sum(1 for k, c in expected.items() if got.get(k) == c)
+    unequal: Counter[str] = Counter()  # per level: missing / extra / other counters
+    for k in expected.keys() | got.keys():
+        if k not in got:
+            unequal[f"{k[0]} missing"] += 1
+        elif k not in expected:
+            unequal[f"{k[0]} extra"] += 1
+        elif got[k] != expected[k]:
+            unequal[f"{k[0]} differs"] += 1
     return {
         "startup_s": first - spawned,
         "processing_s": end / 1000 - first,
@@ -317,6 +325,7 @@ def faust_throughput(
         "keys_equal": same,
         "stats": read_status(status_path).get("stats", {}),
         "dead": dict(dead),
+        "unequal": dict(unequal),
     }
 
 
@@ -571,6 +580,7 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
                   f"[{load()}]", flush=True)  # fmt: skip
             if args.verbose:
                 print(f"  worker stats: {f['stats']}; dead letters: {f['dead']}", flush=True)
+                print(f"  keys not equal to the pure pipeline: {f['unequal']}", flush=True)
             if args.skip_quix:
                 continue
             qx = quix_throughput(kafka, home, provinces, events, f"r{r}")
