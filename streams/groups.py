@@ -9,8 +9,9 @@ national group (:data:`NATIONAL_GROUP`), which sees nothing caller-level.
 JSON image of everything (``dump`` writes the changed keys to any mutable mapping, ``load``
 rebuilds the objects from it). In the Faust app the mapping is a changelog-backed table.
 
-Write order (``dump``): national/roll-up cells, then base buckets, then repeat index,
-tombstones and sequence state, then the meta record, then call states last. All of a group's
+Write order (``dump``): national/roll-up cells (the highest level first: province, then
+city), then base buckets, then repeat index, tombstones and sequence state, then the meta
+record, then call states last. All of a group's
 keys go to one changelog partition, so a crash persists a *prefix* of these writes; since each
 stage applies versioned parts idempotently, a persisted downstream cell without its upstream
 call state is re-derived on redelivery to the same version (no double count), and a call state
@@ -528,7 +529,10 @@ class GroupState:
             else:
                 store[key] = value
 
-        for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
+        # the highest level first: a cell persisted without its parent's update would not
+        # pass the replayed change on (its part is already there, so it is ignored as stale)
+        levels = list(zip(self.rollups, self._dirty_cells, strict=True))
+        for rollup, dirty in reversed(levels):
             for key in sorted(dirty):
                 region, minute, line, channel = key
                 cell = rollup.cells.get(key)
