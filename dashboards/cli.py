@@ -19,6 +19,7 @@ import typer
 
 from hotline.centers import default_centers
 from hotline.errors import ConfigurationError
+from hotline.infra.clickhouse_users import QA_WRITER
 from hotline.regions import default_registry
 from hotline.settings import Settings
 
@@ -56,15 +57,15 @@ def _users(settings: Settings) -> UserStore:
 def build_services(
     settings: Settings, config: DashboardConfig, *, evaluation_writes: bool = True
 ) -> Services:
-    """Reads as the read-only ``dashboard`` user; the evaluation form alone writes, with the
-    admin credentials of ``settings.clickhouse`` (``HOTLINE_CLICKHOUSE__USER``/``PASSWORD``)
-    on a separate connection, unless ``evaluation_writes`` is off."""
+    """Reads as the read-only ``dashboard`` user; the evaluation form alone writes, as the
+    insert-only ``qa_writer`` user (``HOTLINE_CLICKHOUSE__QA_WRITER_PASSWORD``) on a separate
+    connection, unless ``evaluation_writes`` is off."""
     writer = None
     if evaluation_writes:
         writer = EvaluationWriter(
             settings.clickhouse,
-            settings.clickhouse.user,
-            settings.clickhouse.password.get_secret_value(),
+            QA_WRITER,
+            settings.clickhouse.qa_writer_password.get_secret_value(),
         )
     return Services(
         config=config,

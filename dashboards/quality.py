@@ -11,8 +11,8 @@
   parser (:func:`hotline.reports.csv_import.parse_csv` on a one-row sheet built from the form,
   so the rules and messages are the import's), stored with
   :func:`hotline.reports.store.insert_evaluations` through the :class:`EvaluationWriter` — the
-  one write path of the dashboard, on its own connection with the writer (admin) credentials of
-  ``settings.clickhouse``. 201 stored; 422 refused, with item-level reasons; 403 a center
+  one write path of the dashboard, on its own connection as ``qa_writer`` (may only insert into
+  ``qa_evaluations``). 201 stored; 422 refused, with item-level reasons; 403 a center
   outside the scope; 404 an unknown center; 503 when no writer is configured.
 """
 
@@ -55,8 +55,8 @@ _PREFIX = re.compile(r"^evaluation '[^']*': ")
 class EvaluationWriter:
     """The dashboard's only ClickHouse writer: inserts evaluations into ``qa_evaluations``.
 
-    A separate connection with its own credentials (``hotline dashboard`` passes the admin
-    user of ``settings.clickhouse``); every other query of the dashboard runs as the read-only
+    A separate connection with its own credentials (``hotline dashboard`` passes the
+    insert-only ``qa_writer`` user); every other query of the dashboard runs as the read-only
     ``dashboard`` user. Connects on the first insert; one insert at a time.
     """
 

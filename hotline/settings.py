@@ -43,6 +43,11 @@ class ClickHouseSettings(_Group):
     dashboard_password: SecretStr = Field(
         SecretStr(""), description="password of the read-only `dashboard` user"
     )
+    qa_writer_password: SecretStr = Field(
+        SecretStr(""),
+        description="password of `qa_writer`, who may only insert quality evaluations "
+        "(the dashboard's evaluation form)",
+    )
 
 
 class StackSettings(_Group):

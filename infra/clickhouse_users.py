@@ -8,6 +8,8 @@ both the embedded server and ``clickhouse-server`` (compose mounts the same file
 - the admin (``settings.clickhouse.user``, usually ``default``): everything;
 - ``analyst``: read-only, every province, every table of the project database;
 - ``dashboard``: read-only, the same tables (Grafana's user);
+- ``qa_writer``: may only insert into ``qa_evaluations`` (the dashboard's evaluation form), so
+  the web app holds no credentials that could change or read anything else;
 - ``analyst_<province code>``: read-only, only the :data:`FILTERED_TABLES`, each with a row
   filter ``<province column> = '<code>'``. Tables not listed are not granted at all, so a new
   table stays invisible to scoped users until it is listed here with its province column.
@@ -32,6 +34,7 @@ from hotline.regions import default_registry
 from hotline.settings import Settings
 
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
+QA_WRITER = "qa_writer"
 ANYWHERE: tuple[str, ...] = ("::/0",)
 
 # One scoped user per provincial unit of the region registry (incl. the Corps, 660000).
@@ -121,6 +124,7 @@ class UsersConfig(_Model):
     admin_password: SecretStr = SecretStr("")
     analyst_password: SecretStr = SecretStr("")
     dashboard_password: SecretStr = SecretStr("")
+    qa_writer_password: SecretStr = SecretStr("")
     province_users: tuple[ProvinceUser, ...] = tuple(map(ProvinceUser.of, PROVINCE_CODES))
     filtered_tables: tuple[FilteredTable, ...] = FILTERED_TABLES
     networks: tuple[str, ...] = LOOPBACK
@@ -143,8 +147,9 @@ class UsersConfig(_Model):
     def from_settings(cls, settings: Settings, **overrides: object) -> UsersConfig:
         """Credentials and database from ``settings.clickhouse``; keyword overrides win.
 
-        ``analyst_password`` / ``dashboard_password`` are read from ``settings.clickhouse`` when
-        the settings model has them (``HOTLINE_CLICKHOUSE__ANALYST_PASSWORD`` …).
+        ``analyst_password`` / ``dashboard_password`` / ``qa_writer_password`` are read from
+        ``settings.clickhouse`` when the settings model has them
+        (``HOTLINE_CLICKHOUSE__ANALYST_PASSWORD`` …).
         """
         ch = settings.clickhouse
         values: dict[str, object] = {
@@ -152,7 +157,7 @@ class UsersConfig(_Model):
             "admin_user": ch.user,
             "admin_password": ch.password,
         }
-        for key in ("analyst_password", "dashboard_password"):
+        for key in ("analyst_password", "dashboard_password", "qa_writer_password"):
             secret = getattr(ch, key, None)
             if secret is not None:
                 values[key] = secret
@@ -175,6 +180,7 @@ class UsersConfig(_Model):
             (self.admin_user, self.admin_password),
             ("analyst", self.analyst_password),
             ("dashboard", self.dashboard_password),
+            (QA_WRITER, self.qa_writer_password),
         ]
         empty = [name for name, secret in credentials if not secret.get_secret_value()]
         if empty:
@@ -211,6 +217,8 @@ def render_users_xml(config: UsersConfig) -> str:
     everything = [f"GRANT SELECT ON {db}.*"]
     _grants(_user(users, "analyst", config.analyst_password, config.networks), everything)
     _grants(_user(users, "dashboard", config.dashboard_password, config.networks), everything)
+    writer = _user(users, QA_WRITER, config.qa_writer_password, config.networks, "default")
+    _grants(writer, [f"GRANT INSERT ON {db}.qa_evaluations"])
     for scoped in config.scoped_users():
         user = _user(users, scoped.name, scoped.password, config.networks)
         _grants(user, [f"GRANT SELECT ON {db}.{t.name}" for t in config.filtered_tables])

@@ -24,7 +24,12 @@ from hotline.settings import ClickHouseSettings
 
 # A table with a province column that the scoped test user may read (its rows only).
 ROW_FILTER_TABLE = "row_filter_probe"
-PASSWORDS = {"analyst": "analyst-pw", "dashboard": "dashboard-pw", "analyst_320000": "js-pw"}
+PASSWORDS = {
+    "analyst": "analyst-pw",
+    "dashboard": "dashboard-pw",
+    "qa_writer": "qa-writer-pw",
+    "analyst_320000": "js-pw",
+}
 
 
 def free_port() -> int:
@@ -38,6 +43,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     users = UsersConfig(
         analyst_password=SecretStr(PASSWORDS["analyst"]),
         dashboard_password=SecretStr(PASSWORDS["dashboard"]),
+        qa_writer_password=SecretStr(PASSWORDS["qa_writer"]),
         province_users=(
             ProvinceUser(province_code="320000", password=SecretStr(PASSWORDS["analyst_320000"])),
         ),

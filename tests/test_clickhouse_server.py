@@ -54,8 +54,10 @@ def test_exposed_users_xml_needs_passwords_and_drops_passwordless_scoped_users()
         analyst_password=SecretStr("b"),
         dashboard_password=SecretStr("c"),
     )
-    xml = render_users_xml(config)
-    assert "<analyst_320000" not in xml and "<dashboard" in xml
+    with pytest.raises(ConfigurationError, match="qa_writer"):
+        render_users_xml(config)
+    xml = render_users_xml(config.model_copy(update={"qa_writer_password": SecretStr("d")}))
+    assert "<analyst_320000" not in xml and "<dashboard" in xml and "<qa_writer" in xml
 
 
 def test_child_exiting_early_fails_start_loudly(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from dataclasses import replace
 
 import pytest
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
 from fastapi.testclient import TestClient
+from fixtures_clickhouse import PASSWORDS
 from test_dashboard_data import ACCOUNTS, DB, load, services
 from test_quality import current, previous
 
@@ -47,7 +49,9 @@ def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
 def app(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory):
     base = services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash"))
     writer = EvaluationWriter(
-        ClickHouseSettings(host=HOST, port=clickhouse_server.tcp_port, database=DB), "default", ""
+        ClickHouseSettings(host=HOST, port=clickhouse_server.tcp_port, database=DB),
+        "qa_writer",
+        PASSWORDS["qa_writer"],
     )
     return create_app(replace(base, evaluations=writer))
 
@@ -141,6 +145,25 @@ def form(center_id: str = "C320100", **changes) -> dict:
     }
     body.update(changes)
     return body
+
+
+def test_the_form_writer_may_only_insert_evaluations(
+    admin: Client, clickhouse_server: ClickHouseServer
+) -> None:
+    writer = Client(
+        HOST, port=clickhouse_server.tcp_port, user="qa_writer", password=PASSWORDS["qa_writer"]
+    )
+    try:
+        for sql in (
+            f"SELECT count() FROM {DB}.qa_evaluations",
+            f"SELECT count() FROM {DB}.call_records",
+            f"TRUNCATE TABLE {DB}.qa_evaluations",
+            f"INSERT INTO {DB}.alerts (alert_id) VALUES ('x')",
+        ):
+            with pytest.raises(ServerException, match=r"ACCESS_DENIED|Not enough privileges"):
+                writer.execute(sql)
+    finally:
+        writer.disconnect()
 
 
 def test_an_evaluation_is_stored(js: TestClient, admin: Client) -> None:

@@ -13,9 +13,13 @@ from fixtures_kafka import free_port
 
 from hotline.errors import ConfigurationError
 from hotline.infra.stack import local_kafka_port
+from hotline.infra.topics import RAW_FAMILIES, SHARED_TOPICS
+from hotline.regions import default_registry
 from hotline.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
+#: 32 provinces × 5 raw families + the shared topics (167 today)
+TOPICS = len(default_registry().provinces()) * len(RAW_FAMILIES) + len(SHARED_TOPICS)
 
 
 def _hotline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,7 +49,7 @@ def test_up_status_init_logs_down_and_data_survives(tmp_path: Path) -> None:
     try:
         up = _hotline(env, "stack", "up")
         assert up.returncode == 0, up.stderr
-        assert "166 created" in up.stdout  # 32 provinces × 5 raw families + 6 shared topics
+        assert f"{TOPICS} created" in up.stdout
         assert "0001_database.sql" in up.stdout
 
         status = _hotline(env, "stack", "status")
@@ -55,7 +59,7 @@ def test_up_status_init_logs_down_and_data_survives(tmp_path: Path) -> None:
 
         again = _hotline(env, "stack", "up")  # idempotent: leaves the running stack alone
         assert again.returncode == 0, again.stderr
-        assert "0 created, 166 already there" in again.stdout
+        assert f"0 created, {TOPICS} already there" in again.stdout
         assert "none pending" in again.stdout
 
         logs = _hotline(env, "stack", "logs", "kafka", "-n", "5")
@@ -67,7 +71,7 @@ def test_up_status_init_logs_down_and_data_survives(tmp_path: Path) -> None:
 
         restarted = _hotline(env, "stack", "up")  # topics and migrations survived the restart
         assert restarted.returncode == 0, restarted.stderr
-        assert "0 created, 166 already there" in restarted.stdout
+        assert f"0 created, {TOPICS} already there" in restarted.stdout
         assert "none pending" in restarted.stdout
     finally:
         _hotline(env, "stack", "down")
@@ -107,6 +111,7 @@ def test_docker_compose_file_is_valid() -> None:
         "HOTLINE_CLICKHOUSE_PASSWORD": "p",
         "HOTLINE_CLICKHOUSE_ANALYST_PASSWORD": "p",
         "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD": "p",
+        "HOTLINE_CLICKHOUSE_QA_WRITER_PASSWORD": "p",
         "GRAFANA_ADMIN_PASSWORD": "p",
     }
     result = subprocess.run(
