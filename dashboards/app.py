@@ -370,7 +370,7 @@ def create_app(services: Services) -> FastAPI:
         found = {
             r["key"]: r
             for r in queries.center_metrics(
-                s.warehouse, [c.center_id for c in centers], tr, "center"
+                s.warehouse, [(c.center_id, c.home) for c in centers], tr, "center"
             )
         }
         rows = []
@@ -407,7 +407,7 @@ def create_app(services: Services) -> FastAPI:
     def center_summary(request: Request, center_id: str, user: CurrentUser):
         center = authorize_center(user, center_id)
         tr = time_range(request)
-        rows = queries.center_metrics(s.warehouse, [center.center_id], tr, "total")
+        rows = queries.center_metrics(s.warehouse, [(center.center_id, center.home)], tr, "total")
         row = {**center_dict(center), **(rows[0] if rows else zero_metrics())}
         row.pop("key", None)
         columns = [Column("center_id", "中心编号", "code"), Column("name", "中心"), *METRIC_COLUMNS]
@@ -425,7 +425,7 @@ def create_app(services: Services) -> FastAPI:
     def center_series(request: Request, center_id: str, user: CurrentUser):
         center = authorize_center(user, center_id)
         tr = time_range(request)
-        rows = queries.center_metrics(s.warehouse, [center.center_id], tr, "bucket")
+        rows = queries.center_metrics(s.warehouse, [(center.center_id, center.home)], tr, "bucket")
         for row in rows:
             row["bucket"] = row.pop("key")
             with_titles(row)

@@ -155,6 +155,26 @@ def test_every_range_reads_its_grain_and_equals_clickhouse(
     assert row["service_level"] == pytest.approx(direct)
 
 
+@pytest.mark.parametrize("range_", ["today", "7d", "month", "year"])
+def test_center_figures_of_every_range_equal_the_center_rates_view(
+    nat: TestClient, admin: Client, range_: str
+) -> None:
+    body = nat.get(f"/api/centers/C320100/summary?range={range_}").json()
+    row, tr = body["rows"][0], body["meta"]["range"]
+    assert row["offered"] == 4
+    ((offered, answered, service_level),) = admin.execute(
+        f"SELECT sum(offered), sum(answered), "
+        f"hotline_service_level(sum(answered_in_sl), sum(queued), sum(short_abandoned)) "
+        f"FROM {DB}.center_rates WHERE grain = %(g)s AND center_id = 'C320100' "
+        f"AND business_line = 'all' AND channel = 'all' "
+        f"AND bucket >= parseDateTime64BestEffort(%(s)s) "
+        f"AND bucket < parseDateTime64BestEffort(%(e)s)",
+        {"g": tr["grain"], "s": tr["start"], "e": tr["end"]},
+    )
+    assert (row["offered"], row["answered"]) == (offered, answered)
+    assert row["service_level"] == pytest.approx(service_level)
+
+
 def test_national_summary_series_and_lines(nat: TestClient) -> None:
     summary = nat.get("/api/regions/000000/summary?range=today").json()
     assert_metrics(summary["rows"][0], NATION)
