@@ -11,14 +11,28 @@ import itertools
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def topic_partitions(consumer: Any, topic: str, timeout_s: float = 60) -> set[int]:
+    """The topic's partitions, waiting for its metadata (slow to come on a loaded machine: a
+    consumer assigned to no partition reads nothing, and the test fails much later)."""
+    deadline = time.monotonic() + timeout_s
+    while not (parts := consumer.partitions_for_topic(topic)):
+        assert time.monotonic() < deadline, f"no metadata for {topic} after {timeout_s} s"
+        time.sleep(0.5)
+    return set(parts)
+
+
 _serial = itertools.count(1)
 
 

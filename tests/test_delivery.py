@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures_kafka import ROOT, free_port
+from fixtures_kafka import ROOT, free_port, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 
 from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
@@ -111,9 +111,7 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker
 def consume_event_ids(bootstrap: str, topics: list[str], expected: int) -> list[str]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
+        parts = [TopicPartition(t, p) for t in topics for p in topic_partitions(consumer, t)]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         ids: list[str] = []

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fixtures_kafka import free_port
+from fixtures_kafka import free_port, topic_partitions
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
@@ -60,7 +60,7 @@ def _wait_for(path: Path, predicate, timeout: float, worker: subprocess.Popen) -
 def _changelog_counts(bootstrap: str, topic: str) -> dict[str, int]:
     """The table as its changelog says: the last value per key, read to the end."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    partitions = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
     consumer.assign(partitions)
     consumer.seek_to_beginning()
     end = consumer.end_offsets(partitions)

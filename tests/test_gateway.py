@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fixtures_kafka import topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 
 from hotline.errors import RetryableError
@@ -211,7 +212,7 @@ def test_accepted_events_are_in_kafka_when_the_answer_comes(
 
     topic = f"{kafka.topic_prefix}.raw.330000.calls"
     consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    parts = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
     seen: list[str] = []

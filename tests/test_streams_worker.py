@@ -15,11 +15,14 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fixtures_kafka import ROOT
+from fixtures_kafka import ROOT, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 
 from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
@@ -92,33 +95,68 @@ def _simulate(
     return expected
 
 
-class SnapshotReader:
-    """Reads the snapshots topic from the start; keeps the highest version per key."""
+class TopicReader:
+    """Reads a shared topic from the start; keeps the highest version per ``key_of(row)``.
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.consumer.assign([TopicPartition(topic, p) for p in parts])
-        self.consumer.seek_to_beginning()
+    A client that has fetched nothing ``STUCK_S`` after it started while the topic has messages
+    is started again (seen on a loaded machine: a reader that never fetched, while the worker
+    wrote thousands of snapshots); reading again from the start changes nothing.
+    """
+
+    STUCK_S = 15
+
+    def __init__(self, bootstrap: str, topic: str, key_of: Callable[[Any], Any]) -> None:
+        self.bootstrap, self.topic, self.key_of = bootstrap, topic, key_of
         self.codec = default_codec()
         self.rows: dict = {}
         self.messages = 0
+        self._open()
 
-    def poll(self) -> None:
-        for records in self.consumer.poll(timeout_ms=500, max_records=50_000).values():
+    def _open(self) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self.parts = [
+            TopicPartition(self.topic, p) for p in topic_partitions(self.consumer, self.topic)
+        ]
+        self.consumer.assign(self.parts)
+        self.consumer.seek_to_beginning(*self.parts)
+        self.opened, self.fetched = time.monotonic(), False
+
+    def poll(self) -> int:
+        """One fetch; how many messages it brought."""
+        batch = self.consumer.poll(timeout_ms=500, max_records=50_000)
+        count = 0
+        for records in batch.values():
             for record in records:
-                self.messages += 1
-                snap = self.codec.decode_model(record.value)
-                key = (
-                    snap.level,
-                    snap.region_code,
-                    snap.bucket_start,
-                    snap.business_line,
-                    snap.channel,
-                )
+                count += 1
+                row = self.codec.decode_model(record.value)
+                key = self.key_of(row)
                 held = self.rows.get(key)
-                if held is None or snap.version > held.version:
-                    self.rows[key] = snap
+                if held is None or row.version > held.version:
+                    self.rows[key] = row
+        self.messages += count
+        self.fetched = self.fetched or count > 0
+        stuck = not self.fetched and time.monotonic() - self.opened > self.STUCK_S
+        if stuck and any(self.consumer.end_offsets(self.parts).values()):
+            self.consumer.close()
+            self._open()
+        return count
+
+    def drain(self) -> dict:
+        """Everything there is now."""
+        while self.poll():
+            pass
+        return self.rows
+
+
+class SnapshotReader(TopicReader):
+    """The snapshots topic, per (level, region, bucket, line, channel)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(
+            bootstrap,
+            topic,
+            lambda s: (s.level, s.region_code, s.bucket_start, s.business_line, s.channel),
+        )
 
     def at(self, level: Level) -> dict:
         names = [n for n in type(next(iter(self.rows.values()))).model_fields]
@@ -212,7 +250,7 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
             assert worker.poll() is None, "worker died"
             reader.poll()
         time.sleep(3)
-        reader.poll()
+        reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
     finally:
@@ -227,29 +265,6 @@ def test_worker_killed_twice_still_equals_the_ledger(
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
     _run(bootstrap, unique, tmp_path, kills=2)
-
-
-class RecordReader:
-    """Reads a shared topic from the start; keeps the highest version per ``key``."""
-
-    def __init__(self, bootstrap: str, topic: str, key: str) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.consumer.assign([TopicPartition(topic, p) for p in parts])
-        self.consumer.seek_to_beginning()
-        self.codec = default_codec()
-        self.key = key
-        self.rows: dict = {}
-
-    def poll(self) -> dict:
-        while batch := self.consumer.poll(timeout_ms=500, max_records=50_000):
-            for records in batch.values():
-                for record in records:
-                    row = self.codec.decode_model(record.value)
-                    held = self.rows.get(getattr(row, self.key))
-                    if held is None or row.version > held.version:
-                        self.rows[getattr(row, self.key)] = row
-        return self.rows
 
 
 def _dangerous_ticket() -> TicketCreated:
@@ -270,6 +285,14 @@ def _dangerous_ticket() -> TicketCreated:
         business_line=BusinessLine.PENSION,
         due_at=at + timedelta(hours=2),
     )
+
+
+def _rebalances(tmp_path: Path, name: str) -> int:
+    """Rebalances a worker has completed, from its status file (0 before the first)."""
+    status = tmp_path / f"status-{name}.json"
+    if not status.exists():
+        return 0
+    return int(json.loads(status.read_text())["stats"].get("rebalances", 0))
 
 
 def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
@@ -294,6 +317,11 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             assert first.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
             reader.poll()
         second = _start(kafka, app_id, tmp_path, "w1")  # joins: partitions move to it
+        joined = time.monotonic() + 120  # a loaded machine may take long to start it
+        while _rebalances(tmp_path, "w0") < 2 and time.monotonic() < joined:
+            assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+            reader.poll()
+        assert _rebalances(tmp_path, "w0") >= 2, "the second worker never joined"
         while reader.messages < 6000 and time.monotonic() < deadline + 30:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
@@ -304,10 +332,12 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             assert first.poll() is None, "worker died"
             reader.poll()
         time.sleep(3)
-        reader.poll()
+        reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
-        alerts = RecordReader(bootstrap, shared_topic(kafka, "alerts"), "alert_id").poll()
+        alerts = TopicReader(
+            bootstrap, shared_topic(kafka, "alerts"), attrgetter("alert_id")
+        ).drain()
         unreachable = [a for a in alerts.values() if a.kind is AlertKind.CENTER_UNREACHABLE]
         assert {a.center_id for a in unreachable} == {"C660000"}
         # the simulator raises dangerous-call tickets of its own: the injected one is among them
@@ -316,10 +346,11 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         }
         assert danger.get("dangerous_call|T-DANGER-1") is Severity.CRITICAL, danger
         assert set(danger.values()) == {Severity.CRITICAL}, danger
-        tickets = RecordReader(bootstrap, shared_topic(kafka, "ticket_records"), "ticket_id")
-        assert "T-DANGER-1" in tickets.poll()
-        w0 = json.loads((tmp_path / "status-w0.json").read_text())["stats"]
-        assert w0.get("rebalances", 0) >= 2, w0
+        tickets = TopicReader(
+            bootstrap, shared_topic(kafka, "ticket_records"), attrgetter("ticket_id")
+        )
+        assert "T-DANGER-1" in tickets.drain()
+        assert _rebalances(tmp_path, "w0") >= 3  # start, join, leave
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
