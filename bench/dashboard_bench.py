@@ -64,6 +64,7 @@ from hotline.dashboards.config import DASHBOARD_USER, DashboardConfig
 from hotline.dashboards.queries import Warehouse
 from hotline.dashboards.sessions import SessionStore
 from hotline.dashboards.users import UserStore
+from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
 from hotline.infra.clickhouse_server import HOST
 from hotline.producers.simulator.centers import plan_centers
 from hotline.regions import default_registry
@@ -72,16 +73,6 @@ from hotline.settings import ClickHouseSettings
 RANGES = ("live", "today", "7d", "month", "year")
 GOAL_API_MS = 300.0
 GOAL_RENDER_MS = 2000.0
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NATIONAL, PROVINCE = "bench-national", "bench-province"
 TABLES = (
     "metric_minute", "metric_hour", "metric_day", "metric_month",
@@ -524,7 +515,7 @@ def bench_render(
     results = []
     print(f"\nfirst render: {args.render_runs} runs per page (+1 warm-up), chromium", flush=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_ARGS)
         try:
             for page_name, user, route, selectors in pages(args.province, args.city, center):
                 ready, fcp, empty = [], [], 0

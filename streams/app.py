@@ -426,12 +426,13 @@ class Worker:
                         heard[item.source_partition] = self.last_input[group]
                     self.stats["group_in"] += len(inbound)
                     out = state.process(inbound)
-                    notes = [(i["src"], i["ts"]) for i in items if i["k"] == "d"]
-                    for i in items:
-                        if i["k"] == "d" and "b" in i:
-                            state.source_status(i["src"].rpartition(":")[0], bool(i["b"]))
+                    notes = [i for i in items if i["k"] == "d"]
+                    for note in notes:
+                        if "b" in note:
+                            state.source_status(note["src"].rpartition(":")[0], bool(note["b"]))
                     if notes:
-                        self._emit(group, state.process_dead_letters(notes))
+                        dead = [(note["src"], note["ts"]) for note in notes]
+                        self._emit(group, state.process_dead_letters(dead))
                 self._emit(group, out)
                 state.dump(self.table)
 

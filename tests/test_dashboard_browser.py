@@ -15,21 +15,12 @@ from clickhouse_driver import Client
 from test_dashboard_data import ACCOUNTS, DB, NOW, free_port, load, services
 
 from hotline.dashboards.app import create_app
+from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DAY_START = int(NOW.replace(hour=0).timestamp())
 DAY_END = DAY_START + 86400
 
@@ -83,7 +74,7 @@ def test_login_and_drill_down(base_url: str, admin: Client) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -12,13 +12,14 @@ from dataclasses import replace
 import pytest
 import uvicorn
 from clickhouse_driver import Client
-from test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_dashboard_browser import ARTIFACTS
 from test_dashboard_data import ACCOUNTS, DB, free_port, load, services
 from test_quality import current, previous
 
 from hotline.centers import default_centers
 from hotline.dashboards.app import create_app
 from hotline.dashboards.quality import EvaluationWriter
+from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.reports.report import quality_figures
 from hotline.reports.store import insert_evaluations, load_evaluations
@@ -69,7 +70,7 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
     figures = quality_figures(admin, DB, YEAR, "320000", registry=default_centers())
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
