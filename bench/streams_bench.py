@@ -39,6 +39,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -68,6 +69,8 @@ from hotline.streams.pipeline import Pipeline, SnapshotStore
 ROOT = Path(__file__).resolve().parent.parent
 CENTERS = ["C330200", "C320100", "C460000", "C660000"]
 FRESH_CENTERS = [*CENTERS, "C110000", "C310000"]
+WORKER_LOGLEVEL = os.environ.get("HOTLINE_BENCH_WORKER_LOGLEVEL", "warning")
+"""The workers' ``--loglevel``; with ``HOTLINE_BENCH_LOGS`` (a folder) their logs are kept."""
 
 
 def free_port() -> int:
@@ -208,6 +211,7 @@ def start_worker(
     home: Path,
     provinces: list[str],
     idle_flush: float | None,
+    loglevel: str = "warning",
 ) -> subprocess.Popen:
     """``hotline streams worker``: replay mode with ``idle_flush`` seconds, else live mode."""
     env = {
@@ -219,7 +223,7 @@ def start_worker(
     }
     args = [sys.executable, "-m", "hotline", "streams", "worker", "--app-id", app_id]
     args += ["--partitions", str(kafka.raw_partitions), "--datadir", str(home / f"data-{app_id}")]
-    args += ["--status-file", str(home / f"status-{app_id}.json"), "--loglevel", "warning"]
+    args += ["--status-file", str(home / f"status-{app_id}.json"), "--loglevel", loglevel]
     if idle_flush is not None:
         args += ["--replay", "--idle-flush", str(idle_flush)]
     for p in provinces:
@@ -228,6 +232,13 @@ def start_worker(
     return subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def keep_log(path: Path) -> None:
+    """Copy a worker's log to ``$HOTLINE_BENCH_LOGS`` when set (the home is temporary)."""
+    if target := os.environ.get("HOTLINE_BENCH_LOGS"):
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -264,8 +275,9 @@ def faust_throughput(
     stamps: list[int] = []
     status_path = home / f"status-{app_id}.json"
     spawned = time.time()
-    proc = start_worker(kafka, app_id, home, provinces, idle_flush)
+    proc = start_worker(kafka, app_id, home, provinces, idle_flush, WORKER_LOGLEVEL)
     quiet_since = time.monotonic()
+    flushed_at = 0.0
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -281,14 +293,19 @@ def faust_throughput(
                 if key not in rows or snap.version > rows[key][0]:
                     rows[key] = (snap.version, snapshot_counts(snap))
             stats = read_status(status_path).get("stats", {})
-            flushed = stats.get("idle_flushes", 0) >= len(provinces)
-            if stats.get("raw_in", 0) >= n and flushed and time.monotonic() - quiet_since > 2:
+            if stats.get("raw_in", 0) < n or stats.get("idle_flushes", 0) < len(provinces):
+                continue
+            # the last idle flush comes after a quiet spell: its snapshots (and the national
+            # ones they feed) are still to be read then
+            flushed_at = flushed_at or time.monotonic()
+            if time.monotonic() - max(quiet_since, flushed_at) > 2:
                 break
         else:
             raise RuntimeError("worker did not finish in 600 s")
     finally:
         stop(proc)
         reader.close()
+        keep_log(home / f"{app_id}.log")
     first = first_timestamp(kafka.bootstrap_servers, f"{app_id}-groups")
     assert first is not None
     stamps.sort()
@@ -460,7 +477,7 @@ def freshness(bootstrap: str, home: Path, seconds: float, rate: float, partition
     provinces = provinces_of(pool)
     provision(kafka, provinces)
     app_id = f"{kafka.topic_prefix}-live"
-    proc = start_worker(kafka, app_id, home, provinces, None)
+    proc = start_worker(kafka, app_id, home, provinces, None, WORKER_LOGLEVEL)
     status = home / f"status-{app_id}.json"
     deadline = time.monotonic() + 120
     while not status.exists() and time.monotonic() < deadline:
@@ -484,6 +501,7 @@ def freshness(bootstrap: str, home: Path, seconds: float, rate: float, partition
     finally:
         stats = read_status(status).get("stats", {})
         stop(proc)
+        keep_log(home / f"{app_id}.log")
     # bucket of each call by the pure pipeline on the same (rewritten) events
     pipeline = Pipeline()
     key_of: dict[str, tuple] = {}

@@ -28,6 +28,7 @@ worker has read all its input partitions to their end (:meth:`Worker._caught_up`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -61,6 +62,7 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
+from hotline.streams.outbox import ChangelogWriter, Outbox
 from hotline.streams.producer_flush import drain_before_commit
 from hotline.streams.worker_config import WorkerConfig
 
@@ -79,7 +81,10 @@ _ITEM_OVERHEAD = 160
 _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
 _DECODED_MAX = 20_000
-"""Decoded events kept for the groups agent (:attr:`Worker._decoded`)."""
+"""Decoded events kept for the groups agent (:attr:`Worker._decoded`): ingest waits for the
+groups agent while it holds more (at most :data:`_HANDOFF_WAIT_S`), and evicts the oldest
+beyond twice as many."""
+_HANDOFF_WAIT_S = 1.0
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -150,6 +155,9 @@ class Worker:
         self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
         """Raw events validated by ingest, by source offset, with their bytes: the groups
         agent of the same worker takes them instead of decoding the bytes again."""
+        self._local: set[int] = set()
+        """The group-topic partitions assigned here (as of the ingest batch): only their
+        groups' events are kept decoded."""
         app = self.app = faust.App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
@@ -184,7 +192,7 @@ class Worker:
             **_RAW,
         )
         self.out = {
-            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes, **_RAW)
+            role: shared_topic(kafka, role)
             for role in (
                 "call_records",
                 "ticket_records",
@@ -204,6 +212,9 @@ class Worker:
                 key_type=str,
             )
         )
+        self.outbox = Outbox()
+        """Outputs and state writes, handed to the Kafka client at the end of each step."""
+        self.state_writer = ChangelogWriter(self.table, self.outbox)
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
@@ -212,8 +223,15 @@ class Worker:
         app.on_rebalance_complete.connect(self._rebalanced)
 
     async def _on_start(self) -> None:
-        """Before any commit: the producer's flush drains its buffer for real."""
+        """Before any commit: the producer's flush drains its buffer for real, sends what
+        the outbox holds and fails if a write was lost."""
         drain_before_commit(self.app.producer.buffer)
+        self.outbox.guard(self.app.producer)
+
+    async def _send(self) -> None:
+        """The step's outputs and state writes, to the Kafka client (before its offsets can be
+        committed)."""
+        await self.outbox.send(self.app.producer)
 
     async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
         """Drop the in-memory groups of the revoked group-topic partitions, at once.
@@ -249,6 +267,7 @@ class Worker:
 
     async def _ingest(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
+            self._local = self._assigned()
             for ev in events:
                 msg = ev.message
                 self.stats["raw_in"] += 1
@@ -267,7 +286,17 @@ class Worker:
                     "d": base64.b64encode(msg.value).decode(),
                 }
                 self._bundle(group, item, len(item["d"]))
-            self._send_bundles()  # before the batch's offsets can be committed
+            self._send_bundles()
+            await self._send()  # before the batch's offsets can be committed
+            await self._handed_over()
+
+    async def _handed_over(self) -> None:
+        """Wait (a bounded time) while the groups agent has many decoded events to take:
+        ingest reading far ahead of it would evict them, and the groups agent would decode
+        them again (docs/streams.md, "Measured")."""
+        deadline = time.monotonic() + _HANDOFF_WAIT_S
+        while len(self._decoded) > _DECODED_MAX and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -309,10 +338,11 @@ class Worker:
                 if f".raw.{province}." not in topic:
                     problem = f"region {env.region_code} is not in the province of {topic}"
                 else:
-                    decoded = self._decoded
-                    decoded[(topic, partition, offset)] = (data, event)
-                    if len(decoded) > _DECODED_MAX:  # the oldest: its group is far behind
-                        del decoded[next(iter(decoded))]
+                    if group_partition(province, self.config.partitions) in self._local:
+                        decoded = self._decoded
+                        decoded[(topic, partition, offset)] = (data, event)
+                        if len(decoded) > 2 * _DECODED_MAX:  # the oldest: far behind
+                            del decoded[next(iter(decoded))]
                     return province
         self._dead(
             DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
@@ -356,8 +386,10 @@ class Worker:
             error_detail=detail[:2000],
             failed_at=datetime.now(UTC),
         )
-        self.out["dead_letters"].send_soon(
-            key=f"{topic}:{partition}:{offset}".encode(), value=self.codec.encode_model(record)
+        self.outbox.add(
+            self.out["dead_letters"],
+            f"{topic}:{partition}:{offset}".encode(),
+            self.codec.encode_model(record),
         )
 
     def _bundle(self, group: str, item: dict[str, Any], size: int) -> None:
@@ -377,10 +409,11 @@ class Worker:
         self._bundles.clear()
 
     def _to_group(self, group: str, value: bytes) -> None:
-        self.internal.send_soon(
-            key=group.encode(),
-            value=value,
-            partition=group_partition(group, self.config.partitions),
+        self.outbox.add(
+            self.internal.get_topic_name(),
+            group.encode(),
+            value,
+            group_partition(group, self.config.partitions),
         )
 
     # -- groups: the stateful stage ---------------------------------------------------------
@@ -434,7 +467,8 @@ class Worker:
                         dead = [(note["src"], note["ts"]) for note in notes]
                         self._emit(group, state.process_dead_letters(dead))
                 self._emit(group, out)
-                state.dump(self.table)
+                state.dump(self.state_writer)
+            await self._send()
 
     def _group(self, group: str) -> GroupState:
         state = self.groups.get(group)
@@ -465,8 +499,9 @@ class Worker:
 
     def _emit(self, group: str, out: GroupOutput) -> None:
         encode = self.codec.encode_model
+        add, out_topic = self.outbox.add, self.out
         for record in out.records:
-            self.out["call_records"].send_soon(key=record.call_id.encode(), value=encode(record))
+            add(out_topic["call_records"], record.call_id.encode(), encode(record))
         for snap in out.snapshots:
             key = "|".join(
                 (
@@ -477,9 +512,7 @@ class Worker:
                     snap.channel,
                 )
             )
-            self.out["metric_snapshots"].send_soon(
-                key=key.encode(), value=encode(snap.to_metric_snapshot())
-            )
+            add(out_topic["metric_snapshots"], key.encode(), encode(snap.to_metric_snapshot()))
         if group != NATIONAL_GROUP and (children := out.province_snapshots):
             for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
                 part = children[i : i + _BUNDLE_SNAPSHOTS]
@@ -507,17 +540,17 @@ class Worker:
         for gap in out.gaps:
             self.stats["sequence_gaps"] += 1
             region = center_region(gap["center_id"]) or group
-            self.out["sequence_gaps"].send_soon(
-                key=gap["producer_id"].encode(), value=encode(gap_record(gap, region))
+            add(
+                out_topic["sequence_gaps"],
+                gap["producer_id"].encode(),
+                encode(gap_record(gap, region)),
             )
         for ticket in out.tickets:
-            self.out["ticket_records"].send_soon(
-                key=ticket.ticket_id.encode(), value=encode(ticket)
-            )
+            add(out_topic["ticket_records"], ticket.ticket_id.encode(), encode(ticket))
         for alert in out.alerts:
-            self.out["alerts"].send_soon(key=alert.dedupe_key.encode(), value=encode(alert))
+            add(out_topic["alerts"], alert.dedupe_key.encode(), encode(alert))
         for queue in out.queues:
-            self.out["queues"].send_soon(key=queue.center_id.encode(), value=encode(queue))
+            add(out_topic["queues"], queue.center_id.encode(), encode(queue))
         self.stats["queues_out"] += len(out.queues)
         self.stats["tickets_out"] += len(out.tickets)
         self.stats["alerts_out"] += len(out.alerts)
@@ -532,6 +565,10 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
 
     async def _tick(self) -> None:
+        await self._tick_groups()
+        await self._send()
+
+    async def _tick_groups(self) -> None:
         if self.app.rebalancing:
             return
         assigned = self._assigned()
@@ -592,7 +629,7 @@ class Worker:
                 self._emit(group, queues)
             if out is not None:
                 self._emit(group, out)
-                state.dump(self.table)
+                state.dump(self.state_writer)
         self._write_status()
 
     async def _expect_sources(self, group: str, state: GroupState) -> None:
@@ -625,7 +662,7 @@ class Worker:
         )
         if state.watermark_ms is not None:
             self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
-        state.dump(self.table)
+        state.dump(self.state_writer)
 
     async def _caught_up(self) -> bool:
         """True when every raw partition is processed to its end, by whichever worker owns

@@ -1,0 +1,116 @@
+"""The worker's outbox and changelog writer, without a broker: order, failures before a
+commit, and state writes that Faust's own changelog recovery reads back as written."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+import pytest
+from faust.types import Message
+
+from hotline.streams.app import GroupTable, group_partition
+from hotline.streams.outbox import ChangelogWriter, Outbox, SendFailed
+
+
+class Client:
+    """A stand-in for Faust's producer: records each send; ``fail`` names keys to fail."""
+
+    def __init__(self, fail: frozenset[bytes] = frozenset()) -> None:
+        self.sent: list[tuple[str, Any, Any, int | None]] = []
+        self.flushes = 0
+        self.fail = fail
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        self.sent.append((topic, key, value, partition))
+        future = asyncio.get_running_loop().create_future()
+        if key in self.fail:
+            future.set_exception(OSError("broker gone"))
+        else:
+            future.set_result(None)
+        return future
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_messages_go_out_in_order_and_only_once() -> None:
+    async def scenario() -> list:
+        outbox, client = Outbox(), Client()
+        outbox.add("a", b"1", b"x")
+        outbox.add("b", b"2", None, 3)
+        assert await outbox.send(client) == 2
+        outbox.add("a", b"3", b"y")
+        assert await outbox.send(client) == 1
+        assert await outbox.send(client) == 0
+        assert outbox.sent == 3
+        return client.sent
+
+    assert asyncio.run(scenario()) == [
+        ("a", b"1", b"x", None),
+        ("b", b"2", None, 3),
+        ("a", b"3", b"y", None),
+    ]
+
+
+def test_the_guarded_flush_sends_what_is_queued_and_fails_on_a_lost_write() -> None:
+    async def scenario() -> None:
+        outbox, client = Outbox(), Client(fail=frozenset({b"lost"}))
+        outbox.guard(client)  # type: ignore[arg-type]
+        outbox.add("a", b"kept", b"x")
+        await client.flush()  # what a commit does first
+        assert client.sent == [("a", b"kept", b"x", None)] and client.flushes == 1
+        outbox.add("a", b"lost", b"y")
+        await outbox.send(client)
+        with pytest.raises(SendFailed, match="broker gone"):
+            await client.flush()
+
+    asyncio.run(scenario())
+
+
+def test_state_writes_are_read_back_by_fausts_changelog_recovery(tmp_path) -> None:
+    app = faust.App(
+        "outbox-test",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        datadir=str(tmp_path),
+        key_serializer="json",
+        value_serializer="json",
+    )
+
+    def table() -> GroupTable:
+        return app.tables.add(
+            GroupTable(
+                app=app, name=f"state{len(app.tables)}", default=None, partitions=6, key_type=str
+            )
+        )
+
+    written, recovered = table(), table()
+    outbox = Outbox()
+    writer = ChangelogWriter(written, outbox)
+    writer["320000|c|call-1"] = {"e": ["AAE="], "r": None, "k": None}
+    writer["320000|m"] = {"wm": 5, "src": {"t:0": [5, 1]}}
+    writer["330000|b|60000|330200|pension|voice"] = {"parts": {"c1": [1, [1, 0]]}}
+    writer["320000|m"] = {"wm": 9, "src": {}}
+    assert writer.pop("320000|c|call-1") == {"e": ["AAE="], "r": None, "k": None}
+    assert dict(written.data) == {
+        "320000|m": {"wm": 9, "src": {}},
+        "330000|b|60000|330200|pension|voice": {"parts": {"c1": [1, [1, 0]]}},
+    }
+    client = Client()
+    asyncio.run(outbox.send(client))
+    topic = written.changelog_topic.get_topic_name()
+    assert {t for t, *_ in client.sent} == {topic}
+    for _, key, _, partition in client.sent:  # a group's keys share its partition
+        assert partition == group_partition(key.decode().partition("|")[0], 6)
+
+    async def replay() -> None:
+        events = []
+        for offset, (name, key, value, partition) in enumerate(client.sent):
+            message = Message(name, partition, offset, 0.0, 0, {}, key, value, None)
+            events.append(await written.changelog_topic.decode(message))
+        recovered.apply_changelog_batch(events)
+
+    asyncio.run(replay())
+    assert dict(recovered.data) == dict(written.data)
