@@ -3,8 +3,9 @@
 Faust's ``send_soon`` (and a table's ``__setitem__``, which sends the changelog record that
 way) costs a future, a queue hop and a task switch per message; a step of the groups agent
 writes thousands (snapshots, call records, changed state keys). :class:`Outbox` collects a
-step's messages in order and :meth:`Outbox.send` awaits the Kafka client's ``send`` for each,
-with no buffer in between: the messages are in the client's accumulator when it returns.
+step's messages in order and :meth:`Outbox.send` hands them to the Kafka client as one record
+batch per topic partition, with no buffer in between: they are in the client's accumulator
+when it returns.
 
 Faust's commit calls ``producer.flush()``, which also flushes the Kafka client, so a
 committed offset still implies that the outputs and state writes of its events were
@@ -22,8 +23,11 @@ import types
 from typing import Any
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 
 __all__ = ["ChangelogWriter", "Outbox", "SendFailed"]
+
+_PARTITIONER = DefaultPartitioner()
 
 
 class SendFailed(RuntimeError):
@@ -47,15 +51,39 @@ class Outbox:
         self.messages.append((topic, key, value, partition))
 
     async def send(self, producer: faust.types.ProducerT) -> int:
-        """Hand every queued message to the Kafka client, in order; how many."""
+        """Hand every queued message to the Kafka client, in order; how many.
+
+        One record batch per topic partition (aiokafka's ``create_batch``/``send_batch``,
+        split when full), so the client does its per-message work (metadata, futures) once
+        per batch. A message without a partition goes where the client's default partitioner
+        (murmur2 of the key, as Kafka's Java client) would put it.
+        """
         async with self._lock:
             messages, self.messages = self.messages, []
-            futures = self._futures
-            send = producer.send
+            if not messages:
+                return 0
+            client = producer._ensure_producer()  # type: ignore[attr-defined]  # aiokafka's
+            partitions: dict[str, list[int]] = {}
+            batches: dict[tuple[str, int], Any] = {}
             for topic, key, value, partition in messages:
-                futures.append(await send(topic, key, value, partition, None, None))
+                if partition is None:
+                    known = partitions.get(topic)
+                    if known is None:
+                        known = partitions[topic] = sorted(await client.partitions_for(topic))
+                    partition = _PARTITIONER(key, known, known)
+                batch = batches.get((topic, partition))
+                if batch is None:
+                    batch = batches[(topic, partition)] = client.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                    self._futures.append(await client.send_batch(batch, topic, partition=partition))
+                    batch = batches[(topic, partition)] = client.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise SendFailed(f"a message of {len(value or b'')} bytes for {topic} "
+                                         "does not fit in a record batch")  # fmt: skip
+            for (topic, partition), batch in batches.items():
+                self._futures.append(await client.send_batch(batch, topic, partition=partition))
             self.sent += len(messages)
-            self._futures = [f for f in futures if not f.done() or _failure(f) is not None]
+            self._futures = [f for f in self._futures if not f.done() or _failure(f) is not None]
             return len(messages)
 
     def check(self) -> None:
