@@ -223,6 +223,9 @@ class RepeatIndex:
         self.window = (window or StreamsConfig()).repeat_window
         self._by_caller: dict[str, list[tuple[datetime, str]]] = {}
         self._of_call: dict[str, tuple[str, datetime]] = {}
+        self._expiry: list[tuple[datetime, str, str]] = []
+        """(offered, caller, call) of every put, earliest first (a moved call's old entry
+        stays until it is popped, then ignored): pruning costs what it removes."""
 
     def put(self, call_id: str, caller_id: str, offered_at: datetime) -> list[str]:
         """Record (or move) a call; returns the ids of the caller's calls, which may flip."""
@@ -232,6 +235,7 @@ class RepeatIndex:
         if previous is not None:
             self._remove(call_id, *previous)
         self._of_call[call_id] = (caller_id, offered_at)
+        heapq.heappush(self._expiry, (offered_at, caller_id, call_id))
         calls = self._by_caller.setdefault(caller_id, [])
         bisect.insort(calls, (offered_at, call_id))
         return [cid for _, cid in calls]
@@ -248,18 +252,16 @@ class RepeatIndex:
 
     def prune(self, before: datetime) -> None:
         """Forget calls offered before ``before``."""
-        for caller_id in list(self._by_caller):
-            calls = self._by_caller[caller_id]
-            cut = bisect.bisect_left(calls, (before, ""))
-            for _, call_id in calls[:cut]:
+        expiry = self._expiry
+        while expiry and expiry[0][0] < before:
+            at, caller_id, call_id = heapq.heappop(expiry)
+            if self._of_call.get(call_id) == (caller_id, at):
                 del self._of_call[call_id]
-            del calls[:cut]
-            if not calls:
-                del self._by_caller[caller_id]
+                self._remove(call_id, caller_id, at)
 
     def _remove(self, call_id: str, caller_id: str, at: datetime) -> None:
         calls = self._by_caller[caller_id]
-        calls.remove((at, call_id))
+        del calls[bisect.bisect_left(calls, (at, call_id))]
         if not calls:
             del self._by_caller[caller_id]
 
@@ -322,6 +324,9 @@ class CallAssembly:
         self.config = config or StreamsConfig()
         self.states: dict[str, CallState] = {}
         self.tombstones: dict[str, datetime] = {}
+        self._tombstone_heap: list[tuple[datetime, str]] = []
+        """(evicted at, call id), earliest first, for pruning; entries of a tombstone set
+        again are ignored when popped."""
         self.repeats = RepeatIndex(self.config)
         self.watermark: datetime | None = None
         self.stats: Counter[str] = Counter()
@@ -454,10 +459,16 @@ class CallAssembly:
                 self._schedule(state)
         self._prune()
 
+    def restore_tombstone(self, call_id: str, evicted_at: datetime) -> None:
+        """A tombstone from a table image (not a change: nothing to write back)."""
+        dict.__setitem__(self.tombstones, call_id, evicted_at)
+        heapq.heappush(self._tombstone_heap, (evicted_at, call_id))
+
     def _evict(self, state: CallState) -> None:
         assert self.watermark is not None
         del self.states[state.call_id]
         self.tombstones[state.call_id] = self.watermark
+        heapq.heappush(self._tombstone_heap, (self.watermark, state.call_id))
 
     def _prune(self) -> None:
         assert self.watermark is not None
@@ -467,6 +478,8 @@ class CallAssembly:
         self._pruned_minute = minute
         keep_after = self.watermark - self.config.retention
         self.repeats.prune(keep_after - self.config.repeat_window)
-        for call_id, evicted_at in list(self.tombstones.items()):
-            if evicted_at < keep_after:
-                del self.tombstones[call_id]
+        heap, tombstones = self._tombstone_heap, self.tombstones
+        while heap and heap[0][0] < keep_after:
+            evicted_at, call_id = heapq.heappop(heap)
+            if tombstones.get(call_id) == evicted_at:
+                del tombstones[call_id]

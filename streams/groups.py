@@ -286,6 +286,8 @@ class GroupState:
         self._encoded: dict[str, dict[str, str]] = {}
         """Per call id: its events' codec bytes (base64) as in the state image, encoded once
         per event instead of at every write of the call's state."""
+        self._record_bytes: dict[str, tuple[CallRecord, bytes]] = {}
+        """Per call id: its latest record and that record's codec bytes."""
         self._dirty_buckets: set[BucketKey] = set()
         self._dirty_cells: list[set[RollupKey]] = [set() for _ in self.rollups]
 
@@ -515,7 +517,7 @@ class GroupState:
     # -- the table image --------------------------------------------------------------------
 
     def _k(self, *parts: object) -> str:
-        return "|".join((self.group, *(str(p) for p in parts)))
+        return self.group + "|" + "|".join(map(str, parts))
 
     def dump(self, store: MutableMapping[str, Any]) -> int:
         """Write every changed key to ``store`` (module docstring: order); the count."""
@@ -570,6 +572,7 @@ class GroupState:
             state = states.get(call_id)
             if state is None:
                 self._encoded.pop(call_id, None)
+                self._record_bytes.pop(call_id, None)
             put(self._k("c", call_id), self._state_image(state) if state is not None else None)
         self._dirty_calls.clear()
         states.dirty.clear()  # type: ignore[attr-defined]
@@ -630,9 +633,19 @@ class GroupState:
             images.append(image)
         return {
             "e": images,
-            "r": _b64(encode(state.emitted)) if state.emitted is not None else None,
+            "r": _b64(self.record_bytes(state.emitted)) if state.emitted is not None else None,
             "k": state.emitted_key.to_dict() if state.emitted_key is not None else None,
         }
+
+    def record_bytes(self, record: CallRecord) -> bytes:
+        """The codec bytes of a call's latest record, encoded once for its output and its
+        state image."""
+        cached = self._record_bytes.get(record.call_id)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        data = self.codec.encode_model(record)
+        self._record_bytes[record.call_id] = (record, data)
+        return data
 
     @classmethod
     def load(
@@ -668,7 +681,7 @@ class GroupState:
                     state.emitted_key = BucketKey.from_dict(value["k"])
                 dict.__setitem__(self.calls.states, rest, state)
             elif kind == "t":
-                dict.__setitem__(self.calls.tombstones, rest, _dt(value))
+                self.calls.restore_tombstone(rest, _dt(value))
             elif kind == "r":
                 self.calls.repeats.put(rest, value[0], _dt(value[1]))
             elif kind == "s":

@@ -96,6 +96,23 @@ def _drive(crash_every: int | None, torn: bool = False) -> SnapshotStore:
     return store
 
 
+def test_tombstones_and_repeat_entries_of_a_reloaded_group_expire_like_the_others() -> None:
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events, _ = run()
+    group = "330000"
+    mine = [e for e in events if registry.province_of(e.envelope.region_code).code == group]
+    state, table = GroupState(group, config, registry, codec), {}
+    state.process(Inbound(e, "t", 0, 0) for e in mine)
+    state.advance(state.flush_point())  # every call closed and evicted: tombstones
+    state.dump(table)
+    reloaded = GroupState.load(group, table, config, registry, codec)
+    assert reloaded.calls.tombstones and len(reloaded.calls.repeats)
+    later = state.flush_point() + config.retention + config.repeat_window + timedelta(days=1)
+    for s in (state, reloaded):
+        s.advance(later)
+        assert not s.calls.tombstones and not len(s.calls.repeats)
+
+
 def _check(store: SnapshotStore) -> None:
     for level in Level:
         got = {
