@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 BUCKET = timedelta(minutes=1)
+BUCKET_SECONDS = int(BUCKET.total_seconds())
 #: The region code of national snapshots (not a GB/T 2260 division; see docs/streams.md).
 NATIONAL_CODE = "000000"
 
@@ -100,11 +101,25 @@ class Snapshot:
     def counters(self) -> dict[str, int]:
         return dict(zip(COUNTERS, self.counts, strict=True))
 
+    def to_avro(self) -> dict[str, Any]:
+        """The wire record as the codec's dict, without building (and validating) the model:
+        the same bytes as :meth:`to_metric_snapshot` (tested), at a fraction of the cost."""
+        return {
+            "bucket_start": self.bucket_start,
+            "bucket_seconds": BUCKET_SECONDS,
+            "level": self.level.value,
+            "region_code": self.region_code,
+            "business_line": self.business_line,
+            "channel": self.channel,
+            "version": self.version,
+            **dict(zip(COUNTERS, self.counts, strict=True)),
+        }
+
     def to_metric_snapshot(self) -> MetricSnapshot:
         """The wire record (raises for national snapshots until the schema has a code)."""
         return MetricSnapshot(
             bucket_start=self.bucket_start,
-            bucket_seconds=int(BUCKET.total_seconds()),
+            bucket_seconds=BUCKET_SECONDS,
             level=self.level,
             region_code=self.region_code,
             business_line=BusinessLine(self.business_line),

@@ -28,7 +28,6 @@ worker has read all its input partitions to their end (:meth:`Worker._caught_up`
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -50,6 +49,7 @@ from hotline.schemas import (
     DeadLetterReason,
     Event,
     Level,
+    MetricSnapshot,
     default_codec,
 )
 from hotline.streams.aggregate import Snapshot
@@ -74,6 +74,7 @@ _EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
+_SNAPSHOT = MetricSnapshot.RECORD_TYPE
 _BUNDLE_BYTES = 256 * 1024
 """A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
 _ITEM_OVERHEAD = 160
@@ -81,10 +82,9 @@ _ITEM_OVERHEAD = 160
 _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
 _DECODED_MAX = 20_000
-"""Decoded events kept for the groups agent (:attr:`Worker._decoded`): ingest waits for the
-groups agent while it holds more (at most :data:`_HANDOFF_WAIT_S`), and evicts the oldest
-beyond twice as many."""
-_HANDOFF_WAIT_S = 1.0
+"""Decoded events kept for the groups agent (:attr:`Worker._decoded`); when it holds this
+many, ingest keeps no more until the groups agent took some (not evicting the oldest: in a
+backlog, where ingest reads far ahead, the groups agent would then find none of them)."""
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -252,6 +252,7 @@ class Worker:
         for group in [g for g in self.groups if group_partition(g, n) in lost]:
             log.info("group %s revoked", group)
             del self.groups[group]
+        self._decoded.clear()  # some may be for groups that move: they would stay forever
 
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
         """A rebalance paused every group: idle time starts again (no premature flush)."""
@@ -288,15 +289,6 @@ class Worker:
                 self._bundle(group, item, len(item["d"]))
             self._send_bundles()
             await self._send()  # before the batch's offsets can be committed
-            await self._handed_over()
-
-    async def _handed_over(self) -> None:
-        """Wait (a bounded time) while the groups agent has many decoded events to take:
-        ingest reading far ahead of it would evict them, and the groups agent would decode
-        them again (docs/streams.md, "Measured")."""
-        deadline = time.monotonic() + _HANDOFF_WAIT_S
-        while len(self._decoded) > _DECODED_MAX and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -338,11 +330,12 @@ class Worker:
                 if f".raw.{province}." not in topic:
                     problem = f"region {env.region_code} is not in the province of {topic}"
                 else:
-                    if group_partition(province, self.config.partitions) in self._local:
-                        decoded = self._decoded
+                    decoded = self._decoded
+                    if (
+                        len(decoded) < _DECODED_MAX
+                        and group_partition(province, self.config.partitions) in self._local
+                    ):
                         decoded[(topic, partition, offset)] = (data, event)
-                        if len(decoded) > 2 * _DECODED_MAX:  # the oldest: far behind
-                            del decoded[next(iter(decoded))]
                     return province
         self._dead(
             DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
@@ -499,9 +492,11 @@ class Worker:
 
     def _emit(self, group: str, out: GroupOutput) -> None:
         encode = self.codec.encode_model
-        add, out_topic = self.outbox.add, self.out
+        add, out_topic, encode_dict = self.outbox.add, self.out, self.codec.encode
+        state = self.groups.get(group)
+        encode_record = state.record_bytes if state is not None else encode
         for record in out.records:
-            add(out_topic["call_records"], record.call_id.encode(), encode(record))
+            add(out_topic["call_records"], record.call_id.encode(), encode_record(record))
         for snap in out.snapshots:
             key = "|".join(
                 (
@@ -512,7 +507,7 @@ class Worker:
                     snap.channel,
                 )
             )
-            add(out_topic["metric_snapshots"], key.encode(), encode(snap.to_metric_snapshot()))
+            add(out_topic["metric_snapshots"], key.encode(), encode_dict(_SNAPSHOT, snap.to_avro()))
         if group != NATIONAL_GROUP and (children := out.province_snapshots):
             for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
                 part = children[i : i + _BUNDLE_SNAPSHOTS]

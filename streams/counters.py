@@ -15,6 +15,7 @@ A :class:`Contribution` carries the snapshot's counter names (:data:`COUNTERS`, 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,11 +64,11 @@ def zero() -> Counts:
 
 
 def add_counts(a: Counts, b: Counts) -> Counts:
-    return tuple(x + y for x, y in zip(a, b, strict=True))
+    return tuple(map(operator.add, a, b))
 
 
 def sub_counts(a: Counts, b: Counts) -> Counts:
-    return tuple(x - y for x, y in zip(a, b, strict=True))
+    return tuple(map(operator.sub, a, b))
 
 
 def counts_from(values: Mapping[str, int]) -> Counts:

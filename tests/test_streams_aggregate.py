@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.regions import default_registry
-from hotline.schemas import Level, MetricSnapshot
+from hotline.schemas import BusinessLine, Channel, Level, MetricSnapshot, default_codec
 from hotline.streams.aggregate import NATIONAL_CODE, Aggregator, Snapshot, VersionedSum
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import COUNTERS, BucketKey, Contribution, counts_from
@@ -94,6 +94,24 @@ def test_wire_snapshot_is_valid_at_every_level_including_national() -> None:
     assert isinstance(wire, MetricSnapshot) and wire.offered == 2 and wire.version == 2
     national = Snapshot(Level.NATIONAL, NATIONAL_CODE, T0, "pension", "phone", 2, snap.counts)
     assert national.to_metric_snapshot().region_code == NATIONAL_CODE  # schema admits 000000
+
+
+@given(
+    st.sampled_from(list(Level)),
+    st.sampled_from(["320102", "320100", "320000", NATIONAL_CODE]),
+    st.sampled_from([b.value for b in BusinessLine]),
+    st.sampled_from([c.value for c in Channel]),
+    st.integers(0, 2**40),
+    st.lists(st.integers(0, 2**40), min_size=len(COUNTERS), max_size=len(COUNTERS)),
+)
+def test_the_unvalidated_wire_dict_encodes_to_the_models_bytes(
+    level: Level, region: str, line: str, channel: str, version: int, counts: list[int]
+) -> None:
+    snap = Snapshot(level, region, T0, line, channel, version, tuple(counts))
+    codec = default_codec()
+    wire = codec.encode(MetricSnapshot.RECORD_TYPE, snap.to_avro())
+    assert wire == codec.encode_model(snap.to_metric_snapshot())
+    assert codec.decode_model(wire) == snap.to_metric_snapshot()
 
 
 @pytest.mark.parametrize(
