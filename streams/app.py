@@ -155,6 +155,8 @@ class Worker:
         self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
         """Raw events validated by ingest, by source offset, with their bytes: the groups
         agent of the same worker takes them instead of decoding the bytes again."""
+        self._processed: dict[Any, int] = {}
+        """Per group-topic partition: the last offset the groups agent processed."""
         self._local: set[int] = set()
         """The group-topic partitions assigned here (as of the ingest batch): only their
         groups' events are kept decoded."""
@@ -462,6 +464,11 @@ class Worker:
                 self._emit(group, out)
                 state.dump(self.state_writer)
             await self._send()
+            processed = self._processed
+            for ev in events:
+                tp, offset = ev.message.tp, ev.message.offset
+                if offset > processed.get(tp, -1):
+                    processed[tp] = offset
 
     def _group(self, group: str) -> GroupState:
         state = self.groups.get(group)
@@ -670,7 +677,11 @@ class Worker:
         worker's own read offsets say nothing about them: the raw topics are checked by the
         consumer group's committed offsets (Faust flushes the producer before it commits, so
         a committed raw offset implies its events are in the group topic), and only then the
-        group topic's end offsets are taken and compared with this worker's read offsets.
+        group topic's end offsets are taken and compared with what this worker's groups agent
+        has *processed* (or the group committed). Faust's read offsets are no proof: they count
+        messages fetched into the agent's buffer but not processed yet — a restarted worker
+        busy loading its groups for seconds once flushed them early, and the events still
+        buffered became orphans (the kill -9 test failed that way, 1 run in 10).
         """
         consumer = self.app.consumer
         internal = self.internal.get_topic_name()
@@ -689,9 +700,9 @@ class Worker:
         if not all(end == 0 or committed.get(tp, -1) >= end for tp, end in ends.items()):
             return False
         highwaters = await consumer.highwaters(*mine)
-        read = consumer._read_offset  # faust's last offset read per partition (no public API)
+        done = await self._committed(mine)
         return all(
-            end == 0 or (read.get(tp) is not None and read[tp] + 1 >= end)
+            end == 0 or max(self._processed.get(tp, -1) + 1, done.get(tp, 0)) >= end
             for tp, end in highwaters.items()
         )
 

@@ -320,3 +320,44 @@ def test_a_partition_not_seen_yet_holds_the_watermark_once_expected() -> None:
     assert new.watermark_ms is None  # surveys:0 not seen yet
     new.release(["surveys:0"])  # the worker's idle bound
     assert new.watermark_ms == int(calls[-1].envelope.occurred_at.timestamp() * 1000)
+
+
+class _Consumer:
+    """What :meth:`Worker._caught_up` asks of Faust's consumer, no broker: every partition has
+    10 messages, all fetched (Faust's read offsets at the end)."""
+
+    def __init__(self, worker: Worker) -> None:
+        internal = worker.internal.get_topic_name()
+        self.mine = [TopicPartition(internal, p) for p in range(3)]
+        self._read_offset = dict.fromkeys(self.mine, 9)
+
+    def assignment(self) -> set:
+        return set(self.mine)
+
+    def topic_partitions(self, topic: str) -> int:
+        return 3
+
+    async def highwaters(self, *tps: TopicPartition) -> dict:
+        return dict.fromkeys(tps, 10)
+
+
+def test_replay_is_caught_up_only_when_the_groups_agent_processed_its_input(tmp_path) -> None:
+    """Fetched is not processed: a restarted worker busy loading its groups once idle-flushed
+    them while their input sat in the agent's buffer (orphans in the kill -9 test)."""
+    worker = Worker(WorkerConfig(app_id="t-caught", partitions=3, datadir=tmp_path))
+    consumer = worker.app._consumer = _Consumer(worker)
+    committed: dict = {}
+
+    async def fetch_committed(tps: list) -> dict:
+        return {tp: committed.get(tp, 10) for tp in tps}  # raw topics: committed to the end
+
+    worker._committed = fetch_committed  # type: ignore[method-assign]
+    for tp in consumer.mine:
+        committed[tp] = 4  # the group topic: redelivered from 4 after a restart
+    assert not asyncio.run(worker._caught_up())
+    worker._processed = dict.fromkeys(consumer.mine, 9)
+    assert asyncio.run(worker._caught_up())
+    worker._processed = {}
+    for tp in consumer.mine:
+        committed[tp] = 10  # all processed and committed before the restart
+    assert asyncio.run(worker._caught_up())
