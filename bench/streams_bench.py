@@ -154,13 +154,20 @@ def pipeline_snapshots(events: list[Event]) -> dict[tuple, tuple]:
 
 
 class TopicReader:
-    """Reads a topic from the start (all partitions); yields (timestamp ms, key, value)."""
+    """Reads a topic from the start (all partitions), or from its end as of now (``new``:
+    what later rounds write); yields (timestamp ms, key, value)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, new: bool = False) -> None:
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         parts = self.consumer.partitions_for_topic(topic) or set()
-        self.consumer.assign([TopicPartition(topic, p) for p in parts])
-        self.consumer.seek_to_beginning()
+        tps = [TopicPartition(topic, p) for p in parts]
+        self.consumer.assign(tps)
+        if new:
+            self.consumer.seek_to_end()
+            for tp in tps:
+                self.consumer.position(tp)  # resolved now, before the worker writes
+        else:
+            self.consumer.seek_to_beginning()
 
     def poll(self, timeout_ms: int = 200) -> list:
         out = []
@@ -270,7 +277,7 @@ def faust_throughput(
 ) -> dict:
     codec = default_codec()
     app_id = f"{kafka.topic_prefix}-faust-{tag}"
-    reader = TopicReader(kafka.bootstrap_servers, shared_topic(kafka, "metric_snapshots"))
+    reader = TopicReader(kafka.bootstrap_servers, shared_topic(kafka, "metric_snapshots"), new=True)
     rows: dict[tuple, tuple] = {}  # key -> (version, counts)
     stamps: list[int] = []
     status_path = home / f"status-{app_id}.json"

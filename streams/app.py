@@ -28,6 +28,7 @@ worker has read all its input partitions to their end (:meth:`Worker._caught_up`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -62,7 +63,7 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
-from hotline.streams.outbox import ChangelogWriter, Outbox
+from hotline.streams.outbox import Outbox
 from hotline.streams.producer_flush import drain_before_commit
 from hotline.streams.worker_config import WorkerConfig
 
@@ -75,6 +76,8 @@ _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
 _SNAPSHOT = MetricSnapshot.RECORD_TYPE
+_SEND_EVERY_S = 0.005
+"""How often the outbox is handed to the Kafka client (the producer's linger is 10 ms)."""
 _BUNDLE_BYTES = 256 * 1024
 """A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
 _ITEM_OVERHEAD = 160
@@ -215,8 +218,8 @@ class Worker:
             )
         )
         self.outbox = Outbox()
-        """Outputs and state writes, handed to the Kafka client at the end of each step."""
-        self.state_writer = ChangelogWriter(self.table, self.outbox)
+        """Outputs and group-topic messages, handed to the Kafka client every few ms (state
+        writes go through the table, Faust's own changelog path)."""
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
@@ -226,13 +229,19 @@ class Worker:
 
     async def _on_start(self) -> None:
         """Before any commit: the producer's flush drains its buffer for real, sends what
-        the outbox holds and fails if a write was lost."""
-        drain_before_commit(self.app.producer.buffer)
-        self.outbox.guard(self.app.producer)
+        the outbox holds and fails if a write was lost. Then, until the worker stops: hand
+        the outbox to the Kafka client every few milliseconds (the agents only queue, as with
+        Faust's own send buffer; a commit's flush sends what is left first)."""
+        producer = self.app.producer
+        drain_before_commit(producer.buffer)
+        self.outbox.guard(producer)
+        while True:
+            await asyncio.sleep(_SEND_EVERY_S)
+            if self.outbox.messages:
+                await self.outbox.send(producer)
 
     async def _send(self) -> None:
-        """The step's outputs and state writes, to the Kafka client (before its offsets can be
-        committed)."""
+        """What the outbox holds, to the Kafka client now."""
         await self.outbox.send(self.app.producer)
 
     async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
@@ -290,7 +299,6 @@ class Worker:
                 }
                 self._bundle(group, item, len(item["d"]))
             self._send_bundles()
-            await self._send()  # before the batch's offsets can be committed
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -462,8 +470,7 @@ class Worker:
                         dead = [(note["src"], note["ts"]) for note in notes]
                         self._emit(group, state.process_dead_letters(dead))
                 self._emit(group, out)
-                state.dump(self.state_writer)
-            await self._send()
+                state.dump(self.table)
             processed = self._processed
             for ev in events:
                 tp, offset = ev.message.tp, ev.message.offset
@@ -631,7 +638,7 @@ class Worker:
                 self._emit(group, queues)
             if out is not None:
                 self._emit(group, out)
-                state.dump(self.state_writer)
+                state.dump(self.table)
         self._write_status()
 
     async def _expect_sources(self, group: str, state: GroupState) -> None:
@@ -664,7 +671,7 @@ class Worker:
         )
         if state.watermark_ms is not None:
             self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
-        state.dump(self.state_writer)
+        state.dump(self.table)
 
     async def _caught_up(self) -> bool:
         """True when every raw partition is processed to its end, by whichever worker owns

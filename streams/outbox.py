@@ -1,19 +1,16 @@
-"""The worker's outputs and state writes, handed to the Kafka client in one go per step.
+"""The worker's outputs, handed to the Kafka client in record batches.
 
-Faust's ``send_soon`` (and a table's ``__setitem__``, which sends the changelog record that
-way) costs a future, a queue hop and a task switch per message; a step of the groups agent
-writes thousands (snapshots, call records, changed state keys). :class:`Outbox` collects a
-step's messages in order and :meth:`Outbox.send` hands them to the Kafka client as one record
-batch per topic partition, with no buffer in between: they are in the client's accumulator
-when it returns.
+Faust's ``send_soon`` costs a future, a queue hop and a task switch per message, and a step
+of the groups agent emits thousands (snapshots, call records). The worker queues them in an
+:class:`Outbox` (in order; the agents never wait) and a background task hands the queue to
+the Kafka client every few milliseconds, as one record batch per topic partition.
 
-Faust's commit calls ``producer.flush()``, which also flushes the Kafka client, so a
-committed offset still implies that the outputs and state writes of its events were
-delivered. :meth:`Outbox.guard` makes that flush send what is still queued here first, and
-raise if a message was not delivered, so a commit never goes past a lost write (the worker
-stops; its events are redelivered).
-:class:`ChangelogWriter` is the mapping that :meth:`GroupState.dump` writes to: the table's
-store plus its changelog record (the same bytes, partition and tombstones as Faust's).
+Faust's commit calls ``producer.flush()`` after it took the offsets to commit: :meth:`Outbox.
+guard` makes that flush send what is still queued here first, then flush the Kafka client,
+and raise if a batch was not delivered — so a committed offset still implies that the
+outputs of its events were delivered, and a commit never goes past a lost one (the worker
+stops; its events are redelivered). State writes do not come here: they go through Faust's
+table (docs/streams.md, "Writes", says why).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from typing import Any
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
-__all__ = ["ChangelogWriter", "Outbox", "SendFailed"]
+__all__ = ["Outbox", "SendFailed"]
 
 _PARTITIONER = DefaultPartitioner()
 
@@ -35,8 +32,8 @@ class SendFailed(RuntimeError):
 
 
 class Outbox:
-    """Messages of the current step, in order; sent by :meth:`send` under one lock (so two
-    coroutines — the groups agent and the timer — never interleave their writes)."""
+    """Queued messages, in order; sent by :meth:`send` under one lock (so the background
+    sender, the timer and a commit's flush never interleave their batches)."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, bytes | None, bytes | None, int | None]] = []
@@ -90,7 +87,7 @@ class Outbox:
         """Raise :class:`SendFailed` if a message handed over was not delivered."""
         for future in self._futures:
             if future.done() and (problem := _failure(future)) is not None:
-                raise SendFailed(f"a worker output or state write was lost: {problem!r}")
+                raise SendFailed(f"a worker output was lost: {problem!r}")
 
     def guard(self, producer: faust.types.ProducerT) -> None:
         """Make ``producer.flush()`` (before every commit and hand-over) send what is still
@@ -109,29 +106,3 @@ def _failure(future: asyncio.Future[Any]) -> BaseException | None:
     if future.cancelled():
         return asyncio.CancelledError("send cancelled")
     return future.exception()
-
-
-class ChangelogWriter:
-    """``store[key] = value`` / ``store.pop(key)`` on a Faust table without its per-key
-    ``send_soon``: the value goes to the table's store, its changelog record to the outbox
-    (serialized as Faust does, to the table's partition for the key; a delete is a tombstone,
-    as Faust's ``on_key_del`` sends it)."""
-
-    def __init__(self, table: faust.Table, outbox: Outbox) -> None:
-        self.table = table
-        self.outbox = outbox
-        self.topic = table.changelog_topic
-        self.name = self.topic.get_topic_name()
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.table.data[key] = value
-        self._log(key, self.topic.prepare_value(value, self.table.value_serializer)[0])
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        found = self.table.data.pop(key, default)
-        self._log(key, None)
-        return found
-
-    def _log(self, key: str, value: bytes | None) -> None:
-        raw_key = self.topic.prepare_key(key, self.table.key_serializer)[0]
-        self.outbox.add(self.name, raw_key, value, self.table.partition_for_key(key))

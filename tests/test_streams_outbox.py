@@ -1,18 +1,15 @@
-"""The worker's outbox and changelog writer, without a broker: order, failures before a
-commit, and state writes that Faust's own changelog recovery reads back as written."""
+"""The worker's outbox, without a broker: order and batching per partition, and a commit's
+flush that sends what is queued and fails on a lost batch."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import faust
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from faust.types import Message
 
-from hotline.streams.app import GroupTable, group_partition
-from hotline.streams.outbox import ChangelogWriter, Outbox, SendFailed
+from hotline.streams.outbox import Outbox, SendFailed
 
 
 class Batch:
@@ -97,50 +94,3 @@ def test_the_guarded_flush_sends_what_is_queued_and_fails_on_a_lost_write() -> N
             await client.flush()
 
     asyncio.run(scenario())
-
-
-def test_state_writes_are_read_back_by_fausts_changelog_recovery(tmp_path) -> None:
-    app = faust.App(
-        "outbox-test",
-        broker="kafka://127.0.0.1:1",
-        store="memory://",
-        datadir=str(tmp_path),
-        key_serializer="json",
-        value_serializer="json",
-    )
-
-    def table() -> GroupTable:
-        return app.tables.add(
-            GroupTable(
-                app=app, name=f"state{len(app.tables)}", default=None, partitions=6, key_type=str
-            )
-        )
-
-    written, recovered = table(), table()
-    outbox = Outbox()
-    writer = ChangelogWriter(written, outbox)
-    writer["320000|c|call-1"] = {"e": ["AAE="], "r": None, "k": None}
-    writer["320000|m"] = {"wm": 5, "src": {"t:0": [5, 1]}}
-    writer["330000|b|60000|330200|pension|voice"] = {"parts": {"c1": [1, [1, 0]]}}
-    writer["320000|m"] = {"wm": 9, "src": {}}
-    assert writer.pop("320000|c|call-1") == {"e": ["AAE="], "r": None, "k": None}
-    assert dict(written.data) == {
-        "320000|m": {"wm": 9, "src": {}},
-        "330000|b|60000|330200|pension|voice": {"parts": {"c1": [1, [1, 0]]}},
-    }
-    client = Client()
-    asyncio.run(outbox.send(client))
-    topic = written.changelog_topic.get_topic_name()
-    assert {t for t, *_ in client.sent} == {topic}
-    for _, key, _, partition in client.sent:  # a group's keys share its partition
-        assert partition == group_partition(key.decode().partition("|")[0], 6)
-
-    async def replay() -> None:
-        events = []
-        for offset, (name, key, value, partition) in enumerate(client.sent):
-            message = Message(name, partition, offset, 0.0, 0, {}, key, value, None)
-            events.append(await written.changelog_topic.decode(message))
-        recovered.apply_changelog_batch(events)
-
-    asyncio.run(replay())
-    assert dict(recovered.data) == dict(written.data)
