@@ -686,9 +686,8 @@ class Worker:
         a committed raw offset implies its events are in the group topic), and only then the
         group topic's end offsets are taken and compared with what this worker's groups agent
         has *processed* (or the group committed). Faust's read offsets are no proof: they count
-        messages fetched into the agent's buffer but not processed yet — a restarted worker
-        busy loading its groups for seconds once flushed them early, and the events still
-        buffered became orphans (the kill -9 test failed that way, 1 run in 10).
+        messages fetched into the agent's buffer but not processed yet (a restarted worker
+        busy loading its groups for seconds would close them with events still buffered).
         """
         consumer = self.app.consumer
         internal = self.internal.get_topic_name()
