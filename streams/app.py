@@ -28,7 +28,6 @@ worker has read all its input partitions to their end (:meth:`Worker._caught_up`
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -63,7 +62,6 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
-from hotline.streams.outbox import Outbox
 from hotline.streams.producer_flush import drain_before_commit
 from hotline.streams.worker_config import WorkerConfig
 
@@ -76,8 +74,6 @@ _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
 _SNAPSHOT = MetricSnapshot.RECORD_TYPE
-_SEND_EVERY_S = 0.005
-"""How often the outbox is handed to the Kafka client (the producer's linger is 10 ms)."""
 _BUNDLE_BYTES = 256 * 1024
 """A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
 _ITEM_OVERHEAD = 160
@@ -85,9 +81,7 @@ _ITEM_OVERHEAD = 160
 _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
 _DECODED_MAX = 20_000
-"""Decoded events kept for the groups agent (:attr:`Worker._decoded`); when it holds this
-many, ingest keeps no more until the groups agent took some (not evicting the oldest: in a
-backlog, where ingest reads far ahead, the groups agent would then find none of them)."""
+"""Decoded events kept for the groups agent (:attr:`Worker._decoded`)."""
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -160,9 +154,6 @@ class Worker:
         agent of the same worker takes them instead of decoding the bytes again."""
         self._processed: dict[Any, int] = {}
         """Per group-topic partition: the last offset the groups agent processed."""
-        self._local: set[int] = set()
-        """The group-topic partitions assigned here (as of the ingest batch): only their
-        groups' events are kept decoded."""
         app = self.app = faust.App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
@@ -197,7 +188,7 @@ class Worker:
             **_RAW,
         )
         self.out = {
-            role: shared_topic(kafka, role)
+            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes, **_RAW)
             for role in (
                 "call_records",
                 "ticket_records",
@@ -217,9 +208,6 @@ class Worker:
                 key_type=str,
             )
         )
-        self.outbox = Outbox()
-        """Outputs and group-topic messages, handed to the Kafka client every few ms (state
-        writes go through the table, Faust's own changelog path)."""
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
@@ -228,21 +216,8 @@ class Worker:
         app.on_rebalance_complete.connect(self._rebalanced)
 
     async def _on_start(self) -> None:
-        """Before any commit: the producer's flush drains its buffer for real, sends what
-        the outbox holds and fails if a write was lost. Then, until the worker stops: hand
-        the outbox to the Kafka client every few milliseconds (the agents only queue, as with
-        Faust's own send buffer; a commit's flush sends what is left first)."""
-        producer = self.app.producer
-        drain_before_commit(producer.buffer)
-        self.outbox.guard(producer)
-        while True:
-            await asyncio.sleep(_SEND_EVERY_S)
-            if self.outbox.messages:
-                await self.outbox.send(producer)
-
-    async def _send(self) -> None:
-        """What the outbox holds, to the Kafka client now."""
-        await self.outbox.send(self.app.producer)
+        """Before any commit: the producer's flush drains its buffer for real."""
+        drain_before_commit(self.app.producer.buffer)
 
     async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
         """Drop the in-memory groups of the revoked group-topic partitions, at once.
@@ -263,7 +238,6 @@ class Worker:
         for group in [g for g in self.groups if group_partition(g, n) in lost]:
             log.info("group %s revoked", group)
             del self.groups[group]
-        self._decoded.clear()  # some may be for groups that move: they would stay forever
 
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
         """A rebalance paused every group: idle time starts again (no premature flush)."""
@@ -279,7 +253,6 @@ class Worker:
 
     async def _ingest(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
-            self._local = self._assigned()
             for ev in events:
                 msg = ev.message
                 self.stats["raw_in"] += 1
@@ -298,7 +271,7 @@ class Worker:
                     "d": base64.b64encode(msg.value).decode(),
                 }
                 self._bundle(group, item, len(item["d"]))
-            self._send_bundles()
+            self._send_bundles()  # before the batch's offsets can be committed
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -341,11 +314,9 @@ class Worker:
                     problem = f"region {env.region_code} is not in the province of {topic}"
                 else:
                     decoded = self._decoded
-                    if (
-                        len(decoded) < _DECODED_MAX
-                        and group_partition(province, self.config.partitions) in self._local
-                    ):
-                        decoded[(topic, partition, offset)] = (data, event)
+                    decoded[(topic, partition, offset)] = (data, event)
+                    if len(decoded) > _DECODED_MAX:  # the oldest: its group is far behind
+                        del decoded[next(iter(decoded))]
                     return province
         self._dead(
             DeadLetterReason.INVALID, "InvalidEvent", problem, data, topic, partition, offset
@@ -389,10 +360,8 @@ class Worker:
             error_detail=detail[:2000],
             failed_at=datetime.now(UTC),
         )
-        self.outbox.add(
-            self.out["dead_letters"],
-            f"{topic}:{partition}:{offset}".encode(),
-            self.codec.encode_model(record),
+        self.out["dead_letters"].send_soon(
+            key=f"{topic}:{partition}:{offset}".encode(), value=self.codec.encode_model(record)
         )
 
     def _bundle(self, group: str, item: dict[str, Any], size: int) -> None:
@@ -412,11 +381,10 @@ class Worker:
         self._bundles.clear()
 
     def _to_group(self, group: str, value: bytes) -> None:
-        self.outbox.add(
-            self.internal.get_topic_name(),
-            group.encode(),
-            value,
-            group_partition(group, self.config.partitions),
+        self.internal.send_soon(
+            key=group.encode(),
+            value=value,
+            partition=group_partition(group, self.config.partitions),
         )
 
     # -- groups: the stateful stage ---------------------------------------------------------
@@ -506,11 +474,12 @@ class Worker:
 
     def _emit(self, group: str, out: GroupOutput) -> None:
         encode = self.codec.encode_model
-        add, out_topic, encode_dict = self.outbox.add, self.out, self.codec.encode
         state = self.groups.get(group)
         encode_record = state.record_bytes if state is not None else encode
         for record in out.records:
-            add(out_topic["call_records"], record.call_id.encode(), encode_record(record))
+            self.out["call_records"].send_soon(
+                key=record.call_id.encode(), value=encode_record(record)
+            )
         for snap in out.snapshots:
             key = "|".join(
                 (
@@ -521,7 +490,9 @@ class Worker:
                     snap.channel,
                 )
             )
-            add(out_topic["metric_snapshots"], key.encode(), encode_dict(_SNAPSHOT, snap.to_avro()))
+            self.out["metric_snapshots"].send_soon(
+                key=key.encode(), value=self.codec.encode(_SNAPSHOT, snap.to_avro())
+            )
         if group != NATIONAL_GROUP and (children := out.province_snapshots):
             for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
                 part = children[i : i + _BUNDLE_SNAPSHOTS]
@@ -549,17 +520,17 @@ class Worker:
         for gap in out.gaps:
             self.stats["sequence_gaps"] += 1
             region = center_region(gap["center_id"]) or group
-            add(
-                out_topic["sequence_gaps"],
-                gap["producer_id"].encode(),
-                encode(gap_record(gap, region)),
+            self.out["sequence_gaps"].send_soon(
+                key=gap["producer_id"].encode(), value=encode(gap_record(gap, region))
             )
         for ticket in out.tickets:
-            add(out_topic["ticket_records"], ticket.ticket_id.encode(), encode(ticket))
+            self.out["ticket_records"].send_soon(
+                key=ticket.ticket_id.encode(), value=encode(ticket)
+            )
         for alert in out.alerts:
-            add(out_topic["alerts"], alert.dedupe_key.encode(), encode(alert))
+            self.out["alerts"].send_soon(key=alert.dedupe_key.encode(), value=encode(alert))
         for queue in out.queues:
-            add(out_topic["queues"], queue.center_id.encode(), encode(queue))
+            self.out["queues"].send_soon(key=queue.center_id.encode(), value=encode(queue))
         self.stats["queues_out"] += len(out.queues)
         self.stats["tickets_out"] += len(out.tickets)
         self.stats["alerts_out"] += len(out.alerts)
@@ -574,10 +545,6 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
 
     async def _tick(self) -> None:
-        await self._tick_groups()
-        await self._send()
-
-    async def _tick_groups(self) -> None:
         if self.app.rebalancing:
             return
         assigned = self._assigned()
