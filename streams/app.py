@@ -22,8 +22,8 @@ and versioned sums make the replay change nothing. Outputs lost with a crash aft
 was persisted are re-sent when the group is loaded (:meth:`GroupState.held`).
 
 A wall-clock timer (never a window-close callback) advances watermarks: live mode to
-``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s`` once the
-worker has read all its input partitions to their end (:meth:`Worker._caught_up`).
+``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s`` once its
+input is processed to its end (:meth:`Worker._caught_up`).
 """
 
 from __future__ import annotations
@@ -642,7 +642,7 @@ class Worker:
 
     async def _caught_up(self) -> bool:
         """True when every raw partition is processed to its end, by whichever worker owns
-        it, and this worker has read its assigned group partitions to their end.
+        it, and this worker's groups agent has processed its group partitions to their end.
 
         Replay mode closes an idle group only then: a group also looks idle while its input
         waits in Kafka (a restart still recovering, a rebalance handing partitions over, a
