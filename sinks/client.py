@@ -18,9 +18,13 @@ from hotline.settings import ClickHouseSettings
 from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
 
 _codes = driver_errors.ErrorCodes
-# Server-side errors that pass: the same statement may succeed later.
+# Server-side errors that pass: the same statement may succeed later. A server that is
+# shutting down answers statements in flight with ABORTED ("Server shutdown is called") or
+# QUERY_WAS_CANCELLED; both come back once it is up again.
 RETRYABLE_CODES = frozenset(
     {
+        _codes.ABORTED,
+        _codes.QUERY_WAS_CANCELLED,
         _codes.TIMEOUT_EXCEEDED,
         _codes.SOCKET_TIMEOUT,
         _codes.NETWORK_ERROR,
