@@ -11,6 +11,7 @@ province), one topic per event family; everything derived is shared by all provi
     hotline.records.calls              one record per call          shared_partitions,
     hotline.records.tickets            ticket records (latest wins)  derived retention
     hotline.metrics.snapshots          versioned counter snapshots
+    hotline.metrics.agents             versioned agent-time snapshots (closed minutes)
     hotline.alerts                     alerts
     hotline.deadletter                 events that can never be processed, with the reason
     hotline.sequence-gaps              detected gaps in producers' sequence numbers
@@ -52,6 +53,7 @@ SHARED_TOPICS: dict[str, str] = {
     "call_records": "records.calls",
     "ticket_records": "records.tickets",
     "metric_snapshots": "metrics.snapshots",
+    "agent_time": "metrics.agents",
     "alerts": "alerts",
     "dead_letters": "deadletter",
     "sequence_gaps": "sequence-gaps",

@@ -27,7 +27,9 @@ from hotline.schemas.catalog import DERIVED_TYPES, EVENT_TYPES, KEY_FIELDS, RECO
 from hotline.schemas.codec import Codec, default_codec
 from hotline.schemas.contract import check
 from hotline.schemas.derived import (
+    AGENT_TIME_COUNTERS,
     METRIC_COUNTERS,
+    AgentTimeSnapshot,
     Alert,
     CallRecord,
     DeadLetter,
@@ -65,6 +67,7 @@ from hotline.schemas.tickets import (
 )
 
 __all__ = [
+    "AGENT_TIME_COUNTERS",
     "DERIVED_TYPES",
     "EVENT_TYPES",
     "KEY_FIELDS",
@@ -73,6 +76,7 @@ __all__ = [
     "RUBRIC",
     "AgentState",
     "AgentStateChanged",
+    "AgentTimeSnapshot",
     "Alert",
     "AlertKind",
     "BusinessLine",

@@ -19,6 +19,7 @@ from hotline.schemas.calls import (
     SurveyResponse,
 )
 from hotline.schemas.derived import (
+    AgentTimeSnapshot,
     Alert,
     CallRecord,
     DeadLetter,
@@ -56,6 +57,7 @@ _MODELS: tuple[type[Record], ...] = (
     CallRecord,
     TicketRecord,
     MetricSnapshot,
+    AgentTimeSnapshot,
     QueueSnapshot,
     Alert,
     DeadLetter,
@@ -76,6 +78,7 @@ KEY_FIELDS: dict[str, str] = {
     "agent.state": "agent_id",
     "qa.evaluation": "evaluation_id",
     "metric.snapshot": "region_code",
+    "agent_time.snapshot": "region_code",
     "queue.snapshot": "center_id",
     "alert.record": "dedupe_key",
     "dead_letter.record": "source_topic",

@@ -1,5 +1,5 @@
 """Records the pipeline emits: one call record per call, the latest ticket record per ticket,
-metric snapshots (counters only, never rates), alerts and dead letters.
+metric and agent-time snapshots (counters only, never rates), alerts and dead letters.
 
 Records that are rewritten as more is learned (call, ticket, snapshot, alert) carry a
 ``version``; a sink keeps the highest version, so writing the same record twice, or an older
@@ -165,6 +165,34 @@ METRIC_COUNTERS: tuple[str, ...] = tuple(
 )
 
 
+class AgentTimeSnapshot(Record):
+    """Agent time for one minute × level × region: the occupancy denominator of DOMAIN.md.
+
+    The province's stream worker turns ``agent.state`` events into time per state (an agent is
+    in the state of its latest event until the next one) and sends a minute once the lateness
+    horizon has passed it; national sums the provinces' snapshots. Staffed = ready + on call +
+    after-call work; occupancy = Σ handle time (talk + hold + ACW of the metric snapshots) /
+    Σ ``staffed_ms``.
+    """
+
+    RECORD_TYPE = "agent_time.snapshot"
+
+    bucket_start: UtcMillis
+    bucket_seconds: Int = 60
+    level: Level
+    region_code: SnapshotRegionCode
+    """The region at ``level`` (an agent counts where the center of its state event is);
+    ``000000`` for the national level."""
+    version: Count
+    staffed_ms: Millis = 0
+    ready_ms: Millis = 0
+    on_call_ms: Millis = 0
+    acw_ms: Millis = 0
+    """After-call work (``not_ready`` with reason ``acw``)."""
+    not_ready_ms: Millis = 0
+    """Logged in and not ready for any other reason (break, training, meeting, …)."""
+
+
 class Alert(Record):
     """An alert; open while ``closed_at`` is null. One ``dedupe_key`` → one open alert."""
 
@@ -216,3 +244,12 @@ class DeadLetter(Record):
     error_type: Text
     error_detail: Text
     failed_at: UtcMillis
+
+
+#: The counters of an :class:`AgentTimeSnapshot`, in field order (everything after
+#: ``version``): staffed, ready, on call, after-call work, not ready.
+AGENT_TIME_COUNTERS: tuple[str, ...] = tuple(
+    name
+    for name in AgentTimeSnapshot.model_fields
+    if name not in {"bucket_start", "bucket_seconds", "level", "region_code", "version"}
+)

@@ -37,6 +37,7 @@ from hotline.schemas.calls import (
 )
 from hotline.schemas.catalog import RECORD_TYPES
 from hotline.schemas.derived import (
+    AgentTimeSnapshot,
     Alert,
     CallRecord,
     DeadLetter,
@@ -91,7 +92,15 @@ class _Story:
         self.records: list[Record] = []
 
     def emit(self, model: type[Record], at: timedelta, **fields: Any) -> None:
-        derived = (CallRecord, TicketRecord, MetricSnapshot, QueueSnapshot, Alert, DeadLetter)
+        derived = (
+            CallRecord,
+            TicketRecord,
+            MetricSnapshot,
+            AgentTimeSnapshot,
+            QueueSnapshot,
+            Alert,
+            DeadLetter,
+        )
         if issubclass(model, derived):
             self.records.append(model(**fields))
             return
@@ -328,6 +337,18 @@ def _story() -> list[Record]:
         caller_hung_up_first=1,
         survey_responses=1,
         survey_satisfied=1,
+    )
+    s.emit(
+        AgentTimeSnapshot,
+        _s(0),
+        bucket_start=T0 + _s(60),
+        level=Level.COUNTY,
+        region_code=REGION_CODE,
+        version=1,
+        staffed_ms=60_000,
+        ready_ms=20_000,
+        on_call_ms=30_000,
+        acw_ms=10_000,
     )
     s.emit(
         Alert,
