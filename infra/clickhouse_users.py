@@ -61,7 +61,7 @@ class FilteredTable(_Model):
         return value
 
 
-# The tables and views per-province users can read (sinks/migrations/0002…0009), each with
+# The tables and views per-province users can read (sinks/migrations/0002…0010), each with
 # its province column. A new table or view with region-level rows is listed here, or scoped
 # users cannot read it at all.
 FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
@@ -97,6 +97,9 @@ FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
         "qa_live_unreachable_days",
         # the live queue (0008)
         "queue_now",
+        # agent time per minute and occupancy per region and day (0010)
+        "agent_minute",
+        "region_occupancy",
     )
 )
 

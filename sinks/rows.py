@@ -19,7 +19,15 @@ from typing import Any
 
 from hotline.errors import InvalidInput
 from hotline.regions import RegionRegistry, default_registry
-from hotline.schemas import METRIC_COUNTERS, Codec, CodecError, ContractViolation, Level, check
+from hotline.schemas import (
+    AGENT_TIME_COUNTERS,
+    METRIC_COUNTERS,
+    Codec,
+    CodecError,
+    ContractViolation,
+    Level,
+    check,
+)
 from hotline.streams.rollup import NATIONAL_CODE, region_at
 
 STAGE = "sinks.clickhouse"
@@ -41,6 +49,7 @@ PLACE_COLUMNS: dict[str, tuple[str, ...]] = {
     "tickets": ("province_code", "city_code"),
     "ticket_history": ("province_code",),
     "metric_minute": ("province_code",),
+    "agent_minute": ("province_code",),
     "alerts": ("province_code",),
     "sequence_gaps": ("province_code",),
     "agent_states": ("province_code",),
@@ -86,6 +95,7 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
         "level", "region_code", "business_line", "channel", "bucket_start", *METRIC_COUNTERS,
         "version",
     ),
+    "agent_minute": ("level", "region_code", "bucket_start", *AGENT_TIME_COUNTERS, "version"),
     "alerts": (
         "alert_id", "kind", "severity", "region_code", "center_id", "opened_at", "closed_at",
         "message", "dedupe_key", "version",
@@ -160,12 +170,24 @@ def _ticket_history(r: Mapping[str, Any]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _snapshot(r: Mapping[str, Any]) -> tuple[Any, ...]:
+def _minute(record_type: str, r: Mapping[str, Any]) -> None:
     if r["bucket_seconds"] != 60:
-        raise ContractViolation("metric.snapshot", [f"bucket_seconds {r['bucket_seconds']} != 60"])
+        raise ContractViolation(record_type, [f"bucket_seconds {r['bucket_seconds']} != 60"])
+
+
+def _snapshot(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    _minute("metric.snapshot", r)
     return (
         _s(r["level"]), r["region_code"], _s(r["business_line"]), _s(r["channel"]),
         r["bucket_start"], *(r[c] for c in METRIC_COUNTERS), r["version"],
+    )  # fmt: skip
+
+
+def _agent_time(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    _minute("agent_time.snapshot", r)
+    return (
+        _s(r["level"]), r["region_code"], r["bucket_start"],
+        *(r[c] for c in AGENT_TIME_COUNTERS), r["version"],
     )  # fmt: skip
 
 
@@ -203,6 +225,7 @@ ROUTES: dict[str, tuple[tuple[str, _Build], ...]] = {
     "call.record": (("call_records", _call),),
     "ticket.record": (("tickets", _ticket), ("ticket_history", _ticket_history)),
     "metric.snapshot": (("metric_minute", _snapshot),),
+    "agent_time.snapshot": (("agent_minute", _agent_time),),
     "alert.record": (("alerts", _alert),),
     "agent.state": (("agent_states", _agent_state),),
     "queue.snapshot": (("queue_now", _queue),),

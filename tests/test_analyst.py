@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ from hotline.regions import default_registry
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.analyst import query_df
 from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import METRIC_COUNTERS, place, to_rows
+from hotline.sinks.rows import AGENT_TIME_COUNTERS, METRIC_COUNTERS, place, to_rows
 from hotline.sinks.writer import Writer
 
 pytestmark = pytest.mark.clickhouse
@@ -118,3 +119,66 @@ def test_sql_command_formats(
     # Read-only: the analyst cannot write.
     result = runner.invoke(app, ["sql", f"TRUNCATE TABLE {DATABASE}.call_records"])
     assert result.exit_code == 1
+
+
+def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
+    loaded: Client, clickhouse_settings: ClickHouseSettings
+) -> None:
+    china = ZoneInfo("Asia/Shanghai")
+    day = (T0 - timedelta(days=20)).astimezone(china).date()  # no other data on these days
+    midnight = datetime.combine(day, time(), china).astimezone(UTC)
+    registry = default_registry()
+
+    def metric(region: str, level: str, line: str, minute: int, handle: tuple[int, ...], v: int):
+        counters = [0] * len(METRIC_COUNTERS)
+        for name, value in zip(("talk_ms", "hold_ms", "acw_ms"), handle, strict=True):
+            counters[METRIC_COUNTERS.index(name)] = value
+        bucket = midnight + timedelta(minutes=minute)
+        where = place(registry, "metric_minute", region)
+        return (level, region, line, "phone", bucket, *counters, v, *where)
+
+    def agents(region: str, level: str, minute: int, staffed: int, v: int):
+        counters = dict.fromkeys(AGENT_TIME_COUNTERS, 0) | {"staffed_ms": staffed}
+        bucket = midnight + timedelta(minutes=minute)
+        where = place(registry, "agent_minute", region)
+        return (level, region, bucket, *counters.values(), v, *where)
+
+    Writer(loaded, DATABASE).write(
+        {
+            "metric_minute": [
+                # 320102 on the day: two lines, two minutes; version 1 is replaced by 2
+                metric("320102", "county", "pension", 600, (9_000, 1_000, 2_000), 1),
+                metric("320102", "county", "pension", 600, (10_000, 2_000, 3_000), 2),
+                metric("320102", "county", "medical", 601, (20_000, 0, 5_000), 1),
+                # a city with calls and no agent time: occupancy NULL
+                metric("320100", "city", "pension", 600, (6_000, 0, 0), 1),
+                metric("000000", "national", "pension", 600, (30_000, 0, 0), 1),
+            ],
+            "agent_minute": [
+                agents("320102", "county", 600, 50_000, 2),
+                agents("320102", "county", 600, 60_000, 1),  # older, after the newer
+                agents("320102", "county", 1439, 30_000, 1),  # 23:59 China time: same day
+                agents("320102", "county", 1440, 45_000, 1),  # 00:00: the next day, no calls
+                agents("000000", "national", 601, 60_000, 1),
+            ],
+        }
+    )
+    df = query_df(
+        "SELECT level, region_code, province_code, day, handle_ms, staffed_ms, occupancy "
+        "FROM region_occupancy WHERE day IN (%(d0)s, %(d1)s) ORDER BY level, region_code, day",
+        {"d0": day, "d1": day + timedelta(days=1)},
+        clickhouse=clickhouse_settings,
+        password=PASSWORDS["analyst"],
+    )
+    rows = [
+        (r.level, r.region_code, r.province_code, r.day, r.handle_ms, r.staffed_ms,
+         None if pd.isna(r.occupancy) else r.occupancy)
+        for r in df.itertuples()
+    ]  # fmt: skip
+    next_day: date = day + timedelta(days=1)
+    assert rows == [
+        ("city", "320100", "320000", day, 6_000, 0, None),
+        ("county", "320102", "320000", day, 40_000, 80_000, 0.5),
+        ("county", "320102", "320000", next_day, 0, 45_000, 0.0),
+        ("national", "000000", "000000", day, 30_000, 60_000, 0.5),
+    ]

@@ -30,6 +30,7 @@ from hotline.regions import default_registry
 from hotline.schemas import (
     AgentState,
     AgentStateChanged,
+    AgentTimeSnapshot,
     Alert,
     AlertKind,
     BusinessLine,
@@ -49,7 +50,7 @@ from hotline.schemas import (
 )
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import place
+from hotline.sinks.rows import TABLES, place, to_rows
 from hotline.sinks.sink import Sink, SinkConfig
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -78,6 +79,9 @@ class Produced:
     agent_events: int
     alerts: int
     gaps: int
+    agent_minutes: int
+    staffed_ms: int
+    on_call_ms: int
 
 
 def _call(i: int, version: int) -> CallRecord:
@@ -118,6 +122,21 @@ def _snapshot(region: str, minute: int, version: int) -> MetricSnapshot:
         survey_responses=3,
         survey_satisfied=2,
         survey_basic=1,
+    )
+
+
+def _agent_time(level: Level, region: str, minute: int, version: int) -> AgentTimeSnapshot:
+    ready, on_call, acw = 30_000 - 10_000 * version, 20_000 * version + minute, 5_000
+    return AgentTimeSnapshot(
+        bucket_start=T0 + timedelta(minutes=minute),
+        level=level,
+        region_code=region,
+        version=version,
+        staffed_ms=ready + on_call + acw,
+        ready_ms=ready,
+        on_call_ms=on_call,
+        acw_ms=acw,
+        not_ready_ms=1_000 * version,
     )
 
 
@@ -196,6 +215,18 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
     for region, minute in keys:
         messages += [("metric_snapshots", enc(_snapshot(region, minute, v))) for v in (1, 2, 1, 2)]
         snapshot_offered += _snapshot(region, minute, 2).offered
+    agent_keys = [(Level.COUNTY, r) for r in REGIONS] + [
+        (Level.CITY, "320100"),
+        (Level.PROVINCE, "320000"),
+        (Level.NATIONAL, "000000"),
+    ]
+    agent_minutes = [(level, r, m) for level, r in agent_keys for m in range(0, 150, 29)]
+    for level, region, minute in agent_minutes:
+        messages += [
+            ("agent_time", enc(_agent_time(level, region, minute, v))) for v in (1, 2, 2, 1)
+        ]
+    staffed = sum(_agent_time(*key, 2).staffed_ms for key in agent_minutes)
+    on_call = sum(_agent_time(*key, 2).on_call_ms for key in agent_minutes)
     for i in range(30):
         messages += [("ticket_records", enc(_ticket(i, v))) for v in (1, 2, 1)]
     messages += [("agents", enc(_agent_event(i))) for i in range(12)] * 2
@@ -203,7 +234,20 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
     messages += [("sequence_gaps", enc(_alert(i, AlertKind.SEQUENCE_GAP))) for i in range(4)]
     messages += [("queues", enc(_queue(i))) for i in range(6)]
     talk = sum(_call(i, 2).talk_ms for i in range(n_calls))
-    return Produced(messages, n_calls, talk, 30, snapshot_offered, len(keys), 12, 6, 4)
+    return Produced(
+        messages,
+        n_calls,
+        talk,
+        30,
+        snapshot_offered,
+        len(keys),
+        12,
+        6,
+        4,
+        len(agent_minutes),
+        staffed,
+        on_call,
+    )
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -283,6 +327,9 @@ def state(admin: Client) -> dict[str, tuple[object, ...]]:
         "day": f"SELECT count(), sum(offered) FROM {db}.metric_day FINAL",
         "month": f"SELECT count(), sum(offered) FROM {db}.metric_month FINAL",
         "agents": f"SELECT count() FROM {db}.agent_states FINAL",
+        "agent_minute": f"SELECT count(), sum(staffed_ms), sum(on_call_ms), max(version) "
+        f"FROM {db}.agent_minute FINAL",
+        "occupancy": f"SELECT sum(staffed_ms) FROM {db}.region_occupancy",
         "alerts": f"SELECT count() FROM {db}.alerts FINAL",
         "gaps": f"SELECT count() FROM {db}.sequence_gaps FINAL",
         "dead": f"SELECT count() FROM {db}.dead_letters FINAL",
@@ -301,6 +348,8 @@ def expected(data: Produced) -> dict[str, tuple[object, ...]]:
         "history": (2 * data.tickets,),
         "minute": (data.snapshot_keys, data.snapshot_offered, minute_answered),
         "agents": (data.agent_events,),
+        "agent_minute": (data.agent_minutes, data.staffed_ms, data.on_call_ms, 2),
+        "occupancy": (data.staffed_ms,),
         "alerts": (data.alerts,),
         "gaps": (data.gaps,),
         "rates": (data.snapshot_offered, minute_answered),
@@ -507,3 +556,27 @@ def test_rows_are_placed_by_the_region_registry_not_by_digits() -> None:
     assert place(registry, "call_records", "429004") == ("420000", "429004")  # 仙桃
     assert place(registry, "call_records", "110101") == ("110000", "110100")  # 东城区
     assert place(registry, "metric_minute", "000000") == ("000000",)
+    assert place(registry, "agent_minute", "000000") == ("000000",)
+    assert place(registry, "agent_minute", "659001") == ("660000",)
+
+
+def test_agent_time_snapshots_become_agent_minute_rows_of_whole_minutes() -> None:
+    snapshot = _agent_time(Level.NATIONAL, "000000", 3, 2)
+    [routed] = to_rows(CODEC, CODEC.encode_model(snapshot), topic="t", partition=0, offset=0)
+    assert routed.table == "agent_minute"
+    assert dict(zip(TABLES["agent_minute"], routed.row, strict=True)) == {
+        "level": "national",
+        "region_code": "000000",
+        "bucket_start": T0 + timedelta(minutes=3),
+        "staffed_ms": 55_003,
+        "ready_ms": 10_000,
+        "on_call_ms": 40_003,
+        "acw_ms": 5_000,
+        "not_ready_ms": 2_000,
+        "version": 2,
+        "province_code": "000000",
+    }
+    five = CODEC.encode("agent_time.snapshot", {**snapshot.to_avro(), "bucket_seconds": 300})
+    [dead] = to_rows(CODEC, five, topic="t", partition=0, offset=1)
+    assert dead.table == "dead_letters" and dead.row[1] == "invalid"
+    assert "bucket_seconds 300 != 60" in dead.row[7]
