@@ -56,7 +56,7 @@ class SinkConfig(BaseModel):
     max_poll_records: int = Field(5_000, ge=1)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(15.0, gt=0)
-    agent_states: bool = Field(True, description="also read the raw agent topics (agent time)")
+    agent_states: bool = Field(True, description="also read the raw agent topics (agent_states)")
     auto_offset_reset: str = "earliest"
 
 

@@ -30,7 +30,7 @@ def sink_command(
         SinkConfig().max_poll_records
     ),
     agent_states: Annotated[
-        bool, typer.Option(help="also read the raw agent topics (agent time, occupancy)")
+        bool, typer.Option(help="also read the raw agent topics (agent_states, center_occupancy)")
     ] = True,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
