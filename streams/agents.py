@@ -1,55 +1,279 @@
-"""Agent state events → staffed, ready, on-call, after-call-work and not-ready time per center ×
-UTC minute (the occupancy denominator of DOMAIN.md).
+"""Agent state events → staffed, ready, on-call, after-call-work and not-ready time per minute
+and region, at every level (the occupancy denominator of DOMAIN.md).
 
 An agent is in the state of its latest event (by ``(occurred_at, sequence, event_id)``) until
-its next one; the interval is split at minute boundaries and counted for the center of the
-event that started it. ``not_ready`` with reason ``acw`` is after-call work; staffed = ready +
-on call + after-call work; logged out counts nothing; ``logged_in`` and other not-ready reasons
-count as not ready. An agent still logged in at ``until`` is counted up to ``until``. The
-rules are the simulator ledger's own functions, imported, not rewritten.
+its next one; the interval is split at minute boundaries and counted for the region of the
+event that started it (its center's). ``not_ready`` with reason ``acw`` is after-call work;
+staffed = ready + on call + after-call work; logged out counts nothing; ``logged_in`` and other
+not-ready reasons count as not ready. The rules are the simulator ledger's own function
+(:func:`agent_time_field`), imported, not rewritten.
 
-State per agent is the set of its events (duplicates by event id ignored), so the order of
-arrival does not matter; :func:`agent_minutes` is the pure fold.
+**Closing.** A minute is counted once, when the group's watermark has passed it by the
+lateness horizon (:meth:`AgentClock.close`): every agent's state through that minute is known
+then, so its snapshot is final. An agent event older than the closed minutes is *late*
+(dead-lettered, not counted); a duplicate event id is ignored. Each agent keeps its events
+since the closed minutes plus the last one before them (the state it is in).
+
+**Crash safety** (the table image is written as a prefix, pages → timelines → meta): a
+timeline is pruned only to what a close from the *previous* closed minute needs, so a state
+reloaded with any prefix of a step's writes closes the same minutes to the same counters.
+
+**Versions.** A province group's snapshots of a minute are final when sent (version 1, sent
+again unchanged after a reload). The national group sums the provinces' province-level
+snapshots of a minute; its version is the sum of theirs (:class:`NationalAgentTime`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from hotline.producers.simulator.ledger import agent_time_field, split_minutes
-from hotline.schemas import Event
+from hotline.producers.simulator.ledger import agent_time_field
+from hotline.regions import RegionRegistry
+from hotline.schemas import AGENT_TIME_COUNTERS, Event, Level
+from hotline.streams.aggregate import BUCKET_SECONDS, NATIONAL_CODE
+from hotline.streams.rollup import region_at
 
-__all__ = ["AGENT_FIELDS", "agent_minutes"]
+__all__ = [
+    "AgentClock",
+    "AgentMinute",
+    "AgentTime",
+    "NationalAgentTime",
+]
 
-AGENT_FIELDS = ("staffed_ms", "ready_ms", "on_call_ms", "acw_ms", "not_ready_ms")
-_STAFFED = frozenset({"ready_ms", "on_call_ms", "acw_ms"})
+_MINUTE_MS = 60_000
+_INDEX = {name: i for i, name in enumerate(AGENT_TIME_COUNTERS)}
+_STAFFED = frozenset(_INDEX[name] for name in ("ready_ms", "on_call_ms", "acw_ms"))
+_LOGGED_OUT = -1
+_PROVINCE_LEVELS = (Level.COUNTY, Level.CITY, Level.PROVINCE)
+
+Entry = tuple[int, int, str, int, str]
+"""One agent event: (occurred ms, sequence, event id, counter index or -1 when logged out,
+region code)."""
+Rows = dict[tuple[int, str], list[int]]
+"""(minute start ms, region code) → ms per :data:`AGENT_TIME_COUNTERS`."""
 
 
-def agent_minutes(
-    events: Iterable[Event], until: datetime
-) -> dict[tuple[datetime, str], dict[str, int]]:
-    """(minute, center id) → milliseconds per :data:`AGENT_FIELDS`, from ``agent.state``."""
-    per_agent: dict[str, dict[str, Event]] = {}
-    for event in events:
-        if event.RECORD_TYPE == "agent.state":
-            per_agent.setdefault(event.agent_id, {})[event.envelope.event_id] = event  # type: ignore[attr-defined]
-    rows: dict[tuple[datetime, str], dict[str, int]] = {}
-    for distinct in per_agent.values():
-        ordered = sorted(
-            distinct.values(),
-            key=lambda e: (e.envelope.occurred_at, e.envelope.sequence, e.envelope.event_id),
+@dataclass(frozen=True, slots=True)
+class AgentMinute:
+    """Agent time of one minute × level × region at one version (an ``agent_time.snapshot``)."""
+
+    level: Level
+    region_code: str
+    minute_ms: int
+    version: int
+    counts: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        """The Kafka message key: one region's minutes on one partition, in order."""
+        return f"{self.level.value}|{self.region_code}"
+
+    def counters(self) -> dict[str, int]:
+        return dict(zip(AGENT_TIME_COUNTERS, self.counts, strict=True))
+
+    def to_avro(self) -> dict[str, Any]:
+        """The wire record as the codec's dict."""
+        return {
+            "bucket_start": datetime.fromtimestamp(self.minute_ms / 1000, UTC),
+            "bucket_seconds": BUCKET_SECONDS,
+            "level": self.level.value,
+            "region_code": self.region_code,
+            "version": self.version,
+            **self.counters(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the group topic (province → national)."""
+        return {
+            "level": self.level.value,
+            "region": self.region_code,
+            "minute": self.minute_ms,
+            "version": self.version,
+            "counts": list(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AgentMinute:
+        return cls(
+            Level(d["level"]),
+            d["region"],
+            int(d["minute"]),
+            int(d["version"]),
+            tuple(int(x) for x in d["counts"]),
         )
-        for event, following in zip(ordered, [*ordered[1:], None], strict=True):
-            name = agent_time_field(event)
-            if name is None:
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _count(rows: Rows, region: str, index: int, begin: int, end: int) -> None:
+    """Add the interval [begin, end) of counter ``index`` to ``rows``, split by minute."""
+    while begin < end:
+        minute = begin - begin % _MINUTE_MS
+        stop = min(end, minute + _MINUTE_MS)
+        row = rows.get((minute, region))
+        if row is None:
+            row = rows[(minute, region)] = [0] * len(AGENT_TIME_COUNTERS)
+        row[index] += stop - begin
+        if index in _STAFFED:
+            row[0] += stop - begin
+        begin = stop
+
+
+class AgentClock:
+    """Each agent's recent state events → agent time per closed minute and region."""
+
+    def __init__(self) -> None:
+        self.timelines: dict[str, list[Entry]] = {}
+        self.closed_ms: int | None = None
+        """Minutes before this are counted and final (None: nothing closed yet)."""
+        self.dirty: set[str] = set()
+        """Agents whose timeline changed since the last table write."""
+
+    def add(self, event: Event) -> bool:
+        """Take one ``agent.state`` event; False if it is late (before the closed minutes)."""
+        env = event.envelope
+        agent_id: str = event.agent_id  # type: ignore[attr-defined]
+        timeline = self.timelines.setdefault(agent_id, [])
+        if any(entry[2] == env.event_id for entry in timeline):
+            return True  # a duplicate
+        at = _ms(env.occurred_at)
+        if self.closed_ms is not None and at < self.closed_ms:
+            if not timeline:
+                del self.timelines[agent_id]
+            return False
+        name = agent_time_field(event)
+        index = _INDEX[name] if name is not None else _LOGGED_OUT
+        bisect.insort(timeline, (at, env.sequence, env.event_id, index, env.region_code))
+        self.dirty.add(agent_id)
+        return True
+
+    def close(self, until_ms: int) -> Rows:
+        """Count every agent's time from the closed minutes up to ``until_ms`` (a minute
+        boundary); nothing if that is not later."""
+        start = self.closed_ms
+        if start is not None and until_ms <= start:
+            return {}
+        rows: Rows = {}
+        for agent_id, timeline in list(self.timelines.items()):
+            first = 0 if start is None else max(0, bisect.bisect_left(timeline, (start,)) - 1)
+            for i in range(first, len(timeline)):
+                at, _, _, index, region = timeline[i]
+                if at >= until_ms:
+                    break
+                end = timeline[i + 1][0] if i + 1 < len(timeline) else until_ms
+                begin = at if start is None else max(at, start)
+                if index != _LOGGED_OUT:
+                    _count(rows, region, index, begin, min(end, until_ms))
+            self._prune(agent_id, timeline, first, start)
+        self.closed_ms = until_ms
+        return rows
+
+    def _prune(self, agent_id: str, timeline: list[Entry], first: int, start: int | None) -> None:
+        """Drop what a close from ``start`` (the previous closed minute) no longer needs."""
+        if start is None:
+            return
+        if first:
+            del timeline[:first]
+            self.dirty.add(agent_id)
+        if len(timeline) == 1 and timeline[0][3] == _LOGGED_OUT and timeline[0][0] < start:
+            del self.timelines[agent_id]  # logged out before the closed minutes: nothing left
+            self.dirty.add(agent_id)
+
+    def image(self, agent_id: str) -> list[list[Any]] | None:
+        """An agent's table value (None: nothing kept)."""
+        timeline = self.timelines.get(agent_id)
+        return [list(entry) for entry in timeline] if timeline else None
+
+    def restore(self, agent_id: str, image: Iterable[list[Any]]) -> None:
+        self.timelines[agent_id] = [
+            (int(at), int(seq), str(eid), int(index), str(region))
+            for at, seq, eid, index, region in image
+        ]
+
+
+@dataclass(slots=True)
+class _Pages:
+    """Snapshot cells per minute, kept for re-sending until their minute is evicted."""
+
+    pages: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    """minute ms → cell name → [version, *counts]."""
+    dirty: set[int] = field(default_factory=set)
+
+    def evict(self, before_ms: int) -> None:
+        """Forget the minutes before ``before_ms``."""
+        for minute in [m for m in self.pages if m < before_ms]:
+            del self.pages[minute]
+            self.dirty.add(minute)
+
+
+class AgentTime(_Pages):
+    """A province group: its agents' clock, and the county, city and province snapshots of
+    the minutes closed (kept as pages for re-sending after a reload)."""
+
+    def __init__(self, registry: RegionRegistry) -> None:
+        super().__init__()
+        self.clock = AgentClock()
+        self.registry = registry
+
+    def close(self, until_ms: int) -> list[AgentMinute]:
+        """Close the minutes up to ``until_ms``: their snapshots at every province level."""
+        out: list[AgentMinute] = []
+        cells: dict[tuple[int, Level, str], list[int]] = {}
+        for (minute, region), counts in sorted(self.clock.close(until_ms).items()):
+            for level in _PROVINCE_LEVELS:
+                target = region_at(self.registry, region, level)
+                total = cells.setdefault((minute, level, target), [0] * len(counts))
+                total[:] = map(int.__add__, total, counts)
+        for (minute, level, region), counts in sorted(cells.items()):
+            self.pages.setdefault(minute, {})[f"{level.value}|{region}"] = [1, *counts]
+            self.dirty.add(minute)
+            out.append(AgentMinute(level, region, minute, 1, tuple(counts)))
+        return out
+
+    def held(self) -> list[AgentMinute]:
+        """Every kept snapshot (sent again after a reload: same version, same counters)."""
+        return [
+            AgentMinute(Level(name.partition("|")[0]), name.partition("|")[2], minute, v, tuple(c))
+            for minute, page in sorted(self.pages.items())
+            for name, (v, *c) in sorted(page.items())
+        ]
+
+
+class NationalAgentTime(_Pages):
+    """The national group: province snapshots → national snapshots, per minute the latest
+    version of each province (pages keyed by province code); the version is their sum."""
+
+    def add(
+        self, children: Iterable[AgentMinute], closed_before_ms: int | None
+    ) -> list[AgentMinute]:
+        """Apply province snapshots; the national snapshots that changed. A child of a minute
+        before ``closed_before_ms`` (already evicted) is dropped."""
+        changed: set[int] = set()
+        for child in children:
+            if child.level is not Level.PROVINCE:
+                raise ValueError(f"national agent time takes province snapshots, not {child.level}")
+            if closed_before_ms is not None and child.minute_ms < closed_before_ms:
                 continue
-            end = following.envelope.occurred_at if following is not None else until
-            for minute, ms in split_minutes(event.envelope.occurred_at, end):
-                row = rows.setdefault(
-                    (minute, event.envelope.center_id), dict.fromkeys(AGENT_FIELDS, 0)
-                )
-                row[name] += ms
-                if name in _STAFFED:
-                    row["staffed_ms"] += ms
-    return rows
+            page = self.pages.setdefault(child.minute_ms, {})
+            old = page.get(child.region_code)
+            if old is not None and old[0] >= child.version:
+                continue
+            page[child.region_code] = [child.version, *child.counts]
+            self.dirty.add(child.minute_ms)
+            changed.add(child.minute_ms)
+        return [self._total(minute) for minute in sorted(changed)]
+
+    def _total(self, minute: int) -> AgentMinute:
+        parts = self.pages[minute].values()
+        version = sum(p[0] for p in parts)
+        counts = tuple(map(sum, zip(*(p[1:] for p in parts), strict=True)))
+        return AgentMinute(Level.NATIONAL, NATIONAL_CODE, minute, version, counts)
+
+    def held(self) -> list[AgentMinute]:
+        return [self._total(minute) for minute in sorted(self.pages)]

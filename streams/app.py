@@ -11,8 +11,10 @@ Topology::
       │  province roll-ups; sequence gaps), state in the changelog-backed table `state`
       ├─► hotline.records.calls       CallRecord, key call id, versioned
       ├─► hotline.metrics.snapshots   MetricSnapshot (county, city, province), versioned
+      ├─► hotline.metrics.agents      AgentTimeSnapshot (county, city, province), closed minutes
       ├─► hotline.deadletter / hotline.sequence-gaps
-      └─► <app id>-groups, group 000000: province snapshots only → national snapshots
+      └─► <app id>-groups, group 000000: province snapshots only (metrics, agent time)
+                                         → national snapshots
 
 Every batch (``take_events``): process, send outputs, then write the changed state keys.
 Faust flushes the producer before it commits offsets (with the drain of
@@ -44,6 +46,7 @@ from aiokafka import TopicPartition
 from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
 from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import (
+    AgentTimeSnapshot,
     CodecError,
     DeadLetter,
     DeadLetterReason,
@@ -52,6 +55,7 @@ from hotline.schemas import (
     MetricSnapshot,
     default_codec,
 )
+from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
 from hotline.streams.groups import (
@@ -74,6 +78,7 @@ _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
 _SNAPSHOT = MetricSnapshot.RECORD_TYPE
+_AGENT_TIME = AgentTimeSnapshot.RECORD_TYPE
 _BUNDLE_BYTES = 256 * 1024
 """A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
 _ITEM_OVERHEAD = 160
@@ -193,6 +198,7 @@ class Worker:
                 "call_records",
                 "ticket_records",
                 "metric_snapshots",
+                "agent_time",
                 "alerts",
                 "dead_letters",
                 "sequence_gaps",
@@ -402,7 +408,10 @@ class Worker:
                 self.last_input[group] = time.monotonic()
                 self.flushed.discard(group)
                 if group == NATIONAL_GROUP:
-                    out = state.process_snapshots(_snapshot_of(i["s"]) for i in items)
+                    out = state.process_snapshots(
+                        [_snapshot_of(i["s"]) for i in items if i["k"] == "s"],
+                        [AgentMinute.from_dict(i["a"]) for i in items if i["k"] == "a"],
+                    )
                 else:
                     inbound = []
                     for i in items:
@@ -493,12 +502,15 @@ class Worker:
             self.out["metric_snapshots"].send_soon(
                 key=key.encode(), value=self.codec.encode(_SNAPSHOT, snap.to_avro())
             )
-        if group != NATIONAL_GROUP and (children := out.province_snapshots):
+        for minute in out.agent_times:
+            self.out["agent_time"].send_soon(
+                key=minute.key.encode(), value=self.codec.encode(_AGENT_TIME, minute.to_avro())
+            )
+        if group != NATIONAL_GROUP:
+            children = [{"k": "s", "s": _snapshot_dict(s)} for s in out.province_snapshots]
+            children += [{"k": "a", "a": a.to_dict()} for a in out.province_agent_times]
             for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
-                part = children[i : i + _BUNDLE_SNAPSHOTS]
-                self._to_group(
-                    NATIONAL_GROUP, _bundled([{"k": "s", "s": _snapshot_dict(s)} for s in part])
-                )
+                self._to_group(NATIONAL_GROUP, _bundled(children[i : i + _BUNDLE_SNAPSHOTS]))
         for rejected, origin in out.rejected:
             reason = DeadLetterReason(rejected.reason)
             data = self.codec.encode_model(rejected.event)
@@ -536,6 +548,7 @@ class Worker:
         self.stats["alerts_out"] += len(out.alerts)
         self.stats["records_out"] += len(out.records)
         self.stats["snapshots_out"] += len(out.snapshots)
+        self.stats["agent_times_out"] += len(out.agent_times)
         self.stats["late"] += len(out.late)
 
     # -- the timer --------------------------------------------------------------------------

@@ -9,9 +9,10 @@ national group (:data:`NATIONAL_GROUP`), which sees nothing caller-level.
 JSON image of everything (``dump`` writes the changed keys to any mutable mapping, ``load``
 rebuilds the objects from it). In the Faust app the mapping is a changelog-backed table.
 
-Write order (``dump``): national/roll-up cells (the highest level first: province, then
-city), then base buckets, then repeat index, tombstones and sequence state, then the meta
-record, then call states last. All of a group's
+Write order (``dump``): agent-time pages (snapshots of closed minutes), national/roll-up
+cells (the highest level first: province, then city), then base buckets, then repeat index,
+tombstones and sequence state, then agent timelines, then the meta record (with the closed
+agent minute), then call states last. All of a group's
 keys go to one changelog partition, so a crash persists a *prefix* of these writes; since each
 stage applies versioned parts idempotently, a persisted downstream cell without its upstream
 call state is re-derived on redelivery to the same version (no double count), and a call state
@@ -32,7 +33,14 @@ from typing import Any
 from hotline.centers import UnknownCenter, default_centers
 from hotline.regions import RegionRegistry
 from hotline.schemas import Alert, CallRecord, Codec, Event, Level, QueueSnapshot, TicketRecord
-from hotline.streams.aggregate import Aggregator, LateContribution, Snapshot, VersionedSum
+from hotline.streams.agents import AgentMinute, AgentTime, NationalAgentTime
+from hotline.streams.aggregate import (
+    BUCKET,
+    Aggregator,
+    LateContribution,
+    Snapshot,
+    VersionedSum,
+)
 from hotline.streams.alerts import AlertEngine, _Entry
 from hotline.streams.calls import CALL_EVENT_TYPES, Batch, CallAssembly, CallState, Rejected
 from hotline.streams.config import StreamsConfig
@@ -117,11 +125,17 @@ class GroupOutput:
     late: list[LateContribution] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
     queues: list[QueueSnapshot] = field(default_factory=list)
+    agent_times: list[AgentMinute] = field(default_factory=list)
 
     @property
     def province_snapshots(self) -> list[Snapshot]:
         """What the national group consumes (aggregates only)."""
         return [s for s in self.snapshots if s.level is Level.PROVINCE]
+
+    @property
+    def province_agent_times(self) -> list[AgentMinute]:
+        """The agent time the national group consumes."""
+        return [a for a in self.agent_times if a.level is Level.PROVINCE]
 
 
 _NO_HOLE = 2**63
@@ -282,6 +296,13 @@ class GroupState:
         )
         self.alerts = AlertEngine(group, config, center_region)
         self.queues = QueueBoard()
+        self.agent_time = AgentTime(registry)
+        """A province's agents and its snapshots of closed minutes (unused by national)."""
+        self.national_agent_time = NationalAgentTime()
+        """National: the provinces' agent time summed (unused by a province)."""
+        kept = BUCKET + self.config.retention + self.config.lateness
+        self._agent_kept_ms = int(kept.total_seconds() * 1000)
+        """How long a minute's agent-time page is kept behind the watermark (as buckets are)."""
         self._dirty_calls: set[str] = set()
         self._encoded: dict[str, dict[str, str]] = {}
         """Per call id: its events' codec bytes (base64) as in the state image, encoded once
@@ -297,6 +318,7 @@ class GroupState:
         """A batch of raw events of this province (call events feed the assembly)."""
         batch = Batch()
         origin: dict[str, Inbound] = {}
+        late_agents: list[tuple[Rejected, Inbound]] = []
         for item in items:
             env = item.event.envelope
             at = _ms(env.occurred_at)
@@ -309,6 +331,11 @@ class GroupState:
                 if rejected is not None:
                     batch.rejected.append(rejected)  # type: ignore[arg-type]
                 continue
+            if item.event.RECORD_TYPE == "agent.state":
+                if not self.agent_time.clock.add(item.event):
+                    detail = "its minute's agent time was already closed (lateness passed)"
+                    late_agents.append((Rejected(item.event, "late", detail), item))
+                continue
             if item.event.RECORD_TYPE not in CALL_EVENT_TYPES:
                 continue
             self._dirty_calls.add(item.event.call_id)  # type: ignore[attr-defined]
@@ -317,6 +344,7 @@ class GroupState:
             call_id = item.event.call_id  # type: ignore[attr-defined]
             self.queues.see(call_id, self.calls.states.get(call_id))
         out = self._downstream(batch, origin)
+        out.rejected.extend(late_agents)
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
         return out
@@ -397,8 +425,22 @@ class GroupState:
             self._dirty_buckets.update(self.aggregator.advance(now))
             for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
                 dirty.update(rollup.advance(now))
+            self._close_agents(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
+
+    def _close_agents(self, out: GroupOutput, now: datetime) -> None:
+        """Province: close agent time up to ``now`` - lateness (whole minutes). Both: forget
+        the pages of minutes whose buckets are evicted too."""
+        if self.national:
+            watermark = self.rollups[0].watermark
+            if watermark is not None:
+                self.national_agent_time.evict(_ms(watermark) - self._agent_kept_ms)
+            return
+        lateness_ms = int(self.config.lateness.total_seconds() * 1000)
+        until = (_ms(now) - lateness_ms) // 60_000 * 60_000
+        out.agent_times.extend(self.agent_time.close(until))
+        self.agent_time.evict(_ms(now) - self._agent_kept_ms)
 
     def process_dead_letters(self, notes: Iterable[tuple[str, int]]) -> GroupOutput:
         """Dead letters of this province's raw topics (``(source, broker timestamp ms)``)."""
@@ -436,10 +478,15 @@ class GroupState:
             if origin is not None and origin.timestamp_ms:
                 self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
 
-    def process_snapshots(self, children: Iterable[Snapshot]) -> GroupOutput:
-        """National group: province snapshots → national snapshots."""
+    def process_snapshots(
+        self, children: Iterable[Snapshot], agent_times: Iterable[AgentMinute] = ()
+    ) -> GroupOutput:
+        """National group: province snapshots (metrics, agent time) → national snapshots."""
         out = GroupOutput()
         self._roll(list(children), out, start=0)
+        watermark = self.rollups[0].watermark
+        closed_before = _ms(watermark) - self._agent_kept_ms if watermark is not None else None
+        out.agent_times.extend(self.national_agent_time.add(agent_times, closed_before))
         return out
 
     def advance(self, now: datetime) -> GroupOutput:
@@ -450,6 +497,7 @@ class GroupState:
         self._dirty_buckets.update(self.aggregator.advance(now))
         for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
             dirty.update(rollup.advance(now))
+        self._close_agents(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
         return out
@@ -507,6 +555,7 @@ class GroupState:
         for rollup in self.rollups:
             out.snapshots.extend(rollup.snapshots())
         out.records.extend(s.emitted for s in self.calls.states.values() if s.emitted)
+        out.agent_times.extend(self._agent_pages.held())
         out.alerts.extend(self.alerts.book.alerts())
         if self.max_event_ms is not None and not self.national:
             self.tickets.schedule_all()  # every held ticket's record, at the same version
@@ -515,6 +564,10 @@ class GroupState:
         return out
 
     # -- the table image --------------------------------------------------------------------
+
+    @property
+    def _agent_pages(self) -> AgentTime | NationalAgentTime:
+        return self.national_agent_time if self.national else self.agent_time
 
     def _k(self, *parts: object) -> str:
         return self.group + "|" + "|".join(map(str, parts))
@@ -533,6 +586,10 @@ class GroupState:
 
         # the highest level first: a cell persisted without its parent's update would not
         # pass the replayed change on (its part is already there, so it is ignored as stale)
+        pages = self._agent_pages
+        for minute in sorted(pages.dirty):
+            put(self._k("y", minute), pages.pages.get(minute))
+        pages.dirty.clear()
         levels = list(zip(self.rollups, self._dirty_cells, strict=True))
         for rollup, dirty in reversed(levels):
             for key in sorted(dirty):
@@ -566,6 +623,11 @@ class GroupState:
         for producer_id in sorted(self.sequences.producers.dirty):
             put(self._k("s", producer_id), self.sequences.producers.get(producer_id))
         self.sequences.producers.dirty.clear()
+        if not self.national:
+            clock = self.agent_time.clock
+            for agent_id in sorted(clock.dirty):
+                put(self._k("a", agent_id), clock.image(agent_id))
+            clock.dirty.clear()
         put(self._k("m"), self._meta())
         states = self.calls.states
         for call_id in sorted(self._dirty_calls | states.dirty):  # type: ignore[attr-defined]
@@ -620,6 +682,7 @@ class GroupState:
             "tickets": opt(self.tickets.watermark),
             "wm": self.watermark_ms,
             "src": {s: list(v) for s, v in self.sources.items()},
+            "agents": self.agent_time.clock.closed_ms,
         }
 
     def _state_image(self, state: CallState) -> dict[str, Any]:
@@ -686,6 +749,10 @@ class GroupState:
                 self.calls.repeats.put(rest, value[0], _dt(value[1]))
             elif kind == "s":
                 dict.__setitem__(self.sequences.producers, rest, value)
+            elif kind == "y":
+                self._agent_pages.pages[int(rest)] = {k: list(v) for k, v in value.items()}
+            elif kind == "a":
+                self.agent_time.clock.restore(rest, value)
             elif kind == "b":
                 ms, region, line, channel = rest.split("|")
                 bkey = BucketKey(_dt(int(ms)), region, line, channel)
@@ -726,6 +793,7 @@ class GroupState:
         self.sources = {s: list(v) for s, v in meta.get("src", {}).items()}
         self.watermark_ms = meta.get("wm", self.max_event_ms)
         self.tickets.watermark = opt(meta.get("tickets"))
+        self.agent_time.clock.closed_ms = meta.get("agents")
         for call_id, state in self.calls.states.items():
             self.calls._schedule(state)
             self.queues.see(call_id, state)

@@ -1,4 +1,5 @@
-"""Tickets and agent time reconcile with the simulator's ledger, in any arrival order."""
+"""Tickets reconcile with the simulator's ledger, in any arrival order (agent time:
+test_streams_agent_time.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.ledger import iso
 from hotline.schemas import Event, TicketCategory, TicketStatus
-from hotline.streams.agents import AGENT_FIELDS, agent_minutes
 from hotline.streams.tickets import TicketState, policy_due_at, ticket_counters, tickets_open
 
 
@@ -82,14 +82,3 @@ def test_policy_due_time_is_two_working_days_for_a_complaint() -> None:
         category = created.category  # type: ignore[attr-defined]
         expected = policy_due_at(category, created.envelope.occurred_at)
         assert created.due_at == expected  # type: ignore[attr-defined]
-
-
-def test_agent_time_equals_the_ledger() -> None:
-    _, ledger, end = run()
-    want = {
-        (r["minute"], r["center_id"]): {f: r[f] for f in AGENT_FIELDS}
-        for r in ledger
-        if r["kind"] == "agents"
-    }
-    got = {(iso(m), c): v for (m, c), v in agent_minutes(_shuffled(), end).items()}
-    assert got == want and len(want) > 100

@@ -1,8 +1,9 @@
 """The Faust worker on the real broker: simulator → KafkaEventSink → raw topics → worker
-subprocess → snapshots topic; the highest version per key equals the ledger at every level,
-also when the worker is killed (SIGKILL) twice mid-run and restarted, and when a second worker
-joins and leaves mid-run (rebalances). The rebalance run also checks alerts end to end: an
-unstaffed line raises a center-unreachable alert, a dangerous-call ticket a critical one."""
+subprocess → snapshots and agent-time topics; the highest version per key equals the ledger
+at every level, also when the worker is killed (SIGKILL) twice mid-run and restarted, and
+when a second worker joins and leaves mid-run (rebalances). The rebalance run also checks
+alerts end to end: an unstaffed line raises a center-unreachable alert, a dangerous-call
+ticket a critical one."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from fixtures_kafka import ROOT, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
+from test_streams_agent_time import Expected, agent_time_at_every_level, snapshots_before
 
 from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
 from hotline.producers.base import DeliveryConfig
@@ -59,7 +61,9 @@ def _simulate(
     tmp_path: Path,
     profiles: dict[str, Profile] | None = None,
     extra: tuple[Event, ...] = (),
-) -> dict:
+) -> tuple[dict, Expected, datetime]:
+    """Simulate into the raw topics: the ledger's call counters per level, its agent time at
+    every level, and the end of the simulated span."""
     config = SimConfig(
         seed=7,
         centers=CENTERS,
@@ -92,7 +96,9 @@ def _simulate(
             for name, value in counters.items():
                 row[name] = row.get(name, 0) + value
         expected[level] = dict(out)
-    return expected
+    agents = agent_time_at_every_level(ledger)
+    assert len(agents) > 1000
+    return expected, agents, config.end
 
 
 class TopicReader:
@@ -173,6 +179,23 @@ class SnapshotReader(TopicReader):
         return bool(self.rows) and all(self.at(lv) == expected[lv] for lv in Level)
 
 
+class AgentTimeReader(TopicReader):
+    """The agent-time topic, per (level, region, minute), as the ledger has it before ``end``."""
+
+    def __init__(self, bootstrap: str, topic: str, end: datetime) -> None:
+        super().__init__(bootstrap, topic, lambda a: (a.level, a.region_code, a.bucket_start))
+        self.end = end
+
+    def wait_for(self, expected: Expected, timeout_s: float) -> Expected:
+        """Read until the rows equal ``expected`` or ``timeout_s`` passed; the rows."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = snapshots_before(self.drain().values(), self.end)
+            if got == expected or time.monotonic() > deadline:
+                return got
+            time.sleep(0.5)
+
+
 _COUNTERS = set(__import__("hotline.streams.counters", fromlist=["COUNTERS"]).COUNTERS)
 
 
@@ -231,8 +254,9 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
         raw_partitions=PARTITIONS,
         shared_partitions=PARTITIONS,
     )
-    expected = _simulate(kafka, tmp_path)
+    expected, agents_expected, end = _simulate(kafka, tmp_path)
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
+    agents = AgentTimeReader(bootstrap, shared_topic(kafka, "agent_time"), end)
     app_id = f"{unique}-app"
     worker = _start(kafka, app_id, tmp_path, "w0")
     try:
@@ -253,6 +277,7 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
         reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
+        assert agents.wait_for(agents_expected, 30) == agents_expected
     finally:
         _stop(worker)
 
@@ -304,10 +329,11 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         raw_partitions=PARTITIONS,
         shared_partitions=PARTITIONS,
     )
-    expected = _simulate(
+    expected, agents_expected, end = _simulate(
         kafka, tmp_path, {"C660000": Profile.UNSTAFFED_LINE}, extra=(_dangerous_ticket(),)
     )
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
+    agents = AgentTimeReader(bootstrap, shared_topic(kafka, "agent_time"), end)
     app_id = f"{unique}-app"
     first = _start(kafka, app_id, tmp_path, "w0")
     second = None
@@ -335,6 +361,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
+        assert agents.wait_for(agents_expected, 30) == agents_expected
         alerts = TopicReader(
             bootstrap, shared_topic(kafka, "alerts"), attrgetter("alert_id")
         ).drain()

@@ -1,0 +1,256 @@
+"""Agent time in the worker's groups: every level equals the simulator's ledger, in order,
+disordered and duplicated, and after crashes that leave any prefix of a step's state writes."""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hotline.centers import default_centers
+from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
+from hotline.producers.simulator.runner import DEFAULT_START
+from hotline.regions import default_registry
+from hotline.schemas import (
+    AGENT_TIME_COUNTERS,
+    AgentState,
+    AgentTimeSnapshot,
+    Event,
+    Level,
+    default_codec,
+)
+from hotline.streams.agents import AgentClock, AgentMinute
+from hotline.streams.config import StreamsConfig
+from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound
+from hotline.streams.rollup import region_at
+
+CENTERS = ["C330200", "C320100", "C460000", "C660000"]
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+Expected = dict[tuple[Level, str, int], tuple[int, ...]]
+
+
+def agent_time_at_every_level(ledger: Ledger) -> Expected:
+    """The ledger's agent time at every level: (level, region, minute ms) → counters."""
+    registry, homes = default_registry(), {c.center_id: c.home for c in default_centers()}
+    expected: dict[tuple[Level, str, int], list[int]] = {}
+    for row in ledger.records():
+        if row["kind"] != "agents":
+            continue
+        minute = int(datetime.fromisoformat(row["minute"]).timestamp() * 1000)
+        for level in Level:
+            key = (level, region_at(registry, homes[row["center_id"]], level), minute)
+            total = expected.setdefault(key, [0] * len(AGENT_TIME_COUNTERS))
+            total[:] = [t + row[name] for t, name in zip(total, AGENT_TIME_COUNTERS, strict=True)]
+    return {k: tuple(v) for k, v in expected.items()}
+
+
+def snapshots_before(rows: Iterable[AgentTimeSnapshot], end: datetime) -> Expected:
+    """Wire snapshots (the latest per key) as :func:`agent_time_at_every_level` has them: the
+    minutes before ``end`` with any time (the worker also counts agents still logged in after
+    the simulated span)."""
+    return {
+        (s.level, s.region_code, int(s.bucket_start.timestamp() * 1000)): counts
+        for s in rows
+        if s.bucket_start < end
+        and any(counts := tuple(getattr(s, name) for name in AGENT_TIME_COUNTERS))
+    }
+
+
+@functools.cache
+def run() -> tuple[tuple[Event, ...], datetime, Expected]:
+    """Five working-day hours at four centers: the agent events and the ledger's agent time."""
+    start, duration = DEFAULT_START + timedelta(hours=8), timedelta(hours=5)
+    config = SimConfig(seed=7, centers=CENTERS, start=start, duration=duration)
+    sink, ledger = MemorySink(), Ledger(config.end)
+    simulate(config, sink, ledger)
+    events = tuple(e for e in sink.events if e.RECORD_TYPE == "agent.state")
+    return events, config.end, agent_time_at_every_level(ledger)
+
+
+class _Latest:
+    """Last version wins per (level, region, minute), as the sink keeps them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[Level, str, int], AgentMinute] = {}
+
+    def write(self, minutes: list[AgentMinute]) -> None:
+        for m in minutes:
+            held = self.rows.get((m.level, m.region_code, m.minute_ms))
+            if (
+                held is None
+                or m.version > held.version
+                or (m.version == held.version and m.counts != held.counts)
+            ):
+                assert held is None or m.version > held.version, f"same version, other counts: {m}"
+                self.rows[(m.level, m.region_code, m.minute_ms)] = m
+
+    def before(self, end: datetime) -> Expected:
+        cut = int(end.timestamp() * 1000)
+        return {k: m.counts for k, m in self.rows.items() if k[2] < cut and any(m.counts)}
+
+
+class _Log(dict):  # type: ignore[type-arg]
+    """A table that records its writes in order (``None``: a delete)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, object]] = []
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.log.append((key, value))
+
+    def pop(self, key: str, default: object = None) -> object:
+        self.log.append((key, None))
+        return default
+
+
+def _write(state: GroupState, table: dict, prefix: int | None = None) -> None:
+    """Dump ``state`` into ``table``: every write, or only the first ``prefix`` of them."""
+    log = _Log()
+    state.dump(log)
+    for key, value in log.log[:prefix]:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+
+
+def _drive(
+    batches_of: dict[str, list[list[Event]]], crash_every: int | None = None, torn: bool = False
+) -> tuple[_Latest, list[GroupOutput]]:
+    """Each province's batches in turn through its group, province snapshots on to national;
+    with ``crash_every`` the group is rebuilt from its table (holding none of the step's
+    writes, or a prefix of them when ``torn``) and the batch replayed."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    latest, outs = _Latest(), []
+    national = GroupState(NATIONAL_GROUP, config, registry, codec)
+    states = {g: GroupState(g, config, registry, codec) for g in batches_of}
+    tables: dict[str, dict] = {g: {} for g in batches_of}
+
+    def emit(out: GroupOutput) -> None:
+        outs.append(out)
+        latest.write(out.agent_times)
+        latest.write(national.process_snapshots([], out.province_agent_times).agent_times)
+
+    done, steps = dict.fromkeys(batches_of, 0), 0
+    while any(done[g] < len(b) for g, b in batches_of.items()):
+        for g, batches in batches_of.items():
+            if done[g] >= len(batches):
+                continue
+            emit(states[g].process(Inbound(e, "t", 0, i) for i, e in enumerate(batches[done[g]])))
+            steps += 1
+            if crash_every and steps % crash_every == 0:
+                _write(states[g], tables[g], prefix=steps * 37 % 50 if torn else 0)
+                states[g] = GroupState.load(g, tables[g], config, registry, codec)
+                emit(states[g].held())
+                continue  # replay the same batch
+            _write(states[g], tables[g])
+            done[g] += 1
+    for g, state in states.items():
+        emit(state.advance(state.flush_point()))
+        _write(state, tables[g])
+        reloaded = GroupState.load(g, tables[g], config, registry, codec)
+        assert reloaded.agent_time.clock.timelines == state.agent_time.clock.timelines
+        assert reloaded.agent_time.pages == state.agent_time.pages
+    return latest, outs
+
+
+def _in_batches(events: list[Event], size: int = 200) -> dict[str, list[list[Event]]]:
+    registry = default_registry()
+    by_group: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        by_group[registry.province_of(e.envelope.region_code).code].append(e)
+    return {g: [v[i : i + size] for i in range(0, len(v), size)] for g, v in by_group.items()}
+
+
+def _late(outs: list[GroupOutput]) -> list[Event]:
+    return [
+        r.event for out in outs for r, _ in out.rejected if r.event.RECORD_TYPE == "agent.state"
+    ]
+
+
+def test_agent_time_equals_the_ledger_at_every_level() -> None:
+    events, end, expected = run()
+    latest, outs = _drive(_in_batches(list(events)))
+    assert len(expected) > 500 and {k[0] for k in expected} == set(Level)
+    assert latest.before(end) == expected
+    assert not _late(outs)
+
+
+def test_disordered_and_duplicated_delivery_is_exact() -> None:
+    """Each batch shuffled with duplicates of its own events and of an earlier batch's:
+    those of minutes already closed come back as late, none is counted twice."""
+    events, end, expected = run()
+    rng = random.Random(11)
+    batches_of = _in_batches(list(events))
+    for batches in batches_of.values():
+        sent = list(batches)
+        for i, batch in enumerate(sent):
+            mixed = batch + batch[::5] + (sent[i - 4][::3] if i >= 4 else [])
+            rng.shuffle(mixed)
+            batches[i] = mixed
+    latest, outs = _drive(batches_of)
+    assert latest.before(end) == expected
+    ids = {e.envelope.event_id for e in events}
+    late = _late(outs)
+    assert late and all(e.envelope.event_id in ids for e in late)
+
+
+@pytest.mark.parametrize("torn", [False, True], ids=["none-written", "torn-write"])
+def test_crashes_then_replay_are_exact(torn: bool) -> None:
+    events, end, expected = run()
+    latest, outs = _drive(_in_batches(list(events)), crash_every=3, torn=torn)
+    assert latest.before(end) == expected
+    assert not _late(outs)
+
+
+def _state(agent: str, at: timedelta, state: AgentState, seq: int) -> Event:
+    """An agent state event at T0 + ``at`` (a simulated one with these fields replaced)."""
+    template = run()[0][0]
+    env = template.envelope.model_copy(
+        update={
+            "event_id": f"E{agent}-{seq}",
+            "occurred_at": T0 + at,
+            "sequence": seq,
+            "region_code": "330203",
+        }
+    )
+    return template.model_copy(
+        update={"envelope": env, "agent_id": agent, "state": state, "reason": None}
+    )
+
+
+def test_clock_counts_until_the_next_state_and_rejects_what_is_closed() -> None:
+    clock = AgentClock()
+    minute = timedelta(minutes=1)
+    assert clock.add(_state("A1", timedelta(seconds=30), AgentState.READY, 1))
+    assert clock.add(_state("A1", minute + timedelta(seconds=15), AgentState.ON_CALL, 2))
+    assert clock.add(
+        _state("A1", minute + timedelta(seconds=15), AgentState.ON_CALL, 2)
+    )  # duplicate
+    rows = clock.close(int((T0 + 2 * minute).timestamp() * 1000))
+    t0 = int(T0.timestamp() * 1000)
+    staffed, ready, on_call = 0, 1, 2
+    assert rows[(t0, "330203")][ready] == 30_000 == rows[(t0, "330203")][staffed]
+    assert rows[(t0 + 60_000, "330203")][ready] == 15_000
+    assert rows[(t0 + 60_000, "330203")][on_call] == 45_000
+    assert not clock.add(
+        _state("A1", minute + timedelta(seconds=50), AgentState.READY, 3)
+    )  # closed
+    assert clock.add(_state("A1", 2 * minute + timedelta(seconds=20), AgentState.LOGGED_OUT, 4))
+    rows = clock.close(int((T0 + 4 * minute).timestamp() * 1000))
+    assert rows == {(t0 + 120_000, "330203"): [20_000, 0, 20_000, 0, 0]}
+    clock.close(int((T0 + 5 * minute).timestamp() * 1000))
+    assert not clock.timelines  # logged out before the closed minutes: forgotten
+
+
+def test_wire_record_is_the_model() -> None:
+    codec = default_codec()
+    snap = AgentMinute(Level.CITY, "330200", int(T0.timestamp() * 1000), 2, (9, 4, 3, 2, 1))
+    model = AgentTimeSnapshot(**snap.to_avro())
+    assert codec.encode("agent_time.snapshot", snap.to_avro()) == codec.encode_model(model)
+    assert AgentMinute.from_dict(snap.to_dict()) == snap
