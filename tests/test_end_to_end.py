@@ -2,7 +2,8 @@
 streams worker (subprocess, replay mode) → derived topics → sink → ClickHouse. Every grain
 (minute, hour, day, month, year) at every level (county, city, province, national) of
 ``metric_counters`` equals the simulator's ledger exactly, rolled up with the streams' own
-rule (:func:`hotline.streams.rollup.region_at`); call_records agree per region and minute.
+rule (:func:`hotline.streams.rollup.region_at`); call_records agree per region and minute;
+``agent_minute`` equals the ledger's agent time at every level.
 
 Faults: a replay of every offset by a fresh sink group changes nothing; the sink killed
 (SIGKILL) mid-run twice and restarted, then ClickHouse stopped for 60 s under it, still ends
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from clickhouse_driver import Client
 from fixtures_kafka import ROOT
+from test_streams_agent_time import Expected, agent_time_at_every_level
 
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.kafka_broker import KafkaBroker
@@ -41,7 +43,7 @@ from hotline.producers.simulator import Ledger, SimConfig, simulate
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import Level
+from hotline.schemas import AGENT_TIME_COUNTERS, Level
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
 from hotline.sinks.sink import Sink, SinkConfig
@@ -131,6 +133,17 @@ def calls_in(client: Client) -> dict[tuple[str, int], tuple[int, int, int]]:
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}  # type: ignore[misc]
 
 
+def agents_in(client: Client, end: datetime) -> Expected:
+    """agent_minute before ``end`` (the worker also counts agents logged in after the span)."""
+    rows = client.execute(
+        f"SELECT level, region_code, toUnixTimestamp(bucket_start) * 1000, "
+        f"{', '.join(AGENT_TIME_COUNTERS)} FROM {DATABASE}.agent_minute FINAL "
+        f"WHERE toUnixTimestamp(bucket_start) < %(end)s",
+        {"end": int(end.timestamp())},
+    )
+    return {(Level(r[0]), r[1], r[2]): tuple(r[3:]) for r in rows if any(r[3:])}
+
+
 def late_in(client: Client) -> int:
     return client.execute(f"SELECT sum(late) FROM {DATABASE}.metric_minute FINAL")[0][0]
 
@@ -143,6 +156,8 @@ class Pipeline:
     kafka: KafkaSettings
     expected: dict[Key, tuple[int, ...]]
     calls: dict[tuple[str, int], tuple[int, int, int]]
+    agents: Expected
+    end: datetime
     minute_keys: int
     home: Path
 
@@ -204,6 +219,8 @@ def pipeline(
             kafka,
             expected,
             calls_from(ledger),
+            agent_time_at_every_level(ledger),
+            config.end,
             sum(1 for k in expected if k[0] == "minute"),
             home,
         )
@@ -242,8 +259,12 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 def exact(admin: Client, pipeline: Pipeline) -> Callable[[], bool]:
     def check() -> bool:
-        try:  # the call records too: the sink may read their topic after the metrics
-            return metrics_in(admin) == pipeline.expected and calls_in(admin) == pipeline.calls
+        try:  # records and agent time too: the sink may read their topics after the metrics
+            return (
+                metrics_in(admin) == pipeline.expected
+                and calls_in(admin) == pipeline.calls
+                and agents_in(admin, pipeline.end) == pipeline.agents
+            )
         except Exception:  # ClickHouse restarting: ask again
             return False
 
@@ -295,6 +316,8 @@ def assert_exact(admin: Client, pipeline: Pipeline) -> None:
             assert have == want, (grain, level, len(have), len(want))
     assert got.keys() == pipeline.expected.keys()
     assert calls_in(admin) == pipeline.calls
+    agents = agents_in(admin, pipeline.end)
+    assert {k[0] for k in agents} == set(Level) and agents == pipeline.agents
     assert late_in(admin) == 0
     # no event dead-lettered as late, and no sequence gap: the simulation lost nothing
     late_dead = admin.execute(
@@ -325,7 +348,7 @@ def test_every_grain_and_level_equals_the_ledger_and_a_replay_changes_nothing(
         first.stop()
         thread.join(60)
     assert_exact(admin, pipeline)
-    before = (metrics_in(admin), calls_in(admin))
+    before = (metrics_in(admin), calls_in(admin), agents_in(admin, pipeline.end))
 
     # The same offsets again: a fresh group reads every partition from offset 0.
     replay = Sink(settings, config.model_copy(update={"group_id": f"{prefix}-sink-b"}))
@@ -338,7 +361,7 @@ def test_every_grain_and_level_equals_the_ledger_and_a_replay_changes_nothing(
         replay.stop()
         thread.join(60)
     assert replay.stats.flushes > 0
-    assert (metrics_in(admin), calls_in(admin)) == before
+    assert (metrics_in(admin), calls_in(admin), agents_in(admin, pipeline.end)) == before
     assert_exact(admin, pipeline)
 
 
