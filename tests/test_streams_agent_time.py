@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import random
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from group_driver import Latest, drive, in_batches
 
 from hotline.centers import default_centers
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
@@ -25,7 +25,7 @@ from hotline.schemas import (
 )
 from hotline.streams.agents import AgentClock, AgentMinute
 from hotline.streams.config import StreamsConfig
-from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound
+from hotline.streams.groups import GroupOutput, GroupState
 from hotline.streams.rollup import region_at
 
 CENTERS = ["C330200", "C320100", "C460000", "C660000"]
@@ -71,113 +71,46 @@ def run() -> tuple[tuple[Event, ...], datetime, Expected]:
     return events, config.end, agent_time_at_every_level(ledger)
 
 
-class _Latest:
-    """Last version wins per (level, region, minute), as the sink keeps them."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[Level, str, int], AgentMinute] = {}
-
-    def write(self, minutes: list[AgentMinute]) -> None:
-        for m in minutes:
-            held = self.rows.get((m.level, m.region_code, m.minute_ms))
-            if (
-                held is None
-                or m.version > held.version
-                or (m.version == held.version and m.counts != held.counts)
-            ):
-                assert held is None or m.version > held.version, f"same version, other counts: {m}"
-                self.rows[(m.level, m.region_code, m.minute_ms)] = m
-
-    def before(self, end: datetime) -> Expected:
-        cut = int(end.timestamp() * 1000)
-        return {k: m.counts for k, m in self.rows.items() if k[2] < cut and any(m.counts)}
-
-
-class _Log(dict):  # type: ignore[type-arg]
-    """A table that records its writes in order (``None``: a delete)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list[tuple[str, object]] = []
-
-    def __setitem__(self, key: str, value: object) -> None:
-        self.log.append((key, value))
-
-    def pop(self, key: str, default: object = None) -> object:
-        self.log.append((key, None))
-        return default
-
-
-def _write(state: GroupState, table: dict, prefix: int | None = None) -> None:
-    """Dump ``state`` into ``table``: every write, or only the first ``prefix`` of them."""
-    log = _Log()
-    state.dump(log)
-    for key, value in log.log[:prefix]:
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
+def _before(latest: Latest, end: datetime) -> Expected:
+    cut = int(end.timestamp() * 1000)
+    rows = latest.rows.values()
+    return {
+        (m.level, m.region_code, m.minute_ms): m.counts
+        for m in rows
+        if m.minute_ms < cut and any(m.counts)
+    }
 
 
 def _drive(
     batches_of: dict[str, list[list[Event]]], crash_every: int | None = None, torn: bool = False
-) -> tuple[_Latest, list[GroupOutput]]:
-    """Each province's batches in turn through its group, province snapshots on to national;
-    with ``crash_every`` the group is rebuilt from its table (holding none of the step's
-    writes, or a prefix of them when ``torn``) and the batch replayed."""
-    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
-    latest, outs = _Latest(), []
-    national = GroupState(NATIONAL_GROUP, config, registry, codec)
-    states = {g: GroupState(g, config, registry, codec) for g in batches_of}
-    tables: dict[str, dict] = {g: {} for g in batches_of}
+) -> tuple[Latest, list[GroupOutput]]:
+    """The groups' agent time, last version per (level, region, minute), and every output;
+    the reloaded state equals the state at the end."""
+    latest, outs = Latest(lambda m: (m.level, m.region_code, m.minute_ms)), []  # type: ignore[attr-defined]
 
     def emit(out: GroupOutput) -> None:
         outs.append(out)
         latest.write(out.agent_times)
-        latest.write(national.process_snapshots([], out.province_agent_times).agent_times)
 
-    done, steps = dict.fromkeys(batches_of, 0), 0
-    while any(done[g] < len(b) for g, b in batches_of.items()):
-        for g, batches in batches_of.items():
-            if done[g] >= len(batches):
-                continue
-            emit(states[g].process(Inbound(e, "t", 0, i) for i, e in enumerate(batches[done[g]])))
-            steps += 1
-            if crash_every and steps % crash_every == 0:
-                _write(states[g], tables[g], prefix=steps * 37 % 50 if torn else 0)
-                states[g] = GroupState.load(g, tables[g], config, registry, codec)
-                emit(states[g].held())
-                continue  # replay the same batch
-            _write(states[g], tables[g])
-            done[g] += 1
-    for g, state in states.items():
-        emit(state.advance(state.flush_point()))
-        _write(state, tables[g])
-        reloaded = GroupState.load(g, tables[g], config, registry, codec)
+    groups = drive(batches_of, emit, crash_every, torn)
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    for g, (state, table) in groups.items():
+        reloaded = GroupState.load(g, table, config, registry, codec)
         assert reloaded.agent_time.clock.timelines == state.agent_time.clock.timelines
         assert reloaded.agent_time.pages == state.agent_time.pages
     return latest, outs
 
 
-def _in_batches(events: list[Event], size: int = 200) -> dict[str, list[list[Event]]]:
-    registry = default_registry()
-    by_group: dict[str, list[Event]] = defaultdict(list)
-    for e in events:
-        by_group[registry.province_of(e.envelope.region_code).code].append(e)
-    return {g: [v[i : i + size] for i in range(0, len(v), size)] for g, v in by_group.items()}
-
-
 def _late(outs: list[GroupOutput]) -> list[Event]:
-    return [
-        r.event for out in outs for r, _ in out.rejected if r.event.RECORD_TYPE == "agent.state"
-    ]
+    rejected = (r.event for out in outs for r, _ in out.rejected)
+    return [e for e in rejected if e.RECORD_TYPE == "agent.state"]
 
 
 def test_agent_time_equals_the_ledger_at_every_level() -> None:
     events, end, expected = run()
-    latest, outs = _drive(_in_batches(list(events)))
+    latest, outs = _drive(in_batches(list(events)))
     assert len(expected) > 500 and {k[0] for k in expected} == set(Level)
-    assert latest.before(end) == expected
+    assert _before(latest, end) == expected
     assert not _late(outs)
 
 
@@ -186,7 +119,7 @@ def test_disordered_and_duplicated_delivery_is_exact() -> None:
     those of minutes already closed come back as late, none is counted twice."""
     events, end, expected = run()
     rng = random.Random(11)
-    batches_of = _in_batches(list(events))
+    batches_of = in_batches(list(events))
     for batches in batches_of.values():
         sent = list(batches)
         for i, batch in enumerate(sent):
@@ -194,7 +127,7 @@ def test_disordered_and_duplicated_delivery_is_exact() -> None:
             rng.shuffle(mixed)
             batches[i] = mixed
     latest, outs = _drive(batches_of)
-    assert latest.before(end) == expected
+    assert _before(latest, end) == expected
     ids = {e.envelope.event_id for e in events}
     late = _late(outs)
     assert late and all(e.envelope.event_id in ids for e in late)
@@ -203,8 +136,8 @@ def test_disordered_and_duplicated_delivery_is_exact() -> None:
 @pytest.mark.parametrize("torn", [False, True], ids=["none-written", "torn-write"])
 def test_crashes_then_replay_are_exact(torn: bool) -> None:
     events, end, expected = run()
-    latest, outs = _drive(_in_batches(list(events)), crash_every=3, torn=torn)
-    assert latest.before(end) == expected
+    latest, outs = _drive(in_batches(list(events)), crash_every=3, torn=torn)
+    assert _before(latest, end) == expected
     assert not _late(outs)
 
 

@@ -1,0 +1,111 @@
+"""Drive the worker's province groups and the national group without a broker, with crashes
+that leave none or a prefix of a step's state writes (the changelog after a kill -9)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from hotline.regions import default_registry
+from hotline.schemas import Event, default_codec
+from hotline.streams.config import StreamsConfig
+from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound
+
+
+class Latest:
+    """Last version wins per key, as the sink keeps snapshots; the same version twice must
+    carry the same counters."""
+
+    def __init__(self, key: Callable[[object], object]) -> None:
+        self.key = key
+        self.rows: dict[object, object] = {}
+
+    def write(self, snapshots: Iterable[object]) -> None:
+        for snap in snapshots:
+            key = self.key(snap)
+            held = self.rows.get(key)
+            if held is not None and snap.version == held.version:  # type: ignore[attr-defined]
+                assert snap.counts == held.counts, f"same version, other counts: {snap}"  # type: ignore[attr-defined]
+            if held is None or snap.version > held.version:  # type: ignore[attr-defined]
+                self.rows[key] = snap
+
+
+class _Log(dict):  # type: ignore[type-arg]
+    """A table that records its writes in order (``None``: a delete)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, object]] = []
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.log.append((key, value))
+
+    def pop(self, key: str, default: object = None) -> object:
+        self.log.append((key, None))
+        return default
+
+
+def write(state: GroupState, table: dict, prefix: int | None = None) -> None:
+    """Dump ``state`` into ``table``: every write, or only the first ``prefix`` of them."""
+    log = _Log()
+    state.dump(log)
+    for key, value in log.log[:prefix]:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+
+
+def in_batches(events: Iterable[Event], size: int = 200) -> dict[str, list[list[Event]]]:
+    """Each province's events (in the given order) in batches of ``size``."""
+    registry = default_registry()
+    by_group: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        by_group[registry.province_of(e.envelope.region_code).code].append(e)
+    return {g: [v[i : i + size] for i in range(0, len(v), size)] for g, v in by_group.items()}
+
+
+def drive(
+    batches_of: dict[str, list[list[Event]]],
+    emit: Callable[[GroupOutput], None],
+    crash_every: int | None = None,
+    torn: bool = False,
+) -> dict[str, tuple[GroupState, dict]]:
+    """Each province's batches in turn through its group (as the group topic interleaves
+    them); every output, and the national group's output from its province snapshots, goes
+    to ``emit``. With ``crash_every``, every so many steps the group is rebuilt from its table
+    (holding none of the step's writes, or a prefix of them when ``torn``) and the batch is
+    replayed. At the end every group flushes. Returns each group's state and table."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    national = GroupState(NATIONAL_GROUP, config, registry, codec)
+    states = {g: GroupState(g, config, registry, codec) for g in batches_of}
+    tables: dict[str, dict] = {g: {} for g in batches_of}
+
+    def out(step: GroupOutput) -> None:
+        emit(step)
+        emit(
+            national.process_snapshots(
+                step.province_snapshots, step.province_agent_times, step.province_ticket_counts
+            )
+        )
+
+    done, steps = dict.fromkeys(batches_of, 0), 0
+    while any(done[g] < len(b) for g, b in batches_of.items()):
+        for g, batches in batches_of.items():
+            if done[g] >= len(batches):
+                continue
+            out(states[g].process(Inbound(e, "t", 0, i) for i, e in enumerate(batches[done[g]])))
+            steps += 1
+            if crash_every and steps % crash_every == 0:
+                write(states[g], tables[g], prefix=steps * 37 % 50 if torn else 0)
+                states[g] = GroupState.load(g, tables[g], config, registry, codec)
+                out(states[g].held())
+                continue  # replay the same batch
+            write(states[g], tables[g])
+            done[g] += 1
+    for g, state in states.items():
+        point = state.flush_point()
+        assert point is not None
+        out(state.advance(point))
+        write(state, tables[g])
+    return {g: (s, tables[g]) for g, s in states.items()}
