@@ -12,6 +12,7 @@ province), one topic per event family; everything derived is shared by all provi
     hotline.records.tickets            ticket records (latest wins)  derived retention
     hotline.metrics.snapshots          versioned counter snapshots
     hotline.metrics.agents             versioned agent-time snapshots (closed minutes)
+    hotline.metrics.tickets            versioned ticket-count snapshots
     hotline.alerts                     alerts
     hotline.deadletter                 events that can never be processed, with the reason
     hotline.sequence-gaps              detected gaps in producers' sequence numbers
@@ -54,6 +55,7 @@ SHARED_TOPICS: dict[str, str] = {
     "ticket_records": "records.tickets",
     "metric_snapshots": "metrics.snapshots",
     "agent_time": "metrics.agents",
+    "ticket_counts": "metrics.tickets",
     "alerts": "alerts",
     "dead_letters": "deadletter",
     "sequence_gaps": "sequence-gaps",

@@ -29,12 +29,14 @@ from hotline.schemas.contract import check
 from hotline.schemas.derived import (
     AGENT_TIME_COUNTERS,
     METRIC_COUNTERS,
+    TICKET_COUNT_COUNTERS,
     AgentTimeSnapshot,
     Alert,
     CallRecord,
     DeadLetter,
     MetricSnapshot,
     QueueSnapshot,
+    TicketCountSnapshot,
     TicketRecord,
 )
 from hotline.schemas.enums import (
@@ -74,6 +76,7 @@ __all__ = [
     "METRIC_COUNTERS",
     "RECORD_TYPES",
     "RUBRIC",
+    "TICKET_COUNT_COUNTERS",
     "AgentState",
     "AgentStateChanged",
     "AgentTimeSnapshot",
@@ -114,6 +117,7 @@ __all__ = [
     "TicketCallbackMade",
     "TicketCategory",
     "TicketClosed",
+    "TicketCountSnapshot",
     "TicketCreated",
     "TicketRecord",
     "TicketReopened",

@@ -25,6 +25,7 @@ from hotline.schemas.derived import (
     DeadLetter,
     MetricSnapshot,
     QueueSnapshot,
+    TicketCountSnapshot,
     TicketRecord,
 )
 from hotline.schemas.qa import QaEvaluation
@@ -58,6 +59,7 @@ _MODELS: tuple[type[Record], ...] = (
     TicketRecord,
     MetricSnapshot,
     AgentTimeSnapshot,
+    TicketCountSnapshot,
     QueueSnapshot,
     Alert,
     DeadLetter,
@@ -79,6 +81,7 @@ KEY_FIELDS: dict[str, str] = {
     "qa.evaluation": "evaluation_id",
     "metric.snapshot": "region_code",
     "agent_time.snapshot": "region_code",
+    "ticket_count.snapshot": "region_code",
     "queue.snapshot": "center_id",
     "alert.record": "dedupe_key",
     "dead_letter.record": "source_topic",

@@ -1,5 +1,5 @@
 """Records the pipeline emits: one call record per call, the latest ticket record per ticket,
-metric and agent-time snapshots (counters only, never rates), alerts and dead letters.
+metric, agent-time and ticket-count snapshots (counters only, never rates), alerts and dead letters.
 
 Records that are rewritten as more is learned (call, ticket, snapshot, alert) carry a
 ``version``; a sink keeps the highest version, so writing the same record twice, or an older
@@ -193,6 +193,30 @@ class AgentTimeSnapshot(Record):
     """Logged in and not ready for any other reason (break, training, meeting, …)."""
 
 
+class TicketCountSnapshot(Record):
+    """Ticket counters for one minute × level × region × category.
+
+    A ticket counts ``created`` in the minute of its creation and, for each resolution,
+    ``resolved`` (and ``resolved_on_time`` when at or before the due time then in force) in
+    the resolution's minute, in the region and category of its creation. The province's
+    stream worker sends the county, city and province snapshots as tickets change; national
+    sums the provinces'.
+    """
+
+    RECORD_TYPE = "ticket_count.snapshot"
+
+    bucket_start: UtcMillis
+    bucket_seconds: Int = 60
+    level: Level
+    region_code: SnapshotRegionCode
+    """The region at ``level``; ``000000`` for the national level."""
+    category: TicketCategory
+    version: Count
+    created: Count = 0
+    resolved: Count = 0
+    resolved_on_time: Count = 0
+
+
 class Alert(Record):
     """An alert; open while ``closed_at`` is null. One ``dedupe_key`` → one open alert."""
 
@@ -252,4 +276,12 @@ AGENT_TIME_COUNTERS: tuple[str, ...] = tuple(
     name
     for name in AgentTimeSnapshot.model_fields
     if name not in {"bucket_start", "bucket_seconds", "level", "region_code", "version"}
+)
+
+
+#: The counters of a :class:`TicketCountSnapshot`, in field order (after ``version``).
+TICKET_COUNT_COUNTERS: tuple[str, ...] = tuple(
+    name
+    for name in TicketCountSnapshot.model_fields
+    if name not in {"bucket_start", "bucket_seconds", "level", "region_code", "category", "version"}
 )

@@ -43,6 +43,7 @@ from hotline.schemas.derived import (
     DeadLetter,
     MetricSnapshot,
     QueueSnapshot,
+    TicketCountSnapshot,
     TicketRecord,
 )
 from hotline.schemas.enums import (
@@ -97,6 +98,7 @@ class _Story:
             TicketRecord,
             MetricSnapshot,
             AgentTimeSnapshot,
+            TicketCountSnapshot,
             QueueSnapshot,
             Alert,
             DeadLetter,
@@ -349,6 +351,18 @@ def _story() -> list[Record]:
         ready_ms=20_000,
         on_call_ms=30_000,
         acw_ms=10_000,
+    )
+    s.emit(
+        TicketCountSnapshot,
+        _s(0),
+        bucket_start=T0 + _s(3660),
+        level=Level.COUNTY,
+        region_code=REGION_CODE,
+        category=TicketCategory.COMPLAINT,
+        version=4,
+        created=1,
+        resolved=1,
+        resolved_on_time=1,
     )
     s.emit(
         Alert,
