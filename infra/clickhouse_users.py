@@ -61,7 +61,7 @@ class FilteredTable(_Model):
         return value
 
 
-# The tables and views per-province users can read (sinks/migrations/0002…0010), each with
+# The tables and views per-province users can read (sinks/migrations/0002…0011), each with
 # its province column. A new table or view with region-level rows is listed here, or scoped
 # users cannot read it at all.
 FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
@@ -100,6 +100,9 @@ FILTERED_TABLES: tuple[FilteredTable, ...] = tuple(
         # agent time per minute and occupancy per region and day (0010)
         "agent_minute",
         "region_occupancy",
+        # ticket counts per minute and per region, day and category (0011)
+        "ticket_minute",
+        "region_ticket_rates",
     )
 )
 

@@ -22,6 +22,7 @@ from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import (
     AGENT_TIME_COUNTERS,
     METRIC_COUNTERS,
+    TICKET_COUNT_COUNTERS,
     Codec,
     CodecError,
     ContractViolation,
@@ -50,6 +51,7 @@ PLACE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ticket_history": ("province_code",),
     "metric_minute": ("province_code",),
     "agent_minute": ("province_code",),
+    "ticket_minute": ("province_code",),
     "alerts": ("province_code",),
     "sequence_gaps": ("province_code",),
     "agent_states": ("province_code",),
@@ -96,6 +98,9 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
         "version",
     ),
     "agent_minute": ("level", "region_code", "bucket_start", *AGENT_TIME_COUNTERS, "version"),
+    "ticket_minute": (
+        "level", "region_code", "bucket_start", "category", *TICKET_COUNT_COUNTERS, "version",
+    ),
     "alerts": (
         "alert_id", "kind", "severity", "region_code", "center_id", "opened_at", "closed_at",
         "message", "dedupe_key", "version",
@@ -191,6 +196,14 @@ def _agent_time(r: Mapping[str, Any]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _ticket_count(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    _minute("ticket_count.snapshot", r)
+    return (
+        _s(r["level"]), r["region_code"], r["bucket_start"], _s(r["category"]),
+        *(r[c] for c in TICKET_COUNT_COUNTERS), r["version"],
+    )  # fmt: skip
+
+
 def _alert(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         r["alert_id"], _s(r["kind"]), _s(r["severity"]), r["region_code"], _s(r["center_id"]),
@@ -226,6 +239,7 @@ ROUTES: dict[str, tuple[tuple[str, _Build], ...]] = {
     "ticket.record": (("tickets", _ticket), ("ticket_history", _ticket_history)),
     "metric.snapshot": (("metric_minute", _snapshot),),
     "agent_time.snapshot": (("agent_minute", _agent_time),),
+    "ticket_count.snapshot": (("ticket_minute", _ticket_count),),
     "alert.record": (("alerts", _alert),),
     "agent.state": (("agent_states", _agent_state),),
     "queue.snapshot": (("queue_now", _queue),),

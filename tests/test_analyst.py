@@ -22,7 +22,7 @@ from hotline.regions import default_registry
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.analyst import query_df
 from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import AGENT_TIME_COUNTERS, METRIC_COUNTERS, place, to_rows
+from hotline.sinks.rows import AGENT_TIME_COUNTERS, METRIC_COUNTERS, TABLES, place, to_rows
 from hotline.sinks.writer import Writer
 
 pytestmark = pytest.mark.clickhouse
@@ -181,4 +181,61 @@ def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
         ("county", "320102", "320000", day, 40_000, 80_000, 0.5),
         ("county", "320102", "320000", next_day, 0, 45_000, 0.0),
         ("national", "000000", "000000", day, 30_000, 60_000, 0.5),
+    ]
+
+
+def test_region_ticket_rates_sum_minutes_per_china_day_and_category(
+    loaded: Client, clickhouse_settings: ClickHouseSettings
+) -> None:
+    china = ZoneInfo("Asia/Shanghai")
+    day = (T0 - timedelta(days=20)).astimezone(china).date()  # no other data on these days
+    midnight = datetime.combine(day, time(), china).astimezone(UTC)
+    registry = default_registry()
+
+    def counts(region: str, level: str, minute: int, category: str, c: tuple[int, ...], v: int):
+        row = {
+            "level": level,
+            "region_code": region,
+            "bucket_start": midnight + timedelta(minutes=minute),
+            "category": category,
+            **dict(zip(("created", "resolved", "resolved_on_time"), c, strict=True)),
+            "version": v,
+        }
+        (row["province_code"],) = place(registry, "ticket_minute", region)
+        return tuple(row[column] for column in TABLES["ticket_minute"])
+
+    Writer(loaded, DATABASE).write(
+        {
+            "ticket_minute": [
+                counts("320102", "county", 600, "complaint", (2, 4, 3), 2),
+                counts("320102", "county", 600, "complaint", (5, 5, 5), 1),  # older, after
+                counts("320102", "county", 1439, "complaint", (1, 4, 1), 1),  # 23:59 China time
+                counts("320102", "county", 1440, "complaint", (1, 0, 0), 1),  # 00:00: next day
+                counts("320102", "county", 600, "dangerous_call", (1, 1, 1), 1),
+                counts("320100", "city", 600, "complaint", (2, 2, 1), 1),
+                counts("320100", "city", 600, "complaint", (2, 2, 1), 1),  # repeated
+                counts("000000", "national", 601, "complaint", (7, 4, 3), 1),
+            ],
+        }
+    )
+    df = query_df(
+        "SELECT level, region_code, province_code, day, category, created, resolved, "
+        "resolved_on_time, on_time_rate FROM region_ticket_rates WHERE day IN (%(d0)s, %(d1)s) "
+        "ORDER BY level, region_code, day, category",
+        {"d0": day, "d1": day + timedelta(days=1)},
+        clickhouse=clickhouse_settings,
+        password=PASSWORDS["analyst"],
+    )
+    rows = [
+        (r.level, r.region_code, r.province_code, r.day, r.category, r.created, r.resolved,
+         r.resolved_on_time, None if pd.isna(r.on_time_rate) else r.on_time_rate)
+        for r in df.itertuples()
+    ]  # fmt: skip
+    next_day: date = day + timedelta(days=1)
+    assert rows == [
+        ("city", "320100", "320000", day, "complaint", 2, 2, 1, 0.5),
+        ("county", "320102", "320000", day, "complaint", 3, 8, 4, 0.5),
+        ("county", "320102", "320000", day, "dangerous_call", 1, 1, 1, 1.0),
+        ("county", "320102", "320000", next_day, "complaint", 1, 0, 0, None),
+        ("national", "000000", "000000", day, "complaint", 7, 4, 3, 0.75),
     ]

@@ -44,6 +44,7 @@ from hotline.schemas import (
     Severity,
     SurveyResult,
     TicketCategory,
+    TicketCountSnapshot,
     TicketRecord,
     TicketStatus,
     default_codec,
@@ -82,6 +83,10 @@ class Produced:
     agent_minutes: int
     staffed_ms: int
     on_call_ms: int
+    ticket_minutes: int
+    tickets_created: int
+    tickets_resolved: int
+    tickets_on_time: int
 
 
 def _call(i: int, version: int) -> CallRecord:
@@ -137,6 +142,21 @@ def _agent_time(level: Level, region: str, minute: int, version: int) -> AgentTi
         on_call_ms=on_call,
         acw_ms=acw,
         not_ready_ms=1_000 * version,
+    )
+
+
+def _ticket_count(
+    level: Level, region: str, minute: int, category: TicketCategory, version: int
+) -> TicketCountSnapshot:
+    return TicketCountSnapshot(
+        bucket_start=T0 + timedelta(minutes=minute),
+        level=level,
+        region_code=region,
+        category=category,
+        version=version,
+        created=3 * version + minute % 5,
+        resolved=2 * version,
+        resolved_on_time=version + (1 if category == TicketCategory.COMPLAINT else 0),
     )
 
 
@@ -227,6 +247,18 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
         ]
     staffed = sum(_agent_time(*key, 2).staffed_ms for key in agent_minutes)
     on_call = sum(_agent_time(*key, 2).on_call_ms for key in agent_minutes)
+    ticket_minutes = [
+        (level, r, m, category)
+        for level, r in agent_keys
+        for m in range(0, 150, 37)
+        for category in (TicketCategory.COMPLAINT, TicketCategory.DANGEROUS_CALL)
+    ]
+    for level, region, minute, category in ticket_minutes:
+        messages += [
+            ("ticket_counts", enc(_ticket_count(level, region, minute, category, v)))
+            for v in (2, 1, 2, 1)
+        ]
+    final_counts = [_ticket_count(*key, 2) for key in ticket_minutes]
     for i in range(30):
         messages += [("ticket_records", enc(_ticket(i, v))) for v in (1, 2, 1)]
     messages += [("agents", enc(_agent_event(i))) for i in range(12)] * 2
@@ -247,6 +279,10 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
         len(agent_minutes),
         staffed,
         on_call,
+        len(ticket_minutes),
+        sum(c.created for c in final_counts),
+        sum(c.resolved for c in final_counts),
+        sum(c.resolved_on_time for c in final_counts),
     )
 
 
@@ -330,6 +366,10 @@ def state(admin: Client) -> dict[str, tuple[object, ...]]:
         "agent_minute": f"SELECT count(), sum(staffed_ms), sum(on_call_ms), max(version) "
         f"FROM {db}.agent_minute FINAL",
         "occupancy": f"SELECT sum(staffed_ms) FROM {db}.region_occupancy",
+        "ticket_minute": f"SELECT count(), sum(created), sum(resolved), sum(resolved_on_time), "
+        f"max(version) FROM {db}.ticket_minute FINAL",
+        "ticket_days": f"SELECT sum(created), sum(resolved), sum(resolved_on_time) "
+        f"FROM {db}.region_ticket_rates",
         "alerts": f"SELECT count() FROM {db}.alerts FINAL",
         "gaps": f"SELECT count() FROM {db}.sequence_gaps FINAL",
         "dead": f"SELECT count() FROM {db}.dead_letters FINAL",
@@ -350,6 +390,14 @@ def expected(data: Produced) -> dict[str, tuple[object, ...]]:
         "agents": (data.agent_events,),
         "agent_minute": (data.agent_minutes, data.staffed_ms, data.on_call_ms, 2),
         "occupancy": (data.staffed_ms,),
+        "ticket_minute": (
+            data.ticket_minutes,
+            data.tickets_created,
+            data.tickets_resolved,
+            data.tickets_on_time,
+            2,
+        ),
+        "ticket_days": (data.tickets_created, data.tickets_resolved, data.tickets_on_time),
         "alerts": (data.alerts,),
         "gaps": (data.gaps,),
         "rates": (data.snapshot_offered, minute_answered),
@@ -558,6 +606,8 @@ def test_rows_are_placed_by_the_region_registry_not_by_digits() -> None:
     assert place(registry, "metric_minute", "000000") == ("000000",)
     assert place(registry, "agent_minute", "000000") == ("000000",)
     assert place(registry, "agent_minute", "659001") == ("660000",)
+    assert place(registry, "ticket_minute", "000000") == ("000000",)
+    assert place(registry, "ticket_minute", "429004") == ("420000",)  # 仙桃
 
 
 def test_agent_time_snapshots_become_agent_minute_rows_of_whole_minutes() -> None:
@@ -577,6 +627,27 @@ def test_agent_time_snapshots_become_agent_minute_rows_of_whole_minutes() -> Non
         "province_code": "000000",
     }
     five = CODEC.encode("agent_time.snapshot", {**snapshot.to_avro(), "bucket_seconds": 300})
+    [dead] = to_rows(CODEC, five, topic="t", partition=0, offset=1)
+    assert dead.table == "dead_letters" and dead.row[1] == "invalid"
+    assert "bucket_seconds 300 != 60" in dead.row[7]
+
+
+def test_ticket_count_snapshots_become_ticket_minute_rows_of_whole_minutes() -> None:
+    snapshot = _ticket_count(Level.CITY, "659001", 7, TicketCategory.DANGEROUS_CALL, 3)
+    [routed] = to_rows(CODEC, CODEC.encode_model(snapshot), topic="t", partition=0, offset=0)
+    assert routed.table == "ticket_minute"
+    assert dict(zip(TABLES["ticket_minute"], routed.row, strict=True)) == {
+        "level": "city",
+        "region_code": "659001",
+        "bucket_start": T0 + timedelta(minutes=7),
+        "category": "dangerous_call",
+        "created": 11,
+        "resolved": 6,
+        "resolved_on_time": 3,
+        "version": 3,
+        "province_code": "660000",  # the Corps' city: by the registry, not by its digits
+    }
+    five = CODEC.encode("ticket_count.snapshot", {**snapshot.to_avro(), "bucket_seconds": 300})
     [dead] = to_rows(CODEC, five, topic="t", partition=0, offset=1)
     assert dead.table == "dead_letters" and dead.row[1] == "invalid"
     assert "bucket_seconds 300 != 60" in dead.row[7]
