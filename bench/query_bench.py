@@ -438,8 +438,8 @@ def analyst_queries(db: str, province: str) -> list[Query]:
         sql = sql.replace("'320000'", f"'{province}'")
         for name in (
             "metric_rates", "metric_counters", "center_rates", "ticket_backlog",
-            "ticket_rates", "center_occupancy", "region_occupancy", "agent_time", "call_records",
-            "alerts",
+            "ticket_rates", "center_occupancy", "region_occupancy", "region_ticket_rates",
+            "agent_time", "call_records", "alerts",
         ):  # fmt: skip
             sql = _qualify(sql, name, db)
         out.append(Query(f"analysts.md Q{i}", "analyst", sql))
