@@ -12,9 +12,10 @@ Topology::
       ├─► hotline.records.calls       CallRecord, key call id, versioned
       ├─► hotline.metrics.snapshots   MetricSnapshot (county, city, province), versioned
       ├─► hotline.metrics.agents      AgentTimeSnapshot (county, city, province), closed minutes
+      ├─► hotline.metrics.tickets     TicketCountSnapshot (county, city, province), versioned
       ├─► hotline.deadletter / hotline.sequence-gaps
-      └─► <app id>-groups, group 000000: province snapshots only (metrics, agent time)
-                                         → national snapshots
+      └─► <app id>-groups, group 000000: province snapshots only (metrics, agent time,
+                                         ticket counts) → national snapshots
 
 Every batch (``take_events``): process, send outputs, then write the changed state keys.
 Faust flushes the producer before it commits offsets (with the drain of
@@ -53,6 +54,7 @@ from hotline.schemas import (
     Event,
     Level,
     MetricSnapshot,
+    TicketCountSnapshot,
     default_codec,
 )
 from hotline.streams.agents import AgentMinute
@@ -67,6 +69,7 @@ from hotline.streams.groups import (
     group_keys,
 )
 from hotline.streams.producer_flush import drain_before_commit
+from hotline.streams.ticket_counts import TicketCount
 from hotline.streams.worker_config import WorkerConfig
 
 __all__ = ["Worker", "create_app", "group_partition"]
@@ -79,6 +82,7 @@ _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 _SNAPSHOT = MetricSnapshot.RECORD_TYPE
 _AGENT_TIME = AgentTimeSnapshot.RECORD_TYPE
+_TICKET_COUNT = TicketCountSnapshot.RECORD_TYPE
 _BUNDLE_BYTES = 256 * 1024
 """A group-topic message carries at most about this much (Faust's producer takes 1 MB)."""
 _ITEM_OVERHEAD = 160
@@ -199,6 +203,7 @@ class Worker:
                 "ticket_records",
                 "metric_snapshots",
                 "agent_time",
+                "ticket_counts",
                 "alerts",
                 "dead_letters",
                 "sequence_gaps",
@@ -411,6 +416,7 @@ class Worker:
                     out = state.process_snapshots(
                         [_snapshot_of(i["s"]) for i in items if i["k"] == "s"],
                         [AgentMinute.from_dict(i["a"]) for i in items if i["k"] == "a"],
+                        [TicketCount.from_dict(i["t"]) for i in items if i["k"] == "t"],
                     )
                 else:
                     inbound = []
@@ -506,9 +512,14 @@ class Worker:
             self.out["agent_time"].send_soon(
                 key=minute.key.encode(), value=self.codec.encode(_AGENT_TIME, minute.to_avro())
             )
+        for count in out.ticket_counts:
+            self.out["ticket_counts"].send_soon(
+                key=count.key.encode(), value=self.codec.encode(_TICKET_COUNT, count.to_avro())
+            )
         if group != NATIONAL_GROUP:
             children = [{"k": "s", "s": _snapshot_dict(s)} for s in out.province_snapshots]
             children += [{"k": "a", "a": a.to_dict()} for a in out.province_agent_times]
+            children += [{"k": "t", "t": t.to_dict()} for t in out.province_ticket_counts]
             for i in range(0, len(children), _BUNDLE_SNAPSHOTS):
                 self._to_group(NATIONAL_GROUP, _bundled(children[i : i + _BUNDLE_SNAPSHOTS]))
         for rejected, origin in out.rejected:
@@ -549,6 +560,7 @@ class Worker:
         self.stats["records_out"] += len(out.records)
         self.stats["snapshots_out"] += len(out.snapshots)
         self.stats["agent_times_out"] += len(out.agent_times)
+        self.stats["ticket_counts_out"] += len(out.ticket_counts)
         self.stats["late"] += len(out.late)
 
     # -- the timer --------------------------------------------------------------------------

@@ -9,7 +9,8 @@ national group (:data:`NATIONAL_GROUP`), which sees nothing caller-level.
 JSON image of everything (``dump`` writes the changed keys to any mutable mapping, ``load``
 rebuilds the objects from it). In the Faust app the mapping is a changelog-backed table.
 
-Write order (``dump``): agent-time pages (snapshots of closed minutes), national/roll-up
+Write order (``dump``): agent-time pages (snapshots of closed minutes), ticket count cells,
+national/roll-up
 cells (the highest level first: province, then city), then base buckets, then repeat index,
 tombstones and sequence state, then agent timelines, then the meta record (with the closed
 agent minute), then call states last. All of a group's
@@ -47,6 +48,7 @@ from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
 from hotline.streams.rollup import Rollup, RollupKey
+from hotline.streams.ticket_counts import TicketCount, TicketCounts
 from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
 
 __all__ = [
@@ -126,6 +128,7 @@ class GroupOutput:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     queues: list[QueueSnapshot] = field(default_factory=list)
     agent_times: list[AgentMinute] = field(default_factory=list)
+    ticket_counts: list[TicketCount] = field(default_factory=list)
 
     @property
     def province_snapshots(self) -> list[Snapshot]:
@@ -136,6 +139,11 @@ class GroupOutput:
     def province_agent_times(self) -> list[AgentMinute]:
         """The agent time the national group consumes."""
         return [a for a in self.agent_times if a.level is Level.PROVINCE]
+
+    @property
+    def province_ticket_counts(self) -> list[TicketCount]:
+        """The ticket counts the national group consumes."""
+        return [t for t in self.ticket_counts if t.level is Level.PROVINCE]
 
 
 _NO_HOLE = 2**63
@@ -301,8 +309,10 @@ class GroupState:
         self.national_agent_time = NationalAgentTime()
         """National: the provinces' agent time summed (unused by a province)."""
         kept = BUCKET + self.config.retention + self.config.lateness
-        self._agent_kept_ms = int(kept.total_seconds() * 1000)
-        """How long a minute's agent-time page is kept behind the watermark (as buckets are)."""
+        self._kept_ms = int(kept.total_seconds() * 1000)
+        """How long a minute's agent-time page or ticket count is kept behind the watermark
+        (as a bucket is)."""
+        self.ticket_counts = TicketCounts(registry, self._kept_ms)
         self._dirty_calls: set[str] = set()
         self._encoded: dict[str, dict[str, str]] = {}
         """Per call id: its events' codec bytes (base64) as in the state image, encoded once
@@ -319,6 +329,8 @@ class GroupState:
         batch = Batch()
         origin: dict[str, Inbound] = {}
         late_agents: list[tuple[Rejected, Inbound]] = []
+        tickets: set[str] = set()
+        watermark_before = self.watermark_ms  # a batch may span hours of a sparse province
         for item in items:
             env = item.event.envelope
             at = _ms(env.occurred_at)
@@ -330,6 +342,7 @@ class GroupState:
                 rejected = self.tickets.add(item.event)
                 if rejected is not None:
                     batch.rejected.append(rejected)  # type: ignore[arg-type]
+                tickets.add(item.event.ticket_id)  # type: ignore[attr-defined]
                 continue
             if item.event.RECORD_TYPE == "agent.state":
                 if not self.agent_time.clock.add(item.event):
@@ -345,6 +358,10 @@ class GroupState:
             self.queues.see(call_id, self.calls.states.get(call_id))
         out = self._downstream(batch, origin)
         out.rejected.extend(late_agents)
+        for ticket_id in sorted(tickets):
+            state = self.tickets.states.get(ticket_id)
+            if state is not None:
+                out.ticket_counts.extend(self.ticket_counts.update(state, watermark_before))
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
         return out
@@ -425,22 +442,24 @@ class GroupState:
             self._dirty_buckets.update(self.aggregator.advance(now))
             for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
                 dirty.update(rollup.advance(now))
-            self._close_agents(out, now)
+            self._close_minutes(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
 
-    def _close_agents(self, out: GroupOutput, now: datetime) -> None:
+    def _close_minutes(self, out: GroupOutput, now: datetime) -> None:
         """Province: close agent time up to ``now`` - lateness (whole minutes). Both: forget
-        the pages of minutes whose buckets are evicted too."""
+        the agent-time pages and ticket counts of minutes whose buckets are evicted too."""
         if self.national:
             watermark = self.rollups[0].watermark
             if watermark is not None:
-                self.national_agent_time.evict(_ms(watermark) - self._agent_kept_ms)
+                self.national_agent_time.evict(_ms(watermark) - self._kept_ms)
+                self.ticket_counts.evict(_ms(watermark))
             return
+        self.ticket_counts.evict(_ms(now))
         lateness_ms = int(self.config.lateness.total_seconds() * 1000)
         until = (_ms(now) - lateness_ms) // 60_000 * 60_000
         out.agent_times.extend(self.agent_time.close(until))
-        self.agent_time.evict(_ms(now) - self._agent_kept_ms)
+        self.agent_time.evict(_ms(now) - self._kept_ms)
 
     def process_dead_letters(self, notes: Iterable[tuple[str, int]]) -> GroupOutput:
         """Dead letters of this province's raw topics (``(source, broker timestamp ms)``)."""
@@ -479,14 +498,20 @@ class GroupState:
                 self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
 
     def process_snapshots(
-        self, children: Iterable[Snapshot], agent_times: Iterable[AgentMinute] = ()
+        self,
+        children: Iterable[Snapshot],
+        agent_times: Iterable[AgentMinute] = (),
+        ticket_counts: Iterable[TicketCount] = (),
     ) -> GroupOutput:
-        """National group: province snapshots (metrics, agent time) → national snapshots."""
+        """National group: province snapshots (metrics, agent time, ticket counts) → national
+        snapshots."""
         out = GroupOutput()
         self._roll(list(children), out, start=0)
         watermark = self.rollups[0].watermark
-        closed_before = _ms(watermark) - self._agent_kept_ms if watermark is not None else None
+        wm = _ms(watermark) if watermark is not None else None
+        closed_before = wm - self._kept_ms if wm is not None else None
         out.agent_times.extend(self.national_agent_time.add(agent_times, closed_before))
+        out.ticket_counts.extend(self.ticket_counts.add_provinces(ticket_counts, wm))
         return out
 
     def advance(self, now: datetime) -> GroupOutput:
@@ -497,7 +522,7 @@ class GroupState:
         self._dirty_buckets.update(self.aggregator.advance(now))
         for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
             dirty.update(rollup.advance(now))
-        self._close_agents(out, now)
+        self._close_minutes(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
         return out
@@ -556,6 +581,7 @@ class GroupState:
             out.snapshots.extend(rollup.snapshots())
         out.records.extend(s.emitted for s in self.calls.states.values() if s.emitted)
         out.agent_times.extend(self._agent_pages.held())
+        out.ticket_counts.extend(self.ticket_counts.held())
         out.alerts.extend(self.alerts.book.alerts())
         if self.max_event_ms is not None and not self.national:
             self.tickets.schedule_all()  # every held ticket's record, at the same version
@@ -590,6 +616,10 @@ class GroupState:
         for minute in sorted(pages.dirty):
             put(self._k("y", minute), pages.pages.get(minute))
         pages.dirty.clear()
+        counts = self.ticket_counts
+        for key in sorted(counts.dirty):
+            put(self._k("tc", counts.table_key(key)), counts.cells.get(key))
+        counts.dirty.clear()
         levels = list(zip(self.rollups, self._dirty_cells, strict=True))
         for rollup, dirty in reversed(levels):
             for key in sorted(dirty):
@@ -753,6 +783,8 @@ class GroupState:
                 self._agent_pages.pages[int(rest)] = {k: list(v) for k, v in value.items()}
             elif kind == "a":
                 self.agent_time.clock.restore(rest, value)
+            elif kind == "tc":
+                self.ticket_counts.restore(rest, value)
             elif kind == "b":
                 ms, region, line, channel = rest.split("|")
                 bkey = BucketKey(_dt(int(ms)), region, line, channel)

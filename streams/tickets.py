@@ -20,7 +20,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hotline.producers.simulator.facts import minute_bucket
 from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import working_time_before
@@ -88,6 +87,27 @@ class TicketState:
                 out.append((e.envelope.occurred_at, e.envelope.occurred_at <= due))
         return out
 
+    def counts_by_minute(self) -> dict[tuple[int, str, str], tuple[int, int, int]]:
+        """(minute start ms, region, category) → (created, resolved, resolved on time) of this
+        ticket: created in the minute of ``ticket.created``, each resolution in its minute, in
+        the region and category of the creation (nothing until ``ticket.created`` is seen)."""
+        created = self.created()
+        if created is None:
+            return {}
+        region, category = created.envelope.region_code, created.category.value  # type: ignore[attr-defined]
+        rows: dict[tuple[int, str, str], tuple[int, int, int]] = {}
+
+        def add(at: datetime, counts: tuple[int, int, int]) -> None:
+            ms = int(at.timestamp() * 1000)
+            key = (ms - ms % 60_000, region, category)
+            old = rows.get(key, (0, 0, 0))
+            rows[key] = (old[0] + counts[0], old[1] + counts[1], old[2] + counts[2])
+
+        add(created.envelope.occurred_at, (1, 0, 0))
+        for at, on_time in self.resolutions():
+            add(at, (0, 1, int(on_time)))
+        return rows
+
     def at(self, moment: datetime) -> tuple[bool, datetime | None]:
         """(open, due time in force) from the events that occurred by ``moment``."""
         is_open, due = False, None
@@ -136,19 +156,12 @@ class TicketState:
 def ticket_counters(
     states: dict[str, TicketState],
 ) -> dict[tuple[datetime, str, str], list[int]]:
-    """(minute, region, category) → [created, resolved, resolved on time]."""
+    """(minute, region, category) → [created, resolved, resolved on time] of all tickets."""
     rows: dict[tuple[datetime, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for state in states.values():
-        created = state.created()
-        if created is None:
-            continue
-        region = created.envelope.region_code
-        category = created.category.value  # type: ignore[attr-defined]
-        rows[(minute_bucket(created.envelope.occurred_at), region, category)][0] += 1
-        for at, on_time in state.resolutions():
-            row = rows[(minute_bucket(at), region, category)]
-            row[1] += 1
-            row[2] += int(on_time)
+        for (ms, region, category), counts in state.counts_by_minute().items():
+            row = rows[(datetime.fromtimestamp(ms / 1000, UTC), region, category)]
+            row[:] = map(int.__add__, row, counts)
     return dict(rows)
 
 

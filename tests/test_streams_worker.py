@@ -16,8 +16,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,18 @@ import pytest
 from fixtures_kafka import ROOT, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 from test_streams_agent_time import Expected, agent_time_at_every_level, snapshots_before
+from test_streams_ticket_counts import Counts, snapshots_in, ticket_counts_at_every_level
 
 from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink
 from hotline.producers.simulator import Ledger, SimConfig, simulate
+from hotline.producers.simulator.ledger import iso
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
 from hotline.schemas import (
+    TICKET_COUNT_COUNTERS,
     AlertKind,
     BusinessLine,
     Envelope,
@@ -48,6 +51,7 @@ from hotline.schemas import (
 from hotline.settings import KafkaSettings
 from hotline.streams.counters import counts_from, ledger_view
 from hotline.streams.rollup import region_at
+from hotline.streams.tickets import TicketState
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -61,9 +65,9 @@ def _simulate(
     tmp_path: Path,
     profiles: dict[str, Profile] | None = None,
     extra: tuple[Event, ...] = (),
-) -> tuple[dict, Expected, datetime]:
-    """Simulate into the raw topics: the ledger's call counters per level, its agent time at
-    every level, and the end of the simulated span."""
+) -> tuple[dict, Expected, Counts, datetime]:
+    """Simulate into the raw topics: the ledger's call counters per level, its agent time and
+    ticket counts at every level, and the end of the simulated span."""
     config = SimConfig(
         seed=7,
         centers=CENTERS,
@@ -97,8 +101,28 @@ def _simulate(
                 row[name] = row.get(name, 0) + value
         expected[level] = dict(out)
     agents = agent_time_at_every_level(ledger)
-    assert len(agents) > 500
-    return expected, agents, config.end
+    tickets = ticket_counts_at_every_level([*ledger.records(), *_ticket_rows(extra)])
+    assert len(agents) > 500 and len(tickets) > 100
+    return expected, agents, tickets, config.end
+
+
+def _ticket_rows(events: Iterable[Event]) -> list[dict]:
+    """Ledger-style ticket rows of injected events (the ledger does not see them)."""
+    states: dict[str, TicketState] = {}
+    for e in events:
+        if e.RECORD_TYPE.startswith("ticket."):
+            states.setdefault(e.ticket_id, TicketState(e.ticket_id)).add(e)  # type: ignore[attr-defined]
+    return [
+        {
+            "kind": "tickets",
+            "minute": iso(datetime.fromtimestamp(ms / 1000, UTC)),
+            "region_code": region,
+            "category": category,
+            **dict(zip(TICKET_COUNT_COUNTERS, counts, strict=True)),
+        }
+        for state in states.values()
+        for (ms, region, category), counts in state.counts_by_minute().items()
+    ]
 
 
 class TopicReader:
@@ -153,6 +177,15 @@ class TopicReader:
             pass
         return self.rows
 
+    def wait_for(self, expected: dict, view: Callable[[Any], dict], timeout_s: float = 30) -> dict:
+        """Read until ``view(rows)`` equals ``expected`` or ``timeout_s`` passed; the view."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = view(self.drain().values())
+            if got == expected or time.monotonic() > deadline:
+                return got
+            time.sleep(0.5)
+
 
 class SnapshotReader(TopicReader):
     """The snapshots topic, per (level, region, bucket, line, channel)."""
@@ -179,21 +212,21 @@ class SnapshotReader(TopicReader):
         return bool(self.rows) and all(self.at(lv) == expected[lv] for lv in Level)
 
 
-class AgentTimeReader(TopicReader):
-    """The agent-time topic, per (level, region, minute), as the ledger has it before ``end``."""
-
-    def __init__(self, bootstrap: str, topic: str, end: datetime) -> None:
-        super().__init__(bootstrap, topic, lambda a: (a.level, a.region_code, a.bucket_start))
-        self.end = end
-
-    def wait_for(self, expected: Expected, timeout_s: float) -> Expected:
-        """Read until the rows equal ``expected`` or ``timeout_s`` passed; the rows."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            got = snapshots_before(self.drain().values(), self.end)
-            if got == expected or time.monotonic() > deadline:
-                return got
-            time.sleep(0.5)
+def _agent_and_ticket_readers(bootstrap: str, kafka: KafkaSettings) -> tuple[TopicReader, ...]:
+    """Readers of the agent-time topic (per level, region, minute) and the ticket-count topic
+    (per level, region, minute, category)."""
+    return (
+        TopicReader(
+            bootstrap,
+            shared_topic(kafka, "agent_time"),
+            lambda a: (a.level, a.region_code, a.bucket_start),
+        ),
+        TopicReader(
+            bootstrap,
+            shared_topic(kafka, "ticket_counts"),
+            lambda t: (t.level, t.region_code, t.bucket_start, t.category),
+        ),
+    )
 
 
 _COUNTERS = set(__import__("hotline.streams.counters", fromlist=["COUNTERS"]).COUNTERS)
@@ -254,9 +287,9 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
         raw_partitions=PARTITIONS,
         shared_partitions=PARTITIONS,
     )
-    expected, agents_expected, end = _simulate(kafka, tmp_path)
+    expected, agents_expected, tickets_expected, end = _simulate(kafka, tmp_path)
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
-    agents = AgentTimeReader(bootstrap, shared_topic(kafka, "agent_time"), end)
+    agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
     app_id = f"{unique}-app"
     worker = _start(kafka, app_id, tmp_path, "w0")
     try:
@@ -277,7 +310,10 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
         reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
-        assert agents.wait_for(agents_expected, 30) == agents_expected
+        assert (
+            agents.wait_for(agents_expected, lambda r: snapshots_before(r, end)) == agents_expected
+        )
+        assert tickets.wait_for(tickets_expected, snapshots_in) == tickets_expected
     finally:
         _stop(worker)
 
@@ -329,11 +365,11 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         raw_partitions=PARTITIONS,
         shared_partitions=PARTITIONS,
     )
-    expected, agents_expected, end = _simulate(
+    expected, agents_expected, tickets_expected, end = _simulate(
         kafka, tmp_path, {"C660000": Profile.UNSTAFFED_LINE}, extra=(_dangerous_ticket(),)
     )
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
-    agents = AgentTimeReader(bootstrap, shared_topic(kafka, "agent_time"), end)
+    agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
     app_id = f"{unique}-app"
     first = _start(kafka, app_id, tmp_path, "w0")
     second = None
@@ -361,7 +397,10 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         reader.drain()
         for level in Level:
             assert reader.at(level) == expected[level], level
-        assert agents.wait_for(agents_expected, 30) == agents_expected
+        assert (
+            agents.wait_for(agents_expected, lambda r: snapshots_before(r, end)) == agents_expected
+        )
+        assert tickets.wait_for(tickets_expected, snapshots_in) == tickets_expected
         alerts = TopicReader(
             bootstrap, shared_topic(kafka, "alerts"), attrgetter("alert_id")
         ).drain()
