@@ -3,7 +3,8 @@ streams worker (subprocess, replay mode) → derived topics → sink → ClickHo
 (minute, hour, day, month, year) at every level (county, city, province, national) of
 ``metric_counters`` equals the simulator's ledger exactly, rolled up with the streams' own
 rule (:func:`hotline.streams.rollup.region_at`); call_records agree per region and minute;
-``agent_minute`` equals the ledger's agent time at every level.
+``agent_minute`` and ``ticket_minute`` equal the ledger's agent time and ticket counts at
+every level.
 
 Faults: a replay of every offset by a fresh sink group changes nothing; the sink killed
 (SIGKILL) mid-run twice and restarted, then ClickHouse stopped for 60 s under it, still ends
@@ -33,6 +34,7 @@ import pytest
 from clickhouse_driver import Client
 from fixtures_kafka import ROOT
 from test_streams_agent_time import Expected, agent_time_at_every_level
+from test_streams_ticket_counts import Counts, ticket_counts_at_every_level
 
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.kafka_broker import KafkaBroker
@@ -43,7 +45,7 @@ from hotline.producers.simulator import Ledger, SimConfig, simulate
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import AGENT_TIME_COUNTERS, Level
+from hotline.schemas import AGENT_TIME_COUNTERS, TICKET_COUNT_COUNTERS, Level
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
 from hotline.sinks.sink import Sink, SinkConfig
@@ -144,6 +146,14 @@ def agents_in(client: Client, end: datetime) -> Expected:
     return {(Level(r[0]), r[1], r[2]): tuple(r[3:]) for r in rows if any(r[3:])}
 
 
+def tickets_in(client: Client) -> Counts:
+    rows = client.execute(
+        f"SELECT level, region_code, toUnixTimestamp(bucket_start) * 1000, category, "
+        f"{', '.join(TICKET_COUNT_COUNTERS)} FROM {DATABASE}.ticket_minute FINAL"
+    )
+    return {(Level(r[0]), r[1], r[2], r[3]): tuple(r[4:]) for r in rows if any(r[4:])}
+
+
 def late_in(client: Client) -> int:
     return client.execute(f"SELECT sum(late) FROM {DATABASE}.metric_minute FINAL")[0][0]
 
@@ -157,6 +167,7 @@ class Pipeline:
     expected: dict[Key, tuple[int, ...]]
     calls: dict[tuple[str, int], tuple[int, int, int]]
     agents: Expected
+    tickets: Counts
     end: datetime
     minute_keys: int
     home: Path
@@ -220,6 +231,7 @@ def pipeline(
             expected,
             calls_from(ledger),
             agent_time_at_every_level(ledger),
+            ticket_counts_at_every_level(ledger.records()),
             config.end,
             sum(1 for k in expected if k[0] == "minute"),
             home,
@@ -264,6 +276,7 @@ def exact(admin: Client, pipeline: Pipeline) -> Callable[[], bool]:
                 metrics_in(admin) == pipeline.expected
                 and calls_in(admin) == pipeline.calls
                 and agents_in(admin, pipeline.end) == pipeline.agents
+                and tickets_in(admin) == pipeline.tickets
             )
         except Exception:  # ClickHouse restarting: ask again
             return False
@@ -318,6 +331,8 @@ def assert_exact(admin: Client, pipeline: Pipeline) -> None:
     assert calls_in(admin) == pipeline.calls
     agents = agents_in(admin, pipeline.end)
     assert {k[0] for k in agents} == set(Level) and agents == pipeline.agents
+    tickets = tickets_in(admin)
+    assert {k[0] for k in tickets} == set(Level) and tickets == pipeline.tickets
     assert late_in(admin) == 0
     # no event dead-lettered as late, and no sequence gap: the simulation lost nothing
     late_dead = admin.execute(
@@ -348,7 +363,12 @@ def test_every_grain_and_level_equals_the_ledger_and_a_replay_changes_nothing(
         first.stop()
         thread.join(60)
     assert_exact(admin, pipeline)
-    before = (metrics_in(admin), calls_in(admin), agents_in(admin, pipeline.end))
+    before = (
+        metrics_in(admin),
+        calls_in(admin),
+        agents_in(admin, pipeline.end),
+        tickets_in(admin),
+    )
 
     # The same offsets again: a fresh group reads every partition from offset 0.
     replay = Sink(settings, config.model_copy(update={"group_id": f"{prefix}-sink-b"}))
@@ -361,7 +381,13 @@ def test_every_grain_and_level_equals_the_ledger_and_a_replay_changes_nothing(
         replay.stop()
         thread.join(60)
     assert replay.stats.flushes > 0
-    assert (metrics_in(admin), calls_in(admin), agents_in(admin, pipeline.end)) == before
+    after = (
+        metrics_in(admin),
+        calls_in(admin),
+        agents_in(admin, pipeline.end),
+        tickets_in(admin),
+    )
+    assert after == before
     assert_exact(admin, pipeline)
 
 
