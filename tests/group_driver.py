@@ -45,11 +45,12 @@ class _Log(dict):  # type: ignore[type-arg]
         return default
 
 
-def write(state: GroupState, table: dict, prefix: int | None = None) -> None:
-    """Dump ``state`` into ``table``: every write, or only the first ``prefix`` of them."""
+def write(state: GroupState, table: dict, cut: Callable[[int], int] | None = None) -> None:
+    """Dump ``state`` into ``table``: every write, or only the first ``cut(number of writes)``
+    of them (a crash in the middle of the state write)."""
     log = _Log()
     state.dump(log)
-    for key, value in log.log[:prefix]:
+    for key, value in log.log[: cut(len(log.log)) if cut else None]:
         if value is None:
             table.pop(key, None)
         else:
@@ -97,7 +98,8 @@ def drive(
             out(states[g].process(Inbound(e, "t", 0, i) for i, e in enumerate(batches[done[g]])))
             steps += 1
             if crash_every and steps % crash_every == 0:
-                write(states[g], tables[g], prefix=steps * 37 % 50 if torn else 0)
+                n = steps
+                write(states[g], tables[g], cut=lambda w, n=n: n * 37 % (w + 1) if torn else 0)
                 states[g] = GroupState.load(g, tables[g], config, registry, codec)
                 out(states[g].held())
                 continue  # replay the same batch

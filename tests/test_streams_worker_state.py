@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from aiokafka import TopicPartition
+from group_driver import drive, in_batches
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
@@ -27,70 +28,18 @@ assert CENTERS
 HOUR = timedelta(hours=1)
 
 
-class _Writes(dict):  # type: ignore[type-arg]
-    """A table that records the order of its writes (``None``: a delete)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list[tuple[str, object]] = []
-
-    def __setitem__(self, key: str, value: object) -> None:
-        self.log.append((key, value))
-
-    def pop(self, key: str, default: object = None) -> object:
-        self.log.append((key, None))
-        return default
-
-
 def _drive(crash_every: int | None, torn: bool = False) -> SnapshotStore:
-    """Batches of each province in turn (as the group topic interleaves them); with
-    ``crash_every``, every so many batches the group is rebuilt from its last table image
-    and the batch is replayed (its outputs went out, its state did not). ``torn``: the
-    crash came in the middle of the state write — a prefix of the batch's writes (varying
-    length) reached the table, as a kill -9 leaves the changelog."""
+    """Each province's call events in batches of 300 through its group (group_driver: with
+    ``crash_every``, rebuilt from the table holding none or a prefix of a step's writes, and
+    the batch replayed); the snapshots, last version wins. The reloaded end state equals the
+    end state."""
     registry, codec, config = default_registry(), default_codec(), StreamsConfig()
-    events, _ = run()
-    by_group = defaultdict(list)
-    for e in events:
-        by_group[registry.province_of(e.envelope.region_code).code].append(e)
     store = SnapshotStore()
-    national = GroupState(NATIONAL_GROUP, config, registry, codec)
-    tables: dict[str, dict] = {g: {} for g in by_group}
-    states = {g: GroupState(g, config, registry, codec) for g in by_group}
-    batches = {g: [v[i : i + 300] for i in range(0, len(v), 300)] for g, v in by_group.items()}
-    done = dict.fromkeys(by_group, 0)
-
-    def emit(out) -> None:
-        store.write(out.snapshots)
-        store.write(national.process_snapshots(out.province_snapshots).snapshots)
-
-    steps = 0
-    while any(done[g] < len(batches[g]) for g in by_group):
-        for g in by_group:
-            if done[g] >= len(batches[g]):
-                continue
-            emit(states[g].process(Inbound(e, "t", 0, 0) for e in batches[g][done[g]]))
-            steps += 1
-            if crash_every and steps % crash_every == 0:
-                if torn:
-                    writes = _Writes()
-                    states[g].dump(writes)
-                    for key, value in writes.log[: (steps * 37) % (len(writes.log) + 1)]:
-                        if value is None:
-                            tables[g].pop(key, None)
-                        else:
-                            tables[g][key] = value
-                states[g] = GroupState.load(g, tables[g], config, registry, codec)
-                emit(states[g].held())
-                continue  # replay the same batch
-            states[g].dump(tables[g])
-            done[g] += 1
-    for g, state in states.items():
-        point = state.flush_point()
-        assert point is not None
-        emit(state.advance(point))
-        state.dump(tables[g])
-        reloaded = GroupState.load(g, tables[g], config, registry, codec)
+    groups = drive(
+        in_batches(run()[0], size=300), lambda out: store.write(out.snapshots), crash_every, torn
+    )
+    for g, (state, table) in groups.items():
+        reloaded = GroupState.load(g, table, config, registry, codec)
         assert reloaded.aggregator.snapshots() == state.aggregator.snapshots()
         assert reloaded.calls.tombstones == state.calls.tombstones
     return store
