@@ -28,13 +28,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hotline.producers.simulator.ledger import agent_time_field
 from hotline.regions import RegionRegistry
 from hotline.schemas import AGENT_TIME_COUNTERS, Event, Level
-from hotline.streams.aggregate import BUCKET_SECONDS, NATIONAL_CODE
+from hotline.streams.aggregate import NATIONAL_CODE, MinuteCounts
 from hotline.streams.rollup import region_at
 
 __all__ = [
@@ -58,33 +58,15 @@ Rows = dict[tuple[int, str], list[int]]
 
 
 @dataclass(frozen=True, slots=True)
-class AgentMinute:
+class AgentMinute(MinuteCounts):
     """Agent time of one minute × level × region at one version (an ``agent_time.snapshot``)."""
-
-    level: Level
-    region_code: str
-    minute_ms: int
-    version: int
-    counts: tuple[int, ...]
-
-    @property
-    def key(self) -> str:
-        """The Kafka message key: one region's minutes on one partition, in order."""
-        return f"{self.level.value}|{self.region_code}"
 
     def counters(self) -> dict[str, int]:
         return dict(zip(AGENT_TIME_COUNTERS, self.counts, strict=True))
 
     def to_avro(self) -> dict[str, Any]:
         """The wire record as the codec's dict."""
-        return {
-            "bucket_start": datetime.fromtimestamp(self.minute_ms / 1000, UTC),
-            "bucket_seconds": BUCKET_SECONDS,
-            "level": self.level.value,
-            "region_code": self.region_code,
-            "version": self.version,
-            **self.counters(),
-        }
+        return {**self.avro_head(), **self.counters()}
 
     def to_dict(self) -> dict[str, Any]:
         """For the group topic (province → national)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hotline.schemas import BusinessLine, Channel, Level, MetricSnapshot
@@ -40,6 +40,7 @@ __all__ = [
     "NATIONAL_CODE",
     "Aggregator",
     "LateContribution",
+    "MinuteCounts",
     "Snapshot",
     "VersionedSum",
 ]
@@ -80,6 +81,33 @@ class VersionedSum:
         for part, (version, counts) in data["parts"].items():
             out.apply(part, int(version), tuple(int(x) for x in counts))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteCounts:
+    """Counters of one minute × level × region at one version: the common part of the
+    agent-time and ticket-count snapshots (their wire records add the counter names)."""
+
+    level: Level
+    region_code: str
+    minute_ms: int
+    version: int
+    counts: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        """The Kafka message key: one region's minutes on one partition, in order."""
+        return f"{self.level.value}|{self.region_code}"
+
+    def avro_head(self) -> dict[str, Any]:
+        """The wire record's identity and version, as the codec's dict."""
+        return {
+            "bucket_start": datetime.fromtimestamp(self.minute_ms / 1000, UTC),
+            "bucket_seconds": BUCKET_SECONDS,
+            "level": self.level.value,
+            "region_code": self.region_code,
+            "version": self.version,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from hotline.regions import RegionRegistry
 from hotline.schemas import TICKET_COUNT_COUNTERS, Level
-from hotline.streams.aggregate import BUCKET_SECONDS, NATIONAL_CODE
+from hotline.streams.aggregate import NATIONAL_CODE, MinuteCounts
 from hotline.streams.rollup import region_at
 from hotline.streams.tickets import TicketState
 
@@ -40,33 +39,16 @@ CellKey = tuple[str, str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
-class TicketCount:
+class TicketCount(MinuteCounts):
     """Ticket counters of one minute × level × region × category at one version (a
     ``ticket_count.snapshot``)."""
 
-    level: Level
-    region_code: str
-    minute_ms: int
     category: str
-    version: int
-    counts: tuple[int, ...]
-
-    @property
-    def key(self) -> str:
-        """The Kafka message key: one region's minutes on one partition, in order."""
-        return f"{self.level.value}|{self.region_code}"
 
     def to_avro(self) -> dict[str, Any]:
         """The wire record as the codec's dict."""
-        return {
-            "bucket_start": datetime.fromtimestamp(self.minute_ms / 1000, UTC),
-            "bucket_seconds": BUCKET_SECONDS,
-            "level": self.level.value,
-            "region_code": self.region_code,
-            "category": self.category,
-            "version": self.version,
-            **dict(zip(TICKET_COUNT_COUNTERS, self.counts, strict=True)),
-        }
+        counters = dict(zip(TICKET_COUNT_COUNTERS, self.counts, strict=True))
+        return {**self.avro_head(), "category": self.category, **counters}
 
     def to_dict(self) -> dict[str, Any]:
         """For the group topic (province → national)."""
@@ -83,7 +65,7 @@ class TicketCount:
         """A province-level count from :meth:`to_dict`."""
         counts = tuple(int(x) for x in d["counts"])
         minute, version = int(d["minute"]), int(d["version"])
-        return cls(Level.PROVINCE, d["region"], minute, d["category"], version, counts)
+        return cls(Level.PROVINCE, d["region"], minute, version, counts, d["category"])
 
 
 class TicketCounts:
@@ -143,7 +125,8 @@ class TicketCounts:
         parts = self.cells[key].values()
         counts = tuple(map(sum, zip(*(p[1:] for p in parts), strict=True)))
         level, region, minute, category = key
-        return TicketCount(Level(level), region, minute, category, sum(p[0] for p in parts), counts)
+        version = sum(p[0] for p in parts)
+        return TicketCount(Level(level), region, minute, version, counts, category)
 
     def evict(self, watermark_ms: int) -> None:
         """Forget the cells whose minute the watermark passed by the kept span."""

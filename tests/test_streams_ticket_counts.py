@@ -96,7 +96,7 @@ def test_crashes_then_replay_are_exact(torn: bool) -> None:
 
 def test_wire_record_is_the_model() -> None:
     codec = default_codec()
-    count = TicketCount(Level.PROVINCE, "330000", 1_740_000_000_000, "complaint", 3, (2, 1, 1))
+    count = TicketCount(Level.PROVINCE, "330000", 1_740_000_000_000, 3, (2, 1, 1), "complaint")
     model = TicketCountSnapshot(**count.to_avro())
     assert codec.encode("ticket_count.snapshot", count.to_avro()) == codec.encode_model(model)
     assert TicketCount.from_dict(count.to_dict()) == count
