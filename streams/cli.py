@@ -47,7 +47,10 @@ def worker_command(
     status_file: Annotated[Path | None, typer.Option("--status-file")] = None,
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
-    """Run the stream worker (SIGTERM stops it gracefully; offsets are committed)."""
+    """Run the stream worker: raw events of its provinces → call and ticket records; metric,
+    agent-time and ticket-count snapshots at county, city, province and national level; alerts,
+    dead letters and sequence gaps (docs/streams.md). SIGTERM stops it gracefully; offsets are
+    committed."""
     settings = _settings(ctx)
     if workers > 1:
         raise SystemExit(_run_many(workers))
