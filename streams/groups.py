@@ -9,12 +9,11 @@ national group (:data:`NATIONAL_GROUP`), which sees nothing caller-level.
 JSON image of everything (``dump`` writes the changed keys to any mutable mapping, ``load``
 rebuilds the objects from it). In the Faust app the mapping is a changelog-backed table.
 
-Write order (``dump``): agent-time pages (snapshots of closed minutes), ticket count cells,
-national/roll-up
-cells (the highest level first: province, then city), then base buckets, then repeat index,
-tombstones and sequence state, then agent timelines, then the meta record (with the closed
-agent minute), then call states last. All of a group's
-keys go to one changelog partition, so a crash persists a *prefix* of these writes; since each
+Write order (``dump``): agent-time pages (snapshots of closed minutes) and ticket count
+cells, then national/roll-up cells (the highest level first: province, then city), then base
+buckets, then repeat index, tombstones and sequence state, then agent timelines, then the meta
+record (with the closed agent minute), then call states last. All of a group's keys go to
+one changelog partition, so a crash persists a *prefix* of these writes; since each
 stage applies versioned parts idempotently, a persisted downstream cell without its upstream
 call state is re-derived on redelivery to the same version (no double count), and a call state
 is never persisted without the cells it fed.
@@ -610,8 +609,7 @@ class GroupState:
             else:
                 store[key] = value
 
-        # the highest level first: a cell persisted without its parent's update would not
-        # pass the replayed change on (its part is already there, so it is ignored as stale)
+        # outputs derived from agent timelines and ticket states, before those
         pages = self._agent_pages
         for minute in sorted(pages.dirty):
             put(self._k("y", minute), pages.pages.get(minute))
@@ -620,6 +618,8 @@ class GroupState:
         for key in sorted(counts.dirty):
             put(self._k("tc", counts.table_key(key)), counts.cells.get(key))
         counts.dirty.clear()
+        # the highest level first: a cell persisted without its parent's update would not
+        # pass the replayed change on (its part is already there, so it is ignored as stale)
         levels = list(zip(self.rollups, self._dirty_cells, strict=True))
         for rollup, dirty in reversed(levels):
             for key in sorted(dirty):
