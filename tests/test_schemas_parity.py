@@ -118,6 +118,10 @@ def _envelope_cases(record_type: str, base: dict[str, Any]) -> Iterator[Case]:
     yield record_type, "envelope extra", _with(base, "envelope.caller_phone", "138"), False
 
 
+#: The snapshot types: their region code may be the national code 000000.
+_SNAPSHOTS = {"metric.snapshot", "agent_time.snapshot", "ticket_count.snapshot"}
+
+
 def _region_cases(record_type: str, base: dict[str, Any], path: str) -> Iterator[Case]:
     for code, valid in [
         ("320102", True),
@@ -126,7 +130,7 @@ def _region_cases(record_type: str, base: dict[str, Any], path: str) -> Iterator
         ("32010", False),
         ("3201020", False),
         ("990000", False),
-        ("000000", record_type == "metric.snapshot"),  # national snapshots (docs/streams.md)
+        ("000000", record_type in _SNAPSHOTS),  # national snapshots (docs/streams.md)
         ("32010a", False),
         (" 320102", False),
     ]:
