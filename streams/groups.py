@@ -11,9 +11,11 @@ rebuilds the objects from it). In the Faust app the mapping is a changelog-backe
 
 Write order (``dump``): agent-time pages (snapshots of closed minutes) and ticket count
 cells, then national/roll-up cells (the highest level first: province, then city), then base
-buckets, then repeat index, tombstones and sequence state, then agent timelines, then the meta
-record (with the closed agent minute), then call states last. All of a group's keys go to
-one changelog partition, so a crash persists a *prefix* of these writes; since each
+buckets, then alerts and tickets, then sequence state, then agent timelines, then the meta
+record (with the closed agent minute), then calls last — one key per call holding its state,
+or once evicted its tombstone, and its repeat entry (one write where there were up to three).
+All of a group's keys go to one changelog partition, so a crash persists a *prefix* of these
+writes; since each
 stage applies versioned parts idempotently, a persisted downstream cell without its upstream
 call state is re-derived on redelivery to the same version (no double count), and a call state
 is never persisted without the cells it fed.
@@ -640,16 +642,6 @@ class GroupState:
             )
         self._dirty_buckets.clear()
         self._dump_alerts_and_tickets(put)
-        of_call = self.calls.repeats._of_call
-        for call_id in sorted(of_call.dirty):  # type: ignore[attr-defined]
-            found = of_call.get(call_id)
-            put(self._k("r", call_id), [found[0], _ms(found[1])] if found else None)
-        of_call.dirty.clear()  # type: ignore[attr-defined]
-        tombstones = self.calls.tombstones
-        for call_id in sorted(tombstones.dirty):  # type: ignore[attr-defined]
-            at = tombstones.get(call_id)
-            put(self._k("t", call_id), _ms(at) if at is not None else None)
-        tombstones.dirty.clear()  # type: ignore[attr-defined]
         for producer_id in sorted(self.sequences.producers.dirty):
             put(self._k("s", producer_id), self.sequences.producers.get(producer_id))
         self.sequences.producers.dirty.clear()
@@ -659,15 +651,25 @@ class GroupState:
                 put(self._k("a", agent_id), clock.image(agent_id))
             clock.dirty.clear()
         put(self._k("m"), self._meta())
-        states = self.calls.states
-        for call_id in sorted(self._dirty_calls | states.dirty):  # type: ignore[attr-defined]
+        # one key per call: its state, or once evicted its tombstone, and its repeat entry
+        calls = self.calls
+        states, tombstones, of_call = calls.states, calls.tombstones, calls.repeats._of_call
+        tracked = (states, tombstones, of_call)
+        changed = self._dirty_calls.union(*(t.dirty for t in tracked))  # type: ignore[attr-defined]
+        for call_id in sorted(changed):
             state = states.get(call_id)
+            image = self._state_image(state) if state is not None else {}
             if state is None:
                 self._encoded.pop(call_id, None)
                 self._record_bytes.pop(call_id, None)
-            put(self._k("c", call_id), self._state_image(state) if state is not None else None)
+            if (evicted := tombstones.get(call_id)) is not None:
+                image["t"] = _ms(evicted)
+            if (entry := of_call.get(call_id)) is not None:
+                image["rp"] = [entry[0], _ms(entry[1])]
+            put(self._k("c", call_id), image or None)
         self._dirty_calls.clear()
-        states.dirty.clear()  # type: ignore[attr-defined]
+        for t in tracked:
+            t.dirty.clear()  # type: ignore[attr-defined]
         return writes
 
     def _dump_alerts_and_tickets(self, put: Any) -> None:
@@ -730,6 +732,24 @@ class GroupState:
             "k": state.emitted_key.to_dict() if state.emitted_key is not None else None,
         }
 
+    def _load_call(self, call_id: str, value: dict[str, Any], decode: Any) -> None:
+        """One call's key: its state (``e``, ``r``, ``k``), tombstone (``t``), repeat entry
+        (``rp``)."""
+        if "e" in value:
+            state = CallState(call_id)
+            for data in value["e"]:
+                state.add(decode(base64.b64decode(data)))
+            if value["r"] is not None:
+                state.emitted = decode(base64.b64decode(value["r"]))
+            if value["k"] is not None:
+                state.emitted_key = BucketKey.from_dict(value["k"])
+            dict.__setitem__(self.calls.states, call_id, state)
+        if "t" in value:
+            self.calls.restore_tombstone(call_id, _dt(value["t"]))
+        if "rp" in value:
+            caller_id, at = value["rp"]
+            self.calls.repeats.put(call_id, caller_id, _dt(at))
+
     def record_bytes(self, record: CallRecord) -> bytes:
         """The codec bytes of a call's latest record, encoded once for its output and its
         state image."""
@@ -765,18 +785,7 @@ class GroupState:
             if kind == "m":
                 meta = value
             elif kind == "c":
-                state = CallState(rest)
-                for data in value["e"]:
-                    state.add(decode(base64.b64decode(data)))  # type: ignore[arg-type]
-                if value["r"] is not None:
-                    state.emitted = decode(base64.b64decode(value["r"]))  # type: ignore[assignment]
-                if value["k"] is not None:
-                    state.emitted_key = BucketKey.from_dict(value["k"])
-                dict.__setitem__(self.calls.states, rest, state)
-            elif kind == "t":
-                self.calls.restore_tombstone(rest, _dt(value))
-            elif kind == "r":
-                self.calls.repeats.put(rest, value[0], _dt(value[1]))
+                self._load_call(rest, value, decode)
             elif kind == "s":
                 dict.__setitem__(self.sequences.producers, rest, value)
             elif kind == "y":
