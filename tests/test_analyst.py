@@ -121,12 +121,17 @@ def test_sql_command_formats(
     assert result.exit_code == 1
 
 
+def _quiet_china_day() -> tuple[date, datetime]:
+    """A China day with no other test data, and its midnight in UTC."""
+    china = ZoneInfo("Asia/Shanghai")
+    day = (T0 - timedelta(days=20)).astimezone(china).date()
+    return day, datetime.combine(day, time(), china).astimezone(UTC)
+
+
 def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
     loaded: Client, clickhouse_settings: ClickHouseSettings
 ) -> None:
-    china = ZoneInfo("Asia/Shanghai")
-    day = (T0 - timedelta(days=20)).astimezone(china).date()  # no other data on these days
-    midnight = datetime.combine(day, time(), china).astimezone(UTC)
+    day, midnight = _quiet_china_day()
     registry = default_registry()
 
     def metric(region: str, level: str, line: str, minute: int, handle: tuple[int, ...], v: int):
@@ -187,9 +192,7 @@ def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
 def test_region_ticket_rates_sum_minutes_per_china_day_and_category(
     loaded: Client, clickhouse_settings: ClickHouseSettings
 ) -> None:
-    china = ZoneInfo("Asia/Shanghai")
-    day = (T0 - timedelta(days=20)).astimezone(china).date()  # no other data on these days
-    midnight = datetime.combine(day, time(), china).astimezone(UTC)
+    day, midnight = _quiet_china_day()
     registry = default_registry()
 
     def counts(region: str, level: str, minute: int, category: str, c: tuple[int, ...], v: int):
