@@ -17,12 +17,14 @@ Topology::
       └─► <app id>-groups, group 000000: province snapshots only (metrics, agent time,
                                          ticket counts) → national snapshots
 
-Every batch (``take_events``): process, send outputs, then write the changed state keys.
-Faust flushes the producer before it commits offsets (with the drain of
-:mod:`hotline.streams.producer_flush`), so a committed offset implies its state and outputs
-are in Kafka; a crash redelivers from the last commit and the pure core's dedupe
-and versioned sums make the replay change nothing. Outputs lost with a crash after their state
-was persisted are re-sent when the group is loaded (:meth:`GroupState.held`).
+Every batch (``take_events``): process, queue the outputs, then the changed state keys, and
+deliver them (:mod:`hotline.streams.delivery`: record batches, awaited until the broker has
+them) before the batch ends. Faust acknowledges a batch's events only after that, so a
+committed offset implies its state and outputs are in Kafka; a crash redelivers from the last
+commit and the pure core's dedupe and versioned sums make the replay change nothing. A step
+that fails is never acknowledged: the worker exits at once (:meth:`Worker._fatal`). Outputs
+lost with a crash after their state was persisted are re-sent when the group is loaded
+(:meth:`GroupState.held`).
 
 A wall-clock timer (never a window-close callback) advances watermarks: live mode to
 ``now - wall_clock_skew``; replay mode closes a group idle for ``idle_flush_s`` once its
@@ -34,15 +36,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import time
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 from aiokafka import TopicPartition
+from faust.types import EventT, Message
 
 from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
 from hotline.regions import RegionRegistry, default_registry
@@ -60,6 +65,8 @@ from hotline.schemas import (
 from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
+from hotline.streams.continuity import Continuity, MissedReader
+from hotline.streams.delivery import ChangelogWriter, DeliveryFailed, Outbox
 from hotline.streams.groups import (
     NATIONAL_GROUP,
     GroupOutput,
@@ -68,7 +75,6 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
-from hotline.streams.producer_flush import drain_before_commit
 from hotline.streams.ticket_counts import TicketCount
 from hotline.streams.worker_config import WorkerConfig
 
@@ -176,14 +182,14 @@ class Worker:
             broker_commit_interval=1.0,
             broker_session_timeout=10.0,
             broker_heartbeat_interval=1.0,
-            # Many small outputs and state writes per batch: let the client gather them into
-            # fewer, larger produce requests (Faust's defaults, 0 s and 16 KB, sent a request
-            # per few messages; docs/streams.md, "Measured").
-            producer_linger=config.producer_linger_s,
+            # the outbox's record batches (streams/delivery.py) hold up to this much
             producer_max_batch_size=256 * 1024,
             key_serializer="json",  # the state table's changelog; topics below are raw
             value_serializer="json",
         )
+        self.outbox = Outbox(lambda: app.producer._ensure_producer())  # aiokafka's producer
+        self.continuity = Continuity()
+        self.missed = MissedReader(kafka.bootstrap_servers)
         raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
         self.raw_names = tuple(raw_names)
         self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes, **_RAW)
@@ -197,7 +203,7 @@ class Worker:
             **_RAW,
         )
         self.out = {
-            role: app.topic(shared_topic(kafka, role), key_type=bytes, value_type=bytes, **_RAW)
+            role: shared_topic(kafka, role)
             for role in (
                 "call_records",
                 "ticket_records",
@@ -219,22 +225,54 @@ class Worker:
                 key_type=str,
             )
         )
+        self.state = ChangelogWriter(self.table, self.outbox)
+        """The table as :meth:`GroupState.dump` writes it: store + changelog via the outbox."""
         app.agent(self.raw, name="ingest")(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
-        app.task(self._on_start)
         app.on_partitions_revoked.connect(self._revoked)
         app.on_rebalance_complete.connect(self._rebalanced)
+        app.on_before_shutdown.connect(self._closing)
 
-    async def _on_start(self) -> None:
-        """Before any commit: the producer's flush drains its buffer for real."""
-        drain_before_commit(self.app.producer.buffer)
+    def _send(self, role: str, key: bytes, value: bytes) -> None:
+        """Queue an output (partitioned by key) for this step's delivery."""
+        self.outbox.add(self.out[role], key, value)
+
+    async def _deliver(self) -> None:
+        """Deliver what this step queued (and wait for any other step's delivery)."""
+        try:
+            await self.outbox.deliver()
+        except DeliveryFailed as exc:
+            self._fatal(exc)
+
+    async def _steps(
+        self,
+        batches: AsyncIterator[Sequence[EventT]],
+        step: Callable[[Sequence[EventT]], Awaitable[None]],
+    ) -> None:
+        """An agent: ``step`` on each batch; a step that raises stops the worker."""
+        async for events in batches:
+            try:
+                await step(events)
+            except Exception as exc:  # any failure: the batch must not be acknowledged
+                self._fatal(exc)
+
+    def _fatal(self, exc: BaseException) -> None:
+        """Exit at once, committing nothing more: Faust would acknowledge the events of a
+        batch whose agent raised (``take_events`` acks in a ``finally``) and restart the
+        agent, so their lost writes would be lost for good. Restarted, the worker resumes
+        from the last commit."""
+        log.critical("worker step failed, exiting without a commit: %r", exc, exc_info=exc)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(70)
 
     async def _revoked(self, sender: Any, revoked: set[Any], **_kwargs: Any) -> None:
         """Drop the in-memory groups of the revoked group-topic partitions, at once.
 
-        Faust sends this after the agents have finished their current events and the
-        producer (outputs and state writes) is flushed. A group must not outlive its
+        Faust sends this after the agents have finished their current events (each step
+        delivered its writes before it ended); what the timer queued is delivered here
+        first, before another worker can recover the partitions. A group must not outlive its
         partition in memory: another worker may own it next and write newer state to the
         changelog; if the partition comes back (eager rebalancing revokes everything, and a
         worker that leaves hands its partitions back) the group is loaded again from the
@@ -243,6 +281,7 @@ class Worker:
         before the other worker's events: those events were lost — a ``call.queued``
         processed by the other worker, then the call counted under line ``other``.
         """
+        await self._deliver()
         name = self.internal.get_topic_name()
         lost = {tp.partition for tp in revoked if tp.topic == name}
         n = self.config.partitions
@@ -250,8 +289,13 @@ class Worker:
             log.info("group %s revoked", group)
             del self.groups[group]
 
+    async def _closing(self, sender: Any = None, **_kwargs: Any) -> None:
+        await self.missed.close()
+
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
-        """A rebalance paused every group: idle time starts again (no premature flush)."""
+        """A rebalance paused every group: idle time starts again (no premature flush);
+        every partition resumes at its committed offset."""
+        self.continuity.reset()
         now = time.monotonic()
         for group in self.last_input:
             self.last_input[group] = now
@@ -263,26 +307,57 @@ class Worker:
     # -- ingest: raw → validated → the group topic ------------------------------------------
 
     async def _ingest(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.config.batch_size, self.config.batch_within_s):
-            for ev in events:
-                msg = ev.message
-                self.stats["raw_in"] += 1
-                group = self._validate(
-                    msg.value, msg.topic, msg.partition, msg.offset, msg.timestamp
+        config = self.config
+        await self._steps(stream.take_events(config.batch_size, config.batch_within_s), self._read)
+
+    async def _read(self, events: Sequence[EventT]) -> None:
+        """An ingest step: validate, bundle per group, deliver."""
+        for msg in await self._without_gaps(events):
+            self.stats["raw_in"] += 1
+            group = self._validate(msg.value, msg.topic, msg.partition, msg.offset, msg.timestamp)
+            if group is None:
+                continue
+            item = {
+                "k": "e",
+                "t": msg.topic,
+                "p": msg.partition,
+                "o": msg.offset,
+                "ts": msg.timestamp,
+                "b": int(self._behind(msg.tp, msg.offset)),
+                "d": base64.b64encode(msg.value).decode(),
+            }
+            self._bundle(group, item, len(item["d"]))
+        self._send_bundles()
+        await self._deliver()  # before the batch's events are acknowledged
+
+    async def _without_gaps(self, events: Sequence[EventT]) -> list[Message]:
+        """The messages of a batch, each preceded by any offsets of its partition that Faust
+        skipped, read from Kafka (:mod:`hotline.streams.continuity`)."""
+        continuity = self.continuity
+        if unknown := continuity.unknown(ev.message.tp for ev in events):
+            starts: dict[Any, int] = dict(await self._committed(unknown))
+            if never := [tp for tp in unknown if tp not in starts]:  # nothing committed yet
+                starts.update(await self.app.consumer.earliest_offsets(*never))
+            for tp in unknown:
+                continuity.start(tp, starts.get(tp))
+        out: list[Message] = []
+        for ev in events:
+            msg = ev.message
+            if (gap := continuity.missing(msg.tp, msg.offset)) is not None:
+                missed = await self.missed.read(msg.tp, *gap)
+                log.warning(
+                    "%s:%d: offsets %d..%d were skipped by the consumer; read %d from Kafka",
+                    msg.topic,
+                    msg.partition,
+                    gap[0],
+                    gap[1] - 1,
+                    len(missed),
                 )
-                if group is None:
-                    continue
-                item = {
-                    "k": "e",
-                    "t": msg.topic,
-                    "p": msg.partition,
-                    "o": msg.offset,
-                    "ts": msg.timestamp,
-                    "b": int(self._behind(msg.tp, msg.offset)),
-                    "d": base64.b64encode(msg.value).decode(),
-                }
-                self._bundle(group, item, len(item["d"]))
-            self._send_bundles()  # before the batch's offsets can be committed
+                self.stats["skipped_read"] += len(missed)
+                out += missed
+            out.append(msg)
+            continuity.processed(msg.tp, msg.offset)
+        return out
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
@@ -371,8 +446,10 @@ class Worker:
             error_detail=detail[:2000],
             failed_at=datetime.now(UTC),
         )
-        self.out["dead_letters"].send_soon(
-            key=f"{topic}:{partition}:{offset}".encode(), value=self.codec.encode_model(record)
+        self._send(
+            "dead_letters",
+            f"{topic}:{partition}:{offset}".encode(),
+            self.codec.encode_model(record),
         )
 
     def _bundle(self, group: str, item: dict[str, Any], size: int) -> None:
@@ -392,73 +469,81 @@ class Worker:
         self._bundles.clear()
 
     def _to_group(self, group: str, value: bytes) -> None:
-        self.internal.send_soon(
-            key=group.encode(),
-            value=value,
-            partition=group_partition(group, self.config.partitions),
+        self.outbox.add(
+            self.internal.get_topic_name(),
+            group.encode(),
+            value,
+            group_partition(group, self.config.partitions),
         )
 
     # -- groups: the stateful stage ---------------------------------------------------------
 
     async def _groups(self, stream: faust.StreamT) -> None:
         config = self.config
-        async for events in stream.take_events(config.group_batch, config.group_within_s):
-            by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for ev in events:
-                value = json.loads(ev.message.value)
-                items = value["i"] if value["k"] == "B" else [value]  # a bundle, or one item
-                by_group[ev.message.key.decode()].extend(items)
-            for group, items in by_group.items():
-                state = self._group(group)
-                self.last_input[group] = time.monotonic()
-                self.flushed.discard(group)
-                if group == NATIONAL_GROUP:
-                    out = state.process_snapshots(
-                        [_snapshot_of(i["s"]) for i in items if i["k"] == "s"],
-                        [AgentMinute.from_dict(i["a"]) for i in items if i["k"] == "a"],
-                        [TicketCount.from_dict(i["t"]) for i in items if i["k"] == "t"],
+        batches = stream.take_events(config.group_batch, config.group_within_s)
+        await self._steps(batches, self._process)
+
+    async def _process(self, events: Sequence[EventT]) -> None:
+        """A groups step: each group's items through its state, outputs and state written,
+        delivered."""
+        messages = await self._without_gaps(events)
+        by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for msg in messages:
+            value = json.loads(msg.value)
+            items = value["i"] if value["k"] == "B" else [value]  # a bundle, or one item
+            by_group[msg.key.decode()].extend(items)
+        for group, items in by_group.items():
+            state = self._group(group)
+            self.last_input[group] = time.monotonic()
+            self.flushed.discard(group)
+            if group == NATIONAL_GROUP:
+                out = state.process_snapshots(
+                    [_snapshot_of(i["s"]) for i in items if i["k"] == "s"],
+                    [AgentMinute.from_dict(i["a"]) for i in items if i["k"] == "a"],
+                    [TicketCount.from_dict(i["t"]) for i in items if i["k"] == "t"],
+                )
+            else:
+                inbound = []
+                for i in items:
+                    if i["k"] != "e":
+                        continue
+                    data = base64.b64decode(i["d"])
+                    hit = self._decoded.pop((i["t"], i["p"], i["o"]), None)
+                    event = (
+                        hit[1]
+                        if hit is not None and hit[0] == data
+                        else self.codec.decode_model(data)
                     )
-                else:
-                    inbound = []
-                    for i in items:
-                        if i["k"] != "e":
-                            continue
-                        data = base64.b64decode(i["d"])
-                        hit = self._decoded.pop((i["t"], i["p"], i["o"]), None)
-                        event = (
-                            hit[1]
-                            if hit is not None and hit[0] == data
-                            else self.codec.decode_model(data)
+                    inbound.append(
+                        Inbound(
+                            event,  # type: ignore[arg-type]
+                            i["t"],
+                            i["p"],
+                            i["o"],
+                            _ts_ms(i.get("ts")),
+                            bool(i.get("b", 0)),
                         )
-                        inbound.append(
-                            Inbound(
-                                event,  # type: ignore[arg-type]
-                                i["t"],
-                                i["p"],
-                                i["o"],
-                                _ts_ms(i.get("ts")),
-                                bool(i.get("b", 0)),
-                            )
-                        )
-                    heard = self.heard[group]
-                    for item in inbound:
-                        heard[item.source_partition] = self.last_input[group]
-                    self.stats["group_in"] += len(inbound)
-                    out = state.process(inbound)
-                    notes = [i for i in items if i["k"] == "d"]
-                    for note in notes:
-                        if "b" in note:
-                            state.source_status(note["src"].rpartition(":")[0], bool(note["b"]))
-                    if notes:
-                        dead = [(note["src"], note["ts"]) for note in notes]
-                        self._emit(group, state.process_dead_letters(dead))
-                self._emit(group, out)
-                state.dump(self.table)
-            processed = self._processed
-            for ev in events:
-                tp, offset = ev.message.tp, ev.message.offset
-                if offset > processed.get(tp, -1):
-                    processed[tp] = offset
+                    )
+                heard = self.heard[group]
+                for item in inbound:
+                    heard[item.source_partition] = self.last_input[group]
+                self.stats["group_in"] += len(inbound)
+                out = state.process(inbound)
+                notes = [i for i in items if i["k"] == "d"]
+                for note in notes:
+                    if "b" in note:
+                        state.source_status(note["src"].rpartition(":")[0], bool(note["b"]))
+                if notes:
+                    dead = [(note["src"], note["ts"]) for note in notes]
+                    self._emit(group, state.process_dead_letters(dead))
+            self._emit(group, out)
+            state.dump(self.state)
+        await self._deliver()  # before the batch's events are acknowledged
+        processed = self._processed
+        for msg in messages:
+            tp, offset = msg.tp, msg.offset
+            if offset > processed.get(tp, -1):
+                processed[tp] = offset
 
     def _group(self, group: str) -> GroupState:
         state = self.groups.get(group)
@@ -488,13 +573,12 @@ class Worker:
         return [(k, v) for k, v in self.table.data.items() if str(k).startswith(prefix)]
 
     def _emit(self, group: str, out: GroupOutput) -> None:
-        encode = self.codec.encode_model
+        encode, encode_as = self.codec.encode_model, self.codec.encode
         state = self.groups.get(group)
         encode_record = state.record_bytes if state is not None else encode
+        send = self._send
         for record in out.records:
-            self.out["call_records"].send_soon(
-                key=record.call_id.encode(), value=encode_record(record)
-            )
+            send("call_records", record.call_id.encode(), encode_record(record))
         for snap in out.snapshots:
             key = "|".join(
                 (
@@ -505,16 +589,14 @@ class Worker:
                     snap.channel,
                 )
             )
-            self.out["metric_snapshots"].send_soon(
-                key=key.encode(), value=self.codec.encode(_SNAPSHOT, snap.to_avro())
-            )
+            send("metric_snapshots", key.encode(), encode_as(_SNAPSHOT, snap.to_avro()))
         for minute in out.agent_times:
-            self.out["agent_time"].send_soon(
-                key=minute.key.encode(), value=self.codec.encode(_AGENT_TIME, minute.to_avro())
-            )
+            send("agent_time", minute.key.encode(), encode_as(_AGENT_TIME, minute.to_avro()))
         for count in out.ticket_counts:
-            self.out["ticket_counts"].send_soon(
-                key=count.key.encode(), value=self.codec.encode(_TICKET_COUNT, count.to_avro())
+            send(
+                "ticket_counts",
+                count.key.encode(),
+                encode_as(_TICKET_COUNT, count.to_avro()),
             )
         if group != NATIONAL_GROUP:
             children = [{"k": "s", "s": _snapshot_dict(s)} for s in out.province_snapshots]
@@ -543,17 +625,13 @@ class Worker:
         for gap in out.gaps:
             self.stats["sequence_gaps"] += 1
             region = center_region(gap["center_id"]) or group
-            self.out["sequence_gaps"].send_soon(
-                key=gap["producer_id"].encode(), value=encode(gap_record(gap, region))
-            )
+            send("sequence_gaps", gap["producer_id"].encode(), encode(gap_record(gap, region)))
         for ticket in out.tickets:
-            self.out["ticket_records"].send_soon(
-                key=ticket.ticket_id.encode(), value=encode(ticket)
-            )
+            send("ticket_records", ticket.ticket_id.encode(), encode(ticket))
         for alert in out.alerts:
-            self.out["alerts"].send_soon(key=alert.dedupe_key.encode(), value=encode(alert))
+            send("alerts", alert.dedupe_key.encode(), encode(alert))
         for queue in out.queues:
-            self.out["queues"].send_soon(key=queue.center_id.encode(), value=encode(queue))
+            send("queues", queue.center_id.encode(), encode(queue))
         self.stats["queues_out"] += len(out.queues)
         self.stats["tickets_out"] += len(out.tickets)
         self.stats["alerts_out"] += len(out.alerts)
@@ -570,6 +648,13 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
 
     async def _tick(self) -> None:
+        """The timer's step; what it queued is delivered at its end."""
+        try:
+            await self._advance_groups()
+        finally:
+            await self._deliver()
+
+    async def _advance_groups(self) -> None:
         if self.app.rebalancing:
             return
         assigned = self._assigned()
@@ -630,7 +715,7 @@ class Worker:
                 self._emit(group, queues)
             if out is not None:
                 self._emit(group, out)
-                state.dump(self.table)
+                state.dump(self.state)
         self._write_status()
 
     async def _expect_sources(self, group: str, state: GroupState) -> None:
@@ -663,7 +748,7 @@ class Worker:
         )
         if state.watermark_ms is not None:
             self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
-        state.dump(self.table)
+        state.dump(self.state)
 
     async def _caught_up(self) -> bool:
         """True when every raw partition is processed to its end, by whichever worker owns

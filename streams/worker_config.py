@@ -39,9 +39,6 @@ class WorkerConfig(BaseModel):
     group_within_s: float = Field(
         0.05, gt=0, description="groups: seconds a batch waits to fill (latency at low rates)"
     )
-    producer_linger_s: float = Field(
-        0.01, ge=0, description="the producer waits this long to fill a request (latency)"
-    )
     tick_s: float = Field(1.0, gt=0, description="period of the watermark timer")
     wall_clock_skew_s: float | None = Field(
         600.0, description="live mode: watermark >= wall clock - skew; None: off (replays)"
