@@ -3,7 +3,7 @@ events, and the worker's freshness (event time → snapshot in Kafka) in live mo
 
     .venv/bin/python bench/streams_bench.py [--events 60000] [--rounds 1]
         [--fresh-seconds 60] [--rate 2000] [--skip-quix] [--skip-fresh] [--skip-throughput]
-        [--partitions 3] [--idle-flush 5] [--verbose]
+        [--partitions 3] [--idle-flush 5] [--verbose] [--floor]
 
 Starts its own embedded broker on free ports in a temporary home (jars from
 ``.hotline/kafka/lib-<version>``) and stops it at the end.
@@ -22,6 +22,12 @@ Starts its own embedded broker on free ports in a temporary home (jars from
       call assembly, no repeat_7d, no roll-ups, no versions) and a stateful count, one output
       message per call event. **A much simpler aggregation than the worker's.** Same timing
       rules (first output → last output); counts are checked against an in-process count.
+
+   c. With ``--floor``: bare Faust (subprocess, same Faust version and consumer settings as the
+      worker): one agent over all raw topics with the worker's ingest batching
+      (``take_events(2000, 0.1 s)``) that does nothing but send one message per batch with its
+      size. The ceiling of any Faust worker that reads every raw message on this box. Same
+      timing rules (first output → last output).
 
 2. **Freshness.** The worker in live mode (default ``--wall-clock-skew``) on another fresh
    prefix while this script sends simulated call and survey events at ``--rate`` events/s
@@ -54,7 +60,14 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
-from hotline.infra.topics import TopicSpec, ensure_topics, raw_topic, shared_topic, topic_layout
+from hotline.infra.topics import (
+    RAW_FAMILIES,
+    TopicSpec,
+    ensure_topics,
+    raw_topic,
+    shared_topic,
+    topic_layout,
+)
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
@@ -464,6 +477,66 @@ def quix_throughput(
     }
 
 
+# -- the bare Faust floor ---------------------------------------------------------------------
+
+
+def floor_child(args: argparse.Namespace) -> None:
+    """Bare Faust: read every raw message in the worker's batches, send one count per batch."""
+    import faust
+    from faust.worker import Worker as FaustWorker
+
+    app = faust.App(
+        args.group,
+        broker=f"kafka://{args.bootstrap}",
+        store="memory://",
+        datadir=args.state_dir,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+    )
+    raw = app.topic(*args.topics, key_serializer="raw", value_serializer="raw")
+    out = app.topic(args.out, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(raw)
+    async def read(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(2000, 0.1):
+            await out.send(value=str(len(events)).encode())
+
+    FaustWorker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+def floor_throughput(
+    kafka: KafkaSettings, home: Path, provinces: list[str], n: int, tag: str
+) -> dict:
+    out = f"{kafka.topic_prefix}.floor-{tag}.batches"
+    ensure_topics(
+        kafka.bootstrap_servers, [TopicSpec(out, 1, {"message.timestamp.type": "LogAppendTime"})]
+    )
+    topics = [raw_topic(kafka, p, f) for p in provinces for f in RAW_FAMILIES]
+    args = [sys.executable, __file__, "--floor-child", "--bootstrap", kafka.bootstrap_servers]
+    args += ["--group", f"{kafka.topic_prefix}-floor-{tag}", "--out", out]
+    args += ["--state-dir", str(home / f"floor-{tag}"), "--topics", *topics]
+    reader = TopicReader(kafka.bootstrap_servers, out)
+    read, stamps = 0, []
+    log = (home / f"floor-{tag}.log").open("wb")
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while read < n and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError((home / f"floor-{tag}.log").read_text()[-3000:])
+            for ts, _, value in reader.poll():
+                stamps.append(ts)
+                read += int(value)
+    finally:
+        stop(proc)
+        reader.close()
+    seconds = (max(stamps) - min(stamps)) / 1000
+    return {"read": read, "processing_s": seconds, "rate": read / seconds}
+
+
 # -- freshness --------------------------------------------------------------------------------
 
 
@@ -606,6 +679,11 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
             if args.verbose:
                 print(f"  worker stats: {f['stats']}; dead letters: {f['dead']}", flush=True)
                 print(f"  keys not equal to the pure pipeline: {f['unequal']}", flush=True)
+            if args.floor:
+                fl = floor_throughput(kafka, home, provinces, n, f"r{r}")
+                print(f"round {r + 1}: bare faust floor (reads, no work): {fl['rate']:>8,.0f} "
+                      f"events/s ({fl['processing_s']:.1f} s; {fl['read']:,} read) [{load()}]",
+                      flush=True)  # fmt: skip
             if args.skip_quix:
                 continue
             qx = quix_throughput(kafka, home, provinces, events, f"r{r}")
@@ -639,6 +717,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     parser.add_argument("--idle-flush", type=float, default=5.0, help="the worker's, replay")
     parser.add_argument("--verbose", action="store_true", help="print the worker's stats")
+    parser.add_argument(
+        "--floor", action="store_true", help="also bare Faust reading the raw topics (its ceiling)"
+    )
+    parser.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quix-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
@@ -650,6 +732,9 @@ def main() -> None:
     logging.getLogger("kafka").setLevel(logging.ERROR)  # NotLeader retries on fresh topics
     if args.quix_child:
         quix_child(args)
+        return
+    if args.floor_child:
+        floor_child(args)
         return
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         home = Path(tmp)
