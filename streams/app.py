@@ -335,9 +335,13 @@ class Worker:
         skipped, read from Kafka (:mod:`hotline.streams.continuity`)."""
         continuity = self.continuity
         if unknown := continuity.unknown(ev.message.tp for ev in events):
-            starts: dict[Any, int] = dict(await self._committed(unknown))
-            if never := [tp for tp in unknown if tp not in starts]:  # nothing committed yet
-                starts.update(await self.app.consumer.earliest_offsets(*never))
+            starts: dict[Any, int] = {}
+            try:
+                starts.update(await self._committed(unknown))
+                if never := [tp for tp in unknown if tp not in starts]:  # nothing committed
+                    starts.update(await self.app.consumer.earliest_offsets(*never))
+            except Exception as exc:  # the broker busy (a rebalance): start at the first seen
+                log.warning("committed offsets not known (%r): checking from this batch", exc)
             for tp in unknown:
                 continuity.start(tp, starts.get(tp))
         out: list[Message] = []

@@ -108,6 +108,7 @@ class MissedReader:
                 bootstrap_servers=self.bootstrap_servers,
                 enable_auto_commit=False,
                 group_id=None,
+                auto_offset_reset="earliest",  # an offset deleted by retention: the next kept
             )
             await consumer.start()
             self._consumer = consumer

@@ -110,3 +110,17 @@ def test_the_missed_reader_reads_a_range_of_one_partition(bootstrap: str, unique
         (o, b"k%d" % o, b"v%d" % o) for o in (5, 6, 7, 8, 28, 29)
     ]
     assert all(m.tp == TP(topic, 0) and m.timestamp > 0 for m in got)
+
+
+def test_without_the_committed_offsets_a_step_checks_from_its_first_message(tmp_path) -> None:
+    worker = Worker(WorkerConfig(app_id="t-gaps-busy", partitions=3, datadir=tmp_path))
+    reader = Reader()
+    worker.missed = reader  # type: ignore[assignment]
+
+    async def busy(tps: list[Any]) -> dict[Any, int]:
+        raise RuntimeError("coordinator loading")
+
+    worker._committed = busy  # type: ignore[method-assign]
+    events = [SimpleNamespace(message=_message(A, o)) for o in (7, 9)]
+    got = asyncio.run(worker._without_gaps(events))  # type: ignore[arg-type]
+    assert [m.offset for m in got] == [7, 8, 9] and reader.asked == [(A, 8, 9)]
