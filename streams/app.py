@@ -763,8 +763,9 @@ class Worker:
         loaded machine), and closing it then would turn the rest of its calls into orphans.
         With two workers a group's raw partitions may belong to the *other* worker, so this
         worker's own read offsets say nothing about them: the raw topics are checked by the
-        consumer group's committed offsets (Faust flushes the producer before it commits, so
-        a committed raw offset implies its events are in the group topic), and only then the
+        consumer group's committed offsets (an ingest step delivers its bundles before its
+        events are acknowledged, so a committed raw offset implies its events are in the group
+        topic), and only then the
         group topic's end offsets are taken and compared with what this worker's groups agent
         has *processed* (or the group committed). Faust's read offsets are no proof: they count
         messages fetched into the agent's buffer but not processed yet (a restarted worker
