@@ -66,7 +66,7 @@ from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
 from hotline.streams.continuity import Continuity, MissedReader
-from hotline.streams.delivery import ChangelogWriter, DeliveryFailed, Outbox
+from hotline.streams.delivery import ChangelogWriter, Outbox
 from hotline.streams.groups import (
     NATIONAL_GROUP,
     GroupOutput,
@@ -239,10 +239,12 @@ class Worker:
         self.outbox.add(self.out[role], key, value)
 
     async def _deliver(self) -> None:
-        """Deliver what this step queued (and wait for any other step's delivery)."""
+        """Deliver what this step queued (and wait for any other step's delivery); a
+        delivery that fails in any way (not acknowledged, no metadata for a topic) stops the
+        worker: the timer's writes, too, must not be lost."""
         try:
             await self.outbox.deliver()
-        except DeliveryFailed as exc:
+        except Exception as exc:
             self._fatal(exc)
 
     async def _steps(

@@ -215,3 +215,26 @@ def test_a_step_that_fails_stops_the_worker_before_faust_acknowledges_it(
     with pytest.raises(SystemExit):
         asyncio.run(worker._steps(batches(), step))  # type: ignore[arg-type]
     assert exits == [70] and done == [1]  # exited at the failing step, nothing after it
+
+
+def test_any_failed_delivery_stops_the_worker(tmp_path, monkeypatch) -> None:
+    """Also outside an agent step (the timer's, a revocation's): no metadata for a topic."""
+    worker = Worker(WorkerConfig(app_id="t-fatal-2", partitions=3, datadir=tmp_path))
+
+    class NoMetadata(Client):
+        async def partitions_for(self, topic: str) -> set[int]:
+            raise TimeoutError(f"no metadata for {topic}")
+
+    client = NoMetadata()
+    worker.outbox = Outbox(lambda: client)
+    worker.outbox.add("hotline.alerts", b"key", b"value")  # keyed: needs the partitions
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    with pytest.raises(SystemExit):
+        asyncio.run(worker._deliver())
+    assert exits == [70] and client.sent == []
