@@ -26,7 +26,7 @@ snapshots of a minute; its version is the sum of theirs (:class:`NationalAgentTi
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,26 +67,6 @@ class AgentMinute(MinuteCounts):
     def to_avro(self) -> dict[str, Any]:
         """The wire record as the codec's dict."""
         return {**self.avro_head(), **self.counters()}
-
-    def to_dict(self) -> dict[str, Any]:
-        """For the group topic (province → national)."""
-        return {
-            "level": self.level.value,
-            "region": self.region_code,
-            "minute": self.minute_ms,
-            "version": self.version,
-            "counts": list(self.counts),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> AgentMinute:
-        return cls(
-            Level(d["level"]),
-            d["region"],
-            int(d["minute"]),
-            int(d["version"]),
-            tuple(int(x) for x in d["counts"]),
-        )
 
 
 def _ms(at: datetime) -> int:

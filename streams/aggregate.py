@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from hotline.schemas import BusinessLine, Channel, Level, MetricSnapshot
 from hotline.streams.config import StreamsConfig
@@ -108,6 +108,31 @@ class MinuteCounts:
             "region_code": self.region_code,
             "version": self.version,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the group topic (province → national); subclasses add their own fields."""
+        return {
+            "level": self.level.value,
+            "region": self.region_code,
+            "minute": self.minute_ms,
+            "version": self.version,
+            "counts": list(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """The inverse of :meth:`to_dict` (a subclass's fields by their names)."""
+        return cls(
+            Level(d.get("level", Level.PROVINCE.value)),  # ticket counts carried none at first
+            d["region"],
+            int(d["minute"]),
+            int(d["version"]),
+            tuple(int(x) for x in d["counts"]),
+            *(d[name] for name in cls.__dataclass_fields__ if name not in _MINUTE_FIELDS),
+        )
+
+
+_MINUTE_FIELDS = frozenset(MinuteCounts.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)

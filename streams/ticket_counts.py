@@ -52,20 +52,7 @@ class TicketCount(MinuteCounts):
 
     def to_dict(self) -> dict[str, Any]:
         """For the group topic (province → national)."""
-        return {
-            "region": self.region_code,
-            "minute": self.minute_ms,
-            "category": self.category,
-            "version": self.version,
-            "counts": list(self.counts),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TicketCount:
-        """A province-level count from :meth:`to_dict`."""
-        counts = tuple(int(x) for x in d["counts"])
-        minute, version = int(d["minute"]), int(d["version"])
-        return cls(Level.PROVINCE, d["region"], minute, version, counts, d["category"])
+        return {**MinuteCounts.to_dict(self), "category": self.category}
 
 
 class TicketCounts:

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from hotline.producers.simulator.facts import minute_bucket
 from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import working_time_before
@@ -98,8 +99,7 @@ class TicketState:
         rows: dict[tuple[int, str, str], tuple[int, int, int]] = {}
 
         def add(at: datetime, counts: tuple[int, int, int]) -> None:
-            ms = int(at.timestamp() * 1000)
-            key = (ms - ms % 60_000, region, category)
+            key = (int(minute_bucket(at).timestamp() * 1000), region, category)
             old = rows.get(key, (0, 0, 0))
             rows[key] = (old[0] + counts[0], old[1] + counts[1], old[2] + counts[2])
 

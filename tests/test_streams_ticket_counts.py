@@ -100,3 +100,5 @@ def test_wire_record_is_the_model() -> None:
     model = TicketCountSnapshot(**count.to_avro())
     assert codec.encode("ticket_count.snapshot", count.to_avro()) == codec.encode_model(model)
     assert TicketCount.from_dict(count.to_dict()) == count
+    old = {k: v for k, v in count.to_dict().items() if k != "level"}  # before the level was sent
+    assert TicketCount.from_dict(old) == count
