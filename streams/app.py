@@ -528,6 +528,7 @@ class Worker:
                             i["o"],
                             _ts_ms(i.get("ts")),
                             bool(i.get("b", 0)),
+                            i["d"],
                         )
                     )
                 heard = self.heard[group]

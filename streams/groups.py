@@ -106,6 +106,9 @@ class Inbound:
     behind: bool = False
     """The source partition had more messages after this one when it was read (its
     highwater): the partition still has unread input and holds the group's watermark."""
+    image: str | None = None
+    """The event's codec bytes as read, base64 (as in a call's state image); None: the
+    state image encodes the event again."""
 
     @property
     def source(self) -> str:
@@ -316,8 +319,9 @@ class GroupState:
         self.ticket_counts = TicketCounts(registry, self._kept_ms)
         self._dirty_calls: set[str] = set()
         self._encoded: dict[str, dict[str, str]] = {}
-        """Per call id: its events' codec bytes (base64) as in the state image, encoded once
-        per event instead of at every write of the call's state."""
+        """Per call id: its events' codec bytes (base64) as in the state image: as read
+        (:attr:`Inbound.image`, or from the table at a load), else encoded once per event
+        instead of at every write of the call's state."""
         self._record_bytes: dict[str, tuple[CallRecord, bytes]] = {}
         """Per call id: its latest record and that record's codec bytes."""
         self._dirty_buckets: set[BucketKey] = set()
@@ -356,7 +360,11 @@ class GroupState:
             wm = self.watermark_ms  # None: held before any watermark (unseen partitions)
             batch.extend(self.calls.add(item.event, watermark=_dt(wm if wm is not None else 0)))
             call_id = item.event.call_id  # type: ignore[attr-defined]
-            self.queues.see(call_id, self.calls.states.get(call_id))
+            state = self.calls.states.get(call_id)
+            kept = state is not None and state.events.get(env.event_id) is item.event
+            if item.image is not None and kept:  # not a duplicate: its bytes are the image
+                self._encoded.setdefault(call_id, {})[env.event_id] = item.image
+            self.queues.see(call_id, state)
         out = self._downstream(batch, origin)
         out.rejected.extend(late_agents)
         for ticket_id in sorted(tickets):
@@ -737,8 +745,11 @@ class GroupState:
         (``rp``)."""
         if "e" in value:
             state = CallState(call_id)
+            images = self._encoded[call_id] = {}
             for data in value["e"]:
-                state.add(decode(base64.b64decode(data)))
+                event = decode(base64.b64decode(data))
+                if state.add(event):
+                    images[event.envelope.event_id] = data
             if value["r"] is not None:
                 state.emitted = decode(base64.b64decode(value["r"]))
             if value["k"] is not None:

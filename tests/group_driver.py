@@ -3,11 +3,12 @@ that leave none or a prefix of a step's state writes (the changelog after a kill
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from hotline.regions import default_registry
-from hotline.schemas import Event, default_codec
+from hotline.schemas import Codec, Event, default_codec
 from hotline.streams.config import StreamsConfig
 from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound
 
@@ -43,6 +44,12 @@ class _Log(dict):  # type: ignore[type-arg]
     def pop(self, key: str, default: object = None) -> object:
         self.log.append((key, None))
         return default
+
+
+def inbound(event: Event, offset: int, codec: Codec) -> Inbound:
+    """The event as the worker hands it to its group: with its bytes as read (base64)."""
+    image = base64.b64encode(codec.encode_model(event)).decode()
+    return Inbound(event, "t", 0, offset, image=image)
 
 
 def write(state: GroupState, table: dict, cut: Callable[[int], int] | None = None) -> None:
@@ -95,7 +102,8 @@ def drive(
         for g, batches in batches_of.items():
             if done[g] >= len(batches):
                 continue
-            out(states[g].process(Inbound(e, "t", 0, i) for i, e in enumerate(batches[done[g]])))
+            batch = batches[done[g]]
+            out(states[g].process(inbound(e, i, codec) for i, e in enumerate(batch)))
             steps += 1
             if crash_every and steps % crash_every == 0:
                 n = steps

@@ -4,13 +4,14 @@ the image, replay the batches since the last dump) and the result still equals t
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import zlib
 from collections import defaultdict
 from datetime import timedelta
 
 from aiokafka import TopicPartition
-from group_driver import drive, in_batches
+from group_driver import drive, in_batches, inbound
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
@@ -60,6 +61,41 @@ def test_tombstones_and_repeat_entries_of_a_reloaded_group_expire_like_the_other
     for s in (state, reloaded):
         s.advance(later)
         assert not s.calls.tombstones and not len(s.calls.repeats)
+
+
+def test_events_given_as_read_make_the_same_table_as_events_encoded_again() -> None:
+    """The worker hands each event's bytes as read (``Inbound.image``) so the call's state
+    image need not encode it again: the table is the same. A conflicting duplicate (same
+    event id, other content) is dropped and leaves the kept event's bytes, also after a
+    reload."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events, _ = run()
+    group = "330000"
+    mine = [e for e in events if registry.province_of(e.envelope.region_code).code == group][:3000]
+    tables = []
+    for as_read in (False, True):
+        state, table = GroupState(group, config, registry, codec), {}
+        for i in range(0, len(mine), 500):
+            state.process(
+                inbound(e, j, codec) if as_read else Inbound(e, "t", 0, j)
+                for j, e in enumerate(mine[i : i + 500])
+            )
+            state.dump(table)
+        tables.append(table)
+    assert tables[0] == tables[1]
+    offered = next(e for e in mine if e.RECORD_TYPE == "call.offered")
+    other = offered.model_copy(
+        update={"envelope": offered.envelope.model_copy(update={"sequence": 10**6})}
+    )
+    reloaded = GroupState.load(group, tables[1], config, registry, codec)
+    for state in (reloaded, GroupState(group, config, registry, codec)):
+        table = dict(tables[1])
+        state.process([inbound(offered, 0, codec)])
+        state.process([inbound(other, 1, codec)])
+        state.dump(table)
+        images = table[f"{group}|c|{offered.call_id}"]["e"]
+        assert base64.b64encode(codec.encode_model(offered)).decode() in images
+        assert base64.b64encode(codec.encode_model(other)).decode() not in images
 
 
 def _check(store: SnapshotStore) -> None:
