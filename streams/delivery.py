@@ -27,11 +27,18 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
+from murmurhash2 import murmurhash2
 
-__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox"]
+__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox", "key_partition"]
 
-_PARTITIONER = DefaultPartitioner()
+_KAFKA_SEED = 0x9747B28C
+"""The seed of Kafka's murmur2 (its Java client's ``Utils.murmur2``)."""
+
+
+def key_partition(key: bytes, partitions: list[int]) -> int:
+    """Where Kafka's default partitioner (aiokafka's, the Java client's) puts a keyed message:
+    the positive murmur2 of the key modulo the number of partitions."""
+    return partitions[(murmurhash2(key, _KAFKA_SEED) & 0x7FFFFFFF) % len(partitions)]
 
 
 class DeliveryFailed(RuntimeError):
@@ -121,7 +128,7 @@ class Outbox:
         known = self._partitions.get(topic)
         if known is None:
             known = self._partitions[topic] = sorted(await client.partitions_for(topic))
-        return int(_PARTITIONER(key, known, known))
+        return key_partition(key or b"", known)
 
 
 async def _send(
