@@ -29,6 +29,9 @@ Starts its own embedded broker on free ports in a temporary home (jars from
       size. The ceiling of any Faust worker that reads every raw message on this box. Same
       timing rules (first output → last output).
 
+   All three processes tune Python's garbage collector as the worker does
+   (:mod:`hotline.streams.gc_tuning`), so the ratios compare the code, not the GC setting.
+
 2. **Freshness.** The worker in live mode (default ``--wall-clock-skew``) on another fresh
    prefix while this script sends simulated call and survey events at ``--rate`` events/s
    with ``occurred_at`` rewritten to the wall clock at send time (order kept, so a call takes
@@ -77,6 +80,7 @@ from hotline.schemas import Event, default_codec
 from hotline.settings import KafkaSettings
 from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.counters import COUNTERS, counts_from
+from hotline.streams.gc_tuning import collect_less_often
 from hotline.streams.pipeline import Pipeline, SnapshotStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -412,6 +416,7 @@ def quix_child(args: argparse.Namespace) -> None:
     sdf = sdf.group_by(lambda v: f"{v['r']}|{v['m']}|{v['l']}|{v['c']}", name="bucket")
     sdf = sdf.apply(count, stateful=True)
     sdf.to_topic(app.topic(args.out, key_serializer="str", value_serializer="json"))
+    collect_less_often()  # the worker's garbage-collector setting: a like-for-like runtime
     app.run()
 
 
@@ -502,6 +507,7 @@ def floor_child(args: argparse.Namespace) -> None:
         async for events in stream.take_events(2000, 0.1):
             await out.send(value=str(len(events)).encode())
 
+    collect_less_often()
     FaustWorker(app, loglevel="warning", quiet=True).execute_from_commandline()
 
 

@@ -69,8 +69,10 @@ def worker_command(
     from faust.worker import Worker as FaustWorker
 
     from hotline.streams.app import create_app
+    from hotline.streams.gc_tuning import collect_less_often
 
     faust_app = create_app(config)
+    collect_less_often()
     FaustWorker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

@@ -175,11 +175,11 @@ def test_state_writes_are_read_back_by_fausts_changelog_recovery(tmp_path) -> No
     writer["320000|c|call-1"] = {"e": ["AAE="], "r": None, "k": None}
     writer["320000|m"] = {"wm": 5, "src": {"t:0": [5, 1]}}
     writer["330000|b|60000|330200|pension|voice"] = {"parts": {"c1": [1, [1, 0]]}}
-    writer["320000|m"] = {"wm": 9, "src": {}}
+    writer["320000|m"] = {"wm": 9, "src": {}, "note": "接通率 ü"}
     assert writer.pop("320000|c|call-1") == {"e": ["AAE="], "r": None, "k": None}
     assert writer.pop("320000|c|never-written", "absent") == "absent"  # no tombstone
     assert dict(written.data) == {
-        "320000|m": {"wm": 9, "src": {}},
+        "320000|m": {"wm": 9, "src": {}, "note": "接通率 ü"},
         "330000|b|60000|330200|pension|voice": {"parts": {"c1": [1, [1, 0]]}},
     }
     assert asyncio.run(outbox.deliver()) == 5
