@@ -84,6 +84,9 @@ class CallState:
     events: dict[str, Event] = field(default_factory=dict)
     emitted: CallRecord | None = None
     emitted_key: BucketKey | None = None
+    built_from: tuple[int, bool, bool] | None = None
+    """What the last record built was made of: (events, repeat within 7 days, timed out).
+    Events are only ever added, so the same again would build the same record."""
 
     def add(self, event: Event) -> bool:
         """Keep ``event``; False if its event id was seen already (a duplicate)."""
@@ -416,12 +419,16 @@ class CallAssembly:
             return
         if state.emitted is None and status is Status.OPEN:
             return
-        facts = facts_of(state, self.repeats.is_repeat(state.call_id))
+        repeat, timed_out = self.repeats.is_repeat(state.call_id), status is Status.TIMED_OUT
+        made_of = (len(state.events), repeat, timed_out)
+        if state.emitted is not None and state.built_from == made_of:
+            return  # nothing it is made of changed: the same record
+        facts = facts_of(state, repeat)
         assert facts is not None
-        timed_out = status is Status.TIMED_OUT
         previous = state.emitted
         version = previous.version + 1 if previous is not None else 1
         record = build_record(state, facts, self.config, timed_out, version)
+        state.built_from = made_of
         if previous is not None and record.model_copy(update={"version": previous.version}) == (
             previous
         ):
