@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+import orjson
 from aiokafka import TopicPartition
 from faust.types import EventT, Message
 
@@ -101,7 +102,7 @@ _DECODED_MAX = 20_000
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
     """One group-topic message for several items, kept in order (``k`` = ``B``)."""
-    return json.dumps({"k": "B", "i": items}).encode()
+    return orjson.dumps({"k": "B", "i": items})
 
 
 def _ts_ms(timestamp: float | None) -> int:
@@ -495,7 +496,7 @@ class Worker:
         messages = await self._without_gaps(events)
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for msg in messages:
-            value = json.loads(msg.value)
+            value = orjson.loads(msg.value)
             items = value["i"] if value["k"] == "B" else [value]  # a bundle, or one item
             by_group[msg.key.decode()].extend(items)
         for group, items in by_group.items():
