@@ -168,6 +168,8 @@ class Worker:
         self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
         """Raw events validated by ingest, by source offset, with their bytes: the groups
         agent of the same worker takes them instead of decoding the bytes again."""
+        self._highwaters: dict[Any, int | None] = {}
+        """Per raw partition: its highwater, asked once per ingest step (:meth:`_behind`)."""
         self._processed: dict[Any, int] = {}
         """Per group-topic partition: the last offset the groups agent processed."""
         app = self.app = faust.App(
@@ -315,6 +317,7 @@ class Worker:
 
     async def _read(self, events: Sequence[EventT]) -> None:
         """An ingest step: validate, bundle per group, deliver."""
+        self._highwaters.clear()
         for msg in await self._without_gaps(events):
             self.stats["raw_in"] += 1
             group = self._validate(msg.value, msg.topic, msg.partition, msg.offset, msg.timestamp)
@@ -368,12 +371,16 @@ class Worker:
 
     def _behind(self, tp: Any, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
-        last known highwater; unknown counts as behind). A group's watermark waits for the
-        source partitions that are behind (docs/streams.md, "Watermarks")."""
-        try:
-            highwater = self.app.consumer.highwater(tp)
-        except Exception:  # not assigned any more (a rebalance), or no consumer yet
-            return True
+        highwater as known at the start of the ingest step; unknown counts as behind). A
+        group's watermark waits for the source partitions that are behind (docs/streams.md,
+        "Watermarks")."""
+        highwaters = self._highwaters
+        if tp not in highwaters:
+            try:
+                highwaters[tp] = self.app.consumer.highwater(tp)
+            except Exception:  # not assigned any more (a rebalance), or no consumer yet
+                highwaters[tp] = None
+        highwater = highwaters[tp]
         return highwater is None or offset + 1 < highwater
 
     def _validate(
