@@ -82,6 +82,8 @@ class CallState:
 
     call_id: str
     events: dict[str, Event] = field(default_factory=dict)
+    winners: dict[str, Event] = field(default_factory=dict)
+    """Per event type: its winning event (:meth:`latest`), kept up to date by :meth:`add`."""
     emitted: CallRecord | None = None
     emitted_key: BucketKey | None = None
     built_from: tuple[int, bool, bool] | None = None
@@ -94,19 +96,17 @@ class CallState:
         if event_id in self.events:
             return False
         self.events[event_id] = event
+        best = self.winners.get(event.RECORD_TYPE)
+        if best is None or (event.envelope.occurred_at, event_id) > (
+            best.envelope.occurred_at,
+            best.envelope.event_id,
+        ):
+            self.winners[event.RECORD_TYPE] = event
         return True
 
     def latest(self, kind: str) -> Event | None:
         """The winning event of one type: greatest ``(occurred_at, event_id)``."""
-        best: Event | None = None
-        for event in self.events.values():
-            if kind == event.RECORD_TYPE and (
-                best is None
-                or (event.envelope.occurred_at, event.envelope.event_id)
-                > (best.envelope.occurred_at, best.envelope.event_id)
-            ):
-                best = event
-        return best
+        return self.winners.get(kind)
 
     @property
     def first_seen(self) -> datetime:
