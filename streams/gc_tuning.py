@@ -2,10 +2,9 @@
 
 With CPython's default thresholds (700, 10, 10) the collector runs every 700 net allocations
 and, every 70,000, scans the old generation — which in a worker holds every call state, decoded
-event and table value. Measured in-process on the worker's two steps (60,000 simulated events,
-docs/streams.md, "Measured"): the collector took about 30 % of the time. A youngest-generation
-threshold of 10,000 keeps nearly all of that gain with the same peak memory; objects built at
-start-up (modules, the Faust app) are frozen out of every later scan.
+event and table value. With a youngest-generation threshold of 10,000 the worker's two steps
+run 1.17–1.26× as fast in-process (``bench/worker_steps.py``, docs/streams.md, "Measured");
+objects built at start-up (modules, the Faust app) are frozen out of every later scan.
 """
 
 from __future__ import annotations

@@ -1,0 +1,162 @@
+"""The worker's own CPU per event, in-process: its ingest and groups steps on the same simulated
+events as ``streams_bench.py``, with a stand-in for Kafka (record batches are built, nothing is
+sent, group-topic messages are fed back to the groups step) — no broker, no Faust consumer.
+Each round runs in a fresh interpreter, once with CPython's garbage-collector defaults and once
+with the worker's setting (:mod:`hotline.streams.gc_tuning`), side by side.
+
+    .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from streams_bench import CENTERS, make_events
+
+from hotline.producers.delivery import Preparer
+from hotline.settings import KafkaSettings
+
+SEED = 7
+
+
+class _NoBroker:
+    """What the outbox uses of aiokafka's producer: real record batches, sent nowhere."""
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(256 * 1024, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future:
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, Any]:
+    """Every raw message through ingest steps of 2,000, each step's group-topic messages
+    through groups steps of 8, as the worker batches them; seconds spent in each."""
+    from faust.types.tuples import Message
+
+    from hotline.streams.app import Worker
+    from hotline.streams.groups import NATIONAL_GROUP
+    from hotline.streams.worker_config import WorkerConfig
+
+    config = WorkerConfig(
+        app_id="bench-steps",
+        kafka=KafkaSettings(topic_prefix="bench"),
+        partitions=3,
+        wall_clock_skew_s=None,
+        idle_flush_s=5,
+    )
+    worker = Worker(config)
+    client = _NoBroker()
+    worker.outbox._client = lambda: client  # type: ignore[assignment]
+    internal = worker.internal.get_topic_name()
+    fed_back: list[Message] = []
+    group_offsets: dict[int, int] = defaultdict(int)
+    add = worker.outbox.add
+
+    def add_and_feed_back(topic: str, key: Any, value: Any, partition: Any = None) -> None:
+        if topic == internal:
+            offset = group_offsets[partition]
+            group_offsets[partition] += 1
+            fed_back.append(Message(topic, partition, offset, time.time(), 0, [], key, value, None))
+        add(topic, key, value, partition)
+
+    worker.outbox.add = add_and_feed_back  # type: ignore[method-assign]
+    raw_offsets: dict[str, int] = defaultdict(int)
+    raw = []
+    for topic, key, value in records:
+        raw.append(Message(topic, 0, raw_offsets[topic], time.time(), 0, [], key, value, None))
+        raw_offsets[topic] += 1
+    for tp in {m.tp for m in raw}:
+        worker.continuity.start(tp, 0)
+    sources = sorted({f"{m.topic}:{m.partition}" for m in raw})
+    ingest = groups = 0.0
+    for i in range(0, len(raw), 2000):
+        started = time.perf_counter()
+        await worker._read([SimpleNamespace(message=m) for m in raw[i : i + 2000]])
+        ingest += time.perf_counter() - started
+        while fed_back:
+            batch, fed_back[:] = fed_back[:8], fed_back[8:]
+            for msg in batch:
+                if worker.continuity.unknown([msg.tp]):
+                    worker.continuity.start(msg.tp, msg.offset)
+                group = msg.key.decode()
+                if group not in worker.groups:  # the timer's part: its source partitions
+                    state = worker._group(group)
+                    if group != NATIONAL_GROUP:
+                        state.expect([s for s in sources if f".raw.{group}." in s])
+            started = time.perf_counter()
+            await worker._process([SimpleNamespace(message=m) for m in batch])
+            groups += time.perf_counter() - started
+    return {"ingest_s": ingest, "groups_s": groups, "stats": dict(worker.stats)}
+
+
+def child(path: str, tuned: bool) -> None:
+    """One run in this interpreter; prints its result as JSON."""
+    records = json.loads(Path(path).read_text())
+    records = [(t, bytes.fromhex(k) if k else None, bytes.fromhex(v)) for t, k, v in records]
+    if tuned:
+        from hotline.streams.gc_tuning import collect_less_often
+
+        collect_less_often()
+    print(json.dumps(asyncio.run(_steps(records))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.tuned)
+        return
+    print(f"generating {args.events:,} simulated events …", flush=True)
+    prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
+    records = [prepare(e) for e in make_events(args.events, CENTERS, SEED)]
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump([(r.topic, (r.key or b"").hex(), r.value.hex()) for r in records], file)
+        file.flush()
+        for round_ in range(1, args.rounds + 1):
+            rates = {}
+            for tuned in (False, True):
+                argv = [sys.executable, __file__, "--child", file.name]
+                out = subprocess.run(
+                    argv + ["--tuned"] * tuned, check=True, capture_output=True, text=True
+                )
+                result = json.loads(out.stdout.splitlines()[-1])
+                seconds = result["ingest_s"] + result["groups_s"]
+                rates[tuned] = len(records) / seconds
+                label = "worker's GC setting" if tuned else "CPython's GC defaults"
+                print(
+                    f"round {round_}: {label:22} {rates[tuned]:8,.0f} events/s "
+                    f"(ingest {result['ingest_s']:.2f} s, groups {result['groups_s']:.2f} s; "
+                    f"{result['stats']['records_out']:,} records, "
+                    f"{result['stats']['snapshots_out']:,} snapshots)",
+                    flush=True,
+                )
+            print(f"round {round_}: ratio tuned / defaults: {rates[True] / rates[False]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
