@@ -3,8 +3,9 @@
 Configured by environment variables (the test runs it as ``python counter_app.py worker``):
 ``COUNTER_APP_ID``, ``COUNTER_BROKER`` (host:port), ``COUNTER_SOURCE`` (topic),
 ``COUNTER_PARTITIONS``, ``COUNTER_DATADIR``, ``COUNTER_WEB_PORT`` (unused: the web server is
-off) and ``COUNTER_OUTPUT`` (a JSON file the worker
-rewrites twice a second with its table: ``{key: count}``).
+off), ``COUNTER_OUTPUT`` (a JSON file the worker rewrites twice a second with its table:
+``{key: count}``) and ``COUNTER_RECOVERED`` (a JSON file written once, when the table's first
+recovery is complete and before any message is processed: ``{key: {"n": …, "offset": …}}``).
 
 The table is changelog-backed (``memory://`` store, so a restarted worker rebuilds it from the
 changelog alone). Each entry keeps the offset of the last message it counted, so a message
@@ -23,6 +24,7 @@ import faust
 APP_ID = os.environ["COUNTER_APP_ID"]
 PARTITIONS = int(os.environ["COUNTER_PARTITIONS"])
 OUTPUT = Path(os.environ["COUNTER_OUTPUT"])
+RECOVERED = Path(os.environ["COUNTER_RECOVERED"])
 
 app = faust.App(
     APP_ID,
@@ -65,12 +67,23 @@ async def count(stream: faust.StreamT) -> None:
             counts[key] = {"n": entry["n"] + 1, "offset": offset}
 
 
+def _write(path: Path, value: object) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(value))
+    partial.replace(path)
+
+
+@counts.on_recover
+async def recovered() -> None:
+    """The table as recovery restored it: Faust resumes the source partitions only after its
+    tables' recover callbacks. A later recovery (another rebalance) may follow processing."""
+    if not RECOVERED.exists():
+        _write(RECOVERED, dict(counts.items()))
+
+
 @app.timer(0.5)
 async def dump() -> None:
-    snapshot = {key: entry["n"] for key, entry in counts.items()}
-    partial = OUTPUT.with_suffix(".tmp")
-    partial.write_text(json.dumps(snapshot))
-    partial.replace(OUTPUT)
+    _write(OUTPUT, {key: entry["n"] for key, entry in counts.items()})
 
 
 if __name__ == "__main__":
