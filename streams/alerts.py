@@ -240,6 +240,8 @@ class MinuteCounts:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, int], dict[str, list[int]]] = {}
         self.dirty: set[tuple[str, int]] = set()
+        self._sums: dict[tuple[str, int], list[int]] = {}
+        """Per cell: its calls' counts summed, until the cell changes (:meth:`window`)."""
 
     def add(self, scope: str, minute_ms: int, call_id: str, version: int, counts: list[int]):
         cell = self.cells.setdefault((scope, minute_ms), {})
@@ -248,13 +250,22 @@ class MinuteCounts:
             return
         cell[call_id] = [version, *counts]
         self.dirty.add((scope, minute_ms))
+        self._sums.pop((scope, minute_ms), None)
 
     def window(self, scope: str, start_ms: int, end_ms: int) -> list[int]:
         total = [0, 0, 0, 0]
         for minute in range(start_ms, end_ms, _MIN):
-            for part in self.cells.get((scope, minute), {}).values():
-                for i in range(4):
-                    total[i] += part[i + 1]
+            key = (scope, minute)
+            summed = self._sums.get(key)
+            if summed is None:
+                cell = self.cells.get(key)
+                if cell is None:
+                    continue
+                summed = self._sums[key] = [
+                    sum(part[i + 1] for part in cell.values()) for i in range(4)
+                ]
+            for i in range(4):
+                total[i] += summed[i]
         return total
 
     def scopes(self, prefix: str) -> set[str]:
@@ -263,6 +274,7 @@ class MinuteCounts:
     def prune(self, before_ms: int) -> None:
         for key in [k for k in self.cells if k[1] < before_ms]:
             del self.cells[key]
+            self._sums.pop(key, None)
             self.dirty.add(key)
 
 
