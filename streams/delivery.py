@@ -28,18 +28,10 @@ from typing import Any, Protocol
 
 import faust
 from faust.serializers.codecs import get_codec
-from murmurhash2 import murmurhash2
 
-__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox", "key_partition"]
+from hotline.infra.partitioning import key_partition
 
-_KAFKA_SEED = 0x9747B28C
-"""The seed of Kafka's murmur2 (its Java client's ``Utils.murmur2``)."""
-
-
-def key_partition(key: bytes, partitions: list[int]) -> int:
-    """Where Kafka's default partitioner (aiokafka's, the Java client's) puts a keyed message:
-    the positive murmur2 of the key modulo the number of partitions."""
-    return partitions[(murmurhash2(key, _KAFKA_SEED) & 0x7FFFFFFF) % len(partitions)]
+__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox"]
 
 
 class DeliveryFailed(RuntimeError):
