@@ -47,7 +47,6 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 
 from hotline.errors import InvalidInput
-from hotline.infra.partitioning import FastKeyPartitioner
 from hotline.infra.topics import raw_topic
 from hotline.privacy import mask_phone
 from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
@@ -221,7 +220,6 @@ def new_producer(config: DeliveryConfig, client_id: str) -> KafkaProducer:
         max_block_ms=config.max_block_ms,
         bootstrap_timeout_ms=config.bootstrap_timeout_ms,
         reconnect_backoff_max_ms=1000,
-        partitioner=FastKeyPartitioner(),
     )
 
 

@@ -28,10 +28,18 @@ from typing import Any, Protocol
 
 import faust
 from faust.serializers.codecs import get_codec
+from murmurhash2 import murmurhash2
 
-from hotline.infra.partitioning import key_partition
+__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox", "key_partition"]
 
-__all__ = ["ChangelogWriter", "DeliveryFailed", "Outbox"]
+_KAFKA_SEED = 0x9747B28C
+"""The seed of Kafka's murmur2 (its Java client's ``Utils.murmur2``)."""
+
+
+def key_partition(key: bytes, partitions: list[int]) -> int:
+    """Where Kafka's default partitioner (aiokafka's, the Java client's) puts a keyed message:
+    the positive murmur2 of the key modulo the number of partitions."""
+    return partitions[(murmurhash2(key, _KAFKA_SEED) & 0x7FFFFFFF) % len(partitions)]
 
 
 class DeliveryFailed(RuntimeError):

@@ -12,9 +12,11 @@ import faust
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotline.streams.app import GroupTable, Worker, group_partition
-from hotline.streams.delivery import ChangelogWriter, DeliveryFailed, Outbox
+from hotline.streams.delivery import ChangelogWriter, DeliveryFailed, Outbox, key_partition
 from hotline.streams.worker_config import WorkerConfig
 
 
@@ -91,6 +93,15 @@ def test_messages_go_out_in_order_per_partition_and_only_once() -> None:
     assert [k for t, k, _, p in client.sent if t == "a"] == [b"k%d" % i for i in range(6)]
     assert ("b", b"key", None, 0) in client.sent
     assert ("c", b"key", b"v", DefaultPartitioner()(b"key", [0, 1, 2], [0, 1, 2])) in client.sent
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120), st.integers(min_value=1, max_value=64))
+def test_keys_land_on_the_partition_kafkas_default_partitioner_picks(
+    key: bytes, count: int
+) -> None:
+    partitions = list(range(count))
+    assert key_partition(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
 
 
 def test_deliver_returns_only_once_the_broker_acknowledged_everything() -> None:
