@@ -33,10 +33,10 @@ def group_status(bootstrap: str, group_id: str, interval: float) -> list[Partiti
     except KafkaError as exc:
         raise RetryableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:
-        first = admin.list_consumer_group_offsets(group_id)
+        first = admin.list_group_offsets(group_id)[group_id]
         started = time.monotonic()
         time.sleep(interval)
-        second = admin.list_consumer_group_offsets(group_id)
+        second = admin.list_group_offsets(group_id)[group_id]
         elapsed = max(time.monotonic() - started, 1e-6)
         ends = consumer.end_offsets(list(second))
     finally:

@@ -1,0 +1,56 @@
+"""``hotline streams status`` against the real broker: a group's committed offsets, lag and
+rate per partition, and a group that committed nothing."""
+
+from __future__ import annotations
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.structs import OffsetAndMetadata
+from typer.testing import CliRunner
+
+from hotline.cli import app
+from hotline.streams.status import group_status
+
+pytestmark = pytest.mark.kafka
+
+
+def _commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer.assign(list(offsets))
+    consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+    consumer.close()
+
+
+def test_status_shows_committed_offsets_lag_and_rate_per_partition(
+    bootstrap: str, unique: str
+) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(unique, 2, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for i in range(30):
+        producer.send(unique, value=b"x", partition=i % 2)  # 15 per partition
+    producer.flush()
+    producer.close()
+    p0, p1 = TopicPartition(unique, 0), TopicPartition(unique, 1)
+    group = f"{unique}-group"
+    _commit(bootstrap, group, {p0: 10, p1: 15})
+
+    rows = group_status(bootstrap, group, 0.2)
+    assert [(r.topic, r.partition, r.committed, r.end, r.lag) for r in rows] == [
+        (unique, 0, 10, 15, 5),
+        (unique, 1, 15, 15, 0),
+    ]
+    assert all(r.rate == 0.0 for r in rows)  # nothing committed between the samples
+
+    env = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap}
+    shown = CliRunner().invoke(
+        app, ["streams", "status", "--app-id", group, "--interval", "0.2"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "total lag 5" in shown.output
+    none = CliRunner().invoke(
+        app, ["streams", "status", "--app-id", f"{unique}-idle", "--interval", "0.1"], env=env
+    )
+    assert none.exit_code == 1 and "no committed offsets" in none.output
