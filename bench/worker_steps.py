@@ -14,6 +14,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -132,8 +133,6 @@ def main() -> None:
     print(f"generating {args.events:,} simulated events …", flush=True)
     prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
     records = [prepare(e) for e in make_events(args.events, CENTERS, SEED)]
-    import tempfile
-
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump([(r.topic, (r.key or b"").hex(), r.value.hex()) for r in records], file)
         file.flush()

@@ -776,11 +776,11 @@ class Worker:
         worker's own read offsets say nothing about them: the raw topics are checked by the
         consumer group's committed offsets (an ingest step delivers its bundles before its
         events are acknowledged, so a committed raw offset implies its events are in the group
-        topic), and only then the
-        group topic's end offsets are taken and compared with what this worker's groups agent
-        has *processed* (or the group committed). Faust's read offsets are no proof: they count
-        messages fetched into the agent's buffer but not processed yet (a restarted worker
-        busy loading its groups for seconds would close them with events still buffered).
+        topic), and only then the group topic's end offsets are taken and compared with what
+        this worker's groups agent has *processed* (or the group committed). Faust's read
+        offsets are no proof: they count messages fetched into the agent's buffer but not
+        processed yet (a restarted worker busy loading its groups for seconds would close them
+        with events still buffered).
         """
         consumer = self.app.consumer
         internal = self.internal.get_topic_name()
