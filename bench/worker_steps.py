@@ -51,6 +51,7 @@ class _NoBroker:
 async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, Any]:
     """Every raw message through ingest steps of 2,000, each step's group-topic messages
     through groups steps of 8, as the worker batches them; seconds spent in each."""
+    from aiokafka.structs import ConsumerRecord
     from faust.types.tuples import Message
 
     from hotline.streams.app import Worker
@@ -83,15 +84,16 @@ async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, An
     raw_offsets: dict[str, int] = defaultdict(int)
     raw = []
     for topic, key, value in records:
-        raw.append(Message(topic, 0, raw_offsets[topic], time.time(), 0, [], key, value, None))
+        now_ms = int(time.time() * 1000)
+        raw.append(
+            ConsumerRecord(topic, 0, raw_offsets[topic], now_ms, 0, key, value, None, 0, 0, ())
+        )
         raw_offsets[topic] += 1
-    for tp in {m.tp for m in raw}:
-        worker.continuity.start(tp, 0)
     sources = sorted({f"{m.topic}:{m.partition}" for m in raw})
     ingest = groups = 0.0
     for i in range(0, len(raw), 2000):
         started = time.perf_counter()
-        await worker._read([SimpleNamespace(message=m) for m in raw[i : i + 2000]])
+        await worker._read(raw[i : i + 2000])
         ingest += time.perf_counter() - started
         while fed_back:
             batch, fed_back[:] = fed_back[:8], fed_back[8:]

@@ -3,8 +3,9 @@
 Topology::
 
     hotline.raw.<province>.{calls,surveys,tickets,agents,qa}   (keyed by call/ticket/agent id)
-      │  agent `ingest`: decode (codec), validate (model, known region, plausible time,
-      │  province of the topic) → invalid: hotline.deadletter (reason, original bytes)
+      │  task `ingest` (its own consumer, :class:`RawReader`): decode (codec), validate
+      │  (model, known region, plausible time, province of the topic) → invalid:
+      │  hotline.deadletter (reason, original bytes)
       ▼
     <app id>-groups (internal, keyed and partitioned by group = province code)
       │  agent `groups`: per province GroupState (calls → records, buckets, city and
@@ -17,10 +18,11 @@ Topology::
       └─► <app id>-groups, group 000000: province snapshots only (metrics, agent time,
                                          ticket counts) → national snapshots
 
-Every batch (``take_events``): process, queue the outputs, then the changed state keys, and
-deliver them (:mod:`hotline.streams.delivery`: record batches, awaited until the broker has
-them) before the batch ends. Faust acknowledges a batch's events only after that, so a
-committed offset implies its state and outputs are in Kafka; a crash redelivers from the last
+Every batch (ingest: ``getmany``; groups: ``take_events``): process, queue the outputs, then
+the changed state keys, and deliver them (:mod:`hotline.streams.delivery`: record batches,
+awaited until the broker has them) before the batch ends. Ingest commits a batch, and Faust
+acknowledges a groups batch, only after that, so a committed offset implies its state and
+outputs are in Kafka; a crash redelivers from the last
 commit and the pure core's dedupe and versioned sums make the replay change nothing. A step
 that fails is never acknowledged: the worker exits at once (:meth:`Worker._fatal`). Outputs
 lost with a crash after their state was persisted are re-sent when the group is loaded
@@ -48,6 +50,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
 from faust.types import EventT, Message
 
 from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
@@ -76,6 +79,7 @@ from hotline.streams.groups import (
     center_region,
     group_keys,
 )
+from hotline.streams.raw_reader import RawReader
 from hotline.streams.ticket_counts import TicketCount
 from hotline.streams.worker_config import WorkerConfig
 
@@ -195,8 +199,13 @@ class Worker:
         self.missed = MissedReader(kafka.bootstrap_servers)
         raw_names = [raw_topic(kafka, p, f) for p in sorted(self.provinces) for f in RAW_FAMILIES]
         self.raw_names = tuple(raw_names)
-        self.raw = app.topic(*raw_names, key_type=bytes, value_type=bytes, **_RAW)
-        self.input_topics = frozenset([*raw_names, f"{config.app_id}-groups"])
+        self.reader = RawReader(
+            kafka.bootstrap_servers,
+            f"{config.app_id}-ingest",
+            raw_names,
+            on_assigned=self._restart_idle_timers,
+        )
+        """Ingest's own consumer of the raw topics (not Faust's: see raw_reader.py)."""
         self.internal = app.topic(
             f"{config.app_id}-groups",
             partitions=config.partitions,
@@ -230,7 +239,7 @@ class Worker:
         )
         self.state = ChangelogWriter(self.table, self.outbox)
         """The table as :meth:`GroupState.dump` writes it: store + changelog via the outbox."""
-        app.agent(self.raw, name="ingest")(self._ingest)
+        app.task(self._ingest)
         app.agent(self.internal, name="groups")(self._groups)
         app.timer(config.tick_s)(self._tick)
         app.on_partitions_revoked.connect(self._revoked)
@@ -295,32 +304,46 @@ class Worker:
             del self.groups[group]
 
     async def _closing(self, sender: Any = None, **_kwargs: Any) -> None:
+        await self.reader.stop()
         await self.missed.close()
 
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
         """A rebalance paused every group: idle time starts again (no premature flush);
         every partition resumes at its committed offset."""
         self.continuity.reset()
+        self._restart_idle_timers()
+        self.stats["rebalances"] += 1
+
+    def _restart_idle_timers(self) -> None:
+        """After a rebalance (of the groups or of ingest's raw partitions) no group and no
+        source partition has been idle yet: their input may only have paused."""
         now = time.monotonic()
         for group in self.last_input:
             self.last_input[group] = now
         for heard in self.heard.values():
             for source in heard:
                 heard[source] = now
-        self.stats["rebalances"] += 1
 
     # -- ingest: raw → validated → the group topic ------------------------------------------
 
-    async def _ingest(self, stream: faust.StreamT) -> None:
+    async def _ingest(self) -> None:
+        """The ingest stage, an app task: the raw topics through :class:`RawReader`, which
+        commits a batch after :meth:`_read` delivered it; a failure stops the worker."""
         config = self.config
-        await self._steps(stream.take_events(config.batch_size, config.batch_within_s), self._read)
+        try:
+            await self.reader.start()
+            await self.reader.run(self._read, config.batch_size, config.batch_within_s)
+        except Exception as exc:
+            self._fatal(exc)
 
-    async def _read(self, events: Sequence[EventT]) -> None:
+    async def _read(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """An ingest step: validate, bundle per group, deliver."""
         self._highwaters.clear()
-        for msg in await self._without_gaps(events):
+        for msg in records:
             self.stats["raw_in"] += 1
-            group = self._validate(msg.value, msg.topic, msg.partition, msg.offset, msg.timestamp)
+            data = msg.value or b""  # a null value is undecodable, dead-lettered as such
+            ts = msg.timestamp / 1000  # Faust's unit, as the group topic's items carry it
+            group = self._validate(data, msg.topic, msg.partition, msg.offset, ts)
             if group is None:
                 continue
             item = {
@@ -328,9 +351,9 @@ class Worker:
                 "t": msg.topic,
                 "p": msg.partition,
                 "o": msg.offset,
-                "ts": msg.timestamp,
-                "b": int(self._behind(msg.tp, msg.offset)),
-                "d": base64.b64encode(msg.value).decode(),
+                "ts": ts,
+                "b": int(self._behind(msg.topic, msg.partition, msg.offset)),
+                "d": base64.b64encode(data).decode(),
             }
             self._bundle(group, item, len(item["d"]))
         self._send_bundles()
@@ -369,17 +392,15 @@ class Worker:
             continuity.processed(msg.tp, msg.offset)
         return out
 
-    def _behind(self, tp: Any, offset: int) -> bool:
+    def _behind(self, topic: str, partition: int, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its
         highwater as known at the start of the ingest step; unknown counts as behind). A
         group's watermark waits for the source partitions that are behind (docs/streams.md,
         "Watermarks")."""
         highwaters = self._highwaters
+        tp = (topic, partition)
         if tp not in highwaters:
-            try:
-                highwaters[tp] = self.app.consumer.highwater(tp)
-            except Exception:  # not assigned any more (a rebalance), or no consumer yet
-                highwaters[tp] = None
+            highwaters[tp] = self.reader.highwater(TopicPartition(topic, partition))
         highwater = highwaters[tp]
         return highwater is None or offset + 1 < highwater
 
@@ -433,7 +454,7 @@ class Worker:
             "k": "d",
             "src": f"{topic}:{partition}:{offset}",
             "ts": _ts_ms(timestamp),
-            "b": int(self._behind(TopicPartition(topic, partition), offset)),  # as for an event
+            "b": int(self._behind(topic, partition, offset)),  # as for an event
         }
         self._bundle(match.group(1), note, 0)
 
@@ -738,15 +759,13 @@ class Worker:
         offset > 0, whichever worker owns them): one it has not seen yet holds its watermark
         like a partition that is behind (docs/streams.md, "Watermarks over source
         partitions"). Until then the group's watermark does not move."""
-        consumer = self.app.consumer
         tps = []
         for family in RAW_FAMILIES:
-            topic = raw_topic(self.config.kafka, group, family)
-            count = consumer.topic_partitions(topic)
-            if not count:
-                return  # no metadata yet: next tick
-            tps += [TopicPartition(topic, p) for p in range(count)]
-        ends = await consumer.highwaters(*tps)
+            partitions = self.reader.partitions(raw_topic(self.config.kafka, group, family))
+            if not partitions:
+                return  # no metadata yet (or ingest not started): next tick
+            tps += partitions
+        ends = await self.reader.end_offsets(tps)
         if (
             self.app.rebalancing  # revoked meanwhile: no state write for another owner
             or self.groups.get(group) is not state
@@ -787,15 +806,11 @@ class Worker:
         mine = [tp for tp in consumer.assignment() if tp.topic == internal]
         if not mine:
             return False
-        raw = [
-            TopicPartition(topic, p)
-            for topic in self.raw_names
-            for p in range(consumer.topic_partitions(topic) or 0)
-        ]
+        raw = [tp for topic in self.raw_names for tp in self.reader.partitions(topic)]
         if not raw:
             return False
-        ends = await consumer.highwaters(*raw)
-        committed = await self._committed(raw)
+        ends = await self.reader.end_offsets(raw)
+        committed = await self.reader.committed(raw)
         if not all(end == 0 or committed.get(tp, -1) >= end for tp, end in ends.items()):
             return False
         highwaters = await consumer.highwaters(*mine)
@@ -825,7 +840,7 @@ class Worker:
         if path is None:
             return
         status = {
-            "stats": dict(self.stats),
+            "stats": {**self.stats, "ingest_commit_failures": self.reader.commit_failures},
             "groups": {
                 g: {
                     "calls": len(s.calls.states),

@@ -101,20 +101,26 @@ def status_command(
     app_id: str = typer.Option("hotline-streams", "--app-id"),
     interval: float = typer.Option(5.0, "--interval", help="seconds between the two samples"),
 ) -> None:
-    """Consumer-group lag per topic/partition, and throughput from committed offsets."""
+    """Lag and throughput per topic/partition from committed offsets: the raw topics as read
+    by ingest (consumer group <app id>-ingest), the group topic by the groups stage (<app id>).
+    """
     from hotline.streams.status import group_status
 
     settings = _settings(ctx)
-    rows = group_status(settings.kafka.bootstrap_servers, app_id, interval)
+    groups = [f"{app_id}-ingest", app_id]
+    rows = group_status(settings.kafka.bootstrap_servers, groups, interval)
     if not rows:
-        typer.echo(f"group {app_id}: no committed offsets")
+        typer.echo(f"groups {', '.join(groups)}: no committed offsets")
         raise typer.Exit(1)
     typer.echo(f"{'topic':<48} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8} {'msg/s':>9}")
-    for row in rows:
-        typer.echo(
-            f"{row.topic:<48} {row.partition:>4} {row.committed:>10} {row.end:>10} "
-            f"{row.lag:>8} {row.rate:>9.1f}"
-        )
+    for group in groups:
+        mine = [row for row in rows if row.group == group]
+        typer.echo(f"group {group}" + ("" if mine else ": no committed offsets"))
+        for row in mine:
+            typer.echo(
+                f"{row.topic:<48} {row.partition:>4} {row.committed:>10} {row.end:>10} "
+                f"{row.lag:>8} {row.rate:>9.1f}"
+            )
     typer.echo(
         f"total lag {sum(r.lag for r in rows)}, "
         f"{sum(r.rate for r in rows):.1f} msg/s over {interval:.0f}s (pid {os.getpid()}, "

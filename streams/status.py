@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer
@@ -16,6 +17,7 @@ __all__ = ["PartitionStatus", "group_status"]
 
 @dataclass(frozen=True, slots=True)
 class PartitionStatus:
+    group: str
     topic: str
     partition: int
     committed: int
@@ -25,28 +27,30 @@ class PartitionStatus:
     """Committed messages per second over the sampling interval."""
 
 
-def group_status(bootstrap: str, group_id: str, interval: float) -> list[PartitionStatus]:
-    """Sample the group's committed offsets twice, ``interval`` apart; lag at the second."""
+def group_status(bootstrap: str, groups: Sequence[str], interval: float) -> list[PartitionStatus]:
+    """Sample the groups' committed offsets twice, ``interval`` apart; lag at the second."""
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotline-status")
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     except KafkaError as exc:
         raise RetryableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:
-        first = admin.list_group_offsets(group_id)[group_id]
+        first = {g: admin.list_group_offsets(g)[g] for g in groups}
         started = time.monotonic()
         time.sleep(interval)
-        second = admin.list_group_offsets(group_id)[group_id]
+        second = {g: admin.list_group_offsets(g)[g] for g in groups}
         elapsed = max(time.monotonic() - started, 1e-6)
-        ends = consumer.end_offsets(list(second))
+        ends = consumer.end_offsets([tp for offsets in second.values() for tp in offsets])
     finally:
         admin.close()
         consumer.close()
     rows = []
-    for tp, meta in sorted(second.items()):
-        before = first.get(tp)
-        committed = max(meta.offset, 0)
-        rate = (committed - max(before.offset, 0)) / elapsed if before is not None else 0.0
-        end = ends.get(tp, committed)
-        rows.append(PartitionStatus(tp.topic, tp.partition, committed, end, end - committed, rate))
+    for group in groups:
+        for tp, meta in sorted(second[group].items()):
+            before = first[group].get(tp)
+            committed = max(meta.offset, 0)
+            rate = (committed - max(before.offset, 0)) / elapsed if before is not None else 0.0
+            end = ends.get(tp, committed)
+            lag = end - committed
+            rows.append(PartitionStatus(group, tp.topic, tp.partition, committed, end, lag, rate))
     return rows

@@ -37,19 +37,23 @@ def test_status_shows_committed_offsets_lag_and_rate_per_partition(
     group = f"{unique}-group"
     _commit(bootstrap, group, {p0: 10, p1: 15})
 
-    rows = group_status(bootstrap, group, 0.2)
-    assert [(r.topic, r.partition, r.committed, r.end, r.lag) for r in rows] == [
-        (unique, 0, 10, 15, 5),
-        (unique, 1, 15, 15, 0),
+    rows = group_status(bootstrap, [group], 0.2)
+    assert [(r.group, r.topic, r.partition, r.committed, r.end, r.lag) for r in rows] == [
+        (group, unique, 0, 10, 15, 5),
+        (group, unique, 1, 15, 15, 0),
     ]
     assert all(r.rate == 0.0 for r in rows)  # nothing committed between the samples
+
+    ingest = f"{group}-ingest"  # the worker's raw topics are read by <app id>-ingest
+    _commit(bootstrap, ingest, {p0: 15, p1: 12})
 
     env = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap}
     shown = CliRunner().invoke(
         app, ["streams", "status", "--app-id", group, "--interval", "0.2"], env=env
     )
     assert shown.exit_code == 0, shown.output
-    assert "total lag 5" in shown.output
+    assert f"group {ingest}\n" in shown.output and f"group {group}\n" in shown.output
+    assert "total lag 8" in shown.output
     none = CliRunner().invoke(
         app, ["streams", "status", "--app-id", f"{unique}-idle", "--interval", "0.1"], env=env
     )

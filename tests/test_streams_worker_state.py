@@ -319,10 +319,21 @@ class _Consumer:
     def assignment(self) -> set:
         return set(self.mine)
 
-    def topic_partitions(self, topic: str) -> int:
-        return 3
-
     async def highwaters(self, *tps: TopicPartition) -> dict:
+        return dict.fromkeys(tps, 10)
+
+
+class _Reader:
+    """What :meth:`Worker._caught_up` asks of ingest's reader: 3 partitions of each raw topic,
+    10 messages each, all committed by the ingest group."""
+
+    def partitions(self, topic: str) -> list[TopicPartition]:
+        return [TopicPartition(topic, p) for p in range(3)]
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict:
+        return dict.fromkeys(tps, 10)
+
+    async def committed(self, tps: list[TopicPartition]) -> dict:
         return dict.fromkeys(tps, 10)
 
 
@@ -331,10 +342,11 @@ def test_replay_is_caught_up_only_when_the_groups_agent_processed_its_input(tmp_
     them while their input sat in the agent's buffer (orphans in the kill -9 test)."""
     worker = Worker(WorkerConfig(app_id="t-caught", partitions=3, datadir=tmp_path))
     consumer = worker.app._consumer = _Consumer(worker)
+    worker.reader = _Reader()  # type: ignore[assignment]
     committed: dict = {}
 
     async def fetch_committed(tps: list) -> dict:
-        return {tp: committed.get(tp, 10) for tp in tps}  # raw topics: committed to the end
+        return {tp: committed[tp] for tp in tps}  # the group topic, in Faust's group
 
     worker._committed = fetch_committed  # type: ignore[method-assign]
     for tp in consumer.mine:

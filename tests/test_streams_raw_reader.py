@@ -1,0 +1,75 @@
+"""Ingest's own consumer of the raw topics (streams/raw_reader.py) against the real broker: a
+batch is committed only after its step returned, a failed step commits nothing, and the next
+reader of the group starts where the last one committed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from hotline.streams.raw_reader import RawReader
+
+pytestmark = pytest.mark.kafka
+
+
+def _produce(bootstrap: str, topic: str, first: int, count: int) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for i in range(first, first + count):
+        producer.send(topic, value=str(i).encode(), partition=i % 2)
+    producer.flush()
+    producer.close()
+
+
+async def _read(reader: RawReader, expect: int, fail: bool = False) -> list[int]:
+    """Run ``reader`` until it has stepped ``expect`` values (or its first step raised)."""
+    seen: list[int] = []
+
+    async def step(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        if fail:
+            raise RuntimeError("step failed")
+        seen.extend(int(r.value or b"") for r in records)
+        if len(seen) >= expect:
+            asyncio.get_running_loop().create_task(reader.stop())  # after this step's commit
+
+    await reader.start()
+    try:
+        await asyncio.wait_for(reader.run(step, max_records=7, within_s=0.1), 60)
+    finally:
+        await reader.stop()
+    return seen
+
+
+async def _committed(reader: RawReader, topic: str) -> dict[TopicPartition, int]:
+    probe = RawReader(reader.bootstrap_servers, reader.group_id, [topic])
+    await probe.start()
+    try:
+        return await probe.committed([TopicPartition(topic, p) for p in range(2)])
+    finally:
+        await probe.stop()
+
+
+def test_commits_after_each_step_and_resumes_there(bootstrap: str, unique: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(unique, 2, 1)])
+    admin.close()
+    _produce(bootstrap, unique, 0, 40)
+    group = f"{unique}-ingest"
+
+    failing = RawReader(bootstrap, group, [unique])
+    with pytest.raises(RuntimeError, match="step failed"):
+        asyncio.run(_read(failing, 40, fail=True))
+    assert asyncio.run(_committed(failing, unique)) == {}  # nothing of the failed batch
+
+    first = RawReader(bootstrap, group, [unique])
+    assert sorted(asyncio.run(_read(first, 40))) == list(range(40))  # from the start
+    ends = {TopicPartition(unique, p): 20 for p in range(2)}
+    assert asyncio.run(_committed(first, unique)) == ends
+
+    _produce(bootstrap, unique, 40, 10)
+    second = RawReader(bootstrap, group, [unique])
+    assert sorted(asyncio.run(_read(second, 10))) == list(range(40, 50))  # only what is new
