@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -28,6 +29,7 @@ __all__ = ["RawReader"]
 log = logging.getLogger(__name__)
 
 Step = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
+Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
 class RawReader(ConsumerRebalanceListener):
@@ -69,16 +71,14 @@ class RawReader(ConsumerRebalanceListener):
         self.consumer = consumer
 
     async def run(self, step: Step, max_records: int, within_s: float) -> None:
-        """Until :meth:`stop`: fetch up to ``max_records`` (waiting up to ``within_s`` for
-        the first), ``step`` them (in each partition's order), then commit their offsets.
-        What ``step`` raises is raised here, with nothing of its batch committed."""
-        consumer = self.consumer
-        assert consumer is not None, "start() first"
-        timeout_ms = max(int(within_s * 1000), 1)
+        """Until :meth:`stop`: a batch of up to ``max_records``, gathered for at most
+        ``within_s`` after its first record, through ``step`` (each partition's records in
+        order), then its offsets committed. What ``step`` raises is raised here, with nothing
+        of its batch committed."""
         while not self._stopping:
             generation = self._generation
             try:
-                fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+                fetched = await self._batch(max_records, within_s)
             except ConsumerStoppedError:
                 if self._stopping:
                     return
@@ -92,6 +92,27 @@ class RawReader(ConsumerRebalanceListener):
                         self._pending[tp] = records[-1].offset + 1
                 if self._pending:
                     await self._commit()
+
+    async def _batch(self, max_records: int, within_s: float) -> Fetched:
+        """Records as ``getmany`` returns them, gathered until ``max_records`` or ``within_s``
+        after the first: ``getmany`` alone returns whatever arrived since the last call, and
+        at low rates that is a step — a delivery, a commit, a group-topic bundle — per few
+        events, which the groups stage then takes a state write each for."""
+        consumer = self.consumer
+        assert consumer is not None, "start() first"
+        fetched = await consumer.getmany(
+            timeout_ms=max(int(within_s * 1000), 1), max_records=max_records
+        )
+        count = sum(len(records) for records in fetched.values())
+        deadline = time.monotonic() + within_s
+        while fetched and count < max_records and (left := deadline - time.monotonic()) > 0:
+            more = await consumer.getmany(
+                timeout_ms=max(int(left * 1000), 1), max_records=max_records - count
+            )
+            for tp, records in more.items():
+                fetched.setdefault(tp, []).extend(records)
+                count += len(records)
+        return fetched
 
     async def _commit(self) -> None:
         """Commit the pending offsets of the partitions still assigned; one that fails (a
