@@ -167,6 +167,8 @@ class Worker:
         self.heard: dict[str, dict[str, float]] = defaultdict(dict)
         """Per group and source partition: when it last sent an event (monotonic)."""
         self.flushed: set[str] = set()
+        self.flushed_at: dict[str, float] = {}
+        """Per group: wall-clock time of its last idle flush (replay mode; the status file)."""
         self._bundles: dict[str, list[Any]] = {}
         """Per group: the items of the current ingest batch not sent yet, their size."""
         self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
@@ -740,6 +742,7 @@ class Worker:
             if flushable and caught_up and (point := state.flush_point()) is not None:
                 out = state.advance(point)
                 self.flushed.add(group)
+                self.flushed_at[group] = time.time()
                 self.stats["idle_flushes"] += 1
                 log.info("group %s idle for %.1fs: flushed to %s", group, idle, point)
             wall = state.tick_wall(int(time.time() * 1000))
@@ -846,6 +849,7 @@ class Worker:
                     "calls": len(s.calls.states),
                     "watermark": s.calls.watermark.isoformat() if s.calls.watermark else None,
                     "flushed": g in self.flushed,
+                    "flushed_at": self.flushed_at.get(g),
                     "behind": s.behind(),
                 }
                 for g, s in self.groups.items()
