@@ -26,7 +26,11 @@ def _settings(ctx: typer.Context) -> Settings:
 @app.command("worker")
 def worker_command(
     ctx: typer.Context,
-    app_id: str = typer.Option("hotline-streams", "--app-id", help="Faust app id = group id"),
+    app_id: str = typer.Option(
+        "hotline-streams",
+        "--app-id",
+        help="Faust app id = the groups stage's consumer group; ingest's is <app id>-ingest",
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="run N worker processes"),
     province: Annotated[
         list[str] | None, typer.Option("--province", help="serve only these provinces")

@@ -51,6 +51,7 @@ from hotline.schemas import (
 from hotline.settings import KafkaSettings
 from hotline.streams.counters import counts_from, ledger_view
 from hotline.streams.rollup import region_at
+from hotline.streams.status import group_status
 from hotline.streams.tickets import TicketState
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -314,6 +315,10 @@ def _run(bootstrap: str, unique: str, tmp_path: Path, kills: int) -> None:
             agents.wait_for(agents_expected, lambda r: snapshots_before(r, end)) == agents_expected
         )
         assert tickets.wait_for(tickets_expected, snapshots_in) == tickets_expected
+        ingest = group_status(bootstrap, [f"{app_id}-ingest"], 0.0)  # ingest's own group
+        assert ingest and all(row.lag == 0 for row in ingest), ingest
+        worker.send_signal(signal.SIGTERM)  # graceful: the reader leaves its group, exit 0
+        assert worker.wait(timeout=30) == 0, (tmp_path / f"w{kills}.log").read_text()[-3000:]
     finally:
         _stop(worker)
 
