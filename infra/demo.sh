@@ -27,7 +27,10 @@ case "${1:-}" in
   up)
     "$BIN/hotline" stack up
     echo "background processes:"
-    start streams "$BIN/hotline" streams worker
+    # exit 70 = a step that failed or a stalled consumer: restarting resumes exactly
+    start streams bash -c 'while true; do "$0" streams worker && exit 0; code=$?
+      [ "$code" -eq 70 ] || exit "$code"; echo "streams worker exited 70: restarting" >&2
+      sleep 1; done' "$BIN/hotline"
     start sink "$BIN/hotline" sink
     start simulator "$BIN/hotline" simulate --centers 320000,330000 \
       --profile C320500=understaffed --profile C321300=unstaffed_line \

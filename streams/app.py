@@ -177,6 +177,8 @@ class Worker:
         self._highwaters: dict[Any, int | None] = {}
         """Per raw partition: its highwater, asked once per ingest step (:meth:`_behind`)."""
         self._processed: dict[Any, int] = {}
+        self._progress_at = time.monotonic()
+        """When the groups agent last processed a step (or a rebalance restarted the clock)."""
         """Per group-topic partition: the last offset the groups agent processed."""
         app = self.app = faust.App(
             config.app_id,
@@ -314,6 +316,7 @@ class Worker:
         every partition resumes at its committed offset."""
         self.continuity.reset()
         self._restart_idle_timers()
+        self._progress_at = time.monotonic()
         self.stats["rebalances"] += 1
 
     def _restart_idle_timers(self) -> None:
@@ -577,6 +580,7 @@ class Worker:
             self._emit(group, out)
             state.dump(self.state)
         await self._deliver()  # before the batch's events are acknowledged
+        self._progress_at = time.monotonic()
         processed = self._processed
         for msg in messages:
             tp, offset = msg.tp, msg.offset
@@ -695,6 +699,7 @@ class Worker:
     async def _advance_groups(self) -> None:
         if self.app.rebalancing:
             return
+        await self._watch_for_a_stall()
         assigned = self._assigned()
         n = self.config.partitions
         for group in list(self.groups):
@@ -816,12 +821,41 @@ class Worker:
         committed = await self.reader.committed(raw)
         if not all(end == 0 or committed.get(tp, -1) >= end for tp, end in ends.items()):
             return False
-        highwaters = await consumer.highwaters(*mine)
+        return not await self._unprocessed(mine)
+
+    async def _unprocessed(self, mine: list[TopicPartition]) -> list[TopicPartition]:
+        """Those of this worker's group-topic partitions ``mine`` with input (end offsets
+        asked now) that its groups agent has not processed (nor the group committed)."""
+        highwaters = await self.app.consumer.highwaters(*mine)
         done = await self._committed(mine)
-        return all(
-            end == 0 or max(self._processed.get(tp, -1) + 1, done.get(tp, 0)) >= end
+        return [
+            tp
             for tp, end in highwaters.items()
-        )
+            if end and max(self._processed.get(tp, -1) + 1, done.get(tp, 0)) < end
+        ]
+
+    async def _watch_for_a_stall(self) -> None:
+        """Exit (70, like a failed step) when the groups agent processed nothing for
+        ``stall_s`` while input waited: Faust's consumer was seen to stop fetching after a
+        restart's recovery (docs/streams.md, "Stalls"). Restarted, the worker resumes from
+        the last commit, exactly; stalled, it would hold its provinces' input forever."""
+        limit = self.config.stall_s
+        if limit is None or time.monotonic() - self._progress_at < limit:
+            return
+        internal = self.internal.get_topic_name()
+        mine = [tp for tp in self.app.consumer.assignment() if tp.topic == internal]
+        waiting = await self._unprocessed(mine) if mine else []
+        if self.app.rebalancing or time.monotonic() - self._progress_at < limit:
+            return  # a rebalance or a step meanwhile: not a stall
+        if waiting:
+            self._fatal(
+                RuntimeError(
+                    f"groups stage: nothing processed for {limit:.0f} s while "
+                    f"{len(waiting)} group-topic partitions had input ({waiting}): "
+                    "Faust's consumer stalled"
+                )
+            )
+        self._progress_at = time.monotonic()  # idle, not stalled: ask again after `limit`
 
     async def _committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """The consumer group's committed offsets of ``tps`` (assigned here or not)."""

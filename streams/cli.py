@@ -47,6 +47,12 @@ def worker_command(
     source_idle: float = typer.Option(
         60.0, "--source-idle", help="a silent source partition stops holding the watermark (s)"
     ),
+    stall_timeout: float = typer.Option(
+        120.0,
+        "--stall-timeout",
+        help="exit 70 when the groups stage processed nothing this long while its input "
+        "waited (a stalled Faust consumer; restarting resumes exactly); 0: never",
+    ),
     datadir: Annotated[Path, typer.Option("--datadir")] = _DATADIR,
     status_file: Annotated[Path | None, typer.Option("--status-file")] = None,
     loglevel: str = typer.Option("info", "--loglevel"),
@@ -67,6 +73,7 @@ def worker_command(
         wall_clock_skew_s=None if replay else wall_clock_skew,
         idle_flush_s=idle_flush if replay else None,
         source_idle_s=source_idle,
+        stall_s=stall_timeout or None,
         datadir=datadir,
         status_file=status_file,
     )

@@ -52,6 +52,12 @@ class WorkerConfig(BaseModel):
         description="a source partition with unread input that sent nothing this long no "
         "longer holds its group's watermark back",
     )
+    stall_s: float | None = Field(
+        120.0,
+        gt=0,
+        description="exit (70) when the groups stage processed nothing this long while its "
+        "input waited (a stalled Faust consumer; a restart resumes exactly); None: never",
+    )
     max_future_s: float = Field(86_400.0, description="events further ahead are invalid")
     web_port: int | None = Field(None, description="Faust's web server port; None: off")
     datadir: Path = Path(".hotline/streams")

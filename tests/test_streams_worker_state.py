@@ -358,3 +358,36 @@ def test_replay_is_caught_up_only_when_the_groups_agent_processed_its_input(tmp_
     for tp in consumer.mine:
         committed[tp] = 10  # all processed and committed before the restart
     assert asyncio.run(worker._caught_up())
+
+
+def test_a_groups_stage_without_progress_while_input_waits_exits(tmp_path, monkeypatch) -> None:
+    """Faust's consumer once stopped fetching after a restart's recovery (CI, 29 Nov): the
+    worker exits when nothing was processed for ``stall_s`` with input waiting, not when idle."""
+    worker = Worker(WorkerConfig(app_id="t-stall", partitions=3, datadir=tmp_path, stall_s=60))
+    consumer = worker.app._consumer = _Consumer(worker)  # every partition ends at offset 10
+    committed = dict.fromkeys(consumer.mine, 10)
+
+    async def fetch_committed(tps: list) -> dict:
+        return {tp: committed[tp] for tp in tps}
+
+    worker._committed = fetch_committed  # type: ignore[method-assign]
+    exits: list[BaseException] = []
+    worker._fatal = exits.append  # type: ignore[method-assign,assignment]
+    clock = [1000.0]
+    monkeypatch.setattr("hotline.streams.app.time.monotonic", lambda: clock[0])
+    worker._progress_at = 1000.0
+
+    clock[0] += 59
+    asyncio.run(worker._watch_for_a_stall())  # not yet: the broker is not even asked
+    clock[0] += 2
+    asyncio.run(worker._watch_for_a_stall())
+    assert exits == []  # everything committed: idle, not stalled
+    assert worker._progress_at == clock[0]  # looks again a period later
+
+    committed[consumer.mine[1]] = 7  # three messages wait
+    clock[0] += 30
+    asyncio.run(worker._watch_for_a_stall())
+    assert exits == []
+    clock[0] += 31
+    asyncio.run(worker._watch_for_a_stall())
+    assert len(exits) == 1 and "nothing processed for 60 s" in str(exits[0])
