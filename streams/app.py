@@ -208,6 +208,7 @@ class Worker:
             f"{config.app_id}-ingest",
             raw_names,
             on_assigned=self._restart_idle_timers,
+            resume_from=config.app_id,  # the raw topics' reader before 29 Nov
         )
         """Ingest's own consumer of the raw topics (not Faust's: see raw_reader.py)."""
         self.internal = app.topic(

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
@@ -41,11 +42,16 @@ class RawReader(ConsumerRebalanceListener):
         group_id: str,
         topics: Collection[str],
         on_assigned: Callable[[], None] = lambda: None,
+        resume_from: str | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.topics = tuple(topics)
         self.on_assigned = on_assigned
+        self.resume_from = resume_from
+        """A consumer group whose committed offset a partition starts at while this group has
+        none: the worker's Faust group, which read the raw topics before 29 Nov (an upgraded
+        worker goes on where it stopped instead of reading the raw topics from the start)."""
         self.consumer: AIOKafkaConsumer | None = None
         """Created by :meth:`start` (aiokafka wants a running event loop)."""
         self.commit_failures = 0
@@ -57,6 +63,13 @@ class RawReader(ConsumerRebalanceListener):
         self._stopping = False
 
     async def start(self) -> None:
+        if self.resume_from is not None:
+            try:
+                await self._adopt_offsets(self.resume_from)
+            except Exception as exc:  # the broker busy: the reset policy (earliest) it is
+                log.warning(
+                    "%s: offsets of %s not adopted: %r", self.group_id, self.resume_from, exc
+                )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
@@ -69,6 +82,36 @@ class RawReader(ConsumerRebalanceListener):
         consumer.subscribe(topics=list(self.topics), listener=self)
         await consumer.start()
         self.consumer = consumer
+
+    async def _adopt_offsets(self, old: str) -> None:
+        """Commit ``old``'s offsets of our topics' partitions that this group never committed,
+        before joining (a seek on assignment races aiokafka's own reset to ``earliest``)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            theirs = await admin.list_consumer_group_offsets(old)
+            mine = await admin.list_consumer_group_offsets(self.group_id)
+        finally:
+            await admin.close()
+        adopt = {
+            tp: meta.offset
+            for tp, meta in theirs.items()
+            if tp.topic in self.topics and meta.offset >= 0 and tp not in mine
+        }
+        if not adopt:
+            return
+        committer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+        )
+        await committer.start()
+        try:
+            committer.assign(list(adopt))
+            await committer.commit(adopt)
+        finally:
+            await committer.stop()
+        log.info("%s: %d partitions start where %s stopped", self.group_id, len(adopt), old)
 
     async def run(self, step: Step, max_records: int, within_s: float) -> None:
         """Until :meth:`stop`: a batch of up to ``max_records``, gathered for at most

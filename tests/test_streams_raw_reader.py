@@ -11,8 +11,10 @@ import itertools
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.structs import OffsetAndMetadata
 
 from hotline.streams.raw_reader import RawReader
 
@@ -74,6 +76,29 @@ def test_commits_after_each_step_and_resumes_there(bootstrap: str, unique: str) 
     _produce(bootstrap, unique, 40, 10)
     second = RawReader(bootstrap, group, [unique])
     assert sorted(asyncio.run(_read(second, 10))) == list(range(40, 50))  # only what is new
+
+
+@pytest.mark.kafka
+def test_a_partition_never_committed_starts_at_the_old_groups_offset(
+    bootstrap: str, unique: str
+) -> None:
+    """An upgraded worker: the raw topics were read by its Faust group until 29 Nov."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(unique, 2, 1)])
+    admin.close()
+    _produce(bootstrap, unique, 0, 40)  # partition 0: 0, 2, … 38; partition 1: 1, 3, … 39
+    old = f"{unique}-app"
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=old, enable_auto_commit=False)
+    p0, p1 = KafkaTopicPartition(unique, 0), KafkaTopicPartition(unique, 1)
+    consumer.assign([p0, p1])
+    consumer.commit({p0: OffsetAndMetadata(15, "", -1), p1: OffsetAndMetadata(20, "", -1)})
+    consumer.close()
+
+    first = RawReader(bootstrap, f"{old}-ingest", [unique], resume_from=old)
+    assert sorted(asyncio.run(_read(first, 5))) == [30, 32, 34, 36, 38]
+    _produce(bootstrap, unique, 40, 4)
+    second = RawReader(bootstrap, f"{old}-ingest", [unique], resume_from=old)
+    assert sorted(asyncio.run(_read(second, 4))) == [40, 41, 42, 43]  # its own commits now
 
 
 class _Trickle:
