@@ -49,9 +49,9 @@ class RawReader(ConsumerRebalanceListener):
         self.topics = tuple(topics)
         self.on_assigned = on_assigned
         self.resume_from = resume_from
-        """A consumer group whose committed offset a partition starts at while this group has
-        none: the worker's Faust group, which read the raw topics before 29 Nov (an upgraded
-        worker goes on where it stopped instead of reading the raw topics from the start)."""
+        """A consumer group whose committed offsets :meth:`start` adopts for the partitions
+        this group never committed: the worker's Faust group, which read the raw topics before
+        29 Nov (an upgraded worker goes on where it stopped, not from the start)."""
         self.consumer: AIOKafkaConsumer | None = None
         """Created by :meth:`start` (aiokafka wants a running event loop)."""
         self.commit_failures = 0
@@ -198,7 +198,10 @@ class RawReader(ConsumerRebalanceListener):
 
     def highwater(self, tp: TopicPartition) -> int | None:
         """The partition's end offset as of its last fetch (None: not fetched, not ours)."""
-        return self.consumer.highwater(tp) if self.consumer is not None else None
+        consumer = self.consumer
+        if consumer is None or tp not in consumer.assignment():  # aiokafka asserts it is
+            return None
+        return consumer.highwater(tp)
 
     def partitions(self, topic: str) -> list[TopicPartition]:
         """The topic's partitions, from this consumer's metadata (empty: not known yet)."""
