@@ -131,12 +131,15 @@ def test_a_restarted_worker_recovers_its_table_to_the_changelogs_end(
     persisted = _changelog_table(bootstrap, f"{app_id}-counts-changelog")
     assert sum(entry["n"] for entry in persisted.values()) >= TOTAL // 16  # much to recover
 
-    _produce(bootstrap, source, keys[TOTAL // 2 :])
+    _produce(bootstrap, source, keys[TOTAL // 2 : TOTAL * 3 // 4])
     worker = start_worker("worker-2")
     try:
         recovered = _wait_for_file(tmp_path / "worker-2-recovered.json", 90, worker)
         assert recovered == persisted
         counted = sum(entry["n"] for entry in persisted.values())
+        # counts on — at least what arrives after its recovery: messages Faust fetched before
+        # its seek to the committed offsets can be dropped (docs/stack.md, Faust)
+        _produce(bootstrap, source, keys[TOTAL * 3 // 4 :])
         _wait_for(output, lambda c: sum(c.values()) > counted, timeout=60, worker=worker)
     finally:
         worker.send_signal(signal.SIGTERM)
