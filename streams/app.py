@@ -177,9 +177,9 @@ class Worker:
         self._highwaters: dict[Any, int | None] = {}
         """Per raw partition: its highwater, asked once per ingest step (:meth:`_behind`)."""
         self._processed: dict[Any, int] = {}
+        """Per group-topic partition: the last offset the groups agent processed."""
         self._progress_at = time.monotonic()
         """When the groups agent last processed a step (or a rebalance restarted the clock)."""
-        """Per group-topic partition: the last offset the groups agent processed."""
         app = self.app = faust.App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
@@ -686,9 +686,13 @@ class Worker:
 
     # -- the timer --------------------------------------------------------------------------
 
-    def _assigned(self) -> set[int]:
+    def _mine(self) -> list[TopicPartition]:
+        """The group-topic partitions assigned to this worker."""
         name = self.internal.get_topic_name()
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
+        return [tp for tp in self.app.consumer.assignment() if tp.topic == name]
+
+    def _assigned(self) -> set[int]:
+        return {tp.partition for tp in self._mine()}
 
     async def _tick(self) -> None:
         """The timer's step; what it queued is delivered at its end."""
@@ -810,9 +814,7 @@ class Worker:
         processed yet (a restarted worker busy loading its groups for seconds would close them
         with events still buffered).
         """
-        consumer = self.app.consumer
-        internal = self.internal.get_topic_name()
-        mine = [tp for tp in consumer.assignment() if tp.topic == internal]
+        mine = self._mine()
         if not mine:
             return False
         raw = [tp for topic in self.raw_names for tp in self.reader.partitions(topic)]
@@ -843,8 +845,7 @@ class Worker:
         limit = self.config.stall_s
         if limit is None or time.monotonic() - self._progress_at < limit:
             return
-        internal = self.internal.get_topic_name()
-        mine = [tp for tp in self.app.consumer.assignment() if tp.topic == internal]
+        mine = self._mine()
         waiting = await self._unprocessed(mine) if mine else []
         if self.app.rebalancing or time.monotonic() - self._progress_at < limit:
             return  # a rebalance or a step meanwhile: not a stall

@@ -36,6 +36,18 @@ def topic_partitions(consumer: Any, topic: str, timeout_s: float = 60) -> set[in
 _serial = itertools.count(1)
 
 
+def commit_offsets(bootstrap: str, group: str, offsets: dict[Any, int]) -> None:
+    """Commit ``offsets`` ({kafka-python TopicPartition: offset}) for ``group``, from outside
+    it (manual assignment: the group has no active member)."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer.assign(list(offsets))
+    consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+    consumer.close()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

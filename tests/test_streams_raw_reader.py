@@ -11,10 +11,10 @@ import itertools
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
-from kafka import KafkaConsumer, KafkaProducer
+from fixtures_kafka import commit_offsets
+from kafka import KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.structs import OffsetAndMetadata
 
 from hotline.streams.raw_reader import RawReader
 
@@ -88,11 +88,9 @@ def test_a_partition_never_committed_starts_at_the_old_groups_offset(
     admin.close()
     _produce(bootstrap, unique, 0, 40)  # partition 0: 0, 2, … 38; partition 1: 1, 3, … 39
     old = f"{unique}-app"
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=old, enable_auto_commit=False)
-    p0, p1 = KafkaTopicPartition(unique, 0), KafkaTopicPartition(unique, 1)
-    consumer.assign([p0, p1])
-    consumer.commit({p0: OffsetAndMetadata(15, "", -1), p1: OffsetAndMetadata(20, "", -1)})
-    consumer.close()
+    commit_offsets(
+        bootstrap, old, {KafkaTopicPartition(unique, 0): 15, KafkaTopicPartition(unique, 1): 20}
+    )
 
     first = RawReader(bootstrap, f"{old}-ingest", [unique], resume_from=old)
     assert sorted(asyncio.run(_read(first, 5))) == [30, 32, 34, 36, 38]

@@ -4,22 +4,15 @@ rate per partition, and a group that committed nothing."""
 from __future__ import annotations
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from fixtures_kafka import commit_offsets
+from kafka import KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.structs import OffsetAndMetadata
 from typer.testing import CliRunner
 
 from hotline.cli import app
 from hotline.streams.status import group_status
 
 pytestmark = pytest.mark.kafka
-
-
-def _commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    consumer.assign(list(offsets))
-    consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-    consumer.close()
 
 
 def test_status_shows_committed_offsets_lag_and_rate_per_partition(
@@ -35,7 +28,7 @@ def test_status_shows_committed_offsets_lag_and_rate_per_partition(
     producer.close()
     p0, p1 = TopicPartition(unique, 0), TopicPartition(unique, 1)
     group = f"{unique}-group"
-    _commit(bootstrap, group, {p0: 10, p1: 15})
+    commit_offsets(bootstrap, group, {p0: 10, p1: 15})
 
     rows = group_status(bootstrap, [group], 0.2)
     assert [(r.group, r.topic, r.partition, r.committed, r.end, r.lag) for r in rows] == [
@@ -45,7 +38,7 @@ def test_status_shows_committed_offsets_lag_and_rate_per_partition(
     assert all(r.rate == 0.0 for r in rows)  # nothing committed between the samples
 
     ingest = f"{group}-ingest"  # the worker's raw topics are read by <app id>-ingest
-    _commit(bootstrap, ingest, {p0: 15, p1: 12})
+    commit_offsets(bootstrap, ingest, {p0: 15, p1: 12})
 
     env = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap}
     shown = CliRunner().invoke(
