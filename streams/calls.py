@@ -32,14 +32,17 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from hotline.producers.simulator.facts import CallFacts, call_counters
 from hotline.schemas import CallRecord, Event
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey, Contribution, call_contribution, zero
+
+_MINUTE = timedelta(minutes=1)
 
 __all__ = [
     "CALL_EVENT_TYPES",
@@ -173,10 +176,16 @@ def _next_deadline(state: CallState, config: StreamsConfig) -> datetime:
 
 
 def build_record(
-    state: CallState, facts: CallFacts, config: StreamsConfig, timed_out: bool, version: int
+    state: CallState,
+    facts: CallFacts,
+    config: StreamsConfig,
+    timed_out: bool,
+    version: int,
+    counters: Mapping[str, int] | None = None,
 ) -> CallRecord:
-    """The :class:`CallRecord` of a call's facts (counter flags from ``call_counters``)."""
-    c = call_counters(facts, config.thresholds)
+    """The :class:`CallRecord` of a call's facts (counter flags from ``call_counters``, or
+    ``counters`` when the caller computed them already)."""
+    c = call_counters(facts, config.thresholds) if counters is None else counters
     answered = state.latest("call.answered")
     ended = state.latest("call.ended")
     transfer = state.latest("call.transferred")
@@ -331,11 +340,14 @@ class CallAssembly:
         """(evicted at, call id), earliest first, for pruning; entries of a tombstone set
         again are ignored when popped."""
         self.repeats = RepeatIndex(self.config)
+        self._retention = self.config.retention
+        self._thresholds = self.config.thresholds
         self.watermark: datetime | None = None
         self.stats: Counter[str] = Counter()
         self._timers: list[tuple[datetime, int, str]] = []
         self._timer_seq = 0
-        self._pruned_minute: datetime | None = None
+        self._next_prune: datetime | None = None
+        """The watermark's next minute: pruning runs once per minute of the watermark."""
 
     # -- input ------------------------------------------------------------------------------
 
@@ -355,7 +367,7 @@ class CallAssembly:
                 self.stats["late"] += 1
                 out.rejected.append(Rejected(event, "late", "its call was already closed"))
                 return out
-            if at < self.watermark - self.config.retention:
+            if at < self.watermark - self._retention:
                 self.stats["late"] += 1
                 out.rejected.append(
                     Rejected(event, "late", "occurred before watermark - (horizon + lateness)")
@@ -427,14 +439,15 @@ class CallAssembly:
         assert facts is not None
         previous = state.emitted
         version = previous.version + 1 if previous is not None else 1
-        record = build_record(state, facts, self.config, timed_out, version)
+        counters = call_counters(facts, self._thresholds)
+        record = build_record(state, facts, self.config, timed_out, version, counters)
         state.built_from = made_of
         if previous is not None and record.model_copy(update={"version": previous.version}) == (
             previous
         ):
             return
         state.emitted = record
-        contribution = call_contribution(facts, version, self.config.thresholds, timed_out)
+        contribution = call_contribution(facts, version, self._thresholds, timed_out, counters)
         retraction = None
         if state.emitted_key is not None and state.emitted_key != contribution.key:
             retraction = Contribution(state.call_id, version, state.emitted_key, zero())
@@ -456,7 +469,7 @@ class CallAssembly:
             offered = state.latest("call.offered")
             if (
                 offered is not None
-                and self.watermark >= offered.envelope.occurred_at + self.config.retention
+                and self.watermark >= offered.envelope.occurred_at + self._retention
             ):
                 self._refresh(state, out)
                 self._evict(state)
@@ -479,11 +492,10 @@ class CallAssembly:
 
     def _prune(self) -> None:
         assert self.watermark is not None
-        minute = self.watermark.replace(second=0, microsecond=0)
-        if minute == self._pruned_minute:
-            return
-        self._pruned_minute = minute
-        keep_after = self.watermark - self.config.retention
+        if self._next_prune is not None and self.watermark < self._next_prune:
+            return  # the same minute (the watermark never moves back)
+        self._next_prune = self.watermark.replace(second=0, microsecond=0) + _MINUTE
+        keep_after = self.watermark - self._retention
         self.repeats.prune(keep_after - self.config.repeat_window)
         heap, tombstones = self._tombstone_heap, self.tombstones
         while heap and heap[0][0] < keep_after:

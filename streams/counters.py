@@ -73,7 +73,7 @@ def sub_counts(a: Counts, b: Counts) -> Counts:
 
 def counts_from(values: Mapping[str, int]) -> Counts:
     """Counts from a mapping of snapshot counter names (missing names are 0)."""
-    unknown = set(values) - set(_INDEX)
+    unknown = values.keys() - _INDEX.keys()
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
     return tuple(int(values.get(name, 0)) for name in COUNTERS)
@@ -138,10 +138,15 @@ class Contribution:
 
 
 def call_contribution(
-    facts: CallFacts, version: int, thresholds: Thresholds, closed_by_timeout: bool = False
+    facts: CallFacts,
+    version: int,
+    thresholds: Thresholds,
+    closed_by_timeout: bool = False,
+    counters: Mapping[str, int] | None = None,
 ) -> Contribution:
-    """The contribution of one call's facts: the simulator's counters under snapshot names."""
-    c = call_counters(facts, thresholds)
+    """The contribution of one call's facts: the simulator's counters under snapshot names
+    (``counters``: the call's ``call_counters``, when the caller computed them already)."""
+    c = call_counters(facts, thresholds) if counters is None else counters
     values = {LEDGER_NAME_TO_SNAPSHOT.get(k, k): v for k, v in c.items()}
     values["wait_ms_abandoned"] = (facts.abandon_wait_ms or 0) if c["abandoned"] else 0
     values["closed_by_timeout"] = int(closed_by_timeout)
