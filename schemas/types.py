@@ -33,6 +33,8 @@ EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+$"
 
 
 def _to_utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond % 1000:  # e.g. every decoded value
+        return value
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 

@@ -345,11 +345,12 @@ class Worker:
     async def _read(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """An ingest step: validate, bundle per group, deliver."""
         self._highwaters.clear()
+        latest = datetime.now(UTC) + timedelta(seconds=self.config.max_future_s)
         for msg in records:
             self.stats["raw_in"] += 1
             data = msg.value or b""  # a null value is undecodable, dead-lettered as such
             ts = msg.timestamp / 1000  # Faust's unit, as the group topic's items carry it
-            group = self._validate(data, msg.topic, msg.partition, msg.offset, ts)
+            group = self._validate(data, msg.topic, msg.partition, msg.offset, ts, latest)
             if group is None:
                 continue
             item = {
@@ -411,9 +412,16 @@ class Worker:
         return highwater is None or offset + 1 < highwater
 
     def _validate(
-        self, data: bytes, topic: str, partition: int, offset: int, timestamp: float = 0.0
+        self,
+        data: bytes,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp: float,
+        latest: datetime,
     ) -> str | None:
-        """The event's group (its province), or None after dead-lettering it."""
+        """The event's group (its province), or None after dead-lettering it; an event that
+        occurred after ``latest`` (the step's wall clock + ``max_future_s``) is implausible."""
         try:
             event = self.codec.decode_model(data)
         except CodecError as exc:
@@ -430,7 +438,6 @@ class Worker:
             problem = f"{event.RECORD_TYPE} is not a raw event"
         else:
             env = event.envelope
-            latest = datetime.now(UTC) + timedelta(seconds=self.config.max_future_s)
             if env.region_code not in self.registry:
                 problem = f"unknown region code {env.region_code}"
             elif not _EPOCH_MIN <= env.occurred_at <= latest:

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from faust.serializers.codecs import get_codec
 from faust.types import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -183,6 +184,17 @@ def test_state_writes_are_read_back_by_fausts_changelog_recovery(tmp_path) -> No
         "330000|b|60000|330200|pension|voice": {"parts": {"c1": [1, [1, 0]]}},
     }
     assert asyncio.run(outbox.deliver()) == 5
+    codec = get_codec("json")  # the bytes of Faust's own codec, byte for byte
+    assert sorted((k, v or b"") for _, k, v, _ in client.sent) == sorted(
+        (codec.dumps(k), b"" if v is None else codec.dumps(v))
+        for k, v in [
+            ("320000|c|call-1", {"e": ["AAE="], "r": None, "k": None}),
+            ("320000|m", {"wm": 5, "src": {"t:0": [5, 1]}}),
+            ("330000|b|60000|330200|pension|voice", {"parts": {"c1": [1, [1, 0]]}}),
+            ("320000|m", {"wm": 9, "src": {}, "note": "接通率 ü"}),
+            ("320000|c|call-1", None),
+        ]
+    )
     topic = written.changelog_topic.get_topic_name()
     assert {t for t, *_ in client.sent} == {topic}
     for _, key, _, partition in client.sent:  # a group's keys share its partition
