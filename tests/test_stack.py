@@ -128,3 +128,35 @@ def test_compose_uses_the_embedded_kafka_version() -> None:
     from hotline.infra.kafka_broker import KAFKA_VERSION
 
     assert f"image: apache/kafka:{KAFKA_VERSION}\n" in (ROOT / "docker-compose.yml").read_text()
+
+
+def _resolve(args: list[str]) -> str:
+    """The ``hotline`` command that a command line runs (as its ``--help`` names it), after
+    the CLI parsed it: an unknown command or option fails here."""
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--help"], prog_name="hotline")
+    assert result.exit_code == 0, f"hotline {' '.join(args)}: {result.output}"
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    return usage.split("Usage: hotline")[1].split("[OPTIONS]")[0].strip()
+
+
+def test_compose_services_run_hotline_commands_that_parse() -> None:
+    """Each service of the project's image runs a ``hotline`` command whose options exist: a
+    renamed option would otherwise surface only on a server."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ours = {name: s for name, s in services.items() if s.get("image") == "hotline:local"}
+    assert {name: _resolve(s["command"]) for name, s in ours.items()} == {
+        "clickhouse-users": "db users-xml",
+        "init": "stack init",
+        "streams": "streams worker",
+        "sink": "sink",
+        "dashboard": "dashboard",
+        "gateway": "serve ingest",
+    }
+    with pytest.raises(AssertionError, match="No such option"):  # the check can fail
+        _resolve(["streams", "worker", "--no-such-option"])
