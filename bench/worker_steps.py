@@ -2,21 +2,28 @@
 events as ``streams_bench.py``, with a stand-in for Kafka (record batches are built, nothing is
 sent, group-topic messages are fed back to the groups step) — no broker, no Faust consumer.
 Each round runs in a fresh interpreter, once with CPython's garbage-collector defaults and once
-with the worker's setting (:mod:`hotline.streams.gc_tuning`), side by side.
+with the worker's setting (:mod:`hotline.streams.gc_tuning`), side by side. With ``--against
+REV``, each round runs this checkout and the commit REV instead (both with the worker's
+setting, alternately; REV's ``hotline`` packages from a temporary git worktree, through
+``bench/at_tree.py``, driven by this file's harness, so REV must have the worker methods it
+calls).
 
-    .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2]
+    .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2] [--against REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +36,7 @@ from hotline.producers.delivery import Preparer
 from hotline.settings import KafkaSettings
 
 SEED = 7
+HERE = Path(__file__).resolve().parent
 
 
 class _NoBroker:
@@ -119,13 +127,57 @@ def child(path: str, tuned: bool) -> None:
         from hotline.streams.gc_tuning import collect_less_often
 
         collect_less_often()
-    print(json.dumps(asyncio.run(_steps(records))))
+    gc_s = [0.0]  # the cyclic collector's time in the run (start-up included)
+    started = [0.0]
+
+    def clock(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            gc_s[0] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(clock)
+    result = asyncio.run(_steps(records))
+    gc.callbacks.remove(clock)
+    print(json.dumps({**result, "gc_s": gc_s[0]}))
+
+
+@contextlib.contextmanager
+def _worktree(rev: str) -> Iterator[Path]:
+    """A temporary git worktree of ``rev`` (detached), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="worker-steps-") as tmp:
+        tree = Path(tmp) / "tree"
+        git = ["git", "-C", str(HERE.parent)]
+        subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def _run(argv: list[str], label: str, round_: int, events: int) -> float:
+    """One child run; prints its line and returns its events/s."""
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.splitlines()[-1])
+    rate = events / (result["ingest_s"] + result["groups_s"])
+    print(
+        f"round {round_}: {label:22} {rate:8,.0f} events/s "
+        f"(ingest {result['ingest_s']:.2f} s, groups {result['groups_s']:.2f} s, "
+        f"GC in the whole run {result['gc_s']:.2f} s; "
+        f"{result['stats']['records_out']:,} records, "
+        f"{result['stats']['snapshots_out']:,} snapshots)",
+        flush=True,
+    )
+    return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--against", metavar="REV", help="compare with this git commit instead of GC settings"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,28 +187,20 @@ def main() -> None:
     print(f"generating {args.events:,} simulated events …", flush=True)
     prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
     records = [prepare(e) for e in make_events(args.events, CENTERS, SEED)]
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".json"))
         json.dump([(r.topic, (r.key or b"").hex(), r.value.hex()) for r in records], file)
         file.flush()
+        me = [sys.executable, __file__, "--child", file.name]
+        if args.against:
+            tree = stack.enter_context(_worktree(args.against))
+            there = [sys.executable, str(HERE / "at_tree.py"), str(tree), *me[1:]]
+            sides = [(args.against, [*there, "--tuned"]), ("this checkout", [*me, "--tuned"])]
+        else:
+            sides = [("CPython's GC defaults", me), ("worker's GC setting", [*me, "--tuned"])]
         for round_ in range(1, args.rounds + 1):
-            rates = {}
-            for tuned in (False, True):
-                argv = [sys.executable, __file__, "--child", file.name]
-                out = subprocess.run(
-                    argv + ["--tuned"] * tuned, check=True, capture_output=True, text=True
-                )
-                result = json.loads(out.stdout.splitlines()[-1])
-                seconds = result["ingest_s"] + result["groups_s"]
-                rates[tuned] = len(records) / seconds
-                label = "worker's GC setting" if tuned else "CPython's GC defaults"
-                print(
-                    f"round {round_}: {label:22} {rates[tuned]:8,.0f} events/s "
-                    f"(ingest {result['ingest_s']:.2f} s, groups {result['groups_s']:.2f} s; "
-                    f"{result['stats']['records_out']:,} records, "
-                    f"{result['stats']['snapshots_out']:,} snapshots)",
-                    flush=True,
-                )
-            print(f"round {round_}: ratio tuned / defaults: {rates[True] / rates[False]:.2f}")
+            rates = [_run(argv, label, round_, len(records)) for label, argv in sides]
+            print(f"round {round_}: ratio {sides[1][0]} / {sides[0][0]}: {rates[1] / rates[0]:.2f}")
 
 
 if __name__ == "__main__":
