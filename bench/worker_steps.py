@@ -9,6 +9,7 @@ setting, alternately; REV's ``hotline`` packages from a temporary git worktree, 
 calls).
 
     .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2] [--against REV]
+        [--verbose] [--ingest-batch 2000] [--group-batch 8]
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import asyncio
 import contextlib
 import gc
 import json
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -56,9 +58,12 @@ class _NoBroker:
         return done
 
 
-async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, Any]:
-    """Every raw message through ingest steps of 2,000, each step's group-topic messages
-    through groups steps of 8, as the worker batches them; seconds spent in each."""
+async def _steps(
+    records: list[tuple[str, bytes | None, bytes]], ingest_batch: int, group_batch: int
+) -> dict[str, Any]:
+    """Every raw message through ingest steps of ``ingest_batch``, each step's group-topic
+    messages through groups steps of ``group_batch`` (the worker's: 2,000 and 8); seconds spent
+    in each."""
     from aiokafka.structs import ConsumerRecord
     from faust.types.tuples import Message
 
@@ -79,6 +84,8 @@ async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, An
     internal = worker.internal.get_topic_name()
     fed_back: list[Message] = []
     group_offsets: dict[int, int] = defaultdict(int)
+    changelog = worker.table.changelog_topic.get_topic_name()
+    state_writes: Counter[str] = Counter()  # per key kind (groups.py); "-" marks a delete
     add = worker.outbox.add
 
     def add_and_feed_back(topic: str, key: Any, value: Any, partition: Any = None) -> None:
@@ -86,6 +93,8 @@ async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, An
             offset = group_offsets[partition]
             group_offsets[partition] += 1
             fed_back.append(Message(topic, partition, offset, time.time(), 0, [], key, value, None))
+        elif topic == changelog:
+            state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
         add(topic, key, value, partition)
 
     worker.outbox.add = add_and_feed_back  # type: ignore[method-assign]
@@ -99,12 +108,12 @@ async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, An
         raw_offsets[topic] += 1
     sources = sorted({f"{m.topic}:{m.partition}" for m in raw})
     ingest = groups = 0.0
-    for i in range(0, len(raw), 2000):
+    for i in range(0, len(raw), ingest_batch):
         started = time.perf_counter()
-        await worker._read(raw[i : i + 2000])
+        await worker._read(raw[i : i + ingest_batch])
         ingest += time.perf_counter() - started
         while fed_back:
-            batch, fed_back[:] = fed_back[:8], fed_back[8:]
+            batch, fed_back[:] = fed_back[:group_batch], fed_back[group_batch:]
             for msg in batch:
                 if worker.continuity.unknown([msg.tp]):
                     worker.continuity.start(msg.tp, msg.offset)
@@ -116,10 +125,11 @@ async def _steps(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, An
             started = time.perf_counter()
             await worker._process([SimpleNamespace(message=m) for m in batch])
             groups += time.perf_counter() - started
-    return {"ingest_s": ingest, "groups_s": groups, "stats": dict(worker.stats)}
+    stats = {**worker.stats, "state_writes": dict(state_writes.most_common())}
+    return {"ingest_s": ingest, "groups_s": groups, "stats": stats}
 
 
-def child(path: str, tuned: bool) -> None:
+def child(path: str, tuned: bool, ingest_batch: int, group_batch: int) -> None:
     """One run in this interpreter; prints its result as JSON."""
     records = json.loads(Path(path).read_text())
     records = [(t, bytes.fromhex(k) if k else None, bytes.fromhex(v)) for t, k, v in records]
@@ -137,9 +147,10 @@ def child(path: str, tuned: bool) -> None:
             gc_s[0] += time.perf_counter() - started[0]
 
     gc.callbacks.append(clock)
-    result = asyncio.run(_steps(records))
+    result = asyncio.run(_steps(records, ingest_batch, group_batch))
     gc.callbacks.remove(clock)
-    print(json.dumps({**result, "gc_s": gc_s[0]}))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(json.dumps({**result, "gc_s": gc_s[0], "peak_mib": peak_mib}))
 
 
 @contextlib.contextmanager
@@ -155,19 +166,23 @@ def _worktree(rev: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
 
 
-def _run(argv: list[str], label: str, round_: int, events: int) -> float:
-    """One child run; prints its line and returns its events/s."""
+def _run(argv: list[str], label: str, round_: int, events: int, verbose: bool) -> float:
+    """One child run; prints its line (``verbose``: and the worker's stats, with its state
+    writes per key kind) and returns its events/s."""
     out = subprocess.run(argv, check=True, capture_output=True, text=True)
     result = json.loads(out.stdout.splitlines()[-1])
     rate = events / (result["ingest_s"] + result["groups_s"])
     print(
         f"round {round_}: {label:22} {rate:8,.0f} events/s "
         f"(ingest {result['ingest_s']:.2f} s, groups {result['groups_s']:.2f} s, "
-        f"GC in the whole run {result['gc_s']:.2f} s; "
+        f"GC in the whole run {result['gc_s']:.2f} s, peak RSS {result['peak_mib']:.0f} MiB; "
         f"{result['stats']['records_out']:,} records, "
-        f"{result['stats']['snapshots_out']:,} snapshots)",
+        f"{result['stats']['snapshots_out']:,} snapshots, "
+        f"{sum(result['stats']['state_writes'].values()):,} state writes)",
         flush=True,
     )
+    if verbose:
+        print(f"  stats: {result['stats']}", flush=True)
     return rate
 
 
@@ -178,11 +193,18 @@ def main() -> None:
     parser.add_argument(
         "--against", metavar="REV", help="compare with this git commit instead of GC settings"
     )
+    parser.add_argument("--verbose", action="store_true", help="print the worker's stats")
+    parser.add_argument(
+        "--ingest-batch", type=int, default=2000, help="raw events per ingest step (worker's)"
+    )
+    parser.add_argument(
+        "--group-batch", type=int, default=8, help="group-topic messages per groups step"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.tuned)
+        child(args.child, args.tuned, args.ingest_batch, args.group_batch)
         return
     print(f"generating {args.events:,} simulated events …", flush=True)
     prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
@@ -191,7 +213,8 @@ def main() -> None:
         file = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".json"))
         json.dump([(r.topic, (r.key or b"").hex(), r.value.hex()) for r in records], file)
         file.flush()
-        me = [sys.executable, __file__, "--child", file.name]
+        batches = ["--ingest-batch", str(args.ingest_batch), "--group-batch", str(args.group_batch)]
+        me = [sys.executable, __file__, "--child", file.name, *batches]
         if args.against:
             tree = stack.enter_context(_worktree(args.against))
             there = [sys.executable, str(HERE / "at_tree.py"), str(tree), *me[1:]]
@@ -199,7 +222,7 @@ def main() -> None:
         else:
             sides = [("CPython's GC defaults", me), ("worker's GC setting", [*me, "--tuned"])]
         for round_ in range(1, args.rounds + 1):
-            rates = [_run(argv, label, round_, len(records)) for label, argv in sides]
+            rates = [_run(argv, label, round_, len(records), args.verbose) for label, argv in sides]
             print(f"round {round_}: ratio {sides[1][0]} / {sides[0][0]}: {rates[1] / rates[0]:.2f}")
 
 
