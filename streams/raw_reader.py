@@ -24,6 +24,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
+from kafka import TopicPartition as KafkaTopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.errors import NoError
 
 __all__ = ["RawReader"]
 
@@ -51,7 +54,9 @@ class RawReader(ConsumerRebalanceListener):
         self.resume_from = resume_from
         """A consumer group whose committed offsets :meth:`start` adopts for the partitions
         this group never committed: the worker's Faust group, which read the raw topics before
-        29 Nov (an upgraded worker goes on where it stopped, not from the start)."""
+        29 Nov (an upgraded worker goes on where it stopped, not from the start). Adopted,
+        they are deleted from that group: nothing reads them any more, and left there they
+        showed as a lag that only grew (``hotline streams status``, Kafka's own tools)."""
         self.consumer: AIOKafkaConsumer | None = None
         """Created by :meth:`start` (aiokafka wants a running event loop)."""
         self.commit_failures = 0
@@ -98,20 +103,40 @@ class RawReader(ConsumerRebalanceListener):
             for tp, meta in theirs.items()
             if tp.topic in self.topics and meta.offset >= 0 and tp not in mine
         }
-        if not adopt:
-            return
-        committer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=self.group_id,
-            enable_auto_commit=False,
+        if adopt:
+            committer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+            )
+            await committer.start()
+            try:
+                committer.assign(list(adopt))
+                await committer.commit(adopt)
+            finally:
+                await committer.stop()
+            log.info("%s: %d partitions start where %s stopped", self.group_id, len(adopt), old)
+        if stale := [tp for tp in theirs if tp.topic in self.topics]:
+            await asyncio.to_thread(self._delete_offsets, old, stale)
+
+    def _delete_offsets(self, group: str, partitions: list[TopicPartition]) -> None:
+        """Delete ``group``'s committed offsets of ``partitions`` (kafka-python's admin: aiokafka
+        has no such call); a partition the broker refuses is logged and kept."""
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, client_id=f"{self.group_id}-cleanup"
         )
-        await committer.start()
         try:
-            committer.assign(list(adopt))
-            await committer.commit(adopt)
+            results = admin.delete_group_offsets(
+                group, [KafkaTopicPartition(tp.topic, tp.partition) for tp in partitions]
+            )
         finally:
-            await committer.stop()
-        log.info("%s: %d partitions start where %s stopped", self.group_id, len(adopt), old)
+            admin.close()
+        kept = {tp: error for tp, error in results.items() if error is not NoError}
+        if kept:
+            log.warning("%s: offsets of %s not deleted: %s", self.group_id, group, kept)
+        log.info(
+            "%s: %d offsets of %s deleted (adopted)", self.group_id, len(results) - len(kept), group
+        )
 
     async def run(self, step: Step, max_records: int, within_s: float) -> None:
         """Until :meth:`stop`: a batch of up to ``max_records``, gathered for at most

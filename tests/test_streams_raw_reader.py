@@ -94,6 +94,11 @@ def test_a_partition_never_committed_starts_at_the_old_groups_offset(
 
     first = RawReader(bootstrap, f"{old}-ingest", [unique], resume_from=old)
     assert sorted(asyncio.run(_read(first, 5))) == [30, 32, 34, 36, 38]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:  # adopted, they are gone from the old group (no lag that nothing will ever read)
+        assert admin.list_group_offsets(old)[old] == {}
+    finally:
+        admin.close()
     _produce(bootstrap, unique, 40, 4)
     second = RawReader(bootstrap, f"{old}-ingest", [unique], resume_from=old)
     assert sorted(asyncio.run(_read(second, 4))) == [40, 41, 42, 43]  # its own commits now
