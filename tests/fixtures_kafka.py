@@ -36,6 +36,17 @@ def topic_partitions(consumer: Any, topic: str, timeout_s: float = 60) -> set[in
 _serial = itertools.count(1)
 
 
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """Create a topic (replication factor 1: the test broker is one node)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
+
+
 def commit_offsets(bootstrap: str, group: str, offsets: dict[Any, int]) -> None:
     """Commit ``offsets`` ({kafka-python TopicPartition: offset}) for ``group``, from outside
     it (manual assignment: the group has no active member)."""

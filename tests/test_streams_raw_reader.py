@@ -11,10 +11,10 @@ import itertools
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
-from fixtures_kafka import commit_offsets
+from fixtures_kafka import commit_offsets, create_topic
 from kafka import KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 
 from hotline.streams.raw_reader import RawReader
 
@@ -57,9 +57,7 @@ async def _committed(reader: RawReader, topic: str) -> dict[TopicPartition, int]
 
 @pytest.mark.kafka
 def test_commits_after_each_step_and_resumes_there(bootstrap: str, unique: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(unique, 2, 1)])
-    admin.close()
+    create_topic(bootstrap, unique, 2)
     _produce(bootstrap, unique, 0, 40)
     group = f"{unique}-ingest"
 
@@ -83,9 +81,7 @@ def test_a_partition_never_committed_starts_at_the_old_groups_offset(
     bootstrap: str, unique: str
 ) -> None:
     """An upgraded worker: the raw topics were read by its Faust group until 29 Nov."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(unique, 2, 1)])
-    admin.close()
+    create_topic(bootstrap, unique, 2)
     _produce(bootstrap, unique, 0, 40)  # partition 0: 0, 2, … 38; partition 1: 1, 3, … 39
     old = f"{unique}-app"
     commit_offsets(

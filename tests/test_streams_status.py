@@ -4,9 +4,8 @@ rate per partition, and a group that committed nothing."""
 from __future__ import annotations
 
 import pytest
-from fixtures_kafka import commit_offsets
+from fixtures_kafka import commit_offsets, create_topic
 from kafka import KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from hotline.cli import app
@@ -18,9 +17,7 @@ pytestmark = pytest.mark.kafka
 def test_status_shows_committed_offsets_lag_and_rate_per_partition(
     bootstrap: str, unique: str
 ) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(unique, 2, 1)])
-    admin.close()
+    create_topic(bootstrap, unique, 2)
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     for i in range(30):
         producer.send(unique, value=b"x", partition=i % 2)  # 15 per partition
