@@ -134,9 +134,8 @@ class RawReader(ConsumerRebalanceListener):
         kept = {tp: error for tp, error in results.items() if error is not NoError}
         if kept:
             log.warning("%s: offsets of %s not deleted: %s", self.group_id, group, kept)
-        log.info(
-            "%s: %d offsets of %s deleted (adopted)", self.group_id, len(results) - len(kept), group
-        )
+        if deleted := len(results) - len(kept):
+            log.info("%s: %d offsets of %s deleted (read here now)", self.group_id, deleted, group)
 
     async def run(self, step: Step, max_records: int, within_s: float) -> None:
         """Until :meth:`stop`: a batch of up to ``max_records``, gathered for at most
