@@ -24,14 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from in_process import InProcessWorker, RawRecord
 from streams_bench import CENTERS, make_events
 
 from hotline.producers.delivery import Preparer
@@ -41,92 +40,12 @@ SEED = 7
 HERE = Path(__file__).resolve().parent
 
 
-class _NoBroker:
-    """What the outbox uses of aiokafka's producer: real record batches, sent nowhere."""
-
-    async def partitions_for(self, topic: str) -> set[int]:
-        return {0, 1, 2}
-
-    def create_batch(self) -> Any:
-        from aiokafka.producer.message_accumulator import BatchBuilder
-
-        return BatchBuilder(256 * 1024, 0)
-
-    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future:
-        done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
-async def _steps(
-    records: list[tuple[str, bytes | None, bytes]], ingest_batch: int, group_batch: int
-) -> dict[str, Any]:
-    """Every raw message through ingest steps of ``ingest_batch``, each step's group-topic
-    messages through groups steps of ``group_batch`` (the worker's: 2,000 and 8); seconds spent
-    in each."""
-    from aiokafka.structs import ConsumerRecord
-    from faust.types.tuples import Message
-
-    from hotline.streams.app import Worker
-    from hotline.streams.groups import NATIONAL_GROUP
-    from hotline.streams.worker_config import WorkerConfig
-
-    config = WorkerConfig(
-        app_id="bench-steps",
-        kafka=KafkaSettings(topic_prefix="bench"),
-        partitions=3,
-        wall_clock_skew_s=None,
-        idle_flush_s=5,
-    )
-    worker = Worker(config)
-    client = _NoBroker()
-    worker.outbox._client = lambda: client  # type: ignore[assignment]
-    internal = worker.internal.get_topic_name()
-    fed_back: list[Message] = []
-    group_offsets: dict[int, int] = defaultdict(int)
-    changelog = worker.table.changelog_topic.get_topic_name()
-    state_writes: Counter[str] = Counter()  # per key kind (groups.py); "-" marks a delete
-    add = worker.outbox.add
-
-    def add_and_feed_back(topic: str, key: Any, value: Any, partition: Any = None) -> None:
-        if topic == internal:
-            offset = group_offsets[partition]
-            group_offsets[partition] += 1
-            fed_back.append(Message(topic, partition, offset, time.time(), 0, [], key, value, None))
-        elif topic == changelog:
-            state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
-        add(topic, key, value, partition)
-
-    worker.outbox.add = add_and_feed_back  # type: ignore[method-assign]
-    raw_offsets: dict[str, int] = defaultdict(int)
-    raw = []
-    for topic, key, value in records:
-        now_ms = int(time.time() * 1000)
-        raw.append(
-            ConsumerRecord(topic, 0, raw_offsets[topic], now_ms, 0, key, value, None, 0, 0, ())
-        )
-        raw_offsets[topic] += 1
-    sources = sorted({f"{m.topic}:{m.partition}" for m in raw})
-    ingest = groups = 0.0
-    for i in range(0, len(raw), ingest_batch):
-        started = time.perf_counter()
-        await worker._read(raw[i : i + ingest_batch])
-        ingest += time.perf_counter() - started
-        while fed_back:
-            batch, fed_back[:] = fed_back[:group_batch], fed_back[group_batch:]
-            for msg in batch:
-                if worker.continuity.unknown([msg.tp]):
-                    worker.continuity.start(msg.tp, msg.offset)
-                group = msg.key.decode()
-                if group not in worker.groups:  # the timer's part: its source partitions
-                    state = worker._group(group)
-                    if group != NATIONAL_GROUP:
-                        state.expect([s for s in sources if f".raw.{group}." in s])
-            started = time.perf_counter()
-            await worker._process([SimpleNamespace(message=m) for m in batch])
-            groups += time.perf_counter() - started
-    stats = {**worker.stats, "state_writes": dict(state_writes.most_common())}
-    return {"ingest_s": ingest, "groups_s": groups, "stats": stats}
+async def _steps(records: list[RawRecord], ingest_batch: int, group_batch: int) -> dict[str, Any]:
+    """Every raw message through the worker's steps (:class:`in_process.InProcessWorker`);
+    seconds spent in each kind."""
+    steps = InProcessWorker({topic for topic, _, _ in records}, ingest_batch, group_batch)
+    await steps.feed(records)
+    return {"ingest_s": steps.ingest_s, "groups_s": steps.groups_s, "stats": steps.stats()}
 
 
 def child(path: str, tuned: bool, ingest_batch: int, group_batch: int) -> None:

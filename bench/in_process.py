@@ -1,0 +1,116 @@
+"""The worker's ingest and groups steps in this process, with a stand-in for Kafka: record
+batches are built and sent nowhere, group-topic messages are fed back to the groups step,
+changelog writes are counted per key kind. No broker, no Faust consumer. Used by
+``worker_steps.py`` (CPU per event) and ``worker_memory.py`` (memory over simulated days)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from hotline.settings import KafkaSettings
+
+RawRecord = tuple[str, bytes | None, bytes]
+"""A raw message: topic, key, value."""
+
+
+class _NoBroker:
+    """What the outbox uses of aiokafka's producer: real record batches, sent nowhere."""
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(256 * 1024, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future:
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class InProcessWorker:
+    """A :class:`hotline.streams.app.Worker` (replay mode: event time only) fed raw messages
+    through its ingest steps of ``ingest_batch`` messages; each step's group-topic messages go
+    through its groups steps of ``group_batch`` (the worker's: 2,000 and 8). ``raw_topics``:
+    every raw topic the feeds will have (a group's watermark waits for all of them)."""
+
+    def __init__(self, raw_topics: Iterable[str], ingest_batch: int, group_batch: int) -> None:
+        from hotline.streams.app import Worker
+        from hotline.streams.worker_config import WorkerConfig
+
+        config = WorkerConfig(
+            app_id="bench-steps",
+            kafka=KafkaSettings(topic_prefix="bench"),
+            partitions=3,
+            wall_clock_skew_s=None,
+            idle_flush_s=5,
+        )
+        self.worker = worker = Worker(config)
+        self.ingest_batch, self.group_batch = ingest_batch, group_batch
+        self.sources = sorted(f"{topic}:0" for topic in set(raw_topics))
+        self.ingest_s = self.groups_s = 0.0
+        self.state_writes: Counter[str] = Counter()  # per key kind (groups.py); "-": a delete
+        client = _NoBroker()
+        worker.outbox._client = lambda: client  # type: ignore[assignment]
+        self._internal = worker.internal.get_topic_name()
+        self._changelog = worker.table.changelog_topic.get_topic_name()
+        self._fed_back: list[Any] = []
+        self._group_offsets: dict[int, int] = defaultdict(int)
+        self._raw_offsets: dict[str, int] = defaultdict(int)
+        self._add = worker.outbox.add
+        worker.outbox.add = self._add_and_feed_back  # type: ignore[method-assign]
+
+    def _add_and_feed_back(self, topic: str, key: Any, value: Any, partition: Any = None) -> None:
+        from faust.types.tuples import Message
+
+        if topic == self._internal:
+            offset = self._group_offsets[partition]
+            self._group_offsets[partition] += 1
+            self._fed_back.append(
+                Message(topic, partition, offset, time.time(), 0, [], key, value, None)
+            )
+        elif topic == self._changelog:
+            self.state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
+        self._add(topic, key, value, partition)
+
+    async def feed(self, records: Sequence[RawRecord]) -> None:
+        """Every message through the steps; their seconds added to ``ingest_s``/``groups_s``."""
+        from aiokafka.structs import ConsumerRecord
+
+        from hotline.streams.groups import NATIONAL_GROUP
+
+        worker, fed_back = self.worker, self._fed_back
+        raw = []
+        for topic, key, value in records:
+            now_ms = int(time.time() * 1000)
+            offset = self._raw_offsets[topic]
+            raw.append(ConsumerRecord(topic, 0, offset, now_ms, 0, key, value, None, 0, 0, ()))
+            self._raw_offsets[topic] += 1
+        for i in range(0, len(raw), self.ingest_batch):
+            started = time.perf_counter()
+            await worker._read(raw[i : i + self.ingest_batch])
+            self.ingest_s += time.perf_counter() - started
+            while fed_back:
+                batch, fed_back[:] = fed_back[: self.group_batch], fed_back[self.group_batch :]
+                for msg in batch:
+                    if worker.continuity.unknown([msg.tp]):
+                        worker.continuity.start(msg.tp, msg.offset)
+                    group = msg.key.decode()
+                    if group not in worker.groups:  # the timer's part: its source partitions
+                        state = worker._group(group)
+                        if group != NATIONAL_GROUP:
+                            state.expect([s for s in self.sources if f".raw.{group}." in s])
+                started = time.perf_counter()
+                await worker._process([SimpleNamespace(message=m) for m in batch])
+                self.groups_s += time.perf_counter() - started
+
+    def stats(self) -> dict[str, Any]:
+        """The worker's counters, with the state writes per key kind."""
+        return {**self.worker.stats, "state_writes": dict(self.state_writes.most_common())}
