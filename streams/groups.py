@@ -448,12 +448,17 @@ class GroupState:
         minute = _ms(now) // 60_000
         if minute != self._advanced_minute:  # buckets only close at whole minutes
             self._advanced_minute = minute
-            self._dirty_buckets.update(self.aggregator.advance(now))
-            for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
-                dirty.update(rollup.advance(now))
-            self._close_minutes(out, now)
+            self._evict_closed(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
+
+    def _evict_closed(self, out: GroupOutput, now: datetime) -> None:
+        """Evict the buckets and roll-up cells closed at watermark ``now``, then the minutes'
+        agent time and ticket counts (:meth:`_close_minutes`)."""
+        self._dirty_buckets.update(self.aggregator.advance(now))
+        for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
+            dirty.update(rollup.advance(now))
+        self._close_minutes(out, now)
 
     def _close_minutes(self, out: GroupOutput, now: datetime) -> None:
         """Province: close agent time up to ``now`` - lateness (whole minutes). Both: forget
@@ -521,6 +526,11 @@ class GroupState:
         closed_before = wm - self._kept_ms if wm is not None else None
         out.agent_times.extend(self.national_agent_time.add(agent_times, closed_before))
         out.ticket_counts.extend(self.ticket_counts.add_provinces(ticket_counts, wm))
+        # a closed minute's cells are never updated again (its late children are dropped):
+        # evict them once per minute of the roll-up's watermark, which follows its children
+        if watermark is not None and _ms(watermark) // 60_000 != self._advanced_minute:
+            self._advanced_minute = _ms(watermark) // 60_000
+            self._evict_closed(out, watermark)
         return out
 
     def advance(self, now: datetime) -> GroupOutput:
@@ -528,10 +538,7 @@ class GroupState:
         if not self.national and (self.watermark_ms is None or _ms(now) > self.watermark_ms):
             self.watermark_ms = _ms(now)
         out = self._downstream(self.calls.advance(now), {}) if not self.national else GroupOutput()
-        self._dirty_buckets.update(self.aggregator.advance(now))
-        for rollup, dirty in zip(self.rollups, self._dirty_cells, strict=True):
-            dirty.update(rollup.advance(now))
-        self._close_minutes(out, now)
+        self._evict_closed(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
         return out

@@ -78,16 +78,19 @@ def drive(
     emit: Callable[[GroupOutput], None],
     crash_every: int | None = None,
     torn: bool = False,
+    config: StreamsConfig | None = None,
 ) -> dict[str, tuple[GroupState, dict]]:
     """Each province's batches in turn through its group (as the group topic interleaves
     them); every output, and the national group's output from its province snapshots, goes
     to ``emit``. With ``crash_every``, every so many steps the group is rebuilt from its table
     (holding none of the step's writes, or a prefix of them when ``torn``) and the batch is
-    replayed. At the end every group flushes. Returns each group's state and table."""
-    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    replayed. At the end every group flushes. Returns each group's state and table, the
+    national group's too (its table written after each of its steps)."""
+    registry, codec = default_registry(), default_codec()
+    config = config or StreamsConfig()
     national = GroupState(NATIONAL_GROUP, config, registry, codec)
     states = {g: GroupState(g, config, registry, codec) for g in batches_of}
-    tables: dict[str, dict] = {g: {} for g in batches_of}
+    tables: dict[str, dict] = {g: {} for g in [*batches_of, NATIONAL_GROUP]}
 
     def out(step: GroupOutput) -> None:
         emit(step)
@@ -96,6 +99,7 @@ def drive(
                 step.province_snapshots, step.province_agent_times, step.province_ticket_counts
             )
         )
+        write(national, tables[NATIONAL_GROUP])
 
     done, steps = dict.fromkeys(batches_of, 0), 0
     while any(done[g] < len(b) for g, b in batches_of.items()):
@@ -118,4 +122,4 @@ def drive(
         assert point is not None
         out(state.advance(point))
         write(state, tables[g])
-    return {g: (s, tables[g]) for g, s in states.items()}
+    return {g: (s, tables[g]) for g, s in [*states.items(), (NATIONAL_GROUP, national)]}

@@ -24,8 +24,10 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.streams.agents import AgentClock, AgentMinute
+from hotline.streams.aggregate import BUCKET
+from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.config import StreamsConfig
-from hotline.streams.groups import GroupOutput, GroupState
+from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState
 from hotline.streams.rollup import region_at
 
 CENTERS = ["C330200", "C320100", "C460000", "C660000"]
@@ -61,14 +63,19 @@ def snapshots_before(rows: Iterable[AgentTimeSnapshot], end: datetime) -> Expect
 
 
 @functools.cache
-def run() -> tuple[tuple[Event, ...], datetime, Expected]:
-    """Five working-day hours at four centers: the agent events and the ledger's agent time."""
+def simulated() -> tuple[tuple[Event, ...], datetime, Expected]:
+    """Five working-day hours at four centers: every event and the ledger's agent time."""
     start, duration = DEFAULT_START + timedelta(hours=8), timedelta(hours=5)
     config = SimConfig(seed=7, centers=CENTERS, start=start, duration=duration)
     sink, ledger = MemorySink(), Ledger(config.end)
     simulate(config, sink, ledger)
-    events = tuple(e for e in sink.events if e.RECORD_TYPE == "agent.state")
-    return events, config.end, agent_time_at_every_level(ledger)
+    return tuple(sink.events), config.end, agent_time_at_every_level(ledger)
+
+
+def run() -> tuple[tuple[Event, ...], datetime, Expected]:
+    """:func:`simulated`, its agent events only."""
+    events, end, expected = simulated()
+    return tuple(e for e in events if e.RECORD_TYPE == "agent.state"), end, expected
 
 
 def _before(latest: Latest, end: datetime) -> Expected:
@@ -139,6 +146,32 @@ def test_crashes_then_replay_are_exact(torn: bool) -> None:
     latest, outs = _drive(in_batches(list(events)), crash_every=3, torn=torn)
     assert _before(latest, end) == expected
     assert not _late(outs)
+
+
+def test_the_national_group_evicts_the_agent_time_of_the_minutes_it_closed() -> None:
+    """With the call events, whose snapshots move the national roll-up's watermark: the
+    national agent-time pages of the minutes it closed (as its cells close: the retention and
+    ``national_lateness``, here an hour, behind it) are evicted, and deleted from the table.
+    Every level still equals the ledger."""
+    events, end, expected = simulated()
+    kinds = {"agent.state", *CALL_EVENT_TYPES}
+    config = StreamsConfig(national_lateness=timedelta(hours=1))
+    latest = Latest(lambda m: (m.level, m.region_code, m.minute_ms))  # type: ignore[attr-defined]
+    groups = drive(
+        in_batches([e for e in events if e.RECORD_TYPE in kinds]),
+        lambda out: latest.write(out.agent_times),
+        config=config,
+    )
+    assert _before(latest, end) == expected
+    national, table = groups[NATIONAL_GROUP]
+    watermark = national.rollups[0].watermark
+    assert watermark is not None
+    kept = national.national_agent_time.pages
+    closed_before = watermark - BUCKET - national.config.retention - national.config.lateness
+    assert kept and min(kept) >= closed_before.timestamp() * 1000
+    sent = {m.minute_ms for m in latest.rows.values() if m.level is Level.NATIONAL}
+    assert min(sent) < min(kept)  # some were evicted
+    assert sum(key.startswith(f"{NATIONAL_GROUP}|y|") for key in table) == len(kept)
 
 
 def _state(agent: str, at: timedelta, state: AgentState, seq: int) -> Event:

@@ -120,6 +120,28 @@ def test_a_state_write_torn_by_a_crash_then_replayed_is_exact() -> None:
     _check(_drive(crash_every=3, torn=True))
 
 
+def test_the_national_group_evicts_the_minutes_it_closed_and_stays_exact() -> None:
+    """The national roll-up's watermark follows its children (the latest province minute); a
+    cell it closed (``Rollup.closes_at``: the retention and ``national_lateness``, here 10
+    minutes, behind it) is evicted and deleted from the table. Before, no national cell was
+    ever evicted: the state grew by ~3,500 keys per simulated day of two centers
+    (``bench/worker_memory.py``). Every level still equals the ledger."""
+    config = StreamsConfig(national_lateness=timedelta(minutes=10))
+    store = SnapshotStore()
+    groups = drive(
+        in_batches(run()[0], size=300), lambda out: store.write(out.snapshots), config=config
+    )
+    _check(store)
+    national, table = groups[NATIONAL_GROUP]
+    rollup = national.rollups[0]
+    kept = {minute for _, minute, _, _ in rollup.cells}
+    sent = {s.bucket_start for s in store.at_level(Level.NATIONAL)}
+    assert rollup.watermark is not None
+    assert kept and all(rollup.closes_at(minute) > rollup.watermark for minute in kept)
+    assert min(sent) < min(kept)  # some were evicted
+    assert sum(key.startswith(f"{NATIONAL_GROUP}|x|") for key in table) == len(rollup.cells)
+
+
 def test_sequence_tracker_reports_holes_only_after_the_horizon() -> None:
     seq = SequenceTracker(horizon_ms=1000)
     for s, at in [(0, 0), (1, 10), (4, 20), (2, 30)]:
