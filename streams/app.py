@@ -53,7 +53,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.types import EventT, Message
 
-from hotline.infra.topics import RAW_FAMILIES, raw_topic, shared_topic
+from hotline.infra.topics import RAW_FAMILIES, TopicSpec, ensure_topics, raw_topic, shared_topic
 from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import (
     AgentTimeSnapshot,
@@ -112,6 +112,20 @@ def _bundled(items: list[dict[str, Any]]) -> bytes:
 def _ts_ms(timestamp: float | None) -> int:
     """A Kafka message timestamp (Faust: seconds, float) in ms; 0 when unknown."""
     return int(timestamp * 1000) if timestamp else 0
+
+
+def groups_topic(config: WorkerConfig) -> TopicSpec:
+    """The group topic, ``<app id>-groups``: created by :func:`ensure_groups_topic` before the
+    worker starts."""
+    return TopicSpec(f"{config.app_id}-groups", config.partitions)
+
+
+def ensure_groups_topic(config: WorkerConfig) -> None:
+    """Create the group topic if it does not exist, and wait until the broker's metadata has
+    it. Faust would create it itself just before its consumer subscribes, and a consumer whose
+    first metadata lacked it was seen to leave it unassigned for minutes (``Ignoring missing
+    topic``: the groups stage processed nothing, 1 of 6 broker test runs)."""
+    ensure_topics(config.kafka.bootstrap_servers, [groups_topic(config)])
 
 
 def group_partition(group: str, partitions: int) -> int:
@@ -212,7 +226,7 @@ class Worker:
         )
         """Ingest's own consumer of the raw topics (not Faust's: see raw_reader.py)."""
         self.internal = app.topic(
-            f"{config.app_id}-groups",
+            groups_topic(config).name,
             partitions=config.partitions,
             internal=True,
             key_type=bytes,

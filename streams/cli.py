@@ -79,9 +79,10 @@ def worker_command(
     )
     from faust.worker import Worker as FaustWorker
 
-    from hotline.streams.app import create_app
+    from hotline.streams.app import create_app, ensure_groups_topic
     from hotline.streams.gc_tuning import collect_less_often
 
+    ensure_groups_topic(config)
     faust_app = create_app(config)
     collect_less_often()
     FaustWorker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
