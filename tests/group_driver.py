@@ -84,21 +84,30 @@ def drive(
     them); every output, and the national group's output from its province snapshots, goes
     to ``emit``. With ``crash_every``, every so many steps the group is rebuilt from its table
     (holding none of the step's writes, or a prefix of them when ``torn``) and the batch is
-    replayed. At the end every group flushes. Returns each group's state and table, the
-    national group's too (its table written after each of its steps)."""
+    replayed; so is the national group, every so many of its own steps. At the end every
+    group flushes. Returns each group's state and table, the national group's too."""
     registry, codec = default_registry(), default_codec()
     config = config or StreamsConfig()
     national = GroupState(NATIONAL_GROUP, config, registry, codec)
     states = {g: GroupState(g, config, registry, codec) for g in batches_of}
     tables: dict[str, dict] = {g: {} for g in [*batches_of, NATIONAL_GROUP]}
+    national_steps = 0
 
     def out(step: GroupOutput) -> None:
+        nonlocal national, national_steps
         emit(step)
-        emit(
-            national.process_snapshots(
-                step.province_snapshots, step.province_agent_times, step.province_ticket_counts
+        children = (step.province_snapshots, step.province_agent_times, step.province_ticket_counts)
+        emit(national.process_snapshots(*children))
+        national_steps += 1
+        if crash_every and national_steps % crash_every == 1:
+            n = national_steps
+            cut = (lambda w: n * 37 % (w + 1)) if torn else (lambda w: 0)
+            write(national, tables[NATIONAL_GROUP], cut=cut)
+            national = GroupState.load(
+                NATIONAL_GROUP, tables[NATIONAL_GROUP], config, registry, codec
             )
-        )
+            emit(national.held())
+            emit(national.process_snapshots(*children))  # the step's input, delivered again
         write(national, tables[NATIONAL_GROUP])
 
     done, steps = dict.fromkeys(batches_of, 0), 0

@@ -10,6 +10,7 @@ import zlib
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 from aiokafka import TopicPartition
 from group_driver import drive, in_batches, inbound
 from test_streams_reconcile import CENTERS, expected_at, run
@@ -120,16 +121,24 @@ def test_a_state_write_torn_by_a_crash_then_replayed_is_exact() -> None:
     _check(_drive(crash_every=3, torn=True))
 
 
-def test_the_national_group_evicts_the_minutes_it_closed_and_stays_exact() -> None:
+@pytest.mark.parametrize("crash_every", [None, 3], ids=["no-crash", "torn-writes"])
+def test_the_national_group_evicts_the_minutes_it_closed_and_stays_exact(
+    crash_every: int | None,
+) -> None:
     """The national roll-up's watermark follows its children (the latest province minute); a
     cell it closed (``Rollup.closes_at``: the retention and ``national_lateness``, here 10
     minutes, behind it) is evicted and deleted from the table. Before, no national cell was
     ever evicted: the state grew by ~3,500 keys per simulated day of two centers
-    (``bench/worker_memory.py``). Every level still equals the ledger."""
+    (``bench/worker_memory.py``). Every level still equals the ledger, also when every
+    group, the national one too, crashes every third step with a torn state write."""
     config = StreamsConfig(national_lateness=timedelta(minutes=10))
     store = SnapshotStore()
     groups = drive(
-        in_batches(run()[0], size=300), lambda out: store.write(out.snapshots), config=config
+        in_batches(run()[0], size=300),
+        lambda out: store.write(out.snapshots),
+        crash_every,
+        torn=True,
+        config=config,
     )
     _check(store)
     national, table = groups[NATIONAL_GROUP]
