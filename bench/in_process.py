@@ -18,6 +18,16 @@ RawRecord = tuple[str, bytes | None, bytes]
 """A raw message: topic, key, value."""
 
 
+def to_json(records: Iterable[RawRecord]) -> list[tuple[str, str, str]]:
+    """Raw messages as JSON can carry them to a child interpreter (bytes as hex)."""
+    return [(topic, (key or b"").hex(), value.hex()) for topic, key, value in records]
+
+
+def from_json(rows: Iterable[Sequence[str]]) -> list[RawRecord]:
+    """The raw messages of :func:`to_json` (an empty key: none)."""
+    return [(t, bytes.fromhex(k) if k else None, bytes.fromhex(v)) for t, k, v in rows]
+
+
 class _NoBroker:
     """What the outbox uses of aiokafka's producer: real record batches, sent nowhere."""
 

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from in_process import InProcessWorker, RawRecord
+from in_process import InProcessWorker, RawRecord, from_json, to_json
 
 from hotline.producers.delivery import Preparer
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
@@ -60,9 +60,9 @@ async def _days(lines: Iterator[str], topics: set[str]) -> None:
     comes; a JSON line per day."""
     steps = InProcessWorker(topics, ingest_batch=2000, group_batch=8)
     for line in lines:
-        day, hexed = json.loads(line)
-        records = [(t, bytes.fromhex(k) if k else None, bytes.fromhex(v)) for t, k, v in hexed]
-        del hexed
+        day, rows = json.loads(line)
+        records = from_json(rows)
+        del rows
         before = steps.ingest_s + steps.groups_s
         await steps.feed(records)
         seconds = steps.ingest_s + steps.groups_s - before
@@ -146,8 +146,7 @@ def main() -> None:
         topics = sorted({topic for _, records in days for topic, _, _ in records})
         file.write(json.dumps(topics) + "\n")
         for day, records in days:
-            hexed = [(t, (k or b"").hex(), v.hex()) for t, k, v in records]
-            file.write(json.dumps([day, hexed]) + "\n")
+            file.write(json.dumps([day, to_json(records)]) + "\n")
         file.flush()
         del days
         argv = [sys.executable, __file__, "--child", file.name]

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from in_process import InProcessWorker, RawRecord
+from in_process import InProcessWorker, RawRecord, from_json, to_json
 from streams_bench import CENTERS, make_events
 
 from hotline.producers.delivery import Preparer
@@ -50,8 +50,7 @@ async def _steps(records: list[RawRecord], ingest_batch: int, group_batch: int) 
 
 def child(path: str, tuned: bool, ingest_batch: int, group_batch: int) -> None:
     """One run in this interpreter; prints its result as JSON."""
-    records = json.loads(Path(path).read_text())
-    records = [(t, bytes.fromhex(k) if k else None, bytes.fromhex(v)) for t, k, v in records]
+    records = from_json(json.loads(Path(path).read_text()))
     if tuned:
         from hotline.streams.gc_tuning import collect_less_often
 
@@ -130,7 +129,7 @@ def main() -> None:
     records = [prepare(e) for e in make_events(args.events, CENTERS, SEED)]
     with contextlib.ExitStack() as stack:
         file = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".json"))
-        json.dump([(r.topic, (r.key or b"").hex(), r.value.hex()) for r in records], file)
+        json.dump(to_json((r.topic, r.key, r.value) for r in records), file)
         file.flush()
         batches = ["--ingest-batch", str(args.ingest_batch), "--group-batch", str(args.group_batch)]
         me = [sys.executable, __file__, "--child", file.name, *batches]

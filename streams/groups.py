@@ -445,12 +445,17 @@ class GroupState:
     def _close(self, out: GroupOutput, now: datetime) -> None:
         """After a step at watermark ``now``: evict closed buckets and cells, expire sequence
         holes, then tickets and alerts."""
-        minute = _ms(now) // 60_000
-        if minute != self._advanced_minute:  # buckets only close at whole minutes
-            self._advanced_minute = minute
-            self._evict_closed(out, now)
+        self._evict_once_a_minute(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
         self._tickets_and_alerts(out, now)
+
+    def _evict_once_a_minute(self, out: GroupOutput, now: datetime) -> None:
+        """:meth:`_evict_closed` at the first watermark ``now`` of each minute (buckets and
+        cells only close at whole minutes)."""
+        minute = _ms(now) // 60_000
+        if minute != self._advanced_minute:
+            self._advanced_minute = minute
+            self._evict_closed(out, now)
 
     def _evict_closed(self, out: GroupOutput, now: datetime) -> None:
         """Evict the buckets and roll-up cells closed at watermark ``now``, then the minutes'
@@ -527,10 +532,9 @@ class GroupState:
         out.agent_times.extend(self.national_agent_time.add(agent_times, closed_before))
         out.ticket_counts.extend(self.ticket_counts.add_provinces(ticket_counts, wm))
         # a closed minute's cells are never updated again (its late children are dropped):
-        # evict them once per minute of the roll-up's watermark, which follows its children
-        if watermark is not None and _ms(watermark) // 60_000 != self._advanced_minute:
-            self._advanced_minute = _ms(watermark) // 60_000
-            self._evict_closed(out, watermark)
+        # evict them as the roll-up's watermark, which follows its children, passes them
+        if watermark is not None:
+            self._evict_once_a_minute(out, watermark)
         return out
 
     def advance(self, now: datetime) -> GroupOutput:

@@ -64,6 +64,12 @@ def write(state: GroupState, table: dict, cut: Callable[[int], int] | None = Non
             table[key] = value
 
 
+def _crash_cut(step: int, torn: bool) -> Callable[[int], int]:
+    """How many of a crashed step's state writes persisted: none, or (``torn``) a prefix
+    whose length varies with the step."""
+    return (lambda writes: step * 37 % (writes + 1)) if torn else (lambda writes: 0)
+
+
 def in_batches(events: Iterable[Event], size: int = 200) -> dict[str, list[list[Event]]]:
     """Each province's events (in the given order) in batches of ``size``."""
     registry = default_registry()
@@ -100,9 +106,7 @@ def drive(
         emit(national.process_snapshots(*children))
         national_steps += 1
         if crash_every and national_steps % crash_every == 1:
-            n = national_steps
-            cut = (lambda w: n * 37 % (w + 1)) if torn else (lambda w: 0)
-            write(national, tables[NATIONAL_GROUP], cut=cut)
+            write(national, tables[NATIONAL_GROUP], cut=_crash_cut(national_steps, torn))
             national = GroupState.load(
                 NATIONAL_GROUP, tables[NATIONAL_GROUP], config, registry, codec
             )
@@ -119,8 +123,7 @@ def drive(
             out(states[g].process(inbound(e, i, codec) for i, e in enumerate(batch)))
             steps += 1
             if crash_every and steps % crash_every == 0:
-                n = steps
-                write(states[g], tables[g], cut=lambda w, n=n: n * 37 % (w + 1) if torn else 0)
+                write(states[g], tables[g], cut=_crash_cut(steps, torn))
                 states[g] = GroupState.load(g, tables[g], config, registry, codec)
                 out(states[g].held())
                 continue  # replay the same batch

@@ -72,6 +72,7 @@ def simulated() -> tuple[tuple[Event, ...], datetime, Expected]:
     return tuple(sink.events), config.end, agent_time_at_every_level(ledger)
 
 
+@functools.cache
 def run() -> tuple[tuple[Event, ...], datetime, Expected]:
     """:func:`simulated`, its agent events only."""
     events, end, expected = simulated()
