@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
+from embedded_broker import embedded_broker
+
 from hotline.infra.topics import ensure_topics, topic_layout
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink, Preparer, new_producer
@@ -27,14 +27,6 @@ from hotline.producers.simulator import MemorySink, SimConfig, simulate
 from hotline.schemas import Event
 from hotline.settings import KafkaSettings
 from hotline.workdays import CHINA_TZ
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_events(count: int) -> list[Event]:
@@ -127,19 +119,8 @@ def main() -> None:
         if args.bootstrap:
             run(args.bootstrap, args.events, home, overrides)
             return
-        broker = KafkaBroker(
-            home,
-            port=free_port(),
-            controller_port=free_port(),
-            heap="512m",
-            lib_dir=ROOT / ".hotline" / "kafka" / f"lib-{KAFKA_VERSION}",
-        )
-        broker.start()
-        try:
-            broker.wait_ready(timeout=120)
-            run(broker.bootstrap_servers, args.events, home, overrides)
-        finally:
-            broker.stop(timeout=30)
+        with embedded_broker(home) as bootstrap:
+            run(bootstrap, args.events, home, overrides)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,9 +60,9 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from embedded_broker import embedded_broker
 from kafka import KafkaConsumer, TopicPartition
 
-from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
 from hotline.infra.topics import (
     RAW_FAMILIES,
     TopicSpec,
@@ -89,12 +88,6 @@ CENTERS = ["C330200", "C320100", "C460000", "C660000"]
 FRESH_CENTERS = [*CENTERS, "C110000", "C310000"]
 WORKER_LOGLEVEL = os.environ.get("HOTLINE_BENCH_WORKER_LOGLEVEL", "warning")
 """The workers' ``--loglevel``; with ``HOTLINE_BENCH_LOGS`` (a folder) their logs are kept."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load() -> str:
@@ -744,21 +737,11 @@ def main() -> None:
     if args.floor_child:
         floor_child(args)
         return
-    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-        home = Path(tmp)
-        broker = KafkaBroker(
-            home,
-            port=free_port(),
-            controller_port=free_port(),
-            heap="512m",
-            lib_dir=ROOT / ".hotline" / "kafka" / f"lib-{KAFKA_VERSION}",
-        )
-        broker.start()
-        try:
-            broker.wait_ready(timeout=120)
-            run(broker.bootstrap_servers, home, args)
-        finally:
-            broker.stop(timeout=30)
+    with (
+        tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp,
+        embedded_broker(Path(tmp)) as bootstrap,
+    ):
+        run(bootstrap, Path(tmp), args)
 
 
 if __name__ == "__main__":

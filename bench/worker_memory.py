@@ -10,8 +10,19 @@ week before: state that is pruned as it should be stops growing once its longest
 passed (a call's repeat-caller entry: 7 days). Each day's input is read only when its turn
 comes, so the resident memory is the worker's plus one day of raw messages.
 
+With ``--broker``, the same days go through the real thing instead: an embedded broker on free
+ports in a temporary home (as ``streams_bench.py`` starts it) and ``hotline streams worker
+--replay`` as a subprocess, its Faust consumer, producer and changelog included. Each day is
+sent to the raw topics; once the worker's status file shows every event of it through the
+groups, and a settling pause of ``--settle`` seconds for the national group, the bench reads
+the worker's resident memory from ``/proc/<pid>/status`` and its state table's size from the
+status file (``state_keys``; no per-kind split, no object count: they are in another process).
+The day's rate includes sending it. The worker never idle-flushes here, like the steps
+in-process: a flush ends a replay (watermark past the latest event + the whole retention), so
+the next day's first hours would be late.
+
     .venv/bin/python bench/worker_memory.py [--days 10] [--centers C330200 C460000]
-        [--seed 7]
+        [--seed 7] [--broker [--settle 3]]
 """
 
 from __future__ import annotations
@@ -32,19 +43,30 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from in_process import InProcessWorker, RawRecord, from_json, to_json
+from embedded_broker import embedded_broker
+from in_process import InProcessWorker, from_json, to_json
+from streams_bench import (
+    keep_log,
+    produce,
+    provinces_of,
+    provision,
+    read_status,
+    start_worker,
+    stop,
+)
 
 from hotline.producers.delivery import Preparer
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
+from hotline.schemas import Event
 from hotline.settings import KafkaSettings
 
 CHINA = timezone(timedelta(hours=8))
 
 
-def _rss_mib() -> float:
-    """This process's resident memory now (VmRSS), MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _rss_mib(pid: int | str = "self") -> float:
+    """A process's resident memory now (VmRSS), MiB; this process's by default."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
@@ -74,6 +96,7 @@ async def _days(lines: Iterator[str], topics: set[str]) -> None:
             "events_per_s": len(records) / seconds,
             "rss_mib": _rss_mib(),
             "objects": len(gc.get_objects()),
+            "state_keys": sum(keys.values()),
             "keys": dict(keys.most_common()),
         }
         print(json.dumps(sample), flush=True)
@@ -90,37 +113,107 @@ def child(path: str) -> None:
         asyncio.run(_days(file, topics))
 
 
-def simulated_days(centers: list[str], days: int, seed: int) -> list[tuple[str, list[RawRecord]]]:
-    """The raw messages of one simulation from ``DEFAULT_START`` over ``days`` days, per China
+def simulated_days(centers: list[str], days: int, seed: int) -> list[tuple[str, list[Event]]]:
+    """The events of one simulation from ``DEFAULT_START`` over ``days`` days, per China
     date."""
     sink = MemorySink()
     config = SimConfig(
         seed=seed, centers=centers, start=DEFAULT_START, duration=timedelta(days=days)
     )
     simulate(config, sink)
-    prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
-    by_day: dict[str, list[RawRecord]] = defaultdict(list)
+    by_day: dict[str, list[Event]] = defaultdict(list)
     for event in sink.events:
-        record = prepare(event)
-        day = event.envelope.occurred_at.astimezone(CHINA).date().isoformat()
-        by_day[day].append((record.topic, record.key, record.value))
+        by_day[event.envelope.occurred_at.astimezone(CHINA).date().isoformat()].append(event)
     return sorted(by_day.items())
 
 
+def in_process(days: list[tuple[str, list[Event]]]) -> Iterator[dict[str, Any]]:
+    """Each day's sample from the worker's steps in a child interpreter (:func:`child`)."""
+    prepare = Preparer(KafkaSettings(topic_prefix="bench")).prepare
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as file:
+        raw = [(day, [prepare(e) for e in events]) for day, events in days]
+        file.write(json.dumps(sorted({r.topic for _, records in raw for r in records})) + "\n")
+        for day, records in raw:
+            file.write(json.dumps([day, to_json((r.topic, r.key, r.value) for r in records)]))
+            file.write("\n")
+        file.flush()
+        del raw
+        argv = [sys.executable, __file__, "--child", file.name]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                yield json.loads(line)
+        if proc.returncode:
+            sys.exit(f"the worker's run failed (exit {proc.returncode})")
+
+
+NEVER_S = 10**9
+"""An idle flush this far off never comes."""
+
+
+def with_broker(days: list[tuple[str, list[Event]]], settle: float) -> Iterator[dict[str, Any]]:
+    """Each day's sample from ``hotline streams worker --replay`` on an embedded broker."""
+    provinces = provinces_of([e for _, events in days for e in events])
+    with (
+        tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp,
+        embedded_broker(Path(tmp)) as bootstrap,
+    ):
+        home = Path(tmp)
+        kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix="memory")
+        provision(kafka, provinces)
+        app_id = "memory-worker"
+        status_path = home / f"status-{app_id}.json"
+        proc = start_worker(kafka, app_id, home, provinces, NEVER_S)
+        try:
+            sent = 0
+            for day, events in days:
+                started = time.monotonic()
+                produce(events, kafka, home)
+                sent += len(events)
+                while read_status(status_path).get("stats", {}).get("group_in", 0) < sent:
+                    if proc.poll() is not None:
+                        log = (home / f"{app_id}.log").read_text()[-3000:]
+                        sys.exit(f"the worker stopped (exit {proc.returncode}):\n{log}")
+                    time.sleep(0.1)
+                seconds = time.monotonic() - started
+                time.sleep(settle)
+                status = read_status(status_path)
+                yield {
+                    "day": day,
+                    "events": len(events),
+                    "events_per_s": len(events) / seconds,
+                    "rss_mib": _rss_mib(proc.pid),
+                    "state_keys": status["state_keys"],
+                    "dead_letters": {
+                        k.removeprefix("dead_"): n
+                        for k, n in status["stats"].items()
+                        if k.startswith("dead_")
+                    },
+                }
+        finally:
+            stop(proc)
+            keep_log(home / f"{app_id}.log")
+
+
 def _line(sample: dict[str, Any], base: dict[str, Any] | None) -> str:
-    keys = sum(sample["keys"].values())
-    kinds = ", ".join(f"{kind} {n:,}" for kind, n in list(sample["keys"].items())[:6])
+    """A day's sample as text; with ``base``, its ratios to that day's."""
     text = (
         f"{sample['day']}: {sample['events']:7,} events ({sample['events_per_s']:6,.0f}/s); "
-        f"RSS {sample['rss_mib']:5.0f} MiB, {sample['objects'] / 1e6:5.2f} M objects, "
-        f"{keys:7,} state keys ({kinds})"
+        f"RSS {sample['rss_mib']:5.0f} MiB"
     )
+    if "objects" in sample:
+        text += f", {sample['objects'] / 1e6:5.2f} M objects"
+    text += f", {sample['state_keys']:7,} state keys"
+    if "keys" in sample:
+        text += " (" + ", ".join(f"{k} {n:,}" for k, n in list(sample["keys"].items())[:6]) + ")"
+    if "dead_letters" in sample:
+        dead = sample["dead_letters"]
+        text += f", {sum(dead.values()):,} dead letters" + (f" {dead}" if dead else "")
     if base is not None:
-        base_keys = sum(base["keys"].values())
-        text += (
-            f"; vs {base['day']}: RSS {sample['rss_mib'] / base['rss_mib']:.2f}, "
-            f"objects {sample['objects'] / base['objects']:.2f}, keys {keys / base_keys:.2f}"
-        )
+        text += f"; vs {base['day']}: RSS {sample['rss_mib'] / base['rss_mib']:.2f}"
+        if "objects" in sample:
+            text += f", objects {sample['objects'] / base['objects']:.2f}"
+        text += f", keys {sample['state_keys'] / base['state_keys']:.2f}"
     return text
 
 
@@ -131,6 +224,14 @@ def main() -> None:
         "--centers", nargs="+", default=["C330200", "C460000"], help="simulated centers"
     )
     parser.add_argument("--seed", type=int, default=7, help="the simulation's seed")
+    parser.add_argument(
+        "--broker",
+        action="store_true",
+        help="through an embedded broker and the worker's command, not its steps in-process",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="--broker: seconds after a day before sampling"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -139,26 +240,16 @@ def main() -> None:
     started = time.monotonic()
     print(f"simulating {args.days} days of {', '.join(args.centers)} …", flush=True)
     days = simulated_days(args.centers, args.days, args.seed)
-    total = sum(len(records) for _, records in days)
+    total = sum(len(events) for _, events in days)
     seconds = time.monotonic() - started
-    print(f"{total:,} events in {seconds:.0f} s; the worker's steps, day by day:", flush=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as file:
-        topics = sorted({topic for _, records in days for topic, _, _ in records})
-        file.write(json.dumps(topics) + "\n")
-        for day, records in days:
-            file.write(json.dumps([day, to_json(records)]) + "\n")
-        file.flush()
-        del days
-        argv = [sys.executable, __file__, "--child", file.name]
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
-            assert proc.stdout is not None
-            samples = []
-            for line in proc.stdout:
-                samples.append(json.loads(line))
-                base = samples[1] if len(samples) > 2 else None
-                print(_line(samples[-1], base), flush=True)
-        if proc.returncode:
-            sys.exit(f"the worker's run failed (exit {proc.returncode})")
+    where = "the worker on a broker" if args.broker else "the worker's steps"
+    print(f"{total:,} events in {seconds:.0f} s; {where}, day by day:", flush=True)
+    run = with_broker(days, args.settle) if args.broker else in_process(days)
+    del days
+    samples: list[dict[str, Any]] = []
+    for sample in run:
+        samples.append(sample)
+        print(_line(sample, samples[1] if len(samples) > 2 else None), flush=True)
     if len(samples) >= 9:  # the last day against the same weekday a week before (not day 1)
         print("a week later (same weekday): " + _line(samples[-1], samples[-8]), flush=True)
 

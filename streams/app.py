@@ -911,6 +911,7 @@ class Worker:
                 }
                 for g, s in self.groups.items()
             },
+            "state_keys": len(self.table.data),
             "at": time.time(),
         }
         partial = path.with_suffix(".tmp")

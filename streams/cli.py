@@ -54,7 +54,14 @@ def worker_command(
         "waited (a stalled Faust consumer; restarting resumes exactly); 0: never",
     ),
     datadir: Annotated[Path, typer.Option("--datadir")] = _DATADIR,
-    status_file: Annotated[Path | None, typer.Option("--status-file")] = None,
+    status_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--status-file",
+            help="write the worker's counters, its groups (calls, watermark, partitions "
+            "behind) and its state-table size here as JSON, every second",
+        ),
+    ] = None,
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
     """Run the stream worker: raw events of its provinces → call and ticket records; metric,
