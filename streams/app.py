@@ -616,11 +616,12 @@ class Worker:
                 group, self._table_items(group), self.config.streams, self.registry, self.codec
             )
             self.groups[group] = state
+            state.hold_at_end = self.config.wall_clock_skew_s is None  # replay mode
             if group != NATIONAL_GROUP:  # until the timer told it its source partitions
                 state.hold_until_sources_known()
             self.last_input.setdefault(group, time.monotonic())
             now = time.monotonic()
-            for source in state.behind():  # the idle bound starts again after a load
+            for source in state.holding():  # the idle bound starts again after a load
                 self.heard[group][source] = now
             held = state.held()
             log.info(
@@ -744,16 +745,16 @@ class Worker:
         caught_up: bool | None = None  # asked of the broker once per tick, when needed
         for group, state in list(self.groups.items()):
             out = None
-            behind = state.behind() if group != NATIONAL_GROUP else []
+            holding = state.holding() if group != NATIONAL_GROUP else []
             heard = self.heard[group]
             bound = self.config.source_idle_s
-            idle = [s for s in behind if now - heard.setdefault(s, now) >= bound]
+            idle = [s for s in holding if now - heard.setdefault(s, now) >= bound]
             if idle:  # a partition silent this long no longer holds the watermark back
                 log.info("group %s: source partitions idle, released: %s", group, idle)
                 self.stats["sources_released"] += len(idle)
                 self._emit(group, state.release(idle))
                 out = GroupOutput()
-                behind = state.behind()
+            behind = state.behind() if group != NATIONAL_GROUP else []
             if self.config.wall_clock_skew_s is not None and group != NATIONAL_GROUP and not behind:
                 # live mode: the wall clock moves the watermark only once the group's input is
                 # read (catching up a backlog, the partitions' event times rule)

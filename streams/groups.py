@@ -62,6 +62,11 @@ __all__ = [
 ]
 
 NATIONAL_GROUP = "000000"
+RELEASED, BEHIND, AT_END = 0, 1, 2
+"""A source partition's progress as the group knows it (:attr:`GroupState.sources`): silent
+for the shell's idle bound (no longer holds the watermark), more input after its latest
+message when read, or read to its end (holds the watermark until its next message or its
+release: its producer may still be writing, and not necessarily in step with the others)."""
 PROVINCE_LEVELS = (Level.CITY, Level.PROVINCE)
 
 
@@ -290,9 +295,14 @@ class GroupState:
         self.sequences = SequenceTracker(int(config.lateness.total_seconds() * 1000))
         self.max_event_ms: int | None = None
         self.sources: dict[str, list[int]] = {}
-        """Per source partition (``topic:partition``): [greatest event time, behind (0/1)]."""
+        """Per source partition (``topic:partition``): [greatest event time, :data:`BEHIND`,
+        :data:`AT_END` or :data:`RELEASED`]."""
         self.watermark_ms: int | None = None
         """The group's event-time watermark (see :meth:`_watermark`); never moves back."""
+        self.hold_at_end = True
+        """Whether a partition read to its end holds the watermark (replay mode). The worker
+        turns it off in live mode, where the wall clock moves the watermark past such
+        partitions anyway and their producers write what happens now."""
         self.sources_known = True
         """False while the shell has not yet told the group which source partitions it has
         (:meth:`expect`): the watermark does not move meanwhile (a partition not seen yet
@@ -379,11 +389,12 @@ class GroupState:
 
     def _see_source(self, source: str, at_ms: int, behind: bool) -> None:
         entry = self.sources.get(source)
+        progress = BEHIND if behind else AT_END
         if entry is None:
-            self.sources[source] = [at_ms, int(behind)]
+            self.sources[source] = [at_ms, progress]
         else:
             entry[0] = at_ms if entry[0] is None else max(entry[0], at_ms)
-            entry[1] = int(behind)
+            entry[1] = progress
         self._watermark()
 
     def hold_until_sources_known(self) -> None:
@@ -400,35 +411,46 @@ class GroupState:
         sequence gaps, orphans."""
         for source in sources:
             if source not in self.sources:
-                self.sources[source] = [None, 1]  # type: ignore[list-item]
+                self.sources[source] = [None, BEHIND]  # type: ignore[list-item]
         self.sources_known = True
         self._watermark()
 
     def _watermark(self) -> int | None:
-        """The group's watermark: the least event time over the source partitions that still
-        have unread input (``behind``); when none has, the greatest event time seen. One raw
-        partition read hours ahead of another (a backlog) thus cannot close the calls and
-        buckets of the other one. Never moves back."""
+        """The group's watermark: the least event time over the source partitions not
+        released, behind or read to their end; when all are released, the greatest event
+        time seen. One raw partition read hours ahead of another (a backlog) thus cannot
+        close the calls and buckets of the other one — nor can it when the other was read to
+        its end while its producer was still writing (history sent at full speed: its next
+        events may be hours older than what the first one has shown). Never moves back."""
         if self.max_event_ms is None or not self.sources_known:
             return self.watermark_ms
-        behind = [wm for wm, b in self.sources.values() if b]
-        if None in behind:  # a partition with input not seen yet
+        holding = [wm for wm, progress in self.sources.values() if self._holds(progress)]
+        if None in holding:  # a partition with input not seen yet
             return self.watermark_ms
-        point = min(behind) if behind else self.max_event_ms
+        point = min(holding) if holding else self.max_event_ms
         if self.watermark_ms is None or point > self.watermark_ms:
             self.watermark_ms = point
         return self.watermark_ms
 
     def behind(self) -> list[str]:
-        """The source partitions that still have unread input (they hold the watermark)."""
-        return sorted(s for s, (_, b) in self.sources.items() if b)
+        """The source partitions that still have unread input (or input not seen yet)."""
+        return sorted(s for s, (_, progress) in self.sources.items() if progress == BEHIND)
+
+    def holding(self) -> list[str]:
+        """The source partitions that hold the watermark: behind, or read to their end (with
+        :attr:`hold_at_end`) and not released (the shell releases one silent for its idle
+        bound)."""
+        return sorted(s for s, (_, progress) in self.sources.items() if self._holds(progress))
+
+    def _holds(self, progress: int) -> bool:
+        return progress == BEHIND or (progress == AT_END and self.hold_at_end)
 
     def source_status(self, source: str, behind: bool) -> None:
         """A source partition's progress without an event (e.g. its message was dead-lettered:
         ``behind`` = it had more input after it)."""
         entry = self.sources.get(source)
         if entry is not None:
-            entry[1] = int(behind)
+            entry[1] = BEHIND if behind else AT_END
             self._watermark()
 
     def release(self, sources: Iterable[str]) -> GroupOutput:
@@ -436,7 +458,7 @@ class GroupState:
         watermark may move on, and what became due is closed."""
         for source in sources:
             if source in self.sources:
-                self.sources[source][1] = 0
+                self.sources[source][1] = RELEASED
         self._watermark()
         if self.watermark_ms is None:
             return GroupOutput()

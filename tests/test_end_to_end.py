@@ -215,7 +215,7 @@ def pipeline(
     )
     # The worker starts after the simulation: it replays a 2.5 h backlog (the realistic case
     # of a restart or a late start), and may read one raw partition far ahead of another in
-    # event time. The group's watermark is the least over its source partitions still behind
+    # event time. The group's watermark is the least over its source partitions not released
     # (docs/streams.md, "Watermarks"), so no call is closed early and nothing is late.
     events = KafkaEventSink(delivery, "sim-e2e")
     ledger = Ledger(config.end)
