@@ -416,12 +416,12 @@ class GroupState:
         self._watermark()
 
     def _watermark(self) -> int | None:
-        """The group's watermark: the least event time over the source partitions not
-        released, behind or read to their end; when all are released, the greatest event
-        time seen. One raw partition read hours ahead of another (a backlog) thus cannot
-        close the calls and buckets of the other one — nor can it when the other was read to
-        its end while its producer was still writing (history sent at full speed: its next
-        events may be hours older than what the first one has shown). Never moves back."""
+        """The group's watermark: the least event time over the source partitions that hold
+        it (:meth:`holding`); when none does, the greatest event time seen. One raw partition
+        read hours ahead of another (a backlog) thus cannot close the calls and buckets of the
+        other one — nor can it, in replay mode, when the other was read to its end while its
+        producer was still writing (history sent at full speed: its next events may be hours
+        older than what the first one has shown). Never moves back."""
         if self.max_event_ms is None or not self.sources_known:
             return self.watermark_ms
         holding = [wm for wm, progress in self.sources.values() if self._holds(progress)]

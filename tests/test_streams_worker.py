@@ -363,6 +363,14 @@ def test_history_sent_while_the_worker_reads_it_equals_the_ledger(
     _run(bootstrap, unique, tmp_path, kills=0, worker_first=True)
 
 
+def test_history_sent_while_the_worker_reads_it_killed_twice_still_equals_the_ledger(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """The same, with the worker killed (SIGKILL) twice mid-run: each source partition's
+    progress (read to its end or not) comes back from the table with its event time."""
+    _run(bootstrap, unique, tmp_path, kills=2, worker_first=True)
+
+
 def test_worker_killed_twice_still_equals_the_ledger(
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
