@@ -19,7 +19,9 @@ the worker's resident memory from ``/proc/<pid>/status`` and its state table's s
 status file (``state_keys``; no per-kind split, no object count: they are in another process).
 The day's rate includes sending it. The worker never idle-flushes here, like the steps
 in-process: a flush ends a replay (watermark past the latest event + the whole retention), so
-the next day's first hours would be late.
+the next day's first hours would be late. After the last day the worker is stopped (SIGTERM)
+and started again: the bench reports how long it took to have its state table and groups
+back (from the changelog), and its resident memory then.
 
     .venv/bin/python bench/worker_memory.py [--days 10] [--centers C330200 C460000]
         [--seed 7] [--broker [--settle 3]]
@@ -46,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embedded_broker import embedded_broker
 from in_process import InProcessWorker, from_json, to_json
 from streams_bench import (
+    WORKER_LOGLEVEL,
     keep_log,
     produce,
     provinces_of,
@@ -163,7 +166,7 @@ def with_broker(days: list[tuple[str, list[Event]]], settle: float) -> Iterator[
         provision(kafka, provinces)
         app_id = "memory-worker"
         status_path = home / f"status-{app_id}.json"
-        proc = start_worker(kafka, app_id, home, provinces, NEVER_S)
+        proc = start_worker(kafka, app_id, home, provinces, NEVER_S, WORKER_LOGLEVEL)
         try:
             sent = 0
             for day, events in days:
@@ -190,9 +193,38 @@ def with_broker(days: list[tuple[str, list[Event]]], settle: float) -> Iterator[
                         if k.startswith("dead_")
                     },
                 }
+            stop(proc)  # SIGTERM: a graceful stop, then the same worker again
+            last = read_status(status_path)
+            spawned = time.time()
+            proc = start_worker(kafka, app_id, home, provinces, NEVER_S, WORKER_LOGLEVEL)
+            yield _restarted(proc, status_path, last, spawned)
         finally:
             stop(proc)
             keep_log(home / f"{app_id}.log")
+
+
+def _restarted(
+    proc: subprocess.Popen, status_path: Path, before: dict[str, Any], spawned: float
+) -> dict[str, Any]:
+    """The restarted worker's recovery: seconds from its spawn to a status of its own with
+    the state table and the groups of ``before`` (the last status of the stopped worker) back,
+    and its resident memory then."""
+    groups = {g: s["calls"] for g, s in before["groups"].items()}
+    while True:
+        status = read_status(status_path)
+        back = {g: s["calls"] for g, s in status.get("groups", {}).items()}
+        if status.get("at", 0) > spawned and (status["state_keys"], back) == (
+            before["state_keys"],
+            groups,
+        ):
+            return {
+                "recovery_s": status["at"] - spawned,
+                "rss_mib": _rss_mib(proc.pid),
+                "state_keys": status["state_keys"],
+            }
+        if proc.poll() is not None or time.time() - spawned > 600:
+            sys.exit(f"the restarted worker did not recover in 600 s (exit {proc.poll()})")
+        time.sleep(0.1)
 
 
 def _line(sample: dict[str, Any], base: dict[str, Any] | None) -> str:
@@ -248,6 +280,14 @@ def main() -> None:
     del days
     samples: list[dict[str, Any]] = []
     for sample in run:
+        if "recovery_s" in sample:  # --broker: the worker restarted after the last day
+            print(
+                f"restarted after the last day: {sample['state_keys']:,} state keys and the "
+                f"groups back in {sample['recovery_s']:.1f} s (spawn → its status); RSS "
+                f"{sample['rss_mib']:.0f} MiB",
+                flush=True,
+            )
+            continue
         samples.append(sample)
         print(_line(sample, samples[1] if len(samples) > 2 else None), flush=True)
     if len(samples) >= 9:  # the last day against the same weekday a week before (not day 1)
