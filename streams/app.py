@@ -133,6 +133,13 @@ def group_partition(group: str, partitions: int) -> int:
     return zlib.crc32(group.encode()) % partitions
 
 
+CHANGELOG_CONFIGS = {"segment.ms": str(60 * 60 * 1000), "segment.bytes": str(64 * 1024 * 1024)}
+"""The state table's changelog topic (created by Faust, compacted): a segment closes after an
+hour or 64 MiB, so the broker's cleaner compacts all but the last hour of writes. With the
+broker's defaults (7 days, 1 GiB) a restart read up to a week of every write back, not the
+table's keys (docs/streams.md, "Restart")."""
+
+
 class GroupTable(faust.Table):
     """A table whose keys (``<group>|…``) live in their group's partition, wherever written
     (in a batch of several partitions, or from the timer)."""
@@ -254,6 +261,7 @@ class Worker:
                 default=None,
                 partitions=config.partitions,
                 key_type=str,
+                extra_topic_configs=CHANGELOG_CONFIGS,
             )
         )
         self.state = ChangelogWriter(self.table, self.outbox)
