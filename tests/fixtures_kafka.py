@@ -47,6 +47,18 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         admin.close()
 
 
+def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
+    """A topic's configs that differ from the broker's defaults: name → value."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        admin.close()
+    return {name: entry["value"] for name, entry in described["topic"][topic].items()}
+
+
 def commit_offsets(bootstrap: str, group: str, offsets: dict[Any, int]) -> None:
     """Commit ``offsets`` ({kafka-python TopicPartition: offset}) for ``group``, from outside
     it (manual assignment: the group has no active member)."""

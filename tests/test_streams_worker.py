@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_kafka import ROOT, topic_partitions
+from fixtures_kafka import ROOT, topic_configs, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 from test_streams_agent_time import Expected, agent_time_at_every_level, snapshots_before
 from test_streams_ticket_counts import Counts, snapshots_in, ticket_counts_at_every_level
@@ -50,7 +50,7 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.settings import KafkaSettings
-from hotline.streams.app import ensure_groups_topic, groups_topic
+from hotline.streams.app import CHANGELOG_CONFIGS, ensure_groups_topic, groups_topic
 from hotline.streams.counters import counts_from, ledger_view
 from hotline.streams.rollup import region_at
 from hotline.streams.status import group_status
@@ -344,6 +344,9 @@ def _run(
         assert tickets.wait_for(tickets_expected, snapshots_in) == tickets_expected
         ingest = group_status(bootstrap, [f"{app_id}-ingest"], 0.0)  # ingest's own group
         assert ingest and all(row.lag == 0 for row in ingest), ingest
+        changelog = topic_configs(bootstrap, f"{app_id}-state-changelog")
+        assert changelog["cleanup.policy"] == "compact"  # segments close: docs "Restart"
+        assert {k: changelog.get(k) for k in CHANGELOG_CONFIGS} == CHANGELOG_CONFIGS
         worker.send_signal(signal.SIGTERM)  # graceful: the reader leaves its group, exit 0
         assert worker.wait(timeout=30) == 0, (tmp_path / f"w{kills}.log").read_text()[-3000:]
     finally:
