@@ -243,23 +243,27 @@ def _feed(
             emit(state.advance(point))
 
 
+def _exact_but_late_otherwise(items: list[Inbound], **otherwise: bool) -> None:
+    """``items`` through their groups (:func:`_feed`) equal the ledger, with nothing rejected
+    or late; fed with the options ``otherwise``, some of them are dead-lettered as late."""
+    store, outs = SnapshotStore(), []
+    _feed({}, items, store, outs)
+    assert [r for o in outs for r, _ in o.rejected] == []
+    assert [x for o in outs for x in o.late] == []
+    _check(store)
+    other: list = []
+    _feed({}, items, SnapshotStore(), other, **otherwise)
+    assert any(r.reason == "late" for o in other for r, _ in o.rejected)
+
+
 def test_a_partition_read_hours_ahead_does_not_close_the_calls_of_another() -> None:
     """Bug 1 (docs/streams.md, "Watermarks"): a backlog read one raw partition far ahead of
     the other. With the watermark = the latest event seen, the lagging partition's calls were
     closed early and their later events dead-lettered as late; with the watermark = the
     minimum over the partitions still behind, the result equals the ledger."""
     events, _ = run()
-    items = _skewed(events, partitions=2)
-    store, outs = SnapshotStore(), []
-    _feed({}, items, store, outs)
-    assert [r for o in outs for r, _ in o.rejected] == []
-    assert [x for o in outs for x in o.late] == []
-    _check(store)
-    # the same order with the old watermark (the latest event seen): the skew really is
-    # beyond the horizon
-    outs_old: list = []
-    _feed({}, items, SnapshotStore(), outs_old, release=True)
-    assert any(r.reason == "late" for o in outs_old for r, _ in o.rejected)
+    # with the old watermark (the latest event seen) the skew really is beyond the horizon
+    _exact_but_late_otherwise(_skewed(events, partitions=2), release=True)
 
 
 def test_a_partition_read_to_its_end_holds_the_watermark_until_released() -> None:
@@ -275,14 +279,7 @@ def test_a_partition_read_to_its_end_holds_the_watermark_until_released() -> Non
     events, _ = run()
     items = [Inbound(i.event, i.topic, i.partition, i.offset) for i in _skewed(events, 2)]
     assert not any(i.behind for i in items)
-    store, outs = SnapshotStore(), []
-    _feed({}, items, store, outs)
-    assert [r for o in outs for r, _ in o.rejected] == []
-    assert [x for o in outs for x in o.late] == []
-    _check(store)
-    live: list = []
-    _feed({}, items, SnapshotStore(), live, hold_at_end=False)
-    assert any(r.reason == "late" for o in live for r, _ in o.rejected)
+    _exact_but_late_otherwise(items, hold_at_end=False)
 
 
 def test_per_partition_watermarks_survive_a_reload() -> None:
