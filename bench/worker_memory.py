@@ -11,7 +11,7 @@ passed (a call's repeat-caller entry: 7 days). Each day's input is read only whe
 comes, so the resident memory is the worker's plus one day of raw messages.
 
 With ``--broker``, the same days go through the real thing instead: an embedded broker on free
-ports in a temporary home (as ``streams_bench.py`` starts it) and ``hotline streams worker
+ports in a temporary home (:mod:`embedded_broker`) and ``hotline streams worker
 --replay`` as a subprocess, its Faust consumer, producer and changelog included. Each day is
 sent to the raw topics; once the worker's status file shows every event of it through the
 groups, and a settling pause of ``--settle`` seconds for the national group, the bench reads
