@@ -305,22 +305,22 @@ def _run(
         shared_partitions=PARTITIONS,
     )
     app_id = f"{unique}-app"
-    if worker_first:
-        ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
-        worker = _start(kafka, app_id, tmp_path, "w0")
-        started = time.monotonic() + 60
-        while not (tmp_path / "status-w0.json").exists() and time.monotonic() < started:
-            assert worker.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
-            time.sleep(0.2)
-        config = A_DAY
-    else:
-        config = TWO_HOURS
-    expected, agents_expected, tickets_expected, end = _simulate(kafka, tmp_path, config=config)
-    reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
-    agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
-    if not worker_first:
-        worker = _start(kafka, app_id, tmp_path, "w0")
+    worker = None
     try:
+        if worker_first:
+            ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
+            worker = _start(kafka, app_id, tmp_path, "w0")
+            started = time.monotonic() + 60
+            while not (tmp_path / "status-w0.json").exists() and time.monotonic() < started:
+                assert worker.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
+                time.sleep(0.2)
+        expected, agents_expected, tickets_expected, end = _simulate(
+            kafka, tmp_path, config=A_DAY if worker_first else TWO_HOURS
+        )
+        reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
+        agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
+        if worker is None:
+            worker = _start(kafka, app_id, tmp_path, "w0")
         for k in range(kills):
             deadline = time.monotonic() + 60
             seen = reader.messages
@@ -350,7 +350,8 @@ def _run(
         worker.send_signal(signal.SIGTERM)  # graceful: the reader leaves its group, exit 0
         assert worker.wait(timeout=30) == 0, (tmp_path / f"w{kills}.log").read_text()[-3000:]
     finally:
-        _stop(worker)
+        if worker is not None:
+            _stop(worker)
 
 
 def test_worker_snapshots_equal_the_ledger(bootstrap: str, unique: str, tmp_path: Path) -> None:
