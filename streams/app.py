@@ -35,6 +35,7 @@ input is processed to its end (:meth:`Worker._caught_up`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -80,6 +81,7 @@ from hotline.streams.groups import (
     group_keys,
 )
 from hotline.streams.raw_reader import RawReader
+from hotline.streams.recovery_log import RecoveryLog
 from hotline.streams.ticket_counts import TicketCount
 from hotline.streams.worker_config import WorkerConfig
 
@@ -102,6 +104,8 @@ _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
 _DECODED_MAX = 20_000
 """Decoded events kept for the groups agent (:attr:`Worker._decoded`)."""
+RECOVERY_SAMPLE_S = 0.2
+"""Seconds between two looks at the state table's recovery (:class:`RecoveryLog`)."""
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -272,6 +276,10 @@ class Worker:
         app.on_partitions_revoked.connect(self._revoked)
         app.on_rebalance_complete.connect(self._rebalanced)
         app.on_before_shutdown.connect(self._closing)
+        self.recovery_log = RecoveryLog()
+        self._reporting_recoveries = False
+        app.on_partitions_assigned.connect(self._report_recoveries)
+        self.table.on_recover(self._restored)
 
     def _send(self, role: str, key: bytes, value: bytes) -> None:
         """Queue an output (partitioned by key) for this step's delivery."""
@@ -341,6 +349,30 @@ class Worker:
         self._restart_idle_timers()
         self._progress_at = time.monotonic()
         self.stats["rebalances"] += 1
+
+    async def _report_recoveries(self, sender: Any, assigned: Any, **_kwargs: Any) -> None:
+        """A partition assignment: the state table's recovery follows; from the first one on,
+        a task samples each recovery for the log (:mod:`hotline.streams.recovery_log`), as
+        Faust starts the app's tasks and timers only after the first recovery."""
+        self.recovery_log.assigned(time.monotonic())
+        if self._reporting_recoveries:
+            return
+        self._reporting_recoveries = True
+        recovery = self.app.tables.recovery
+
+        async def sample() -> None:
+            while True:
+                remaining = recovery.active_remaining_total()
+                line = self.recovery_log.see(time.monotonic(), recovery.in_recovery, remaining)
+                if line is not None:
+                    log.info(line)
+                await asyncio.sleep(RECOVERY_SAMPLE_S)
+
+        self.app.add_future(sample())
+
+    async def _restored(self) -> None:
+        """The table's recovery callback: its last log line."""
+        log.info(self.recovery_log.restored(time.monotonic(), len(self.table.data)))
 
     def _restart_idle_timers(self) -> None:
         """After a rebalance (of the groups or of ingest's raw partitions) no group and no

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,17 @@ from hotline.settings import Settings, load_settings
 from hotline.streams.worker_config import WorkerConfig
 
 _DATADIR = Path(".hotline/streams")
+
+
+class LogLevel(StrEnum):
+    """The worker's ``--loglevel``."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 app = typer.Typer(help="Stream processors: the Faust worker and its consumer-group status.")
 
 
@@ -62,7 +74,15 @@ def worker_command(
             "behind) and its state-table size here as JSON, every second",
         ),
     ] = None,
-    loglevel: str = typer.Option("info", "--loglevel"),
+    loglevel: Annotated[
+        LogLevel,
+        typer.Option(
+            "--loglevel",
+            case_sensitive=False,
+            help="info shows start-up, the state's recovery after a restart (how far it is), "
+            "groups loaded and partitions assigned",
+        ),
+    ] = LogLevel.info,
 ) -> None:
     """Run the stream worker: raw events of its provinces → call and ticket records; metric,
     agent-time and ticket-count snapshots at county, city, province and national level; alerts,
@@ -92,7 +112,7 @@ def worker_command(
     ensure_groups_topic(config)
     faust_app = create_app(config)
     collect_less_often()
-    FaustWorker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    FaustWorker(faust_app, loglevel=loglevel.value, quiet=True).execute_from_commandline()
 
 
 def _run_many(n: int) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -244,7 +245,9 @@ def _agent_and_ticket_readers(bootstrap: str, kafka: KafkaSettings) -> tuple[Top
 _COUNTERS = set(__import__("hotline.streams.counters", fromlist=["COUNTERS"]).COUNTERS)
 
 
-def _start(kafka: KafkaSettings, app_id: str, tmp_path: Path, name: str) -> subprocess.Popen:
+def _start(
+    kafka: KafkaSettings, app_id: str, tmp_path: Path, name: str, loglevel: str | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -268,7 +271,7 @@ def _start(kafka: KafkaSettings, app_id: str, tmp_path: Path, name: str) -> subp
         "--status-file",
         str(tmp_path / f"status-{name}.json"),
         "--loglevel",
-        os.environ.get("HOTLINE_TEST_WORKER_LOGLEVEL", "warning"),
+        loglevel or os.environ.get("HOTLINE_TEST_WORKER_LOGLEVEL", "warning"),
     ]
     for p in PROVINCES:
         args += ["--province", p]
@@ -329,7 +332,7 @@ def _run(
                 reader.poll()
             assert not reader.matches(expected), "finished before the kill: not mid-run"
             _kill(worker)
-            worker = _start(kafka, app_id, tmp_path, f"w{k + 1}")
+            worker = _start(kafka, app_id, tmp_path, f"w{k + 1}", loglevel="info")
         deadline = time.monotonic() + 120
         while not reader.matches(expected) and time.monotonic() < deadline:
             assert worker.poll() is None, "worker died"
@@ -349,6 +352,9 @@ def _run(
         assert {k: changelog.get(k) for k in CHANGELOG_CONFIGS} == CHANGELOG_CONFIGS
         worker.send_signal(signal.SIGTERM)  # graceful: the reader leaves its group, exit 0
         assert worker.wait(timeout=30) == 0, (tmp_path / f"w{kills}.log").read_text()[-3000:]
+        if kills:  # the last restart logged how its state came back (docs/streams.md)
+            text = (tmp_path / f"w{kills}.log").read_text()
+            assert re.search(r"state restored: [1-9][\d,]* keys", text), text[-3000:]
     finally:
         if worker is not None:
             _stop(worker)
