@@ -193,8 +193,8 @@ def with_broker(days: list[tuple[str, list[Event]]], settle: float) -> Iterator[
                         if k.startswith("dead_")
                     },
                 }
+            last = read_status(status_path)  # the state it runs with, before it stops
             stop(proc)  # SIGTERM: a graceful stop, then the same worker again
-            last = read_status(status_path)
             spawned = time.time()
             proc = start_worker(kafka, app_id, home, provinces, NEVER_S, WORKER_LOGLEVEL)
             yield _restarted(proc, status_path, last, spawned)
@@ -223,7 +223,11 @@ def _restarted(
                 "state_keys": status["state_keys"],
             }
         if proc.poll() is not None or time.time() - spawned > 600:
-            sys.exit(f"the restarted worker did not recover in 600 s (exit {proc.poll()})")
+            sys.exit(
+                f"the restarted worker did not recover in 600 s (exit {proc.poll()}): "
+                f"{status.get('state_keys')} state keys and calls per group {back}, "
+                f"against {before['state_keys']} and {groups} before the stop"
+            )
         time.sleep(0.1)
 
 
