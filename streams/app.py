@@ -362,8 +362,9 @@ class Worker:
 
         async def sample() -> None:
             while True:
-                remaining = recovery.active_remaining_total()
-                line = self.recovery_log.see(time.monotonic(), recovery.in_recovery, remaining)
+                recovering = recovery.in_recovery
+                remaining = recovery.active_remaining_total() if recovering else 0
+                line = self.recovery_log.see(time.monotonic(), recovering, remaining)
                 if line is not None:
                     log.info(line)
                 await asyncio.sleep(RECOVERY_SAMPLE_S)
