@@ -11,14 +11,16 @@ rebuilds the objects from it). In the Faust app the mapping is a changelog-backe
 
 Write order (``dump``): agent-time pages (snapshots of closed minutes) and ticket count
 cells, then national/roll-up cells (the highest level first: province, then city), then base
-buckets, then alerts and tickets, then sequence state, then agent timelines, then the meta
-record (with the closed agent minute), then calls last — one key per call holding its state,
-or once evicted its tombstone, and its repeat entry (one write where there were up to three).
-All of a group's keys go to one changelog partition, so a crash persists a *prefix* of these
-writes; since each
-stage applies versioned parts idempotently, a persisted downstream cell without its upstream
-call state is re-derived on redelivery to the same version (no double count), and a call state
-is never persisted without the cells it fed.
+buckets, then alerts and tickets, then sequence state, then agent timelines, then calls — one
+key per call holding its state, or once evicted its tombstone, and its repeat entry (one write
+where there were up to three) — and the meta record last (watermarks, source partitions'
+positions, the closed agent minute). All of a group's keys go to one changelog partition, so a
+crash persists a *prefix* of these writes; since each stage applies versioned parts
+idempotently, a persisted downstream cell without its upstream call state is re-derived on
+redelivery to the same version (no double count), a call state is never persisted without the
+cells it fed, and a watermark never without the states it was computed from: persisted ahead of
+them, it would close the calls whose events the redelivery brings back, as late (a kill -9
+while a step spanning hours of one partition was written; docs/streams.md, "Fixed bug").
 """
 
 from __future__ import annotations
@@ -691,7 +693,6 @@ class GroupState:
             for agent_id in sorted(clock.dirty):
                 put(self._k("a", agent_id), clock.image(agent_id))
             clock.dirty.clear()
-        put(self._k("m"), self._meta())
         # one key per call: its state, or once evicted its tombstone, and its repeat entry
         calls = self.calls
         states, tombstones, of_call = calls.states, calls.tombstones, calls.repeats._of_call
@@ -711,6 +712,8 @@ class GroupState:
         self._dirty_calls.clear()
         for t in tracked:
             t.dirty.clear()  # type: ignore[attr-defined]
+        # the watermarks and source positions last: persisted, they imply all of the above
+        put(self._k("m"), self._meta())
         return writes
 
     def _dump_alerts_and_tickets(self, put: Any) -> None:

@@ -31,7 +31,7 @@ class Latest:
                 self.rows[key] = snap
 
 
-class _Log(dict):  # type: ignore[type-arg]
+class WriteLog(dict):  # type: ignore[type-arg]
     """A table that records its writes in order (``None``: a delete)."""
 
     def __init__(self) -> None:
@@ -55,7 +55,7 @@ def inbound(event: Event, offset: int, codec: Codec) -> Inbound:
 def write(state: GroupState, table: dict, cut: Callable[[int], int] | None = None) -> None:
     """Dump ``state`` into ``table``: every write, or only the first ``cut(number of writes)``
     of them (a crash in the middle of the state write)."""
-    log = _Log()
+    log = WriteLog()
     state.dump(log)
     for key, value in log.log[: cut(len(log.log)) if cut else None]:
         if value is None:

@@ -12,17 +12,24 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import TopicPartition
-from group_driver import drive, in_batches, inbound
+from group_driver import WriteLog, drive, in_batches, inbound, write
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import Level, default_codec
+from hotline.schemas import Event, Level, default_codec
 from hotline.streams.app import Worker, group_partition
+from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import ledger_view
-from hotline.streams.groups import NATIONAL_GROUP, GroupState, Inbound, SequenceTracker
+from hotline.streams.groups import (
+    NATIONAL_GROUP,
+    GroupOutput,
+    GroupState,
+    Inbound,
+    SequenceTracker,
+)
 from hotline.streams.pipeline import SnapshotStore
 from hotline.streams.worker_config import WorkerConfig
 
@@ -454,3 +461,101 @@ def test_a_groups_stage_without_progress_while_input_waits_exits(tmp_path, monke
     clock[0] += 31
     asyncio.run(worker._watch_for_a_stall())
     assert len(exits) == 1 and "nothing processed for 60 s" in str(exits[0])
+
+
+def _straddling_steps(group: str) -> list[list[Inbound]]:
+    """A province's call events from two source partitions (by call id) in three steps: the
+    first half hour of both, then the rest of partition 0 (hours ahead of partition 1), then
+    the rest of partition 1 — as a worker catching up a backlog reads them, one partition's
+    fetch far ahead of another's."""
+    registry, codec = default_registry(), default_codec()
+    calls = [
+        e
+        for e in run()[0]
+        if e.RECORD_TYPE in CALL_EVENT_TYPES
+        and registry.province_of(e.envelope.region_code).code == group
+    ]
+    calls.sort(key=lambda e: e.envelope.occurred_at)
+    mid = calls[0].envelope.occurred_at + timedelta(minutes=30)
+    offsets = [0, 0]
+
+    def step(events: list[Event]) -> list[Inbound]:
+        items = []
+        for e in events:
+            source = zlib.crc32(e.call_id.encode()) % 2  # type: ignore[attr-defined]
+            image = base64.b64encode(codec.encode_model(e)).decode()
+            items.append(Inbound(e, "calls", source, offsets[source], image=image))
+            offsets[source] += 1
+        return items
+
+    later = [e for e in calls if e.envelope.occurred_at >= mid]
+    return [
+        step([e for e in calls if e.envelope.occurred_at < mid]),
+        step([e for e in later if zlib.crc32(e.call_id.encode()) % 2 == 0]),  # type: ignore[attr-defined]
+        step([e for e in later if zlib.crc32(e.call_id.encode()) % 2 == 1]),  # type: ignore[attr-defined]
+    ]
+
+
+def _with_the_last_write_torn(
+    group: str, steps: list[list[Inbound]], cut: int | None
+) -> tuple[SnapshotStore, dict[str, tuple[int, str | None, bool]]]:
+    """The steps through a group, each state write whole; with ``cut``, only the first
+    ``cut`` writes of the last step persist (a kill -9 mid-write), the group is reloaded and
+    the last *two* steps are delivered again (the consumer's commit lagged behind both). The
+    snapshots (last version wins) and each call's last record (version, line, timed out)."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    store, records = SnapshotStore(), {}
+
+    def out(output: GroupOutput) -> None:
+        store.write(output.snapshots)
+        for r in output.records:
+            if r.call_id not in records or r.version > records[r.call_id][0]:
+                records[r.call_id] = (r.version, r.business_line, r.closed_by_timeout)
+
+    state, table = GroupState(group, config, registry, codec), {}
+    for i, items in enumerate(steps):
+        out(state.process(items))
+        last = i == len(steps) - 1
+        write(state, table, cut=(lambda _n: cut) if last and cut is not None else None)
+    if cut is not None:
+        state = GroupState.load(group, table, config, registry, codec)
+        out(state.held())
+        for items in steps[-2:]:
+            out(state.process(items))
+            write(state, table)
+    out(state.advance(state.flush_point()))
+    return store, records
+
+
+def test_a_torn_state_write_does_not_close_calls_whose_events_are_replayed() -> None:
+    """Found in a kill -9 broker run: a worker catching up a backlog got a step whose events
+    spanned hours of one source partition; it was killed while writing that step's state,
+    after the group's meta record (its source partitions' positions) but before some call
+    keys. Reloaded, the group's watermark was hours ahead of those calls' persisted states:
+    the replayed steps closed them by timeout (line unknown) before their own events came
+    back, and those were dead-lettered as late — one call counted under two lines. The meta
+    record is written after the calls now: a persisted watermark implies every state it
+    was computed from. Every cut at a boundary between key kinds of the last step's write
+    (and two among its call keys), replayed, ends as the uninterrupted run does."""
+    group = "330000"
+    steps = _straddling_steps(group)
+    recorder = WriteLog()
+    state = GroupState(group, StreamsConfig(), default_registry(), default_codec())
+    for items in steps[:-1]:
+        state.process(items)
+        state.dump({})
+    state.process(steps[-1])
+    state.dump(recorder)
+    kinds = [key.split("|")[1] for key, _ in recorder.log]
+    cuts = {0, len(kinds)} | {i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1]}
+    calls = [i for i, kind in enumerate(kinds) if kind == "c"]
+    cuts |= {calls[len(calls) // 3], calls[2 * len(calls) // 3]}  # some call keys, not all
+    assert {"m", "c"} <= set(kinds) and len(cuts) > 4, kinds
+    whole, records = _with_the_last_write_torn(group, steps, None)
+    assert len(records) > 1000
+    for cut in sorted(cuts):
+        store, replayed = _with_the_last_write_torn(group, steps, cut)
+        assert replayed == records, (cut, kinds[cut - 1 : cut + 1])
+        for level in (Level.COUNTY, Level.CITY, Level.PROVINCE):
+            got = {s.key: s.counts for s in store.at_level(level) if any(s.counts)}
+            assert got == {s.key: s.counts for s in whole.at_level(level) if any(s.counts)}
