@@ -14,6 +14,10 @@ on any flush before the commit. One lock, held until delivery, serializes the st
 agents and the timer: the messages reach each partition in the order they were queued, which is
 the order the in-memory state changed (a group's state keys share one changelog partition, so a
 crash leaves a prefix of the write order; docs/streams.md, "Exactness under kill -9").
+The state writes (queued with ``after``) go out only once everything else of the delivery is
+acknowledged: a persisted state implies its outputs are in Kafka. Sent together, a kill -9 could
+persist a step's state but not its outputs; what the state still held was re-sent at the next
+load, but a cell or call created and evicted in the same step was lost for good.
 
 :class:`ChangelogWriter` is the mapping that :meth:`GroupState.dump` writes to: the table's
 store plus its changelog record (Faust's own key/value bytes and partition; a delete is a
@@ -41,6 +45,10 @@ def key_partition(key: bytes, partitions: list[int]) -> int:
     """Where Kafka's default partitioner (aiokafka's, the Java client's) puts a keyed message:
     the positive murmur2 of the key modulo the number of partitions."""
     return partitions[(murmurhash2(key, _KAFKA_SEED) & 0x7FFFFFFF) % len(partitions)]
+
+
+_Message = tuple[str, bytes | None, bytes | None, int | None]
+"""Topic, key, value and partition (None: the default partitioner's) of a queued message."""
 
 
 class DeliveryFailed(RuntimeError):
@@ -71,60 +79,77 @@ class Outbox:
 
     def __init__(self, client: Callable[[], BatchClient]) -> None:
         self._client = client
-        self._messages: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+        self._messages: list[_Message] = []
+        self._after: list[_Message] = []
         self._partitions: dict[str, list[int]] = {}
         self._lock = asyncio.Lock()
         self.delivered = 0
 
     def add(
-        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None = None,
+        *,
+        after: bool = False,
     ) -> None:
-        """Queue a message (``partition`` None: the default partitioner's, by key)."""
-        self._messages.append((topic, key, value, partition))
+        """Queue a message (``partition`` None: the default partitioner's, by key); with
+        ``after``, it is sent once the messages queued without it are acknowledged."""
+        (self._after if after else self._messages).append((topic, key, value, partition))
 
     def __len__(self) -> int:
-        return len(self._messages)
+        return len(self._messages) + len(self._after)
 
     async def deliver(self) -> int:
-        """Send everything queued and wait until the broker acknowledged it; how many.
+        """Send everything queued and wait until the broker acknowledged it; how many. The
+        messages queued with ``after`` are sent once the others are acknowledged.
 
         A caller that finds the lock held waits for the other step's delivery, which may
         include its own messages: when this returns, everything queued before the call is
-        delivered. Raises :class:`DeliveryFailed` when a batch was not acknowledged.
+        delivered. Raises :class:`DeliveryFailed` when a batch was not acknowledged (and
+        then sends none of the ``after`` messages).
         """
         async with self._lock:
-            messages, self._messages = self._messages, []
-            if not messages:
-                return 0
-            client = self._client()
-            batches: dict[tuple[str, int], BatchBuilder] = {}
-            futures: list[asyncio.Future[Any]] = []
-            partitions = self._partitions
-            for topic, key, value, partition in messages:
-                if partition is None:  # the default partitioner's, by key
-                    known = partitions.get(topic) or await self._learn(client, topic)
-                    partition = key_partition(key or b"", known)
-                batch = batches.get((topic, partition))
-                if batch is None:
-                    batch = batches[(topic, partition)] = client.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                    futures.append(await _send(client, batch, topic, partition))
-                    batch = batches[(topic, partition)] = client.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise DeliveryFailed(
-                            f"a message of {len(value or b'')} bytes for {topic} does not fit "
-                            "in a record batch"
-                        )
-            for (topic, partition), batch in batches.items():
+            first, then = self._messages, self._after
+            self._messages, self._after = [], []
+            sent = await self._send_all(first)
+            sent += await self._send_all(then)
+            self.delivered += sent
+            return sent
+
+    async def _send_all(self, messages: list[_Message]) -> int:
+        """Send ``messages`` and wait until the broker acknowledged every batch."""
+        if not messages:
+            return 0
+        client = self._client()
+        batches: dict[tuple[str, int], BatchBuilder] = {}
+        futures: list[asyncio.Future[Any]] = []
+        partitions = self._partitions
+        for topic, key, value, partition in messages:
+            if partition is None:  # the default partitioner's, by key
+                known = partitions.get(topic) or await self._learn(client, topic)
+                partition = key_partition(key or b"", known)
+            batch = batches.get((topic, partition))
+            if batch is None:
+                batch = batches[(topic, partition)] = client.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
                 futures.append(await _send(client, batch, topic, partition))
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                raise DeliveryFailed(
-                    f"{len(failed)} of {len(futures)} record batches not delivered: {failed[0]!r}"
-                )
-            self.delivered += len(messages)
-            return len(messages)
+                batch = batches[(topic, partition)] = client.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise DeliveryFailed(
+                        f"a message of {len(value or b'')} bytes for {topic} does not fit "
+                        "in a record batch"
+                    )
+        for (topic, partition), batch in batches.items():
+            futures.append(await _send(client, batch, topic, partition))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise DeliveryFailed(
+                f"{len(failed)} of {len(futures)} record batches not delivered: {failed[0]!r}"
+            )
+        return len(messages)
 
     async def _learn(self, client: BatchClient, topic: str) -> list[int]:
         """A topic's partitions, asked once (keyed messages go where Kafka's default
@@ -144,7 +169,8 @@ async def _send(
 
 class ChangelogWriter:
     """``store[key] = value`` / ``store.pop(key)`` on a Faust table without its per-key
-    ``send_soon``: the value goes to the table's store, its changelog record to the outbox."""
+    ``send_soon``: the value goes to the table's store, its changelog record to the outbox,
+    sent after the step's other messages (``after``)."""
 
     def __init__(self, table: faust.Table, outbox: Outbox) -> None:
         self.table = table
@@ -167,7 +193,7 @@ class ChangelogWriter:
 
     def _log(self, key: str, value: bytes | None) -> None:
         raw_key = self._dump_key(key)
-        self.outbox.add(self.name, raw_key, value, self.table.partition_for_key(key))
+        self.outbox.add(self.name, raw_key, value, self.table.partition_for_key(key), after=True)
 
 
 def _dumps(serializer: str) -> Callable[[Any], bytes]:

@@ -129,6 +129,40 @@ def test_deliver_returns_only_once_the_broker_acknowledged_everything() -> None:
     asyncio.run(scenario())
 
 
+def test_state_writes_go_out_only_once_the_outputs_are_acknowledged() -> None:
+    """A persisted state implies its outputs are in Kafka: a kill -9 between the two leaves
+    outputs without their state (the step is replayed, to the same versions), never the
+    reverse, which lost the outputs of a cell created and evicted in the same step."""
+
+    async def scenario() -> None:
+        client = Client()
+        client.auto_ack = False
+        outbox = Outbox(lambda: client)
+        outbox.add("out", b"o1", b"v", 0)
+        outbox.add("changelog", b"s", b"v", 0, after=True)
+        outbox.add("out", b"o2", b"v", 1)
+        assert len(outbox) == 3
+        delivery = asyncio.ensure_future(outbox.deliver())
+        await asyncio.sleep(0.01)
+        assert [k for _, k, _, _ in client.sent] == [b"o1", b"o2"]
+        client.ack()
+        await asyncio.sleep(0.01)
+        assert [k for _, k, _, _ in client.sent] == [b"o1", b"o2", b"s"]
+        assert not delivery.done()
+        client.ack()
+        assert await delivery == 3 and outbox.delivered == 3
+
+        failing = Client(fail=frozenset({b"o"}))
+        outbox = Outbox(lambda: failing)
+        outbox.add("out", b"o", b"v", 0)
+        outbox.add("changelog", b"s", b"v", 0, after=True)
+        with pytest.raises(DeliveryFailed):
+            await outbox.deliver()
+        assert [k for _, k, _, _ in failing.sent] == [b"o"]  # the state write never went out
+
+    asyncio.run(scenario())
+
+
 def test_a_batch_the_broker_did_not_acknowledge_fails_the_delivery() -> None:
     async def scenario() -> None:
         client = Client(fail=frozenset({b"lost"}))
