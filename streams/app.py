@@ -746,6 +746,7 @@ class Worker:
         self.stats["agent_times_out"] += len(out.agent_times)
         self.stats["ticket_counts_out"] += len(out.ticket_counts)
         self.stats["late"] += len(out.late)
+        self.stats["redelivered_rejected"] += out.redelivered
 
     # -- the timer --------------------------------------------------------------------------
 

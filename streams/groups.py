@@ -140,6 +140,8 @@ class GroupOutput:
     queues: list[QueueSnapshot] = field(default_factory=list)
     agent_times: list[AgentMinute] = field(default_factory=list)
     ticket_counts: list[TicketCount] = field(default_factory=list)
+    redelivered: int = 0
+    """Rejections of redelivered events, not dead-lettered (:meth:`GroupState.process`)."""
 
     @property
     def province_snapshots(self) -> list[Snapshot]:
@@ -299,6 +301,10 @@ class GroupState:
         self.sources: dict[str, list[int]] = {}
         """Per source partition (``topic:partition``): [greatest event time, :data:`BEHIND`,
         :data:`AT_END` or :data:`RELEASED`]."""
+        self.read_to: dict[str, int] = {}
+        """Per source partition: the greatest offset processed. Persisted in the meta record,
+        which is written last, so an event at or below it was processed before and what it
+        made is in Kafka: a redelivery after a crash."""
         self.watermark_ms: int | None = None
         """The group's event-time watermark (see :meth:`_watermark`); never moves back."""
         self.hold_at_end = True
@@ -348,11 +354,15 @@ class GroupState:
         late_agents: list[tuple[Rejected, Inbound]] = []
         tickets: set[str] = set()
         watermark_before = self.watermark_ms  # a batch may span hours of a sparse province
+        read_before, read_to = dict(self.read_to), self.read_to
         for item in items:
+            source = item.source_partition
+            if item.offset > read_to.get(source, -1):
+                read_to[source] = item.offset
             env = item.event.envelope
             at = _ms(env.occurred_at)
             self.max_event_ms = at if self.max_event_ms is None else max(self.max_event_ms, at)
-            self._see_source(item.source_partition, at, item.behind)
+            self._see_source(source, at, item.behind)
             self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
             origin[env.event_id] = item
             if item.event.RECORD_TYPE.startswith("ticket."):
@@ -379,6 +389,16 @@ class GroupState:
             self.queues.see(call_id, state)
         out = self._downstream(batch, origin)
         out.rejected.extend(late_agents)
+        # an event redelivered after a crash was processed before, and what that made (its
+        # counts, or its dead letter) is in Kafka: rejected now (late: its call was closed
+        # meanwhile), it is counted, not dead-lettered a second time
+        kept = [
+            (r, o)
+            for r, o in out.rejected
+            if o is None or o.offset > read_before.get(o.source_partition, -1)
+        ]
+        out.redelivered = len(out.rejected) - len(kept)
+        out.rejected = kept
         for ticket_id in sorted(tickets):
             state = self.tickets.states.get(ticket_id)
             if state is not None:
@@ -758,6 +778,7 @@ class GroupState:
             "tickets": opt(self.tickets.watermark),
             "wm": self.watermark_ms,
             "src": {s: list(v) for s, v in self.sources.items()},
+            "read": dict(self.read_to),
             "agents": self.agent_time.clock.closed_ms,
         }
 
@@ -879,6 +900,7 @@ class GroupState:
                 levels[level].watermark = opt(ms)
         self.max_event_ms = meta.get("max_event")
         self.sources = {s: list(v) for s, v in meta.get("src", {}).items()}
+        self.read_to = dict(meta.get("read", {}))
         self.watermark_ms = meta.get("wm", self.max_event_ms)
         self.tickets.watermark = opt(meta.get("tickets"))
         self.agent_time.clock.closed_ms = meta.get("agents")

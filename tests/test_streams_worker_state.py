@@ -559,3 +559,35 @@ def test_a_torn_state_write_does_not_close_calls_whose_events_are_replayed() -> 
         for level in (Level.COUNTY, Level.CITY, Level.PROVINCE):
             got = {s.key: s.counts for s in store.at_level(level) if any(s.counts)}
             assert got == {s.key: s.counts for s in whole.at_level(level) if any(s.counts)}
+
+
+def test_redelivered_events_of_closed_calls_are_not_dead_lettered_again() -> None:
+    """After a crash, the events since the last commit come again. Those of calls closed
+    meanwhile used to be dead-lettered as late (and counted towards the dead-letter spike
+    alert) although they had been counted. An event at or below the greatest offset the
+    group processed of its partition (persisted with the meta record) is a redelivery: its
+    rejection is counted, not dead-lettered. A new event of a closed call still is."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    group = "330000"
+    calls = [
+        e
+        for e in run()[0]
+        if e.RECORD_TYPE in CALL_EVENT_TYPES
+        and registry.province_of(e.envelope.region_code).code == group
+    ]
+    items = [inbound(e, offset, codec) for offset, e in enumerate(calls)]
+    last = items[-500:]
+    state, table = GroupState(group, config, registry, codec), {}
+    for i in range(0, len(items), 500):
+        state.process(items[i : i + 500])
+        state.dump(table)
+    assert state.read_to == {"t:0": len(items) - 1}
+    state.advance(state.flush_point())  # every call closed and evicted: tombstones
+    state.dump(table)
+    reloaded = GroupState.load(group, table, config, registry, codec)
+    again = reloaded.process(last)
+    assert again.rejected == [] and again.redelivered == len(last)
+    fresh = Inbound(calls[-1], "t", 0, len(items), image=last[-1].image)  # past the offsets
+    new = reloaded.process([fresh])
+    assert [(r.reason, o) for r, o in new.rejected] == [("late", fresh)]
+    assert new.redelivered == 0
