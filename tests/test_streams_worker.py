@@ -69,9 +69,13 @@ TWO_HOURS = SimConfig(
 A_DAY = SimConfig(
     seed=7, centers=["C330200", "C460000"], start=DEFAULT_START, duration=timedelta(days=1)
 )
-KILL_AFTER = 3000
-"""Events a worker's groups stage processed before the test kills it (of 20,579 in two hours
-of four centers, 37,329 in a day of two)."""
+KILL_AFTER = 1500
+"""New snapshots (a new row or a higher version) a worker makes before the test kills it —
+or :data:`KILL_WITHIN` after its first status."""
+KILL_WITHIN = 1.0
+"""Seconds after a worker's first status file (its state recovered, its timer running) by
+which the test kills it anyway: a worker that kept up with the input has only its replay and
+its idle flush left, and the flush waits for 4 s without input."""
 
 
 def _simulate(
@@ -154,6 +158,8 @@ class TopicReader:
         self.codec = default_codec()
         self.rows: dict = {}
         self.messages = 0
+        self.updates = 0
+        """Messages that added a row or raised its version (a re-sent one does neither)."""
         self._open()
 
     def _open(self) -> None:
@@ -177,6 +183,7 @@ class TopicReader:
                 held = self.rows.get(key)
                 if held is None or row.version > held.version:
                     self.rows[key] = row
+                    self.updates += 1
         self.messages += count
         self.fetched = self.fetched or count > 0
         stuck = not self.fetched and time.monotonic() - self.opened > self.STUCK_S
@@ -328,14 +335,7 @@ def _run(
         if worker is None:
             worker = _start(kafka, app_id, tmp_path, "w0")
         for k in range(kills):
-            # killed once it processed some events itself: a restarted worker's re-sent
-            # snapshots and a fast recovery made a count of snapshots a poor clock (its
-            # threshold was sometimes reached only after the end of the input)
-            deadline = time.monotonic() + 60
-            while _stat(tmp_path, f"w{k}", "group_in") < KILL_AFTER and time.monotonic() < deadline:
-                assert worker.poll() is None, (tmp_path / f"w{k}.log").read_text()[-3000:]
-                reader.poll()
-            reader.poll()
+            _wait_until_busy(tmp_path, f"w{k}", worker, reader)
             assert not reader.matches(expected), "finished before the kill: not mid-run"
             _kill(worker)
             worker = _start(kafka, app_id, tmp_path, f"w{k + 1}", loglevel="info")
@@ -411,6 +411,26 @@ def _dangerous_ticket() -> TicketCreated:
         business_line=BusinessLine.PENSION,
         due_at=at + timedelta(hours=2),
     )
+
+
+def _wait_until_busy(
+    tmp_path: Path, name: str, worker: subprocess.Popen, reader: SnapshotReader
+) -> None:
+    """Until the worker made :data:`KILL_AFTER` new snapshots, or :data:`KILL_WITHIN` seconds
+    passed since its first status file. A count of all snapshots messages was a poor clock:
+    a restarted worker re-sends thousands, and one that recovered fast had sometimes finished
+    before the count was reached."""
+    deadline, first_status = time.monotonic() + 60, None
+    start = reader.updates
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, (tmp_path / f"{name}.log").read_text()[-3000:]
+        reader.poll()
+        if reader.updates >= start + KILL_AFTER:
+            return
+        if first_status is None and (tmp_path / f"status-{name}.json").exists():
+            first_status = time.monotonic()
+        if first_status is not None and time.monotonic() - first_status >= KILL_WITHIN:
+            return
 
 
 def _stat(tmp_path: Path, name: str, stat: str) -> int:
