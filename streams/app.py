@@ -70,6 +70,7 @@ from hotline.schemas import (
 from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
+from hotline.streams.changelog_reader import BulkRecoveryTableManager
 from hotline.streams.continuity import Continuity, MissedReader
 from hotline.streams.delivery import ChangelogWriter, Outbox
 from hotline.streams.groups import (
@@ -222,6 +223,7 @@ class Worker:
             producer_max_batch_size=256 * 1024,
             key_serializer="json",  # the state table's changelog; topics below are raw
             value_serializer="json",
+            TableManager=BulkRecoveryTableManager,  # a restart reads the changelog in bulk
         )
         self.outbox = Outbox(lambda: app.producer._ensure_producer())  # aiokafka's producer
         self.continuity = Continuity()

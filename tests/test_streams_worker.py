@@ -358,8 +358,9 @@ def _run(
         assert {k: changelog.get(k) for k in CHANGELOG_CONFIGS} == CHANGELOG_CONFIGS
         worker.send_signal(signal.SIGTERM)  # graceful: the reader leaves its group, exit 0
         assert worker.wait(timeout=30) == 0, (tmp_path / f"w{kills}.log").read_text()[-3000:]
-        if kills:  # the last restart logged how its state came back (docs/streams.md)
+        if kills:  # the last restart read its changelog in bulk and said so (docs/streams.md)
             text = (tmp_path / f"w{kills}.log").read_text()
+            assert re.search(r"changelog read in bulk: [1-9]\d* messages", text), text[-3000:]
             assert re.search(r"state restored: [1-9][\d,]* keys", text), text[-3000:]
     finally:
         if worker is not None:

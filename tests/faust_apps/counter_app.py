@@ -3,9 +3,13 @@
 Configured by environment variables (the test runs it as ``python counter_app.py worker``):
 ``COUNTER_APP_ID``, ``COUNTER_BROKER`` (host:port), ``COUNTER_SOURCE`` (topic),
 ``COUNTER_PARTITIONS``, ``COUNTER_DATADIR``, ``COUNTER_WEB_PORT`` (unused: the web server is
-off), ``COUNTER_OUTPUT`` (a JSON file the worker rewrites twice a second with its table:
-``{key: count}``) and ``COUNTER_RECOVERED`` (a JSON file written once, when the table's first
-recovery is complete and before any message is processed: ``{key: {"n": …, "offset": …}}``).
+off), ``COUNTER_BULK`` (``1``: the worker's recovery, which reads the changelog in bulk first,
+:mod:`hotline.streams.changelog_reader`; ``interrupted``: the same, failing halfway through
+its first batch, so Faust's recovery must read on from where it stopped; otherwise Faust's
+own), ``COUNTER_OUTPUT`` (a JSON
+file the worker rewrites twice a second with its table: ``{key: count}``) and
+``COUNTER_RECOVERED`` (a JSON file written once, when the table's first recovery is complete
+and before any message is processed: ``{key: {"n": …, "offset": …}}``).
 
 The table is changelog-backed (``memory://`` store, so a restarted worker rebuilds it from the
 changelog alone). Each entry keeps the offset of the last message it counted, so a message
@@ -21,10 +25,29 @@ from pathlib import Path
 
 import faust
 
+from hotline.streams.changelog_reader import BulkRecovery, BulkRecoveryTableManager
+
 APP_ID = os.environ["COUNTER_APP_ID"]
 PARTITIONS = int(os.environ["COUNTER_PARTITIONS"])
 OUTPUT = Path(os.environ["COUNTER_OUTPUT"])
 RECOVERED = Path(os.environ["COUNTER_RECOVERED"])
+
+
+class InterruptedBulkRecovery(BulkRecovery):
+    """The bulk read, failing after it applied half of its first batch."""
+
+    def _apply(self, tp, records):  # type: ignore[no-untyped-def]
+        records = list(records)
+        super()._apply(tp, records[: len(records) // 2])
+        raise RuntimeError("interrupted by the test")
+
+
+class InterruptedTableManager(BulkRecoveryTableManager):
+    recovery_class = InterruptedBulkRecovery
+
+
+MANAGERS = {"1": BulkRecoveryTableManager, "interrupted": InterruptedTableManager}
+MANAGER = MANAGERS.get(os.environ.get("COUNTER_BULK", ""))
 
 app = faust.App(
     APP_ID,
@@ -40,6 +63,7 @@ app = faust.App(
     broker_commit_interval=1.0,
     key_serializer="json",  # the table's changelog: JSON keys and values
     value_serializer="json",
+    **({"TableManager": MANAGER} if MANAGER is not None else {}),
 )
 source = app.topic(
     os.environ["COUNTER_SOURCE"],
