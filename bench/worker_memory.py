@@ -26,8 +26,8 @@ the restarted worker's log (``state restored: N keys``, then ``group G loaded: C
 group), compared with the stopped worker's last status. Its status file is no clock for this:
 the first one is written at the end of its first full tick, which may already have evicted
 closed minutes (eviction runs at a group's first advance after a load) or released idle
-partitions, and then no status of it matches the stopped worker's (2 of 4 runs of 14 days
-never did).
+partitions, and then no status of it matches the stopped worker's (4 of 6 runs of 14 days
+with the bulk changelog read never did).
 
     .venv/bin/python bench/worker_memory.py [--days 10] [--centers C330200 C460000]
         [--seed 7] [--broker [--settle 3]]
