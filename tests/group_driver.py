@@ -46,10 +46,11 @@ class WriteLog(dict):  # type: ignore[type-arg]
         return default
 
 
-def inbound(event: Event, offset: int, codec: Codec) -> Inbound:
-    """The event as the worker hands it to its group: with its bytes as read (base64)."""
+def inbound(event: Event, offset: int, codec: Codec, partition: int = 0) -> Inbound:
+    """The event as the worker hands it to its group: with its bytes as read (base64), from
+    source partition ``t:<partition>``."""
     image = base64.b64encode(codec.encode_model(event)).decode()
-    return Inbound(event, "t", 0, offset, image=image)
+    return Inbound(event, "t", partition, offset, image=image)
 
 
 def write(state: GroupState, table: dict, cut: Callable[[int], int] | None = None) -> None:

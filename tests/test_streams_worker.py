@@ -418,7 +418,7 @@ def _wait_until_busy(
     tmp_path: Path, name: str, worker: subprocess.Popen, reader: SnapshotReader
 ) -> None:
     """Until the worker made :data:`KILL_AFTER` new snapshots, or :data:`KILL_WITHIN` seconds
-    passed since its first status file. A count of all snapshots messages was a poor clock:
+    passed since its first status file. A count of all snapshot messages was a poor clock:
     a restarted worker re-sends thousands, and one that recovered fast had sometimes finished
     before the count was reached."""
     deadline, first_status = time.monotonic() + 60, None
@@ -434,13 +434,12 @@ def _wait_until_busy(
             return
 
 
-def _stat(tmp_path: Path, name: str, stat: str) -> int:
-    """One of a worker's counters (``rebalances``, ``group_in``: events its groups stage
-    processed), from its status file; 0 before it has one."""
+def _rebalances(tmp_path: Path, name: str) -> int:
+    """Rebalances a worker has completed, from its status file (0 before the first)."""
     status = tmp_path / f"status-{name}.json"
     if not status.exists():
         return 0
-    return int(json.loads(status.read_text())["stats"].get(stat, 0))
+    return int(json.loads(status.read_text())["stats"].get("rebalances", 0))
 
 
 def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
@@ -467,10 +466,10 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             reader.poll()
         second = _start(kafka, app_id, tmp_path, "w1")  # joins: partitions move to it
         joined = time.monotonic() + 120  # a loaded machine may take long to start it
-        while _stat(tmp_path, "w0", "rebalances") < 2 and time.monotonic() < joined:
+        while _rebalances(tmp_path, "w0") < 2 and time.monotonic() < joined:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
-        assert _stat(tmp_path, "w0", "rebalances") >= 2, "the second worker never joined"
+        assert _rebalances(tmp_path, "w0") >= 2, "the second worker never joined"
         while reader.messages < 6000 and time.monotonic() < deadline + 30:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
@@ -503,7 +502,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             bootstrap, shared_topic(kafka, "ticket_records"), attrgetter("ticket_id")
         )
         assert "T-DANGER-1" in tickets.drain()
-        assert _stat(tmp_path, "w0", "rebalances") >= 3  # start, join, leave
+        assert _rebalances(tmp_path, "w0") >= 3  # start, join, leave
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:

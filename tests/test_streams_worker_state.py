@@ -463,36 +463,42 @@ def test_a_groups_stage_without_progress_while_input_waits_exits(tmp_path, monke
     assert len(exits) == 1 and "nothing processed for 60 s" in str(exits[0])
 
 
-def _straddling_steps(group: str) -> list[list[Inbound]]:
-    """A province's call events from two source partitions (by call id) in three steps: the
-    first half hour of both, then the rest of partition 0 (hours ahead of partition 1), then
-    the rest of partition 1 — as a worker catching up a backlog reads them, one partition's
-    fetch far ahead of another's."""
-    registry, codec = default_registry(), default_codec()
-    calls = [
+def _province_calls(group: str) -> list[Event]:
+    """The simulated run's call events of one province, in the order they were sent."""
+    registry = default_registry()
+    return [
         e
         for e in run()[0]
         if e.RECORD_TYPE in CALL_EVENT_TYPES
         and registry.province_of(e.envelope.region_code).code == group
     ]
-    calls.sort(key=lambda e: e.envelope.occurred_at)
+
+
+def _straddling_steps(group: str) -> list[list[Inbound]]:
+    """A province's call events from two source partitions (by call id) in three steps: the
+    first half hour of both, then the rest of partition 0 (hours ahead of partition 1), then
+    the rest of partition 1 — as a worker catching up a backlog reads them, one partition's
+    fetch far ahead of another's."""
+    codec = default_codec()
+    calls = sorted(_province_calls(group), key=lambda e: e.envelope.occurred_at)
     mid = calls[0].envelope.occurred_at + timedelta(minutes=30)
     offsets = [0, 0]
+
+    def source(e: Event) -> int:
+        return zlib.crc32(e.call_id.encode()) % 2  # type: ignore[attr-defined]
 
     def step(events: list[Event]) -> list[Inbound]:
         items = []
         for e in events:
-            source = zlib.crc32(e.call_id.encode()) % 2  # type: ignore[attr-defined]
-            image = base64.b64encode(codec.encode_model(e)).decode()
-            items.append(Inbound(e, "calls", source, offsets[source], image=image))
-            offsets[source] += 1
+            items.append(inbound(e, offsets[source(e)], codec, source(e)))
+            offsets[source(e)] += 1
         return items
 
     later = [e for e in calls if e.envelope.occurred_at >= mid]
     return [
         step([e for e in calls if e.envelope.occurred_at < mid]),
-        step([e for e in later if zlib.crc32(e.call_id.encode()) % 2 == 0]),  # type: ignore[attr-defined]
-        step([e for e in later if zlib.crc32(e.call_id.encode()) % 2 == 1]),  # type: ignore[attr-defined]
+        step([e for e in later if source(e) == 0]),
+        step([e for e in later if source(e) == 1]),
     ]
 
 
@@ -569,12 +575,7 @@ def test_redelivered_events_of_closed_calls_are_not_dead_lettered_again() -> Non
     rejection is counted, not dead-lettered. A new event of a closed call still is."""
     registry, codec, config = default_registry(), default_codec(), StreamsConfig()
     group = "330000"
-    calls = [
-        e
-        for e in run()[0]
-        if e.RECORD_TYPE in CALL_EVENT_TYPES
-        and registry.province_of(e.envelope.region_code).code == group
-    ]
+    calls = _province_calls(group)
     items = [inbound(e, offset, codec) for offset, e in enumerate(calls)]
     last = items[-500:]
     state, table = GroupState(group, config, registry, codec), {}

@@ -6,10 +6,9 @@ Configured by environment variables (the test runs it as ``python counter_app.py
 off), ``COUNTER_BULK`` (``1``: the worker's recovery, which reads the changelog in bulk first,
 :mod:`hotline.streams.changelog_reader`; ``interrupted``: the same, failing halfway through
 its first batch, so Faust's recovery must read on from where it stopped; otherwise Faust's
-own), ``COUNTER_OUTPUT`` (a JSON
-file the worker rewrites twice a second with its table: ``{key: count}``) and
-``COUNTER_RECOVERED`` (a JSON file written once, when the table's first recovery is complete
-and before any message is processed: ``{key: {"n": …, "offset": …}}``).
+own), ``COUNTER_OUTPUT`` (a JSON file the worker rewrites twice a second with its table:
+``{key: count}``) and ``COUNTER_RECOVERED`` (a JSON file written once, when the table's first
+recovery is complete and before any message is processed: ``{key: {"n": …, "offset": …}}``).
 
 The table is changelog-backed (``memory://`` store, so a restarted worker rebuilds it from the
 changelog alone). Each entry keeps the offset of the last message it counted, so a message
