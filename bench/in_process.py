@@ -77,7 +77,9 @@ class InProcessWorker:
         self._add = worker.outbox.add
         worker.outbox.add = self._add_and_feed_back  # type: ignore[method-assign]
 
-    def _add_and_feed_back(self, topic: str, key: Any, value: Any, partition: Any = None) -> None:
+    def _add_and_feed_back(
+        self, topic: str, key: Any, value: Any, partition: Any = None, after: bool = False
+    ) -> None:
         from faust.types.tuples import Message
 
         if topic == self._internal:
@@ -88,7 +90,7 @@ class InProcessWorker:
             )
         elif topic == self._changelog:
             self.state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
-        self._add(topic, key, value, partition)
+        self._add(topic, key, value, partition, after=after)
 
     async def feed(self, records: Sequence[RawRecord]) -> None:
         """Every message through the steps; their seconds added to ``ingest_s``/``groups_s``."""

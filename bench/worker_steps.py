@@ -87,7 +87,9 @@ def _worktree(rev: str) -> Iterator[Path]:
 def _run(argv: list[str], label: str, round_: int, events: int, verbose: bool) -> float:
     """One child run; prints its line (``verbose``: and the worker's stats, with its state
     writes per key kind) and returns its events/s."""
-    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"{label}: the run failed (exit {out.returncode}):\n{out.stderr}")
     result = json.loads(out.stdout.splitlines()[-1])
     rate = events / (result["ingest_s"] + result["groups_s"])
     print(
