@@ -1,21 +1,27 @@
-"""Sink write path vs a bare clickhouse-driver insert of the same rows.
+"""Sink write path vs a bare clickhouse-driver insert of the same rows, rows/s side by side.
 
-    python bench/sink_bench.py --port 9000 [--rows 100000] [--batch 10000]
+    .venv/bin/python bench/sink_bench.py [--clickhouse-port 9000] [--rows 100000] [--batch 10000]
 
 Side by side, into ``call_records`` of a scratch database ``hotline_bench``:
 ``sink``  = decode each message with the codec, check its contract, build the row
             (sinks/rows.py), insert per batch with the sink's Writer;
 ``bare``  = insert the already-built tuples with ``client.execute`` (no decode, no checks).
-Kafka is not involved (FACTS.md has kafka-python's consume rate).
+Kafka is not involved (FACTS.md has kafka-python's consume rate). Without ``--clickhouse-port``
+a ClickHouse is started in a temp home and removed afterwards (as by ``query_bench.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clickhouse_driver import Client
+from query_bench import clickhouse
 
 from hotline.schemas import CallRecord, Channel, default_codec
 from hotline.sinks.migrate import migrate
@@ -24,12 +30,19 @@ from hotline.sinks.writer import Writer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=10_000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
+    parser.add_argument("--database", default="hotline_bench", help="scratch database (dropped)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
+    parser.add_argument("--rows", type=int, default=100_000, help="call records per side")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows per insert")
     args = parser.parse_args()
+    with clickhouse(args) as (client, _port):
+        run(client, args)
+
+
+def run(client: Client, args: argparse.Namespace) -> None:
+    """Both sides into ``args.database``.call_records; prints rows/s of each and their ratio."""
     codec = default_codec()
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     messages = [
@@ -42,8 +55,7 @@ def main() -> None:
         )
         for i in range(args.rows)
     ]  # fmt: skip
-    client = Client(args.host, port=args.port)
-    db = "hotline_bench"
+    db = args.database
     client.execute(f"DROP DATABASE IF EXISTS {db}")
     migrate(client, db)
     writer = Writer(client, db)
@@ -71,6 +83,7 @@ def main() -> None:
     print(f"rows={args.rows} batch={args.batch}")
     print(f"sink (decode+check+row+insert): {args.rows / sink_s:,.0f} rows/s")
     print(f"bare clickhouse-driver insert:  {args.rows / bare_s:,.0f} rows/s")
+    print(f"ratio sink / bare:              {bare_s / sink_s:.2f}")
     client.execute(f"DROP DATABASE IF EXISTS {db}")
 
 

@@ -274,7 +274,7 @@ def to_rows(
         routes = TOPIC_ROUTES.get(role or "", {}).get(record_type) or ROUTES.get(record_type)
         if routes is None:
             raise ContractViolation(record_type, [f"no table for this record type on {topic}"])
-        check(record_type, record)
+        check(record_type, record, decoded=True)
         rows = []
         for table, build in routes:
             row = build(record)

@@ -10,6 +10,7 @@ import pytest
 import hotline.schemas as public
 from hotline.schemas import examples
 from hotline.schemas.catalog import KEY_FIELDS, RECORD_TYPES
+from hotline.schemas.codec import default_codec
 from hotline.schemas.contract import check
 from hotline.schemas.enums import ALL_ENUMS, CHINESE_NAMES
 from hotline.schemas.errors import ContractViolation
@@ -112,6 +113,16 @@ def test_check_raises_one_error_listing_every_problem() -> None:
     assert "wait_ms" in str(caught.value) and "agent_id" in str(caught.value)
     with pytest.raises(ContractViolation, match="unknown record type"):
         check("call.unknown", record)
+
+
+def test_a_decoded_record_is_still_held_to_the_hotline_rules() -> None:
+    record = examples.examples_by_type()["call.answered"][0].to_avro()
+    codec = default_codec()
+    _, decoded = codec.decode(codec.encode("call.answered", {**record, "wait_ms": -1}))
+    with pytest.raises(ContractViolation) as caught:  # what the sink checks: no Avro pass
+        check("call.answered", decoded, decoded=True)
+    assert caught.value.problems == ["wait_ms: -1 is below the minimum 0"]
+    check("call.answered", codec.decode(codec.encode("call.answered", record))[1], decoded=True)
 
 
 def test_public_api_is_explicit() -> None:
