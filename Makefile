@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format test demo up down status clean
+.PHONY: help install bench-deps lint format test demo up down status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/hotline dashboard assets
 	touch $@
+
+bench-deps: install ## add the benchmarks' peer (Quix Streams, for bench/streams_bench.py) to .venv
+	@# the peer caps pydantic below what `install` chose: hotline keeps its own (pip warns)
+	kept=$$($(BIN)/pip freeze | grep -E '^pydantic(-settings)?=='); \
+	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/pip install --quiet $$kept
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

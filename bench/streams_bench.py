@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -737,6 +738,9 @@ def main() -> None:
     if args.floor_child:
         floor_child(args)
         return
+    peer = not (args.skip_quix or args.skip_throughput)
+    if peer and importlib.util.find_spec("quixstreams") is None:
+        sys.exit("the Quix Streams peer is not installed: run `make bench-deps` (or --skip-quix)")
     with (
         tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp,
         embedded_broker(Path(tmp)) as bootstrap,
