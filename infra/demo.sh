@@ -38,7 +38,7 @@ case "${1:-}" in
       --to kafka --out "$DEMO/simulator" --quiet
     start dashboard "$BIN/hotline" dashboard --host 127.0.0.1 --port "$PORT"
     echo
-    "$BIN/hotline" dashboard demo-account
+    "$BIN/hotline" dashboard demo-account --port "$PORT"
     echo "Open http://127.0.0.1:$PORT/ and choose 实时 (live): calls arrive in real time."
     echo "Stop everything with: make down"
     ;;
