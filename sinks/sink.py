@@ -65,6 +65,8 @@ class SinkStats:
     """Counts since start (for logs, tests and the bench)."""
 
     messages: int = 0
+    committed: int = 0
+    """Messages whose offsets were committed (after their rows were written)."""
     rows: int = 0
     dead_letters: int = 0
     flushes: int = 0
@@ -103,6 +105,7 @@ class Sink:
         self._batches: dict[str, list[tuple[Any, ...]]] = {}
         self._oldest: float | None = None
         self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit
+        self._uncommitted: dict[Any, int] = {}  # TopicPartition → messages since the commit
         self._roles = {shared_topic(settings.kafka, role): role for role in SINK_ROLES}
         self._consumer: Any = None
         self._client = connect(settings.clickhouse)
@@ -164,6 +167,7 @@ class Sink:
                     if routed.table == "dead_letters" and routed.row[0] == STAGE:
                         self.stats.dead_letters += 1
                 self.stats.messages += 1
+                self._uncommitted[tp] = self._uncommitted.get(tp, 0) + 1
                 self._offsets[tp] = message.offset + 1
             if messages and self._oldest is None:
                 self._oldest = self.clock()
@@ -227,8 +231,10 @@ class Sink:
         try:
             if offsets:
                 self._consumer.commit(offsets)
+                self.stats.committed += sum(self._uncommitted.get(tp, 0) for tp in offsets)
         except (CommitFailedError, KafkaError) as exc:
             # The rows are in ClickHouse; whoever owns the partitions now redelivers them and
             # the Replacing tables absorb the repeat.
             log.warning("commit failed after a confirmed write (%s); redelivery is safe", exc)
         self._offsets = {}
+        self._uncommitted = {}

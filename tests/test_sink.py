@@ -463,6 +463,7 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
             "dead letters",
         )
         assert sink.stats.dead_letters == 2
+        wait_for(lambda: sink.stats.committed == len(messages), 30, "the commit")
     rows = admin.execute(
         f"SELECT reason, error_type, error_detail, base64Decode(original_base64), stage "
         f"FROM {DATABASE}.dead_letters ORDER BY reason DESC"
