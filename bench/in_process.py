@@ -76,6 +76,13 @@ class InProcessWorker:
         self._raw_offsets: dict[str, int] = defaultdict(int)
         self._add = worker.outbox.add
         worker.outbox.add = self._add_and_feed_back  # type: ignore[method-assign]
+        self._keep: frozenset[str] = frozenset()
+        self.kept: list[RawRecord] = []
+        """The messages sent to the topics of :meth:`keep`, in order."""
+
+    def keep(self, topics: Iterable[str]) -> None:
+        """Keep what the steps send to ``topics`` (:attr:`kept`), e.g. the sink's topics."""
+        self._keep = frozenset(topics)
 
     def _add_and_feed_back(
         self, topic: str, key: Any, value: Any, partition: Any = None, after: bool = False
@@ -90,6 +97,8 @@ class InProcessWorker:
             )
         elif topic == self._changelog:
             self.state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
+        elif topic in self._keep:
+            self.kept.append((topic, key, value))
         self._add(topic, key, value, partition, after=after)
 
     async def feed(self, records: Sequence[RawRecord]) -> None:
