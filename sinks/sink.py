@@ -57,6 +57,9 @@ class SinkConfig(BaseModel):
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(15.0, gt=0)
     agent_states: bool = Field(True, description="also read the raw agent topics (agent_states)")
+    progress_every_s: float = Field(
+        60.0, gt=0, description="log what was written at most this often (after a flush)"
+    )
     auto_offset_reset: str = "earliest"
 
 
@@ -106,6 +109,7 @@ class Sink:
         self._oldest: float | None = None
         self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit
         self._uncommitted: dict[Any, int] = {}  # TopicPartition → messages since the commit
+        self._reported = (clock(), 0)  # (when, committed) at the last progress report
         self._roles = {shared_topic(settings.kafka, role): role for role in SINK_ROLES}
         self._consumer: Any = None
         self._client = connect(settings.clickhouse)
@@ -138,6 +142,7 @@ class Sink:
         pattern = topic_pattern(self.settings, agent_states=self.config.agent_states)
         self._consumer.subscribe(pattern=pattern)
         log.info("sink subscribed to %s as group %s", pattern, self.config.group_id)
+        self._reported = (self.clock(), self.stats.committed)
         try:
             while not self._stopping.is_set():
                 self._poll_once()
@@ -215,6 +220,26 @@ class Sink:
         self._batches = {}
         self._oldest = None
         self._commit()
+        self._report()
+
+    def _report(self) -> None:
+        """Log the progress since the last report, at most every ``progress_every_s``."""
+        now, stats = self.clock(), self.stats
+        since, committed = self._reported
+        if now - since < self.config.progress_every_s:
+            return
+        rate = (stats.committed - committed) / (now - since)
+        log.info(
+            "sink: %d messages committed (%.0f/s over the last %.0f s), %d rows, "
+            "%d dead letters, %d retries since start",
+            stats.committed,
+            rate,
+            now - since,
+            stats.rows,
+            stats.dead_letters,
+            stats.retries,
+        )
+        self._reported = (now, stats.committed)
 
     def _commit(self) -> None:
         from kafka.errors import CommitFailedError, KafkaError

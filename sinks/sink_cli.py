@@ -32,6 +32,9 @@ def sink_command(
     agent_states: Annotated[
         bool, typer.Option(help="also read the raw agent topics (agent_states, center_occupancy)")
     ] = True,
+    progress_every: Annotated[
+        float, typer.Option(help="log messages committed and rows written at most this often (s)")
+    ] = SinkConfig().progress_every_s,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
     config = SinkConfig(
@@ -40,6 +43,7 @@ def sink_command(
         max_wait_s=max_wait,
         max_poll_records=max_poll_records,
         agent_states=agent_states,
+        progress_every_s=progress_every,
     )
     sink = Sink(_settings(ctx), config)
     sink.install_signal_handlers()

@@ -7,6 +7,7 @@ compares the deduplicated tables (FINAL) with what the records say: counts and s
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -443,8 +444,9 @@ def test_end_to_end_then_replay_changes_nothing(admin: Client, settings: Setting
 
 
 def test_poison_messages_go_to_dead_letters_and_are_committed_past(
-    admin: Client, settings: Settings
+    admin: Client, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="hotline.sinks.sink")
     good = CODEC.encode_model(_call(1, 2))
     bad_region = CODEC.encode("call.record", {**_call(2, 2).to_avro(), "region_code": "999999"})
     messages = [
@@ -454,7 +456,9 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
         ("alerts", good),  # a call record is fine, but on the alerts topic it is routed anyway
     ]
     produce(settings, messages)
-    config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-p", max_wait_s=0.3)
+    config = SinkConfig(
+        group_id=f"{settings.kafka.topic_prefix}-p", max_wait_s=0.3, progress_every_s=0.1
+    )
     with SinkThread(settings, config) as sink:
         wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
         wait_for(
@@ -464,6 +468,9 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
         )
         assert sink.stats.dead_letters == 2
         wait_for(lambda: sink.stats.committed == len(messages), 30, "the commit")
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sink: ")]
+    assert progress and progress[-1].startswith("sink: 4 messages committed (")
+    assert progress[-1].endswith("2 dead letters, 0 retries since start")
     rows = admin.execute(
         f"SELECT reason, error_type, error_detail, base64Decode(original_base64), stage "
         f"FROM {DATABASE}.dead_letters ORDER BY reason DESC"
