@@ -333,7 +333,13 @@ def faust_throughput(
     # replay mode flushes a group only once all input is processed: what came before the first
     # flush is the processing's output (until 29 Nov the end was taken at the first quiet gap
     # of 3 s, and a gap of 2.99 s before a flush counted the flush as processing time)
-    end = max(t for t in stamps if t <= min(flushes) * 1000) if flushes else stamps[-1]
+    before_flush = [t for t in stamps if t <= min(flushes) * 1000] if flushes else stamps
+    if not before_flush:
+        raise SystemExit(
+            f"no snapshot came before the worker's first idle flush: {n:,} events are too "
+            "few to time (try --events 6000 or more)"
+        )
+    end = max(before_flush)
     dead: Counter[str] = Counter()
     reader = TopicReader(kafka.bootstrap_servers, shared_topic(kafka, "dead_letters"))
     for _, _, value in reader.drain():
