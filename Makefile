@@ -23,6 +23,7 @@ bench-deps: install ## add the benchmarks' peer (Quix Streams, for bench/streams
 	@# the peer caps pydantic below what `install` chose: hotline keeps its own (pip warns)
 	kept=$$($(BIN)/pip freeze | grep -E '^pydantic(-settings)?=='); \
 	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/pip install --quiet $$kept
+	@echo "bench-deps: pip's complaint above about quixstreams' pydantic cap is expected; the peer runs on hotline's pydantic"
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
