@@ -231,8 +231,11 @@ def start_worker(
     provinces: list[str],
     idle_flush: float | None,
     loglevel: str = "warning",
+    name: str | None = None,
 ) -> subprocess.Popen:
-    """``hotline streams worker``: replay mode with ``idle_flush`` seconds, else live mode."""
+    """``hotline streams worker``: replay mode with ``idle_flush`` seconds, else live mode;
+    its data dir, status file and log named after ``name`` (default: the app id)."""
+    name = name or app_id
     env = {
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -241,13 +244,13 @@ def start_worker(
         "HOTLINE_KAFKA__SHARED_PARTITIONS": str(kafka.shared_partitions),
     }
     args = [sys.executable, "-m", "hotline", "streams", "worker", "--app-id", app_id]
-    args += ["--partitions", str(kafka.raw_partitions), "--datadir", str(home / f"data-{app_id}")]
-    args += ["--status-file", str(home / f"status-{app_id}.json"), "--loglevel", loglevel]
+    args += ["--partitions", str(kafka.raw_partitions), "--datadir", str(home / f"data-{name}")]
+    args += ["--status-file", str(home / f"status-{name}.json"), "--loglevel", loglevel]
     if idle_flush is not None:
         args += ["--replay", "--idle-flush", str(idle_flush)]
     for p in provinces:
         args += ["--province", p]
-    log = (home / f"{app_id}.log").open("wb")
+    log = (home / f"{name}.log").open("wb")
     return subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -278,6 +281,16 @@ def read_status(path: Path) -> dict:
         return {}
 
 
+def _summed_stats(home: Path, names: list[str]) -> dict[str, int]:
+    """The workers' status-file counters, summed (one worker: its own)."""
+    total: Counter[str] = Counter()
+    for name in names:
+        for key, value in read_status(home / f"status-{name}.json").get("stats", {}).items():
+            if isinstance(value, int | float):
+                total[key] += value
+    return dict(total)
+
+
 def faust_throughput(
     kafka: KafkaSettings,
     home: Path,
@@ -286,22 +299,28 @@ def faust_throughput(
     expected: dict,
     tag: str,
     idle_flush: float,
+    workers: int = 1,
 ) -> dict:
+    """One replay by ``workers`` worker processes of one app (they share its partitions)."""
     codec = default_codec()
     app_id = f"{kafka.topic_prefix}-faust-{tag}"
     reader = TopicReader(kafka.bootstrap_servers, shared_topic(kafka, "metric_snapshots"), new=True)
     rows: dict[tuple, tuple] = {}  # key -> (version, counts)
     stamps: list[int] = []
-    status_path = home / f"status-{app_id}.json"
+    names = [app_id] if workers == 1 else [f"{app_id}-w{i}" for i in range(workers)]
     spawned = time.time()
-    proc = start_worker(kafka, app_id, home, provinces, idle_flush, WORKER_LOGLEVEL)
+    procs = [
+        start_worker(kafka, app_id, home, provinces, idle_flush, WORKER_LOGLEVEL, name)
+        for name in names
+    ]
     quiet_since = time.monotonic()
     flushed_at = 0.0
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError((home / f"{app_id}.log").read_text()[-3000:])
+            for proc, name in zip(procs, names, strict=True):
+                if proc.poll() is not None:
+                    raise RuntimeError((home / f"{name}.log").read_text()[-3000:])
             batch = reader.poll()
             if batch:
                 quiet_since = time.monotonic()
@@ -311,7 +330,7 @@ def faust_throughput(
                 key = snapshot_key(snap)
                 if key not in rows or snap.version > rows[key][0]:
                     rows[key] = (snap.version, snapshot_counts(snap))
-            stats = read_status(status_path).get("stats", {})
+            stats = _summed_stats(home, names)
             if stats.get("raw_in", 0) < n or stats.get("idle_flushes", 0) < len(provinces):
                 continue
             # the last idle flush comes after a quiet spell: its snapshots (and the national
@@ -322,14 +341,19 @@ def faust_throughput(
         else:
             raise RuntimeError("worker did not finish in 600 s")
     finally:
-        stop(proc)
+        for proc, name in zip(procs, names, strict=True):
+            stop(proc)
+            keep_log(home / f"{name}.log")
         reader.close()
-        keep_log(home / f"{app_id}.log")
     first = first_timestamp(kafka.bootstrap_servers, f"{app_id}-groups")
     assert first is not None
     stamps.sort()
-    status = read_status(status_path)
-    flushes = [g["flushed_at"] for g in status.get("groups", {}).values() if g.get("flushed_at")]
+    flushes = [
+        g["flushed_at"]
+        for name in names
+        for g in read_status(home / f"status-{name}.json").get("groups", {}).values()
+        if g.get("flushed_at")
+    ]
     # replay mode flushes a group only once all input is processed: what came before the first
     # flush is the processing's output (until 29 Nov the end was taken at the first quiet gap
     # of 3 s, and a gap of 2.99 s before a flush counted the flush as processing time)
@@ -366,7 +390,7 @@ def faust_throughput(
         "keys": len(got),
         "keys_expected": len(expected),
         "keys_equal": same,
-        "stats": status.get("stats", {}),
+        "stats": _summed_stats(home, names),
         "dead": dict(dead),
         "unequal": dict(unequal),
     }
@@ -678,8 +702,11 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
               f"{calls / pure_s:,.0f} call events/s, {len(expected):,} snapshot keys",
               flush=True)  # fmt: skip
         for r in range(args.rounds):
-            f = faust_throughput(kafka, home, provinces, n, expected, f"r{r}", args.idle_flush)
-            print(f"round {r + 1}: faust worker --replay: {f['rate']:>8,.0f} events/s "
+            f = faust_throughput(
+                kafka, home, provinces, n, expected, f"r{r}", args.idle_flush, args.workers
+            )
+            times = f" ×{args.workers}" if args.workers > 1 else ""
+            print(f"round {r + 1}: faust worker --replay{times}: {f['rate']:>8,.0f} events/s "
                   f"({f['processing_s']:.1f} s; start-up {f['startup_s']:.1f} s; "
                   f"{f['snapshot_messages']:,} snapshot messages; keys equal to the pure "
                   f"pipeline {f['keys_equal']:,}/{f['keys_expected']:,}, got {f['keys']:,}) "
@@ -724,6 +751,9 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true", help="freshness only")
     parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     parser.add_argument("--idle-flush", type=float, default=5.0, help="the worker's, replay")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="throughput: worker processes sharing the replay"
+    )
     parser.add_argument("--verbose", action="store_true", help="print the worker's stats")
     parser.add_argument(
         "--floor", action="store_true", help="also bare Faust reading the raw topics (its ceiling)"
