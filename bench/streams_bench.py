@@ -301,7 +301,10 @@ def faust_throughput(
     idle_flush: float,
     workers: int = 1,
 ) -> dict:
-    """One replay by ``workers`` worker processes of one app (they share its partitions)."""
+    """One replay by ``workers`` worker processes of one app (they share its partitions).
+    The end is the last snapshot before the first idle flush of any worker: with several,
+    that holds while they finish within ``idle_flush`` of each other (a larger
+    ``--idle-flush`` makes sure)."""
     codec = default_codec()
     app_id = f"{kafka.topic_prefix}-faust-{tag}"
     reader = TopicReader(kafka.bootstrap_servers, shared_topic(kafka, "metric_snapshots"), new=True)
