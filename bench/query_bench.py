@@ -538,17 +538,22 @@ def run(client: Client, db: str, args: argparse.Namespace) -> None:
     )
 
 
+def add_server_arguments(parser: argparse.ArgumentParser, database: str) -> None:
+    """The options :func:`clickhouse` reads: a running server, or a temp one kept or not."""
+    parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
+    parser.add_argument("--database", default=database, help="the benchmark's database")
+    parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the server and of the generated year (shared with dashboard_bench.py)."""
-    parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
-    parser.add_argument("--database", default="hotline_bench")
+    add_server_arguments(parser, "hotline_bench")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--minute-days", type=int, default=7)
     parser.add_argument("--county-hour-days", type=int, default=31)
     parser.add_argument("--call-days", type=int, default=7)
     parser.add_argument("--province", default="320000", help="the province of the drill-downs")
     parser.add_argument("--city", default="320100", help="the city of the drill-downs")
-    parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
 
 
 @contextmanager

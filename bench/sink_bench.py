@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clickhouse_driver import Client
-from query_bench import clickhouse
+from query_bench import add_server_arguments, clickhouse
 
 from hotline.schemas import CallRecord, Channel, default_codec
 from hotline.sinks.migrate import migrate
@@ -31,9 +31,7 @@ from hotline.sinks.writer import Writer
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
-    parser.add_argument("--database", default="hotline_bench", help="scratch database (dropped)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
+    add_server_arguments(parser, "hotline_bench")  # a scratch database, dropped
     parser.add_argument("--rows", type=int, default=100_000, help="call records per side")
     parser.add_argument("--batch", type=int, default=10_000, help="rows per insert")
     args = parser.parse_args()

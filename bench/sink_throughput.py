@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embedded_broker import embedded_broker
 from in_process import InProcessWorker, RawRecord
 from kafka import KafkaConsumer, KafkaProducer
-from query_bench import clickhouse
+from query_bench import add_server_arguments, clickhouse
 from streams_bench import CENTERS, make_events, provinces_of, provision
 
 from hotline.infra.topics import shared_topic
@@ -114,9 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=60_000, help="simulated raw events")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of bare reader and sink")
-    parser.add_argument("--clickhouse-port", type=int, help="use a running server (native port)")
-    parser.add_argument("--database", default="hotline_sink_bench", help="scratch database")
-    parser.add_argument("--keep", action="store_true", help="keep the temp server's home")
+    add_server_arguments(parser, "hotline_sink_bench")  # a scratch database, dropped
     args = parser.parse_args()
     print(f"the worker's steps on {args.events:,} simulated events …", flush=True)
     messages, worker_s, provinces = worker_outputs(args.events)

@@ -142,7 +142,6 @@ class Sink:
         pattern = topic_pattern(self.settings, agent_states=self.config.agent_states)
         self._consumer.subscribe(pattern=pattern)
         log.info("sink subscribed to %s as group %s", pattern, self.config.group_id)
-        self._reported = (self.clock(), self.stats.committed)
         try:
             while not self._stopping.is_set():
                 self._poll_once()
