@@ -160,3 +160,15 @@ def test_compose_services_run_hotline_commands_that_parse() -> None:
     }
     with pytest.raises(AssertionError, match="No such option"):  # the check can fail
         _resolve(["streams", "worker", "--no-such-option"])
+
+
+def test_image_copies_every_package_the_project_installs() -> None:
+    """The Dockerfile copies each folder of pyproject's ``package-dir``: ``pip install .``
+    in the image fails on a missing one (a server would find out at its first build)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    folders = set(project["tool"]["setuptools"]["package-dir"].values())
+    dockerfile = (ROOT / "infra" / "docker" / "Dockerfile").read_text()
+    copied = {line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")}
+    assert folders <= copied, f"not copied into the image: {sorted(folders - copied)}"
