@@ -43,7 +43,13 @@ def worker_command(
         "--app-id",
         help="Faust app id = the groups stage's consumer group; ingest's is <app id>-ingest",
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="run N worker processes"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="run N worker processes, each with its own data dir (<datadir>-<i>) and status "
+        "file (<stem>-<i>.json)",
+    ),
     province: Annotated[
         list[str] | None, typer.Option("--province", help="serve only these provinces")
     ] = None,
@@ -90,7 +96,7 @@ def worker_command(
     committed."""
     settings = _settings(ctx)
     if workers > 1:
-        raise SystemExit(_run_many(workers))
+        raise SystemExit(_run_many(workers, datadir, status_file))
     config = WorkerConfig(
         app_id=app_id,
         kafka=settings.kafka,
@@ -115,15 +121,35 @@ def worker_command(
     FaustWorker(faust_app, loglevel=loglevel.value, quiet=True).execute_from_commandline()
 
 
-def _run_many(n: int) -> int:
-    """N copies of this command with ``--workers 1`` and their own data dirs; SIGTERM → all."""
-    argv = [a for a in sys.argv[1:] if not a.startswith("--workers")]
-    base = [sys.executable, "-m", "hotline", *argv]
+#: Options whose value each child of ``--workers N`` gets its own of (or none).
+_PER_CHILD = ("--workers", "--datadir", "--status-file")
+
+
+def child_argv(argv: list[str], i: int, datadir: Path, status_file: Path | None) -> list[str]:
+    """The arguments of child ``i`` of ``--workers N``: ``argv`` without the per-child
+    options (``--opt value`` or ``--opt=value``), then one worker with its own data dir
+    (``<datadir>-<i>``) and status file (``<stem>-<i><suffix>``)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _PER_CHILD:
+            skip = True
+        elif not arg.startswith(tuple(o + "=" for o in _PER_CHILD)):
+            out.append(arg)
+    out += ["--workers", "1", "--datadir", f"{datadir}-{i}"]
+    if status_file is not None:
+        out += ["--status-file", str(status_file.with_stem(f"{status_file.stem}-{i}"))]
+    return out
+
+
+def _run_many(n: int, datadir: Path, status_file: Path | None) -> int:
+    """N copies of this command, each one worker with its own data dir; SIGTERM → all."""
     procs = []
     for i in range(n):
-        procs.append(
-            subprocess.Popen([*base, "--workers", "1", "--datadir", f".hotline/streams-{i}"])
-        )
+        argv = child_argv(sys.argv[1:], i, datadir, status_file)
+        procs.append(subprocess.Popen([sys.executable, "-m", "hotline", *argv]))
 
     def stop(signum: int, _frame: object) -> None:
         for proc in procs:
