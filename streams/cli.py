@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,10 @@ from typing import Annotated
 import typer
 
 from hotline.settings import Settings, load_settings
+from hotline.streams.config import streams_config_from_env
 from hotline.streams.worker_config import WorkerConfig
+
+log = logging.getLogger(__name__)
 
 _DATADIR = Path(".hotline/streams")
 
@@ -95,6 +99,7 @@ def worker_command(
     dead letters and sequence gaps (docs/streams.md). SIGTERM stops it gracefully; offsets are
     committed."""
     settings = _settings(ctx)
+    streams = streams_config_from_env()  # a wrong HOTLINE_STREAMS__ value stops here
     if workers > 1:
         raise SystemExit(_run_many(workers, datadir, status_file))
     config = WorkerConfig(
@@ -109,7 +114,10 @@ def worker_command(
         stall_s=stall_timeout or None,
         datadir=datadir,
         status_file=status_file,
+        streams=streams,
     )
+    changed = streams.model_dump(mode="json", exclude_defaults=True)
+    log.info("streams settings: %s", f"set in the environment {changed}" if changed else "defaults")
     from faust.worker import Worker as FaustWorker
 
     from hotline.streams.app import create_app, ensure_groups_topic

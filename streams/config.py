@@ -1,18 +1,21 @@
 """The stream processors' configuration: thresholds and the time horizons of docs/streams.md.
 
-One frozen model, passed down from the entry point; the pure core reads nothing else.
+One frozen model, passed down from the entry point; the pure core reads nothing else. The
+worker reads it from the environment (:func:`streams_config_from_env`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
 from hotline.schemas import TicketCategory
 
-__all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig"]
+__all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig", "streams_config_from_env"]
 
 
 class RateThresholds(BaseModel):
@@ -101,3 +104,28 @@ class StreamsConfig(BaseModel):
     def retention(self) -> timedelta:
         """How long after its offered minute a call (and its bucket) can still change."""
         return self.call_horizon + self.lateness
+
+
+class _Environment(BaseSettings):
+    """``HOTLINE_STREAMS__…`` variables (or ``.env``), nested with ``__``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    streams: StreamsConfig = StreamsConfig()
+
+
+def streams_config_from_env() -> StreamsConfig:
+    """The thresholds and horizons set in the environment, defaults for the rest, e.g.
+    ``HOTLINE_STREAMS__SERVICE_LEVEL_MS=20000``, ``HOTLINE_STREAMS__LATENESS=PT30M`` and
+    ``HOTLINE_STREAMS__ALERTS__PROVINCE_RATES='{"320000": {"connection": 0.85}}'``. A wrong
+    value or an unknown name is a :class:`ConfigurationError` naming the variable."""
+    try:
+        return _Environment().streams
+    except ValidationError as exc:
+        problems = "; ".join(
+            "HOTLINE_" + "__".join(str(part) for part in error["loc"]).upper() + ": " + error["msg"]
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"streams settings: {problems}") from None

@@ -1,12 +1,16 @@
-"""``hotline streams worker --workers N``: what each child process is started with."""
+"""``hotline streams worker``: what each child of ``--workers N`` is started with, and the
+thresholds read from ``HOTLINE_STREAMS__…`` variables."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from hotline.errors import ConfigurationError
 from hotline.streams.cli import child_argv
+from hotline.streams.config import streams_config_from_env
 
 
 @pytest.mark.parametrize(
@@ -37,3 +41,34 @@ def test_each_child_writes_its_own_status_file() -> None:
     child = child_argv(argv, 2, Path(".hotline/streams"), Path("/run/status.json"))
     assert child[-2:] == ["--status-file", "/run/status-2.json"]
     assert child.count("--status-file") == 1 and "3" not in child
+
+
+def test_thresholds_and_horizons_come_from_hotline_streams_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTLINE_STREAMS__SERVICE_LEVEL_MS", "20000")
+    monkeypatch.setenv("HOTLINE_STREAMS__LATENESS", "PT30M")
+    monkeypatch.setenv(
+        "HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"320000": {"connection": 0.85}}'
+    )
+    config = streams_config_from_env()
+    assert config.service_level_ms == 20_000 and config.short_abandon_ms == 5_000
+    assert config.lateness == timedelta(minutes=30)
+    assert config.alerts.rates_of("320000").connection == 0.85
+    assert config.alerts.rates_of("330000") == config.alerts.rates
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("HOTLINE_STREAMS__SERVICE_LEVEL_MS", "30s", "valid integer"),
+        ("HOTLINE_STREAMS__ALERTS__RATES__CONNECTION", "90", "less than or equal to 1"),
+        ("HOTLINE_STREAMS__SERVICE_LEVEL", "30000", "Extra inputs are not permitted"),
+    ],
+)
+def test_a_wrong_streams_variable_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=f"{name}: .*{problem}"):
+        streams_config_from_env()

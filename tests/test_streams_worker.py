@@ -34,6 +34,7 @@ from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
+from hotline.producers.simulator.facts import DEFAULT_THRESHOLDS, Thresholds
 from hotline.producers.simulator.ledger import iso
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import DEFAULT_START
@@ -84,10 +85,11 @@ def _simulate(
     profiles: dict[str, Profile] | None = None,
     extra: tuple[Event, ...] = (),
     config: SimConfig = TWO_HOURS,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[dict, Expected, Counts, datetime]:
     """Simulate ``config``, then send its events to the raw topics at full speed: the ledger's
-    call counters per level, its agent time and ticket counts at every level, and the end of
-    the simulated span."""
+    call counters per level (counted with ``thresholds``), its agent time and ticket counts at
+    every level, and the end of the simulated span."""
     config = dataclasses.replace(config, profiles=profiles or {})
     ensure_topics(kafka.bootstrap_servers, topic_layout(kafka, PROVINCES))
     delivery = DeliveryConfig(
@@ -96,7 +98,7 @@ def _simulate(
         spool_root=tmp_path / "spool",
     )
     simulated = MemorySink()
-    ledger = Ledger(config.end)
+    ledger = Ledger(config.end, thresholds=thresholds)
     simulate(config, simulated, ledger)
     sink = KafkaEventSink(delivery, "sim-test")
     for event in simulated.events:
@@ -256,12 +258,19 @@ _COUNTERS = set(__import__("hotline.streams.counters", fromlist=["COUNTERS"]).CO
 
 
 def _start(
-    kafka: KafkaSettings, app_id: str, tmp_path: Path, name: str, loglevel: str | None = None
+    kafka: KafkaSettings,
+    app_id: str,
+    tmp_path: Path,
+    name: str,
+    loglevel: str | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> subprocess.Popen:
     env = {
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "HOTLINE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "HOTLINE_STREAMS__SERVICE_LEVEL_MS": str(thresholds.service_level_ms),
+        "HOTLINE_STREAMS__SHORT_ABANDON_MS": str(thresholds.short_abandon_ms),
     }
     args = [
         sys.executable,
@@ -306,11 +315,16 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _run(
-    bootstrap: str, unique: str, tmp_path: Path, kills: int, worker_first: bool = False
+    bootstrap: str,
+    unique: str,
+    tmp_path: Path,
+    kills: int,
+    worker_first: bool = False,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> None:
     """Two hours of four centers sent, then the worker started (a backlog; killed ``kills``
     times mid-run); or with ``worker_first``, a day of two centers sent at full speed while
-    the worker reads it."""
+    the worker reads it. The worker is given ``thresholds`` in its environment."""
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap,
         topic_prefix=unique,
@@ -322,23 +336,25 @@ def _run(
     try:
         if worker_first:
             ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
-            worker = _start(kafka, app_id, tmp_path, "w0")
+            worker = _start(kafka, app_id, tmp_path, "w0", thresholds=thresholds)
             started = time.monotonic() + 60
             while not (tmp_path / "status-w0.json").exists() and time.monotonic() < started:
                 assert worker.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
                 time.sleep(0.2)
         expected, agents_expected, tickets_expected, end = _simulate(
-            kafka, tmp_path, config=A_DAY if worker_first else TWO_HOURS
+            kafka, tmp_path, config=A_DAY if worker_first else TWO_HOURS, thresholds=thresholds
         )
         reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
         agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
         if worker is None:
-            worker = _start(kafka, app_id, tmp_path, "w0")
+            worker = _start(kafka, app_id, tmp_path, "w0", thresholds=thresholds)
         for k in range(kills):
             _wait_until_busy(tmp_path, f"w{k}", worker, reader)
             assert not reader.matches(expected), "finished before the kill: not mid-run"
             _kill(worker)
-            worker = _start(kafka, app_id, tmp_path, f"w{k + 1}", loglevel="info")
+            worker = _start(
+                kafka, app_id, tmp_path, f"w{k + 1}", loglevel="info", thresholds=thresholds
+            )
         deadline = time.monotonic() + 120
         while not reader.matches(expected) and time.monotonic() < deadline:
             assert worker.poll() is None, "worker died"
@@ -369,6 +385,24 @@ def _run(
 
 def test_worker_snapshots_equal_the_ledger(bootstrap: str, unique: str, tmp_path: Path) -> None:
     _run(bootstrap, unique, tmp_path, kills=0)
+
+
+#: Thresholds other than DOMAIN.md's defaults: set in the worker's environment, they must
+#: change its counts the way they change the ledger's.
+OTHER_THRESHOLDS = Thresholds(service_level_ms=12_000, short_abandon_ms=15_000)
+
+
+def test_thresholds_set_in_the_environment_are_the_workers(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    ledger = Ledger(TWO_HOURS.end, thresholds=OTHER_THRESHOLDS)
+    simulate(TWO_HOURS, MemorySink(), ledger)
+    default = Ledger(TWO_HOURS.end)
+    simulate(TWO_HOURS, MemorySink(), default)
+    for name in ("answered_in_sl", "short_abandoned"):  # else the test could not fail
+        total = sum(row[name] for row in ledger.call_rows().values())
+        assert total != sum(row[name] for row in default.call_rows().values()), name
+    _run(bootstrap, unique, tmp_path, kills=0, thresholds=OTHER_THRESHOLDS)
 
 
 def test_history_sent_while_the_worker_reads_it_equals_the_ledger(
