@@ -3,7 +3,11 @@
 # broker), Maven (resolves the pinned Kafka jars from Maven Central) and docker-compose
 # (validates the compose files; no Docker engine is needed) and chromium (the dashboards'
 # browser test drives it through Playwright), fonts-noto-cjk, pango and poppler-utils (the
-# quality report's PDF and its check). Debian/Ubuntu packages via apt.
+# quality report's PDF and its check), Node.js 20+ with npm (`hotline dashboard assets`,
+# run by `make install`, fetches ECharts with `npm ci`). Debian/Ubuntu packages via apt.
+# Node.js comes from apt only when apt offers 20 or newer (Debian 13 does; Debian 12 and
+# Ubuntu 24.04 have 18): otherwise the script installs the rest, then says so and exits 1:
+# install Node.js 20+ with npm another way (nodejs.org, NodeSource, nvm) and run it again.
 # Does nothing when every tool is already there.
 set -euo pipefail
 
@@ -22,10 +26,20 @@ libs=$(ldconfig -p 2>/dev/null || true)
 [[ $libs == *"libpangoft2-1.0.so"* ]] || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The dashboards' ECharts: Node.js 20+ and its npm (dashboards/assets.py).
+node_major() { local v; v=$(node --version 2>/dev/null) || return 1; v=${v#v}; echo "${v%%.*}"; }
+need_node=false
+major=$(node_major || true)
+if [[ ! $major =~ ^[0-9]+$ ]] || [ "$major" -lt 20 ]; then
+  need_node=true
+elif ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
-echo "hotline: installing system packages: ${missing[*]}" >&2
+[ ${#missing[@]} -eq 0 ] && ! $need_node && exit 0
+
 if ! command -v apt-get >/dev/null 2>&1; then
+  $need_node && missing+=("Node.js 20+ with npm")
   echo "hotline: apt-get not found; install ${missing[*]} with your package manager" >&2
   exit 1
 fi
@@ -33,4 +47,32 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+node_problem=""
+if $need_node; then
+  # apt's nodejs only if it is 20 or newer; its npm too, unless that nodejs brings npm itself.
+  candidate=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')
+  offered=${candidate#*:}
+  offered=${offered%%.*}
+  if [[ $offered =~ ^[0-9]+$ ]] && [ "$offered" -ge 20 ]; then
+    missing+=(nodejs)
+    apt-cache show "nodejs=$candidate" 2>/dev/null | grep -Eq '^Provides:.*\bnpm\b' ||
+      missing+=(npm)
+  else
+    node_problem="hotline: Node.js 20+ with npm is needed (\`hotline dashboard assets\` runs npm ci);"
+    found="no node"
+    [ -z "$major" ] || found="node $major"
+    node_problem+=" found $found, and apt offers nodejs"
+    node_problem+=" ${candidate:-(none)}: install Node.js 20+ with npm another way"
+    node_problem+=" (nodejs.org, NodeSource or nvm), then run make install again"
+  fi
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "hotline: installing system packages: ${missing[*]}" >&2
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -n "$node_problem" ]; then
+  echo "$node_problem" >&2
+  exit 1
+fi
