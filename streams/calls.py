@@ -218,7 +218,7 @@ def build_record(
         transferred=facts.transferred,
         transfer_target=transfer.target if transfer is not None else None,  # type: ignore[attr-defined]
         caller_hung_up_first=bool(c["caller_hung_up_first"]),
-        repeat_7d=facts.repeat_7d,
+        repeat_7d=bool(c["repeat_7d"]),
         survey_result=facts.survey,
         closed_by_timeout=timed_out,
         short_abandon_threshold_ms=config.short_abandon_ms,

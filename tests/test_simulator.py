@@ -219,7 +219,7 @@ def _recount(events: list[dict], end: datetime, thresholds: Thresholds) -> dict:
         for name in ("talk_ms", "hold_ms", "acw_ms"):
             row[name] += ended[name]
         row["transferred"] += "call.transferred" in c
-        row["repeat_7d"] += c["repeat"]
+        row["repeat_7d"] += c["repeat"] and answered is not None  # a share of answered
         if survey is not None:
             row["survey_responses"] += 1
             row["survey_" + survey["result"]] += 1
@@ -340,6 +340,24 @@ def test_call_counters_thresholds_are_inclusive_for_sl_and_strict_for_short() ->
     )
     assert call_counters(_facts(ivr_outcome=IvrOutcome.SELF_SERVED))["self_served"] == 1
     assert list(call_counters(_facts())) == list(COUNTER_NAMES)
+
+
+def test_repeat_calls_are_counted_among_answered_calls_only() -> None:
+    """repeat_7d / answered is a share: a caller who served herself in the IVR three times a
+    week, or gave up in the queue, adds no repeat (it would pass 100 %)."""
+    from hotline.schemas import BusinessLine
+
+    self_served = _facts(ivr_outcome=IvrOutcome.SELF_SERVED, repeat_7d=True)
+    abandoned = _facts(business_line=BusinessLine.PENSION, abandon_wait_ms=40_000, repeat_7d=True)
+    answered = _facts(business_line=BusinessLine.PENSION, answer_wait_ms=9_000, repeat_7d=True)
+    assert call_counters(self_served)["repeat_7d"] == call_counters(abandoned)["repeat_7d"] == 0
+    assert call_counters(answered)["repeat_7d"] == call_counters(answered)["answered"] == 1
+
+
+def test_an_answered_call_whose_queued_event_was_lost_is_still_queued() -> None:
+    c = call_counters(_facts(answer_wait_ms=9_000))  # no call.queued: no business line
+    assert c["queued"] == c["answered"] == c["answered_in_sl"] == 1
+    assert call_counters(_facts())["queued"] == 0
 
 
 def test_tickets_follow_the_working_day_calendar(tmp_path: Path) -> None:

@@ -10,7 +10,11 @@ live here once:
   (:func:`minute_bucket` of ``call.offered``'s ``occurred_at``), to the region of that
   ``call.offered`` envelope, its channel, and :func:`ledger_business_line`.
 * ``repeat_7d``: the call's caller id (not null) offered another call in the 7 days
-  (``REPEAT_WINDOW``) before this call's offered time (:class:`RepeatTracker`).
+  (``REPEAT_WINDOW``) before this call's offered time (:class:`RepeatTracker`); the counter
+  (and the call record's flag) counts answered calls only, so that the repeat-call rate
+  ``repeat_7d / answered`` is a share of answered calls.
+* ``queued``: an answered call counts as queued even if its ``call.queued`` was lost, so that
+  ``answered / queued`` cannot pass 100 %.
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ def ledger_business_line(facts: CallFacts) -> BusinessLine:
 def call_counters(facts: CallFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> dict[str, int]:
     """The counters of one call, keyed by :data:`COUNTER_NAMES` (in that order)."""
     answered = facts.answered
+    queued = facts.queued or answered  # an answer without its queued event (lost) was queued
     abandoned = facts.queued and not answered and facts.abandon_wait_ms is not None
     short = abandoned and (facts.abandon_wait_ms or 0) < thresholds.short_abandon_ms
     in_sl = answered and (facts.answer_wait_ms or 0) <= thresholds.service_level_ms
@@ -148,7 +153,7 @@ def call_counters(facts: CallFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS)
     return {
         "offered": 1,
         "self_served": int(facts.ivr_outcome == IvrOutcome.SELF_SERVED),
-        "queued": int(facts.queued),
+        "queued": int(queued),
         "answered": int(answered),
         "abandoned": int(abandoned),
         "short_abandoned": int(short),
@@ -159,7 +164,7 @@ def call_counters(facts: CallFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS)
         "acw_ms": facts.acw_ms,
         "transferred": int(facts.transferred),
         "caller_hung_up_first": int(answered and facts.hung_up_by == HungUpBy.CALLER),
-        "repeat_7d": int(facts.repeat_7d),
+        "repeat_7d": int(answered and facts.repeat_7d),  # of answered calls: / answered
         "survey_responses": int(survey is not None),
         "survey_satisfied": int(survey == SurveyResult.SATISFIED),
         "survey_basic": int(survey == SurveyResult.BASIC),
