@@ -43,6 +43,9 @@ _MIN = 60_000
 #: Catch-up limit: after a long stop only the last hours of window ends are evaluated.
 _MAX_CATCH_UP_MS = 6 * 3_600_000
 _QUEUED, _ANSWERED, _IN_SL, _SHORT = range(4)
+PROVISIONAL = 0
+"""The version of an answered call's counts before its first record (records start at 1):
+any record of the call replaces them (:meth:`AlertEngine.add_answered`)."""
 
 
 def _ms(at: datetime) -> int:
@@ -235,7 +238,9 @@ class AlertBook:
 class MinuteCounts:
     """Per scope (``c:<center>``, ``p:<province>``) × offered minute: the latest
     ``(version, queued, answered, answered_in_sl, short_abandoned)`` of each call — applying
-    a call record twice, or an older version, changes nothing."""
+    a call record twice, or an older version, changes nothing. A :data:`PROVISIONAL` entry
+    (an answered call still in progress) is replaced by any record, or by other provisional
+    counts (e.g. its ``call.queued`` came after its answer)."""
 
     def __init__(self) -> None:
         self.cells: dict[tuple[str, int], dict[str, list[int]]] = {}
@@ -246,8 +251,12 @@ class MinuteCounts:
     def add(self, scope: str, minute_ms: int, call_id: str, version: int, counts: list[int]):
         cell = self.cells.setdefault((scope, minute_ms), {})
         held = cell.get(call_id)
-        if held is not None and held[0] >= version:
-            return
+        if (
+            held is not None
+            and held[0] >= version
+            and (held[0] != PROVISIONAL or held[1:] == counts)
+        ):
+            return  # not newer (provisional counts: the same again)
         cell[call_id] = [version, *counts]
         self.dirty.add((scope, minute_ms))
         self._sums.pop((scope, minute_ms), None)
@@ -285,7 +294,8 @@ def _pct(x: float) -> str:
 class AlertEngine:
     """The alert rules of one province group (docs/streams.md, "Alerts").
 
-    Inputs: call records (:meth:`add_records`), ticket records (:meth:`on_ticket`), sequence
+    Inputs: call records (:meth:`add_records`), answered calls still in progress
+    (:meth:`add_answered`), ticket records (:meth:`on_ticket`), sequence
     gaps (:meth:`add_gaps`), dead letters (:meth:`add_dead_letter`). Time: :meth:`evaluate`
     (event-time watermark: windowed call rules, gap episodes) and :meth:`evaluate_dead_letters`
     (broker/wall-clock time). Every method returns the alerts it emitted (new versions).
@@ -324,14 +334,43 @@ class AlertEngine:
 
     def add_records(self, records: Iterable[CallRecord]) -> None:
         """Count each call (its latest version) in its center's and province's minute."""
-        floor = None if self.evaluated_ms is None else self.evaluated_ms - self._horizon_ms
+        floor = self._floor()
         for r in records:
-            minute = _ms(r.started_at) // _MIN * _MIN
-            if floor is not None and minute < floor:
-                continue  # behind every window still to be evaluated
             counts = [int(r.queued), int(r.answered), int(r.answered_in_sl), int(r.short_abandoned)]
-            self.minutes.add("c:" + r.center_id, minute, r.call_id, r.version, counts)
-            self.minutes.add("p:" + self.province, minute, r.call_id, r.version, counts)
+            self._count(r.call_id, r.center_id, r.started_at, r.version, counts, floor)
+
+    def add_answered(
+        self, call_id: str, center_id: str, offered_at: datetime, counters: dict[str, int]
+    ) -> None:
+        """Count an answered call that has no record yet (still talking: its record comes
+        with ``call.ended``) at version :data:`PROVISIONAL`, which its first record replaces.
+        ``counters``: the call's ``call_counters`` (the rule the records use)."""
+        counts = [
+            counters["queued"],
+            counters["answered"],
+            counters["answered_in_sl"],
+            counters["short_abandoned"],
+        ]
+        self._count(call_id, center_id, offered_at, PROVISIONAL, counts, self._floor())
+
+    def _floor(self) -> int | None:
+        """The earliest minute a window still to be evaluated can hold (None: any)."""
+        return None if self.evaluated_ms is None else self.evaluated_ms - self._horizon_ms
+
+    def _count(
+        self,
+        call_id: str,
+        center_id: str,
+        offered_at: datetime,
+        version: int,
+        counts: list[int],
+        floor: int | None,
+    ) -> None:
+        minute = _ms(offered_at) // _MIN * _MIN
+        if floor is not None and minute < floor:
+            return  # behind every window still to be evaluated
+        self.minutes.add("c:" + center_id, minute, call_id, version, counts)
+        self.minutes.add("p:" + self.province, minute, call_id, version, counts)
 
     def add_dead_letter(self, source: str, at_ms: int) -> None:
         """A dead letter (``source``: ``topic:partition:offset``, counted once) at ``at_ms``

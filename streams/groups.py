@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hotline.centers import UnknownCenter, default_centers
+from hotline.producers.simulator.facts import call_counters
 from hotline.regions import RegionRegistry
 from hotline.schemas import Alert, CallRecord, Codec, Event, Level, QueueSnapshot, TicketRecord
 from hotline.streams.agents import AgentMinute, AgentTime, NationalAgentTime
@@ -46,7 +47,14 @@ from hotline.streams.aggregate import (
     VersionedSum,
 )
 from hotline.streams.alerts import AlertEngine, _Entry
-from hotline.streams.calls import CALL_EVENT_TYPES, Batch, CallAssembly, CallState, Rejected
+from hotline.streams.calls import (
+    CALL_EVENT_TYPES,
+    Batch,
+    CallAssembly,
+    CallState,
+    Rejected,
+    facts_of,
+)
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
@@ -70,6 +78,8 @@ for the shell's idle bound (no longer holds the watermark), more input after its
 message when read, or read to its end (holds the watermark until its next message or its
 release: its producer may still be writing, and not necessarily in step with the others)."""
 PROVINCE_LEVELS = (Level.CITY, Level.PROVINCE)
+ANSWER_FACTS = frozenset({"call.offered", "call.queued", "call.answered"})
+"""The call events that make (or change) an answered call's provisional alert counts."""
 
 
 def _ms(at: datetime) -> int:
@@ -353,6 +363,7 @@ class GroupState:
         origin: dict[str, Inbound] = {}
         late_agents: list[tuple[Rejected, Inbound]] = []
         tickets: set[str] = set()
+        answering: set[str] = set()
         watermark_before = self.watermark_ms  # a batch may span hours of a sparse province
         read_before, read_to = dict(self.read_to), self.read_to
         for item in items:
@@ -387,7 +398,10 @@ class GroupState:
             if item.image is not None and kept:  # not a duplicate: its bytes are the image
                 self._encoded.setdefault(call_id, {})[env.event_id] = item.image
             self.queues.see(call_id, state)
+            if item.event.RECORD_TYPE in ANSWER_FACTS and state is not None:
+                answering.add(call_id)
         out = self._downstream(batch, origin)
+        self._count_answered(answering)
         out.rejected.extend(late_agents)
         # an event redelivered after a crash was processed before, and what that made (its
         # counts, or its dead letter) is in Kafka: rejected now (late: its call was closed
@@ -406,6 +420,22 @@ class GroupState:
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
         return out
+
+    def _count_answered(self, call_ids: Iterable[str]) -> None:
+        """The alert engine's provisional counts of the answered calls without a record yet
+        (talking: their record comes with ``call.ended``), once per call and batch; the
+        counters are the records' (``call_counters``), so the first record replaces them."""
+        if self.national:
+            return
+        states, thresholds = self.calls.states, self.config.thresholds
+        for call_id in call_ids:
+            state = states.get(call_id)
+            if state is None or state.emitted is not None or "call.answered" not in state.winners:
+                continue
+            facts = facts_of(state)
+            if facts is not None:
+                counters = call_counters(facts, thresholds)
+                self.alerts.add_answered(call_id, facts.center_id, facts.offered_at, counters)
 
     # -- the watermark over source partitions -----------------------------------------------
 

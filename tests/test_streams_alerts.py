@@ -1,5 +1,6 @@
 """Alert rules with a hand-made clock: dedupe, hysteresis, open → close, deterministic ids;
-the ticket book's overdue versions; the alert state surviving a table reload."""
+the ticket book's overdue versions; the alert state surviving a table reload; answered calls
+still in progress counted before their record."""
 
 from __future__ import annotations
 
@@ -10,16 +11,30 @@ from itertools import count
 from hotline.regions import default_registry
 from hotline.schemas import (
     AlertKind,
+    BusinessLine,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallQueued,
     CallRecord,
     Channel,
     Envelope,
+    Event,
+    HungUpBy,
     Severity,
     TicketCategory,
     TicketCreated,
     TicketResolved,
     default_codec,
 )
-from hotline.streams.alerts import AlertBook, AlertEngine, alert_id, working_time_before
+from hotline.streams.alerts import (
+    PROVISIONAL,
+    AlertBook,
+    AlertEngine,
+    alert_id,
+    working_time_before,
+)
 from hotline.streams.config import AlertsConfig, RateThresholds, StreamsConfig
 from hotline.streams.groups import GroupState, Inbound
 from hotline.streams.tickets import TicketBook
@@ -246,3 +261,102 @@ def test_alert_state_survives_a_reload() -> None:
     assert [t.version for t in held.tickets] == [1]
     replay = again.process([Inbound(ticket, "raw", 0, 1)])  # redelivered: nothing new
     assert replay.alerts == [] and replay.tickets == []
+
+
+def _call_events(call_id: str, offered: datetime, *, answer_s: int | None, end_s: int) -> list:
+    """(time, model, call id, fields) of one queued call: answered after ``answer_s`` (else
+    abandoned at ``end_s``) and ended ``end_s`` after it was offered."""
+    s = timedelta(seconds=1)
+    out: list = [
+        (offered, CallOffered, call_id, {"channel": Channel.PHONE}),
+        (offered + s, CallQueued, call_id, {"business_line": BusinessLine.PENSION}),
+    ]
+    if answer_s is not None:
+        wait = {"agent_id": "A" + call_id, "wait_ms": (answer_s - 1) * 1000}
+        out.append((offered + answer_s * s, CallAnswered, call_id, wait))
+        ended = {"agent_id": "A" + call_id, "talk_ms": (end_s - answer_s) * 1000}
+    else:
+        out.append((offered + end_s * s, CallAbandoned, call_id, {"wait_ms": (end_s - 1) * 1000}))
+        ended = {}
+    out.append((offered + end_s * s, CallEnded, call_id, {"hung_up_by": HungUpBy.CALLER, **ended}))
+    return out
+
+
+def _run_center(
+    calls: list, reload_at: datetime | None = None, minutes: int = 40
+) -> tuple[list, GroupState]:
+    """Feed the calls' events minute by minute to a province group (the watermark moved to
+    each minute's end), optionally dumped and reloaded at ``reload_at``; all alerts."""
+    config, codec, registry = StreamsConfig(), default_codec(), default_registry()
+    group = GroupState("330000", config, registry, codec)
+    timeline = sorted((row for c in calls for row in c), key=lambda row: row[0])
+    events: list[Event] = []
+    for i, (at, model, call_id, fields) in enumerate(timeline):
+        envelope = Envelope(
+            event_id=str(uuid.UUID(int=i + 1)),
+            event_type=model.RECORD_TYPE,
+            occurred_at=at,
+            center_id="C330200",
+            region_code="330203",
+            producer_id="p-unreachable",
+            sequence=i + 1,
+        )
+        events.append(model(envelope=envelope, call_id=call_id, **fields))
+    alerts, start, offset = [], T0 + 60 * MIN, 0  # 02:00
+    for minute in range(minutes):
+        end = start + (minute + 1) * MIN
+        batch = [e for e in events if end - MIN <= e.envelope.occurred_at < end]
+        if batch:
+            items = [Inbound(e, "raw", 0, offset + j) for j, e in enumerate(batch)]
+            offset += len(batch)
+            alerts += group.process(items).alerts
+        alerts += group.advance(end).alerts
+        if reload_at is not None and end == reload_at:
+            store: dict = {}
+            group.dump(store)
+            group = GroupState.load("330000", store, config, registry, codec)
+    return alerts, group
+
+
+def test_calls_answered_and_still_talking_count_as_answered() -> None:
+    """Three agents answer within 5 s and talk 12 min while three callers abandon after 40 s:
+    the answers count at once (provisionally, before their records), so the center is not
+    reported unreachable — across a reload too. Three abandons alone still raise it."""
+    base = T0 + 60 * MIN
+    talking = [
+        _call_events(f"T{i}", base + 3 * i * MIN, answer_s=5, end_s=12 * 60 + 5) for i in range(3)
+    ]
+    abandons = [_call_events(f"X{m}", base + m * MIN, answer_s=None, end_s=40) for m in (1, 2, 4)]
+    for reload_at in (None, base + 9 * MIN):
+        alerts, group = _run_center(talking + abandons, reload_at)
+        assert [a for a in alerts if a.kind is AlertKind.CENTER_UNREACHABLE] == []
+    # at 02:14 the first call's record (version 1, at its call.ended) replaced its
+    # provisional counts; the other two still talk
+    _, group = _run_center(talking + abandons, minutes=14)
+    held = {
+        call_id: part
+        for (scope, _), cell in group.alerts.minutes.cells.items()
+        if scope == "c:C330200"
+        for call_id, part in cell.items()
+    }
+    assert {c: p[0] for c, p in held.items() if c.startswith("T")} == {"T0": 1, "T1": 0, "T2": 0}
+    assert held["T1"] == [PROVISIONAL, 1, 1, 1, 0] and held["X1"] == [1, 1, 0, 0, 0]
+    alerts, _ = _run_center(abandons)
+    unreachable = [a for a in alerts if a.kind is AlertKind.CENTER_UNREACHABLE]
+    assert [a.severity for a in unreachable][:1] == [Severity.CRITICAL]
+    assert unreachable[0].message == "center C330200: 3 calls queued and none answered in 10 min"
+
+
+def test_provisional_answer_is_replaced_by_the_record() -> None:
+    e = engine(settle=timedelta(0))
+    counters = {"queued": 1, "answered": 1, "answered_in_sl": 1, "short_abandoned": 0}
+    e.add_answered("y", "C1", T0, counters)
+    e.add_answered("y", "C1", T0, counters)  # again (next batch, redelivery): once
+    assert e.minutes.window("c:C1", _ms(T0), _ms(T0 + MIN)) == [1, 1, 1, 0]
+    assert e.minutes.cells[("p:330000", _ms(T0))]["y"][0] == PROVISIONAL
+    e.add_answered("y", "C1", T0, {**counters, "queued": 0})  # other facts: replaced
+    assert e.minutes.window("c:C1", _ms(T0), _ms(T0 + MIN)) == [0, 1, 1, 0]
+    e.add_records([call("C1", 0, answered=True, cid="y", version=1)])
+    assert e.minutes.cells[("c:C1", _ms(T0))]["y"][0] == 1
+    e.add_answered("y", "C1", T0, {**counters, "answered_in_sl": 0})  # after its record: no
+    assert e.minutes.window("c:C1", _ms(T0), _ms(T0 + MIN)) == [1, 1, 1, 0]
