@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,16 @@ class ClickHouseSettings(_Group):
         description="password of `qa_writer`, who may only insert quality evaluations "
         "(the dashboard's evaluation form)",
     )
+    province_passwords: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="passwords of the per-province `analyst_<code>` users, as JSON "
+        '(`{"320000": "…"}`); on a server, users.xml has only the province users given one',
+    )
+
+    @field_validator("province_passwords", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return {} if value == "" else value  # compose passes an unset variable as ""
 
 
 class StackSettings(_Group):

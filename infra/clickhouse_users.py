@@ -155,7 +155,8 @@ class UsersConfig(_Model):
 
         ``analyst_password`` / ``dashboard_password`` / ``qa_writer_password`` are read from
         ``settings.clickhouse`` when the settings model has them
-        (``HOTLINE_CLICKHOUSE__ANALYST_PASSWORD`` …).
+        (``HOTLINE_CLICKHOUSE__ANALYST_PASSWORD`` …), the province users' passwords from
+        ``province_passwords`` (``HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS``, JSON).
         """
         ch = settings.clickhouse
         values: dict[str, object] = {
@@ -167,6 +168,15 @@ class UsersConfig(_Model):
             secret = getattr(ch, key, None)
             if secret is not None:
                 values[key] = secret
+        if unknown := sorted(set(ch.province_passwords) - set(PROVINCE_CODES)):
+            raise ConfigurationError(
+                f"HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS names no province: {', '.join(unknown)}"
+            )
+        passwords = ch.province_passwords
+        values["province_users"] = tuple(
+            ProvinceUser(province_code=code, password=passwords.get(code, SecretStr("")))
+            for code in PROVINCE_CODES
+        )
         values.update(overrides)
         return cls.model_validate(values)
 

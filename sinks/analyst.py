@@ -44,7 +44,7 @@ def query_df(
     """
     ch = clickhouse or load_settings().clickhouse
     if password is None:
-        password = _password_of(ch, user)
+        password = password_of(ch, user)
     client = connect(ch, user=user, password=password)
     try:
         with translated_errors(sql.strip().splitlines()[0][:80] if sql.strip() else "query"):
@@ -56,11 +56,15 @@ def query_df(
     return pd.DataFrame.from_records(rows, columns=[name for name, _type in columns])
 
 
-def _password_of(ch: ClickHouseSettings, user: str) -> str:
+def password_of(ch: ClickHouseSettings, user: str) -> str:
+    """The password of ClickHouse user ``user`` from the settings ("" when none is set)."""
     if user == "analyst":
         return ch.analyst_password.get_secret_value()
     if user == "dashboard":
         return ch.dashboard_password.get_secret_value()
     if user == ch.user:
         return ch.password.get_secret_value()
+    province = user.removeprefix("analyst_")
+    if province != user and province in ch.province_passwords:
+        return ch.province_passwords[province].get_secret_value()
     return ""

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hotline.settings import Settings
-from hotline.sinks.analyst import ANALYST_USER, _password_of
+from hotline.sinks.analyst import ANALYST_USER, password_of
 from hotline.sinks.client import connect, translated_errors
 from hotline.sinks.errors import ClickHouseQueryError, ClickHouseUnavailable
 
@@ -43,7 +43,7 @@ def run_query(
 ) -> tuple[list[str], Rows]:
     """Column names and rows of ``sql``; progress on stderr while the server reads."""
     ch = settings.clickhouse
-    client = connect(ch, user=user, password=_password_of(ch, user))
+    client = connect(ch, user=user, password=password_of(ch, user))
     try:
         with translated_errors(sql.strip().splitlines()[0][:80] if sql.strip() else "query"):
             result = client.execute_with_progress(sql, with_column_types=True)

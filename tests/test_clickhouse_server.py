@@ -23,6 +23,8 @@ from hotline.infra.clickhouse_users import (
     UsersConfig,
     render_users_xml,
 )
+from hotline.settings import load_settings
+from hotline.sinks.analyst import password_of
 from hotline.sinks.client import execute
 from hotline.sinks.errors import ClickHouseQueryError
 
@@ -58,6 +60,24 @@ def test_exposed_users_xml_needs_passwords_and_drops_passwordless_scoped_users()
         render_users_xml(config)
     xml = render_users_xml(config.model_copy(update={"qa_writer_password": SecretStr("d")}))
     assert "<analyst_320000" not in xml and "<dashboard" in xml and "<qa_writer" in xml
+
+
+def test_province_users_given_a_password_are_in_an_exposed_users_xml(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in [("PASSWORD", "a"), ("ANALYST_PASSWORD", "b"),
+                        ("DASHBOARD_PASSWORD", "c"), ("QA_WRITER_PASSWORD", "d")]:  # fmt: skip
+        monkeypatch.setenv(f"HOTLINE_CLICKHOUSE__{name}", value)
+    monkeypatch.setenv("HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS", '{"320000": "js-secret"}')
+    settings = load_settings()
+    xml = render_users_xml(UsersConfig.from_settings(settings, networks=ANYWHERE))
+    assert "<analyst_320000" in xml and "<analyst_330000" not in xml
+    assert "js-secret" not in xml
+    assert password_of(settings.clickhouse, "analyst_320000") == "js-secret"  # hotline sql
+    assert password_of(settings.clickhouse, "analyst_330000") == ""
+    monkeypatch.setenv("HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS", '{"990000": "x"}')
+    with pytest.raises(ConfigurationError, match="PROVINCE_PASSWORDS names no province: 990000"):
+        UsersConfig.from_settings(load_settings())
 
 
 def test_child_exiting_early_fails_start_loudly(tmp_path: Path) -> None:
