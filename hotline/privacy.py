@@ -12,6 +12,10 @@ cannot be turned back into a number by trying all numbers. See ``docs/privacy.md
 2. :func:`caller_id` is ``HMAC-SHA256(key, E.164 as UTF-8)`` in lower-case hex (64 chars), so
    a producer in any language can compute the same id.
 
+:func:`looks_like_phone` is the producers' test for a number in clear in a caller field;
+:func:`blank_phone_runs` (and :func:`blank_phone_runs_in_bytes`) mask runs of 5+ digits in
+place, keeping the length in bytes, for dead-letter originals (:mod:`hotline.schemas.redact`).
+
 An unusable number raises :class:`InvalidPhoneNumber` (an :class:`~hotline.errors.InvalidInput`)
 whose message shows only a mask (length and last two digits), never the number. A missing key
 raises :class:`~hotline.errors.ConfigurationError`, unless demo mode is on: then
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,12 +40,17 @@ from hotline.settings import Settings
 __all__ = [
     "DEMO_CALLER_KEY",
     "MIN_KEY_BYTES",
+    "PHONE_RUN",
     "CallerHasher",
     "InvalidPhoneNumber",
     "LineKind",
     "Phone",
+    "blank_phone_runs",
+    "blank_phone_runs_in_bytes",
     "caller_id",
     "caller_key",
+    "has_phone_run",
+    "looks_like_phone",
     "mask_phone",
     "normalize_phone",
 ]
@@ -56,6 +66,15 @@ _KINDS: dict[int, LineKind] = {
     PhoneNumberType.FIXED_LINE: "landline",
     PhoneNumberType.FIXED_LINE_OR_MOBILE: "mobile_or_landline",
 }
+#: Digits and the punctuation a phone number is written with (``normalize_phone`` accepts
+#: spaces, ``+``, parentheses, ``-``, ``.`` and ``/`` between the digits).
+_PHONE_TEXT = re.compile(r"^[\s+()\-./\d]*$")
+#: A run of 5+ digits, possibly with the separators a phone number is written with. Runs with
+#: fewer than 5 digits are never taken for a number (see :func:`has_phone_run`).
+PHONE_RUN = re.compile(r"\+?\(?\d[\d\s\-()./]{3,}\d")
+_PHONE_RUN_BYTES = re.compile(rb"\+?\(?[0-9][0-9\s\-()./]{3,}[0-9]")
+#: Digits of a phone number a same-length mask keeps (as :func:`mask_phone` does).
+_KEPT_DIGITS = 2
 _PARSE_ERRORS = {
     phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "invalid country code",
     phonenumbers.NumberParseException.NOT_A_NUMBER: "not a number",
@@ -87,6 +106,75 @@ def mask_phone(raw: str) -> str:
     if len(digits) <= 4:
         return f"<{len(digits)} digits>"
     return f"<{len(digits)} digits, …{''.join(digits[-2:])}>"
+
+
+def looks_like_phone(text: str) -> bool:
+    """Whether ``text`` is a phone number in clear: digits and phone punctuation only, 5+ digits.
+
+    The rule of the producers' caller check (:func:`hotline.producers.delivery.caller_problem`):
+    ``138 1234 5678``, ``+86-138…``, ``(025)8888…``, ``138.1234.5678`` and ``138/1234/5678``
+    all look like numbers; a 64-hex caller id, ``12`` or ``abc`` do not.
+    """
+    return sum(c.isdigit() for c in text) >= 5 and _PHONE_TEXT.fullmatch(text) is not None
+
+
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
+
+
+def has_phone_run(text: str) -> bool:
+    """Whether ``text`` holds a run of 5+ digits (phone separators allowed) anywhere."""
+    return any(_digits(m.group()) >= 5 for m in PHONE_RUN.finditer(text))
+
+
+def _blank(run: str) -> str:
+    """``run`` with every digit but the last two as ``*`` — as many ``*`` as the digit has
+    UTF-8 bytes, so the UTF-8 length stays the same; separators are kept."""
+    keep = _digits(run) - _KEPT_DIGITS
+    out = []
+    for c in run:
+        if c.isdigit() and keep > 0:
+            keep -= 1
+            out.append("*" * len(c.encode("utf-8")))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def blank_phone_runs(text: str) -> str:
+    """``text`` with each run of 5+ digits masked in place, keeping its UTF-8 length.
+
+    Every digit of a run but its last two becomes ``*`` (``138-1234-5678`` →
+    ``***-****-**78``), so a masked value stays exactly as long in bytes as the number was
+    (an Avro string, being length-prefixed, stays decodable) and shows no more than
+    :func:`mask_phone` does. Runs of fewer than 5 digits are kept; masking is idempotent.
+    """
+    return PHONE_RUN.sub(
+        lambda m: _blank(m.group()) if _digits(m.group()) >= 5 else m.group(), text
+    )
+
+
+def blank_phone_runs_in_bytes(data: bytes, start: int = 0) -> bytes:
+    """``data`` (any bytes) with each run of 5+ digits after ``start`` masked, same length.
+
+    UTF-8 text is masked as by :func:`blank_phone_runs` (full-width digits too); other bytes
+    by their ASCII digit runs. Bytes before ``start`` (e.g. a header) are kept.
+    """
+    head, body = bytes(data[:start]), bytes(data[start:])
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+
+        def blank(match: re.Match[bytes]) -> bytes:
+            run = match.group()
+            return (
+                _blank(run.decode("ascii")).encode("ascii")
+                if sum(48 <= b <= 57 for b in run) >= 5
+                else run
+            )
+
+        return head + _PHONE_RUN_BYTES.sub(blank, body)
+    return head + blank_phone_runs(text).encode("utf-8")
 
 
 def normalize_phone(raw: str, *, area_code: str | None = None) -> Phone:

@@ -48,7 +48,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from hotline.errors import InvalidInput
 from hotline.infra.topics import raw_topic
-from hotline.privacy import mask_phone
+from hotline.privacy import looks_like_phone, mask_phone
 from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
 from hotline.producers.spool import Spool
 from hotline.regions import RegionRegistry, default_registry
@@ -77,7 +77,6 @@ FAMILIES: dict[str, str] = {
     "qa": "qa",
 }
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
-_PHONEISH = re.compile(r"^[\s+()\-.\d]*$")
 
 
 def family_of(record_type: str) -> str:
@@ -92,7 +91,8 @@ def caller_problem(fields: Mapping[str, Any]) -> str | None:
     """Why a caller field of ``fields`` must not leave the center, or None.
 
     A caller field is any key starting with ``caller`` holding text. Refused: text of digits
-    and phone punctuation with at least 5 digits (a number in clear), shown only masked. Text
+    and phone punctuation (spaces, ``+()-./``) with at least 5 digits
+    (:func:`hotline.privacy.looks_like_phone`: a number in clear), shown only masked. Text
     that is a 64-hex HMAC id passes; anything else is left to the schema's validation.
     """
     for name, value in fields.items():
@@ -100,8 +100,7 @@ def caller_problem(fields: Mapping[str, Any]) -> str | None:
             continue
         if _CALLER_ID.fullmatch(value):
             continue
-        digits = sum(c.isdigit() for c in value)
-        if digits >= 5 and _PHONEISH.fullmatch(value):
+        if looks_like_phone(value):
             return (
                 f"{name} holds a phone number in clear {mask_phone(value)}; "
                 "send its keyed hash (hotline.privacy.caller_id) instead"

@@ -1,9 +1,10 @@
 """The pydantic side of the contracts: the record base class and the envelope.
 
-Every model is frozen and forbids unknown fields. ``model.to_avro()`` gives the dict the codec
-encodes; ``Model.from_avro(d)`` validates a decoded dict. Cross-field rules that Avro cannot
-express are declared once in ``PRESENT_IFF`` and mirrored as a ``hotline.present_iff``
-property in the ``.avsc`` file (see :mod:`hotline.schemas.contract`).
+Every model is frozen, forbids unknown fields and keeps input values out of its validation
+errors. ``model.to_avro()`` gives the dict the codec encodes; ``Model.from_avro(d)``
+validates a decoded dict. Cross-field rules that Avro cannot express are declared once in
+``PRESENT_IFF`` and mirrored as a ``hotline.present_iff`` property in the ``.avsc`` file (see
+:mod:`hotline.schemas.contract`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from hotline.schemas.types import Count, EventType, Id, RegionCode, SchemaVersio
 
 NAMESPACE = "cn.hotline.events"
 
+#: Every record and the envelope: frozen, no unknown fields, and validation errors that name
+#: the field and the rule but never echo the value (``hide_input_in_errors``): a decoded event
+#: is untrusted input, and its error text goes to dead letters and logs — a raw phone number
+#: in ``caller_id`` must not (docs/privacy.md).
+_CONFIG = ConfigDict(
+    frozen=True, extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True
+)
+
 
 class Record(BaseModel):
     """Base of every record type: one model per ``.avsc`` record of the same name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = _CONFIG
 
     #: The dotted type name (``call.offered``), the codec's key for this record type.
     RECORD_TYPE: ClassVar[str]
@@ -55,7 +64,7 @@ class Record(BaseModel):
 class Envelope(BaseModel):
     """Carried by every raw event: who emitted it, when, about which region, in what order."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = _CONFIG
 
     event_id: Uuid
     event_type: EventType

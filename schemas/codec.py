@@ -168,6 +168,32 @@ class Codec:
             )
         return reading.record_type, record  # type: ignore[return-value]
 
+    def decode_as_written(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """``(record type, dict)`` of single-object bytes as their writer schema has them.
+
+        No resolution to the current schema (fields the reader dropped are kept) and
+        timestamps stay epoch-ms longs: for looking at what a producer sent, e.g. before
+        dead-lettering it (:mod:`hotline.schemas.redact`), not for the hot path.
+        """
+        try:
+            reading = self._decoding[data[:HEADER_SIZE]]
+        except (KeyError, TypeError):
+            raise CodecError(_header_problem(data)) from None
+        stream = BytesIO(data)
+        stream.seek(HEADER_SIZE)
+        try:
+            record = _read_data(stream, reading.writer, reading.named, None, _READ_OPTIONS)
+        except Exception as exc:
+            raise CodecError(
+                f"{reading.record_type}: body of {len(data)} bytes is truncated or corrupt "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        if stream.tell() != len(data):
+            raise CodecError(
+                f"{reading.record_type}: {len(data) - stream.tell()} trailing bytes after the body"
+            )
+        return reading.record_type, record  # type: ignore[return-value]
+
     def encode_model(self, model: Record) -> bytes:
         """Bytes of a validated pydantic record."""
         return self.encode(model.RECORD_TYPE, model.to_avro())

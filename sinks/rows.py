@@ -28,7 +28,9 @@ from hotline.schemas import (
     ContractViolation,
     Level,
     check,
+    default_codec,
 )
+from hotline.schemas.redact import redact_original
 from hotline.streams.rollup import NATIONAL_CODE, region_at
 
 STAGE = "sinks.clickhouse"
@@ -275,6 +277,11 @@ def to_rows(
         if routes is None:
             raise ContractViolation(record_type, [f"no table for this record type on {topic}"])
         check(record_type, record, decoded=True)
+        if record_type == "dead_letter.record":  # one from a worker before the masking
+            redacted = redact_original(codec, record["original"])
+            if redacted.changed:
+                record["original"] = redacted.data
+                record["error_detail"] = redacted.detail(record["error_detail"], 10_000)
         rows = []
         for table, build in routes:
             row = build(record)
@@ -286,7 +293,7 @@ def to_rows(
         reason, error = "undecodable", exc
     except (ContractViolation, InvalidInput, KeyError, TypeError, ValueError) as exc:
         reason, error = "invalid", exc
-    return [dead_letter_row(value, reason, error, topic, partition, offset, now())]
+    return [dead_letter_row(value, reason, error, topic, partition, offset, now(), codec)]
 
 
 def dead_letter_row(
@@ -297,9 +304,16 @@ def dead_letter_row(
     partition: int,
     offset: int,
     failed_at: datetime,
+    codec: Codec | None = None,
 ) -> Routed:
-    """A ``dead_letters`` row for a message this sink gives up on."""
-    original = base64.b64encode(value or b"").decode("ascii")
+    """A ``dead_letters`` row for a message this sink gives up on.
+
+    The sink also reads the raw agent topics, which centers write: a raw event there may
+    carry a caller's number in clear, which is masked in the original bytes
+    (:func:`~hotline.schemas.redact.redact_original`) and said in the detail.
+    """
+    redacted = redact_original(codec or default_codec(), value)
+    original = base64.b64encode(redacted.data).decode("ascii")
     return Routed(
         "dead_letters",
         (
@@ -310,7 +324,7 @@ def dead_letter_row(
             offset,
             original,
             type(error).__name__,
-            str(error)[:10_000],
+            redacted.detail(str(error), 10_000),
             failed_at,
             "",
         ),

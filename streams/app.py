@@ -5,7 +5,7 @@ Topology::
     hotline.raw.<province>.{calls,surveys,tickets,agents,qa}   (keyed by call/ticket/agent id)
       │  task `ingest` (its own consumer, :class:`RawReader`): decode (codec), validate
       │  (model, known region, plausible time, province of the topic) → invalid:
-      │  hotline.deadletter (reason, original bytes)
+      │  hotline.deadletter (reason, original bytes; a phone number in clear masked)
       ▼
     <app id>-groups (internal, keyed and partitioned by group = province code)
       │  agent `groups`: per province GroupState (calls → records, buckets, city and
@@ -67,6 +67,7 @@ from hotline.schemas import (
     TicketCountSnapshot,
     default_codec,
 )
+from hotline.schemas.redact import redact_original
 from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
@@ -540,15 +541,20 @@ class Worker:
         stage: str = "streams.ingest",
     ) -> None:
         self.stats[f"dead_{reason.value}"] += 1
+        # A phone number in clear (a producer that skipped pseudonymisation) is masked in
+        # the original, in place; other bytes are kept exactly (docs/privacy.md).
+        redacted = redact_original(self.codec, data)
+        if redacted.changed:
+            self.stats["masked_originals"] += 1
         record = DeadLetter(
             reason=reason,
             stage=stage,
             source_topic=topic,
             source_partition=partition,
             source_offset=max(offset, 0),
-            original=data,
+            original=redacted.data,
             error_type=error_type,
-            error_detail=detail[:2000],
+            error_detail=redacted.detail(detail, 2000),
             failed_at=datetime.now(UTC),
         )
         self._send(

@@ -129,6 +129,6 @@ def test_public_api_is_explicit() -> None:
     exported = {name for name in dir(public) if not name.startswith("_")}
     modules = {
         "agents", "base", "calls", "catalog", "codec", "contract", "derived", "enums",
-        "errors", "examples", "qa", "registry", "tickets", "types",
+        "errors", "examples", "qa", "redact", "registry", "tickets", "types",
     }  # fmt: skip
     assert exported - modules == set(public.__all__)

@@ -17,18 +17,21 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from hotline.privacy import mask_phone
+from hotline.privacy import PHONE_RUN, mask_phone
 from hotline.producers.queue_log.errors import MalformedLine
 
 __all__ = ["QueueLogLine", "mask_line", "parse_line"]
 
 _EVENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _TIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
-#: A run of 5+ digits, possibly with separators a phone number is written with.
-_DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s\-()]{3,}\d")
-_UNIQUEID = re.compile(r"^\d+\.\d+$")
-#: Epoch seconds 2001–2033 (ten digits from 1): no Chinese phone number is written so.
-_EPOCH = re.compile(r"^1\d{9}$")
+#: A run of 5+ digits, possibly with the separators a phone number is written with (spaces,
+#: ``+()-./``: ``normalize_phone`` reads ``138.1234.5678`` and ``138/1234/5678`` as numbers).
+_DIGIT_RUN = PHONE_RUN
+#: Epoch seconds 2001–2033 (ten digits from 1), with an optional fraction: no Chinese phone
+#: number is written so.
+_EPOCH = re.compile(r"^1\d{9}(\.\d{1,6})?$")
+#: An Asterisk unique id: epoch seconds, a dot, a sequence number.
+_UNIQUEID = re.compile(r"^1\d{9}\.\d+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +95,11 @@ def _mask_runs(text: str) -> str:
 def mask_line(text: str) -> str:
     """``text`` safe for logs and dead letters: digit runs that could be numbers are masked.
 
-    The time (field 1, if it looks like a time) and an Asterisk unique id (field 2,
-    ``epoch.seq``) are kept so that a dead letter can still be found in the log; every other
-    run of 5+ digits is masked.
+    The time (field 1, if it looks like a time: ``YYYY-MM-DD HH:MM:SS`` or epoch seconds,
+    with or without a fraction) and an Asterisk unique id (field 2, ``epoch.seq``) are kept so
+    that a dead letter can still be found in the log; every other run of 5+ digits is masked,
+    its digits separated or not by spaces, ``+``, ``()``, ``-``, ``.`` or ``/`` (all of which
+    a phone number may be written with: ``138.1234.5678``, ``138/1234/5678``).
     """
     text = text.rstrip("\r\n")
     fields = text.split("|")
