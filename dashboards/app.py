@@ -7,6 +7,7 @@ Build the app with :func:`create_app`; ``hotline dashboard`` serves it with uvic
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,10 +19,11 @@ from urllib.parse import parse_qs
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from hotline.centers import Center, CenterRegistry, UnknownCenter
 from hotline.errors import Backpressure, HotlineError, InvalidInput, RetryableError
-from hotline.regions import RegionRegistry, UnknownRegion
+from hotline.regions import MUNICIPALITIES, RegionRegistry, UnknownRegion
 
 from . import queries
 from .acks import AckStore
@@ -41,6 +43,7 @@ from .quality import EvaluationWriter, add_quality_routes
 from .scopes import NATIONAL_CODE, Scope
 from .sessions import COOKIE, SessionStore
 from .tables import METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
+from .throttle import Attempt, LoginThrottle
 from .tiles import TILES
 from .timerange import RANGE_LABELS, TimeRange, resolve
 from .users import User, UserStore
@@ -78,6 +81,8 @@ class Services:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: the one write path (POST /api/quality/evaluations); None: the form is switched off
     evaluations: EvaluationWriter | None = None
+    #: failed-login counts; None: one of the app's own, from the config's limits
+    throttle: LoginThrottle | None = None
 
 
 def create_app(services: Services) -> FastAPI:
@@ -122,12 +127,18 @@ def create_app(services: Services) -> FastAPI:
         return place
 
     def may_see(user: User, center: Center) -> bool:
-        """A center within the user's scope, or the one answering for it (a municipality's
-        districts are served by the provincial center: its city users see that center)."""
+        """A center whose home is within the user's scope; and, for a city user of a
+        municipality (北京、天津、上海、重庆: 市辖区, 县), the center answering for the city,
+        which is the municipality's own center. Nowhere else does a center above the city
+        count: a provincial center serving a whole province (省级大集中) is the province's."""
         scope = user.scope
         if scope.allows(center.home, s.regions):
             return True
-        return scope.kind != "national" and s.centers.serves(center.center_id, scope.code)
+        return (
+            scope.kind == "city"
+            and s.regions.province_of(scope.code).code in MUNICIPALITIES
+            and s.centers.serves(center.center_id, scope.code)
+        )
 
     def authorize_center(user: User, center_id: str) -> Center:
         center = s.centers.get(center_id)
@@ -217,6 +228,26 @@ def create_app(services: Services) -> FastAPI:
 
     # -- login ---------------------------------------------------------------------------
 
+    throttle = (
+        s.throttle
+        if s.throttle is not None
+        else LoginThrottle(
+            s.config.login_failures_per_user,
+            s.config.login_failures_per_client,
+            s.config.login_window_s,
+        )
+    )
+    app.state.login_throttle = throttle
+
+    def too_many_failures(wait: float) -> Response:
+        seconds = LoginThrottle.retry_after(wait)
+        when = f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
+        return JSONResponse(
+            {"detail": f"登录失败次数过多，请 {when}后再试"},
+            status_code=429,
+            headers={"Retry-After": str(seconds)},
+        )
+
     @app.post("/api/login")
     async def login(request: Request) -> Response:
         body = await request.body()
@@ -228,9 +259,25 @@ def create_app(services: Services) -> FastAPI:
         else:
             data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         name, password = str(data.get("username", "")), str(data.get("password", ""))
-        user = s.users.verify(name, password) if name and password else None
-        if user is None:
+        if not (name and password):
             return JSONResponse({"detail": "用户名或密码错误"}, status_code=401)
+        client = request.client.host if request.client else "unknown"
+        attempt = throttle.begin(name, client)
+        if not isinstance(attempt, Attempt):
+            log.info("login of %r from %s throttled for %.0f s", name, client, attempt)
+            return too_many_failures(attempt)
+        checked = False
+        try:
+            # argon2 takes tens of milliseconds of CPU: in a worker thread, not the event loop
+            user = await run_in_threadpool(s.users.verify, name, password)
+            checked = True
+        finally:
+            if not checked:
+                throttle.release(attempt)
+        if user is None:
+            throttle.failed(attempt)
+            return JSONResponse({"detail": "用户名或密码错误"}, status_code=401)
+        throttle.succeeded(attempt)
         session = s.sessions.create(user)
         response = JSONResponse(
             {"user": user.name, "scope": str(user.scope), "home": home_of(user)}

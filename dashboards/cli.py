@@ -2,7 +2,8 @@
 
 ::
 
-    hotline dashboard [--host 127.0.0.1] [--port 8000]
+    hotline dashboard [--host 127.0.0.1] [--port 8000] [--login-failures-per-user 5]
+                      [--login-failures-per-client 20] [--login-window 300]
     hotline dashboard user add NAME --scope national|province:320000|city:320100
     hotline dashboard user list | remove NAME
     hotline dashboard demo-account          # (re)creates `demo` with a fresh password, prints it
@@ -92,6 +93,15 @@ def serve(
     evaluation_writes: bool = typer.Option(
         True, help="the 质量监测 form may store evaluations (admin credentials of clickhouse)"
     ),
+    login_failures_per_user: int = typer.Option(
+        5, min=1, help="failed logins of one user name within --login-window before 429"
+    ),
+    login_failures_per_client: int = typer.Option(
+        20, min=1, help="failed logins from one client address within --login-window before 429"
+    ),
+    login_window: int = typer.Option(
+        300, min=1, help="seconds over which failed logins are counted (per process)"
+    ),
 ) -> None:
     """Serve the dashboards (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
@@ -99,7 +109,13 @@ def serve(
     import uvicorn
 
     settings = _settings(ctx)
-    config = DashboardConfig.from_settings(settings, secure_cookies=secure_cookies)
+    config = DashboardConfig.from_settings(
+        settings,
+        secure_cookies=secure_cookies,
+        login_failures_per_user=login_failures_per_user,
+        login_failures_per_client=login_failures_per_client,
+        login_window_s=login_window,
+    )
     if missing_assets():
         typer.echo(f"warning: charts are off until you {HOW}", err=True)
     if not config.users_file.exists():

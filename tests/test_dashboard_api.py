@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from test_dashboard_data import (
     services,
 )
 
+from hotline.centers import CentersConfig, ProvinceMode, build_centers
 from hotline.dashboards.app import create_app
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 
@@ -307,6 +309,25 @@ def test_a_city_user_sees_the_provincial_center_that_serves_the_city(app) -> Non
     assert [r["center_id"] for r in listed] == ["C110000"]
     assert bj.get("/api/regions/110000/summary").status_code == 403  # not the municipality
     assert bj.get("/api/centers/C120000/summary").status_code == 403  # Tianjin's
+
+
+def test_a_city_user_of_a_centralized_province_does_not_see_the_provincial_center(app) -> None:
+    # 省级大集中: Jiangsu's provincial center answers for Nanjing, but it is the province's
+    centers = build_centers(
+        app.state.services.regions,
+        CentersConfig(provinces={"320000": ProvinceMode(mode="centralized")}),
+    )
+    centralized = create_app(replace(app.state.services, centers=centers))
+    nj = login(centralized, "nj")
+    for path in ("summary", "series", "live"):
+        response = nj.get(f"/api/centers/C320000/{path}")
+        assert response.status_code == 403, response.text
+        assert "无权查看" in response.json()["detail"]
+    assert nj.get("/api/regions/320100/centers").json()["rows"] == []
+    js = login(centralized, "js")
+    assert js.get("/api/centers/C320000/summary").status_code == 200
+    listed = js.get("/api/regions/320100/centers").json()["rows"]
+    assert [r["center_id"] for r in listed] == ["C320000"]
 
 
 def test_inside_the_scope_and_unknown_codes(nj: TestClient) -> None:

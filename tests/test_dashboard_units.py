@@ -1,16 +1,28 @@
 """Dashboard pieces without ClickHouse: time ranges and grains, scopes, session expiry,
-users file and the ``hotline dashboard user`` commands."""
+users file and the ``hotline dashboard user`` commands; the failed-login throttle; and the app
+itself over a stub warehouse (no rows) for login throttling and which centers a scope sees."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from hotline.centers import CentersConfig, ProvinceMode, build_centers, default_centers
 from hotline.cli import app
+from hotline.dashboards.acks import AckStore
+from hotline.dashboards.app import Services, create_app
+from hotline.dashboards.config import DashboardConfig
 from hotline.dashboards.scopes import Scope
 from hotline.dashboards.sessions import SessionStore
+from hotline.dashboards.throttle import Attempt, LoginThrottle
 from hotline.dashboards.timerange import CHINA, resolve
 from hotline.dashboards.users import User, UserStore
 from hotline.errors import InvalidInput
@@ -120,3 +132,283 @@ def test_user_commands(tmp_path) -> None:
         env=env,
     )
     assert bad.exit_code != 0
+
+
+# -- the failed-login throttle ----------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fail(throttle: LoginThrottle, user: str, client: str = "10.0.0.1") -> None:
+    attempt = throttle.begin(user, client)
+    assert isinstance(attempt, Attempt)
+    throttle.failed(attempt)
+
+
+def test_throttle_counts_failures_per_user_in_a_sliding_window() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(per_user=3, per_client=100, window_s=300, clock=clock)
+    for _ in range(3):
+        fail(throttle, "js")
+        clock.now += 10
+    wait = throttle.begin("js", "10.0.0.2")  # another address: the name's count is full
+    assert wait == pytest.approx(300 - 30)
+    assert LoginThrottle.retry_after(wait) == 270
+    assert isinstance(throttle.begin("nj", "10.0.0.1"), Attempt)  # other names are not
+    clock.now = 1000 + 300  # the first failure leaves the window: one more try
+    fail(throttle, "js")
+    assert throttle.begin("js", "10.0.0.1") == pytest.approx(10)
+    clock.now += 10_000
+    assert isinstance(throttle.begin("js", "10.0.0.1"), Attempt)
+
+
+def test_throttle_counts_failures_per_client_over_all_names() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(per_user=5, per_client=4, window_s=60, clock=clock)
+    for i in range(4):
+        fail(throttle, f"name{i}")
+    assert throttle.begin("fresh-name", "10.0.0.1") == pytest.approx(60)
+    assert isinstance(throttle.begin("fresh-name", "10.0.0.9"), Attempt)
+
+
+def test_a_success_resets_the_name_but_not_the_client() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(per_user=3, per_client=5, window_s=300, clock=clock)
+    fail(throttle, "js")
+    fail(throttle, "js")
+    ok = throttle.begin("js", "10.0.0.1")
+    assert isinstance(ok, Attempt)
+    throttle.succeeded(ok)
+    for _ in range(3):  # the name starts afresh
+        fail(throttle, "js")
+    # the client had 2 + 3 failures: full, though the success freed its own slot
+    assert throttle.begin("other", "10.0.0.1") > 0
+
+
+def test_parallel_attempts_reserve_their_slots_and_errors_release_them() -> None:
+    throttle = LoginThrottle(per_user=2, per_client=10, window_s=300, clock=Clock())
+    first, second = throttle.begin("js", "a"), throttle.begin("js", "b")
+    assert isinstance(first, Attempt) and isinstance(second, Attempt)
+    assert throttle.begin("js", "c") > 0  # both still being checked: no third
+    throttle.release(first)
+    assert isinstance(throttle.begin("js", "c"), Attempt)
+    with pytest.raises(ValueError):
+        LoginThrottle(per_user=0, per_client=1, window_s=1)
+
+
+def test_throttle_forgets_names_whose_failures_left_the_window() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(per_user=5, per_client=10**6, window_s=60, clock=clock)
+    for i in range(3000):
+        fail(throttle, f"old{i}")
+    assert len(throttle) == 3001  # every name in the window, and the client
+    clock.now += 61
+    for i in range(2000):
+        fail(throttle, f"new{i}")
+    assert len(throttle) == 2001  # the old names were swept on the way
+
+
+# -- the app over a stub warehouse -------------------------------------------------------------
+
+
+class StubWarehouse:
+    """No rows for any query; records what was asked."""
+
+    database = "hotline"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any] | None]] = []
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.calls.append((sql, params))
+        return []
+
+    def client(self) -> Any:
+        raise RuntimeError("no ClickHouse in these tests")
+
+
+STUB_ACCOUNTS = {  # name: (password, scope)
+    "nat": ("nat-password", "national"),
+    "js": ("js-password", "province:320000"),
+    "nj": ("nj-password", "city:320100"),
+    "bj": ("bj-password", "city:110100"),  # Beijing's districts (市辖区)
+    "cqx": ("cqx-password", "city:500200"),  # Chongqing's counties (县)
+}
+
+
+def stub_app(
+    home: Path,
+    centers_config: CentersConfig | None = None,
+    throttle: LoginThrottle | None = None,
+    **config: Any,
+):
+    regions = default_registry()
+    cfg = DashboardConfig(home=home, **config)
+    # a cheap argon2id: the throttle tests make dozens of checks
+    users = UserStore(
+        cfg.users_file, regions, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+    for name, (password, scope) in STUB_ACCOUNTS.items():
+        users.add(name, password, scope)
+    centers = (
+        default_centers() if centers_config is None else build_centers(regions, centers_config)
+    )
+    services = Services(
+        cfg,
+        users,
+        SessionStore(cfg.session_ttl_s),
+        StubWarehouse(),  # type: ignore[arg-type]
+        AckStore(cfg.acks_file),
+        regions,
+        centers,
+        now=lambda: datetime(2025, 3, 3, 2, tzinfo=UTC),
+        throttle=throttle,
+    )
+    return create_app(services)
+
+
+def post_login(client: TestClient, name: str, password: str):
+    return client.post("/api/login", json={"username": name, "password": password})
+
+
+def stub_login(app, name: str) -> TestClient:
+    client = TestClient(app)
+    assert post_login(client, name, STUB_ACCOUNTS[name][0]).status_code == 200
+    return client
+
+
+def test_failed_logins_are_throttled_with_429_and_retry_after(tmp_path) -> None:
+    clock = Clock()
+    app = stub_app(tmp_path, throttle=LoginThrottle(5, 20, 300, clock=clock))
+    client = TestClient(app)
+    assert [post_login(client, "js", f"guess{i:04d}").status_code for i in range(5)] == [401] * 5
+    clock.now += 30
+    refused = post_login(client, "js", "guess-again")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "270"
+    assert refused.json()["detail"] == "登录失败次数过多，请 5 分钟后再试"
+    # the right password waits too (else the throttle would tell when a guess was right)
+    assert post_login(client, "js", "js-password").status_code == 429
+    # unknown names are counted like known ones: a 429 does not tell that a name exists
+    assert [post_login(client, "nobody", "x" * 10).status_code for _ in range(6)][-1] == 429
+    # another user from the same address is not locked by js's failures (5 + 5 < 20)
+    assert post_login(client, "nj", "nj-password").status_code == 200
+    clock.now += 270  # the first failure leaves the window
+    assert post_login(client, "js", "js-password").status_code == 200
+
+
+def test_a_successful_login_resets_the_count_and_never_counts(tmp_path) -> None:
+    app = stub_app(tmp_path, login_failures_per_user=3, login_failures_per_client=50)
+    client = TestClient(app)
+    for _ in range(4):
+        assert post_login(client, "js", "wrong-password").status_code == 401
+        assert post_login(client, "js", "wrong-password").status_code == 401
+        assert post_login(client, "js", "js-password").status_code == 200
+    for _ in range(30):  # many logins (the browser tests, the bench) are not failures
+        assert post_login(client, "nat", "nat-password").status_code == 200
+    # the limits come from DashboardConfig when the services bring no throttle
+    assert app.state.login_throttle.per_user == 3
+    assert app.state.login_throttle.per_client == 50
+
+
+def test_failed_logins_are_throttled_per_client_address(tmp_path) -> None:
+    app = stub_app(tmp_path, login_failures_per_user=5, login_failures_per_client=6)
+    client = TestClient(app)
+    codes = [post_login(client, f"name{i}", "wrong-password").status_code for i in range(7)]
+    assert codes == [401] * 6 + [429]
+    refused = post_login(client, "js", "js-password")
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 300
+
+
+def test_the_password_check_runs_off_the_event_loop(tmp_path) -> None:
+    app = stub_app(tmp_path)
+    users: UserStore = app.state.services.users
+    seen: list[tuple[bool, str]] = []
+    verify = users.verify
+
+    def recording(name: str, password: str):
+        try:
+            asyncio.get_running_loop()
+            in_loop = True
+        except RuntimeError:
+            in_loop = False
+        seen.append((in_loop, threading.current_thread().name))
+        return verify(name, password)
+
+    users.verify = recording  # type: ignore[method-assign]
+    client = TestClient(app)
+    assert post_login(client, "js", "wrong-password").status_code == 401
+    assert post_login(client, "js", "js-password").status_code == 200
+    assert [in_loop for in_loop, _thread in seen] == [False, False]
+
+
+def test_unknown_names_still_cost_a_password_check(tmp_path) -> None:
+    checked: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            checked.append(str(hash))
+            return super().verify(hash, password)
+
+    app = stub_app(tmp_path)
+    users: UserStore = app.state.services.users
+    users._hasher = Counting(time_cost=1, memory_cost=1024, parallelism=1)
+    assert post_login(TestClient(app), "nobody", "x" * 10).status_code == 401
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$")
+
+
+CENTRALIZED_JIANGSU = CentersConfig(provinces={"320000": ProvinceMode(mode="centralized")})
+
+
+@pytest.mark.parametrize("path", ["summary", "series", "live"])
+def test_a_city_user_does_not_see_the_centralized_provincial_center(tmp_path, path) -> None:
+    app = stub_app(tmp_path, CENTRALIZED_JIANGSU)
+    assert app.state.services.centers.serves("C320000", "320100")  # it answers for Nanjing
+    nj = stub_login(app, "nj")
+    warehouse: StubWarehouse = app.state.services.warehouse
+    before = len(warehouse.calls)
+    response = nj.get(f"/api/centers/C320000/{path}")
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == "无权查看江苏省12333（省级大集中）：您的范围是江苏省 南京市"
+    assert len(warehouse.calls) == before  # nothing was read
+    # the province's user sees it
+    assert stub_login(app, "js").get(f"/api/centers/C320000/{path}").status_code == 200
+
+
+def test_a_city_of_a_centralized_province_lists_no_provincial_center(tmp_path) -> None:
+    app = stub_app(tmp_path, CENTRALIZED_JIANGSU)
+    body = stub_login(app, "nj").get("/api/regions/320100/centers").json()
+    assert body["rows"] == []
+    assert body["empty_reason"] == "该时段无数据：南京市没有登记的中心"
+    # the province user's list of the same city shows the center answering for it
+    rows = stub_login(app, "js").get("/api/regions/320100/centers").json()["rows"]
+    assert [r["center_id"] for r in rows] == ["C320000"]
+
+
+@pytest.mark.parametrize("centers_config", [None, CENTRALIZED_JIANGSU])
+def test_a_city_user_never_sees_a_non_municipal_provincial_center(tmp_path, centers_config) -> None:
+    nj = stub_login(stub_app(tmp_path, centers_config), "nj")
+    assert nj.get("/api/centers/C320000/summary").status_code == 403
+    assert nj.get("/api/regions/320000/summary").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "city", "center", "other"),
+    [("bj", "110100", "C110000", "C120000"), ("cqx", "500200", "C500000", "C110000")],
+)
+def test_a_municipality_city_user_sees_the_municipal_center(
+    tmp_path, who: str, city: str, center: str, other: str
+) -> None:
+    client = stub_login(stub_app(tmp_path, CENTRALIZED_JIANGSU), who)
+    for path in ("summary", "series", "live"):
+        assert client.get(f"/api/centers/{center}/{path}").status_code == 200
+        assert client.get(f"/api/centers/{other}/{path}").status_code == 403
+    rows = client.get(f"/api/regions/{city}/centers").json()["rows"]
+    assert [r["center_id"] for r in rows] == [center]
+    assert client.get(f"/api/regions/{center[1:]}/summary").status_code == 403
