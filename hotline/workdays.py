@@ -24,6 +24,7 @@ Rules (repeated in ``docs/regions.md``, section "Working days"):
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -70,7 +71,13 @@ def china_date(moment: dt.date | dt.datetime) -> dt.date:
 
 def is_working_day(day: dt.date | dt.datetime) -> bool:
     """True if ``day`` is an official working day (incl. 调休 weekend days)."""
-    d = china_date(day)
+    return _is_workday(china_date(day))
+
+
+@lru_cache(maxsize=8192)
+def _is_workday(d: dt.date) -> bool:
+    """``chinese_calendar.is_workday``, remembered per day (~0.1 ms a call uncached; the ticket
+    due rule asks for the same few days over and over). Errors are not remembered."""
     try:
         return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:

@@ -412,11 +412,13 @@ class AlertEngine:
     def on_ticket(
         self, record: TicketRecord, watermark: datetime, warn_at: datetime | None
     ) -> list[Alert]:
-        """Dangerous calls (critical, at once, until resolved) and due times (warning
-        ``due_warning_working_hours`` before, critical once missed, until resolved)."""
+        """Dangerous calls (critical, at once, until resolved or closed) and due times
+        (warning ``due_warning_working_hours`` before, critical once missed, until resolved or
+        closed). The record is open while both ``resolved_at`` and ``closed_at`` are null (a
+        reopen clears them); the alerts close at the resolution, else at the close."""
         out: list[Alert] = []
-        is_open = record.resolved_at is None
-        resolved = record.resolved_at or record.as_of
+        is_open = record.resolved_at is None and record.closed_at is None
+        ended = record.resolved_at or record.closed_at or record.as_of
         center, region = record.center_id, record.region_code
         if record.category == TicketCategory.DANGEROUS_CALL:
             key = f"dangerous_call|{record.ticket_id}"
@@ -432,7 +434,7 @@ class AlertEngine:
                     f"back by {record.due_at.isoformat()}",
                 )
             else:
-                if self.book.get(key).episode == 0:  # created and resolved in one step
+                if self.book.get(key).episode == 0:  # created and resolved/closed in one step
                     self.book.raise_(
                         key,
                         AlertKind.DANGEROUS_CALL,
@@ -440,15 +442,16 @@ class AlertEngine:
                         region,
                         center,
                         record.created_at,
-                        f"dangerous call: ticket {record.ticket_id} (resolved)",
+                        f"dangerous call: ticket {record.ticket_id} "
+                        f"({'resolved' if record.resolved_at is not None else 'closed'})",
                     )
-                a = self.book.clear(key, resolved)
+                a = self.book.clear(key, ended)
             out += [a] if a is not None else []
         if record.category in self.rules.due_categories:
             key = f"ticket_due|{record.ticket_id}"
             a = None
             if not is_open:
-                a = self.book.clear(key, resolved)
+                a = self.book.clear(key, ended)
             elif watermark > record.due_at:
                 a = self.book.raise_(
                     key,

@@ -4,13 +4,24 @@ State is keyed by ticket id and holds the ticket's distinct events (duplicates b
 ignored); everything is computed from them sorted by ``(occurred_at, sequence, event_id)``,
 so the arrival order does not matter. Rules (the simulator's ledger counts the same way):
 
-* **due time**: ``ticket.created.due_at`` (the center computes it with
-  :func:`hotline.workdays.add_working_days`; :func:`policy_due_at` is the rule — complaint
-  2 working days — for checking it); a ``ticket.reopened`` with a ``due_at`` replaces it.
+* **due time**: the national service rule, :func:`policy_due_at` (complaint: 2 working days
+  on China's official calendar incl. 调休 make-up days, via :mod:`hotline.workdays`; a
+  dangerous call: 2 hours; per category in ``TICKET_DUE_WORKDAYS``), computed here from the
+  ``ticket.created`` time; a ``ticket.reopened`` starts the rule again from the reopen time.
+  The producer's ``ticket.created.due_at`` / ``ticket.reopened.due_at`` (a center's own
+  system's date, possibly from a plain weekday rule) is **ignored** for the record and for
+  scoring; ``TicketRecord`` has no field for it, so it is not carried (the raw event keeps it).
+  Only where the installed calendar does not cover the dates does it stand in
+  (:func:`~hotline.producers.simulator.facts.ticket_due_at`), rather than stop the stream.
 * **resolved on time**: each ``ticket.resolved`` counts in the UTC minute it occurred; it is on
-  time if it occurred at or before the due time in force then.
-* **open / overdue at a point in time**: open from created or reopened until resolved;
-  overdue if open and the due time in force is before that point.
+  time if it occurred at or before the due time in force then. A ``ticket.closed`` is not a
+  resolution: it counts nowhere.
+* **open / overdue at a point in time**: open from created or reopened until resolved **or
+  closed** (closed for good, e.g. withdrawn; a later reopen opens it again); overdue if open
+  and the due time in force is before that point.
+* **record**: ``resolved_at`` / ``on_time`` and ``closed_at`` are those of the resolution and
+  the close since the ticket was last created/reopened (a reopen clears them), so the record
+  is open exactly when both are null.
 """
 
 from __future__ import annotations
@@ -20,11 +31,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hotline.producers.simulator.facts import minute_bucket
-from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
+from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import working_time_before
-from hotline.workdays import add_working_days
 
 __all__ = [
     "TicketBook",
@@ -44,14 +53,8 @@ _STATUS = {
     "ticket.reopened": TicketStatus.REOPENED,
     "ticket.closed": TicketStatus.CLOSED,
 }
-
-
-def policy_due_at(category: TicketCategory, created_at: datetime) -> datetime:
-    """The service rule's due time: working days per category (complaint: 2), on China's
-    official calendar; a dangerous call within hours."""
-    if category == TicketCategory.DANGEROUS_CALL:
-        return created_at + timedelta(seconds=DANGEROUS_DUE_SECONDS)
-    return add_working_days(created_at, TICKET_DUE_WORKDAYS[category])
+_OPENS = ("ticket.created", "ticket.reopened")
+_ENDS = ("ticket.resolved", "ticket.closed")
 
 
 @dataclass(slots=True)
@@ -77,16 +80,27 @@ class TicketState:
     def created(self) -> Event | None:
         return next((e for e in self.ordered() if e.RECORD_TYPE == "ticket.created"), None)
 
-    def resolutions(self) -> list[tuple[datetime, bool]]:
-        """(resolved at, on time) for each resolution, in time order."""
-        out: list[tuple[datetime, bool]] = []
+    def timeline(self) -> list[tuple[Event, datetime | None]]:
+        """Each event in order with the due time in force after it: :func:`policy_due_at`
+        from the ``ticket.created`` time, started again at each ``ticket.reopened`` time
+        (None before the rule could start; the producer's ``due_at`` is not used)."""
+        created = self.created()
+        category = None if created is None else created.category  # type: ignore[attr-defined]
+        out: list[tuple[Event, datetime | None]] = []
         due: datetime | None = None
         for e in self.ordered():
-            if e.RECORD_TYPE in ("ticket.created", "ticket.reopened") and e.due_at is not None:  # type: ignore[attr-defined]
-                due = e.due_at  # type: ignore[attr-defined]
-            elif e.RECORD_TYPE == "ticket.resolved" and due is not None:
-                out.append((e.envelope.occurred_at, e.envelope.occurred_at <= due))
+            if e.RECORD_TYPE in _OPENS and category is not None:
+                due = ticket_due_at(category, e, due)
+            out.append((e, due))
         return out
+
+    def resolutions(self) -> list[tuple[datetime, bool]]:
+        """(resolved at, on time) for each resolution, in time order."""
+        return [
+            (e.envelope.occurred_at, e.envelope.occurred_at <= due)
+            for e, due in self.timeline()
+            if e.RECORD_TYPE == "ticket.resolved" and due is not None
+        ]
 
     def counts_by_minute(self) -> dict[tuple[int, str, str], tuple[int, int, int]]:
         """(minute start ms, region, category) → (created, resolved, resolved on time) of this
@@ -109,16 +123,16 @@ class TicketState:
         return rows
 
     def at(self, moment: datetime) -> tuple[bool, datetime | None]:
-        """(open, due time in force) from the events that occurred by ``moment``."""
+        """(open, due time in force) from the events that occurred by ``moment``: open after
+        created/reopened, not after resolved or closed."""
         is_open, due = False, None
-        for e in self.ordered():
+        for e, due_then in self.timeline():
             if e.envelope.occurred_at > moment:
                 break
-            if e.RECORD_TYPE in ("ticket.created", "ticket.reopened"):
+            due = due_then
+            if e.RECORD_TYPE in _OPENS:
                 is_open = True
-                if e.due_at is not None:  # type: ignore[attr-defined]
-                    due = e.due_at  # type: ignore[attr-defined]
-            elif e.RECORD_TYPE == "ticket.resolved":
+            elif e.RECORD_TYPE in _ENDS:
                 is_open = False
         return is_open, due
 
@@ -127,11 +141,25 @@ class TicketState:
         created = self.created()
         if created is None:
             return None
-        events = [e for e in self.ordered() if e.envelope.occurred_at <= as_of]
-        is_open, due = self.at(as_of)
+        events: list[Event] = []
+        due: datetime | None = None
+        resolved_at: datetime | None = None
+        closed_at: datetime | None = None
+        on_time: bool | None = None
+        for e, due_then in self.timeline():
+            at = e.envelope.occurred_at
+            if at > as_of:
+                break
+            events.append(e)
+            due = due_then
+            if e.RECORD_TYPE in _OPENS:  # (re)opened: the earlier end no longer holds
+                resolved_at = closed_at = on_time = None
+            elif e.RECORD_TYPE == "ticket.resolved" and due is not None:
+                resolved_at, on_time = at, at <= due
+            elif e.RECORD_TYPE == "ticket.closed":
+                closed_at = at
         assert due is not None
-        resolutions = [r for r in self.resolutions() if r[0] <= as_of]
-        closed = [e for e in events if e.RECORD_TYPE == "ticket.closed"]
+        is_open = resolved_at is None and closed_at is None
         return TicketRecord(
             ticket_id=self.ticket_id,
             center_id=created.envelope.center_id,
@@ -142,11 +170,11 @@ class TicketState:
             status=_STATUS[events[-1].RECORD_TYPE],
             created_at=created.envelope.occurred_at,
             due_at=due,
-            resolved_at=resolutions[-1][0] if resolutions and not is_open else None,
-            closed_at=closed[-1].envelope.occurred_at if closed else None,
+            resolved_at=resolved_at,
+            closed_at=closed_at,
             callbacks=sum(e.RECORD_TYPE == "ticket.callback_made" for e in events),
             reopens=sum(e.RECORD_TYPE == "ticket.reopened" for e in events),
-            on_time=resolutions[-1][1] if resolutions and not is_open else None,
+            on_time=on_time,
             overdue=is_open and due < as_of,
             as_of=as_of,
             version=version,
@@ -317,7 +345,7 @@ class TicketBook:
                 for e in events
             ]
         elif state.at(self.watermark)[0]:
-            return None  # still open: held until resolved
+            return None  # still open: held until resolved or closed
         else:
             out = []
         del self.states[state.ticket_id]

@@ -24,7 +24,9 @@ from hotline.schemas import (
     HungUpBy,
     Severity,
     TicketCategory,
+    TicketClosed,
     TicketCreated,
+    TicketReopened,
     TicketResolved,
     default_codec,
 )
@@ -86,6 +88,14 @@ def created(ticket: str, category: TicketCategory, at: datetime, due: datetime) 
 
 def resolved(ticket: str, at: datetime) -> TicketResolved:
     return TicketResolved(envelope=env("ticket.resolved", at), ticket_id=ticket)
+
+
+def closed(ticket: str, at: datetime) -> TicketClosed:
+    return TicketClosed(envelope=env("ticket.closed", at), ticket_id=ticket)
+
+
+def reopened(ticket: str, at: datetime) -> TicketReopened:
+    return TicketReopened(envelope=env("ticket.reopened", at), ticket_id=ticket)
 
 
 def engine(**rules: object) -> AlertEngine:
@@ -243,6 +253,49 @@ def test_tickets_dangerous_and_complaint_due() -> None:
     records, alerts = step(due + MIN)
     assert records[0].overdue and alerts[0].severity is Severity.CRITICAL
     assert alerts[0].version == 2
+
+
+def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() -> None:
+    config = StreamsConfig()
+    e = AlertEngine("330000", config)
+    book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    due = T0 + timedelta(days=2)  # Tuesday 09:00 + 2 working days
+    book.add(created("d1", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
+    book.add(created("c1", TicketCategory.COMPLAINT, T0, due))
+
+    def step(now: datetime) -> list:
+        changes, _, _ = book.advance(now)
+        return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+
+    assert [a.kind for a in step(T0)] == [AlertKind.DANGEROUS_CALL]
+    alerts = step(due + MIN)  # both missed their due times
+    assert {(a.kind, a.severity, a.closed_at) for a in alerts} >= {
+        (AlertKind.TICKET_OVERDUE, Severity.CRITICAL, None)
+    }
+    book.add(closed("d1", due + 2 * MIN))  # withdrawn, never resolved
+    book.add(closed("c1", due + 3 * MIN))
+    alerts = step(due + 3 * MIN)
+    assert sorted((a.kind, a.closed_at) for a in alerts) == [
+        (AlertKind.DANGEROUS_CALL, due + 2 * MIN),
+        (AlertKind.TICKET_OVERDUE, due + 3 * MIN),
+    ]
+    assert not any(entry.open for entry in e.book.entries.values())
+    assert step(due + timedelta(days=3)) == []  # closed: no timers, nothing raised again
+    book.add(reopened("c1", due + timedelta(days=3)))  # reopened: due again by the rule
+    alerts = step(due + timedelta(days=3))
+    assert alerts == [] and book.states["c1"].at(due + timedelta(days=3))[0]
+
+
+def test_a_dangerous_call_created_and_closed_in_one_step_raises_and_closes() -> None:
+    config = StreamsConfig()
+    e = AlertEngine("330000", config)
+    book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    book.add(created("d3", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
+    book.add(closed("d3", T0 + MIN))
+    changes, _, _ = book.advance(T0 + MIN)
+    alerts = [a for c in changes for a in e.on_ticket(c.record, T0 + MIN, c.warn_at)]
+    assert [(a.version, a.closed_at) for a in alerts] == [(2, T0 + MIN)]
+    assert "(closed)" in alerts[0].message
 
 
 def test_alert_state_survives_a_reload() -> None:

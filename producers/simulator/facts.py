@@ -15,6 +15,11 @@ live here once:
   ``repeat_7d / answered`` is a share of answered calls.
 * ``queued``: an answered call counts as queued even if its ``call.queued`` was lost, so that
   ``answered / queued`` cannot pass 100 %.
+* Ticket due rule: :func:`policy_due_at` — the national service rule (complaint: 2 working
+  days on China's official calendar, via :mod:`hotline.workdays`; a dangerous call: 2 hours),
+  from the ticket's creation or reopen time. The simulator's centers, its ledger and the
+  stream processor all take due times from it (:func:`ticket_due_at`: the stream never
+  trusts a producer's ``due_at`` for scoring, unless the calendar cannot decide).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from hotline.producers.simulator.params import DANGEROUS_DUE_SECONDS, TICKET_DUE_WORKDAYS
 from hotline.schemas import (
     BusinessLine,
     Channel,
@@ -31,7 +37,9 @@ from hotline.schemas import (
     IvrOutcome,
     SelfServiceKind,
     SurveyResult,
+    TicketCategory,
 )
+from hotline.workdays import CalendarNotCovered, add_working_days
 
 __all__ = [
     "COUNTER_NAMES",
@@ -44,6 +52,8 @@ __all__ = [
     "call_counters",
     "ledger_business_line",
     "minute_bucket",
+    "policy_due_at",
+    "ticket_due_at",
 ]
 
 REPEAT_WINDOW = timedelta(days=7)
@@ -131,6 +141,33 @@ class CallFacts:
 def minute_bucket(at: datetime) -> datetime:
     """The start of the UTC minute holding ``at`` (the call's ``call.offered`` time)."""
     return at.replace(second=0, microsecond=0)
+
+
+def policy_due_at(category: TicketCategory, start: datetime) -> datetime:
+    """The service rule's due time of a ticket opened (created or reopened) at ``start``:
+    working days per category (:data:`~.params.TICKET_DUE_WORKDAYS`; complaint: 2) on China's
+    official calendar incl. 调休 (:func:`hotline.workdays.add_working_days`); a dangerous call
+    ``DANGEROUS_DUE_SECONDS`` (2 hours) later. Raises
+    :class:`hotline.workdays.CalendarNotCovered` outside the calendar's years."""
+    if category == TicketCategory.DANGEROUS_CALL:
+        return start + timedelta(seconds=DANGEROUS_DUE_SECONDS)
+    return add_working_days(start, TICKET_DUE_WORKDAYS[category])
+
+
+def ticket_due_at(
+    category: TicketCategory, opened: Event, previous: datetime | None
+) -> datetime | None:
+    """The due time in force after ``opened`` (a ``ticket.created`` or ``ticket.reopened``):
+    :func:`policy_due_at` from its ``occurred_at``. Only if the installed calendar does not
+    cover the dates (:class:`~hotline.workdays.CalendarNotCovered`: upgrade the pinned
+    ``chinesecalendar``) the producer's ``due_at`` stands in — ``previous`` when it has none —
+    so one stray timestamp cannot stop the stream; the producer's value is otherwise ignored.
+    """
+    try:
+        return policy_due_at(category, opened.envelope.occurred_at)
+    except CalendarNotCovered:
+        stated: datetime | None = getattr(opened, "due_at", None)
+        return stated if stated is not None else previous
 
 
 def ledger_business_line(facts: CallFacts) -> BusinessLine:

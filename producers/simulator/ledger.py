@@ -11,8 +11,12 @@ line, sorted keys, in a deterministic order:
    ``call.offered`` (the bucket rule of :mod:`.facts`).
 3. ``{"kind": "tickets", "minute", "region_code", "category", "created", "resolved",
    "resolved_on_time"}`` — created counts in the minute of ``ticket.created``, resolutions in
-   the minute of ``ticket.resolved`` (on time: at or before the due time then in force).
-4. ``{"kind": "tickets_open_at_end", "region_code", "category", "open", "overdue", "at"}``.
+   the minute of ``ticket.resolved`` (on time: at or before the due time then in force). The
+   due time is the service rule, :func:`~.facts.policy_due_at`, from the creation time and
+   again from each ``ticket.reopened`` time — not the events' ``due_at`` (the streams' rule,
+   :func:`~.facts.ticket_due_at`).
+4. ``{"kind": "tickets_open_at_end", "region_code", "category", "open", "overdue", "at"}`` —
+   open from created/reopened until resolved or closed.
 5. ``{"kind": "agents", "minute", "center_id", "staffed_ms", "ready_ms", "on_call_ms",
    "acw_ms", "not_ready_ms"}`` — agent time per center × UTC minute from ``agent.state``
    intervals; staffed = ready + on call + after-call work (DOMAIN.md's occupancy denominator).
@@ -35,6 +39,7 @@ from hotline.producers.simulator.facts import (
     call_counters,
     ledger_business_line,
     minute_bucket,
+    ticket_due_at,
 )
 from hotline.schemas import AgentState, Event, NotReadyReason
 
@@ -90,7 +95,7 @@ class Ledger:
         self._ticket_rows: dict[tuple[datetime, str, str], list[int]] = defaultdict(
             lambda: [0, 0, 0]
         )
-        self._tickets: dict[str, list[Any]] = {}  # id → [region, category, due, open]
+        self._tickets: dict[str, list[Any]] = {}  # id → [region, category, due, open, enum]
         self._agent_rows: dict[tuple[datetime, str], list[int]] = defaultdict(
             lambda: [0] * len(AGENT_FIELDS)
         )
@@ -118,19 +123,22 @@ class Ledger:
         ticket_id = event.ticket_id  # type: ignore[attr-defined]
         kind = event.RECORD_TYPE
         if kind == "ticket.created":
-            category = event.category.value  # type: ignore[attr-defined]
-            self._tickets[ticket_id] = [env.region_code, category, event.due_at, True]  # type: ignore[attr-defined]
-            self._ticket_rows[(minute_bucket(env.occurred_at), env.region_code, category)][0] += 1
+            category = event.category  # type: ignore[attr-defined]
+            due = ticket_due_at(category, event, None)
+            self._tickets[ticket_id] = [env.region_code, category.value, due, True, category]
+            minute = minute_bucket(env.occurred_at)
+            self._ticket_rows[(minute, env.region_code, category.value)][0] += 1
             return
         ticket = self._tickets[ticket_id]
         if kind == "ticket.reopened":
             ticket[3] = True
-            if event.due_at is not None:  # type: ignore[attr-defined]
-                ticket[2] = event.due_at  # type: ignore[attr-defined]
+            ticket[2] = ticket_due_at(ticket[4], event, ticket[2])
         elif kind == "ticket.resolved":
             row = self._ticket_rows[(minute_bucket(env.occurred_at), ticket[0], ticket[1])]
             row[1] += 1
             row[2] += int(env.occurred_at <= ticket[2])
+            ticket[3] = False
+        elif kind == "ticket.closed":  # closed for good: no longer open, not a resolution
             ticket[3] = False
 
     def _agent(self, event: Event) -> None:
@@ -194,7 +202,7 @@ class Ledger:
                    "category": category, "created": created, "resolved": resolved,
                    "resolved_on_time": on_time}  # fmt: skip
         backlog: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for region, category, due, is_open in self._tickets.values():
+        for region, category, due, is_open, _ in self._tickets.values():
             if is_open:
                 backlog[(region, category)][0] += 1
                 backlog[(region, category)][1] += int(due < self.end)

@@ -28,6 +28,7 @@ import simpy
 from hotline.privacy import DEMO_CALLER_KEY, CallerHasher
 from hotline.producers.simulator import params as P
 from hotline.producers.simulator.centers import SimCenter, derive_seed
+from hotline.producers.simulator.facts import policy_due_at
 from hotline.schemas import (
     RUBRIC,
     AgentState,
@@ -460,12 +461,10 @@ class CenterModel:
         rng, region = self.rng, call.region
         ticket_id = self._new_id()
         created = self.env.now
+        due = self.clock.ms(policy_due_at(category, self.clock.utc(created)))  # the service rule
         if category == TicketCategory.DANGEROUS_CALL:
-            due = created + P.DANGEROUS_DUE_SECONDS * MS
             ratio_median = 0.3
         else:
-            days = P.TICKET_DUE_WORKDAYS[category]
-            due = self.clock.ms(add_working_days(self.clock.utc(created), days))
             ratio_median = self.profile.ticket_resolution_ratio
         self.emit(
             TicketCreated, region, ticket_id=ticket_id, call_id=call.call_id, category=category,
@@ -491,6 +490,8 @@ class CenterModel:
         self.emit(TicketResolved, region, ticket_id=ticket_id, agent_id=agent_id)
         if rng.random() < P.TICKET_REOPEN_SHARE:
             yield self.env.timeout(int(rng.uniform(2, 24) * 3600 * MS))
+            # The center's own reopen deadline (1 working day); the streams and the ledger
+            # ignore it and apply the service rule from the reopen time (policy_due_at).
             new_due = add_working_days(self.clock.utc(self.env.now), 1)
             self.emit(TicketReopened, region, ticket_id=ticket_id, due_at=new_due)
             yield self.env.timeout(int(rng.uniform(1, 30) * 3600 * MS))
