@@ -100,7 +100,7 @@ class TicketRecord(Record):
     on_time: Bool | None = None
     """Resolved by ``due_at``; null while unresolved."""
     overdue: Bool = False
-    """Open (not resolved) and past ``due_at`` at ``as_of``."""
+    """Open (neither resolved nor closed) and past ``due_at`` at ``as_of``."""
     as_of: UtcMillis
     version: Count = 0
 
