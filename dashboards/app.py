@@ -94,8 +94,14 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(InvalidInput)
     def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
-        status = 404 if isinstance(exc, UnknownRegion | UnknownCenter) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        # the registries' messages are English (the CLI prints them); the UI is Chinese
+        if isinstance(exc, UnknownRegion):
+            code = exc.what
+            hint = "" if code.isdigit() and len(code) == 6 else "（地区代码为六位数字，GB/T 2260）"
+            return JSONResponse({"detail": f"没有地区 {code}{hint}"}, status_code=404)
+        if isinstance(exc, UnknownCenter):
+            return JSONResponse({"detail": f"没有中心 {exc.center_id}"}, status_code=404)
+        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     @app.exception_handler(HotlineError)
     def _hotline(_request: Request, exc: HotlineError) -> JSONResponse:
@@ -547,7 +553,7 @@ def create_app(services: Services) -> FastAPI:
         q = request.query_params
         state = q.get("state", "open")
         if state not in ("open", "overdue", "all"):
-            raise InvalidInput("state must be open, overdue or all")
+            raise InvalidInput(f"参数 state 须为 open、overdue 或 all 之一，收到 {state!r}")
         now_ms = int(s.now().timestamp() * 1000)
         rows = queries.ticket_list(
             s.warehouse, codes_within(place), now_ms, category=q.get("category"), state=state
@@ -625,8 +631,19 @@ def create_app(services: Services) -> FastAPI:
         q = request.query_params
         now = s.now()
         # both periods by day: whole China days, the same grain on both sides
-        a = replace(resolve("custom", now, from_=q.get("a_from"), to=q.get("a_to")), grain="day")
-        b = replace(resolve("custom", now, from_=q.get("b_from"), to=q.get("b_to")), grain="day")
+        a, b = (
+            replace(
+                resolve(
+                    "custom",
+                    now,
+                    from_=q.get(f"{side}_from"),
+                    to=q.get(f"{side}_to"),
+                    names=(f"{side}_from", f"{side}_to"),
+                ),
+                grain="day",
+            )
+            for side in ("a", "b")
+        )
         sums = []
         for tr in (a, b):
             rows = queries.region_metrics(s.warehouse, [(place.level, place.code)], tr, "total")

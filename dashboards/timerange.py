@@ -82,12 +82,13 @@ def _midnight(day: date) -> datetime:
 
 
 def _parse_day(text: str | None, name: str) -> date:
+    """The date of query parameter ``name`` (named as the request names it)."""
     if not text:
-        raise InvalidInput(f"the custom range needs '{name}' (YYYY-MM-DD)")
+        raise InvalidInput(f"缺少参数 {name}（日期，格式 YYYY-MM-DD）")
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(f"'{name}' must be a date YYYY-MM-DD, not {text!r}") from exc
+        raise InvalidInput(f"参数 {name} 须为日期，格式 YYYY-MM-DD，收到 {text!r}") from exc
 
 
 def resolve(
@@ -97,8 +98,13 @@ def resolve(
     from_: str | None = None,
     to: str | None = None,
     live_minutes: int = 60,
+    names: tuple[str, str] = ("from", "to"),
 ) -> TimeRange:
-    """The bounds and grain of range ``kind`` at ``now`` (aware); InvalidInput if unusable."""
+    """The bounds and grain of range ``kind`` at ``now`` (aware); InvalidInput if unusable.
+
+    ``names`` are the query parameters ``from_`` and ``to`` came from, for the messages
+    (``/api/compare`` reads two periods, ``a_from``/``a_to`` and ``b_from``/``b_to``).
+    """
     local = now.astimezone(CHINA)
     today = local.date()
     if kind == "live":
@@ -122,12 +128,15 @@ def resolve(
             _midnight(date(today.year + 1, 1, 1)),
         )
     if kind == "custom":
-        first, last = _parse_day(from_, "from"), _parse_day(to, "to")
+        from_name, to_name = names
+        first, last = _parse_day(from_, from_name), _parse_day(to, to_name)
         if last < first:
-            raise InvalidInput("the custom range ends before it starts")
+            raise InvalidInput(f"时段结束早于开始：{to_name} {last} 在 {from_name} {first} 之前")
         days = (last - first).days + 1
         if days > MAX_CUSTOM_DAYS:
-            raise InvalidInput(f"the custom range spans {days} days; at most {MAX_CUSTOM_DAYS}")
+            raise InvalidInput(
+                f"时段 {from_name}–{to_name} 共 {days} 天，最多 {MAX_CUSTOM_DAYS} 天"
+            )
         after = last + timedelta(days=1)
         grain: Grain = "day"
         if days <= 2:
@@ -135,4 +144,4 @@ def resolve(
         elif days > 92 and first.day == 1 and after.day == 1:
             grain = "month"
         return TimeRange("custom", grain, _midnight(first), _midnight(after))
-    raise InvalidInput(f"range must be one of {', '.join(RANGES)}, not {kind!r}")
+    raise InvalidInput(f"参数 range 须为 {'、'.join(RANGES)} 之一，收到 {kind!r}")

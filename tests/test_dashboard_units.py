@@ -412,3 +412,78 @@ def test_a_municipality_city_user_sees_the_municipal_center(
     rows = client.get(f"/api/regions/{city}/centers").json()["rows"]
     assert [r["center_id"] for r in rows] == [center]
     assert client.get(f"/api/regions/{center[1:]}/summary").status_code == 403
+
+
+# -- the API's 400/404 messages: Chinese, naming the parameter as sent ---------------------------
+
+
+def test_custom_range_messages_name_the_parameters() -> None:
+    with pytest.raises(InvalidInput, match=r"^缺少参数 from（日期，格式 YYYY-MM-DD）$"):
+        resolve("custom", NOW, to="2025-01-01")
+    with pytest.raises(InvalidInput, match=r"^缺少参数 b_to（日期，格式 YYYY-MM-DD）$"):
+        resolve("custom", NOW, from_="2025-01-01", names=("b_from", "b_to"))
+    with pytest.raises(InvalidInput, match=r"^参数 a_from 须为日期，格式 YYYY-MM-DD，收到 'x'$"):
+        resolve("custom", NOW, from_="x", to="2025-01-01", names=("a_from", "a_to"))
+    with pytest.raises(
+        InvalidInput, match=r"^时段结束早于开始：a_to 2025-01-01 在 a_from 2025-02-01 之前$"
+    ):
+        resolve("custom", NOW, from_="2025-02-01", to="2025-01-01", names=("a_from", "a_to"))
+    with pytest.raises(InvalidInput, match=r"^时段 from–to 共 1461 天，最多 1098 天$"):
+        resolve("custom", NOW, from_="2021-01-01", to="2024-12-31")
+
+
+def test_compare_errors_name_its_own_parameters(tmp_path) -> None:
+    client = stub_login(stub_app(tmp_path), "js")
+
+    def detail(**params: str) -> str:
+        response = client.get("/api/compare", params=params)
+        assert response.status_code == 400, response.text
+        return response.json()["detail"]
+
+    assert detail() == "缺少参数 a_from（日期，格式 YYYY-MM-DD）"
+    assert detail(a_from="2025-02-01") == "缺少参数 a_to（日期，格式 YYYY-MM-DD）"
+    a = {"a_from": "2025-02-01", "a_to": "2025-02-28"}
+    assert detail(**a) == "缺少参数 b_from（日期，格式 YYYY-MM-DD）"
+    assert detail(**a, b_from="2025-03-01") == "缺少参数 b_to（日期，格式 YYYY-MM-DD）"
+    assert (
+        detail(**a, b_from="2025-03-01", b_to="3/2")
+        == "参数 b_to 须为日期，格式 YYYY-MM-DD，收到 '3/2'"
+    )
+    assert (
+        detail(**a, b_from="2025-03-02", b_to="2025-03-01")
+        == "时段结束早于开始：b_to 2025-03-01 在 b_from 2025-03-02 之前"
+    )
+    # from/to of the page's range are not compare's parameters
+    assert detail(**{"from": "2025-02-01", "to": "2025-02-28"}).startswith("缺少参数 a_from")
+    whole = client.get("/api/compare", params={**a, "b_from": "2025-03-01", "b_to": "2025-03-02"})
+    assert whole.status_code == 200, whole.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        (
+            "/api/regions/320000/summary?range=custom&from=2025-03-01",
+            400,
+            "缺少参数 to（日期，格式 YYYY-MM-DD）",
+        ),
+        (
+            "/api/regions/320000/summary?range=bogus",
+            400,
+            "参数 range 须为 live、today、7d、month、year、custom 之一，收到 'bogus'",
+        ),
+        (
+            "/api/tickets/list?state=bogus",
+            400,
+            "参数 state 须为 open、overdue 或 all 之一，收到 'bogus'",
+        ),
+        ("/api/regions/329999/summary", 404, "没有地区 329999"),
+        ("/api/regions/32/summary", 404, "没有地区 32（地区代码为六位数字，GB/T 2260）"),
+        ("/api/centers/C999999/summary", 404, "没有中心 C999999"),
+    ],
+    ids=["custom-without-to", "range", "state", "region", "region-not-six-digits", "center"],
+)
+def test_api_400_and_404_say_why_in_chinese(tmp_path, path: str, status: int, detail: str) -> None:
+    response = stub_login(stub_app(tmp_path), "nat").get(path)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"] == detail
