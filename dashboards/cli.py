@@ -138,11 +138,13 @@ def user_add(
     replace: bool = typer.Option(False, help="overwrite an existing user"),
 ) -> None:
     """Add a user (the password is prompted for, or read from stdin; stored as argon2id)."""
+    users = _users(_settings(ctx))
+    users.check(name, scope, replace=replace)  # before asking for the password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    user = _users(_settings(ctx)).add(name, password, scope, replace=replace)
+    user = users.add(name, password, scope, replace=replace)
     typer.echo(f"user {user.name} ({user.scope}) saved")
 
 

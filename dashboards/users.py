@@ -26,6 +26,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_PASSWORD_LENGTH = 8
 
 
+def _exists(name: str) -> InvalidInput:
+    return InvalidInput(f"user {name!r} exists (use --replace to change it)")
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
@@ -60,17 +64,27 @@ class UserStore:
             json.dump({"users": users}, out, ensure_ascii=False, indent=2, sort_keys=True)
         tmp.replace(self.path)
 
-    def add(self, name: str, password: str, scope: str, *, replace: bool = False) -> User:
-        """Create (or with ``replace`` overwrite) an account; the scope is checked."""
+    def check(self, name: str, scope: str, *, replace: bool = False) -> Scope:
+        """The checks of :meth:`add` that need no password: the name, the scope and (without
+        ``replace``) that the name is free; the parsed scope. ``hotline dashboard user add``
+        runs them before it asks for the password."""
         if not _NAME.match(name):
             raise InvalidInput(f"user name {name!r}: use 1–64 letters, digits, '_', '.', '-'")
+        parsed = Scope.parse(scope, self.regions)
+        if not replace and name in self._load():
+            raise _exists(name)
+        return parsed
+
+    def add(self, name: str, password: str, scope: str, *, replace: bool = False) -> User:
+        """Create (or with ``replace`` overwrite) an account: name and scope are checked
+        (:meth:`check`) before the password."""
+        parsed = self.check(name, scope, replace=replace)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidInput(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
-        parsed = Scope.parse(scope, self.regions)
         with self._lock:
             users = self._load()
-            if name in users and not replace:
-                raise InvalidInput(f"user {name!r} exists (use --replace to change it)")
+            if name in users and not replace:  # added since the check
+                raise _exists(name)
             users[name] = {
                 "scope": str(parsed),
                 "password_hash": self._hasher.hash(password),

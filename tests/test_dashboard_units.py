@@ -1,6 +1,8 @@
 """Dashboard pieces without ClickHouse: time ranges and grains, scopes, session expiry,
-users file and the ``hotline dashboard user`` commands; the failed-login throttle; and the app
-itself over a stub warehouse (no rows) for login throttling and which centers a scope sees."""
+users file and the ``hotline dashboard user`` commands (name and scope checked before the
+password); the failed-login throttle; and the app itself over a stub warehouse (no rows) for
+login throttling, which centers a scope sees, and the 400/404 messages (Chinese, naming the
+parameter as sent, e.g. compare's ``a_from``)."""
 
 from __future__ import annotations
 
@@ -487,3 +489,51 @@ def test_api_400_and_404_say_why_in_chinese(tmp_path, path: str, status: int, de
     response = stub_login(stub_app(tmp_path), "nat").get(path)
     assert response.status_code == status, response.text
     assert response.json()["detail"] == detail
+
+
+# -- user add: cheap arguments before the password ---------------------------------------------
+
+
+def test_user_add_checks_name_and_scope_before_the_password(tmp_path) -> None:
+    runner = CliRunner()
+    env = {"HOTLINE_STACK__HOME": str(tmp_path)}
+    argv = ["dashboard", "user", "add"]
+    # a bad scope with a short password: the scope is named, not the password
+    bad = runner.invoke(
+        app, [*argv, "x", "--scope", "planet", "--password-stdin"], input="1\n", env=env
+    )
+    assert bad.exit_code != 0
+    assert isinstance(bad.exception, InvalidInput)
+    assert "scope 'planet'" in str(bad.exception)
+    # without --password-stdin it is refused before the prompt
+    for args, reason in [
+        (["x", "--scope", "planet"], "scope 'planet'"),
+        (["bad name", "--scope", "national"], "user name 'bad name'"),
+    ]:
+        result = runner.invoke(app, [*argv, *args], input="secret-pass\nsecret-pass\n", env=env)
+        assert result.exit_code != 0 and reason in str(result.exception)
+        assert "password" not in result.output  # never prompted
+    # an existing name (without --replace) is refused before the prompt too
+    assert (
+        runner.invoke(
+            app,
+            [*argv, "js", "--scope", "national", "--password-stdin"],
+            input="secret-pass\n",
+            env=env,
+        ).exit_code
+        == 0
+    )
+    again = runner.invoke(app, [*argv, "js", "--scope", "national"], input="x\nx\n", env=env)
+    assert "exists (use --replace" in str(again.exception) and "password" not in again.output
+    # good arguments, short password: now the password is the reason
+    short = runner.invoke(
+        app,
+        [*argv, "js", "--scope", "national", "--replace", "--password-stdin"],
+        input="1\n",
+        env=env,
+    )
+    assert "password too short" in str(short.exception)
+    # the store itself checks in the same order
+    store = UserStore(tmp_path / "u.json", default_registry())
+    with pytest.raises(InvalidInput, match="scope 'planet'"):
+        store.add("x", "1", "planet")
