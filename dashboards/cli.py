@@ -91,7 +91,7 @@ def serve(
     port: int = typer.Option(8000, help="port to listen on"),
     secure_cookies: bool = typer.Option(False, help="Secure cookies (behind HTTPS)"),
     evaluation_writes: bool = typer.Option(
-        True, help="the 质量监测 form may store evaluations (admin credentials of clickhouse)"
+        True, help="let the quality form store evaluations (as the insert-only qa_writer user)"
     ),
     login_failures_per_user: int = typer.Option(
         5, min=1, help="failed logins of one user name within --login-window before 429"
@@ -156,7 +156,9 @@ def user_list(ctx: typer.Context) -> None:
 
 
 @user_app.command("remove")
-def user_remove(ctx: typer.Context, name: str) -> None:
+def user_remove(
+    ctx: typer.Context, name: str = typer.Argument(..., help="login name of the user to remove")
+) -> None:
     """Remove a user (their open sessions end at the next dashboard restart)."""
     _users(_settings(ctx)).remove(name)
     typer.echo(f"user {name} removed")
@@ -165,8 +167,8 @@ def user_remove(ctx: typer.Context, name: str) -> None:
 @app.command("demo-account")
 def demo_account(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1"),
-    port: int = typer.Option(8000),
+    host: str = typer.Option("127.0.0.1", help="host of the printed URL only (serves nothing)"),
+    port: int = typer.Option(8000, help="port of the printed URL only (serves nothing)"),
 ) -> None:
     """(Re)create the national `demo` user with a fresh random password and print it."""
     password = secrets.token_urlsafe(9)

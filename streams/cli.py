@@ -75,7 +75,14 @@ def worker_command(
         help="exit 70 when the groups stage processed nothing this long while its input "
         "waited (a stalled Faust consumer; restarting resumes exactly); 0: never",
     ),
-    datadir: Annotated[Path, typer.Option("--datadir")] = _DATADIR,
+    datadir: Annotated[
+        Path,
+        typer.Option(
+            "--datadir",
+            help="Faust's data dir; stays empty (v1/tables/): the state table is in memory, "
+            "restored from its Kafka changelog, and offsets are committed to Kafka",
+        ),
+    ] = _DATADIR,
     status_file: Annotated[
         Path | None,
         typer.Option(
@@ -171,7 +178,11 @@ def _run_many(n: int, datadir: Path, status_file: Path | None) -> int:
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    app_id: str = typer.Option("hotline-streams", "--app-id"),
+    app_id: str = typer.Option(
+        "hotline-streams",
+        "--app-id",
+        help="the worker's --app-id (groups <app id>-ingest, <app id>)",
+    ),
     interval: float = typer.Option(5.0, "--interval", help="seconds between the two samples"),
 ) -> None:
     """Lag and throughput per topic/partition from committed offsets: the raw topics as read
