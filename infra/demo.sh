@@ -2,7 +2,9 @@
 # The live demo on the embedded stack (make demo / make down):
 #   up    stack up, then in the background: the streams worker, the ClickHouse sink, a
 #         real-time simulation of Jiangsu's and Zhejiang's centers (some with problems)
-#         starting now, and the dashboard; prints its URL and a demo account.
+#         starting now, and the dashboard; prints its URL and a demo account. The simulated
+#         centers staff their lines round the clock, every day (--service-hours
+#         00:00-24:00), so agents answer calls whatever the time in China.
 #   down  stops those background processes (the stack itself: hotline stack down).
 # Logs and pid files: .hotline/demo/.
 set -euo pipefail
@@ -34,6 +36,7 @@ case "${1:-}" in
     start sink "$BIN/hotline" sink
     start simulator "$BIN/hotline" simulate --centers 320000,330000 \
       --profile C320500=understaffed --profile C321300=unstaffed_line \
+      --service-hours 00:00-24:00 \
       --start "$(TZ=Asia/Shanghai date +%Y-%m-%dT%H:%M)" --hours 12 --speed 1 \
       --to kafka --out "$DEMO/simulator" --quiet
     start dashboard "$BIN/hotline" dashboard --host 127.0.0.1 --port "$PORT"

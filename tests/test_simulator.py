@@ -195,7 +195,7 @@ def _recount(events: list[dict], end: datetime, thresholds: Thresholds) -> dict:
         queued, answered = c.get("call.queued"), c.get("call.answered")
         abandoned, ended, survey = (
             c.get("call.abandoned"),
-            c["call.ended"],
+            c.get("call.ended", {}),  # a call still in progress at the end has none yet
             c.get("survey.response"),
         )
         if queued:
@@ -215,9 +215,9 @@ def _recount(events: list[dict], end: datetime, thresholds: Thresholds) -> dict:
         if answered is not None:
             row["answered_in_sl"] += answered["wait_ms"] <= thresholds.service_level_ms
             row["wait_ms"] += answered["wait_ms"]
-            row["caller_hung_up_first"] += ended["hung_up_by"] == "caller"
+            row["caller_hung_up_first"] += ended.get("hung_up_by") == "caller"
         for name in ("talk_ms", "hold_ms", "acw_ms"):
-            row[name] += ended[name]
+            row[name] += ended.get(name) or 0
         row["transferred"] += "call.transferred" in c
         row["repeat_7d"] += c["repeat"] and answered is not None  # a share of answered
         if survey is not None:
@@ -396,3 +396,242 @@ def test_default_plan_covers_every_city_level_center_at_published_scale() -> Non
     profiles = Counter(c.profile for c in centers)
     assert profiles[Profile.HEALTHY] > 250 and len(profiles) >= 5
     assert plan_centers(12333) == centers
+
+
+# -- service hours: nothing scheduled in the past; the round-the-clock override ----------------
+
+_DRAIN_AND_LAST_CALL = timedelta(hours=1)  # 15 min drain + the call, ACW or break in hand
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _agent_events(events: list[dict]) -> dict[str, list[tuple[datetime, str]]]:
+    found: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for e in events:
+        if e["envelope"]["event_type"] == "agent.state":
+            found[e["agent_id"]].append((_at(e["envelope"]["occurred_at"]), e["state"]))
+    return found
+
+
+def _shifts_of(
+    states: list[tuple[datetime, str]], end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """An agent's logged-in intervals, asserting the states follow each other possibly."""
+    shifts, since = [], None
+    for at, state in states:
+        if state == "logged_in":
+            assert since is None, f"logged in twice at {at}"
+            since = at
+        elif state == "logged_out":
+            assert since is not None, f"logged out while logged out at {at}"
+            shifts.append((since, at))
+            since = None
+        else:
+            assert since is not None, f"{state} while logged out at {at}"
+    if since is not None:
+        shifts.append((since, end))
+    return shifts
+
+
+def _service_windows(
+    hours: list[str], start: datetime, end: datetime, every_day: bool
+) -> list[tuple[datetime, datetime]]:
+    """The windows (China time) of the days of [start, end], touching windows joined."""
+    from hotline.workdays import CHINA_TZ, is_working_day
+
+    windows: list[tuple[datetime, datetime]] = []
+    day = start.astimezone(CHINA_TZ).date()
+    while day <= end.astimezone(CHINA_TZ).date():
+        if every_day or is_working_day(day):
+            midnight = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
+            for text in hours:
+                (h1, m1), (h2, m2) = (map(int, t.split(":")) for t in text.split("-"))
+                opens = midnight + timedelta(hours=h1, minutes=m1)
+                closes = midnight + timedelta(hours=h2, minutes=m2)
+                if windows and windows[-1][1] == opens:
+                    windows[-1] = (windows[-1][0], closes)
+                else:
+                    windows.append((opens, closes))
+        day += timedelta(days=1)
+    return windows
+
+
+def _agent_recount(events: list[dict], end: datetime) -> Counter[str]:
+    """An independent total of agent time per state from the agent.state intervals."""
+    field = {"ready": "ready_ms", "on_call": "on_call_ms", "acw": "acw_ms"}
+    totals: Counter[str] = Counter()
+    last: dict[str, tuple[datetime, str | None]] = {}
+    for e in [*events, {"envelope": {"event_type": "end"}}]:
+        if e["envelope"]["event_type"] == "end":
+            pending = [(agent, end) for agent in last]
+        elif e["envelope"]["event_type"] == "agent.state":
+            pending = [(e["agent_id"], _at(e["envelope"]["occurred_at"]))]
+        else:
+            continue
+        for agent, at in pending:
+            if agent in last and last[agent][1] is not None:
+                totals[last[agent][1]] += (at - last[agent][0]) // timedelta(milliseconds=1)
+            if e["envelope"]["event_type"] == "agent.state":
+                state = e["state"] if e["state"] != "not_ready" else e["reason"]
+                last[agent] = (
+                    at,
+                    None if state == "logged_out" else field.get(state, "not_ready_ms"),
+                )
+    totals["staffed_ms"] = totals["ready_ms"] + totals["on_call_ms"] + totals["acw_ms"]
+    return totals
+
+
+def _check_hours(out: Path, every_day: bool = False) -> dict[str, list]:
+    """No impossible agent sequence, nobody staffed outside a window, the ledger exact."""
+    events = _lines(out / "events.jsonl")
+    ledger = _lines(out / "ledger.jsonl")
+    meta = ledger[0]
+    start, end = _at(meta["start"]), _at(meta["end"])
+    by_center = {c["center_id"]: c for c in meta["centers"]}
+    shifts_by_center: dict[str, list] = defaultdict(list)
+    for agent, states in _agent_events(events).items():
+        center = by_center[agent.split(".")[0]]
+        hours = meta.get("service_hours", center["windows"])
+        windows = _service_windows(hours, start, end, every_day)
+        for login, logout in _shifts_of(states, end):
+            window = [(o, c) for o, c in windows if o - timedelta(minutes=5) <= login < c]
+            assert window, f"{agent} logged in at {login} outside its windows {hours}"
+            opens, closes = window[0]
+            assert login >= start
+            if opens <= start:  # in progress at the run's start: at work from the start
+                assert login == start, (agent, login)
+            assert logout <= closes + _DRAIN_AND_LAST_CALL, (agent, logout, closes)
+            shifts_by_center[center["center_id"]].append((login, logout))
+    # The ledger still equals independent recounts of the events.
+    expected = _recount(events, end, Thresholds())
+    got = {(r["minute"], r["region_code"], r["business_line"], r["channel"]): r
+           for r in ledger if r["kind"] == "calls"}  # fmt: skip
+    assert set(got) == set(expected)
+    for key, row in got.items():
+        assert {n: row[n] for n in COUNTER_NAMES} == {n: expected[key][n] for n in COUNTER_NAMES}
+    agent_rows = [r for r in ledger if r["kind"] == "agents"]
+    recount = _agent_recount(events, end)
+    for name in ("staffed_ms", "ready_ms", "on_call_ms", "acw_ms", "not_ready_ms"):
+        assert sum(r[name] for r in agent_rows) == recount[name], name
+    for r in agent_rows:
+        assert r["staffed_ms"] == r["ready_ms"] + r["on_call_ms"] + r["acw_ms"]
+        assert r["staffed_ms"] + r["not_ready_ms"] <= by_center[r["center_id"]]["agents"] * 60_000
+    return shifts_by_center
+
+
+HOURS_CENTERS = ["C330200", "C320500"]  # Ningbo 08:30/09:00-12:00 and an understaffed one
+
+
+@pytest.mark.parametrize(
+    ("start", "hours"),
+    [
+        ("2025-03-03T21:28", 14),  # after the day's service hours (the demo bug): until 11:28
+        ("2025-03-03T10:00", 5),  # mid-shift, through lunch into the afternoon
+        ("2025-03-03T12:30", 3),  # at the lunch break
+        ("2025-03-07T17:45", 66),  # Friday evening over the weekend to Monday 11:45
+    ],
+)
+def test_a_run_started_in_the_day_schedules_nothing_in_the_past(
+    tmp_path: Path, start: str, hours: int
+) -> None:
+    from hotline.producers.simulator.runner import parse_start
+
+    began = parse_start(start)
+    out = _run(
+        tmp_path,
+        centers=HOURS_CENTERS,
+        profiles={"C330200": Profile.HEALTHY, "C320500": Profile.UNDERSTAFFED},
+        start=began,
+        duration=timedelta(hours=hours),
+    )
+    shifts = _check_hours(out)
+    assert set(shifts) == set(HOURS_CENTERS)  # every center staffed some window of the run
+    meta = _lines(out / "ledger.jsonl")[0]
+    ningbo = next(c for c in meta["centers"] if c["center_id"] == "C330200")
+    windows = _service_windows(ningbo["windows"], began, began + timedelta(hours=hours), False)
+    first = next(o for o, c in windows if c > began)
+    logins = sorted(login for login, _ in shifts["C330200"])
+    if first <= began:  # a window in progress: all 20 agents are at work from the start
+        assert logins[:20] == [began] * 20 and logins[20:21] != [began]
+    else:  # nobody logs in before the next window, then 20 agents do
+        assert logins[0] >= first - timedelta(minutes=5)
+        assert len([t for t in logins if t < first + timedelta(minutes=1)]) == 20
+
+
+def _answered(out: Path) -> Counter[str]:
+    return _totals(out)
+
+
+def test_service_hours_override_staffs_the_night_and_the_weekend(tmp_path: Path) -> None:
+    from hotline.producers.simulator.centers import parse_service_hours
+
+    night = DEFAULT_START + timedelta(hours=22)  # Monday 22:00 China time
+    kwargs = {"centers": ["C330200"], "profiles": {"*": Profile.HEALTHY},
+              "duration": timedelta(hours=2)}  # fmt: skip
+    closed = _totals(_run(tmp_path / "closed", start=night, **kwargs))
+    assert closed["offered"] > 0 and closed["queued"] == closed["answered"] == 0
+    assert closed["staffed_ms"] == 0
+
+    round_the_clock = parse_service_hours("00:00-24:00")
+    assert round_the_clock == ((0, 1440),)
+    opened = _totals(_run(tmp_path / "open", start=night, service_hours=round_the_clock, **kwargs))
+    assert opened["answered"] > 0 and opened["answered"] >= 0.95 * opened["queued"]
+    assert opened["staffed_ms"] > 0
+    # The hours change who answers, not how many call.
+    import simpy
+
+    from hotline.producers.simulator.model import CenterModel, Clock
+
+    spec = plan_centers(12333, ["C330200"])[0]
+    own, overridden = (
+        CenterModel(simpy.Environment(), spec, Clock(night), 1, print, service_hours=hours)
+        for hours in (None, round_the_clock)
+    )
+    assert own.daily_calls == overridden.daily_calls
+
+    saturday = DEFAULT_START + timedelta(days=5, hours=3)  # Saturday 03:00 China time
+    weekend = _totals(
+        _run(tmp_path / "weekend", start=saturday, service_hours=round_the_clock, **kwargs)
+    )
+    assert weekend["answered"] > 0
+
+
+def test_round_the_clock_agents_work_on_over_midnight(tmp_path: Path) -> None:
+    from hotline.producers.simulator.centers import parse_service_hours
+
+    out = _run(
+        tmp_path,
+        centers=HOURS_CENTERS,
+        start=DEFAULT_START + timedelta(hours=21, minutes=28),
+        duration=timedelta(hours=30),
+        service_hours=parse_service_hours("00:00-24:00"),
+    )
+    shifts = _check_hours(out, every_day=True)
+    for center, intervals in shifts.items():  # one login per agent: no handover at midnight
+        assert len(intervals) == len({id(i) for i in intervals}) > 0
+        assert all(login == DEFAULT_START + timedelta(hours=21, minutes=28)
+                   for login, _ in intervals), center  # fmt: skip
+    events = _lines(out / "events.jsonl")
+    breaks = Counter(
+        e["agent_id"]
+        for e in events
+        if e["envelope"]["event_type"] == "agent.state" and e["reason"] == "break"
+    )
+    assert min(breaks.values()) >= 5  # a break every few hours, not one a day
+
+
+def test_service_hours_are_parsed_and_checked() -> None:
+    from hotline.errors import ConfigurationError
+    from hotline.producers.simulator.centers import format_service_hours, parse_service_hours
+
+    hours = parse_service_hours("08:30-12:00, 13:00-17:30")
+    assert hours == ((510, 720), (780, 1050))
+    assert format_service_hours(hours) == ["08:30-12:00", "13:00-17:30"]
+    assert format_service_hours(parse_service_hours("0:00-24:00")) == ["00:00-24:00"]
+    assert parse_service_hours("08:00-12:00,12:00-18:00") == ((480, 720), (720, 1080))
+    for bad in ("", "8-17", "17:00-08:00", "08:00-24:30", "08:60-12:00", "13:00-17:00,08:00-12:00",
+                "08:00-12:30,12:00-17:00", "08:00-12:00,12:30-17:00", "00:10-23:50"):  # fmt: skip
+        with pytest.raises(ConfigurationError):
+            parse_service_hours(bad)

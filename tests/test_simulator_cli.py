@@ -17,7 +17,7 @@ def test_help_names_every_option() -> None:
     result = CliRunner().invoke(app, ["simulate", "--help"])
     assert result.exit_code == 0, result.output
     options = "--centers --profile --config --start --days --hours --seed --speed --out"
-    for option in [*options.split(), "--sl-seconds", "--short-abandon-seconds"]:
+    for option in [*options.split(), "--sl-seconds", "--short-abandon-seconds", "--service-hours"]:
         assert option in result.output, option
 
 
@@ -37,6 +37,25 @@ def test_small_run_writes_events_and_ledger(tmp_path: Path) -> None:
          "windows": meta["centers"][0]["windows"]}
     ]  # fmt: skip
     assert (out / "events.jsonl").stat().st_size > 0
+
+
+def test_service_hours_open_the_centers_at_night(tmp_path: Path) -> None:
+    """What make demo runs: round-the-clock hours, so agents answer at 22:00 China time."""
+    args = ["simulate", "-c", "C330200", "-p", "*=healthy", "--start", "2025-03-03T22:00",
+            "--hours", "1", "-q"]  # fmt: skip
+    answered = {}
+    for name, extra in (("own", []), ("override", ["--service-hours", "00:00-24:00"])):
+        out = tmp_path / name
+        result = CliRunner().invoke(app, [*args, *extra, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        lines = (out / "ledger.jsonl").read_text().splitlines()
+        meta = json.loads(lines[0])
+        assert meta.get("service_hours") == (["00:00-24:00"] if extra else None)
+        answered[name] = sum(json.loads(line).get("answered", 0) for line in lines[1:])
+    assert answered["own"] == 0 < answered["override"]
+    bad = CliRunner().invoke(app, [*args, "--service-hours", "18:00-08:00", "--out", str(out)])
+    assert bad.exit_code != 0
+    assert "18:00-08:00" in str(bad.exception) or "18:00-08:00" in bad.output
 
 
 def test_unknown_profile_and_center_are_clear_errors(tmp_path: Path) -> None:

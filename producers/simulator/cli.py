@@ -18,7 +18,7 @@ from hotline.errors import ConfigurationError
 from hotline.infra.topics import ensure_topics, topic_layout
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink
-from hotline.producers.simulator.centers import parse_profiles
+from hotline.producers.simulator.centers import parse_profiles, parse_service_hours
 from hotline.producers.simulator.facts import Thresholds
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import (
@@ -125,6 +125,16 @@ def simulate_command(
             "default: as fast as possible"
         ),
     ] = None,
+    service_hours: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HH:MM-HH:MM[,...]",
+            help="human-service hours of every simulated center, China time, every day "
+            "(weekends and holidays too) instead of each center's own hours on working days; "
+            "00:00-24:00: round the clock, as some big-city centers and the demo (make demo) "
+            "do. Call volume stays the centers' own. Default: the centers' own hours",
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help=f"output folder for {EVENTS_FILE} and {LEDGER_FILE}")
     ] = Path(".hotline/simulator"),
@@ -145,7 +155,7 @@ def simulate_command(
 ) -> None:
     """Simulate 12333 centers (SimPy): contract events plus the ground-truth ledger.
 
-    Calls arrive as a non-homogeneous Poisson process (weekday and intraday profile), go through the IVR (self-service or a request for a person), queue for staffed agents in human-service hours and are answered or abandoned; then talk, hold, transfers, after-call work, surveys, tickets on the working-day calendar, agent states and QA.
+    Calls arrive as a non-homogeneous Poisson process (weekday and intraday profile), go through the IVR (self-service or a request for a person), queue for staffed agents in human-service hours (each center's own, 08:30-18:00 at the widest, on working days; see --service-hours) and are answered or abandoned; then talk, hold, transfers, after-call work, surveys, tickets on the working-day calendar, agent states and QA.
 
     Events go to OUT/events.jsonl in time order; OUT/ledger.jsonl holds exact counters per region × minute × business line × channel (docs/simulator.md).
     """  # noqa: E501 -- one line per paragraph, as --help wraps it
@@ -166,6 +176,7 @@ def simulate_command(
         agents=agents,
         thresholds=Thresholds(sl_seconds * 1000, short_abandon_seconds * 1000),
         speed=speed,
+        service_hours=parse_service_hours(service_hours) if service_hours is not None else None,
     )
     console = Console(stderr=True)
     sink = _kafka_sink(ctx.find_root().obj) if to is Target.kafka else None

@@ -17,7 +17,7 @@ import itertools
 import math
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -27,7 +27,7 @@ import simpy
 
 from hotline.privacy import DEMO_CALLER_KEY, CallerHasher
 from hotline.producers.simulator import params as P
-from hotline.producers.simulator.centers import SimCenter, derive_seed
+from hotline.producers.simulator.centers import ServiceHours, SimCenter, derive_seed
 from hotline.producers.simulator.facts import policy_due_at
 from hotline.schemas import (
     RUBRIC,
@@ -145,6 +145,7 @@ class CenterModel:
         end_ms: int,
         emit: Emit,
         hasher: CallerHasher | None = None,
+        service_hours: ServiceHours | None = None,
     ) -> None:
         self.env = env
         self.spec = spec
@@ -160,12 +161,19 @@ class CenterModel:
         self._caller_ids: dict[int, str] = {}
         self._regions = _Chooser(spec.regions, spec.region_weights)
         self.agents = simpy.Store(env)
+        #: Human-service windows in minutes of the local day; the override holds every day.
+        self.service_windows: ServiceHours = service_hours or tuple(
+            (start.hour * 60 + start.minute, end.hour * 60 + end.minute)
+            for start, end in spec.windows
+        )
+        self.every_day = service_hours is not None
         self.staffed = round(spec.agents * self.profile.staffing)
         if self.profile.staffing > 0:
             self.staffed = max(1, self.staffed)
         demand_factor = self.rng.lognormvariate(0.0, 0.1)
         per_day = spec.agents * P.AGENT_REQUESTS_PER_AGENT_DAY * demand_factor
-        # Calls per average working day, so that requests *in service hours* match per_day.
+        # Calls per average working day, so that requests *in service hours* match per_day
+        # (the center's own hours: an override of the hours changes who answers, not demand).
         self.daily_calls = per_day / (1 - P.SELF_SERVICE_SHARE) / self._in_window_share()
         self.population = max(1000, int(self.daily_calls * 60))
         self._number_base = self.rng.randrange(10**9)
@@ -223,12 +231,16 @@ class CenterModel:
         return per_hour / 3_600_000
 
     def _arrivals(self):  # type: ignore[no-untyped-def]
-        """Non-homogeneous Poisson arrivals, piecewise constant per slot (exact by restart)."""
+        """Non-homogeneous Poisson arrivals, piecewise constant per slot (exact by restart).
+
+        Slots are whole quarter hours of the clock (China time is UTC+8), whatever the start.
+        """
         slot = P.SLOT_MINUTES * 60 * MS
+        offset = self.clock.ms(datetime(2000, 1, 1, tzinfo=CHINA_TZ)) % slot
         t = float(self.env.now)
         rng = self.rng
         while t < self.end_ms:
-            slot_end = (int(t) // slot + 1) * slot
+            slot_end = ((int(t) - offset) // slot + 1) * slot + offset
             rate = self._rate_per_ms(self.clock.local(t))
             if rate > 0:
                 gap = rng.expovariate(rate)
@@ -246,34 +258,55 @@ class CenterModel:
 
     # -- human-service hours ------------------------------------------------------------------
 
+    def _midnight(self, day: date) -> int:
+        return self.clock.ms(datetime.combine(day, time(0), CHINA_TZ))
+
     def _windows_of(self, day: date) -> list[tuple[int, int]]:
-        if not self.profile.human_service or not _working(day):
+        """``day``'s human-service windows (ms): on working days, or every day if overridden."""
+        if not self.profile.human_service or not (self.every_day or _working(day)):
             return []
-        return [
-            (
-                self.clock.ms(datetime.combine(day, start, CHINA_TZ)),
-                self.clock.ms(datetime.combine(day, end, CHINA_TZ)),
-            )
-            for start, end in self.spec.windows
-        ]
+        midnight = self._midnight(day)
+        return [(midnight + s * 60_000, midnight + e * 60_000) for s, e in self.service_windows]
 
     def is_open(self, ms: float) -> bool:
-        """True while human service is advertised (in a window on a working day)."""
+        """True while human service is advertised (in a window of its day)."""
         return any(s <= ms < e for s, e in self._windows_of(self.clock.local(ms).date()))
 
-    def _shifts(self):  # type: ignore[no-untyped-def]
-        """Each local day: every staffed agent works each human-service window."""
-        day = self.clock.local(self.env.now).date()
-        while True:
-            midnight = self.clock.ms(datetime.combine(day, time(0), CHINA_TZ))
-            if midnight >= self.end_ms:
-                return
-            yield self._wait_until(midnight)
+    def _service_windows(self, day: date) -> Iterator[tuple[date, int, int]]:
+        """(first day, start, end) of the windows from ``day`` on, in time order, until the
+        run's end; windows that touch (00:00–24:00 day after day) are one window."""
+        current: tuple[date, int, int] | None = None
+        while self._midnight(day) < self.end_ms:
             for start, end in self._windows_of(day):
-                for n in range(self.staffed):
-                    agent = Agent(f"{self.spec.center_id}.A{n + 1:03d}")
-                    self.env.process(self._agent_window(agent, start, end))
+                if current is not None and start <= current[2]:
+                    current = (current[0], current[1], max(current[2], end))
+                    continue
+                if current is not None:
+                    yield current
+                current = (day, start, end)
             day += timedelta(days=1)
+        if current is not None:
+            yield current
+
+    def _shifts(self):  # type: ignore[no-untyped-def]
+        """Every staffed agent works each human-service window (started at its day's midnight).
+
+        A window already over when the run starts is skipped; one in progress starts now, with
+        the agents already at work: nothing is scheduled in the past.
+        """
+        now = self.env.now
+        first = self.clock.local(now).date()
+        yield self._wait_until(self._midnight(first))
+        waited = first
+        for day, start, end in self._service_windows(first):
+            if end <= now:
+                continue
+            if day != waited:
+                yield self._wait_until(self._midnight(day))
+                waited = day
+            for n in range(self.staffed):
+                agent = Agent(f"{self.spec.center_id}.A{n + 1:03d}")
+                self.env.process(self._agent_window(agent, start, end))
 
     def _state(self, agent: Agent, state: AgentState, reason: NotReadyReason | None = None) -> None:
         self.emit(
@@ -285,18 +318,26 @@ class CenterModel:
         self.agents.put(agent)
 
     def _agent_window(self, agent: Agent, start: int, end: int):  # type: ignore[no-untyped-def]
+        """Log in around ``start`` (at once if the window is in progress), take a break in
+        each part of the window (one part per ``BREAK_EVERY_SECONDS``), log out at ``end``."""
         rng = self.rng
-        yield self._wait_until(start + rng.uniform(-300, 60) * MS)
+        if start <= self.env.now:
+            start = int(self.env.now)  # in progress at the run's start: at work from now
+        else:
+            yield self._wait_until(start + rng.uniform(-P.EARLY_LOGIN_SECONDS, 60) * MS)
         agent.window_end = end
         agent.break_ms = int(rng.lognormvariate(math.log(12 * 60), 0.3) * MS)
         self._state(agent, AgentState.LOGGED_IN)
         self._ready(agent)
-        yield self._wait_until(start + rng.uniform(0.35, 0.65) * (end - start))
-        if agent in self.agents.items:
-            self.agents.items.remove(agent)
-            yield self.env.process(self._break(agent))
-        else:
-            agent.pending_break = True
+        parts = max(1, round((end - start) / (P.BREAK_EVERY_SECONDS * MS)))
+        for part in range(parts):
+            part_start = start + part * (end - start) / parts
+            yield self._wait_until(part_start + rng.uniform(0.35, 0.65) * (end - start) / parts)
+            if agent in self.agents.items:
+                self.agents.items.remove(agent)
+                yield self.env.process(self._break(agent))
+            else:
+                agent.pending_break = True
         yield self._wait_until(end)
         if agent in self.agents.items:  # idle at closing time: nobody is waiting
             self.agents.items.remove(agent)

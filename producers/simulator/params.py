@@ -98,6 +98,13 @@ AFTERNOON_WINDOWS = (
 )
 #: Agents stay after a window closes while callers are still queued, at most this long.
 DRAIN_SECONDS = 15 * 60
+#: Agents log in up to this long before a window opens (and up to 1 min after).
+EARLY_LOGIN_SECONDS = 5 * 60
+#: Windows given with ``--service-hours`` are this far apart (or touch): an agent who drains
+#: the queue and finishes a call is logged out before the next window's login.
+MIN_WINDOW_GAP_MINUTES = 60
+#: In a long window (round the clock) an agent takes one break per this much time.
+BREAK_EVERY_SECONDS = 4 * 3600
 
 # -- mixes ------------------------------------------------------------------------------------
 

@@ -16,7 +16,12 @@ from pathlib import Path
 import simpy
 import simpy.rt
 
-from hotline.producers.simulator.centers import SimCenter, plan_centers
+from hotline.producers.simulator.centers import (
+    ServiceHours,
+    SimCenter,
+    format_service_hours,
+    plan_centers,
+)
 from hotline.producers.simulator.facts import DEFAULT_THRESHOLDS, Thresholds
 from hotline.producers.simulator.ledger import Ledger, iso
 from hotline.producers.simulator.model import CenterModel, Clock
@@ -56,6 +61,9 @@ class SimConfig:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     #: None: as fast as possible; otherwise simulated seconds per wall-clock second.
     speed: float | None = None
+    #: None: each center's own hours on working days; otherwise these windows (minutes of the
+    #: China-local day, ``centers.parse_service_hours``) for every center, every day.
+    service_hours: ServiceHours | None = None
 
     @property
     def end(self) -> datetime:
@@ -119,7 +127,7 @@ def simulate(
     begun = wallclock.perf_counter()
     try:
         for spec in centers:
-            CenterModel(env, spec, clock, end_ms, emit).start()
+            CenterModel(env, spec, clock, end_ms, emit, service_hours=config.service_hours).start()
         step = int(STEP / timedelta(milliseconds=1))
         until = 0
         while until < end_ms:
@@ -160,6 +168,8 @@ def simulate_to_dir(
             for c in centers
         ],
     }  # fmt: skip
+    if config.service_hours is not None:
+        meta["service_hours"] = format_service_hours(config.service_hours)
     ledger = Ledger(config.end.astimezone(UTC), out_dir / LEDGER_FILE, config.thresholds, meta)
     if sink is None:
         sink = JsonlFileSink(out_dir / EVENTS_FILE)
