@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -107,6 +108,28 @@ def write_parquet(columns: list[str], rows: Rows, out: Path) -> None:
     pd.DataFrame.from_records(rows, columns=columns).to_parquet(out, index=False)
 
 
+def unwritable_reason(out: Path) -> str | None:
+    """Why ``out`` cannot be written, or None if it looks writable; checked before a query runs."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        return "it is a directory"
+    if not parent.exists():
+        return f"directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if out.exists() and not os.access(out, os.W_OK):
+        return "permission denied"
+    if not out.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"permission denied in {parent}"
+    return None
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; the caller raises the returned exit (status 1)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
 def sql_command(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="the SQL to run; '-' reads it from stdin")],
@@ -127,21 +150,25 @@ def sql_command(
         query = sys.stdin.read()
     if fmt is OutputFormat.PARQUET and out is None:
         raise typer.BadParameter("--format parquet needs --out FILE")
+    if out is not None and (reason := unwritable_reason(out)) is not None:
+        raise _fail(f"cannot write {out}: {reason}")
     try:
         columns, rows = run_query(
             settings, query, user=user, show_progress=progress and sys.stderr.isatty()
         )
     except (ClickHouseQueryError, ClickHouseUnavailable) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if fmt is OutputFormat.PARQUET:
-        assert out is not None
-        write_parquet(columns, rows, out)
-    else:
-        text = render(columns, rows, fmt)
-        if out is None:
-            sys.stdout.write(text)
+        raise _fail(str(exc)) from exc
+    try:
+        if fmt is OutputFormat.PARQUET:
+            assert out is not None
+            write_parquet(columns, rows, out)
         else:
-            out.write_text(text, encoding="utf-8")
+            text = render(columns, rows, fmt)
+            if out is None:
+                sys.stdout.write(text)
+            else:
+                out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {out or 'stdout'}: {exc.strerror or exc}") from exc
     if out is not None:
         typer.echo(f"{len(rows)} rows written to {out}", err=True)
