@@ -93,3 +93,30 @@ def test_to_kafka_delivers_every_event_to_the_province_raw_topics(
         ids.add(dict(message.headers)["event_id"])
     consumer.close()
     assert len(ids) == sent
+
+
+@pytest.mark.parametrize("start", ["yesterday", "2025-02-30", "2025-03-03T25:00"])
+def test_a_bad_start_is_a_usage_error_naming_the_option(start: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--start", start, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "'--start'" in result.output and "YYYY-MM-DD" in result.output
+    assert not isinstance(result.exception, ValueError)
+
+
+def test_a_profile_or_agents_key_that_names_nothing_is_refused(tmp_path: Path) -> None:
+    args = ["simulate", "-p", "990000=understaffed", "--hours", "1", "--out", str(tmp_path)]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code != 0 and "990000" in str(bad.exception)
+    config = tmp_path / "sim.toml"
+    config.write_text("[agents]\nC999999 = 3\n", encoding="utf-8")
+    args = ["simulate", "--config", str(config), "--hours", "1", "--out", str(tmp_path)]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code != 0 and "C999999" in str(bad.exception)
+
+
+def test_a_short_region_code_as_profile_key_reaches_its_centers() -> None:
+    from hotline.producers.simulator.centers import plan_centers
+    from hotline.producers.simulator.params import Profile
+
+    planned = plan_centers(1, ["33"], {"33": Profile.UNDERSTAFFED})
+    assert planned and {c.profile for c in planned} == {Profile.UNDERSTAFFED}

@@ -31,6 +31,7 @@ from hotline.regions import MUNICIPALITIES
 __all__ = [
     "ServiceHours",
     "SimCenter",
+    "check_overrides",
     "derive_seed",
     "format_service_hours",
     "parse_profiles",
@@ -192,6 +193,31 @@ def format_service_hours(windows: ServiceHours) -> list[str]:
     return [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in windows]
 
 
+def check_overrides(
+    registry: CenterRegistry,
+    profiles: Mapping[str, Profile] | None = None,
+    agents: Mapping[str, int] | None = None,
+) -> dict[str, Profile]:
+    """``profiles`` with region codes padded (``33`` → ``330000``); unknown keys are errors.
+
+    A profile key is ``*``, a center id or a region code; an agents key is a center id. A key
+    that names nothing would otherwise be ignored without a word.
+    """
+    checked: dict[str, Profile] = {}
+    for key, value in (profiles or {}).items():
+        code = key.ljust(6, "0") if key.isdigit() and len(key) in (2, 4) else key
+        if key != "*" and key not in registry and not (code.isdigit() and code in registry.regions):
+            raise ConfigurationError(
+                f"--profile {key}={value.value}: {key!r} is neither a center id, a region code "
+                "nor '*'"
+            )
+        checked[code] = value
+    for key in agents or {}:
+        if key not in registry:
+            raise ConfigurationError(f"[agents] {key}: not a center id (e.g. C330200)")
+    return checked
+
+
 def _profile_for(
     center: Center, registry: CenterRegistry, chosen: Mapping[str, Profile], rng: random.Random
 ) -> Profile:
@@ -214,7 +240,7 @@ def plan_centers(
 ) -> list[SimCenter]:
     """The simulated centers, deterministic for ``seed``; ``agents`` overrides sizes."""
     registry = registry or default_centers()
-    profiles = profiles or {}
+    profiles = check_overrides(registry, profiles, agents)
     agents = agents or {}
     planned = []
     for center in select_centers(registry, selectors):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,11 +14,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hotline.centers import default_centers
 from hotline.errors import ConfigurationError
 from hotline.infra.topics import ensure_topics, topic_layout
 from hotline.producers.base import DeliveryConfig
 from hotline.producers.delivery import KafkaEventSink
-from hotline.producers.simulator.centers import parse_profiles, parse_service_hours
+from hotline.producers.simulator.centers import (
+    check_overrides,
+    parse_profiles,
+    parse_service_hours,
+    select_centers,
+)
 from hotline.producers.simulator.facts import Thresholds
 from hotline.producers.simulator.params import Profile
 from hotline.producers.simulator.runner import (
@@ -72,6 +78,23 @@ def _summary_table(summary: Summary, out: Path) -> Table:
     return table
 
 
+_START_FORMAT = "a date YYYY-MM-DD or an ISO datetime YYYY-MM-DDTHH:MM[:SS][+08:00]"
+
+
+def _start_option(value: str) -> str:
+    """Check ``--start`` while the command line is parsed: a usage error, not a traceback."""
+    _parse_start_option(value)
+    return value
+
+
+def _parse_start_option(value: str) -> datetime:
+    try:
+        return parse_start(value)
+    except ValueError as exc:
+        why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
+        raise typer.BadParameter(f"{value!r} is not {_START_FORMAT}{why}") from None
+
+
 class Target(StrEnum):
     """Where ``hotline simulate`` sends its events."""
 
@@ -113,7 +136,10 @@ def simulate_command(
     ] = None,
     start: Annotated[
         str,
-        typer.Option(help="simulated start: a date (China local midnight) or ISO datetime"),
+        typer.Option(
+            help="simulated start: a date (China local midnight) or ISO datetime",
+            callback=_start_option,
+        ),
     ] = DEFAULT_START.date().isoformat(),
     days: Annotated[float, typer.Option(help="simulated days (ignored with --hours)")] = 1.0,
     hours: Annotated[float | None, typer.Option(help="simulated hours")] = None,
@@ -162,6 +188,9 @@ def simulate_command(
     selectors = [item for raw in centers or [] for item in raw.split(",") if item.strip()]
     profiles, agents = load_config(config) if config else ({}, {})
     profiles.update(parse_profiles(profile or []))
+    registry = default_centers()
+    select_centers(registry, selectors)  # unknown centers fail here, before Kafka is touched
+    profiles = check_overrides(registry, profiles, agents)
     if speed is not None and speed <= 0:
         raise typer.BadParameter("--speed must be positive")
     duration = timedelta(hours=hours) if hours is not None else timedelta(days=days)
@@ -169,7 +198,7 @@ def simulate_command(
         raise typer.BadParameter("the simulated span must be positive")
     sim = SimConfig(
         seed=seed,
-        start=parse_start(start),
+        start=_parse_start_option(start),
         duration=duration,
         centers=selectors,
         profiles=profiles,
