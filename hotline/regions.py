@@ -438,3 +438,28 @@ def load_registry() -> RegionRegistry:
 def default_registry() -> RegionRegistry:
     """The registry of the installed source data, built once per process."""
     return load_registry()
+
+
+def check_provinces(
+    codes: Iterable[str], registry: RegionRegistry | None = None
+) -> tuple[str, ...]:
+    """``codes`` if each is a province-level code (``320000``); else a ConfigurationError that
+    names the first wrong one, for command-line options such as ``--province``."""
+    codes = tuple(codes)
+    registry = registry or default_registry()
+    provinces = registry.provinces()
+    known = {r.code for r in provinces}
+    for code in codes:
+        if code in known:
+            continue
+        hint = (
+            f"expected one of the {len(provinces)} province-level codes {provinces[0].code} … "
+            f"{provinces[-1].code}, e.g. 320000 for 江苏省"
+        )
+        if code in registry:
+            region = registry.get(code)
+            province = registry.province_of(code)
+            name = region.full_name or region.name
+            hint = f"{code} is {name}, a {region.level} of {province.code}"
+        raise ConfigurationError(f"unknown province {code} ({hint})")
+    return codes

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from hotline.regions import check_provinces
 from hotline.settings import Settings, load_settings
 from hotline.streams.config import streams_config_from_env
 from hotline.streams.worker_config import WorkerConfig
@@ -106,6 +107,7 @@ def worker_command(
     dead letters and sequence gaps (docs/streams.md). SIGTERM stops it gracefully; offsets are
     committed."""
     settings = _settings(ctx)
+    check_provinces(province or ())  # before any connection: a wrong one would join the group
     streams = streams_config_from_env()  # a wrong HOTLINE_STREAMS__ value stops here
     if workers > 1:
         raise SystemExit(_run_many(workers, datadir, status_file))

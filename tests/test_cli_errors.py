@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hotline.cli import app
+from hotline.errors import ConfigurationError
+from hotline.regions import check_provinces, default_registry
 
 
 def _closed_port() -> int:
@@ -39,3 +41,26 @@ def test_sql_out_onto_a_directory_is_refused(tmp_path: Path, no_clickhouse: None
     result = CliRunner().invoke(app, ["sql", "-f", "csv", "--out", str(tmp_path), "SELECT 1"])
     assert result.exit_code == 1, result.output
     assert f"error: cannot write {tmp_path}: it is a directory" in result.output
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [("990000", "expected one of the 32 province-level codes"), ("320100", "a city of 320000")],
+)
+def test_streams_worker_refuses_an_unknown_province_before_connecting(
+    code: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens there: had the worker tried to connect, it would hang, not fail at once.
+    monkeypatch.setenv("HOTLINE_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{_closed_port()}")
+    args = ["streams", "worker", "--province", "320000", "--province", code, "--workers", "2"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ConfigurationError), result.output
+    assert str(result.exception).startswith(f"unknown province {code} (")
+    assert said in str(result.exception)
+
+
+def test_check_provinces_passes_the_32_province_codes() -> None:
+    codes = [r.code for r in default_registry().provinces()]
+    assert len(codes) == 32 and check_provinces(codes) == tuple(codes)
+    with pytest.raises(ConfigurationError, match="unknown province 32 "):
+        check_provinces(["32"])
