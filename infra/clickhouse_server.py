@@ -45,13 +45,17 @@ def render_config_xml(home: Path, tcp_port: int, http_port: int) -> str:
     ET.SubElement(root, "tcp_port").text = str(tcp_port)
     ET.SubElement(root, "http_port").text = str(http_port)
     ET.SubElement(root, "users_config").text = str(home / "users.xml")
+    # The engine honours the log files and their rotation (size × count: at most ~60 MB of
+    # each log, older ones gzipped) but, served through chdb's query(), not <level>: it logs
+    # at trace whatever the level says (checked with chdb-core 26.9.0; connect()'s
+    # ?log-level= would apply it but cannot serve). The level stays for when it is honoured.
     logger = ET.SubElement(root, "logger")
     for tag, text in (
         ("level", "information"),
         ("log", str(home / "log" / "clickhouse.log")),
         ("errorlog", str(home / "log" / "clickhouse.err.log")),
-        ("size", "100M"),
-        ("count", "3"),
+        ("size", "10M"),
+        ("count", "5"),
         ("console", "0"),
     ):
         ET.SubElement(logger, tag).text = text

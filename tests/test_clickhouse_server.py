@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from hotline.errors import ConfigurationError
 from hotline.infra.base import Service, ServiceError
-from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer, render_config_xml
 from hotline.infra.clickhouse_users import (
     ANYWHERE,
     FilteredTable,
@@ -78,6 +78,16 @@ def test_province_users_given_a_password_are_in_an_exposed_users_xml(
     monkeypatch.setenv("HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS", '{"990000": "x"}')
     with pytest.raises(ConfigurationError, match="PROVINCE_PASSWORDS names no province: 990000"):
         UsersConfig.from_settings(load_settings())
+
+
+def test_config_xml_rotates_the_logs_at_information_level(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    logger = ET.fromstring(render_config_xml(tmp_path, 9000, 8123)).find("logger")
+    assert logger is not None
+    assert logger.findtext("level") == "information"
+    assert logger.findtext("size") == "10M" and logger.findtext("count") == "5"
+    assert logger.findtext("log") == str(tmp_path / "log" / "clickhouse.log")
 
 
 def test_child_exiting_early_fails_start_loudly(tmp_path: Path) -> None:
