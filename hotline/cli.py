@@ -23,6 +23,11 @@ from hotline.streams.cli import app as streams_app
 # Client libraries that log every connection at INFO; their warnings still show.
 _CHATTY_LIBRARIES = ("kafka", "aiokafka", "clickhouse_driver", "faust", "mode")
 
+
+def _not_a_failed_connect(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to connect to")
+
+
 app = typer.Typer(
     name="hotline",
     help="Analytics federation for the 12333 hotline: local stack, producers, streams, "
@@ -45,6 +50,9 @@ def _root(
     if not verbose:
         for chatty in _CHATTY_LIBRARIES:
             logging.getLogger(chatty).setLevel(logging.WARNING)
+        # clickhouse-driver logs each refused connection at WARNING with its traceback, then
+        # raises; hotline turns that error into one line ("… ClickHouse unreachable: …").
+        logging.getLogger("clickhouse_driver.connection").addFilter(_not_a_failed_connect)
     ctx.obj = settings
 
 

@@ -43,11 +43,15 @@ def migrate_command(ctx: typer.Context) -> None:
 
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
-    """List the migrations and when each was applied."""
+    """List the migrations and when each was applied (read-only: creates nothing).
+
+    Exit code 3 when the database does not exist yet.
+    """
     settings = _settings(ctx)
     database = settings.clickhouse.database
     client = connect(settings.clickhouse, database="default")
     try:
+        exists = migrations.database_exists(client, database)
         rows = migrations.status(client, database)
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -57,6 +61,9 @@ def status_command(ctx: typer.Context) -> None:
     for row in rows:
         when = row.applied_at.isoformat(timespec="seconds") if row.applied_at else "pending"
         typer.echo(f"{row.version:04d}  {row.name:<40}  {when}")
+    if not exists:
+        typer.echo(f"database {database} does not exist yet: run hotline db migrate")
+        raise typer.Exit(3)
 
 
 @app.command("users-xml")

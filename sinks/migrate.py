@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from clickhouse_driver import Client
 
-from hotline.sinks.client import execute
+from hotline.sinks.client import execute, translated_errors
 from hotline.sinks.errors import ClickHouseQueryError, MigrationError
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,13 @@ def migrate(client: Client, database: str, source: Traversable | None = None) ->
 def status(
     client: Client, database: str, source: Traversable | None = None
 ) -> list[MigrationStatus]:
-    """Every known migration with the time it was applied (None: pending), by version."""
+    """Every known migration with the time it was applied (None: pending), by version.
+
+    Read-only: a missing database or migrations table means every migration is pending.
+    """
     migrations = load_migrations(source)
-    _ensure_table(client, database)
-    applied = _applied(client, database)
+    _check_name(database)
+    applied = _applied(client, database) if _has_table(client, database) else {}
     _check_unchanged(migrations, applied)
     rows = {m.version: MigrationStatus(m.version, m.name, None) for m in migrations}
     for version, (name, _checksum, applied_at) in applied.items():
@@ -165,9 +168,31 @@ def _closing_quote(sql: str, start: int) -> int:
     raise MigrationError(f"unterminated {quote} quote")
 
 
-def _ensure_table(client: Client, database: str) -> None:
+def database_exists(client: Client, database: str) -> bool:
+    """Whether ``database`` exists (a read-only look at system.databases)."""
+    with translated_errors(f"looking up database {database}"):
+        rows = client.execute(
+            "SELECT count() FROM system.databases WHERE name = %(d)s", {"d": database}
+        )
+    return bool(rows[0][0])
+
+
+def _has_table(client: Client, database: str) -> bool:
+    rows = execute(
+        client,
+        "SELECT count() FROM system.tables WHERE database = %(d)s AND name = %(t)s",
+        {"d": database, "t": MIGRATIONS_TABLE},
+    )
+    return bool(rows[0][0])
+
+
+def _check_name(database: str) -> None:
     if not _IDENTIFIER.match(database):
         raise MigrationError(f"not a plain database name: {database!r}")
+
+
+def _ensure_table(client: Client, database: str) -> None:
+    _check_name(database)
     execute(client, f"CREATE DATABASE IF NOT EXISTS {database}")
     execute(
         client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +28,22 @@ class PartitionStatus:
     """Committed messages per second over the sampling interval."""
 
 
-def group_status(bootstrap: str, groups: Sequence[str], interval: float) -> list[PartitionStatus]:
-    """Sample the groups' committed offsets twice, ``interval`` apart; lag at the second."""
+def group_status(
+    bootstrap: str, groups: Sequence[str], interval: float, *, connect_timeout: float = 3.0
+) -> list[PartitionStatus]:
+    """Sample the groups' committed offsets twice, ``interval`` apart; lag at the second.
+
+    A broker that does not accept a connection within ``connect_timeout`` seconds fails at
+    once, before the Kafka clients would retry (and log) for half a minute.
+    """
+    _probe(bootstrap, connect_timeout)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotline-status")
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="hotline-status", request_timeout_ms=10_000
+        )
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000
+        )
     except KafkaError as exc:
         raise RetryableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:
@@ -54,3 +66,16 @@ def group_status(bootstrap: str, groups: Sequence[str], interval: float) -> list
             lag = end - committed
             rows.append(PartitionStatus(group, tp.topic, tp.partition, committed, end, lag, rate))
     return rows
+
+
+def _probe(bootstrap: str, timeout: float) -> None:
+    """Raise RetryableError unless one of the ``host:port`` servers accepts a TCP connection."""
+    problems = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host or "localhost", int(port)), timeout=timeout).close()
+            return
+        except (OSError, ValueError) as exc:
+            problems.append(f"{server.strip()}: {getattr(exc, 'strerror', None) or exc}")
+    raise RetryableError(f"cannot reach Kafka at {bootstrap} ({'; '.join(problems)})")

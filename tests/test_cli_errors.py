@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +68,36 @@ def test_check_provinces_passes_the_32_province_codes() -> None:
     assert len(codes) == 32 and check_provinces(codes) == tuple(codes)
     with pytest.raises(ConfigurationError, match="unknown province 32 "):
         check_provinces(["32"])
+
+
+def _hotline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script itself: what a user sees, logging handlers and all."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("hotline")), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("args", [("sql", "SELECT 1"), ("db", "status")])
+def test_clickhouse_down_is_one_error_line_without_the_driver_traceback(
+    args: tuple[str, ...],
+) -> None:
+    done = _hotline(*args, env={"HOTLINE_CLICKHOUSE__PORT": str(_closed_port())})
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "ClickHouse unreachable" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_streams_status_with_kafka_down_fails_fast_and_clean() -> None:
+    bootstrap = f"127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    done = _hotline("streams", "status", env={"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap})
+    assert time.monotonic() - started < 15
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot reach Kafka at {bootstrap} ({bootstrap}: Connection refused)"
+    ]

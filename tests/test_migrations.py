@@ -145,3 +145,20 @@ def test_cli_migrate_and_status(clickhouse_settings: ClickHouseSettings) -> None
     listed = runner.invoke(app, ["db", "status"], env=env)
     assert listed.exit_code == 0 and "0001  database" in listed.output
     assert "pending" not in listed.output
+
+
+@pytest.mark.clickhouse
+def test_cli_status_is_read_only_before_the_first_migrate(
+    clickhouse_settings: ClickHouseSettings, clickhouse_client: Client
+) -> None:
+    database = _database()
+    env = {
+        "HOTLINE_CLICKHOUSE__PORT": str(clickhouse_settings.port),
+        "HOTLINE_CLICKHOUSE__DATABASE": database,
+    }
+    listed = CliRunner().invoke(app, ["db", "status"], env=env)
+    assert listed.exit_code == 3, listed.output
+    assert f"database {database} does not exist yet: run hotline db migrate" in listed.output
+    assert "0001  database" in listed.output and "pending" in listed.output
+    exists = "SELECT count() FROM system.databases WHERE name = %(d)s"
+    assert execute(clickhouse_client, exists, {"d": database}) == [(0,)]
