@@ -12,7 +12,7 @@ from rich.table import Table
 
 from hotline.infra.base import ServiceStatus
 from hotline.infra.provision import provision
-from hotline.infra.stack import LocalStack
+from hotline.infra.stack import LocalStack, answers
 from hotline.settings import Settings
 
 app = typer.Typer(
@@ -83,9 +83,24 @@ def down(ctx: typer.Context) -> None:
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Show each service: running or not, pid, version, where it listens."""
-    statuses = _stack(ctx).status()
+    """Show each service: running or not, pid, version, where it listens.
+
+    It looks at the stack home of the settings (HOTLINE_STACK__HOME, default .hotline/ under the
+    current directory); a service not started from there whose port answers is said so.
+    """
+    stack = _stack(ctx)
+    statuses = stack.status()
+    console.print(f"stack home: {stack.home}", highlight=False)
     _print_status(statuses)
+    ports = stack.ports()
+    for status in statuses:
+        main = ports[status.name][0]
+        if not status.running and answers(main.number):
+            console.print(
+                f"{status.name}: not started from {stack.home}, but something answers on port "
+                f"{main.number}",
+                highlight=False,
+            )
     if not all(s.running for s in statuses):
         raise typer.Exit(3)
 

@@ -13,6 +13,7 @@ services answer their health checks. :meth:`LocalStack.down` stops both cleanly;
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,48 @@ class LocalStack:
     def services(self) -> tuple[Service, ...]:
         return (self.kafka, self.clickhouse)
 
+    @property
+    def home(self) -> Path:
+        """The stack home (the parent of the services' folders), absolute."""
+        return self.kafka.home
+
+    def ports(self) -> dict[str, list[Port]]:
+        """Every port each service listens on, by service name."""
+        return {
+            "kafka": [
+                Port(self.kafka.port, "Kafka", "HOTLINE_KAFKA__BOOTSTRAP_SERVERS"),
+                Port(
+                    self.kafka.controller_port,
+                    "Kafka controller",
+                    "HOTLINE_STACK__KAFKA_CONTROLLER_PORT",
+                ),
+            ],
+            "clickhouse": [
+                Port(self.clickhouse.tcp_port, "ClickHouse", "HOTLINE_CLICKHOUSE__PORT"),
+                Port(self.clickhouse.http_port, "ClickHouse HTTP", "HOTLINE_CLICKHOUSE__HTTP_PORT"),
+            ],
+        }
+
+    def check_ports(self) -> None:
+        """Raise ConfigurationError naming the first port that a service not yet running from
+        this home would listen on but something else holds (its own running services pass)."""
+        running = {status.name for status in self.status() if status.running}
+        for name, ports in self.ports().items():
+            if name in running:
+                continue
+            for port in ports:
+                if port_in_use(port.number):
+                    raise ConfigurationError(
+                        f"port {port.number} ({port.label}) is in use: stop what holds it or "
+                        f"set {port.setting}"
+                    )
+
     def up(self) -> list[ServiceStatus]:
-        """Start what is not running, wait until both answer, return their status."""
+        """Start what is not running, wait until both answer, return their status.
+
+        The ports of what is to start are checked first: a taken one is named at once.
+        """
+        self.check_ports()
         self.kafka.fetch()
         for service in self.services:
             service.start()
@@ -74,6 +115,33 @@ class LocalStack:
             "kafka": self.kafka.log_file,
             "clickhouse": self.clickhouse.log_dir / "clickhouse.log",
         }
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port a stack service listens on, what it is for, and the setting that moves it."""
+
+    number: int
+    label: str
+    setting: str
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether binding ``host:port`` fails (someone listens there), as the service's bind would."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection on ``host:port``."""
+    with socket.socket() as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
 
 
 def local_kafka_port(kafka: KafkaSettings) -> int:

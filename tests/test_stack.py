@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ def test_up_status_init_logs_down_and_data_survives(tmp_path: Path) -> None:
         status = _hotline(env, "stack", "status")
         assert status.returncode == 0, status.stdout
         assert status.stdout.count("running") == 2
+        assert f"stack home: {(tmp_path / 'stack').resolve()}" in " ".join(status.stdout.split())
         assert "4.4.0" in status.stdout and "26.9" in status.stdout
 
         again = _hotline(env, "stack", "up")  # idempotent: leaves the running stack alone
@@ -172,3 +174,63 @@ def test_image_copies_every_package_the_project_installs() -> None:
     dockerfile = (ROOT / "infra" / "docker" / "Dockerfile").read_text()
     copied = {line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")}
     assert folders <= copied, f"not copied into the image: {sorted(folders - copied)}"
+
+
+def _stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
+    chosen = {
+        "kafka": free_port(),
+        "controller": free_port(),
+        "clickhouse": free_port(),
+        "http": free_port(),
+        **ports,
+    }
+    return {
+        **os.environ,
+        "HOTLINE_STACK__HOME": str(tmp_path / "stack"),
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{chosen['kafka']}",
+        "HOTLINE_STACK__KAFKA_CONTROLLER_PORT": str(chosen["controller"]),
+        "HOTLINE_CLICKHOUSE__PORT": str(chosen["clickhouse"]),
+        "HOTLINE_CLICKHOUSE__HTTP_PORT": str(chosen["http"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("which", "said"),
+    [
+        (
+            "clickhouse",
+            "(ClickHouse) is in use: stop what holds it or set HOTLINE_CLICKHOUSE__PORT",
+        ),
+        ("http", "(ClickHouse HTTP) is in use: stop what holds it or set HOTLINE_CLICKHOUSE__HTTP"),
+        ("kafka", "(Kafka) is in use: stop what holds it or set HOTLINE_KAFKA__BOOTSTRAP_SERVERS"),
+        ("controller", "(Kafka controller) is in use: stop what holds it or set HOTLINE_STACK__"),
+    ],
+)
+def test_up_names_a_taken_port_before_starting_anything(
+    tmp_path: Path, which: str, said: str
+) -> None:
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        up = _hotline(_stack_env(tmp_path, **{which: port}), "stack", "up")
+    assert up.returncode == 1, up.stderr
+    lines = up.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: port {port} {said}"), up.stderr
+    assert not (tmp_path / "stack" / "clickhouse" / "pid").exists()
+
+
+def test_status_names_its_home_and_a_port_answered_by_another_stack(tmp_path: Path) -> None:
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        status = _hotline(_stack_env(tmp_path, clickhouse=port), "stack", "status")
+    assert status.returncode == 3
+    out = " ".join(status.stdout.split())  # rich may wrap long lines
+    assert f"stack home: {(tmp_path / 'stack').resolve()}" in out
+    assert (
+        f"clickhouse: not started from {(tmp_path / 'stack').resolve()}, but something answers "
+        f"on port {port}" in out
+    )
+    assert "kafka: not started" not in out
