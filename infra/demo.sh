@@ -39,9 +39,10 @@ case "${1:-}" in
       --service-hours 00:00-24:00 \
       --start "$(TZ=Asia/Shanghai date +%Y-%m-%dT%H:%M)" --hours 12 --speed 1 \
       --to kafka --out "$DEMO/simulator" --quiet
+    account=$("$BIN/hotline" dashboard demo-account --port "$PORT")  # before its server starts
     start dashboard "$BIN/hotline" dashboard --host 127.0.0.1 --port "$PORT"
     echo
-    "$BIN/hotline" dashboard demo-account --port "$PORT"
+    echo "$account"
     echo "Open http://127.0.0.1:$PORT/ and choose 实时 (live): calls arrive in real time."
     echo "Stop everything with: make down"
     ;;
