@@ -129,13 +129,14 @@ def _evaluate(
     behaviour = BEHAVIOUR[center.profile]
     codes, weights = zip(*behaviour.outcomes.items(), strict=True)
     outcome = rng.choices(codes, weights)[0]
-    index = rng.randrange(len(days))
+    # an unreachable line is tried again on the next working day: not from the period's last
+    index = rng.randrange(len(days) - 1 if outcome == 3 and len(days) > 1 else len(days))
     day = days[index]
     first = _at(day, rng.choice(center.windows), rng)
     tries: tuple[dt.datetime, ...] = (first,)
     if outcome == 3:
         # Morning and afternoon of the day, then the next working day's morning.
-        following = days[(index + 1) % len(days)]
+        following = days[min(index + 1, len(days) - 1)]
         tries = (
             _at(day, center.windows[0], rng),
             _at(day, center.windows[-1], rng),

@@ -60,13 +60,14 @@ WEAKEST_ITEMS = 3
 
 
 def round1(value: Fraction | int) -> float:
-    """Round half up (away from zero) to one decimal."""
+    """Round half up (away from zero) to one decimal; a value that rounds to zero is 0.0,
+    never -0.0 (the report would print "-0.0")."""
     exact = (
         Decimal(value.numerator) / Decimal(value.denominator)
         if isinstance(value, Fraction)
         else Decimal(value)
     )
-    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)) or 0.0  # not -0.0
 
 
 def percent(part: int | Fraction, whole: int | Fraction) -> Fraction | None:

@@ -123,6 +123,7 @@ def test_rounding_is_half_up_from_exact_values() -> None:
         12.5,
     ]
     assert round1(Fraction(274, 3)) == 91.3
+    assert str(round1(Fraction(-1, 100))) == "0.0"  # not "-0.0" in the report
     assert round1(Fraction(200, 7)) == 28.6
 
 

@@ -91,6 +91,10 @@ def test_campaign_follows_each_profile() -> None:
     for r in by_profile[Profile.UNSTAFFED_LINE]:
         assert (r.outcome, r.human_service, r.items) == (3, True, None)
         assert len(r.tries) == 3 and len({t.astimezone(CHINA_TZ).hour for t in r.tries}) >= 2
+    # every unreachable line of the nation: two tries on a day, the third the next working day
+    for r in run_campaign(2025, 1, profiles={"*": Profile.UNSTAFFED_LINE}):
+        days = [t.astimezone(CHINA_TZ).date() for t in r.tries]
+        assert days[0] == days[1] < days[2] <= days[0] + dt.timedelta(days=4), r.center_id
     assert {(r.outcome, r.human_service) for r in by_profile[Profile.NO_HUMAN_SERVICE]} == {
         (3, False)
     }
