@@ -38,6 +38,7 @@ from .labels import (
     TICKET_CATEGORIES,
     TICKET_STATUSES,
     label,
+    own_level_name,
 )
 from .quality import EvaluationWriter, add_quality_routes
 from .scopes import NATIONAL_CODE, Scope
@@ -159,6 +160,32 @@ def create_app(services: Services) -> FastAPI:
         if place.level == "national":
             return [Place(r.code, r.name, r.level) for r in s.regions.provinces()]
         return [Place(r.code, r.name, r.level) for r in s.regions.children(place.code)]
+
+    def own_level(place: Place) -> Place | None:
+        """The row of a province's or city's own calls one level down, which the registry
+        lists as no child: the roll-up (``region_at``, streams/rollup.py) writes a call about
+        a whole province (the 省本级 center's own calls) as the city-level row of the province
+        code, and a call about a whole city (市本级, not attributed to a county) as the
+        county-level row of the city code. Without it the children would not add up to the
+        place. None for the nation (every call is in a province) and for a county."""
+        if place.level not in ("province", "city"):
+            return None
+        municipal = s.regions.province_of(place.code).code in MUNICIPALITIES
+        if place.level == "province":
+            return Place(place.code, own_level_name("province", municipal), "city")
+        return Place(place.code, own_level_name("city", municipal), "county")
+
+    def table_children(user: User, place: Place) -> list[Place]:
+        """The rows of the children table: the place's own level first (if any), then the
+        registry's children; together they partition the place's calls. Each is checked
+        against the scope like any other place (the own-level row has the parent's code, so
+        a city user never gets a ``city:<province>`` row: the province is 403 for them)."""
+        own = own_level(place)
+        rows = ([own] if own is not None else []) + children(place)
+        for row in rows:
+            if not user.scope.allows(row.code, s.regions):
+                raise HTTPException(403, f"无权查看{row.name}：您的范围是{scope_label(user.scope)}")
+        return rows
 
     def codes_within(place: Place) -> tuple[str, ...] | None:
         if place.level == "national":
@@ -349,7 +376,8 @@ def create_app(services: Services) -> FastAPI:
     def region_children(request: Request, code: str, user: CurrentUser):
         place = authorize(user, code)
         tr = time_range(request)
-        kids = children(place)
+        kids = table_children(user, place)
+        own = own_level(place)
         found = {
             r["key"]: r
             for r in queries.region_metrics(
@@ -360,10 +388,18 @@ def create_app(services: Services) -> FastAPI:
         for kid in kids:
             metrics = found.get(f"{kid.level}:{kid.code}")
             row = {**kid.as_dict(), **(metrics or zero_metrics()), "has_data": bool(metrics)}
+            row["own"] = kid == own
             row.pop("key", None)
             if place.level == "national":
                 row["x"], row["y"] = TILES.get(kid.code, (0, 8))
-            rows.append(with_titles(row))
+            with_titles(row)
+            if kid == own:
+                below = "地市" if place.level == "province" else "区县"
+                row["_titles"]["name"] = (
+                    f"{kid.name}：{place.name}本级的来电（地区代码 {place.code}），"
+                    f"未归属到下属{below}"
+                )
+            rows.append(row)
         columns = [
             Column("code", "代码", "code"),
             Column("name", "地区"),

@@ -65,6 +65,20 @@ NOT_READY_REASONS = {
 LEVELS = {"national": "全国", "province": "省", "city": "地市", "county": "县/区"}
 
 
+def own_level_name(level: str, municipal: bool) -> str:
+    """The name of a province's or city's own row among its children (the roll-up writes a
+    province's own calls as a city-level row of the province code, and a city's own calls as a
+    county-level row of the city code: streams/rollup.py, ``region_at``).
+
+    ``省本级`` for a province (its provincial-level center's calls, DOMAIN.md), ``市本级`` for a
+    municipality (北京、天津、上海、重庆 are cities) and for a city; ``本级`` for a
+    municipality's city-level units (市辖区, 重庆's 县), which are not cities of their own.
+    """
+    if level == "province":
+        return "市本级" if municipal else "省本级"
+    return "本级" if municipal else "市本级"
+
+
 def label(mapping: dict[str, str], code: str) -> str:
     """The Chinese name of ``code``, or the code itself when it has none."""
     return mapping.get(code, code)

@@ -157,6 +157,47 @@ def test_every_range_reads_its_grain_and_equals_clickhouse(
     assert row["service_level"] == pytest.approx(direct)
 
 
+@pytest.mark.parametrize("range_", ["live", "today", "7d", "month", "year"])
+@pytest.mark.parametrize(("who", "code"), [("js", "320000"), ("js", "320100"), ("nj", "320100")])
+def test_the_children_add_up_to_the_parent_card(
+    request, admin: Client, who: str, code: str, range_: str
+) -> None:
+    client: TestClient = request.getfixturevalue(who)
+    card = client.get(f"/api/regions/{code}/summary?range={range_}").json()["rows"][0]
+    body = client.get(f"/api/regions/{code}/children?range={range_}").json()
+    rows = body["rows"]
+    for counter in (
+        "offered",
+        "self_served",
+        "queued",
+        "answered",
+        "abandoned",
+        "short_abandoned",
+        "answered_in_sl",
+        "wait_ms_answered",
+        "handle_ms",
+        "survey_responses",
+        "survey_satisfied",
+        "survey_basic",
+    ):
+        assert sum(r[counter] for r in rows) == card[counter], counter
+    own = rows[0]
+    level = "city" if code == "320000" else "county"
+    assert (own["code"], own["level"], own["own"], own["has_data"]) == (code, level, True, True)
+    assert own["name"] == ("省本级" if code == "320000" else "市本级")
+    tr = body["meta"]["range"]
+    ((offered, answered),) = admin.execute(  # the own-level row is the roll-up's row
+        f"SELECT sum(offered), sum(answered) FROM {DB}.metric_counters "
+        f"WHERE grain = %(g)s AND level = %(l)s AND region_code = %(c)s "
+        f"AND bucket >= parseDateTime64BestEffort(%(s)s) "
+        f"AND bucket < parseDateTime64BestEffort(%(e)s)",
+        {"g": tr["grain"], "l": level, "c": code, "s": tr["start"], "e": tr["end"]},
+    )
+    assert (own["offered"], own["answered"]) == (offered, answered)
+    csv = client.get(f"/api/regions/{code}/children?range={range_}&format=csv").text
+    assert f"\r\n{code},{own['name']},{level},{offered}," in csv
+
+
 @pytest.mark.parametrize("range_", ["today", "7d", "month", "year"])
 def test_center_figures_of_every_range_equal_the_center_rates_view(
     nat: TestClient, admin: Client, range_: str
@@ -199,7 +240,11 @@ def test_province_and_city_pages(js: TestClient) -> None:
     summary = js.get("/api/regions/320100/summary?range=today").json()
     assert [c["code"] for c in summary["meta"]["crumbs"]] == ["320000", "320100"]
     counties = js.get("/api/regions/320100/children?range=today").json()
-    assert {r["code"] for r in counties["rows"] if r["has_data"]} == {"320102"}
+    assert {r["code"] for r in counties["rows"] if r["has_data"]} == {"320100", "320102"}
+    assert [(r["code"], r["name"], r["own"]) for r in counties["rows"][:2]] == [
+        ("320100", "市本级", True),
+        ("320102", "玄武区", False),
+    ]
     centers = js.get("/api/regions/320100/centers?range=today").json()
     (nanjing,) = [r for r in centers["rows"] if r["center_id"] == "C320100"]
     # c1..c4 today; c3 at its latest version (survey 'basic')
@@ -286,6 +331,7 @@ def test_compare_two_periods(js: TestClient) -> None:
         ("js", "/api/tickets/list?region=330106"),
         ("js", "/api/alerts?region=000000"),
         ("js", "/api/compare?region=330000&a_from=2025-03-01&a_to=2025-03-01"),
+        ("nj", "/api/regions/320000/children"),
         ("nj", "/api/regions/320000/summary"),
         ("nj", "/api/regions/320200/series"),
         ("nj", "/api/regions/320000/lines"),

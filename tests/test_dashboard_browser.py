@@ -107,12 +107,30 @@ def test_login_and_drill_down(base_url: str, admin: Client) -> None:
             row = page.locator('[data-testid="children"] tr[data-row="320100"]')
             assert row.locator('[data-key="offered"]').inner_text() == str(city_offered)
             assert row.locator('[data-key="connection_rate"]').inner_text() == pct(city_rate)
+            # the province's own calls (省本级) are a row, not a link; the rows add up
+            own = page.locator('[data-testid="children"] tr[data-row="320000"]')
+            assert own.get_attribute("class") == "own"
+            assert own.locator('[data-key="name"]').inner_text() == "省本级"
+            own_offered, _ = region_today(admin, "city", "320000")
+            assert own_offered > 0
+            assert own.locator('[data-key="offered"]').inner_text() == str(own_offered)
+            cells = page.locator(
+                '[data-testid="children"] td[data-key="offered"]'
+            ).all_inner_texts()
+            assert sum(map(int, cells)) == offered
             page.screenshot(path=str(ARTIFACTS / "dashboard-2-province.png"), full_page=True)
 
             # city
             row.click()
             page.wait_for_selector('h2:has-text("南京市")')
             assert page.inner_text('[data-testid="card-offered"] .value') == str(city_offered)
+            own = page.locator('[data-testid="children"] tr[data-row="320100"]')
+            assert own.locator('[data-key="name"]').inner_text() == "市本级"
+            assert own.get_attribute("class") == "own"
+            cells = page.locator(
+                '[data-testid="children"] td[data-key="offered"]'
+            ).all_inner_texts()
+            assert sum(map(int, cells)) == city_offered
             center_row = page.locator('[data-testid="centers"] tr[data-row="C320100"]')
             ((calls, answered),) = admin.execute(
                 f"SELECT sum(offered), sum(answered) FROM {DB}.call_records FINAL "

@@ -109,6 +109,10 @@ def _sum(*cs: Counts) -> Counts:
     return Counts(*(sum(getattr(c, f) for c in cs) for f in Counts.__dataclass_fields__))
 
 
+def _diff(a: Counts, b: Counts) -> Counts:
+    return Counts(*(getattr(a, f) - getattr(b, f) for f in Counts.__dataclass_fields__))
+
+
 JIANGSU = _sum(PENSION, MEDICAL)
 NATION = _sum(JIANGSU, ZHEJIANG)
 
@@ -128,12 +132,20 @@ def metric_rows() -> dict[str, list[dict[str, Any]]]:
     )
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES[:4]}
 
+    # The levels partition the calls as the roll-up writes them (streams/rollup.py): the
+    # province's own calls (省本级) are the city-level row of 320000, Nanjing's own calls
+    # (市本级) the county-level row of 320100, so each bucket's children add up to the parent.
+    provincial_a = _diff(_sum(pension_a, MEDICAL), NANJING)
+
     def place_rows(bucket_a: Any, bucket_b: Any) -> list[dict[str, Any]]:
         out = [
             _metric_row("province", "320000", bucket_a, "pension", pension_a),
             _metric_row("province", "320000", bucket_b, "pension", pension_b),
             _metric_row("province", "320000", bucket_a, "medical", MEDICAL),
+            _metric_row("city", "320000", bucket_a, "medical", provincial_a),
+            _metric_row("city", "320000", bucket_b, "pension", pension_b),
             _metric_row("city", "320100", bucket_a, "pension", NANJING),
+            _metric_row("county", "320100", bucket_a, "pension", _diff(NANJING, COUNTY)),
             _metric_row("county", "320102", bucket_a, "pension", COUNTY),
             _metric_row("province", "330000", bucket_a, "pension", ZHEJIANG),
             _metric_row("city", "330100", bucket_a, "pension", ZHEJIANG),

@@ -2,7 +2,8 @@
 users file and the ``hotline dashboard user`` commands (name and scope checked before the
 password); the failed-login throttle; and the app itself over a stub warehouse (no rows) for
 login throttling, which centers a scope sees, and the 400/404 messages (Chinese, naming the
-parameter as sent, e.g. compare's ``a_from``)."""
+parameter as sent, e.g. compare's ``a_from``); over a warehouse of rolled-up snapshots, that
+the children tables (with their 省本级 / 市本级 rows) add up to their parent."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from hotline.dashboards.timerange import CHINA, resolve
 from hotline.dashboards.users import User, UserStore
 from hotline.errors import InvalidInput
 from hotline.regions import default_registry
+from hotline.schemas import Level
+from hotline.streams.rollup import region_at
 
 NOW = datetime(2025, 3, 3, 10, 30, 15, tzinfo=CHINA)
 
@@ -248,6 +251,7 @@ def stub_app(
     home: Path,
     centers_config: CentersConfig | None = None,
     throttle: LoginThrottle | None = None,
+    warehouse: StubWarehouse | None = None,
     **config: Any,
 ):
     regions = default_registry()
@@ -265,7 +269,7 @@ def stub_app(
         cfg,
         users,
         SessionStore(cfg.session_ttl_s),
-        StubWarehouse(),  # type: ignore[arg-type]
+        warehouse or StubWarehouse(),  # type: ignore[arg-type]
         AckStore(cfg.acks_file),
         regions,
         centers,
@@ -414,6 +418,163 @@ def test_a_municipality_city_user_sees_the_municipal_center(
     rows = client.get(f"/api/regions/{city}/centers").json()["rows"]
     assert [r["center_id"] for r in rows] == [center]
     assert client.get(f"/api/regions/{center[1:]}/summary").status_code == 403
+
+
+# -- the children table adds up to its parent (省本级 / 市本级 rows) -----------------------------
+
+COUNTERS = ("offered", "queued", "answered", "abandoned", "answered_in_sl", "survey_responses")
+
+
+class RolledUpWarehouse(StubWarehouse):
+    """Metric snapshots of every level, rolled up from base calls by the streams' own rule
+    (``region_at``), as the sink writes them; answers the region queries of the app (totals
+    per place) from them. Records what was asked, like the stub."""
+
+    def __init__(self, calls: dict[str, dict[str, int]]) -> None:
+        super().__init__()
+        registry = default_registry()
+        self.snapshots: dict[str, dict[str, int]] = {}
+        for code, counts in calls.items():
+            for level in Level:
+                key = f"{level.value}:{region_at(registry, code, level)}"
+                cell = self.snapshots.setdefault(key, dict.fromkeys(COUNTERS, 0))
+                for name, value in counts.items():
+                    cell[name] += value
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        super().rows(sql, params)
+        places = (params or {}).get("places", ())
+        found = [(p, self.snapshots[p]) for p in places if p in self.snapshots]
+        if "max(bucket_start)" in sql:  # latest_minute
+            return [{"n": len(found), "latest": "2025-03-03 10:00"}]
+        if "concat(level, ':', region_code) AS key" in sql:
+            return [{"key": p, **counts} for p, counts in sorted(found)]
+        if "'total' AS key" in sql and found:
+            return [{"key": "total", **{c: sum(f[c] for _p, f in found) for c in COUNTERS}}]
+        return []
+
+
+def base_calls(*provinces: str) -> dict[str, dict[str, int]]:
+    """Calls about every region of ``provinces`` (the province itself, its cities, counties),
+    different counts per region."""
+    registry = default_registry()
+    calls = {}
+    for province in provinces:
+        for region in (registry.get(province), *registry.descendants(province)):
+            n = int(region.code) % 89 + 7
+            calls[region.code] = {
+                "offered": n + 3,
+                "queued": n,
+                "answered": n - n % 4,
+                "abandoned": n % 4,
+                "answered_in_sl": n - n % 7,
+                "survey_responses": n // 3,
+            }
+    return calls
+
+
+#: Jiangsu; the municipalities 北京 and 重庆 (市辖区 and 县); 湖北 (province-direct county-level
+#: cities 仙桃 …); the Corps (its cities 6590xx are its children); 广东 (东莞 441900 has no
+#: counties); 浙江 has no calls at all.
+ROLLED_UP = ("320000", "110000", "500000", "420000", "660000", "440000")
+
+
+def test_the_children_table_adds_up_to_the_parent_card(tmp_path) -> None:
+    registry = default_registry()
+    app = stub_app(tmp_path, warehouse=RolledUpWarehouse(base_calls(*ROLLED_UP)))
+    nat = stub_login(app, "nat")
+    parents = ["000000"]
+    for province in (*ROLLED_UP, "330000"):
+        parents += [province, *(r.code for r in registry.children(province) if r.level == "city")]
+    for code in parents:
+        card = nat.get(f"/api/regions/{code}/summary?range=today").json()["rows"][0]
+        rows = nat.get(f"/api/regions/{code}/children?range=today").json()["rows"]
+        assert rows, code
+        for counter in COUNTERS:
+            assert sum(r[counter] for r in rows) == card[counter], (code, counter)
+        if code != "000000":
+            own = rows[0]
+            assert (own["code"], own["own"], own["has_data"]) == (code, True, card["offered"] > 0)
+            assert own["level"] == ("city" if len(registry.parents(code)) == 0 else "county")
+            assert not any(r["own"] for r in rows[1:])
+    # a parent's own calls are there in the data, and the table shows them
+    js = nat.get("/api/regions/320000/children?range=today").json()
+    assert js["rows"][0]["name"] == "省本级" and js["rows"][0]["offered"] > 0
+    assert js["rows"][0]["_titles"]["name"].startswith(
+        "省本级：江苏省本级的来电（地区代码 320000）"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "level"),
+    [
+        ("320000", "省本级", "city"),  # the provincial-level center's own calls
+        ("320100", "市本级", "county"),  # a city's calls not attributed to a county
+        ("110000", "市本级", "city"),  # a municipality is a city
+        ("110100", "本级", "county"),  # its 市辖区 is not
+        ("500200", "本级", "county"),  # 重庆's 县
+        ("660000", "省本级", "city"),  # the Corps
+        ("441900", "市本级", "county"),  # 东莞: no counties, the own row alone
+    ],
+)
+def test_the_own_level_row(tmp_path, code: str, name: str, level: str) -> None:
+    app = stub_app(tmp_path)  # no data: the row is listed anyway, like every child
+    nat = stub_login(app, "nat")
+    body = nat.get(f"/api/regions/{code}/children?range=today").json()
+    own = body["rows"][0]
+    assert (own["code"], own["name"], own["level"], own["own"], own["has_data"]) == (
+        code,
+        name,
+        level,
+        True,
+        False,
+    )
+    assert own["offered"] == 0 and own["connection_rate"] is None
+    warehouse: StubWarehouse = app.state.services.warehouse
+    assert f"{level}:{code}" in warehouse.calls[-2][1]["places"]  # asked (then latest_minute)
+    csv = nat.get(f"/api/regions/{code}/children?range=today&format=csv").text
+    assert f"\r\n{code},{name},{level},0," in csv
+    has_children = nat.get(f"/api/regions/{code}/summary").json()["meta"]["has_children"]
+    assert has_children == (code != "441900")  # the page shows no table for 东莞
+
+
+def test_the_nation_and_a_county_have_no_own_level_row(tmp_path) -> None:
+    nat = stub_login(stub_app(tmp_path), "nat")
+    rows = nat.get("/api/regions/000000/children").json()["rows"]
+    assert len(rows) == 32 and not any(r["own"] for r in rows)
+    assert nat.get("/api/regions/320102/children").json()["rows"] == []
+
+
+def test_the_province_own_level_row_is_the_province_users_only(tmp_path) -> None:
+    warehouse = RolledUpWarehouse(base_calls("320000", "110000"))
+    app = stub_app(tmp_path, warehouse=warehouse)
+    js = stub_login(app, "js")
+    rows = js.get("/api/regions/320000/children?range=today").json()["rows"]
+    assert (rows[0]["code"], rows[0]["name"], rows[0]["has_data"]) == ("320000", "省本级", True)
+    # a city user: the province (and so its 省本级 row) is 403, before anything is read
+    nj = stub_login(app, "nj")
+    before = len(warehouse.calls)
+    for path in ("children", "summary", "series", "lines", "centers"):
+        assert nj.get(f"/api/regions/320000/{path}").status_code == 403
+    for path in ("tickets", "alerts", "tickets/list"):
+        assert nj.get(f"/api/{path}?region=320000").status_code == 403
+    assert len(warehouse.calls) == before
+    # the city's own page: its 市本级 row, never a row of the province's own calls
+    for path in ("summary", "children", "series", "lines", "centers"):
+        assert nj.get(f"/api/regions/320100/{path}?range=today").status_code == 200
+    rows = nj.get("/api/regions/320100/children?range=today").json()["rows"]
+    assert (rows[0]["code"], rows[0]["level"], rows[0]["name"]) == ("320100", "county", "市本级")
+    asked = {
+        p for _sql, params in warehouse.calls[before:] for p in (params or {}).get("places", ())
+    }
+    assert asked and all(p.split(":")[1].startswith("3201") for p in asked), asked
+    assert "city:320000" not in asked
+    # the same for a municipality's city user: 市辖区's 本级, not the municipality's 市本级
+    bj = stub_login(app, "bj")
+    assert bj.get("/api/regions/110000/children").status_code == 403
+    rows = bj.get("/api/regions/110100/children?range=today").json()["rows"]
+    assert {r["code"] for r in rows if r["own"]} == {"110100"}
+    assert all(r["level"] == "county" for r in rows)
 
 
 # -- the API's 400/404 messages: Chinese, naming the parameter as sent ---------------------------

@@ -74,8 +74,10 @@ async function region(code) {
   parts.push(curve(series, `${place.name}走势`));
   if (summary.meta.has_children) {
     const kids = await get(`/api/regions/${code}/children`, p);
+    // the first row is the place's own level (省本级 / 市本级: calls not attributed to a
+    // child), so the rows add up to the cards; it has no page of its own (no drill-down)
     const label = place.level === "province" ? "各地市" : "各县/区";
-    parts.push(el("h3", {}, label), table(kids, { rowHref: (r) => (r.level === "county" ? null : `#/region/${r.code}`), csv: csvUrl(`/api/regions/${code}/children`, p), testid: "children" }));
+    parts.push(el("h3", {}, label), table(kids, { rowHref: (r) => (r.own || r.level === "county" ? null : `#/region/${r.code}`), csv: csvUrl(`/api/regions/${code}/children`, p), testid: "children" }));
   }
   if (summary.meta.centers) {
     const centers = await get(`/api/regions/${code}/centers`, p);

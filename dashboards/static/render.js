@@ -39,7 +39,7 @@ export function table(data, { rowHref, csv, testid, extra } = {}) {
   const body = data.rows.map((row) => {
     const href = rowHref ? rowHref(row) : null;
     const tr = el("tr", {
-      class: href ? "drill" : null,
+      class: [href ? "drill" : "", row.own ? "own" : ""].join(" ").trim() || null,
       "data-row": row.code || row.center_id || row.category || row.alert_id || row.metric || row.bucket || row.agent_id || row.ticket_id,
       onclick: href ? () => window.location.assign(href) : null,
     });
