@@ -382,8 +382,13 @@ def queries(db: str, sample_province: str, sample_city: str, sample_center: str)
     now = datetime.now(CHINA)
 
     def kids(code: str) -> list[tuple[str, str]]:
-        regions = registry.provinces() if code == "000000" else registry.children(code)
-        return [(r.level, r.code) for r in regions]
+        """The places of the dashboard's children table: a province's or city's own level
+        (省本级 ``city:<province>``, 市本级 ``county:<city>``) and the registry's children."""
+        if code == "000000":
+            return [(r.level, r.code) for r in registry.provinces()]
+        own = {"province": "city", "city": "county"}.get(registry.get(code).level)
+        places = [(own, code)] if own else []
+        return places + [(r.level, r.code) for r in registry.children(code)]
 
     out = [
         _dashboard(

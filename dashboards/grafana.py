@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from hotline.centers import CenterRegistry, default_centers
-from hotline.regions import RegionRegistry, default_registry
+from hotline.regions import MUNICIPALITIES, RegionRegistry, default_registry
 
-from .labels import BUSINESS_LINES
+from .labels import BUSINESS_LINES, own_level_name
 
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "hotline-clickhouse"}
 OUT = Path(__file__).resolve().parent.parent / "infra" / "grafana" / "dashboards"
@@ -389,6 +389,9 @@ def province(regions: RegionRegistry) -> dict[str, Any]:
     provinces = [(r.name, r.code) for r in regions.provinces()]
     variable = _custom("province", "省份", provinces, "320000")
     cities = {r.code: r.name for r in regions if r.level == "city"}
+    # the province's own calls: the city-level row of the province code (省本级, as on the web)
+    for r in regions.provinces():
+        cities[r.code] = own_level_name("province", r.code in MUNICIPALITIES)
     names = _transform("region_code", cities)
     # a city's own snapshot names its province (the Corps' cities belong to 660000)
     where = "province_code = '${province}'"
@@ -407,6 +410,11 @@ def city(regions: RegionRegistry, centers: CenterRegistry) -> dict[str, Any]:
     options = [(r.full_name, r.code) for r in regions if r.level == "city"]
     variable = _custom("city", "地市", options, "320100")
     counties = {r.code: r.name for r in regions if r.level == "county"}
+    # the city's own calls: the county-level row of the city code (市本级, as on the web)
+    for r in regions.cities():
+        counties[r.code] = own_level_name(
+            "city", regions.province_of(r.code).code in MUNICIPALITIES
+        )
     # county codes share their city's first four digits (GB/T 2260); the province-direct
     # county-level cities (e.g. 429004) belong to no city and show on no city dashboard
     where = "substring(region_code, 1, 4) = substring('${city}', 1, 4)"
