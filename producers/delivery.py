@@ -35,6 +35,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -177,11 +178,16 @@ class Preparer:
 
 
 class DeadLetterLog:
-    """Events refused before sending: one JSON line each (id, type, reason; no payload)."""
+    """Events refused before sending: one JSON line each (id, type, reason; no payload).
+
+    :meth:`append` writes lines its caller built (the HTTP gateway's carry more: its stage and
+    the masked original); writes are serialised, so threads may share one log.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self._lock = threading.Lock()
 
     def write(self, event: Event | Mapping[str, Any], reason: str) -> None:
         if isinstance(event, Event):
@@ -190,17 +196,32 @@ class DeadLetterLog:
             envelope = event.get("envelope") or {}
             if not isinstance(envelope, Mapping):
                 envelope = {}
-        line = {
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "event_id": envelope.get("event_id"),
-            "event_type": envelope.get("event_type"),
-            "center_id": envelope.get("center_id"),
-            "reason": reason,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self.count += 1
+        self.append(
+            [
+                {
+                    "event_id": envelope.get("event_id"),
+                    "event_type": envelope.get("event_type"),
+                    "center_id": envelope.get("center_id"),
+                    "reason": reason,
+                }
+            ]
+        )
+
+    def append(self, lines: Iterable[Mapping[str, Any]]) -> int:
+        """Append ``lines`` (each after an ``at`` time stamp) in one write; how many.
+
+        Raises ``OSError`` if the file cannot be written."""
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        text = "".join(json.dumps({"at": at, **line}, ensure_ascii=False) + "\n" for line in lines)
+        if not text:
+            return 0
+        n = text.count("\n")
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(text)
+            self.count += n
+        return n
 
 
 def new_producer(config: DeliveryConfig, client_id: str) -> KafkaProducer:

@@ -15,23 +15,34 @@ masks it before the bytes leave the process.
 - Bytes that do not decode: every run of 5+ digits after the single-object header is masked the
   same way (as ``hotline.producers.queue_log`` masks its dead-letter lines); such bytes cannot
   be replayed anyway.
+
+:func:`redact_json` does the same for an event in JSON form (the HTTP gateway's rejected
+events, which may be malformed in any field): every value that could hold a number is masked,
+only values of a shape that cannot (a caller id, a UUID, a region code, a time stamp, or one
+the caller names) are kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.privacy import blank_phone_runs, blank_phone_runs_in_bytes, has_phone_run
 from hotline.schemas.codec import HEADER_SIZE, MARKER, Codec
 from hotline.schemas.errors import CodecError
-from hotline.schemas.types import CALLER_ID_PATTERN
+from hotline.schemas.types import CALLER_ID_PATTERN, REGION_CODE_PATTERN, UUID_PATTERN
 
-__all__ = ["Redacted", "caller_values", "redact_original"]
+__all__ = ["Redacted", "caller_values", "redact_json", "redact_original"]
 
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
+#: Text of these shapes holds no phone number: kept by :func:`redact_json` (but in a caller
+#: field, where only a caller id is kept).
+_NO_NUMBER = re.compile(
+    "|".join(f"(?:{p.strip('^$')})" for p in (CALLER_ID_PATTERN, UUID_PATTERN, REGION_CODE_PATTERN))
+    + r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +142,42 @@ def redact_original(codec: Codec, data: bytes | None) -> Redacted:
         out = blank_phone_runs_in_bytes(data, HEADER_SIZE)
         note += ", and those of every other run of 5+ digits, are replaced by '*'"
     return Redacted(out, note, masks)
+
+
+def redact_json(value: Any, keep: Callable[[str], bool] = lambda _: False) -> tuple[Any, bool]:
+    """``value`` (parsed JSON) with every possible phone number masked, and whether any was.
+
+    Walks objects and arrays. Text in a caller field (a key starting with ``caller``) that is
+    not a caller id, and any other text that is neither of a shape that holds no number (a
+    caller id, a UUID, a region code, an ISO time stamp) nor accepted by ``keep`` (e.g. known
+    center ids), gets each run of 5+ digits masked by :func:`blank_phone_runs`; an integer of
+    5+ digits becomes its masked text; keys are masked like text.
+    """
+    changed = False
+
+    def text(raw: str, caller: bool) -> str:
+        nonlocal changed
+        if _CALLER_ID.fullmatch(raw) or (not caller and (_NO_NUMBER.fullmatch(raw) or keep(raw))):
+            return raw
+        masked = blank_phone_runs(raw)
+        changed = changed or masked != raw
+        return masked
+
+    def walk(item: Any, caller: bool) -> Any:
+        nonlocal changed
+        if isinstance(item, dict):
+            return {
+                text(str(k), False): walk(v, str(k).startswith("caller")) for k, v in item.items()
+            }
+        if isinstance(item, list):
+            return [walk(v, caller) for v in item]
+        if isinstance(item, str):
+            return text(item, caller)
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            masked = blank_phone_runs(str(item))
+            if masked != str(item):
+                changed = True
+                return masked
+        return item
+
+    return walk(value, False), changed

@@ -31,6 +31,13 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 #: Dotted record type names such as ``call.offered``.
 EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+$"
 
+#: Plausible event times: an ``occurred_at`` before this is invalid (the stream worker's
+#: ingest and the HTTP gateway alike) ...
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+#: ... and so is one more than this many seconds ahead of the checker's clock (the default of
+#: the worker's ``max_future_s`` and of the gateway's).
+MAX_FUTURE_S = 86_400.0
+
 
 def _to_utc_millis(value: datetime) -> datetime:
     if value.tzinfo is UTC and not value.microsecond % 1000:  # e.g. every decoded value

@@ -68,6 +68,7 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.schemas.redact import redact_original
+from hotline.schemas.types import EARLIEST_OCCURRED_AT
 from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
@@ -91,7 +92,6 @@ __all__ = ["Worker", "create_app", "group_partition"]
 
 log = logging.getLogger(__name__)
 _RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-_EPOCH_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 _PROVINCE_TOPIC = re.compile(r"\.raw\.(\d{6})\.")
 
 
@@ -498,7 +498,7 @@ class Worker:
             env = event.envelope
             if env.region_code not in self.registry:
                 problem = f"unknown region code {env.region_code}"
-            elif not _EPOCH_MIN <= env.occurred_at <= latest:
+            elif not EARLIEST_OCCURRED_AT <= env.occurred_at <= latest:
                 problem = f"implausible occurred_at {env.occurred_at.isoformat()}"
             else:
                 province = self.registry.province_of(env.region_code).code

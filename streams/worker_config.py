@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.schemas.types import MAX_FUTURE_S
 from hotline.settings import KafkaSettings
 from hotline.streams.config import StreamsConfig
 
@@ -58,7 +59,7 @@ class WorkerConfig(BaseModel):
         description="exit (70) when the groups stage processed nothing this long while its "
         "input waited (a stalled Faust consumer; a restart resumes exactly); None: never",
     )
-    max_future_s: float = Field(86_400.0, description="events further ahead are invalid")
+    max_future_s: float = Field(MAX_FUTURE_S, description="events further ahead are invalid")
     web_port: int | None = Field(None, description="Faust's web server port; None: off")
     datadir: Path = Path(".hotline/streams")
     status_file: Path | None = Field(None, description="JSON status rewritten every tick")

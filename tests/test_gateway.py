@@ -66,6 +66,7 @@ def client_for(
     tokens: TokenStore, sender: BatchSender, **config: Any
 ) -> tuple[TestClient, str, str]:
     ningbo, nanjing = tokens.add(NINGBO), tokens.add(NANJING)
+    config.setdefault("dead_letters_file", tokens.path.parent / "dead_letters.jsonl")
     app = create_app(GatewayConfig(**config), tokens, sender)
     return TestClient(app), ningbo, nanjing
 
@@ -154,7 +155,8 @@ def test_rate_limit_is_429_with_retry_after(tokens: TokenStore) -> None:
     sender = MemorySender()
     ningbo = tokens.add(NINGBO)
     limiter = RateLimiter(rate=1.0, burst=2, clock=lambda: clock[0])
-    client = TestClient(create_app(GatewayConfig(), tokens, sender, limiter=limiter))
+    config = GatewayConfig(dead_letters_file=tokens.path.parent / "dead_letters.jsonl")
+    client = TestClient(create_app(config, tokens, sender, limiter=limiter))
     body = {"events": [offered_json(NINGBO, "330203", 1)]}
     codes = [client.post("/v1/events", json=body, headers=auth(ningbo)).status_code
              for _ in range(3)]  # fmt: skip
@@ -199,7 +201,8 @@ def test_accepted_events_are_in_kafka_when_the_answer_comes(
 
     sender, kafka = kafka_sender
     ningbo = tokens.add(NINGBO)
-    app = create_app(GatewayConfig(), tokens, sender, preparer=Preparer(kafka))
+    config = GatewayConfig(dead_letters_file=tokens.path.parent / "dead_letters.jsonl")
+    app = create_app(config, tokens, sender, preparer=Preparer(kafka))
     client = TestClient(app)
     events = [offered_json(NINGBO, "330203", i) for i in range(10)]
     events[3]["caller_id"] = "13800138000"
@@ -222,3 +225,7 @@ def test_accepted_events_are_in_kafka_when_the_answer_comes(
             seen += [dict(m.headers)["event_id"].decode() for m in batch]
     consumer.close()
     assert sorted(seen) == sorted(accepted)
+    # the three rejected events are in the gateway's dead-letter file, the number masked
+    text = config.dead_letters_file.read_text()
+    assert [json.loads(line)["index"] for line in text.splitlines()] == [3, 7, 8]
+    assert "13800138000" not in text

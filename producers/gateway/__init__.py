@@ -4,9 +4,11 @@ See :mod:`hotline.producers.gateway.app` for the API and docs/producers.md for o
 """
 
 from hotline.producers.gateway.app import (
+    REJECTION_KINDS,
     BatchSender,
     EventResult,
     GatewayConfig,
+    GatewayStats,
     IngestRequest,
     IngestResponse,
     KafkaBatchSender,
@@ -17,9 +19,11 @@ from hotline.producers.gateway.ratelimit import RateLimiter
 from hotline.producers.gateway.tokens import TokenStore, hash_token
 
 __all__ = [
+    "REJECTION_KINDS",
     "BatchSender",
     "EventResult",
     "GatewayConfig",
+    "GatewayStats",
     "IngestRequest",
     "IngestResponse",
     "KafkaBatchSender",

@@ -9,20 +9,33 @@ Checks, in order, each with its status:
 3. the token's bucket is empty → **429** with ``Retry-After``;
 4. more than ``max_events`` events → **413**; a body that is not ``{"events": [...]}`` → 422;
 5. each event on its own (:func:`check_event`): a phone number in a caller field, an unknown
-   type, a schema violation, a ``center_id`` other than the token's, or a region the center
-   does not serve makes that event **rejected** with its index and reason — the others go on;
+   type, a schema violation, a ``center_id`` other than the token's, a region the center
+   does not serve, or an implausible ``occurred_at`` (before 2000, or more than
+   ``max_future_s`` ahead) makes that event **rejected** with its index and reason — the
+   others go on. With the 200 answer each rejected event is also written to the gateway's
+   dead-letter file (stage ``gateway``, its kind and reason, the original JSON with any
+   possible phone number masked), counted by kind (``GET /healthz``), and the request is
+   logged once with the counts;
 6. the accepted events are sent with ``acks=all`` and the response waits for Kafka's
    acknowledgement of every one: **200** with per-event results. If Kafka does not acknowledge
    them in ``ack_timeout_s`` → **503** with ``Retry-After`` and nothing is promised: the
    client sends the same batch again (events keep their ``event_id``, so the stream drops any
    that had arrived). The gateway does not spool: a center's own retry is its spool.
 
+Tokens added or revoked while the gateway runs count from the next request on
+(:class:`~hotline.producers.gateway.tokens.TokenStore`). ``GET /healthz``: status and the
+counters (accepted events, rejected ones by kind, dead letters, 503s).
+
 OpenAPI docs: ``/docs``; the schema at ``/openapi.json``.
 """
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Container, MutableMapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,16 +48,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.centers import CenterRegistry, default_centers
 from hotline.errors import InvalidInput, RetryableError
-from hotline.producers.base import DeliveryConfig, OutboundRecord
-from hotline.producers.delivery import Preparer, abandon, caller_problem, new_producer
+from hotline.privacy import blank_phone_runs
+from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
+from hotline.producers.delivery import (
+    DeadLetterLog,
+    Preparer,
+    abandon,
+    caller_problem,
+    new_producer,
+)
 from hotline.producers.gateway.ratelimit import RateLimiter
 from hotline.producers.gateway.tokens import TokenStore, hash_token
 from hotline.schemas import EVENT_TYPES, Event
+from hotline.schemas.redact import redact_json
+from hotline.schemas.types import EARLIEST_OCCURRED_AT, MAX_FUTURE_S, UUID_PATTERN
 
 __all__ = [
+    "REJECTION_KINDS",
     "BatchSender",
     "EventResult",
     "GatewayConfig",
+    "GatewayStats",
     "IngestRequest",
     "IngestResponse",
     "KafkaBatchSender",
@@ -53,6 +77,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The kinds a rejected event is counted under (``GET /healthz``) and dead-lettered with.
+REJECTION_KINDS = (
+    "not_an_object",
+    "caller_in_clear",
+    "unknown_type",
+    "invalid",
+    "wrong_center",
+    "wrong_region",
+    "implausible_time",
+    "refused",
+)
+_UUID = re.compile(UUID_PATTERN)
 
 
 class GatewayConfig(BaseModel):
@@ -67,6 +104,13 @@ class GatewayConfig(BaseModel):
     burst: int = Field(20, ge=1)
     ack_timeout_s: float = Field(10.0, gt=0)
     retry_after_s: int = Field(5, ge=1)
+    max_future_s: float = Field(
+        MAX_FUTURE_S, gt=0, description="an occurred_at further ahead of the clock is rejected"
+    )
+    dead_letters_file: Path = Field(
+        Path(".hotline/gateway/dead_letters.jsonl"),
+        description="rejected events, one JSON line each (stage gateway, masked original)",
+    )
 
 
 class IngestRequest(BaseModel):
@@ -138,33 +182,134 @@ def _validation_reason(exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def check_event(
-    item: Any, center_id: str, centers: CenterRegistry, preparer: Preparer
-) -> tuple[Event, OutboundRecord] | str:
-    """The event and its record, or why it is rejected (never echoing a caller number)."""
+def _shown(value: object, known: Container[object]) -> str:
+    """``value`` for an error text: as is if it is one of ``known``, else any run of 5+
+    digits in it masked (a client's free text must not carry a number into logs)."""
+    text = str(value)
+    return text if text in known else blank_phone_runs(text)
+
+
+def _check(
+    item: Any, center_id: str, centers: CenterRegistry, preparer: Preparer, latest: datetime
+) -> tuple[Event, OutboundRecord] | tuple[str, str]:
+    """The event and its record, or the kind (:data:`REJECTION_KINDS`) and reason."""
     if not isinstance(item, dict):
-        return "not a JSON object"
+        return "not_an_object", "not a JSON object"
     problem = caller_problem(item)
     if problem:
-        return f"caller_in_clear: {problem}"
+        return "caller_in_clear", f"caller_in_clear: {problem}"
     envelope = item.get("envelope")
     event_type = envelope.get("event_type") if isinstance(envelope, dict) else None
     model = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if model is None:
-        return f"unknown event type {event_type!r}; known: {sorted(EVENT_TYPES)}"
+        shown = repr(_shown(event_type, EVENT_TYPES)) if event_type is not None else "None"
+        return "unknown_type", f"unknown event type {shown}; known: {sorted(EVENT_TYPES)}"
     try:
         event = model.model_validate_json(json.dumps(item))
     except ValidationError as exc:
-        return f"invalid {event_type}: {_validation_reason(exc)}"
-    if event.envelope.center_id != center_id:
-        return f"center_id {event.envelope.center_id} is not the token's center {center_id}"
-    region = event.envelope.region_code
+        return "invalid", f"invalid {event_type}: {_validation_reason(exc)}"
+    env = event.envelope
+    if env.center_id != center_id:
+        shown = _shown(env.center_id, centers)
+        return "wrong_center", f"center_id {shown} is not the token's center {center_id}"
+    region = env.region_code
     if region not in centers.regions or not centers.serves(center_id, region):
-        return f"center {center_id} does not serve region {region}"
+        return "wrong_region", f"center {center_id} does not serve region {region}"
+    if env.occurred_at < EARLIEST_OCCURRED_AT:
+        return "implausible_time", (
+            f"implausible occurred_at {env.occurred_at.isoformat()}: "
+            f"before {EARLIEST_OCCURRED_AT.isoformat()}"
+        )
+    if env.occurred_at > latest:
+        return "implausible_time", (
+            f"implausible occurred_at {env.occurred_at.isoformat()}: after "
+            f"{latest.isoformat(timespec='seconds')} (the gateway's clock + max_future_s)"
+        )
     try:
         return event, preparer.prepare(event)
+    except RefusedEvent as exc:
+        return "caller_in_clear", f"caller_in_clear: {exc}"
     except InvalidInput as exc:
-        return str(exc)
+        return "refused", str(exc)
+
+
+def check_event(
+    item: Any,
+    center_id: str,
+    centers: CenterRegistry,
+    preparer: Preparer,
+    *,
+    now: datetime | None = None,
+    max_future_s: float = MAX_FUTURE_S,
+) -> tuple[Event, OutboundRecord] | str:
+    """The event and its record, or why it is rejected (never echoing a caller number).
+
+    ``occurred_at`` must lie between 2000-01-01 and ``now`` (the wall clock) +
+    ``max_future_s``, as the stream worker's ingest requires."""
+    latest = (now or datetime.now(UTC)) + timedelta(seconds=max_future_s)
+    checked = _check(item, center_id, centers, preparer, latest)
+    return checked[1] if isinstance(checked[0], str) else checked  # type: ignore[return-value]
+
+
+class GatewayStats:
+    """The gateway's counters since start (thread-safe), shown by ``GET /healthz``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+        self.dead_letters = 0
+        self.dead_letter_errors = 0
+        self.unavailable = 0
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def reject(self, kinds: Counter[str]) -> None:
+        with self._lock:
+            self.rejected.update(kinds)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "accepted": self.accepted,
+                "rejected": sum(self.rejected.values()),
+                "rejected_by_kind": dict(sorted(self.rejected.items())),
+                "dead_letters": self.dead_letters,
+                "dead_letter_errors": self.dead_letter_errors,
+                "unavailable": self.unavailable,
+            }
+
+
+def _dead_letter(
+    item: Any, index: int, center_id: str, kind: str, reason: str, centers: CenterRegistry
+) -> dict[str, Any]:
+    """A rejected event's dead-letter line. Nothing of the client's is in it in clear but
+    what passed its pattern (a UUID event id, a known event type); the original is the
+    event's JSON with every value that could hold a phone number masked
+    (:func:`~hotline.schemas.redact.redact_json`; known center ids are kept)."""
+    envelope = item.get("envelope") if isinstance(item, dict) else None
+    envelope = envelope if isinstance(envelope, dict) else {}
+    event_id, event_type = envelope.get("event_id"), envelope.get("event_type")
+    original, masked = redact_json(item, keep=centers.__contains__)
+    line: dict[str, Any] = {
+        "stage": "gateway",
+        "event_id": event_id if isinstance(event_id, str) and _UUID.match(event_id) else None,
+        "event_type": event_type if event_type in EVENT_TYPES else None,
+        "center_id": center_id,  # the token's
+        "index": index,
+        "kind": kind,
+        "reason": reason,
+        "original": original,
+    }
+    if masked:
+        line["original_note"] = (
+            "original masked: each run of 5+ digits (a possible phone number) in its values "
+            "has its digits but the last two replaced by '*'"
+        )
+    return line
 
 
 class _BodyLimit:
@@ -217,6 +362,10 @@ def create_app(
     )
     app.add_middleware(_BodyLimit, max_bytes=config.max_body_bytes)
     app.state.sender = sender
+    stats = GatewayStats()
+    app.state.stats = stats
+    dead_letters = DeadLetterLog(config.dead_letters_file)
+    app.state.dead_letters = dead_letters
 
     def authenticate(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -233,6 +382,33 @@ def create_app(
             raise HTTPException(429, "rate limit reached", headers={"Retry-After": retry})
         return center_id
 
+    def record_rejections(center_id: str, total: int, rejected: list[dict[str, Any]]) -> None:
+        """Count, dead-letter and log a request's rejected events (never raises)."""
+        kinds = Counter(line["kind"] for line in rejected)
+        stats.reject(kinds)
+        written = 0
+        try:
+            written = dead_letters.append(rejected)
+        except OSError as exc:
+            stats.add(dead_letter_errors=len(rejected))
+            log.error(
+                "%d rejected event(s) of %s not dead-lettered: %s cannot be written: %s",
+                len(rejected),
+                center_id,
+                dead_letters.path,
+                exc,
+            )
+        stats.add(dead_letters=written)
+        log.warning(
+            "%s: %d of %d event(s) rejected (%s); %d dead-lettered to %s",
+            center_id,
+            len(rejected),
+            total,
+            ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())),
+            written,
+            dead_letters.path,
+        )
+
     @app.post(
         "/v1/events",
         response_model=IngestResponse,
@@ -248,17 +424,21 @@ def create_app(
         """Check each event, send the accepted ones, answer after Kafka acknowledged them."""
         if len(batch.events) > config.max_events:
             raise HTTPException(413, f"{len(batch.events)} events exceed {config.max_events}")
+        latest = datetime.now(UTC) + timedelta(seconds=config.max_future_s)
         results: list[EventResult] = []
         records: list[OutboundRecord] = []
+        rejected: list[tuple[int, Any, str, str]] = []
         for index, item in enumerate(batch.events):
-            checked = check_event(item, center_id, centers, preparer)
-            if isinstance(checked, str):
+            checked = _check(item, center_id, centers, preparer, latest)
+            if isinstance(checked[0], str):
+                kind, reason = checked
                 event_id = None
                 if isinstance(item, dict) and isinstance(item.get("envelope"), dict):
                     raw_id = item["envelope"].get("event_id")
                     event_id = raw_id if isinstance(raw_id, str) else None
                 results.append(EventResult(index=index, status="rejected", event_id=event_id,
-                                           reason=checked))  # fmt: skip
+                                           reason=reason))  # fmt: skip
+                rejected.append((index, item, kind, reason))
                 continue
             event, record = checked
             records.append(record)
@@ -269,6 +449,9 @@ def create_app(
             try:
                 sender.send(records, config.ack_timeout_s)
             except RetryableError as exc:
+                # nothing is promised: the client sends the batch again, and its rejected
+                # events are counted and dead-lettered with the answer that reports them
+                stats.add(unavailable=1)
                 log.warning("batch of %s not acknowledged: %s", center_id, exc)
                 return JSONResponse(
                     {"detail": "Kafka is unavailable; send the same batch again later"},
@@ -276,10 +459,16 @@ def create_app(
                     headers={"Retry-After": str(config.retry_after_s)},
                 )
         accepted = len(records)
+        stats.add(accepted=accepted)
+        if rejected:
+            lines = [_dead_letter(item, i, center_id, k, r, centers) for i, item, k, r in rejected]
+            record_rejections(center_id, len(results), lines)
         return IngestResponse(accepted=accepted, rejected=len(results) - accepted, results=results)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        """``ok``, the counters since start, and why the tokens file could not be re-read
+        (``tokens_error``; the last good tokens are in use) if it could not."""
+        return {"status": "ok", **stats.snapshot(), "tokens_error": tokens.error}
 
     return app

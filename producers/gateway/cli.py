@@ -39,8 +39,19 @@ def ingest(
     rate: Annotated[float, typer.Option(help="requests per second per token")] = 5.0,
     burst: Annotated[int, typer.Option(help="requests a token may make at once")] = 20,
     max_body: Annotated[int, typer.Option(help="largest request body in bytes")] = 1024 * 1024,
+    dead_letters: Annotated[
+        Path | None,
+        typer.Option(
+            "--dead-letters",
+            help="rejected events, one JSON line each "
+            "(default: <stack home>/gateway/dead_letters.jsonl)",
+        ),
+    ] = None,
 ) -> None:
-    """Serve POST /v1/events (docs at /docs) and forward to Kafka with acks=all."""
+    """Serve POST /v1/events (docs at /docs) and forward to Kafka with acks=all.
+
+    Tokens added or revoked with `ingest-token` count from the next request on (no restart).
+    """
     import uvicorn
 
     from hotline.producers.base import DeliveryConfig
@@ -54,7 +65,13 @@ def ingest(
         raise ConfigurationError(
             f"no tokens in {path}: add one with `hotline serve ingest-token add CENTER_ID`"
         )
-    config = GatewayConfig(tokens_file=path, rate_per_s=rate, burst=burst, max_body_bytes=max_body)
+    config = GatewayConfig(
+        tokens_file=path,
+        rate_per_s=rate,
+        burst=burst,
+        max_body_bytes=max_body,
+        dead_letters_file=dead_letters or settings.stack.home / "gateway" / "dead_letters.jsonl",
+    )
     sender = KafkaBatchSender(DeliveryConfig.from_settings(settings))
     try:
         uvicorn.run(create_app(config, store, sender), host=host, port=port, log_level="info")
@@ -93,7 +110,7 @@ def token_revoke(
     center_id: Annotated[str, typer.Argument(help="the center whose tokens to remove")],
     tokens: TokensOption = None,
 ) -> None:
-    """Remove every token of CENTER_ID."""
+    """Remove every token of CENTER_ID (a running gateway refuses them from the next request)."""
     from hotline.producers.gateway.tokens import TokenStore
 
     removed = TokenStore(_tokens_path(ctx, tokens)).revoke(center_id)

@@ -1,0 +1,234 @@
+"""The ingest gateway in operation: token changes without a restart, rejected events counted,
+dead-lettered (masked) and logged, implausible event times refused at the edge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from test_gateway import NANJING, NINGBO, MemorySender, auth, offered_json
+
+from hotline.producers.gateway import GatewayConfig, TokenStore, create_app
+from hotline.schemas.types import EARLIEST_OCCURRED_AT, MAX_FUTURE_S
+from hotline.streams.worker_config import WorkerConfig
+
+PHONE = "13800138000"  # built here, never read from a fixture
+
+
+def gateway(tmp_path: Path, store: TokenStore, sender: MemorySender | None = None) -> TestClient:
+    config = GatewayConfig(
+        tokens_file=store.path, dead_letters_file=tmp_path / "gw" / "dead_letters.jsonl"
+    )
+    return TestClient(create_app(config, store, sender or MemorySender()))
+
+
+def post(client: TestClient, token: str, *events: Any) -> Any:
+    return client.post("/v1/events", json={"events": list(events)}, headers=auth(token))
+
+
+# -- tokens: the running gateway follows the file -----------------------------------------
+
+
+def test_revoked_token_is_refused_on_the_next_request(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token, other = store.add(NINGBO), store.add(NANJING)
+    client = gateway(tmp_path, store)
+    assert post(client, token, offered_json(NINGBO, "330203", 1)).status_code == 200
+    assert TokenStore(store.path).revoke(NINGBO) == 1  # `ingest-token revoke`, another process
+    response = post(client, token, offered_json(NINGBO, "330203", 2))
+    assert response.status_code == 401 and response.json()["detail"] == "unknown token"
+    assert post(client, other, offered_json(NANJING, "320102", 3)).status_code == 200
+
+
+def test_added_token_works_without_a_restart(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    store.add(NINGBO)
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    new = TokenStore(store.path).add(NANJING)  # `ingest-token add` while the gateway runs
+    assert post(client, new, offered_json(NANJING, "320102", 1)).status_code == 200
+    assert len(sender.records) == 1
+
+
+@pytest.mark.parametrize("damage", ["not json {", '{"tokens": [{"center": 1}]}', "missing"])
+def test_a_broken_tokens_file_keeps_the_last_good_tokens(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    if damage == "missing":
+        store.path.unlink()
+    else:
+        store.path.write_text(damage)
+    with caplog.at_level(logging.ERROR, logger="hotline.producers.gateway.tokens"):
+        for n in range(3):  # logged once per change of the file, not per request
+            assert post(client, token, offered_json(NINGBO, "330203", n)).status_code == 200
+        assert post(client, "hl_never-issued", offered_json(NINGBO, "330203", 9)).status_code == 401
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "keeping the 1 token(s)" in errors[0].getMessage()
+    assert "keeping" in client.get("/healthz").json()["tokens_error"]
+    # repaired: `ingest-token revoke` rewrites the file; the gateway follows again
+    if damage == "missing":
+        store.path.write_text('{"tokens": []}')
+    else:
+        store.path.unlink()
+    assert TokenStore(store.path).revoke(NINGBO) == 0
+    assert post(client, token, offered_json(NINGBO, "330203", 10)).status_code == 401
+    assert client.get("/healthz").json()["tokens_error"] is None
+
+
+def test_a_hand_edit_in_place_is_seen(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    inode = store.path.stat().st_ino
+    with store.path.open("r+") as f:  # same inode: size and mtime change
+        f.seek(0)
+        f.write('{"tokens": []}')
+        f.truncate()
+    assert store.path.stat().st_ino == inode
+    os.utime(store.path, ns=(1, 1))  # even with an old mtime: the size changed
+    assert post(client, token, offered_json(NINGBO, "330203", 1)).status_code == 401
+
+
+# -- rejected events: counted, dead-lettered (masked), logged -----------------------------
+
+
+def test_rejected_events_are_counted_dead_lettered_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    bad_type = offered_json(NINGBO, "330203", 5)
+    bad_type["envelope"]["event_type"] = f"call.{PHONE}"
+    events = [
+        offered_json(NINGBO, "330203", 1),
+        offered_json(NINGBO, "330203", 2, caller=PHONE),
+        offered_json(NANJING, "320102", 3),
+        offered_json(NINGBO, "320102", 4),
+        bad_type,
+        {**offered_json(NINGBO, "330203", 6), "note": f"call me on {PHONE}"},
+        PHONE,
+    ]
+    with caplog.at_level(logging.INFO, logger="hotline.producers.gateway.app"):
+        response = post(client, token, *events)
+    assert response.status_code == 200 and response.json()["rejected"] == 6
+    assert PHONE not in response.text and "0013" not in response.text
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["accepted"] == 1 and health["rejected"] == 6
+    assert health["rejected_by_kind"] == {
+        "caller_in_clear": 1,
+        "invalid": 1,
+        "not_an_object": 1,
+        "unknown_type": 1,
+        "wrong_center": 1,
+        "wrong_region": 1,
+    }
+    assert health["dead_letters"] == 6 and health["dead_letter_errors"] == 0
+
+    path = tmp_path / "gw" / "dead_letters.jsonl"
+    text = path.read_text()
+    assert PHONE not in text and "0013" not in text and "138 0013" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["index"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert all(line["stage"] == "gateway" and line["center_id"] == NINGBO for line in lines)
+    by_index = {line["index"]: line for line in lines}
+    assert by_index[1]["kind"] == "caller_in_clear"
+    assert by_index[1]["original"]["caller_id"] == "*********00"
+    assert "original masked" in by_index[1]["original_note"]
+    assert by_index[2]["kind"] == "wrong_center" and "C320100" in by_index[2]["reason"]
+    assert by_index[2]["event_id"] == "00000000-0000-4000-8000-000000000003"
+    # values that cannot hold a number are kept: the original stays readable
+    assert by_index[3]["original"]["envelope"]["region_code"] == "320102"
+    assert by_index[3]["original"]["envelope"]["occurred_at"] == "2025-03-03T01:00:00Z"
+    assert by_index[3]["original"]["envelope"]["center_id"] == NINGBO  # a known center
+    # other ids with 5+ digits could be numbers: masked too (the center keeps its event)
+    assert by_index[3]["original"]["envelope"]["producer_id"] == "C****00-cti"
+    assert by_index[4]["event_type"] is None and "*******00" in by_index[4]["reason"]
+    assert by_index[5]["original"]["note"] == "call me on *********00"
+    assert by_index[6] == {**by_index[6], "kind": "not_an_object", "original": "*********00"}
+
+    logged = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(logged) == 1 and caplog.records[-1].levelno == logging.WARNING
+    assert "6 of 7 event(s) rejected" in logged[0] and "wrong_region 1" in logged[0]
+    assert PHONE not in caplog.text and "0013" not in caplog.text
+
+
+def test_a_dead_letter_file_that_cannot_be_written_does_not_stop_the_flow(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender()
+    (tmp_path / "gw").write_text("a file where the folder should be")
+    client = gateway(tmp_path, store, sender)
+    response = post(
+        client, token, offered_json(NINGBO, "330203", 1), offered_json(NINGBO, "320102", 2)
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    assert len(sender.records) == 1
+    health = client.get("/healthz").json()
+    assert (health["rejected"], health["dead_letters"], health["dead_letter_errors"]) == (1, 0, 1)
+    assert "not dead-lettered" in caplog.text
+
+
+def test_on_503_rejections_wait_for_the_resent_batch(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender(fail=True)
+    client = gateway(tmp_path, store, sender)
+    batch = [offered_json(NINGBO, "330203", 1), offered_json(NINGBO, "320102", 2)]
+    assert post(client, token, *batch).status_code == 503
+    health = client.get("/healthz").json()
+    assert (health["unavailable"], health["rejected"], health["dead_letters"]) == (1, 0, 0)
+    sender.fail = False
+    assert post(client, token, *batch).status_code == 200
+    health = client.get("/healthz").json()
+    assert (health["accepted"], health["rejected"], health["dead_letters"]) == (1, 1, 1)
+
+
+# -- implausible event times ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "says"),
+    [
+        ("0001-01-01T00:00:00Z", "before 2000-01-01"),
+        ("1999-12-31T23:59:59Z", "before 2000-01-01"),
+        ("9999-12-31T00:00:00Z", "max_future_s"),
+        ("2099-01-01T00:00:00Z", "max_future_s"),
+    ],
+)
+def test_implausible_occurred_at_is_rejected(tmp_path: Path, occurred_at: str, says: str) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    event = offered_json(NINGBO, "330203", 1)
+    event["envelope"]["occurred_at"] = occurred_at
+    result = post(client, token, event).json()["results"][0]
+    assert result["status"] == "rejected" and "implausible occurred_at" in result["reason"]
+    assert says in result["reason"] and sender.records == []
+    assert client.get("/healthz").json()["rejected_by_kind"] == {"implausible_time": 1}
+
+
+def test_time_bounds_are_the_stream_workers(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    assert GatewayConfig().max_future_s == WorkerConfig().max_future_s == MAX_FUTURE_S
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    soon = datetime.now(UTC) + timedelta(seconds=MAX_FUTURE_S - 600)
+    for n, at in enumerate([EARLIEST_OCCURRED_AT, soon]):
+        event = offered_json(NINGBO, "330203", n)
+        event["envelope"]["occurred_at"] = at.isoformat()
+        assert post(client, token, event).json()["accepted"] == 1, at
