@@ -13,9 +13,18 @@ a failed commit or a rebalance changes no result. No insert deduplication token 
 (batches are not deterministic across restarts: they are cut by time too).
 
 ClickHouse away (:class:`~hotline.errors.RetryableError` / :class:`~hotline.errors.Backpressure`):
-pause every assigned partition, keep the pending rows, retry with exponential backoff while
-polling the paused consumer (heartbeats, no new records: memory stays bounded), resume after
-the write went through. Nothing is committed until then.
+keep the pending rows, retry with exponential backoff while polling a paused consumer
+(heartbeats and group membership), resume after the write went through. Nothing is committed
+until then. The one rule that keeps this lossless: **every record a poll returns goes into the
+pending batch, whichever loop polled** (:meth:`Sink._take`). Pausing only bounds memory; it
+cannot be relied on for correctness, because a rebalance inside a poll gives a newly assigned
+partition a fresh, unpaused state (kafka-python 3.x) and that same poll may return its records.
+See :meth:`Sink._flush_until_done`.
+
+Revocation: pending rows of a partition revoked meanwhile are still written (the new owner
+reads them again from the last committed offset: a repeat the Replacing tables absorb), but
+their offsets are never committed by this member (:meth:`Sink._commit` commits only what is
+assigned at commit time).
 """
 
 from __future__ import annotations
@@ -155,7 +164,14 @@ class Sink:
         return self.stats
 
     def _poll_once(self) -> None:
-        polled = self._consumer.poll(timeout_ms=int(self.config.poll_timeout_s * 1000))
+        self._take(self._consumer.poll(timeout_ms=int(self.config.poll_timeout_s * 1000)))
+
+    def _take(self, polled: dict[Any, list[Any]]) -> None:
+        """Add every polled record to the pending batches and advance the offsets to commit.
+
+        Every :meth:`KafkaConsumer.poll` result goes through here: the consumer's position has
+        moved past these records, so dropping one would let a later commit skip it.
+        """
         for tp, messages in polled.items():
             role = self._roles.get(tp.topic)
             for message in messages:
@@ -184,7 +200,17 @@ class Sink:
         return self.clock() - self._oldest >= self.config.max_wait_s
 
     def _flush_until_done(self) -> None:
-        """Write and commit; while ClickHouse is away, pause, back off and retry."""
+        """Write and commit; while ClickHouse is away, back off and retry, polling paused.
+
+        Between retries the consumer is polled to keep its group membership. Before every such
+        poll the *whole current assignment* is paused again, because a rebalance gives newly
+        assigned partitions a fresh, unpaused state. A poll can still return records: the
+        rebalance happens inside the poll and the same poll fetches the new partition. Those
+        records are not dropped (the position has moved past them): :meth:`_take` adds them to
+        the pending batch, which the next attempt writes and only then commits. So no record
+        is ever skipped, and memory grows by at most one poll (``max_poll_records``) per
+        rebalance during the outage.
+        """
         delay = self.config.backoff_initial_s
         paused = False
         while True:
@@ -193,14 +219,12 @@ class Sink:
                 break
             except (RetryableError, Backpressure) as exc:
                 self.stats.retries += 1
-                if not paused:
-                    self._consumer.pause(*self._consumer.assignment())
-                    paused = True
+                paused = True
                 log.warning("ClickHouse write failed (%s); retrying in %.1f s", exc, delay)
                 deadline = self.clock() + delay
                 while self.clock() < deadline:
-                    # Paused partitions return nothing; polling keeps the group membership.
-                    self._consumer.poll(timeout_ms=200)
+                    self._consumer.pause(*self._consumer.assignment())
+                    self._take(self._consumer.poll(timeout_ms=200))
                     self.sleep(min(0.2, max(0.0, deadline - self.clock())))
                 delay = min(delay * 2, self.config.backoff_max_s)
         if paused:
@@ -246,6 +270,10 @@ class Sink:
 
         if not self._offsets:
             return
+        # Only partitions assigned now: one revoked since its records were polled belongs to
+        # another member, which reads it again from the last committed offset (our rows of it
+        # are written: a repeat). Committing it from here could move the group past records
+        # the new owner polled but has not written yet.
         assigned = self._consumer.assignment()
         offsets = {
             tp: OffsetAndMetadata(offset, "", -1)

@@ -659,3 +659,100 @@ def test_ticket_count_snapshots_become_ticket_minute_rows_of_whole_minutes() -> 
     [dead] = to_rows(CODEC, five, topic="t", partition=0, offset=1)
     assert dead.table == "dead_letters" and dead.row[1] == "invalid"
     assert "bucket_seconds 300 != 60" in dead.row[7]
+
+
+def test_partition_assigned_while_retrying_is_not_skipped(
+    admin: Client, settings: Settings
+) -> None:
+    """A second member leaves while the sink retries a failed write: the partition it held
+    comes to the sink unpaused (kafka-python gives a newly assigned partition a fresh state),
+    and the retry loop's polls read its records. They must be written, not dropped: before the
+    fix every record of that partition polled during the outage was skipped and committed past.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from hotline.errors import RetryableError
+    from hotline.sinks.sink import topic_pattern
+
+    topic = shared_topic(settings.kafka, "call_records")
+    group = f"{settings.kafka.topic_prefix}-r"
+    t0 = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+
+    def send(first: int, last: int) -> None:
+        for i in range(first, last):
+            call = CallRecord(
+                call_id=f"r{i}",
+                center_id="C320100",
+                region_code="320102",
+                channel=Channel.PHONE,
+                business_line=BusinessLine.PENSION,
+                started_at=t0 + timedelta(seconds=i),
+                version=1,
+            )
+            producer.send(topic, CODEC.encode_model(call), partition=i % 2)
+        producer.flush()
+
+    def calls() -> int:
+        return admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL")[0][0]
+
+    send(0, 100)  # 50 per partition
+    other = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        client_id="other-member",
+    )
+    other.subscribe(pattern=topic_pattern(settings, agent_states=True))
+    config = SinkConfig(
+        group_id=group, max_wait_s=0.3, backoff_initial_s=0.5, backoff_max_s=1, max_poll_records=20
+    )
+    sink_thread = SinkThread(settings, config)
+    sink = sink_thread.sink
+    down = threading.Event()
+    down.set()
+    real_write = sink._writer.write
+
+    def write(batches: dict[str, list[tuple[object, ...]]]) -> None:
+        if down.is_set():
+            raise RetryableError("ClickHouse away (simulated)")
+        real_write(batches)
+
+    sink._writer.write = write  # type: ignore[method-assign]
+
+    def assigned(consumer: KafkaConsumer | None) -> set[int]:
+        if consumer is None:
+            return set()
+        return {tp.partition for tp in list(consumer.assignment()) if tp.topic == topic}
+
+    try:
+        with sink_thread:
+            # Both members in the group, each with one partition of call_records; the sink
+            # retrying its first write.
+            deadline = time.monotonic() + 60
+            while not (assigned(other) and assigned(sink._consumer) and sink.stats.retries > 0):
+                assert time.monotonic() < deadline, "the group did not balance"
+                other.poll(timeout_ms=200)
+            assert len(assigned(other)) == 1
+            other.close(autocommit=False)  # leaves: its partition goes to the retrying sink
+            other = None
+            wait_for(lambda: assigned(sink._consumer) == {0, 1}, 30, "the sink to get both")
+            retries = sink.stats.retries
+            wait_for(lambda: sink.stats.retries >= retries + 2, 30, "retries after the move")
+            down.clear()  # ClickHouse back
+            send(100, 110)  # live traffic on both partitions
+            wait_for(lambda: calls() == 110, 30, "every call written")
+            wait_for(lambda: sink.stats.committed >= 110, 30, "the commit")
+    finally:
+        if other is not None:
+            other.close(autocommit=False)
+        producer.close()
+    assert calls() == 110
+    probe = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    try:
+        parts = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+        assert {tp: probe.committed(tp) for tp in parts} == probe.end_offsets(parts)
+    finally:
+        probe.close()
