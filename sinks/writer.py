@@ -27,7 +27,9 @@ from hotline.sinks.rows import METRIC_COUNTERS, TABLES
 log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
-_DIMS = "level, region_code, business_line, channel"
+# province_code is carried from the source rows (the sink's registry placement), never left to
+# the column DEFAULT (first two digits): the Corps' cities 6590xx belong to 660000, not 650000.
+_DIMS = "level, region_code, province_code, business_line, channel"
 _SUMS = ", ".join(f"sum({c})" for c in METRIC_COUNTERS)
 _COLS = ", ".join(METRIC_COUNTERS)
 

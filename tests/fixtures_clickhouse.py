@@ -29,6 +29,8 @@ PASSWORDS = {
     "dashboard": "dashboard-pw",
     "qa_writer": "qa-writer-pw",
     "analyst_320000": "js-pw",
+    "analyst_650000": "xj-pw",  # Xinjiang
+    "analyst_660000": "corps-pw",  # the Xinjiang Production and Construction Corps
 }
 
 
@@ -44,8 +46,9 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
         analyst_password=SecretStr(PASSWORDS["analyst"]),
         dashboard_password=SecretStr(PASSWORDS["dashboard"]),
         qa_writer_password=SecretStr(PASSWORDS["qa_writer"]),
-        province_users=(
-            ProvinceUser(province_code="320000", password=SecretStr(PASSWORDS["analyst_320000"])),
+        province_users=tuple(
+            ProvinceUser(province_code=code, password=SecretStr(PASSWORDS[f"analyst_{code}"]))
+            for code in ("320000", "650000", "660000")
         ),
         filtered_tables=(FilteredTable(name=ROW_FILTER_TABLE), *FILTERED_TABLES),
     )

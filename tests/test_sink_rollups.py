@@ -1,0 +1,143 @@
+"""The writer's rollup recompute against the real server: the province of the rollup rows, and
+rollups that fill whatever the server's time zone.
+
+No Kafka: rows go straight through :class:`~hotline.sinks.writer.Writer`, as the sink writes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+from fixtures_clickhouse import PASSWORDS
+
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.regions import default_registry
+from hotline.schemas import METRIC_COUNTERS
+from hotline.sinks import writer as writer_module
+from hotline.sinks.migrate import default_migrations, load_migrations, migrate
+from hotline.sinks.rows import place
+from hotline.sinks.writer import Writer
+
+DATABASE = "hotline"  # the fixture's users.xml grants and filters this database
+REGISTRY = default_registry()
+BUCKET = datetime(2024, 3, 5, 2, 10, tzinfo=UTC)  # 10:10 China time, 5 March
+ROLLUPS = ("metric_hour", "metric_day", "metric_month")
+
+
+def minute_row(level: str, region: str, offered: int, version: int = 1) -> tuple[object, ...]:
+    counters = tuple(offered if name == "offered" else 0 for name in METRIC_COUNTERS)
+    placed = place(REGISTRY, "metric_minute", region)
+    return (level, region, "pension", "phone", BUCKET, *counters, version, *placed)
+
+
+@pytest.fixture
+def db(clickhouse_client: Client) -> Iterator[Client]:
+    clickhouse_client.execute(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    migrate(clickhouse_client, DATABASE)
+    yield clickhouse_client
+    clickhouse_client.execute(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+
+
+def rollup_rows(client: Client, table: str) -> list[tuple[object, ...]]:
+    return client.execute(
+        f"SELECT level, region_code, province_code, offered FROM {DATABASE}.{table} FINAL "
+        "ORDER BY level, region_code"
+    )
+
+
+def test_only_the_corps_cities_are_placed_outside_the_province_of_their_digits() -> None:
+    """Migration 0012 repairs rows of regions 6590xx only: that must be every such region."""
+    outside = {
+        code
+        for level in ("province", "city", "county")
+        for code in (getattr(r, "code", r) for r in REGISTRY.at_level(level))
+        if place(REGISTRY, "metric_minute", code)[0] != code[:2] + "0000"
+    }
+    assert outside and all(code.startswith("6590") for code in outside)
+    assert {place(REGISTRY, "metric_minute", code)[0] for code in outside} == {"660000"}
+
+
+@pytest.mark.clickhouse
+def test_rollups_keep_the_province_of_the_minute_rows(
+    db: Client, clickhouse: ClickHouseServer
+) -> None:
+    writer = Writer(db, DATABASE)
+    writer.write(
+        {
+            "metric_minute": [
+                minute_row("city", "659001", 7),  # 石河子, the Corps: 660000
+                minute_row("province", "660000", 7),
+                minute_row("city", "650100", 3),  # 乌鲁木齐, Xinjiang: 650000
+            ]
+        }
+    )
+    want = [
+        ("city", "650100", "650000", 3),
+        ("city", "659001", "660000", 7),
+        ("province", "660000", "660000", 7),
+    ]
+    for table in ROLLUPS:
+        assert rollup_rows(db, table) == want, table
+    # A second version of the Corps' minute reaches every grain (the day recompute of
+    # (660000, day) finds the city's hour rows).
+    writer.write({"metric_minute": [minute_row("city", "659001", 9, version=2)]})
+    for table in ROLLUPS:
+        assert ("city", "659001", "660000", 9) in rollup_rows(db, table), table
+
+    def seen_by(province: str) -> list[tuple[object, ...]]:
+        user = f"analyst_{province}"
+        client = Client(HOST, port=clickhouse.tcp_port, user=user, password=PASSWORDS[user])
+        try:
+            return client.execute(
+                f"SELECT grain, region_code, offered FROM {DATABASE}.metric_rates "
+                "WHERE level = 'city' AND business_line = 'all' AND channel = 'all' "
+                "ORDER BY grain, region_code"
+            )
+        finally:
+            client.disconnect()
+
+    grains = ("day", "hour", "minute", "month", "year")
+    assert seen_by("660000") == [(grain, "659001", 9) for grain in grains]
+    assert seen_by("650000") == [(grain, "650100", 3) for grain in grains]
+
+
+@pytest.mark.clickhouse
+def test_migration_0012_moves_the_corps_rollups_to_660000(
+    db: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment written by the old writer (rollups without province_code: the Corps' rows
+    under 650000, their days and months stale), then migration 0012."""
+    db.execute(f"DROP DATABASE {DATABASE} SYNC")
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for sql in sorted(Path(str(default_migrations())).glob("*.sql")):
+        if int(sql.name[:4]) < 12:
+            shutil.copy(sql, before)
+    migrate(db, DATABASE, before)
+    with monkeypatch.context() as old:
+        old.setattr(writer_module, "_DIMS", "level, region_code, business_line, channel")
+        writer = Writer(db, DATABASE)
+        writer.write(
+            {"metric_minute": [minute_row("city", "659001", 7), minute_row("city", "650100", 3)]}
+        )
+        writer.write({"metric_minute": [minute_row("city", "659001", 9, version=2)]})
+    assert rollup_rows(db, "metric_hour") == [
+        ("city", "650100", "650000", 3),
+        ("city", "659001", "650000", 9),
+    ]
+    assert ("city", "659001", "650000", 7) in rollup_rows(db, "metric_day")  # stale
+    assert [m.version for m in migrate(db, DATABASE)] == [12]
+    want = [("city", "650100", "650000", 3), ("city", "659001", "660000", 9)]
+    for table in ROLLUPS:
+        assert rollup_rows(db, table) == want, table
+    # Re-runnable (a file that failed halfway starts again from its first statement).
+    [repair] = [m for m in load_migrations() if m.version == 12]
+    for statement in repair.statements(DATABASE):
+        db.execute(statement)
+    for table in ROLLUPS:
+        assert rollup_rows(db, table) == want, table
