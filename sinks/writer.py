@@ -50,6 +50,12 @@ def rollup_keys(
     return hours, days, months
 
 
+def _unix_seconds(bucket: Any) -> Any:
+    """An aware datetime as Unix seconds (a query parameter that means one instant whatever
+    the server's time zone); a date as it is."""
+    return int(bucket.timestamp()) if isinstance(bucket, datetime) else bucket
+
+
 class Writer:
     """Inserts rows into the tables of ``database`` with one client."""
 
@@ -114,6 +120,13 @@ class Writer:
     ) -> None:
         # One statement per target: it reads the source's parts at its start and stamps its
         # rows with now64() of that start, so the latest recompute of a group wins.
+        # Hours go as Unix seconds, never as datetimes: clickhouse-driver renders a datetime
+        # parameter as naive text in the *server's* time zone, and ClickHouse reads that text
+        # in the time zone of the other side, DateTime('UTC') here; on a server not in UTC no
+        # group matched and the rollups stayed empty. An integer set element is converted to
+        # the DateTime side as Unix seconds: the instant itself, whatever the time zone. Days
+        # and months are dates (sent as 'YYYY-MM-DD', compared with Date: no time zone).
+        keys = {(p, _unix_seconds(b)) for p, b in keys}
         provinces = sorted({p for p, _ in keys})
         buckets = sorted({b for _, b in keys})
         execute(

@@ -1,5 +1,5 @@
 """The writer's rollup recompute against the real server: the province of the rollup rows, and
-rollups that fill whatever the server's time zone.
+rollups (and the dashboards' bounds) right whatever the server's time zone.
 
 No Kafka: rows go straight through :class:`~hotline.sinks.writer.Writer`, as the sink writes them.
 """
@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-from fixtures_clickhouse import PASSWORDS
+from fixtures_clickhouse import PASSWORDS, free_port
 
+from hotline.dashboards.queries import region_metrics_sql
+from hotline.dashboards.timerange import resolve
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_users import UsersConfig
 from hotline.regions import default_registry
 from hotline.schemas import METRIC_COUNTERS
 from hotline.sinks import writer as writer_module
@@ -29,10 +32,12 @@ BUCKET = datetime(2024, 3, 5, 2, 10, tzinfo=UTC)  # 10:10 China time, 5 March
 ROLLUPS = ("metric_hour", "metric_day", "metric_month")
 
 
-def minute_row(level: str, region: str, offered: int, version: int = 1) -> tuple[object, ...]:
+def minute_row(
+    level: str, region: str, offered: int, version: int = 1, bucket: datetime = BUCKET
+) -> tuple[object, ...]:
     counters = tuple(offered if name == "offered" else 0 for name in METRIC_COUNTERS)
     placed = place(REGISTRY, "metric_minute", region)
-    return (level, region, "pension", "phone", BUCKET, *counters, version, *placed)
+    return (level, region, "pension", "phone", bucket, *counters, version, *placed)
 
 
 @pytest.fixture
@@ -141,3 +146,84 @@ def test_migration_0012_moves_the_corps_rollups_to_660000(
         db.execute(statement)
     for table in ROLLUPS:
         assert rollup_rows(db, table) == want, table
+
+
+# -- a server whose time zone is not UTC -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shanghai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    """An embedded server started with TZ=Asia/Shanghai in its environment (its config.xml
+    names no time zone, so it takes the host's, as on a server in China)."""
+    server = ClickHouseServer(
+        tmp_path_factory.mktemp("clickhouse-shanghai"), free_port(), free_port(), UsersConfig()
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TZ", "Asia/Shanghai")
+        server.start()
+    try:
+        server.wait_ready(60)
+        yield server
+    finally:
+        server.stop(timeout=10)
+
+
+@pytest.fixture
+def shanghai(shanghai_server: ClickHouseServer) -> Iterator[Client]:
+    client = Client(HOST, port=shanghai_server.tcp_port)
+    assert client.execute("SELECT serverTimezone()") == [("Asia/Shanghai",)]
+    client.execute(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    migrate(client, DATABASE)
+    yield client
+    client.disconnect()
+
+
+# 17:10 UTC on 5 March is 01:10 China time on 6 March: the China day and the UTC day differ.
+LATE = datetime(2024, 3, 5, 17, 10, tzinfo=UTC)
+
+
+@pytest.mark.clickhouse
+def test_rollups_fill_on_a_server_not_in_utc(shanghai: Client) -> None:
+    """The hour keys went as datetimes, which the driver renders in the server's time zone and
+    ClickHouse read as UTC: on this server no hour group matched and the rollups stayed empty."""
+    writer = Writer(shanghai, DATABASE)
+    rows = [minute_row("city", "320100", 7), minute_row("city", "320100", 5, bucket=LATE)]
+    writer.write({"metric_minute": rows})
+
+    def buckets(table: str) -> list[tuple[object, ...]]:
+        return shanghai.execute(
+            f"SELECT toString(bucket_start), offered FROM {DATABASE}.{table} FINAL "
+            "ORDER BY bucket_start"
+        )
+
+    assert buckets("metric_hour") == [("2024-03-05 02:00:00", 7), ("2024-03-05 17:00:00", 5)]
+    assert buckets("metric_day") == [("2024-03-05", 7), ("2024-03-06", 5)]
+    assert buckets("metric_month") == [("2024-03-01", 12)]
+    # A newer version reaches every grain.
+    writer.write({"metric_minute": [minute_row("city", "320100", 9, version=2)]})
+    assert buckets("metric_hour")[0] == ("2024-03-05 02:00:00", 9)
+    assert buckets("metric_day")[0] == ("2024-03-05", 9)
+    assert buckets("metric_month") == [("2024-03-01", 14)]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("days", [1, 3])  # hour grain, day grain
+def test_dashboard_region_metrics_on_a_server_not_in_utc(shanghai: Client, days: int) -> None:
+    """The dashboards pass instants as Unix seconds (``toDateTime(%(start)s)``): their bounds
+    and China-time buckets do not depend on the server's time zone."""
+    writer = Writer(shanghai, DATABASE)
+    rows = [minute_row("city", "320100", 7), minute_row("city", "320100", 5, bucket=LATE)]
+    writer.write({"metric_minute": rows})
+    # 5 March (China) only, or 4–6 March: the late minute is on 6 March, China time.
+    first = "2024-03-05" if days == 1 else "2024-03-04"
+    last = "2024-03-05" if days == 1 else "2024-03-06"
+    tr = resolve("custom", datetime(2024, 3, 10, tzinfo=UTC), from_=first, to=last)
+    assert tr.grain == ("hour" if days == 1 else "day")
+    sql, params = region_metrics_sql([("city", "320100")], tr, "bucket")
+    got = shanghai.execute(sql.replace("{db}", DATABASE), params, with_column_types=True)
+    names = [name for name, _type in got[1]]
+    result = [(row[names.index("key")], row[names.index("offered")]) for row in got[0]]
+    if days == 1:
+        assert result == [("2024-03-05 10:00", 7)]
+    else:
+        assert result == [("2024-03-05 00:00", 7), ("2024-03-06 00:00", 5)]
