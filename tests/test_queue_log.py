@@ -257,6 +257,30 @@ def test_parse_line_rejects(text) -> None:
         parse_line(text, TZ)
 
 
+@pytest.mark.parametrize(
+    ("time", "why"),
+    [
+        ("2025-02-30 10:00:00", "day is out of range for month"),
+        ("0000-00-00 00:00:00", "year 0 is out of range"),  # MySQL realtime export
+        ("2025-03-03 10:00:60", "second must be in 0..59"),  # leap second
+        ("2025-03-03 24:10:00", "hour must be in 0..23"),
+        ("2025-13-01 10:00:00", "month must be in 1..12"),
+        ("0001-01-01 00:00:00", ""),  # before the epoch in UTC (overflows in Asia/Shanghai)
+        ("1969-12-31 23:00:00", "out of range"),
+        ("9999-12-31 23:59:59", "out of range"),
+        ("¹⁷⁴⁰⁹⁶¹⁸⁰⁰", "neither epoch"),  # superscript digits: str.isdigit() says yes
+        ("１７４０９６１８００", "neither epoch"),  # full-width digits
+        ("２０２５-０３-０３ １０:００:００", "neither epoch"),
+        ("1" * 400, "out of range"),
+        ("0", "out of range"),
+        ("4294967296", "out of range"),
+    ],
+)
+def test_parse_line_impossible_times_are_malformed(time, why) -> None:
+    with pytest.raises(MalformedLine, match=f"^bad time: .*{why}"):
+        parse_line(f"{time}|1.1|q|NONE|ABANDON|1|1|5", TZ)
+
+
 def test_translator_state_round_trips_as_json() -> None:
     import json
 

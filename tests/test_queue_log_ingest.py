@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_queue_log_helpers import ingestor, row, write_log
+from test_queue_log_helpers import T0, ingestor, row, write_log
 
 from hotline.producers.queue_log import read_state
 from hotline.producers.queue_log.sample import generate_sample
@@ -78,6 +78,70 @@ def test_bad_lines_are_counted_with_line_numbers_and_do_not_stop(tmp_path) -> No
     assert [d["line"] for d in dead] == [2, 3, 4, 5, 6]
     assert "13800138000" not in json.dumps(dead)
     assert "…00" in dead[0]["text"]  # masked: digit count and last two digits only
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2025-02-30 08:30:00|1.9|yanglao|NONE|ENTERQUEUE||17000001234|1",
+        "2025-03-03 24:10:00|1.9|yanglao|NONE|ENTERQUEUE||17000001234|1",
+        "0000-00-00 00:00:00|1.9|yanglao|NONE|ENTERQUEUE||17000001234|1",
+        "2025-03-03 08:30:60|1.9|yanglao|NONE|ENTERQUEUE||17000001234|1",
+        "¹⁷⁴⁰⁹⁶¹⁸⁰⁰|1.9|yanglao|NONE|ENTERQUEUE||17000001234|1",
+    ],
+)
+def test_impossible_time_is_dead_lettered_and_a_restart_goes_on(tmp_path, bad) -> None:
+    rows = [
+        row(0, "1.1", "yanglao", "NONE", "ENTERQUEUE", "", "17000001234", 1),
+        bad,
+        row(5, "1.1", "yanglao", "NONE", "ABANDON", 1, 1, 5),
+    ]
+    log = write_log(tmp_path / "queue_log", rows)
+    run = ingestor(tmp_path, log)
+    summary = run.run()
+    assert summary.lines == 3
+    assert [b.line for b in summary.bad] == [2]
+    assert summary.bad[0].reason.startswith("bad time: ")
+    assert [e.RECORD_TYPE for e in run.sink.events][-2:] == ["call.abandoned", "call.ended"]
+    dead = [json.loads(x) for x in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [(d["line"], d["reason"]) for d in dead] == [(2, summary.bad[0].reason)]
+    assert "17000001234" not in json.dumps(dead)
+    assert read_state(tmp_path / "state.json", run.producer_id).file.line == 3
+    again = ingestor(tmp_path, log).run()  # the restart does not trip over it again
+    assert (again.lines, again.bad) == (0, [])
+
+
+def test_odd_lines_never_stop_a_run(tmp_path) -> None:
+    """Fuzz: odd fields in every position give events or dead letters, never an exception."""
+    import random
+
+    rng = random.Random(12333)
+    events = ["ENTERQUEUE", "CONNECT", "COMPLETECALLER", "COMPLETEAGENT", "ABANDON"]
+    events += ["EXITWITHTIMEOUT", "EXITWITHKEY", "EXITEMPTY", "BLINDTRANSFER", "TRANSFER"]
+    events += ["ATTENDEDTRANSFER", "AGENTLOGIN", "ADDMEMBER", "AGENTLOGOFF", "REMOVEMEMBER"]
+    events += ["PAUSE", "PAUSEALL", "UNPAUSE", "UNPAUSEALL", "QUEUESTART", "RINGNOANSWER", "X"]
+    times = [str(T0), f"{T0}.5", "2025-02-30 10:00:00", "0000-00-00 00:00:00", "¹⁷⁴⁰⁹⁶¹⁸⁰⁰"]
+    times += ["2025-03-03 10:00:60", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "1" * 400, ""]
+    times += ["１７４０９６１８００", "1740961800.", "-5", "nan", "inf", "1e9"]
+    odd = ["", " ", "NONE", "-1", "0", "5", "9" * 30, "9" * 5000, "１２", "¹²³", "٣", "1e5", "nan"]
+    odd += ["1_0", "+5", "\x00", "17000001234", "+86 138 1234 5678", "(((((", "😀", "a" * 200]
+    odd += ["PJSIP/8001", "Local/13912345678@from-queue/n", "BRIDGE", "LINK", "APP", "话后整理"]
+    callids = ["1.1", "1.2", "2.1", "NONE", "", "x" * 80, "a b"]
+    agents = ["PJSIP/8001", "Agent/1", "NONE", "", "Local/13912345678@from-queue/n", "/", "a|b"]
+    rows = []
+    for _ in range(3000):
+        fields = [rng.choice(times), rng.choice(callids), rng.choice(["yanglao", "NONE", "", "q"])]
+        fields += [rng.choice(agents), rng.choice(events)]
+        fields += [rng.choice(odd) for _ in range(rng.randint(0, 8))]
+        cut = rng.randint(0, len(fields)) if rng.random() < 0.05 else len(fields)
+        rows.append("|".join(fields[:cut]))
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", rows))
+    summary = run.run()
+    assert summary.lines == len(rows)
+    assert len(summary.bad) > 1000 and summary.events > 100
+    dead = (tmp_path / "dead.jsonl").read_text().splitlines()
+    assert len(dead) == len(summary.bad)
+    assert "13812345678" not in "\n".join(dead) and "17000001234" not in "\n".join(dead)
 
 
 def test_unusable_caller_number_is_sent_as_withheld_and_warned(tmp_path) -> None:

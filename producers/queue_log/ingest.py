@@ -28,6 +28,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
+from hotline.errors import InvalidInput
 from hotline.privacy import CallerHasher
 from hotline.producers.queue_log.errors import MalformedLine, Uninterpretable
 from hotline.producers.queue_log.mapping import QueueLogMapping
@@ -202,6 +203,8 @@ class QueueLogIngestor:
             events = self._build(self._translator.feed(parsed), position)
         except (MalformedLine, Uninterpretable) as exc:
             self._dead_letter(item, exc.reason)
+        except InvalidInput as exc:  # any other bad-input error (their messages are masked)
+            self._dead_letter(item, str(exc))
         else:
             for event in events:
                 self.sink.emit(event)

@@ -23,15 +23,19 @@ from hotline.producers.queue_log.errors import MalformedLine
 __all__ = ["QueueLogLine", "mask_line", "parse_line"]
 
 _EVENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_TIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
+#: ``re.ASCII``/``[0-9]``: ``\d`` alone would take full-width and other Unicode digits.
+_TIME_TEXT = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?$", re.ASCII)
+_EPOCH_TEXT = re.compile(r"^[0-9]+(\.[0-9]*)?$")
+#: Times accepted, as epoch seconds (exclusive): after 1970-01-01, before 2106-02-07.
+_EPOCH_RANGE = (0, 2**32)
 #: A run of 5+ digits, possibly with the separators a phone number is written with (spaces,
 #: ``+()-./``: ``normalize_phone`` reads ``138.1234.5678`` and ``138/1234/5678`` as numbers).
 _DIGIT_RUN = PHONE_RUN
 #: Epoch seconds 2001–2033 (ten digits from 1), with an optional fraction: no Chinese phone
 #: number is written so.
-_EPOCH = re.compile(r"^1\d{9}(\.\d{1,6})?$")
+_EPOCH = re.compile(r"^1[0-9]{9}(\.[0-9]{1,6})?$")
 #: An Asterisk unique id: epoch seconds, a dot, a sequence number.
-_UNIQUEID = re.compile(r"^1\d{9}\.\d+$")
+_UNIQUEID = re.compile(r"^1[0-9]{9}\.[0-9]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +55,30 @@ class QueueLogLine:
 
 
 def _parse_time(text: str, tz: tzinfo) -> datetime:
+    """Epoch seconds or ``YYYY-MM-DD HH:MM:SS[.ffffff]`` in ``tz``, as aware UTC.
+
+    Anything else — an impossible date (``2025-02-30``, MySQL's ``0000-00-00 00:00:00``),
+    a leap second (``:60``), non-ASCII digits, a time outside 1970–2106 — is a
+    :class:`MalformedLine` whose reason starts with ``bad time``.
+    """
     text = text.strip()
-    if text.isdigit() or (text.replace(".", "", 1).isdigit() and text.count(".") == 1):
-        seconds = float(text)
-        if not 0 < seconds < 2**32:
-            raise MalformedLine("time out of range")
+    low, high = _EPOCH_RANGE
+    if _EPOCH_TEXT.match(text):
+        seconds = float(text)  # cannot fail on ASCII digits; a huge value becomes inf
+        if not low < seconds < high:
+            raise MalformedLine("bad time: out of range (1970–2106)")
         return datetime.fromtimestamp(seconds, UTC)
-    if _TIME_TEXT.match(text):
-        return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz).astimezone(UTC)
-    raise MalformedLine("time is neither epoch seconds nor YYYY-MM-DD HH:MM:SS")
+    if not _TIME_TEXT.match(text):
+        raise MalformedLine("bad time: neither epoch seconds nor YYYY-MM-DD HH:MM:SS")
+    try:
+        time = datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        # datetime's messages ("day is out of range for month", "second must be in 0..59",
+        # "year 0 is out of range") never echo the input.
+        raise MalformedLine(f"bad time: {exc}") from None
+    if not low < time.timestamp() < high:
+        raise MalformedLine("bad time: out of range (1970–2106)")
+    return time
 
 
 def parse_line(text: str, tz: tzinfo) -> QueueLogLine:
