@@ -229,6 +229,56 @@ def test_restart_finds_a_file_rotated_while_down(tmp_path) -> None:
     assert summary.bad == []  # calls spanning the rotation continue from the saved state
 
 
+def _unanswered(first: int, n: int) -> list[str]:
+    out = []
+    for i in range(first, first + n):
+        out.append(row(i * 10, f"{i}.1", "yanglao", "NONE", "ENTERQUEUE", "", "17000001234", 1))
+        out.append(row(i * 10 + 5, f"{i}.1", "yanglao", "NONE", "ABANDON", 1, 1, 5))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        ("queue_log.2", "queue_log.1"),  # logrotate: .1 is the newest
+        ("queue_log.3", "queue_log.4"),  # Asterisk rotatestrategy=sequential: highest newest
+        ("queue_log-20250303", "queue_log-20250304"),  # logrotate dateext
+    ],
+    ids=["logrotate", "asterisk-sequential", "dateext"],
+)
+def test_restart_after_two_rotations_reads_every_rotated_file(tmp_path, older, newer) -> None:
+    d = tmp_path / "log"
+    d.mkdir()
+    log = d / "queue_log"
+    write_log(log, _unanswered(0, 2))  # day 1, read
+    first = ingestor(tmp_path, log, AckSink())
+    first.run()
+    with log.open("a") as out:  # rest of day 1, then two rotations while the ingestor is down
+        out.write("".join(x + "\n" for x in _unanswered(2, 2)))
+    os.rename(log, d / older)
+    write_log(d / newer, _unanswered(10, 2))  # day 2
+    write_log(log, _unanswered(20, 2))  # day 3 (current)
+    write_log(d / "queue_log.0.gz", _unanswered(30, 1))  # compressed: not read
+    write_log(d / "queue_log.toml", ["region_code = '320100'"])  # not a rotation
+    (d / "queue_log.9").write_bytes((d / older).read_bytes())  # a copy: not read twice
+    os.utime(d / "queue_log.9", (0, 0))
+    second = ingestor(tmp_path, log, AckSink())
+    summary = second.run()
+    calls = [
+        e.call_id.split(":")[1] for e in second.sink.delivered if e.RECORD_TYPE == "call.offered"
+    ]
+    assert calls == ["2.1", "3.1", "10.1", "11.1", "20.1", "21.1"]
+    assert summary.bad == []
+    assert summary.notes == [
+        f"resumed {older} (rotated) after line 4, then {newer}, then queue_log"
+    ]
+    got = first.sink.delivered + second.sink.delivered
+    assert len(set(ids(got))) == len(got)
+    assert [e.envelope.sequence for e in got] == list(range(len(got)))
+    again = ingestor(tmp_path, log, AckSink()).run()
+    assert again.lines == 0
+
+
 def _wait_for(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -161,7 +161,7 @@ class QueueLogIngestor:
         )
         if state.file:
             log.info("resuming %s after line %d", self.path.name, state.file.line)
-        source = LogSource(self.path, state.file, self.poll_interval)
+        source = LogSource(self.path, state.file, self.poll_interval, self.mapping.tz)
         begun = time.perf_counter()
         try:
             for item in source.lines(follow, stop):

@@ -10,7 +10,9 @@ newline is written) and, in follow mode, ``None`` whenever it is idle at the end
 - the path is missing for a while (between rename and re-create) → wait.
 
 Each file is identified by a hash of its first line (:func:`file_id`), so a resumed run finds
-its file again even after it was rotated to ``queue_log.1`` while the ingestor was down.
+its file again even after it was rotated to ``queue_log.1`` while the ingestor was down;
+files rotated after it (``queue_log.1`` when the saved one is now ``queue_log.2``) are then
+read in order before the current file.
 """
 
 from __future__ import annotations
@@ -18,17 +20,44 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 
+from hotline.producers.queue_log.errors import MalformedLine
+from hotline.producers.queue_log.parse import parse_line
 from hotline.producers.queue_log.state import FilePosition
 
 __all__ = ["LogSource", "RawLine", "file_id"]
 
 log = logging.getLogger(__name__)
+
+#: What a rotated file's name adds to the log's: ``.1``, ``-20250303``, ``.2025-03-03_10``,
+#: ``.1740961800`` (digits and separators; ``.gz`` or ``.toml`` are not rotations).
+_ROTATED = re.compile(r"^[.\-_][0-9][0-9._:T\-]*$")
+_NUMBERED = re.compile(r"^\.([0-9]{1,6})$")
+
+
+def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
+    """How surely ``path`` is the file of ``start``: same device and inode, then size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (False, -1)
+    return ((stat.st_dev, stat.st_ino) == (start.dev, start.ino), stat.st_size)
+
+
+def _name_order(suffix: str) -> tuple[int, str, int]:
+    """logrotate's order of rotated names, oldest first: dated ascending, then ``.N``
+    from the highest N (oldest) to ``.1`` (newest)."""
+    numbered = _NUMBERED.match(suffix)
+    if numbered:
+        return (1, "", -int(numbered.group(1)))
+    return (0, suffix, 0)
 
 
 def file_id(first_line: bytes) -> str:
@@ -99,10 +128,13 @@ class LogSource:
         path: str | Path,
         start: FilePosition | None = None,
         poll_interval: float = 0.2,
+        tz: tzinfo = UTC,
     ) -> None:
         self.path = Path(path)
         self.start = start
         self.poll_interval = poll_interval
+        #: The timezone of text times (to order rotated files by their first lines).
+        self.tz = tz
         #: Notes for the summary (state file pointing at a file that is gone, rotations).
         self.notes: list[str] = []
         self._current: _Open | None = None
@@ -124,37 +156,90 @@ class LogSource:
         return self._current.pending() if self._current else 0
 
     def _resume(self) -> Iterator[RawLine]:
-        """Open the current file where ``start`` left off, finishing a rotated file first."""
+        """Open the current file where ``start`` left off, finishing rotated files first.
+
+        If the path no longer holds the saved file (it was rotated while we were down), the
+        rotated sibling with the saved identity is read from the saved offset, then every
+        rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file.
+        """
         start, name = self.start, self.path.name
         if start is None or not start.id:
             self._current = _Open(self.path, name)
             return
         first = _first_line(self.path)
-        same = first is not None and file_id(first) == start.id
-        if same and self.path.stat().st_size >= start.offset:
+        current_id = file_id(first) if first is not None else None
+        if current_id == start.id and self.path.stat().st_size >= start.offset:
             self._current = _Open(self.path, name, start.offset, start.line, start.id)
             return
-        for sibling in sorted(self.path.parent.glob(f"{glob_escape(name)}?*")):
-            first = _first_line(sibling)
-            if first is None or file_id(first) != start.id:
-                continue
-            self.notes.append(
-                f"resumed {sibling.name} (rotated) after line {start.line}, then {name}"
-            )
-            log.info("finishing rotated %s after line %d", sibling.name, start.line)
-            old = _Open(sibling, name, start.offset, start.line, start.id)
-            self._current = old
-            while (line := old.read()) is not None:
-                yield line
-            old.close()
-            break
-        else:
+        rotated = self._rotated()
+        same = [i for i, (_, ident) in enumerate(rotated) if ident == start.id]
+        # Several files with the saved identity (a copy): the renamed one (same inode), else
+        # the longest.
+        found = max(same, key=lambda i: _likeness(rotated[i][0], start), default=None)
+        if found is None:
             self.notes.append(
                 f"the file of the state (id {start.id}, line {start.line}) is gone; "
                 f"read {name} from its start"
             )
             log.warning("state refers to a file that is gone; reading %s from its start", name)
+            self._current = _Open(self.path, name)
+            return
+        seen = {start.id, current_id}
+        newer = []
+        for path, ident in rotated[found + 1 :]:
+            if ident not in seen:  # a copy of a file read anyway is not read twice
+                seen.add(ident)
+                newer.append(path)
+        saved = rotated[found][0]
+        read = [f"{saved.name} (rotated) after line {start.line}"] + [p.name for p in newer]
+        self.notes.append(f"resumed {', then '.join([*read, name])}")
+        log.info("finishing rotated %s after line %d", saved.name, start.line)
+        self._current = _Open(saved, name, start.offset, start.line, start.id)
+        yield from self._drain(self._current)
+        for path in newer:
+            log.info("reading rotated %s (rotated after the state was saved)", path.name)
+            self._current = _Open(path, name)
+            yield from self._drain(self._current)
         self._current = _Open(self.path, name)
+
+    @staticmethod
+    def _drain(file: _Open) -> Iterator[RawLine]:
+        while (line := file.read()) is not None:
+            yield line
+        file.close()
+
+    def _rotated(self) -> list[tuple[Path, str]]:
+        """Rotated siblings of the path with their identities, oldest first.
+
+        Rotated names are the path's name plus ``.N`` (logrotate, Asterisk) or a date or
+        timestamp suffix (logrotate ``dateext``: ``-20250303``, ``-2025-03-03``; Asterisk
+        ``timestamp``: ``.1740961800``); compressed (``.gz``, …) and other siblings
+        (``queue_log.toml``) are not. The order is that of the files' first lines' times,
+        which holds whatever the naming scheme (logrotate's ``.1`` is the newest, Asterisk's
+        ``sequential`` strategy makes the highest number the newest); if a first line has no
+        readable time, logrotate's naming decides: dated names ascending, then ``.N`` from the
+        highest N to the lowest.
+        """
+        found: list[tuple[Path, str, datetime | None, tuple[int, str, int]]] = []
+        for path in self.path.parent.glob(f"{glob_escape(self.path.name)}?*"):
+            suffix = path.name[len(self.path.name) :]
+            if not _ROTATED.match(suffix) or not path.is_file():
+                continue
+            first = _first_line(path)
+            if first is None:
+                continue
+            found.append((path, file_id(first), self._time_of(first), _name_order(suffix)))
+        if all(t is not None for _, _, t, _ in found):
+            found.sort(key=lambda f: (f[2], f[3]))
+        else:
+            found.sort(key=lambda f: f[3])
+        return [(path, ident) for path, ident, _, _ in found]
+
+    def _time_of(self, first: bytes) -> datetime | None:
+        try:
+            return parse_line(first.decode("utf-8", errors="replace"), self.tz).time
+        except MalformedLine:
+            return None
 
     def lines(
         self, follow: bool = False, stop: Callable[[], bool] | None = None
