@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -238,6 +239,53 @@ def test_informational_lines_give_no_events_and_are_not_bad(tmp_path) -> None:
     assert got == []
     assert summary.bad == []
     assert summary.lines == 6
+
+
+def test_asterisk_restart_forgets_calls_in_flight_and_frees_their_agents(tmp_path) -> None:
+    agent = "PJSIP/8001"
+    got, summary = events_of(
+        tmp_path,
+        [
+            enter(0, "1.1"),
+            row(12, "1.1", "yanglao", agent, "CONNECT", 12, "1.2", 3),
+            row(20, "1.1", "yanglao", agent, "PAUSE", "lunch"),  # during the call: deferred
+            enter(30, "2.1"),  # waiting in the queue
+            # Asterisk crashes (no COMPLETE, no ABANDON) and restarts:
+            row(60, "NONE", "NONE", "NONE", "QUEUESTART", ""),
+            row(600, "NONE", "yanglao", agent, "UNPAUSE", ""),
+            row(4300, "NONE", "yanglao", agent, "PAUSE", "training"),
+            row(4400, "2.1", "yanglao", "NONE", "ABANDON", 1, 1, 5),  # of the old process
+        ],
+    )
+    assert got == [
+        *offered("1.1"),
+        ("answered", "1.1", A1, 12),
+        ("agent", A1, "on_call", None),
+        *offered("2.1"),
+        ("agent", A1, "not_ready", "break"),  # freed at QUEUESTART, with the pending pause
+        ("agent", A1, "ready", None),
+        ("agent", A1, "not_ready", "training"),
+    ]  # no call.ended invented for 1.1 and 2.1: the streams close them at the call horizon
+    assert [(b.line, b.reason) for b in summary.bad] == [(8, "ABANDON for an unknown call")]
+    assert summary.warnings == {"call in flight at an Asterisk restart, left without an end": 2}
+    assert any("2 call(s) in flight" in n and "C320100:2.1" in n for n in summary.notes)
+    state = json.loads((tmp_path / "state.json").read_text())["translator"]
+    assert state["calls"] == {}
+    assert state["agents"][agent]["state"] == "not_ready"
+
+
+def test_pause_of_an_agent_stuck_on_call_is_applied_and_counted(tmp_path) -> None:
+    """A state saved on_call whose call is gone (before the QUEUESTART fix, or any lost end)."""
+    agent = "PJSIP/8001"
+    stale = {"agents": {agent: {"state": "on_call", "queues": [], "paused": None}}}
+    translator = Translator(mapping(), HASHER, stale)
+    drafts = translator.feed(parse_line(row(600, "NONE", "yanglao", agent, "PAUSE", "lunch"), TZ))
+    assert [(d.fields["state"], d.fields["reason"]) for d in drafts] == [
+        ("not_ready", NotReadyReason.BREAK)
+    ]
+    drafts = translator.feed(parse_line(row(700, "NONE", "yanglao", agent, "UNPAUSE", ""), TZ))
+    assert [d.fields["state"] for d in drafts] == ["ready"]
+    assert sum(translator.warnings.values()) == 1  # the second line found the state right
 
 
 def test_parse_line_epoch_and_text_time() -> None:

@@ -184,6 +184,7 @@ class QueueLogIngestor:
         finally:
             summary.notes.extend(source.notes)
             summary.warnings.update(self._translator.warnings)
+            summary.notes.extend(self._translator.notes)
             summary.wall_seconds = time.perf_counter() - begun
         self.sink.close()
         self._checkpoint(final=True)

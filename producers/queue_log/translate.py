@@ -43,7 +43,6 @@ INFO_EVENTS = frozenset(
         "RINGNOANSWER",
         "RINGCANCELED",
         "CONFIGRELOAD",
-        "QUEUESTART",
         "SYSCOMPAT",
         "DID",
         "INFO",
@@ -69,6 +68,8 @@ _WITHHELD = frozenset({"", "unknown", "anonymous", "private", "restricted", "wit
 #: How many finished Asterisk call ids are remembered (to number re-queued legs).
 FINISHED_MEMORY = 50_000
 _ALL_QUEUES = "*"
+_LOST_AT_RESTART = "call in flight at an Asterisk restart, left without an end"
+_STALE_ON_CALL = "PAUSE/UNPAUSE of an agent on_call without a call: the call's end was lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,8 @@ class Translator:
         self.finished: dict[str, int] = dict(state.get("finished", []))
         #: Things worth knowing that are not errors ("unmapped queue x", …), for the summary.
         self.warnings: Counter[str] = Counter()
+        #: Longer remarks for the summary (calls lost at an Asterisk restart, by id).
+        self.notes: list[str] = []
 
     def snapshot(self) -> dict[str, Any]:
         """The JSON-able state needed to continue after the last fed line."""
@@ -149,6 +152,8 @@ class Translator:
             return self._pause(line)
         if event in ("UNPAUSE", "UNPAUSEALL"):
             return self._unpause(line)
+        if event == "QUEUESTART":
+            return self._restart(line)
         if event in INFO_EVENTS:
             return []
         raise Uninterpretable(f"unknown event {event}")
@@ -218,8 +223,11 @@ class Translator:
         return call
 
     def _finish(self, line: QueueLogLine, call: dict[str, Any]) -> None:
-        del self.calls[line.callid]
-        self.finished[line.callid] = call["legs"]
+        self._finish_id(line.callid, call)
+
+    def _finish_id(self, callid: str, call: dict[str, Any]) -> None:
+        del self.calls[callid]
+        self.finished[callid] = call["legs"]
         while len(self.finished) > FINISHED_MEMORY:
             del self.finished[next(iter(self.finished))]
 
@@ -324,6 +332,39 @@ class Translator:
         self._finish(line, call)
         return drafts
 
+    def _restart(self, line: QueueLogLine) -> list[Draft]:
+        """QUEUESTART: Asterisk (re)started, so no call of the old process is in a queue or
+        on an agent any more.
+
+        Calls in flight lost their end with the old process: the adapter forgets them
+        without inventing an end (neither how nor when they ended is known, nor the talk
+        time), so they stay without ``call.ended`` and the streams close them at the call
+        horizon (``closed_by_timeout``); counted as a warning, their ids in a note. Agents the
+        adapter had ``on_call`` are freed as at a call's end: ``ready``, or ``not_ready``
+        with a pause taken during the call (queue members and their pauses survive a restart
+        with Asterisk's ``persistentmembers``).
+        """
+        lost = list(self.calls.items())
+        drafts: list[Draft] = []
+        for callid, call in lost:
+            self._finish_id(callid, call)
+        for _, call in lost:
+            agent = call["agent"]
+            if agent is not None and self._agent(agent)["state"] == AgentState.ON_CALL.value:
+                drafts += self._available(line, agent, call["region"])
+        for agent, record in self.agents.items():
+            if record["state"] == AgentState.ON_CALL.value:
+                drafts += self._available(line, agent, None)
+        if lost:
+            self.warnings[_LOST_AT_RESTART] += len(lost)
+            shown = ", ".join(call["call_id"] for _, call in lost[:10])
+            more = f" and {len(lost) - 10} more" if len(lost) > 10 else ""
+            self.notes.append(
+                f"Asterisk restart (QUEUESTART) at {line.time:%Y-%m-%d %H:%M:%S}Z: "
+                f"{len(lost)} call(s) in flight left without an end: {shown}{more}"
+            )
+        return drafts
+
     # -- agents ---------------------------------------------------------------------------
 
     def _agent(self, agent: str) -> dict[str, Any]:
@@ -394,12 +435,26 @@ class Translator:
         record["paused"] = None
         return self._agent_to(line, agent, AgentState.LOGGED_OUT, None)
 
+    def _on_a_call(self, agent: str) -> bool:
+        """Whether ``agent`` is on a call: ``on_call`` *and* a call in flight is theirs.
+
+        ``on_call`` without such a call means the call's end was lost (a state saved before
+        QUEUESTART freed agents, …): the state is stale, counted as a warning, and a PAUSE
+        or UNPAUSE applies at once instead of waiting for an end that will not come.
+        """
+        if self._agent(agent)["state"] != AgentState.ON_CALL.value:
+            return False
+        if any(call["agent"] == agent for call in self.calls.values()):
+            return True
+        self.warnings[_STALE_ON_CALL] += 1
+        return False
+
     def _pause(self, line: QueueLogLine) -> list[Draft]:
         agent = self._need_agent(line)
         reason = self.mapping.pause_reason(line.field(0))
         record = self._agent(agent)
         record["paused"] = reason.value
-        if record["state"] == AgentState.ON_CALL.value:
+        if self._on_a_call(agent):
             return []  # takes effect when the call ends
         return self._agent_to(line, agent, AgentState.NOT_READY, reason)
 
@@ -407,8 +462,8 @@ class Translator:
         agent = self._need_agent(line)
         record = self._agent(agent)
         record["paused"] = None
-        if record["state"] == AgentState.ON_CALL.value:
-            return []
+        if self._on_a_call(agent):
+            return []  # takes effect when the call ends
         return self._agent_to(line, agent, AgentState.READY, None)
 
 
