@@ -250,5 +250,13 @@ class CallerHasher:
         e164 = normalize_phone(raw, area_code=area_code).e164
         return hmac.new(self._key, e164.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def pseudonym(self, text: str, *, purpose: str, length: int = 12) -> str:
+        """A stable, keyed stand-in for ``text`` (a number found where no caller id goes,
+        e.g. inside an agent's name): ``length`` letters ``a``–``p`` (4 bits each) of
+        ``HMAC-SHA256(key, purpose + NUL + text)``. Letters only, so the result never looks
+        like a number itself; ``purpose`` separates these from caller ids and each other."""
+        mac = hmac.new(self._key, f"{purpose}\0{text}".encode(), hashlib.sha256).hexdigest()
+        return "".join(chr(ord("a") + int(c, 16)) for c in mac[:length])
+
     def __repr__(self) -> str:
         return "CallerHasher(key=**********)"

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_queue_log_helpers import T0, ingestor, row, write_log
+from test_queue_log_helpers import HASHER, T0, ingestor, mapping, row, write_log
 
-from hotline.producers.queue_log import read_state
+from hotline.producers.queue_log import Translator, parse_line, read_state
 from hotline.producers.queue_log.sample import generate_sample
 from hotline.producers.simulator.sinks import MemorySink, event_line
 from hotline.schemas import Event
@@ -142,6 +142,59 @@ def test_odd_lines_never_stop_a_run(tmp_path) -> None:
     dead = (tmp_path / "dead.jsonl").read_text().splitlines()
     assert len(dead) == len(summary.bad)
     assert "13812345678" not in "\n".join(dead) and "17000001234" not in "\n".join(dead)
+
+
+REMOTE = "Local/13912345678@from-queue/n"  # a remote agent reached on a mobile
+
+
+def _remote_agent_rows(agent: str = REMOTE, callid: str = "1.1") -> list[str]:
+    return [
+        row(0, callid, "yanglao", "NONE", "ENTERQUEUE", "", "17000001234", 1),
+        row(12, callid, "yanglao", agent, "CONNECT", 12, "1.2", 3),
+        row(100, "NONE", "yanglao", agent, "PAUSE", "lunch"),
+    ]
+
+
+def test_phone_number_in_an_agent_name_is_pseudonymised_stably(tmp_path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", _remote_agent_rows()))
+    summary = run.run()
+    agent_ids = {e.agent_id for e in run.sink.events if getattr(e, "agent_id", None)}
+    assert len(agent_ids) == 1
+    (agent_id,) = agent_ids
+    assert agent_id.startswith("C320100:Local:phone_") and "_from-queue:n." in agent_id
+    out = "\n".join(event_line(e) for e in run.sink.events)
+    for text in (out, caplog.text, (tmp_path / "state.json").read_text(), repr(summary)):
+        assert "13912345678" not in text and "12345678" not in text
+    # the same agent, another run (and the rest of its call after a restart): the same id
+    again = ingestor(tmp_path / "b", write_log(tmp_path / "b.log", _remote_agent_rows()))
+    again.run()
+    assert {e.agent_id for e in again.sink.events if getattr(e, "agent_id", None)} == agent_ids
+    with (tmp_path / "queue_log").open("a") as f:
+        f.write(row(200, "1.1", "yanglao", REMOTE, "COMPLETECALLER", 12, 188, 1) + "\n")
+    resumed = ingestor(tmp_path, tmp_path / "queue_log")
+    assert resumed.run().bad == []
+    assert {e.agent_id for e in resumed.sink.events} == agent_ids
+    # another number: another id
+    other = ingestor(tmp_path / "c", write_log(tmp_path / "c.log", _remote_agent_rows(
+        "Local/13912345679@from-queue/n")))  # fmt: skip
+    other.run()
+    assert agent_id not in {e.agent_id for e in other.sink.events if getattr(e, "agent_id", None)}
+
+
+def test_state_saved_with_a_number_in_an_agent_name_is_rekeyed(tmp_path) -> None:
+    old = {
+        "calls": {"1.1": {"call_id": "C320100:1.1", "legs": 1, "queue": "yanglao",
+                          "region": "320100", "enter_ms": 0, "agent": REMOTE}},
+        "agents": {REMOTE: {"state": "on_call", "queues": [], "paused": None}},
+    }  # fmt: skip
+    translator = Translator(mapping(), HASHER, old)
+    assert "13912345678" not in json.dumps(translator.snapshot())
+    line = parse_line(
+        row(200, "1.1", "yanglao", REMOTE, "COMPLETECALLER", 12, 188, 1), mapping().tz
+    )
+    drafts = translator.feed(line)
+    assert [d.fields.get("state") for d in drafts] == [None, "ready"]
 
 
 def test_unusable_caller_number_is_sent_as_withheld_and_warned(tmp_path) -> None:

@@ -9,12 +9,13 @@ ENTERQUEUE's caller id is hashed here, before anything else sees it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.privacy import CallerHasher, InvalidPhoneNumber
+from hotline.privacy import PHONE_RUN, CallerHasher, InvalidPhoneNumber
 from hotline.producers.queue_log.errors import Uninterpretable
 from hotline.producers.queue_log.mapping import QueueLogMapping
 from hotline.producers.queue_log.parse import QueueLogLine
@@ -93,6 +94,11 @@ def _ms(text: str, what: str, scale: int = 1000) -> int:
     return value * scale
 
 
+def _has_five_digits(text: str) -> bool:
+    """Cheap pre-check: fewer than 5 digits cannot hold a run :data:`PHONE_RUN` masks."""
+    return sum(c.isdigit() for c in text) >= 5
+
+
 def _epoch_ms(time: datetime) -> int:
     return int(time.timestamp() * 1000)
 
@@ -110,10 +116,17 @@ class Translator:
         self._hasher = hasher
         self.center = mapping.center
         state = state or {}
+        #: The file's [agents] table by agent name as kept here (:meth:`agent_name`).
+        self._agent_table = {self.agent_name(k): v for k, v in mapping.agents.items()}
         #: Asterisk unique id → {"call_id", "queue", "region", "enter_ms", "agent"}.
-        self.calls: dict[str, dict[str, Any]] = dict(state.get("calls", {}))
-        #: queue_log agent → {"state", "queues", "paused"}.
-        self.agents: dict[str, dict[str, Any]] = dict(state.get("agents", {}))
+        self.calls: dict[str, dict[str, Any]] = {
+            callid: {**call, "agent": self.agent_name(call["agent"]) if call["agent"] else None}
+            for callid, call in dict(state.get("calls", {})).items()
+        }
+        #: agent name (:meth:`agent_name`) → {"state", "queues", "paused"}.
+        self.agents: dict[str, dict[str, Any]] = {
+            self.agent_name(name): record for name, record in state.get("agents", {}).items()
+        }  # a state saved before names were pseudonymised is re-keyed here
         #: Asterisk unique id → legs seen (insertion-ordered, bounded).
         self.finished: dict[str, int] = dict(state.get("finished", []))
         #: Things worth knowing that are not errors ("unmapped queue x", …), for the summary.
@@ -129,10 +142,35 @@ class Translator:
             "finished": list(self.finished.items()),
         }
 
+    # -- agent names ----------------------------------------------------------------------
+
+    def agent_name(self, agent: str) -> str:
+        """``agent`` as the translator keeps it (state, ids): every run of 5+ digits that could
+        be a phone number — a remote member ``Local/13912345678@from-queue/n`` — becomes
+        ``phone_`` + a keyed pseudonym of its digits (:meth:`CallerHasher.pseudonym`), so the
+        same agent keeps one name and the number reaches no event, log or state file."""
+        if not _has_five_digits(agent):
+            return agent
+
+        def repl(match: re.Match[str]) -> str:
+            digits = "".join(c for c in match.group() if c.isdigit())
+            if len(digits) < 5:
+                return match.group()
+            return "phone_" + self._hasher.pseudonym(digits, purpose="queue_log agent")
+
+        return PHONE_RUN.sub(repl, agent)
+
+    def agent_id(self, name: str) -> str:
+        """The agent id of an agent name (:meth:`agent_name`): the [agents] table, else
+        :meth:`QueueLogMapping.agent_id`."""
+        return self._agent_table.get(name) or self.mapping.agent_id(name)
+
     # -- dispatch -------------------------------------------------------------------------
 
     def feed(self, line: QueueLogLine) -> list[Draft]:
         """The events of one line, in order; :class:`Uninterpretable` if it has none to give."""
+        if _has_five_digits(line.agent):
+            line = replace(line, agent=self.agent_name(line.agent))
         event = line.event
         if event == "ENTERQUEUE":
             return self._enter(line)
@@ -242,7 +280,7 @@ class Translator:
             else max(0, _epoch_ms(line.time) - call["enter_ms"])
         )
         call["agent"] = line.agent
-        agent_id = self.mapping.agent_id(line.agent)
+        agent_id = self.agent_id(line.agent)
         drafts = [
             Draft(
                 CallAnswered,
@@ -270,7 +308,7 @@ class Translator:
         else:
             talk_ms = _ms(line.field(3), f"{line.event} calltime")
             target = self.mapping.transfers.target(line.field(0), line.field(1))
-        agent_id = self.mapping.agent_id(call["agent"])
+        agent_id = self.agent_id(call["agent"])
         moved = Draft(
             CallTransferred,
             line.time,
@@ -295,7 +333,7 @@ class Translator:
                 call["region"],
                 {
                     "call_id": call["call_id"],
-                    "agent_id": self.mapping.agent_id(agent),
+                    "agent_id": self.agent_id(agent),
                     "talk_ms": talk_ms,
                     "hung_up_by": by,
                 },
@@ -391,7 +429,7 @@ class Translator:
                 AgentStateChanged,
                 line.time,
                 region or self.mapping.region(line.queue),
-                {"agent_id": self.mapping.agent_id(agent), "state": state, "reason": reason},
+                {"agent_id": self.agent_id(agent), "state": state, "reason": reason},
             )
         ]
 
