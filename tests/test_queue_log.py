@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -351,3 +352,45 @@ def test_pause_reason_mapping() -> None:
     assert m.pause_reason("after call work") is NotReadyReason.ACW  # built-in keyword
     assert m.pause_reason("") is NotReadyReason.OTHER
     assert m.pause_reason("smoking") is NotReadyReason.OTHER
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (  # /tmp/rv/map2.toml: a typo (letter O for zero) in center_id
+            'center_id = "C32O100"\nregion_code = "320102"\n',
+            "center_id 'C32O100' is not a center of the registry; region_code 320102 is "
+            "served by C320100",
+        ),
+        (  # a Nanjing mapping with a Ningbo default region
+            'center_id = "C320100"\nregion_code = "330203"\n',
+            "region_code 330203 is served by C330200, not by C320100",
+        ),
+        (  # a queue's region in Beijing
+            'region_code = "320100"\n[queues.yanglao]\nbusiness_line = "pension"\n'
+            'region_code = "110101"\n',
+            "queues.yanglao.region_code 110101 is served by C110000, not by C320100",
+        ),
+    ],
+    ids=["center-typo", "default-region-elsewhere", "queue-region-elsewhere"],
+)
+def test_mapping_center_and_regions_are_checked(tmp_path, toml, message) -> None:
+    from hotline.errors import ConfigurationError
+    from hotline.producers.queue_log import load_mapping
+
+    path = tmp_path / "map.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_mapping(path)
+
+
+def test_mapping_with_a_district_of_its_city_loads(tmp_path) -> None:
+    from hotline.producers.queue_log import load_mapping
+
+    path = tmp_path / "map.toml"
+    path.write_text(
+        'center_id = "C320100"\nregion_code = "320100"\n'
+        '[queues.laodong]\nbusiness_line = "labour_relations"\nregion_code = "320102"\n',
+        encoding="utf-8",
+    )
+    assert load_mapping(path).center == "C320100"

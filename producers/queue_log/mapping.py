@@ -27,6 +27,7 @@ TOML, documented in ``docs/queue_log.md``::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hotline.centers import default_centers
+from hotline.centers import UnknownCenter, default_centers
 from hotline.errors import ConfigurationError
 from hotline.regions import default_registry
 from hotline.schemas import BusinessLine, NotReadyReason, TransferTarget
@@ -193,16 +194,51 @@ def load_mapping(path: str | Path) -> QueueLogMapping:
 
 
 def check_mapping(mapping: QueueLogMapping, where: str = "queue_log mapping") -> QueueLogMapping:
-    """Every region code must exist in the GB/T 2260 registry; the center must resolve."""
+    """Every region code must exist in the GB/T 2260 registry; an explicit ``center_id`` must be
+    a center of the registry; that center must serve every region code of the file (the
+    gateway's per-event rule: :meth:`~hotline.centers.CenterRegistry.serves`).
+
+    :class:`ConfigurationError` names each key and what is wrong with it.
+    """
     regions = default_registry()
-    codes = {mapping.region_code} | {
-        q.region_code for q in mapping.queues.values() if q.region_code
-    }
-    unknown = sorted(c for c in codes if c not in regions)
+    keyed = [("region_code", mapping.region_code)] + [
+        (f"queues.{name}.region_code", q.region_code)
+        for name, q in mapping.queues.items()
+        if q.region_code
+    ]
+    unknown = sorted({c for _, c in keyed if c not in regions})
     if unknown:
         raise ConfigurationError(f"{where}: unknown region codes {unknown}")
+    centers = default_centers()
+    if mapping.center_id is not None:
+        try:
+            centers.get(mapping.center_id)
+        except UnknownCenter:
+            hint = ""
+            with contextlib.suppress(Exception):
+                hint = (
+                    f"; region_code {mapping.region_code} is served by "
+                    f"{centers.center_for_region(mapping.region_code).center_id}"
+                )
+            raise ConfigurationError(
+                f"{where}: center_id {mapping.center_id!r} is not a center of the registry{hint}"
+            ) from None
     try:
-        _ = mapping.center
+        center = mapping.center
     except Exception as exc:  # no center claims the region
         raise ConfigurationError(f"{where}: {exc}") from exc
+    problems = []
+    for key, code in keyed:
+        try:
+            if centers.serves(center, code):
+                continue
+            owner = centers.center_for_region(code).center_id
+            problems.append(f"{key} {code} is served by {owner}, not by {center}")
+        except Exception as exc:  # no center claims the region at all
+            problems.append(f"{key} {code}: {exc}")
+    if problems:
+        raise ConfigurationError(
+            f"{where}: center {center} does not serve every region of the file: "
+            + "; ".join(problems)
+        )
     return mapping
