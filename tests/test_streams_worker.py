@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
@@ -86,31 +86,25 @@ def _simulate(
     extra: tuple[Event, ...] = (),
     config: SimConfig = TWO_HOURS,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    held: list[Event] | None = None,
 ) -> tuple[dict, Expected, Counts, datetime]:
     """Simulate ``config``, then send its events to the raw topics at full speed: the ledger's
     call counters per level (counted with ``thresholds``), its agent time and ticket counts at
-    every level, and the end of the simulated span."""
+    every level, and the end of the simulated span. With ``held``, the events of the second
+    half of the span are put there instead, for the test to send (:func:`_send`)."""
     config = dataclasses.replace(config, profiles=profiles or {})
     ensure_topics(kafka.bootstrap_servers, topic_layout(kafka, PROVINCES))
-    delivery = DeliveryConfig(
-        bootstrap_servers=kafka.bootstrap_servers,
-        topic_prefix=kafka.topic_prefix,
-        spool_root=tmp_path / "spool",
-    )
     simulated = MemorySink()
     ledger = Ledger(config.end, thresholds=thresholds)
     simulate(config, simulated, ledger)
-    sink = KafkaEventSink(delivery, "sim-test")
-    for event in simulated.events:
-        sink.emit(event)
-    sink.close()
-    assert sink.sent == len(simulated.events) > 10_000 and not sink.spooled
+    half = config.start + (config.end - config.start) / 2
+    now = [e for e in simulated.events if held is None or e.envelope.occurred_at < half]
+    if held is not None:
+        held += [e for e in simulated.events if e.envelope.occurred_at >= half]
+    assert len(simulated.events) > 10_000
+    _send(kafka, tmp_path, now, "sim-test")
     if extra:
-        injector = KafkaEventSink(delivery, "test-injector")
-        for event in extra:
-            injector.emit(event)
-        injector.close()
-        assert injector.sent == len(extra)
+        _send(kafka, tmp_path, extra, "test-injector")
     registry = default_registry()
     expected: dict = {}
     for level in Level:
@@ -124,6 +118,20 @@ def _simulate(
     tickets = ticket_counts_at_every_level([*ledger.records(), *_ticket_rows(extra)])
     assert len(agents) > 500 and len(tickets) > 100
     return expected, agents, tickets, config.end
+
+
+def _send(kafka: KafkaSettings, tmp_path: Path, events: Sequence[Event], name: str) -> None:
+    """Send ``events`` to the raw topics (in their order), all of them."""
+    delivery = DeliveryConfig(
+        bootstrap_servers=kafka.bootstrap_servers,
+        topic_prefix=kafka.topic_prefix,
+        spool_root=tmp_path / "spool",
+    )
+    sink = KafkaEventSink(delivery, name)
+    for event in events:
+        sink.emit(event)
+    sink.close()
+    assert sink.sent == len(events) and not sink.spooled
 
 
 def _ticket_rows(events: Iterable[Event]) -> list[dict]:
@@ -485,8 +493,9 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         raw_partitions=PARTITIONS,
         shared_partitions=PARTITIONS,
     )
+    held: list[Event] = []  # the second hour: sent once the second worker has joined
     expected, agents_expected, tickets_expected, end = _simulate(
-        kafka, tmp_path, {"C660000": Profile.UNSTAFFED_LINE}, extra=(_dangerous_ticket(),)
+        kafka, tmp_path, {"C660000": Profile.UNSTAFFED_LINE}, (_dangerous_ticket(),), held=held
     )
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
     agents, tickets = _agent_and_ticket_readers(bootstrap, kafka)
@@ -504,6 +513,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
         assert _rebalances(tmp_path, "w0") >= 2, "the second worker never joined"
+        _send(kafka, tmp_path, held, "sim-test")
         while reader.messages < 6000 and time.monotonic() < deadline + 30:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
