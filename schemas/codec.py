@@ -145,28 +145,8 @@ class Codec:
 
     def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """``(record type, dict)`` of single-object bytes, resolved to the current schema."""
-        try:
-            reading = self._decoding[data[:HEADER_SIZE]]
-        except (KeyError, TypeError):
-            raise CodecError(_header_problem(data)) from None
-        stream = BytesIO(data)
-        stream.seek(HEADER_SIZE)
-        try:
-            record = _read_data(
-                stream, reading.writer, reading.named, reading.reader, _READ_OPTIONS
-            )
-            for convert in reading.converters:  # timestamps read as longs → datetimes
-                convert(record)
-        except Exception as exc:
-            raise CodecError(
-                f"{reading.record_type}: body of {len(data)} bytes is truncated or corrupt "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-        if stream.tell() != len(data):
-            raise CodecError(
-                f"{reading.record_type}: {len(data) - stream.tell()} trailing bytes after the body"
-            )
-        return reading.record_type, record  # type: ignore[return-value]
+        reading, record = self._read(data, resolve=True)
+        return reading.record_type, record
 
     def decode_as_written(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """``(record type, dict)`` of single-object bytes as their writer schema has them.
@@ -175,6 +155,12 @@ class Codec:
         timestamps stay epoch-ms longs: for looking at what a producer sent, e.g. before
         dead-lettering it (:mod:`hotline.schemas.redact`), not for the hot path.
         """
+        reading, record = self._read(data, resolve=False)
+        return reading.record_type, record
+
+    def _read(self, data: bytes, resolve: bool) -> tuple[_Reading, dict[str, Any]]:
+        """The reading of ``data``'s header and its body's dict; ``resolve``: to the current
+        schema, timestamps as datetimes."""
         try:
             reading = self._decoding[data[:HEADER_SIZE]]
         except (KeyError, TypeError):
@@ -182,7 +168,16 @@ class Codec:
         stream = BytesIO(data)
         stream.seek(HEADER_SIZE)
         try:
-            record = _read_data(stream, reading.writer, reading.named, None, _READ_OPTIONS)
+            record = _read_data(
+                stream,
+                reading.writer,
+                reading.named,
+                reading.reader if resolve else None,
+                _READ_OPTIONS,
+            )
+            if resolve:
+                for convert in reading.converters:  # timestamps read as longs → datetimes
+                    convert(record)
         except Exception as exc:
             raise CodecError(
                 f"{reading.record_type}: body of {len(data)} bytes is truncated or corrupt "
@@ -192,7 +187,7 @@ class Codec:
             raise CodecError(
                 f"{reading.record_type}: {len(data) - stream.tell()} trailing bytes after the body"
             )
-        return reading.record_type, record  # type: ignore[return-value]
+        return reading, record  # type: ignore[return-value]
 
     def encode_model(self, model: Record) -> bytes:
         """Bytes of a validated pydantic record."""

@@ -6,8 +6,10 @@ fails, so ``-m "not clickhouse"`` really skips every test that needs the server.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
@@ -52,9 +54,21 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
         ),
         filtered_tables=(FilteredTable(name=ROW_FILTER_TABLE), *FILTERED_TABLES),
     )
-    home = tmp_path_factory.mktemp("clickhouse")
+    with running_server(tmp_path_factory.mktemp("clickhouse"), users) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_server(
+    home: Path, users: UsersConfig, env: dict[str, str] | None = None
+) -> Iterator[ClickHouseServer]:
+    """An embedded server on free ports, ready, stopped at the end; ``env`` is added to the
+    environment it starts with."""
     server = ClickHouseServer(home, free_port(), free_port(), users)
-    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        server.start()
     try:
         server.wait_ready(60)
         yield server

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-from fixtures_clickhouse import PASSWORDS, free_port
+from fixtures_clickhouse import PASSWORDS, running_server
 
 from hotline.dashboards.queries import region_metrics_sql
 from hotline.dashboards.timerange import resolve
@@ -155,17 +155,9 @@ def test_migration_0012_moves_the_corps_rollups_to_660000(
 def shanghai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
     """An embedded server started with TZ=Asia/Shanghai in its environment (its config.xml
     names no time zone, so it takes the host's, as on a server in China)."""
-    server = ClickHouseServer(
-        tmp_path_factory.mktemp("clickhouse-shanghai"), free_port(), free_port(), UsersConfig()
-    )
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("TZ", "Asia/Shanghai")
-        server.start()
-    try:
-        server.wait_ready(60)
+    home = tmp_path_factory.mktemp("clickhouse-shanghai")
+    with running_server(home, UsersConfig(), {"TZ": "Asia/Shanghai"}) as server:
         yield server
-    finally:
-        server.stop(timeout=10)
 
 
 @pytest.fixture
