@@ -120,18 +120,30 @@ def _simulate(
     return expected, agents, tickets, config.end
 
 
+def _sink(kafka: KafkaSettings, tmp_path: Path, name: str) -> KafkaEventSink:
+    return KafkaEventSink(
+        DeliveryConfig(
+            bootstrap_servers=kafka.bootstrap_servers,
+            topic_prefix=kafka.topic_prefix,
+            spool_root=tmp_path / "spool",
+        ),
+        name,
+    )
+
+
 def _send(kafka: KafkaSettings, tmp_path: Path, events: Sequence[Event], name: str) -> None:
     """Send ``events`` to the raw topics (in their order), all of them."""
-    delivery = DeliveryConfig(
-        bootstrap_servers=kafka.bootstrap_servers,
-        topic_prefix=kafka.topic_prefix,
-        spool_root=tmp_path / "spool",
-    )
-    sink = KafkaEventSink(delivery, name)
+    sink = _sink(kafka, tmp_path, name)
     for event in events:
         sink.emit(event)
     sink.close()
     assert sink.sent == len(events) and not sink.spooled
+
+
+#: The held second hour trickles in while the second worker starts: this many events every
+#: half second (~60 s for the hour), so that no province group is idle for the worker's idle
+#: flush (4 s: then later input would be late) and input is left when it has joined.
+_TRICKLE = 100
 
 
 def _ticket_rows(events: Iterable[Event]) -> list[dict]:
@@ -509,11 +521,20 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             reader.poll()
         second = _start(kafka, app_id, tmp_path, "w1")  # joins: partitions move to it
         joined = time.monotonic() + 120  # a loaded machine may take long to start it
+        trickle, sent, next_at = _sink(kafka, tmp_path, "sim-test"), 0, 0.0
         while _rebalances(tmp_path, "w0") < 2 and time.monotonic() < joined:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+            if time.monotonic() >= next_at and sent < len(held) - _TRICKLE:
+                for event in held[sent : sent + _TRICKLE]:
+                    trickle.emit(event)
+                trickle.flush()
+                sent, next_at = sent + _TRICKLE, time.monotonic() + 0.5
             reader.poll()
         assert _rebalances(tmp_path, "w0") >= 2, "the second worker never joined"
-        _send(kafka, tmp_path, held, "sim-test")
+        for event in held[sent:]:  # the rest, at once: the workers share it
+            trickle.emit(event)
+        trickle.close()
+        assert trickle.sent == len(held) and not trickle.spooled
         while reader.messages < 6000 and time.monotonic() < deadline + 30:
             assert second.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             reader.poll()
