@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,6 +54,7 @@ __all__ = [
     "looks_like_phone",
     "mask_phone",
     "normalize_phone",
+    "replace_phone_runs",
 ]
 
 #: The key used when ``settings.demo`` is true and no key is set. Public: demo data only.
@@ -122,6 +124,16 @@ def _digits(text: str) -> int:
     return sum(c.isdigit() for c in text)
 
 
+def replace_phone_runs(text: str, replace: Callable[[str], str]) -> str:
+    """``text`` with each run of 5+ digits (:data:`PHONE_RUN`: phone separators allowed)
+    replaced by ``replace(run)``; runs of fewer digits are kept."""
+    if _digits(text) < 5:  # the common case: nothing to look for
+        return text
+    return PHONE_RUN.sub(
+        lambda m: replace(m.group()) if _digits(m.group()) >= 5 else m.group(), text
+    )
+
+
 def has_phone_run(text: str) -> bool:
     """Whether ``text`` holds a run of 5+ digits (phone separators allowed) anywhere."""
     return any(_digits(m.group()) >= 5 for m in PHONE_RUN.finditer(text))
@@ -149,9 +161,7 @@ def blank_phone_runs(text: str) -> str:
     (an Avro string, being length-prefixed, stays decodable) and shows no more than
     :func:`mask_phone` does. Runs of fewer than 5 digits are kept; masking is idempotent.
     """
-    return PHONE_RUN.sub(
-        lambda m: _blank(m.group()) if _digits(m.group()) >= 5 else m.group(), text
-    )
+    return replace_phone_runs(text, _blank)
 
 
 def blank_phone_runs_in_bytes(data: bytes, start: int = 0) -> bytes:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from hotline.privacy import PHONE_RUN, mask_phone
+from hotline.privacy import mask_phone, replace_phone_runs
 from hotline.producers.queue_log.errors import MalformedLine
 
 __all__ = ["QueueLogLine", "mask_line", "parse_line"]
@@ -28,9 +28,6 @@ _TIME_TEXT = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?$", re.A
 _EPOCH_TEXT = re.compile(r"^[0-9]+(\.[0-9]*)?$")
 #: Times accepted, as epoch seconds (exclusive): after 1970-01-01, before 2106-02-07.
 _EPOCH_RANGE = (0, 2**32)
-#: A run of 5+ digits, possibly with the separators a phone number is written with (spaces,
-#: ``+()-./``: ``normalize_phone`` reads ``138.1234.5678`` and ``138/1234/5678`` as numbers).
-_DIGIT_RUN = PHONE_RUN
 #: Epoch seconds 2001–2033 (ten digits from 1), with an optional fraction: no Chinese phone
 #: number is written so.
 _EPOCH = re.compile(r"^1[0-9]{9}(\.[0-9]{1,6})?$")
@@ -104,11 +101,7 @@ def parse_line(text: str, tz: tzinfo) -> QueueLogLine:
 
 
 def _mask_runs(text: str) -> str:
-    def repl(match: re.Match[str]) -> str:
-        digits = sum(c.isdigit() for c in match.group())
-        return mask_phone(match.group()) if digits >= 5 else match.group()
-
-    return _DIGIT_RUN.sub(repl, text)
+    return replace_phone_runs(text, mask_phone)
 
 
 def mask_line(text: str) -> str:

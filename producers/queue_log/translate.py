@@ -9,13 +9,12 @@ ENTERQUEUE's caller id is hashed here, before anything else sees it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.privacy import PHONE_RUN, CallerHasher, InvalidPhoneNumber
+from hotline.privacy import CallerHasher, InvalidPhoneNumber, replace_phone_runs
 from hotline.producers.queue_log.errors import Uninterpretable
 from hotline.producers.queue_log.mapping import QueueLogMapping
 from hotline.producers.queue_log.parse import QueueLogLine
@@ -94,11 +93,6 @@ def _ms(text: str, what: str, scale: int = 1000) -> int:
     return value * scale
 
 
-def _has_five_digits(text: str) -> bool:
-    """Cheap pre-check: fewer than 5 digits cannot hold a run :data:`PHONE_RUN` masks."""
-    return sum(c.isdigit() for c in text) >= 5
-
-
 def _epoch_ms(time: datetime) -> int:
     return int(time.timestamp() * 1000)
 
@@ -149,16 +143,12 @@ class Translator:
         be a phone number — a remote member ``Local/13912345678@from-queue/n`` — becomes
         ``phone_`` + a keyed pseudonym of its digits (:meth:`CallerHasher.pseudonym`), so the
         same agent keeps one name and the number reaches no event, log or state file."""
-        if not _has_five_digits(agent):
-            return agent
 
-        def repl(match: re.Match[str]) -> str:
-            digits = "".join(c for c in match.group() if c.isdigit())
-            if len(digits) < 5:
-                return match.group()
+        def pseudonym(run: str) -> str:
+            digits = "".join(c for c in run if c.isdigit())
             return "phone_" + self._hasher.pseudonym(digits, purpose="queue_log agent")
 
-        return PHONE_RUN.sub(repl, agent)
+        return replace_phone_runs(agent, pseudonym)
 
     def agent_id(self, name: str) -> str:
         """The agent id of an agent name (:meth:`agent_name`): the [agents] table, else
@@ -169,8 +159,9 @@ class Translator:
 
     def feed(self, line: QueueLogLine) -> list[Draft]:
         """The events of one line, in order; :class:`Uninterpretable` if it has none to give."""
-        if _has_five_digits(line.agent):
-            line = replace(line, agent=self.agent_name(line.agent))
+        agent = self.agent_name(line.agent)
+        if agent != line.agent:
+            line = replace(line, agent=agent)
         event = line.event
         if event == "ENTERQUEUE":
             return self._enter(line)
