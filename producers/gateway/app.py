@@ -189,10 +189,12 @@ def _shown(value: object, known: Container[object]) -> str:
     return text if text in known else blank_phone_runs(text)
 
 
-def _check(
+def check_event(
     item: Any, center_id: str, centers: CenterRegistry, preparer: Preparer, latest: datetime
 ) -> tuple[Event, OutboundRecord] | tuple[str, str]:
-    """The event and its record, or the kind (:data:`REJECTION_KINDS`) and reason."""
+    """The event and its record, or the kind (:data:`REJECTION_KINDS`) and reason of its
+    rejection (never echoing a caller number); ``occurred_at`` must lie between 2000-01-01
+    and ``latest`` (the wall clock + ``max_future_s``, as the stream worker's ingest has it)."""
     if not isinstance(item, dict):
         return "not_an_object", "not a JSON object"
     problem = caller_problem(item)
@@ -231,24 +233,6 @@ def _check(
         return "caller_in_clear", f"caller_in_clear: {exc}"
     except InvalidInput as exc:
         return "refused", str(exc)
-
-
-def check_event(
-    item: Any,
-    center_id: str,
-    centers: CenterRegistry,
-    preparer: Preparer,
-    *,
-    now: datetime | None = None,
-    max_future_s: float = MAX_FUTURE_S,
-) -> tuple[Event, OutboundRecord] | str:
-    """The event and its record, or why it is rejected (never echoing a caller number).
-
-    ``occurred_at`` must lie between 2000-01-01 and ``now`` (the wall clock) +
-    ``max_future_s``, as the stream worker's ingest requires."""
-    latest = (now or datetime.now(UTC)) + timedelta(seconds=max_future_s)
-    checked = _check(item, center_id, centers, preparer, latest)
-    return checked[1] if isinstance(checked[0], str) else checked  # type: ignore[return-value]
 
 
 class GatewayStats:
@@ -429,7 +413,7 @@ def create_app(
         records: list[OutboundRecord] = []
         rejected: list[tuple[int, Any, str, str]] = []
         for index, item in enumerate(batch.events):
-            checked = _check(item, center_id, centers, preparer, latest)
+            checked = check_event(item, center_id, centers, preparer, latest)
             if isinstance(checked[0], str):
                 kind, reason = checked
                 event_id = None
