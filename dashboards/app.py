@@ -299,14 +299,12 @@ def create_app(services: Services) -> FastAPI:
         if not isinstance(attempt, Attempt):
             log.info("login of %r from %s throttled for %.0f s", name, client, attempt)
             return too_many_failures(attempt)
-        checked = False
         try:
             # argon2 takes tens of milliseconds of CPU: in a worker thread, not the event loop
             user = await run_in_threadpool(s.users.verify, name, password)
-            checked = True
-        finally:
-            if not checked:
-                throttle.release(attempt)
+        except BaseException:  # no verdict (e.g. the request cancelled): the place is freed
+            throttle.release(attempt)
+            raise
         if user is None:
             throttle.failed(attempt)
             return JSONResponse({"detail": "用户名或密码错误"}, status_code=401)
