@@ -20,6 +20,7 @@ Lifecycle::
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -63,3 +64,10 @@ class Service(Protocol):
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; no-op when stopped."""
         ...
+
+
+def answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection on ``host:port``."""
+    with socket.socket() as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0

@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hotline.infra.base import ServiceStatus
+from hotline.infra.base import ServiceStatus, answers
 from hotline.infra.provision import provision
-from hotline.infra.stack import LocalStack, answers
+from hotline.infra.stack import LocalStack
 from hotline.settings import Settings
 
 app = typer.Typer(

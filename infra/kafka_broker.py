@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -35,7 +34,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hotline.errors import ConfigurationError
-from hotline.infra.base import ServiceError, ServiceStatus
+from hotline.infra.base import ServiceError, ServiceStatus, answers
 
 __all__ = [
     "KAFKA_VERSION",
@@ -337,11 +336,6 @@ class KafkaBroker:
             detail=f"log {self.log_file}",
         )
 
-    def _port_open(self) -> bool:
-        with socket.socket() as sock:
-            sock.settimeout(1.0)
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
-
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Block until the broker answers a metadata request (kafka-python) or raise."""
         from kafka import KafkaAdminClient
@@ -355,7 +349,7 @@ class KafkaBroker:
                     f"Kafka is not running (it exited or was never started); "
                     f"log {self.log_file}:\n{_tail(self.log_file)}"
                 )
-            if not self._port_open():
+            if not answers(self.port):
                 time.sleep(0.2)
                 continue
             try:

@@ -137,13 +137,6 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
-    """Whether something accepts a TCP connection on ``host:port``."""
-    with socket.socket() as sock:
-        sock.settimeout(timeout)
-        return sock.connect_ex((host, port)) == 0
-
-
 def local_kafka_port(kafka: KafkaSettings) -> int:
     """The port of ``kafka.bootstrap_servers`` when it names one broker on this machine."""
     host, _, port = kafka.bootstrap_servers.partition(":")

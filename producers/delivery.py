@@ -63,6 +63,7 @@ __all__ = [
     "KafkaEventSink",
     "Preparer",
     "caller_problem",
+    "connect_problems",
     "family_of",
     "new_producer",
 ]
@@ -260,16 +261,23 @@ def abandon(producer: KafkaProducer) -> None:
         producer._closed = True
 
 
-def reachable(bootstrap_servers: str, timeout_s: float = 0.25) -> bool:
-    """Whether any bootstrap address accepts a TCP connection (a cheap probe in an outage)."""
+def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
+    """Why no bootstrap address accepts a TCP connection, one line per address; empty as soon
+    as one does (a cheap probe, before the Kafka clients' own retries)."""
+    problems = []
     for address in bootstrap_servers.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
             with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+                return []
+        except (OSError, ValueError) as exc:
+            problems.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
+    return problems
+
+
+def reachable(bootstrap_servers: str, timeout_s: float = 0.25) -> bool:
+    """Whether any bootstrap address accepts a TCP connection (a cheap probe in an outage)."""
+    return not connect_problems(bootstrap_servers, timeout_s)
 
 
 Clock = Callable[[], float]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from hotline.errors import RetryableError
+from hotline.producers.delivery import connect_problems
 
 __all__ = ["PartitionStatus", "group_status"]
 
@@ -70,12 +70,5 @@ def group_status(
 
 def _probe(bootstrap: str, timeout: float) -> None:
     """Raise RetryableError unless one of the ``host:port`` servers accepts a TCP connection."""
-    problems = []
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            socket.create_connection((host or "localhost", int(port)), timeout=timeout).close()
-            return
-        except (OSError, ValueError) as exc:
-            problems.append(f"{server.strip()}: {getattr(exc, 'strerror', None) or exc}")
-    raise RetryableError(f"cannot reach Kafka at {bootstrap} ({'; '.join(problems)})")
+    if problems := connect_problems(bootstrap, timeout):
+        raise RetryableError(f"cannot reach Kafka at {bootstrap} ({'; '.join(problems)})")
