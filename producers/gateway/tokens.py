@@ -102,7 +102,6 @@ class TokenStore:
                 return False
             changed = {e.sha256 for e in entries} != set(self._by_hash)
             self._set(entries)
-            self.error = None
             log.info("tokens file %s re-read: %d token(s)", self.path, len(entries))
             return changed
         finally:
