@@ -665,6 +665,7 @@ class Worker:
                 group, self._table_items(group), self.config.streams, self.registry, self.codec
             )
             self.groups[group] = state
+            self.flushed.discard(group)  # a flush before a revoke: another worker's since
             state.hold_at_end = self.config.wall_clock_skew_s is None  # replay mode
             if group != NATIONAL_GROUP:  # until the timer told it its source partitions
                 state.hold_until_sources_known()

@@ -8,7 +8,7 @@ import base64
 import functools
 import zlib
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import TopicPartition
@@ -592,3 +592,74 @@ def test_redelivered_events_of_closed_calls_are_not_dead_lettered_again() -> Non
     new = reloaded.process([fresh])
     assert [(r.reason, o) for r, o in new.rejected] == [("late", fresh)]
     assert new.redelivered == 0
+
+
+def test_a_group_back_from_another_worker_is_idle_flushed_again(tmp_path, monkeypatch) -> None:
+    """A worker idle-flushes a group, loses it to a second worker that processes later calls,
+    and gets it back when that worker leaves before its own flush: the group must be flushed
+    again, or its last calls stay open and their minutes are never sent. The flushed mark
+    used to outlive the revoke (found looking for a cell missing in the join/leave broker
+    test, CI 30 Nov; whether it caused that is not known). No broker: the rebalance
+    handlers and the timer's step are called directly."""
+    worker = Worker(
+        WorkerConfig(
+            app_id="t-reflush",
+            partitions=3,
+            datadir=tmp_path,
+            wall_clock_skew_s=None,  # replay mode (--replay), as in the broker tests
+            idle_flush_s=4,
+        )
+    )
+    worker.app._consumer = _Consumer(worker)
+    worker.reader = _Reader()  # type: ignore[assignment]
+
+    async def caught_up() -> bool:
+        return True
+
+    async def no_stall() -> None:
+        return None
+
+    worker._caught_up = caught_up  # type: ignore[method-assign]
+    worker._watch_for_a_stall = no_stall  # type: ignore[method-assign]
+    worker._deliver = no_stall  # type: ignore[method-assign]  # no producer: outputs stay queued
+
+    def fatal(exc: BaseException) -> None:
+        raise exc
+
+    worker._fatal = fatal  # type: ignore[method-assign,assignment]
+    clock = [1000.0]
+    monkeypatch.setattr("hotline.streams.app.time.monotonic", lambda: clock[0])
+    group, codec = "330000", default_codec()
+    calls = _province_calls(group)
+    offered_at: dict[str, datetime] = {}
+    for e in calls:
+        offered_at.setdefault(e.call_id, e.envelope.occurred_at)  # type: ignore[attr-defined]
+    start = min(offered_at.values())
+    first = [e for e in calls if offered_at[e.call_id] < start + timedelta(minutes=20)]  # type: ignore[attr-defined]
+    later = start + timedelta(hours=2, minutes=40)  # past where the first flush moves to
+    second = [e for e in calls if offered_at[e.call_id] >= later]  # type: ignore[attr-defined]
+    state = worker._group(group)
+    state.process([inbound(e, i, codec) for i, e in enumerate(first)])
+    state.dump(worker.state)
+    worker.last_input[group] = clock[0]
+
+    def idle_ticks() -> None:
+        for _ in range(3):  # sources released, then the group flushed once it is idle
+            clock[0] += 300
+            asyncio.run(worker._advance_groups())
+
+    idle_ticks()
+    assert worker.stats["idle_flushes"] == 1 and not worker.groups[group].calls.states
+    assert worker.groups[group].watermark_ms < second[0].envelope.occurred_at.timestamp() * 1000
+    revoked = {TopicPartition(worker.internal.get_topic_name(), group_partition(group, 3))}
+    asyncio.run(worker._revoked(None, revoked))
+    other = GroupState.load(
+        group, worker._table_items(group), StreamsConfig(), default_registry(), codec
+    )  # the second worker: the rest of the calls, not flushed before it leaves
+    other.process([inbound(e, len(first) + i, codec) for i, e in enumerate(second)])
+    other.dump(worker.state)
+    assert other.calls.states
+    asyncio.run(worker._rebalanced())
+    idle_ticks()
+    assert worker.stats["idle_flushes"] == 2
+    assert not worker.groups[group].calls.states
