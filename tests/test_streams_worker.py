@@ -257,6 +257,59 @@ class SnapshotReader(TopicReader):
         return bool(self.rows) and all(self.at(lv) == expected[lv] for lv in Level)
 
 
+def _settle(
+    reader: SnapshotReader,
+    expected: dict,
+    worker: subprocess.Popen,
+    tmp_path: Path,
+    names: list[str],
+    within_s: float = 120,
+) -> None:
+    """Read snapshots until they equal ``expected`` at every level (or ``within_s`` passed),
+    then again after 3 s (nothing more may change them), and compare. A failure says which
+    cells differ, whether the wait ran out, and what the workers ``names`` last reported."""
+    deadline = time.monotonic() + within_s
+    while not reader.matches(expected) and time.monotonic() < deadline:
+        assert worker.poll() is None, "worker died"
+        reader.poll()
+    timed_out = time.monotonic() >= deadline
+    time.sleep(3)
+    reader.drain()
+    for level in Level:
+        got = reader.at(level)
+        if got != expected[level]:
+            pytest.fail(
+                f"{level.value}: {_difference(got, expected[level])}; "
+                f"{'the wait ran out' if timed_out else 'matched, then changed'}\n"
+                + "\n".join(_worker_report(tmp_path, name) for name in names)
+            )
+
+
+def _difference(got: dict, want: dict) -> str:
+    """Cells missing, extra and wrong, with up to three of each."""
+    missing = sorted(want.keys() - got.keys())
+    extra = sorted(got.keys() - want.keys())
+    wrong = sorted(k for k in want.keys() & got.keys() if want[k] != got[k])
+    parts = [f"{len(want)} cells expected"]
+    for label, keys in (("missing", missing), ("extra", extra)):
+        parts.append(f"{len(keys)} {label} {keys[:3]}")
+    changed = [
+        (k, {n: (got[k][n], want[k][n]) for n in want[k] if got[k][n] != want[k][n]})
+        for k in wrong[:3]
+    ]
+    parts.append(f"{len(wrong)} wrong (got, want) {changed}")
+    return ", ".join(parts)
+
+
+def _worker_report(tmp_path: Path, name: str) -> str:
+    """A worker's last status (stats, groups flushed) and the end of its log."""
+    status = tmp_path / f"status-{name}.json"
+    stats = json.loads(status.read_text()) if status.exists() else "no status file"
+    log = tmp_path / f"{name}.log"
+    tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+    return f"--- {name}: {stats}\n{tail}"
+
+
 def _agent_and_ticket_readers(bootstrap: str, kafka: KafkaSettings) -> tuple[TopicReader, ...]:
     """Readers of the agent-time topic (per level, region, minute) and the ticket-count topic
     (per level, region, minute, category)."""
@@ -375,14 +428,7 @@ def _run(
             worker = _start(
                 kafka, app_id, tmp_path, f"w{k + 1}", loglevel="info", thresholds=thresholds
             )
-        deadline = time.monotonic() + 120
-        while not reader.matches(expected) and time.monotonic() < deadline:
-            assert worker.poll() is None, "worker died"
-            reader.poll()
-        time.sleep(3)
-        reader.drain()
-        for level in Level:
-            assert reader.at(level) == expected[level], level
+        _settle(reader, expected, worker, tmp_path, [f"w{k}" for k in range(kills + 1)])
         assert (
             agents.wait_for(agents_expected, lambda r: snapshots_before(r, end)) == agents_expected
         )
@@ -540,14 +586,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
             reader.poll()
         assert not reader.matches(expected), "finished before the second worker left"
         _stop(second)  # leaves: its partitions move back
-        deadline = time.monotonic() + 120
-        while not reader.matches(expected) and time.monotonic() < deadline:
-            assert first.poll() is None, "worker died"
-            reader.poll()
-        time.sleep(3)
-        reader.drain()
-        for level in Level:
-            assert reader.at(level) == expected[level], level
+        _settle(reader, expected, first, tmp_path, ["w0", "w1"])
         assert (
             agents.wait_for(agents_expected, lambda r: snapshots_before(r, end)) == agents_expected
         )
