@@ -1,7 +1,8 @@
 """ClickHouse side of quality monitoring: write evaluations, read a year back.
 
 Tables come from migration ``0005_quality.sql`` (``qa_evaluations`` ReplacingMergeTree by
-``evaluation_id``/``version``, views ``qa_center_coverage`` and ``qa_live_unreachable_days``).
+``evaluation_id``/``version``, views ``qa_center_coverage`` — replaced by
+``0013_qa_coverage_latest_evaluation.sql`` — and ``qa_live_unreachable_days``).
 Reads use FINAL so that a corrected evaluation (higher version) wins before merges ran. Errors
 come out as :mod:`hotline.sinks.errors` (translated in :func:`hotline.sinks.client.execute`).
 """

@@ -376,3 +376,47 @@ def test_figures_recomputed_from_clickhouse(clickhouse_client: Client) -> None:
         "WHERE year = 2025 AND province_code = '620000' ORDER BY center_id"
     )
     assert coverage == [("C620000", 0, 0, 0), ("C620100", 1, 0, 1)]
+
+
+@pytest.mark.clickhouse
+def test_coverage_view_counts_the_evaluation_the_report_counts(clickhouse_client: Client) -> None:
+    """qa_center_coverage takes, per center and year, the evaluation the report takes (the latest
+    try, then the highest id), not the best of all of them."""
+    database = "quality_coverage_test"
+    migrate(clickhouse_client, database)
+    clickhouse_client.execute(f"TRUNCATE TABLE {database}.qa_evaluations")
+    later_closed = [
+        # Jiayuguan: reached on 6/3, then found not opened on 6/5 (the later try counts).
+        row("C620200", 1, FULL, (at(6, 3, 10, 0),), evaluation_id="ms-2025-C620200-a"),
+        row("C620200", 4, None, (at(6, 5, 10, 0),), human=False),
+        # Zhejiang's provincial center: the same last try twice, the higher id counts.
+        row("C330000", 4, None, (at(6, 5, 10, 5),), evaluation_id="ms-2025-C330000-z", human=False),
+    ]
+    insert_evaluations(clickhouse_client, database, current() + previous() + later_closed)
+
+    def view(province: str) -> dict[str, tuple[int, ...]]:
+        rows = clickhouse_client.execute(
+            f"SELECT center_id, dialled, opened, human_service, reached "
+            f"FROM {database}.qa_center_coverage WHERE year = 2025 AND province_code = %(p)s",
+            {"p": province},
+        )
+        return {center: tuple(counts) for center, *counts in rows}
+
+    for province in ("320000", "330000", "620000"):
+        figures = quality_figures(clickhouse_client, database, 2025, province, registry())
+        report = {
+            r["code"]: (r["cities"], r["opened"], r["human_service"], r["reached"])
+            for r in figures["coverage_table"]
+            if r["cities"]
+        }
+        assert view(province) == report, province
+    assert view("620000")["C620200"] == (1, 0, 0, 0)
+    assert view("330000")["C330000"] == (1, 0, 0, 0)
+    national = quality_figures(clickhouse_client, database, 2025, registry=registry())
+    total = national["coverage_total"]
+    sums = clickhouse_client.execute(
+        f"SELECT count(), sum(opened), sum(human_service), sum(reached), sum(evaluations) "
+        f"FROM {database}.qa_center_coverage WHERE year = 2025"
+    )
+    expected = (total["cities"], total["opened"], total["human_service"], total["reached"])
+    assert sums == [(*expected, len(current()) + len(later_closed))]
