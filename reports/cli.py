@@ -142,7 +142,10 @@ def report_quality_command(
         Path | None, typer.Option("--json", help="also write the figures as JSON here")
     ] = None,
 ) -> None:
-    """The yearly quality report (Chinese), every number recomputed from ClickHouse."""
+    """The yearly quality report (Chinese), every number recomputed from ClickHouse.
+
+    A year (or province) without any mystery-shopper evaluation is an error, not a report.
+    """
     formats = fmt or list(FORMATS)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -151,7 +154,9 @@ def report_quality_command(
     settings = _settings(ctx)
     client = connect(settings.clickhouse)
     try:
-        figures = quality_figures(client, settings.clickhouse.database, year, code)
+        figures = quality_figures(
+            client, settings.clickhouse.database, year, code, require_evaluations=True
+        )
     finally:
         client.disconnect()
     for path in write_report(figures, out, formats):

@@ -50,6 +50,7 @@ class StoredProblem:
     evaluation_id: str
     center_id: str
     message: str
+    year: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,11 @@ def load_evaluations(
         try:
             rows.append(_from_record(record))
         except QualityError as exc:
-            problems.append(StoredProblem(record["evaluation_id"], record["center_id"], str(exc)))
+            problems.append(
+                StoredProblem(
+                    record["evaluation_id"], record["center_id"], str(exc), record["year"]
+                )
+            )
     return rows, problems
 
 

@@ -5,8 +5,10 @@ checked in the PDF), the province variant, and a CSV import with a refused row."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -99,3 +101,24 @@ def test_csv_import_stores_good_rows_and_exits_1_on_refused_ones(
         f"SELECT center_id, outcome, source FROM {DATABASE}.qa_evaluations FINAL WHERE year = 2023"
     )
     assert stored == [("C320100", 1, "csv")]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [((), "2019"), (("--province", "江苏"), "2019 (province 320000)")],
+)
+def test_a_year_without_evaluations_is_one_error_line_and_no_report(
+    env: dict[str, str], tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("hotline")), "report", "quality", "--year", "2019",
+         *args, "--out", str(out), "--json", str(tmp_path / "figures.json")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **env},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: no mystery-shopper evaluations for {said} in {DATABASE}.qa_evaluations"
+    ]
+    assert not out.exists() and not (tmp_path / "figures.json").exists()
