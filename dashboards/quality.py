@@ -93,6 +93,17 @@ def reasons(message: str) -> list[dict[str, str | None]]:
     return out
 
 
+def _json_type(value: Any) -> str:
+    """The JSON type of ``value`` in Chinese (for a body field of the wrong type)."""
+    if isinstance(value, list):
+        return "数组"
+    if isinstance(value, str):
+        return "字符串"
+    if isinstance(value, bool):
+        return "布尔值"
+    return "数字" if isinstance(value, int | float) else type(value).__name__
+
+
 def one_row_sheet(values: dict[str, Any]) -> str:
     """The form's values as a CSV sheet of one row (the import's own format)."""
     buffer = io.StringIO()
@@ -189,7 +200,18 @@ def add_quality_routes(
         if s.evaluations is None:
             raise HTTPException(503, "评价录入未启用（没有配置写入连接）")
         values = {k: body.get(k) for k in FORM_FIELDS if k not in ITEM_FIELDS}
-        items = body.get("items") or {}
+        items = body.get("items")
+        if items is None:
+            items = {}
+        if not isinstance(items, dict):
+            message = f"items 须为 JSON 对象（评分项 → 分值），收到的是{_json_type(items)}"
+            return JSONResponse(
+                {
+                    "detail": f"评价未保存：{message}",
+                    "errors": [{"field": "items", "message": message}],
+                },
+                status_code=422,
+            )
         values |= {name: items.get(name) for name in ITEM_FIELDS}
         version = int(s.now().timestamp() * 1000)
         result = parse_csv(one_row_sheet(values), s.centers, default_version=version)

@@ -242,3 +242,14 @@ def test_out_of_scope_and_bad_requests(js: TestClient, nj: TestClient, app) -> N
     off = create_app(replace(app.state.services, evaluations=None))
     client = login(off, "js")
     assert client.post("/api/quality/evaluations", json=form()).status_code == 503
+
+
+@pytest.mark.parametrize("items", [[5, 5, 10], "5,5,10", 5])
+def test_items_that_are_not_an_object_are_refused_naming_the_field(
+    js: TestClient, items: object
+) -> None:
+    response = js.post("/api/quality/evaluations", json=form(items=items))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert [e["field"] for e in body["errors"]] == ["items"]
+    assert "items" in body["detail"] and "评价未保存" in body["detail"]
