@@ -12,8 +12,10 @@
   so the rules and messages are the import's), stored with
   :func:`hotline.reports.store.insert_evaluations` through the :class:`EvaluationWriter` — the
   one write path of the dashboard, on its own connection as ``qa_writer`` (may only insert into
-  ``qa_evaluations``). 201 stored; 422 refused, with item-level reasons; 403 a center
-  outside the scope; 404 an unknown center; 503 when no writer is configured.
+  ``qa_evaluations``). A national user's row is the national mystery shopper's; a province's
+  or city's is stored as its own internal check (:func:`stored_for`), never in place of the
+  national one. 201 stored; 422 refused, with item-level reasons; 403 a center outside the
+  scope; 404 an unknown center; 503 when no writer is configured.
 """
 
 # no `from __future__ import annotations`: FastAPI must see the local CurrentUser alias
@@ -23,6 +25,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 from clickhouse_driver import Client
@@ -31,9 +34,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hotline.reports.csv_import import HEADER, parse_csv
-from hotline.reports.records import ITEM_FIELDS, OUTCOMES
+from hotline.reports.records import ITEM_FIELDS, OUTCOMES, EvaluationRow
 from hotline.reports.report import quality_figures
 from hotline.reports.store import insert_evaluations
+from hotline.schemas import QaKind
 from hotline.schemas.qa import RUBRIC
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.client import connect
@@ -91,6 +95,25 @@ def reasons(message: str) -> list[dict[str, str | None]]:
             word = "dialled_at"
         out.append({"field": word if word in HEADER else None, "message": part})
     return out
+
+
+def stored_for(user: User, row: EvaluationRow) -> EvaluationRow:
+    """The form's row as ``user`` may store it.
+
+    A national user enters the national mystery shopper's evaluation (``ms-<year>-<center>``,
+    kind ``mystery_shopper``): it replaces the campaign's or an import's row of that center and
+    year, like a re-import. A province or city user may not: its evaluation of a center in its
+    scope is its own check, kind ``internal`` under ``internal-<scope code>-<year>-<center>``,
+    so it never replaces the national evaluation (``qa_evaluations`` keeps one row per id) and
+    the yearly report, which reads ``mystery_shopper`` rows only, does not count it.
+    """
+    if user.scope.kind == "national":
+        return row
+    return replace(
+        row,
+        kind=QaKind.INTERNAL.value,
+        evaluation_id=f"internal-{user.scope.code}-{row.year}-{row.center_id}",
+    )
 
 
 def _json_type(value: Any) -> str:
@@ -224,7 +247,11 @@ def add_quality_routes(
                 },
                 status_code=422,
             )
-        (row,) = result.rows
+        row = stored_for(user, result.rows[0])
         await run_in_threadpool(s.evaluations.insert, [row])
         log.info("evaluation %s entered by %s", row.evaluation_id, user.name)
-        return JSONResponse({"evaluation": row.to_json(), "total": row.total}, status_code=201)
+        counted = row.kind == QaKind.MYSTERY_SHOPPER.value
+        return JSONResponse(
+            {"evaluation": row.to_json(), "total": row.total, "counted": counted},
+            status_code=201,
+        )

@@ -19,6 +19,7 @@ from clickhouse_driver import Client
 
 from hotline.reports.errors import QualityError
 from hotline.reports.records import ITEM_FIELDS, EvaluationRow
+from hotline.schemas import QaKind
 from hotline.sinks.client import execute
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,17 @@ def insert_evaluations(client: Client, database: str, rows: Iterable[EvaluationR
 
 
 def load_evaluations(
-    client: Client, database: str, years: Iterable[int], province: str | None = None
+    client: Client,
+    database: str,
+    years: Iterable[int],
+    province: str | None = None,
+    kind: str = QaKind.MYSTERY_SHOPPER.value,
 ) -> tuple[list[EvaluationRow], list[StoredProblem]]:
-    """The mystery-shopper evaluations of ``years`` (optionally one province), and the stored
-    rows that could not be used, each with its reason."""
-    where = "kind = 'mystery_shopper' AND year IN %(years)s"
-    params: dict[str, object] = {"years": tuple(years)}
+    """The evaluations of ``years`` (optionally one province) of one ``kind`` — the national
+    mystery shopper's unless told otherwise — and the stored rows that could not be used, each
+    with its reason."""
+    where = "kind = %(kind)s AND year IN %(years)s"
+    params: dict[str, object] = {"kind": kind, "years": tuple(years)}
     if province is not None:
         where += " AND province_code = %(province)s"
         params["province"] = province

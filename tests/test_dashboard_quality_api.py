@@ -5,6 +5,7 @@ forbids (out-of-scope center) — validated by the CSV import's own parser."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,10 +23,11 @@ from hotline.dashboards.app import create_app
 from hotline.dashboards.quality import EvaluationWriter, one_row_sheet, reasons
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.reports.csv_import import parse_csv
-from hotline.reports.records import ITEM_FIELDS
+from hotline.reports.records import ITEM_FIELDS, EvaluationRow
 from hotline.reports.report import quality_figures
 from hotline.reports.store import insert_evaluations, load_evaluations
 from hotline.settings import ClickHouseSettings
+from hotline.workdays import CHINA_TZ
 
 pytestmark = pytest.mark.clickhouse
 
@@ -166,12 +168,14 @@ def test_the_form_writer_may_only_insert_evaluations(
         writer.disconnect()
 
 
-def test_an_evaluation_is_stored(js: TestClient, admin: Client) -> None:
+def test_an_evaluation_is_stored(nat: TestClient, js: TestClient, admin: Client) -> None:
+    """A national user's evaluation is the national mystery shopper's: the report counts it."""
     items = dict(FULL, warm_tone=8, accurate_complete=12)
-    response = js.post("/api/quality/evaluations", json=form(items=items))
+    response = nat.post("/api/quality/evaluations", json=form(items=items))
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["total"] == 95 and body["evaluation"]["evaluation_id"] == f"ms-{FORM_YEAR}-C320100"
+    assert body["evaluation"]["kind"] == "mystery_shopper" and body["counted"]
     rows, problems = load_evaluations(admin, DB, (FORM_YEAR,))
     assert not problems
     (row,) = [r for r in rows if r.center_id == "C320100"]
@@ -253,3 +257,47 @@ def test_items_that_are_not_an_object_are_refused_naming_the_field(
     body = response.json()
     assert [e["field"] for e in body["errors"]] == ["items"]
     assert "items" in body["detail"] and "评价未保存" in body["detail"]
+
+
+def test_a_scoped_user_cannot_replace_the_national_evaluation(
+    js: TestClient, nj: TestClient, admin: Client
+) -> None:
+    """The national campaign's row (version 1) stays what the report counts when a province or
+    city user enters an evaluation of the same center and year: theirs are their own
+    (kind internal, an id of their scope), which the national report does not read."""
+    year = FORM_YEAR + 1
+    national = EvaluationRow(
+        evaluation_id=f"ms-{year}-C320100",
+        version=1,
+        year=year,
+        center_id="C320100",
+        region_code="320100",
+        outcome=1,
+        human_service=True,
+        tries=(dt.datetime(year, 6, 3, 10, 0, tzinfo=CHINA_TZ),),
+        items=tuple(FULL.values()),
+    )
+    insert_evaluations(admin, DB, [national])
+    before = direct(admin, year, "320000"), direct(admin, year)
+    assert before[0]["score_average"]["total"] == 100.0
+    zero = dict.fromkeys(FULL, 0)
+    entered = {}
+    for client, scope in ((js, "320000"), (nj, "320100")):
+        body = form(year=year, dialled_at=f"{year}-06-20 09:30", items=zero, outcome=2)
+        response = client.post("/api/quality/evaluations", json=body)
+        assert response.status_code == 201, response.text
+        entered[scope] = response.json()
+    assert (direct(admin, year, "320000"), direct(admin, year)) == before
+    rows, _ = load_evaluations(admin, DB, (year,))
+    assert [(r.evaluation_id, r.version, r.source, r.total) for r in rows] == [
+        (national.evaluation_id, 1, "campaign", 100)
+    ]
+    for scope, body in entered.items():
+        assert body["evaluation"]["evaluation_id"] == f"internal-{scope}-{year}-C320100"
+        assert body["evaluation"]["kind"] == "internal" and body["total"] == 0
+        assert not body["counted"]
+    own, _ = load_evaluations(admin, DB, (year,), kind="internal")
+    assert sorted((r.evaluation_id, r.outcome, r.total) for r in own) == [
+        (f"internal-320000-{year}-C320100", 2, 0),
+        (f"internal-320100-{year}-C320100", 2, 0),
+    ]

@@ -1,6 +1,7 @@
 """质量监测 in a real browser (Debian's chromium through Playwright): the province user opens
 the report page (numbers equal quality_figures), enters an evaluation with a score above its
-maximum (the item is marked with the import's reason), corrects it and saves it."""
+maximum (the item is marked with the import's reason), corrects it and saves it — as its own
+internal check, the national evaluation of that center untouched."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             # the form: an item above its maximum is refused with the import's reason
             page.click('[data-testid="to-entry"]')
             page.wait_for_selector("#evaluation-form")
+            assert "内部质检" in page.inner_text("h2")
             page.select_option('select[name="center_id"]', "C320200")
             page.fill('input[name="dialled_at"]', f"{YEAR}-06-20 09:30")
             fields = [r["field"] for r in figures["items"]]
@@ -117,11 +119,15 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             page.fill('input[name="states_agent_number"]', "4")
             page.click('#evaluation-form button[type="submit"]')
             page.wait_for_selector('[data-testid="form-result"] .ok')
-            assert "总分 99" in page.inner_text('[data-testid="form-result"]')
+            result = page.inner_text('[data-testid="form-result"]')
+            assert "总分 99" in result and "不计入全国神秘顾客监测报告" in result
         finally:
             browser.close()
+    own, _ = load_evaluations(admin, DB, (YEAR,), "320000", kind="internal")
+    assert [(r.evaluation_id, r.total) for r in own] == [(f"internal-320000-{YEAR}-C320200", 99)]
     rows, _ = load_evaluations(admin, DB, (YEAR,), "320000")
-    stored = [r for r in rows if r.center_id == "C320200" and r.source == "csv"]
-    assert [r.total for r in stored] == [99]
+    national = sorted((r.evaluation_id, r.source) for r in rows if r.center_id == "C320200")
+    assert national == [(f"ms-{YEAR}-C320200", "campaign"), (f"ms-{YEAR}-C320200-a", "campaign")]
+    assert quality_figures(admin, DB, YEAR, "320000", registry=default_centers()) == figures
     # the refused 422 is logged by the browser as a failed resource; nothing else
     assert [e for e in errors if "422" not in e] == []

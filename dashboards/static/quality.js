@@ -74,7 +74,7 @@ export async function qualityPage(year, province) {
   const o = await loadOptions();
   const links = el("p", {}, el("a", { href: "#/quality/entry", "data-testid": "to-entry" }, "录入评价"));
   if (!o.report) {
-    return [el("h2", {}, "质量监测"), emptyNote("质量监测报告按全国或省出具，地市用户只能录入本市中心的评价。"), links];
+    return [el("h2", {}, "质量监测"), emptyNote("质量监测报告按全国或省出具，地市用户只能录入本市中心的内部质检评价。"), links];
   }
   year = Number(year) || o.year;
   if (!o.national) province = o.provinces[0].code;
@@ -137,7 +137,8 @@ export async function evaluationPage() {
     for (const i of o.rubric) { body.items[i.field] = data[i.field] ?? ""; delete body[i.field]; }
     try {
       const saved = await post("/api/quality/evaluations", body);
-      out.replaceChildren(el("p", { class: "ok" }, `已保存：${saved.evaluation.evaluation_id}，总分 ${saved.total}`));
+      const own = saved.counted ? "" : "（内部质检，不计入全国神秘顾客监测报告）";
+      out.replaceChildren(el("p", { class: "ok" }, `已保存：${saved.evaluation.evaluation_id}，总分 ${saved.total}${own}`));
     } catch (err) {
       const general = [];
       for (const e of (err instanceof ApiError && err.errors) || []) {
@@ -149,6 +150,11 @@ export async function evaluationPage() {
     }
   });
   sync();
-  return [el("h2", {}, "录入评价（神秘顾客）"), el("p", {}, el("a", { href: "#/quality" }, "‹ 质量监测报告"),
-    "　校验规则与CSV导入相同（hotline quality import）。"), form, out];
+  // Only a national user enters the national mystery shopper's evaluation; a province's or
+  // city's is stored as its own internal check (never replacing the national one, not counted).
+  const kind = o.national ? "神秘顾客" : "内部质检";
+  const scope = o.national ? [] : [el("p", { "data-testid": "form-kind" },
+    "本级录入的评价作为内部质检保存：不替换全国中心的神秘顾客评价，也不计入全国监测报告。")];
+  return [el("h2", {}, `录入评价（${kind}）`), el("p", {}, el("a", { href: "#/quality" }, "‹ 质量监测报告"),
+    "　校验规则与CSV导入相同（hotline quality import）。"), ...scope, form, out];
 }
