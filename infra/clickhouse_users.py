@@ -36,6 +36,11 @@ from hotline.settings import Settings
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
 QA_WRITER = "qa_writer"
 ANYWHERE: tuple[str, ...] = ("::/0",)
+# The settings read-only users may still send with a query: the query timeout that Grafana's
+# ClickHouse datasource sets on every query (see render_users_xml). It only bounds the user's
+# own query (the profile sets no limit of its own); other settings, readonly itself included,
+# stay refused as readonly=1 has them.
+READONLY_CHANGEABLE: tuple[str, ...] = ("max_execution_time",)
 
 # One scoped user per provincial unit of the region registry (incl. the Corps, 660000).
 PROVINCE_CODES: tuple[str, ...] = tuple(region.code for region in default_registry().provinces())
@@ -220,9 +225,19 @@ def render_users_xml(config: UsersConfig) -> str:
     profiles = ET.SubElement(root, "profiles")
     ET.SubElement(profiles, "default")
     readonly = ET.SubElement(profiles, "readonly")
-    # readonly=2 would let clients change settings; 1 forbids writes and settings changes,
-    # which is what analysts and dashboards need (Grafana sets none).
+    # readonly=1 forbids writes, DDL and changing settings; readonly=2 would let clients
+    # change any setting (memory and thread limits included). Grafana's ClickHouse datasource
+    # does send one with every query: its client (clickhouse-go) sets max_execution_time from
+    # the query timeout, which readonly=1 refuses with "Cannot modify 'max_execution_time'
+    # setting in readonly mode" (grafana/clickhouse-datasource#325). So the profile stays
+    # readonly=1 and only the settings of READONLY_CHANGEABLE are allowed, by constraints
+    # (changeable_in_readonly needs access_control_improvements.
+    # settings_constraints_replace_previous, true by default in the pinned engine and in
+    # clickhouse-server 26.8).
     ET.SubElement(readonly, "readonly").text = "1"
+    constraints = ET.SubElement(readonly, "constraints")
+    for setting in READONLY_CHANGEABLE:
+        ET.SubElement(ET.SubElement(constraints, setting), "changeable_in_readonly")
     quotas = ET.SubElement(root, "quotas")
     ET.SubElement(quotas, "default")
 

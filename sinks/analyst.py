@@ -11,8 +11,8 @@
     )
 
 ``params`` are clickhouse-driver's ``%(name)s`` parameters; ``settings`` are ClickHouse query
-settings (the readonly analyst profile refuses most of them). Errors are
-:mod:`hotline.sinks.errors`. Views and rate functions: docs/analysts.md.
+settings (the readonly analyst profile refuses most of them; ``max_execution_time`` is
+allowed). Errors are :mod:`hotline.sinks.errors`. Views and rate functions: docs/analysts.md.
 """
 
 from __future__ import annotations

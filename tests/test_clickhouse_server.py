@@ -175,6 +175,39 @@ def test_users_xml_row_filter_and_readonly(
 
 
 @pytest.mark.clickhouse
+def test_readonly_users_take_the_query_timeout_and_nothing_else(
+    clickhouse: ClickHouseServer,
+) -> None:
+    """Grafana's ClickHouse datasource sends ``max_execution_time`` with every query: the
+    read-only users accept that one setting and still refuse any other, a change of
+    ``readonly`` itself, writes and DDL."""
+    for name in ("analyst", "dashboard", "analyst_320000"):
+        client = Client(HOST, port=clickhouse.tcp_port, user=name, password=PASSWORDS[name])
+        taken = execute(
+            client,
+            "SELECT toString(getSetting('max_execution_time'))",
+            settings={"max_execution_time": 65},
+        )
+        assert taken == [("65",)], name
+        # (a setting sent with the value it already has is accepted, so these all change one)
+        others = (("max_threads", 1), ("max_memory_usage", 10**9), ("readonly", 0), ("readonly", 2))
+        for setting, value in others:
+            with pytest.raises(ClickHouseQueryError) as refused:
+                execute(client, "SELECT 1", settings={setting: value})
+            assert refused.value.code == 164, (name, setting)  # READONLY
+        for sql in (
+            "SET readonly = 2",
+            "SET max_threads = 1",
+            "CREATE TABLE hotline.not_yours (n UInt8) ENGINE = Memory",
+            f"INSERT INTO hotline.{ROW_FILTER_TABLE} VALUES ('320000', 9)",
+        ):
+            with pytest.raises(ClickHouseQueryError) as refused:
+                execute(client, sql)
+            assert refused.value.code in (164, 497), (name, sql)  # READONLY / ACCESS_DENIED
+        client.disconnect()
+
+
+@pytest.mark.clickhouse
 def test_data_survives_stop_start_and_sigkill(
     clickhouse: ClickHouseServer, clickhouse_client: Client
 ) -> None:

@@ -3,6 +3,9 @@ from hotline.dashboards.grafana, every panel on the ``hotline-clickhouse`` datas
 variable defined, and every SQL query runs on the real ClickHouse server as the ``dashboard``
 user after Grafana's macros are replaced.
 
+Every query carries the settings the plugin sends with each query (:data:`GRAFANA_SETTINGS`),
+so a user profile that refuses them fails here as it fails in Grafana.
+
 Macro replacement (what the grafana-clickhouse-datasource plugin does, simplified):
 ``$__timeFilter(col)`` → ``col >= toDateTime(FROM) AND col <= toDateTime(TO)``,
 ``$__fromTime`` / ``$__toTime`` → ``toDateTime(FROM)`` / ``toDateTime(TO)`` (epoch seconds of the
@@ -30,6 +33,12 @@ FILES = sorted(FOLDER.glob("*.json"))
 DAY_START = int(NOW.replace(hour=0, minute=0).timestamp())
 DAY_END = DAY_START + 86400 - 1
 TEST_VALUES = {"grain": ("hour", "day", "month"), "province": ("320000",), "city": ("320100",)}
+# What the grafana-clickhouse-datasource plugin sends with every query as the provisioned
+# datasource is set up (infra/grafana/provisioning/datasources/clickhouse.yml: no custom
+# settings, no row limit): its client, clickhouse-go, sets max_execution_time to the query's
+# deadline + 5 s, i.e. about 65 at the plugin's default 60 s query timeout
+# (grafana/clickhouse-datasource#325).
+GRAFANA_SETTINGS = {"max_execution_time": 65}
 
 
 def substitute(sql: str, variables: dict[str, str], start: int, end: int) -> str:
@@ -120,7 +129,8 @@ def dashboard_client(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
 
 
 def run(client: Client, sql: str) -> list[dict[str, Any]]:
-    data, columns = client.execute(sql, with_column_types=True)
+    """Rows of ``sql`` as Grafana's datasource would run it (with :data:`GRAFANA_SETTINGS`)."""
+    data, columns = client.execute(sql, with_column_types=True, settings=GRAFANA_SETTINGS)
     return [dict(zip([c for c, _t in columns], row, strict=True)) for row in data]
 
 
