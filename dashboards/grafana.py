@@ -9,12 +9,14 @@ from the registries; tests/test_grafana_dashboards.py checks that the committed 
 this module's output, so edit here and regenerate.
 
 Every query goes through the ``hotline-clickhouse`` datasource (the read-only ``dashboard``
-user) and reads the analyst views of migration 0004: ``metric_counters`` for regions,
-``center_rates`` (``business_line = 'all' AND channel = 'all'``) for centers. Rates are the
-``hotline_*`` functions applied to **summed counters**, never averaged. Grafana's time range
-selects buckets with ``$__timeFilter(bucket)``; the ``grain`` variable (小时/日/月) picks the
-table, so a bucket that starts inside the range counts whole (choose whole days for exact
-totals, as the web dashboard does).
+user). Regions read the analyst view ``metric_counters`` of migration 0004; centers read
+``call_records FINAL`` as the web dashboard does (:func:`centers_sql`: the per-call counters
+of :func:`hotline.dashboards.queries.call_counters_sql`, bounded on ``day``), not the
+``center_rates`` view, which computes every grain of every call before a WHERE applies. Rates
+are the ``hotline_*`` functions applied to **summed counters**, never averaged. Grafana's time
+range selects buckets with ``$__timeFilter(bucket)``; the ``grain`` variable (小时/日/月) picks
+the table (for centers, the calls' bucket), so a bucket that starts inside the range counts
+whole (choose whole days for exact totals, as the web dashboard does).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hotline.centers import CenterRegistry, default_centers
 from hotline.regions import MUNICIPALITIES, RegionRegistry, default_registry
 
 from .labels import BUSINESS_LINES, own_level_name
+from .queries import CALL_BUCKETS, call_counters_sql
 
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "hotline-clickhouse"}
 OUT = Path(__file__).resolve().parent.parent / "infra" / "grafana" / "dashboards"
@@ -75,9 +78,25 @@ def _transform(column: str, mapping: dict[str, str]) -> str:
 
 # -- SQL ---------------------------------------------------------------------------------------
 
+GRAINS = (("小时", "hour"), ("日", "day"), ("月", "month"))
 REGION_WHERE = "grain = '${grain}' AND $__timeFilter(bucket)"
-CENTER_WHERE = (
-    "grain = '${grain}' AND business_line = 'all' AND channel = 'all' AND $__timeFilter(bucket)"
+
+
+def _by_grain(sql: dict[str, str]) -> str:
+    """SQL that is ``sql[grain]`` for the dashboard's grain (a constant condition)."""
+    *first, (_last, otherwise) = [(grain, sql[grain]) for _label, grain in GRAINS]
+    cases = "".join(f"'${{grain}}' = '{grain}', {expr}, " for grain, expr in first)
+    return f"multiIf({cases}{otherwise})"
+
+
+_FROM_DATE = "toDate($__fromTime, 'Asia/Shanghai')"
+_TO_DATE = "toDate($__toTime, 'Asia/Shanghai')"
+#: The China dates of the calls in the buckets that start in Grafana's range [from, to]: from
+#: from's date to to's (to the end of to's month for the month grain). On ``day``, the sort key
+#: and partition of call_records, so the index skips the rest of the year.
+CENTER_DAYS = (
+    f"day >= {_FROM_DATE}\n"
+    f"          AND day <= if('${{grain}}' = 'month', toLastDayOfMonth({_TO_DATE}), {_TO_DATE})"
 )
 
 
@@ -123,12 +142,27 @@ def lines_sql(level: str, code: str) -> str:
 
 
 def centers_sql(city: str) -> str:
-    """Centers that served calls of the city in the range (its own and a provincial one)."""
+    """Centers that served calls of the city in the range (its own and a provincial one), with
+    their whole totals: the web dashboard's per-call counters of ``call_records FINAL``
+    (:func:`hotline.dashboards.queries.call_counters_sql`), bucketed by the grain, of the
+    buckets that start in the range (as ``center_rates`` WHERE grain = … had them). Bounded on
+    ``day`` and on the ``(province_code, center_id)`` pairs of the city's calls (a center claims
+    regions of its own province only: :class:`hotline.centers.CenterRegistry`), so the index
+    reads only the range and the province, where ``center_rates`` computed every grain of
+    every call first."""
+    calls = call_counters_sql(
+        _by_grain(CALL_BUCKETS),
+        f"""{CENTER_DAYS}
+          AND (province_code, center_id) IN (
+              SELECT DISTINCT province_code, center_id FROM call_records
+              WHERE city_code = '{city}'
+                AND day >= {_FROM_DATE} AND day <= {_TO_DATE}
+                AND $__timeFilter(started_at))""",
+        table="call_records",
+    )
     return (
         f"SELECT center_id AS `中心编号`, center_id AS `中心`,\n    {_metric_list()}\n"
-        f"FROM center_rates\nWHERE {CENTER_WHERE}\n"
-        "  AND center_id IN (SELECT DISTINCT center_id FROM call_records\n"
-        f"                    WHERE city_code = '{city}' AND $__timeFilter(started_at))\n"
+        f"FROM ({calls}\n)\nWHERE $__timeFilter(bucket)\n"
         "GROUP BY center_id ORDER BY center_id"
     )
 
@@ -322,8 +356,7 @@ def table_panel(
 
 
 def grain_variable() -> dict[str, Any]:
-    options = [("小时", "hour"), ("日", "day"), ("月", "month")]
-    return _custom("grain", "粒度", options, "day")
+    return _custom("grain", "粒度", list(GRAINS), "day")
 
 
 def _custom(name: str, label: str, options: list[tuple[str, str]], default: str) -> dict[str, Any]:

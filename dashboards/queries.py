@@ -5,8 +5,8 @@ functions (``hotline_connection_rate`` …, sinks/migrations/0004_analyst_views.
 query sums the counters of every bucket, place or line in the range, the outer one applies the
 function to the sums. Rates are never averaged. Region metrics read the rollup table of the
 range's grain (``metric_minute`` / ``_hour`` / ``_day`` / ``_month`` ``FINAL``, bounded on its
-sort key: docs/storage.md), center metrics the ``center_rates`` view (and ``call_records
-FINAL`` for the minute grain, which that view does not have).
+sort key: docs/storage.md), center metrics ``call_records FINAL`` (bounded the same way and
+bucketed like the ``center_rates`` view, which they do not read: :func:`call_counters_sql`).
 
 Callers pass only codes the user's scope allows (checked in :mod:`.app`); the functions here
 filter on those codes, so no query reads beyond a scope.
@@ -173,7 +173,7 @@ def region_metrics(
 
 #: grain → a call record's China-time bucket (``day`` is the call's China date), the buckets
 #: of the rollups and of the ``center_rates`` view.
-_CALL_BUCKETS = {
+CALL_BUCKETS = {
     "minute": "toTimeZone(toStartOfMinute(started_at), 'Asia/Shanghai')",
     "hour": "toStartOfHour(toTimeZone(started_at, 'Asia/Shanghai'))",
     "day": "toDateTime(day, 'Asia/Shanghai')",
@@ -181,14 +181,18 @@ _CALL_BUCKETS = {
 }
 
 
-def center_metrics_sql(tr: TimeRange, group: str) -> str:
-    """The SQL of :func:`center_metrics`: the centers' call records of the range (``FINAL``),
-    bounded on ``province_code`` and ``day`` (the sort key and partition: the index skips the
-    rest of the country and year) and on ``started_at``. The ``center_rates`` view computes
-    every grain of every call before a WHERE applies, which a year of calls cannot afford."""
-    source = f"""
+def call_counters_sql(bucket: str, where: str, table: str = "{db}.call_records") -> str:
+    """Each call record (``FINAL``) of ``where`` as one row of counters, named and counted as
+    the rollups' and ``center_rates``' columns, with its ``bucket`` (an SQL expression, e.g. of
+    :data:`CALL_BUCKETS`). The caller bounds ``where`` on ``province_code`` and ``day`` (the
+    sort key and partition), so the index skips the rest of the country and year; the
+    ``center_rates`` view instead computes every grain of every call before a WHERE applies,
+    which a year of calls cannot afford (migration 0006 records that shape running out of
+    memory on ``metric_rates``). Read by :func:`center_metrics_sql` and by the Grafana city
+    dashboard's 中心 panel (:func:`hotline.dashboards.grafana.centers_sql`)."""
+    return f"""
         SELECT
-            {_CALL_BUCKETS[tr.grain]} AS bucket,
+            {bucket} AS bucket,
             center_id, business_line, offered, self_served, queued, answered, abandoned,
             short_abandoned, answered_in_sl, wait_ms * answered AS wait_ms_answered,
             talk_ms, hold_ms, acw_ms,
@@ -196,10 +200,20 @@ def center_metrics_sql(tr: TimeRange, group: str) -> str:
             survey_result = 'satisfied' AS survey_satisfied,
             survey_result = 'basic' AS survey_basic,
             survey_result = 'dissatisfied' AS survey_dissatisfied
-        FROM {{db}}.call_records FINAL
-        WHERE province_code IN %(provinces)s AND center_id IN %(centers)s
+        FROM {table} FINAL
+        WHERE {where}"""
+
+
+def center_metrics_sql(tr: TimeRange, group: str) -> str:
+    """The SQL of :func:`center_metrics`: the centers' call records of the range
+    (:func:`call_counters_sql`), bounded on ``province_code`` and ``day`` and on
+    ``started_at``."""
+    source = call_counters_sql(
+        CALL_BUCKETS[tr.grain],
+        f"""province_code IN %(provinces)s AND center_id IN %(centers)s
           AND day >= {_DAY_BOUND % "%(start)s"} AND day <= {_DAY_BOUND % "%(end)s"}
-          AND started_at >= toDateTime(%(start)s) AND started_at < toDateTime(%(end)s)"""
+          AND started_at >= toDateTime(%(start)s) AND started_at < toDateTime(%(end)s)""",
+    )
     return _metric_sql(source, group)
 
 

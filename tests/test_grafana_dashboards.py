@@ -1,7 +1,8 @@
 """The provisioned Grafana dashboards (infra/grafana/dashboards/*.json): well-formed, generated
 from hotline.dashboards.grafana, every panel on the ``hotline-clickhouse`` datasource, every
 variable defined, and every SQL query runs on the real ClickHouse server as the ``dashboard``
-user after Grafana's macros are replaced.
+user after Grafana's macros are replaced; the city dashboard's 中心 panel reads call_records
+bounded on ``day`` (``EXPLAIN``) and gives the numbers the ``center_rates`` view gave.
 
 Every query carries the settings the plugin sends with each query (:data:`GRAFANA_SETTINGS`),
 so a user profile that refuses them fails here as it fails in Grafana.
@@ -17,15 +18,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clickhouse_driver import Client
 from fixtures_clickhouse import PASSWORDS
-from test_dashboard_data import DB, JIANGSU, NATION, NOW, load
+from test_dashboard_data import DB, JIANGSU, NATION, NOW, _call, load
 
 from hotline.dashboards import grafana
+from hotline.dashboards.timerange import CHINA
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 
 FOLDER = Path(__file__).resolve().parent.parent / "infra" / "grafana" / "dashboards"
@@ -164,3 +167,104 @@ def test_summaries_equal_the_known_counts(
         assert row["服务水平(30秒)"] == pytest.approx(
             counts.answered_in_sl / (counts.queued - counts.short_abandoned)
         )
+
+
+def tables_read(client: Client, sql: str) -> dict[str, list[str]]:
+    """Table → the partition conditions of its reads, from ``EXPLAIN indexes = 1``."""
+    plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
+    reads: dict[str, list[str]] = {}
+    table = ""
+    for i, line in enumerate(plan):
+        if found := re.match(r"ReadFromMergeTree \((\S+)\)", line):
+            table = found[1]
+            reads.setdefault(table, [])
+        if line == "Partition":  # its "Keys:" (when any) come before the condition
+            condition = next(ln for ln in plan[i:] if ln.startswith("Condition:"))
+            reads[table].append(condition.removeprefix("Condition: "))
+    return reads
+
+
+@pytest.mark.clickhouse
+def test_center_panel_reads_call_records_bounded_on_day(
+    dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    """The 中心 panel reads call_records bounded on its partition key ``day``, so a year of
+    calls is not read for a day; through ``center_rates`` it read them all and computed every
+    grain of every call first. (The plan shows the calls' read; the IN subquery's set is built
+    while the plan is, and its read is not listed.)"""
+    model = json.loads((FOLDER / "hotline-city.json").read_text(encoding="utf-8"))
+    panel = next(sql for title, sql in queries(model) if title.startswith("中心"))
+    for grain in TEST_VALUES["grain"]:
+        values = {"grain": grain, "city": "320100"}
+        reads = tables_read(dashboard_client, substitute(panel, values, DAY_START, DAY_END))
+        assert list(reads) == [f"{DB}.call_records"], reads
+        conditions = reads[f"{DB}.call_records"]
+        assert conditions and all("toYYYYMM(day)" in c for c in conditions), reads
+
+
+#: The 中心 panel as it read the center_rates view before (the numbers to keep).
+CENTER_RATES_PANEL = f"""SELECT center_id AS `中心编号`, center_id AS `中心`,
+    {grafana._metric_list()}
+FROM center_rates
+WHERE grain = '${{grain}}' AND business_line = 'all' AND channel = 'all' AND $__timeFilter(bucket)
+  AND center_id IN (SELECT DISTINCT center_id FROM call_records
+                    WHERE city_code = '${{city}}' AND $__timeFilter(started_at))
+GROUP BY center_id ORDER BY center_id"""
+
+
+def china(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CHINA)
+
+
+#: Calls around the dataset's day (2025-03-03): at hour, day and month edges, of another line
+#: and channel, of Jiangsu's provincial center (one about Nanjing, one about the province)
+#: and of Suzhou's center (not Nanjing's).
+CENTER_CALLS = [
+    _call("g1", "C320100", "320102", china(2025, 2, 28, 12), answered=1, answered_in_sl=1,
+          wait_ms=3_000),
+    _call("g2", "C320100", "320104", china(2025, 3, 1, 23, 30), abandoned=1, short_abandoned=1),
+    _call("g3", "C320100", "320102", china(2025, 3, 3, 10, 59, 59), answered=1,
+          survey_result="basic"),
+    _call("g4", "C320100", "320102", china(2025, 3, 3, 11), answered=1, answered_in_sl=1),
+    _call("g5", "C320100", "320105", china(2025, 3, 15, 16), answered=1, wait_ms=40_000,
+          business_line="medical", channel="web"),
+    _call("g6", "C320100", "320102", china(2025, 3, 31, 23, 50), answered=1),
+    _call("g7", "C320100", "320102", china(2025, 4, 1, 0, 10), abandoned=1),
+    _call("g8", "C320000", "320000", china(2025, 3, 3, 10, 5), answered=1, answered_in_sl=1),
+    _call("g9", "C320000", "320111", china(2025, 3, 2, 9), answered=1, survey_result="satisfied"),
+    _call("g10", "C320500", "320505", china(2025, 3, 3, 10, 10), answered=1),
+]  # fmt: skip
+#: Grafana ranges (from, to; ``to`` inclusive): whole days and months, part of an hour, ends
+#: on a bucket's first second, a month bucket that starts in the range and ends after it.
+CENTER_RANGES = [
+    (china(2025, 3, 3), china(2025, 3, 3, 23, 59, 59)),
+    (china(2025, 3, 3, 10), china(2025, 3, 3, 10, 59, 59)),
+    (china(2025, 3, 3, 9, 30), china(2025, 3, 3, 10, 15)),
+    (china(2025, 3, 1), china(2025, 3, 31, 23, 59, 59)),
+    (china(2025, 2, 1), china(2025, 4, 30, 23, 59, 59)),
+    (china(2025, 2, 28, 12), china(2025, 3, 2)),
+    (china(2025, 2, 20), china(2025, 3, 15, 10)),
+]
+
+
+@pytest.mark.clickhouse
+def test_center_panel_gives_the_numbers_of_the_center_rates_view(
+    dashboard_client: Client, clickhouse_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    model = json.loads((FOLDER / "hotline-city.json").read_text(encoding="utf-8"))
+    panel = next(sql for title, sql in queries(model) if title.startswith("中心"))
+    columns = ", ".join(CENTER_CALLS[0])
+    clickhouse_client.execute(f"INSERT INTO {DB}.call_records ({columns}) VALUES", CENTER_CALLS)
+    try:
+        compared = []
+        for start, end in CENTER_RANGES:
+            for grain in TEST_VALUES["grain"]:
+                values = {"grain": grain, "city": "320100"}
+                frm, to = int(start.timestamp()), int(end.timestamp())
+                before = run(dashboard_client, substitute(CENTER_RATES_PANEL, values, frm, to))
+                now = run(dashboard_client, substitute(panel, values, frm, to))
+                assert now == before, (start, end, grain)
+                compared.append(len(now))
+        assert max(compared) == 2 and compared.count(0) < len(compared) // 2, compared
+    finally:
+        load(clickhouse_client)  # the known dataset again, for the tests that follow
