@@ -9,7 +9,8 @@ from the registries; tests/test_grafana_dashboards.py checks that the committed 
 this module's output, so edit here and regenerate.
 
 Every query goes through the ``hotline-clickhouse`` datasource (the read-only ``dashboard``
-user). Regions read the analyst view ``metric_counters`` of migration 0004; centers read
+user). Regions read the per-grain analyst view of the dashboard's grain
+(``metric_counters_${grain}``, migration 0009: only that grain's rollup table); centers read
 ``call_records FINAL`` as the web dashboard does (:func:`centers_sql`: the per-call counters
 of :func:`hotline.dashboards.queries.call_counters_sql`, bounded on ``day``), not the
 ``center_rates`` view, which computes every grain of every call before a WHERE applies. Rates
@@ -79,7 +80,10 @@ def _transform(column: str, mapping: dict[str, str]) -> str:
 # -- SQL ---------------------------------------------------------------------------------------
 
 GRAINS = (("小时", "hour"), ("日", "day"), ("月", "month"))
-REGION_WHERE = "grain = '${grain}' AND $__timeFilter(bucket)"
+#: Regions: the per-grain view of the dashboard's grain (migration 0009), which reads that
+#: grain's rollup table alone; metric_counters WHERE grain = … reads every grain's table.
+REGION_SOURCE = "metric_counters_${grain}"
+REGION_WHERE = "$__timeFilter(bucket)"
 
 
 def _by_grain(sql: dict[str, str]) -> str:
@@ -102,7 +106,7 @@ CENTER_DAYS = (
 
 def summary_sql(level: str, code: str) -> str:
     return (
-        f"SELECT\n    {_metric_list()}\nFROM metric_counters\n"
+        f"SELECT\n    {_metric_list()}\nFROM {REGION_SOURCE}\n"
         f"WHERE {REGION_WHERE} AND level = '{level}' AND region_code = '{code}'"
     )
 
@@ -110,7 +114,7 @@ def summary_sql(level: str, code: str) -> str:
 def trend_sql(level: str, code: str) -> str:
     return (
         f"SELECT bucket AS time,\n    {_metric_list(('呼入量', '接通率', '服务水平(30秒)'))}\n"
-        f"FROM metric_counters\n"
+        f"FROM {REGION_SOURCE}\n"
         f"WHERE {REGION_WHERE} AND level = '{level}' AND region_code = '{code}'\n"
         "GROUP BY time ORDER BY time"
     )
@@ -119,7 +123,7 @@ def trend_sql(level: str, code: str) -> str:
 def children_sql(level: str, where: str, name_sql: str, order: str = "接通率") -> str:
     return (
         f"SELECT region_code AS `代码`, {name_sql} AS `名称`,\n    {_metric_list()}\n"
-        f"FROM metric_counters\nWHERE {REGION_WHERE} AND level = '{level}' AND {where}\n"
+        f"FROM {REGION_SOURCE}\nWHERE {REGION_WHERE} AND level = '{level}' AND {where}\n"
         f"GROUP BY region_code ORDER BY `{order}` DESC NULLS LAST, region_code"
     )
 
@@ -127,7 +131,7 @@ def children_sql(level: str, where: str, name_sql: str, order: str = "接通率"
 def ranking_sql(level: str, where: str, name_sql: str, metric: str) -> str:
     return (
         f"SELECT {name_sql} AS `名称`, {_metric_list((metric,))}\n"
-        f"FROM metric_counters\nWHERE {REGION_WHERE} AND level = '{level}' AND {where}\n"
+        f"FROM {REGION_SOURCE}\nWHERE {REGION_WHERE} AND level = '{level}' AND {where}\n"
         f"GROUP BY region_code ORDER BY `{metric}` DESC NULLS LAST, region_code"
     )
 
@@ -135,7 +139,7 @@ def ranking_sql(level: str, where: str, name_sql: str, metric: str) -> str:
 def lines_sql(level: str, code: str) -> str:
     return (
         f"SELECT {_transform('business_line', BUSINESS_LINES)} AS `业务线`,\n"
-        f"    {_metric_list()}\nFROM metric_counters\n"
+        f"    {_metric_list()}\nFROM {REGION_SOURCE}\n"
         f"WHERE {REGION_WHERE} AND level = '{level}' AND region_code = '{code}'\n"
         "GROUP BY business_line ORDER BY `呼入量` DESC, business_line"
     )

@@ -1,8 +1,9 @@
 """The provisioned Grafana dashboards (infra/grafana/dashboards/*.json): well-formed, generated
 from hotline.dashboards.grafana, every panel on the ``hotline-clickhouse`` datasource, every
 variable defined, and every SQL query runs on the real ClickHouse server as the ``dashboard``
-user after Grafana's macros are replaced; the city dashboard's 中心 panel reads call_records
-bounded on ``day`` (``EXPLAIN``) and gives the numbers the ``center_rates`` view gave.
+user after Grafana's macros are replaced; region panels read only the rollup of their grain
+and the city dashboard's 中心 panel reads call_records bounded on ``day`` (``EXPLAIN``), with the
+numbers that ``metric_counters`` and the ``center_rates`` view gave.
 
 Every query carries the settings the plugin sends with each query (:data:`GRAFANA_SETTINGS`),
 so a user profile that refuses them fails here as it fails in Grafana.
@@ -268,3 +269,46 @@ def test_center_panel_gives_the_numbers_of_the_center_rates_view(
         assert max(compared) == 2 and compared.count(0) < len(compared) // 2, compared
     finally:
         load(clickhouse_client)  # the known dataset again, for the tests that follow
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_region_panels_read_only_the_rollup_of_their_grain(
+    file: Path, dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    """Through ``metric_counters WHERE grain = …`` every panel read the minute, hour, day and
+    month tables (migration 0009); the per-grain view reads the grain's table alone."""
+    model = json.loads(file.read_text(encoding="utf-8"))
+    names = list(variables_of(model))
+    for grain in TEST_VALUES["grain"]:
+        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
+        for title, sql in queries(model):
+            if title.startswith("中心"):
+                continue
+            reads = tables_read(dashboard_client, substitute(sql, values, DAY_START, DAY_END))
+            assert list(reads) == [f"{DB}.metric_{grain}"], (file.name, title, grain, reads)
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_region_panels_give_the_numbers_of_metric_counters(
+    file: Path, dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    model = json.loads(file.read_text(encoding="utf-8"))
+    names = list(variables_of(model))
+    compared = 0
+    for grain in TEST_VALUES["grain"]:
+        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
+        for title, sql in queries(model):
+            if title.startswith("中心"):
+                continue
+            before = sql.replace(
+                "FROM metric_counters_${grain}\nWHERE ",
+                "FROM metric_counters\nWHERE grain = '${grain}' AND ",
+            )
+            assert before != sql, title
+            rows = run(dashboard_client, substitute(sql, values, DAY_START, DAY_END))
+            assert rows == run(dashboard_client, substitute(before, values, DAY_START, DAY_END))
+            assert rows or grain == "month", (file.name, title, grain)
+            compared += 1
+    assert compared >= 3 * 4, compared  # every region panel of every grain
