@@ -52,8 +52,8 @@ SEED = 7
 
 
 def worker_outputs(events: int) -> tuple[list[RawRecord], float, list[str]]:
-    """The messages the worker's steps send to the sink's topics, the steps' seconds, and the
-    provinces of the events."""
+    """The messages the worker's steps send to the sink's topics, the steps' CPU seconds, and
+    the provinces of the events."""
     kafka = KafkaSettings(topic_prefix=PREFIX)
     simulated = make_events(events, CENTERS, SEED)
     collect_less_often()  # the worker's garbage-collector setting, as the worker runs it
@@ -62,7 +62,7 @@ def worker_outputs(events: int) -> tuple[list[RawRecord], float, list[str]]:
     steps = InProcessWorker({topic for topic, _, _ in raw}, ingest_batch=2000, group_batch=8)
     steps.keep({shared_topic(kafka, role) for role in SINK_ROLES})
     asyncio.run(steps.feed(raw))
-    return steps.kept, steps.ingest_s + steps.groups_s, provinces_of(simulated)
+    return steps.kept, steps.ingest_cpu_s + steps.groups_cpu_s, provinces_of(simulated)
 
 
 def send(bootstrap: str, messages: list[RawRecord]) -> None:
@@ -148,7 +148,8 @@ def main() -> None:
     topics = {topic for topic, _, _ in messages}
     print(
         f"worker (in-process steps): {len(messages):,} messages for the sink in {worker_s:.2f} s "
-        f"= {len(messages) / worker_s:,.0f} outputs/s ({args.events / worker_s:,.0f} events/s)",
+        f"of CPU = {len(messages) / worker_s:,.0f} outputs/s "
+        f"({args.events / worker_s:,.0f} events/s)",
         flush=True,
     )
     with (

@@ -1,12 +1,13 @@
 """The worker's own CPU per event, in-process: its ingest and groups steps on the same simulated
 events as ``streams_bench.py``, with a stand-in for Kafka (record batches are built, nothing is
 sent, group-topic messages are fed back to the groups step) — no broker, no Faust consumer.
-Each round runs in a fresh interpreter, once with CPython's garbage-collector defaults and once
-with the worker's setting (:mod:`hotline.streams.gc_tuning`), side by side. With ``--against
-REV``, each round runs this checkout and the commit REV instead (both with the worker's
-setting, alternately; REV's ``hotline`` packages from a temporary git worktree, through
-``bench/at_tree.py``, driven by this file's harness, so REV must have the worker methods it
-calls).
+The steps run in one thread: their CPU time is that thread's (``time.thread_time``), reported
+as events/s with the wall-clock rate beside it; the ratios are of CPU time. Each round runs in
+a fresh interpreter, once with CPython's garbage-collector defaults and once with the worker's
+setting (:mod:`hotline.streams.gc_tuning`), side by side. With ``--against REV``, each round
+runs this checkout and the commit REV instead (both with the worker's setting, alternately;
+REV's ``hotline`` packages from a temporary git worktree, through ``bench/at_tree.py``, driven
+by this file's harness, so REV must have the worker methods it calls).
 
     .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2] [--against REV]
         [--verbose] [--ingest-batch 2000] [--group-batch 8]
@@ -42,10 +43,16 @@ HERE = Path(__file__).resolve().parent
 
 async def _steps(records: list[RawRecord], ingest_batch: int, group_batch: int) -> dict[str, Any]:
     """Every raw message through the worker's steps (:class:`in_process.InProcessWorker`);
-    seconds spent in each kind."""
+    CPU and wall seconds spent in each kind."""
     steps = InProcessWorker({topic for topic, _, _ in records}, ingest_batch, group_batch)
     await steps.feed(records)
-    return {"ingest_s": steps.ingest_s, "groups_s": steps.groups_s, "stats": steps.stats()}
+    return {
+        "ingest_cpu_s": steps.ingest_cpu_s,
+        "groups_cpu_s": steps.groups_cpu_s,
+        "ingest_s": steps.ingest_s,
+        "groups_s": steps.groups_s,
+        "stats": steps.stats(),
+    }
 
 
 def child(path: str, tuned: bool, ingest_batch: int, group_batch: int) -> None:
@@ -55,14 +62,14 @@ def child(path: str, tuned: bool, ingest_batch: int, group_batch: int) -> None:
         from hotline.streams.gc_tuning import collect_less_often
 
         collect_less_often()
-    gc_s = [0.0]  # the cyclic collector's time in the run (start-up included)
+    gc_s = [0.0]  # the cyclic collector's CPU time in the run (start-up included)
     started = [0.0]
 
     def clock(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            started[0] = time.perf_counter()
+            started[0] = time.thread_time()
         else:
-            gc_s[0] += time.perf_counter() - started[0]
+            gc_s[0] += time.thread_time() - started[0]
 
     gc.callbacks.append(clock)
     result = asyncio.run(_steps(records, ingest_batch, group_batch))
@@ -84,18 +91,21 @@ def _worktree(rev: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
 
 
-def _run(argv: list[str], label: str, round_: int, events: int, verbose: bool) -> float:
+def _run(
+    argv: list[str], label: str, round_: int, events: int, verbose: bool
+) -> tuple[float, float]:
     """One child run; prints its line (``verbose``: and the worker's stats, with its state
-    writes per key kind) and returns its events/s."""
+    writes per key kind) and returns its events/s of CPU time and of wall time."""
     out = subprocess.run(argv, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{label}: the run failed (exit {out.returncode}):\n{out.stderr}")
     result = json.loads(out.stdout.splitlines()[-1])
-    rate = events / (result["ingest_s"] + result["groups_s"])
+    rate = events / (result["ingest_cpu_s"] + result["groups_cpu_s"])
+    wall = events / (result["ingest_s"] + result["groups_s"])
     print(
-        f"round {round_}: {label:22} {rate:8,.0f} events/s "
-        f"(ingest {result['ingest_s']:.2f} s, groups {result['groups_s']:.2f} s, "
-        f"GC in the whole run {result['gc_s']:.2f} s, peak RSS {result['peak_mib']:.0f} MiB; "
+        f"round {round_}: {label:22} {rate:8,.0f} events/s of CPU ({wall:,.0f} of wall time; "
+        f"CPU: ingest {result['ingest_cpu_s']:.2f} s, groups {result['groups_cpu_s']:.2f} s, "
+        f"GC in the whole run {result['gc_s']:.2f} s; peak RSS {result['peak_mib']:.0f} MiB; "
         f"{result['stats']['records_out']:,} records, "
         f"{result['stats']['snapshots_out']:,} snapshots, "
         f"{sum(result['stats']['state_writes'].values()):,} state writes)",
@@ -103,7 +113,7 @@ def _run(argv: list[str], label: str, round_: int, events: int, verbose: bool) -
     )
     if verbose:
         print(f"  stats: {result['stats']}", flush=True)
-    return rate
+    return rate, wall
 
 
 def main() -> None:
@@ -143,7 +153,11 @@ def main() -> None:
             sides = [("CPython's GC defaults", me), ("worker's GC setting", [*me, "--tuned"])]
         for round_ in range(1, args.rounds + 1):
             rates = [_run(argv, label, round_, len(records), args.verbose) for label, argv in sides]
-            print(f"round {round_}: ratio {sides[1][0]} / {sides[0][0]}: {rates[1] / rates[0]:.2f}")
+            print(
+                f"round {round_}: ratio {sides[1][0]} / {sides[0][0]}: "
+                f"{rates[1][0] / rates[0][0]:.2f} of CPU time "
+                f"({rates[1][1] / rates[0][1]:.2f} of wall time)"
+            )
 
 
 if __name__ == "__main__":

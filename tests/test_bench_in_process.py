@@ -28,4 +28,5 @@ def test_the_harness_takes_every_event_through_the_worker_steps() -> None:
     assert not [k for k in stats if k.startswith("dead_")]  # nothing dead-lettered
     assert stats["records_out"] > 0 and stats["snapshots_out"] > 0
     assert {"c", "b", "x", "m"} <= set(stats["state_writes"])  # calls, buckets, cells, meta
-    assert steps.ingest_s > 0 and steps.groups_s > 0
+    assert steps.ingest_s > 0 and steps.groups_s > 0  # wall time
+    assert steps.ingest_cpu_s > 0 and steps.groups_cpu_s > 0  # CPU time of its one thread
