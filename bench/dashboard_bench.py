@@ -586,7 +586,7 @@ def render_table(results: list[RenderResult]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument(
         "--reuse", action="store_true", help="use the data already in --database (no generation)"

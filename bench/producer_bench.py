@@ -99,7 +99,7 @@ def run(bootstrap: str, count: int, home: Path, overrides: dict[str, object]) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--bootstrap", help="an existing broker instead of a private one")
     parser.add_argument("--linger-ms", type=int, help="override DeliveryConfig.linger_ms")

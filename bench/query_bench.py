@@ -587,7 +587,7 @@ def clickhouse(args: argparse.Namespace) -> Iterator[tuple[Client, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()

@@ -30,7 +30,7 @@ from hotline.sinks.writer import Writer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_server_arguments(parser, "hotline_bench")  # a scratch database, dropped
     parser.add_argument("--rows", type=int, default=100_000, help="call records per side")
     parser.add_argument("--batch", type=int, default=10_000, help="rows per insert")

@@ -138,7 +138,7 @@ def sink_run(settings: Settings, group: str, total: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000, help="simulated raw events")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of bare reader and sink")
     add_server_arguments(parser, "hotline_sink_bench")  # a scratch database, dropped

@@ -3,7 +3,7 @@ events, and the worker's freshness (event time → snapshot in Kafka) in live mo
 
     .venv/bin/python bench/streams_bench.py [--events 60000] [--rounds 1]
         [--fresh-seconds 60] [--rate 2000] [--skip-quix] [--skip-fresh] [--skip-throughput]
-        [--partitions 3] [--idle-flush 5] [--verbose] [--floor]
+        [--partitions 3] [--idle-flush 5] [--workers 1] [--verbose] [--floor]
 
 Starts its own embedded broker on free ports in a temporary home (jars from
 ``.hotline/kafka/lib-<version>``) and stops it at the end.
@@ -744,7 +744,7 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000, help="throughput: raw events")
     parser.add_argument("--rounds", type=int, default=1, help="throughput rounds (side by side)")
     parser.add_argument("--fresh-seconds", type=float, default=60.0, help="freshness: duration")
