@@ -24,6 +24,9 @@ Starts its own embedded broker on free ports in a temporary home (jars from
       call assembly, no repeat_7d, no roll-ups, no versions) and a stateful count, one output
       message per call event. **A much simpler aggregation than the worker's.** Same timing
       rules (first output → last output); counts are checked against an in-process count.
+      Its rate is of call events (all it keeps); the ratio faust / quix is of call events/s
+      each: the same ``call.*`` events over each one's processing time (the worker handles
+      every other event too in its time), i.e. the peer's processing time over the worker's.
 
    c. With ``--floor``: bare Faust (subprocess, same Faust version and consumer settings as the
       worker): one agent over all raw topics with the worker's ingest batching
@@ -725,12 +728,18 @@ def run(bootstrap: str, home: Path, args: argparse.Namespace) -> None:
             if args.skip_quix:
                 continue
             qx = quix_throughput(kafka, home, provinces, events, f"r{r}")
-            print(f"round {r + 1}: quix streams (simpler count): {qx['rate']:>8,.0f} events/s "
+            print(f"round {r + 1}: quix streams (simpler count): {qx['rate']:>8,.0f} call events/s "
                   f"({qx['processing_s']:.1f} s; start-up {qx['startup_s']:.1f} s; "
                   f"{qx['outputs']:,} outputs for {qx['call_events']:,} call events; counts "
                   f"equal {qx['keys_equal']:,}/{qx['keys_expected']:,}) [{load()}]",
                   flush=True)  # fmt: skip
-            print(f"round {r + 1}: ratio faust / quix: {f['rate'] / qx['rate']:.2f}", flush=True)
+            # like with like: the worker's rate over the same call events as the peer's (the
+            # worker handles every other event too in that time): the peer's processing time
+            # over the worker's
+            faust_calls = qx["call_events"] / f["processing_s"]
+            print(f"round {r + 1}: ratio faust / quix, call events/s each: "
+                  f"{faust_calls / qx['rate']:.2f} (faust {faust_calls:,.0f} call events/s, "
+                  f"all its events in that time)", flush=True)  # fmt: skip
     if not args.skip_fresh:
         fr = freshness(bootstrap, home, args.fresh_seconds, args.rate, partitions)
         print(f"freshness (live worker, {fr['centers']} centers, {fr['sent']:,} call/survey "
