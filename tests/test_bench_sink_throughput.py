@@ -4,8 +4,6 @@ message to its last (the sink: to the commit of its last), without start-up or c
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,36 +50,61 @@ def test_a_bare_read_that_came_in_one_poll_is_not_timed(monkeypatch) -> None:
 
 
 class _Sink:
-    """Reads ``total`` messages in steps after a slow start; like the real sink, it commits
-    the last ones only once stopped (after an idle poll) and then takes a while to close."""
+    """Reads ``total`` messages in steps after a slow start (the group join), on a fake clock
+    in ms: 25 messages at 300, 350, 400 and 450; like the real sink it commits the last ones
+    only once stopped, after the idle poll it was in (20 ms), and then takes a while to close."""
 
-    def __init__(self, settings: object, config: object) -> None:
-        self.config = config
-        self.stats = SinkStats()
-        self._stopping = threading.Event()
+    def __init__(self, clock: list[int]) -> None:
+        self.clock, self.stats, self.stopped_at = clock, SinkStats(), None
+
+    def tick(self) -> None:
+        now = self.clock[0]
+        self.stats.messages = 25 * len([t for t in (300, 350, 400, 450) if t <= now])
+        if self.stopped_at is not None and now >= self.stopped_at + 20:
+            self.stats.committed = self.stats.messages
 
     def run(self) -> None:
-        time.sleep(0.3)  # the group join: not timed
-        for _ in range(4):
-            self.stats.messages += 25
-            time.sleep(0.05)
-        self._stopping.wait(5)
-        time.sleep(0.02)  # the idle poll it was in
-        self.stats.committed = self.stats.messages
-        time.sleep(0.5)  # closing its consumer: not timed
+        """The thread's target; :class:`_Thread` never runs it."""
 
     def stop(self) -> None:
-        self._stopping.set()
+        if self.stopped_at is None:
+            self.stopped_at = self.clock[0]
+
+
+class _Thread:
+    """The sink's thread, never started: the fake sink moves with the clock."""
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return True
+
+    def join(self, timeout: float) -> None:
+        pass
 
 
 def test_the_sink_is_timed_from_its_first_message_to_its_last_commit(monkeypatch) -> None:
-    made: list[_Sink] = []
+    clock, made = [0], []
 
     def sink(settings: object, config: object) -> _Sink:
-        made.append(_Sink(settings, config))
+        made.append(_Sink(clock))
+        made[-1].config = config
         return made[-1]
 
+    def sleep(seconds: float) -> None:
+        clock[0] += round(seconds * 1000)
+        made[0].tick()
+
     monkeypatch.setattr(sink_throughput, "Sink", sink)
+    monkeypatch.setattr(sink_throughput.threading, "Thread", _Thread)
+    monkeypatch.setattr(sink_throughput.time, "sleep", sleep)
+    monkeypatch.setattr(sink_throughput.time, "perf_counter", lambda: clock[0] / 1000)
     seconds, _ = sink_throughput.sink_run(SimpleNamespace(), "group", 100)
-    assert 0.2 - 0.02 <= seconds < 0.2 + 0.15  # 4 × 50 ms + the idle poll; no join, no close
+    assert seconds == pytest.approx(
+        0.170
+    )  # 300 ms to 470 ms: first message to the last commit; no join, no close
     assert made[0].config.poll_timeout_s == sink_throughput.SINK_POLL_TIMEOUT_S

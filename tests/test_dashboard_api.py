@@ -17,7 +17,6 @@ from test_dashboard_data import (
     MEDICAL,
     NANJING,
     NATION,
-    NOW,
     PENSION,
     ZHEJIANG,
     Counts,
@@ -420,4 +419,3 @@ def test_empty_range_says_why(nat: TestClient) -> None:
     assert reason.startswith("该时段无数据") and "最新数据时间为 2025-03-03 10:29" in reason
     never = nat.get("/api/regions/440000/series?range=today").json()["empty_reason"]
     assert "尚无任何指标快照" in never
-    assert NOW.year == 2025

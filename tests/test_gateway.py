@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_kafka import topic_partitions
+from fixtures_kafka import free_port, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 
 from hotline.errors import RetryableError
@@ -167,11 +167,21 @@ def test_rate_limit_is_429_with_retry_after(tokens: TokenStore) -> None:
     assert client.post("/v1/events", json=body, headers=auth(ningbo)).status_code == 200
 
 
-def test_kafka_down_is_503_with_retry_after(tokens: TokenStore) -> None:
+def test_a_retryable_send_error_is_503_with_retry_after(tokens: TokenStore) -> None:
     client, ningbo, _ = client_for(tokens, MemorySender(fail=True))
     body = {"events": [offered_json(NINGBO, "330203", 1)]}
     response = client.post("/v1/events", json=body, headers=auth(ningbo))
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_no_kafka_is_503_with_retry_after(tokens: TokenStore) -> None:
+    """The real Kafka sender, with nothing listening where the broker should be."""
+    sender = KafkaBatchSender(DeliveryConfig(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+    client, ningbo, _ = client_for(tokens, sender)
+    body = {"events": [offered_json(NINGBO, "330203", 1)]}
+    response = client.post("/v1/events", json=body, headers=auth(ningbo))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    sender.close()
 
 
 def test_openapi_docs_are_served(tokens: TokenStore) -> None:

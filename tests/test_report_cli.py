@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -50,13 +49,10 @@ def test_national_and_province_report_from_a_simulated_campaign(
         env, "quality", "campaign", "--year", "2024", "--seed", "2"
     )
     run(env, "quality", "campaign", "--year", "2025", "--seed", "1")
-    started = time.monotonic()
     out = run(
         env, "report", "quality", "--year", "2025", "--out", str(tmp_path),
         "--json", str(tmp_path / "figures.json"),
     )  # fmt: skip
-    elapsed = time.monotonic() - started
-    assert elapsed < 120, f"the national report took {elapsed:.0f} s"
     html = tmp_path / "quality-2025-national.html"
     pdf = tmp_path / "quality-2025-national.pdf"
     assert f"wrote {html}" in out and f"wrote {pdf}" in out

@@ -609,11 +609,15 @@ def test_round_the_clock_agents_work_on_over_midnight(tmp_path: Path) -> None:
         service_hours=parse_service_hours("00:00-24:00"),
     )
     shifts = _check_hours(out, every_day=True)
-    for center, intervals in shifts.items():  # one login per agent: no handover at midnight
-        assert len(intervals) == len({id(i) for i in intervals}) > 0
+    events = _lines(out / "events.jsonl")
+    end = _at(_lines(out / "ledger.jsonl")[0]["end"])
+    logins = {
+        agent: len(_shifts_of(states, end)) for agent, states in _agent_events(events).items()
+    }
+    assert logins and set(logins.values()) == {1}, logins  # no handover at midnight
+    for center, intervals in shifts.items():
         assert all(login == DEFAULT_START + timedelta(hours=21, minutes=28)
                    for login, _ in intervals), center  # fmt: skip
-    events = _lines(out / "events.jsonl")
     breaks = Counter(
         e["agent_id"]
         for e in events
