@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -262,12 +263,25 @@ def render_users_xml(config: UsersConfig) -> str:
     return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_users_xml(config: UsersConfig, path: Path) -> Path:
-    """Write users.xml atomically (mode 0600: it holds password hashes)."""
+def write_users_xml(
+    config: UsersConfig, path: Path, *, owner: tuple[int, int] | None = None
+) -> Path:
+    """Write users.xml atomically (mode 0600 from the start: it holds password hashes).
+
+    ``owner`` (uid, gid) hands the file to the account of the server that reads it, when the
+    writer is another one: compose writes it as root for clickhouse-server, which runs as the
+    image's ``clickhouse`` user. Without it the file belongs to the writer (the embedded
+    server runs as the user who writes it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_users_xml(config), encoding="utf-8")
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)  # a leftover would keep its own mode and owner
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(render_users_xml(config))
+    tmp.chmod(0o600)  # whatever the umask
+    if owner is not None:
+        os.chown(tmp, *owner)
     tmp.replace(path)
     return path
 

@@ -74,13 +74,32 @@ def users_xml_command(
         list[str] | None,
         typer.Option("--network", help="networks users may connect from (repeatable)"),
     ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            metavar="UID:GID",
+            help="give the file (mode 0600) to the account clickhouse-server runs as, e.g. "
+            "101:101 in the clickhouse/clickhouse-server image (default: the writer's)",
+        ),
+    ] = None,
 ) -> None:
     """Write the users.xml of clickhouse-server (compose mounts it into users.d/)."""
+    ids = _owner(owner) if owner is not None else None
     config = UsersConfig.from_settings(_settings(ctx), networks=tuple(network or ANYWHERE))
     try:
         config.check_exposure()
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    write_users_xml(config, out)
+    write_users_xml(config, out, owner=ids)
     typer.echo(f"wrote {out}")
+
+
+def _owner(value: str) -> tuple[int, int]:
+    uid, sep, gid = value.partition(":")
+    if not (sep and uid.isdigit() and gid.isdigit()):
+        raise typer.BadParameter(
+            f"{value!r}: give numeric UID:GID, e.g. 101:101", param_hint="--owner"
+        )
+    return int(uid), int(gid)

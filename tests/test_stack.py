@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from fixtures_kafka import free_port
@@ -104,26 +107,107 @@ def _compose() -> list[str] | None:
     return None
 
 
-def test_docker_compose_file_is_valid() -> None:
+#: The variables docker-compose.yml requires (``${…:?…}``), as the compose tests set them.
+COMPOSE_ENV = {
+    "HOTLINE_CALLER_KEY": "k" * 32,
+    "HOTLINE_CLICKHOUSE_PASSWORD": "p",
+    "HOTLINE_CLICKHOUSE_ANALYST_PASSWORD": "p",
+    "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD": "p",
+    "HOTLINE_CLICKHOUSE_QA_WRITER_PASSWORD": "p",
+    "GRAFANA_ADMIN_PASSWORD": "p",
+}
+
+
+def _run_compose(*args: str) -> subprocess.CompletedProcess[str]:
     compose = _compose()
     assert compose, "docker compose (or docker-compose) is installed by infra/system-deps.sh"
-    env = {
-        **os.environ,
-        "HOTLINE_CALLER_KEY": "k" * 32,
-        "HOTLINE_CLICKHOUSE_PASSWORD": "p",
-        "HOTLINE_CLICKHOUSE_ANALYST_PASSWORD": "p",
-        "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD": "p",
-        "HOTLINE_CLICKHOUSE_QA_WRITER_PASSWORD": "p",
-        "GRAFANA_ADMIN_PASSWORD": "p",
-    }
-    result = subprocess.run(
-        [*compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        env=env,
+    return subprocess.run(
+        [*compose, "-f", str(ROOT / "docker-compose.yml"), *args],
+        env={**os.environ, **COMPOSE_ENV},
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+
+
+def test_docker_compose_file_is_valid() -> None:
+    result = _run_compose("config", "-q")
     assert result.returncode == 0, result.stderr
+
+
+@functools.cache
+def _resolved_services() -> dict[str, Any]:
+    """The services as compose itself resolves the file (variables, anchors): `config`."""
+    import yaml
+
+    result = _run_compose("config")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Mount target → source (volume name or host path) of a resolved service."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):  # docker-compose 1.x: "source:target[:mode]"
+            source, target = volume.split(":")[:2]
+        else:  # docker compose 2.x: the long syntax
+            source, target = volume.get("source", ""), volume["target"]
+        mounts[target] = source
+    return mounts
+
+
+def _mounted_at(service: dict[str, Any], path: str) -> tuple[str, str] | None:
+    """(source, target) of the mount that holds ``path`` in the service, if any."""
+    for target, source in _mounts(service).items():
+        if PurePosixPath(path).is_relative_to(target):
+            return source, target
+    return None
+
+
+#: uid, gid of the ``clickhouse`` user, which the clickhouse/clickhouse-server image runs the
+#: server as (its entrypoint starts as root and drops to that user).
+CLICKHOUSE_SERVER_IDS = (101, 101)
+
+
+def test_compose_gives_users_xml_to_the_clickhouse_server_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """clickhouse-users writes users.xml as root into the volume that clickhouse-server reads
+    as uid 101: the file (0600, password hashes) must belong to that user, or the server
+    cannot read its users and the whole stack stays down."""
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    services = _resolved_services()
+    writer = services["clickhouse-users"]
+    args = list(writer["command"])
+    out = args.index("--out") + 1
+    volume, target = _mounted_at(writer, args[out]) or ("", "")
+    relative = PurePosixPath(args[out]).relative_to(target)
+    assert (volume, "/etc/clickhouse-server/users.d") in [
+        (source, mounted) for mounted, source in _mounts(services["clickhouse"]).items()
+    ], "clickhouse-server reads the file that clickhouse-users writes"
+
+    args[out] = str(tmp_path / relative)
+    chowned: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowned.append((uid, gid)))
+    result = CliRunner().invoke(app, args, env=writer["environment"])
+    assert result.exit_code == 0, result.output
+    assert chowned == [CLICKHOUSE_SERVER_IDS]
+    assert stat.S_IMODE((tmp_path / relative).stat().st_mode) == 0o600
+
+
+def test_users_xml_owner_must_be_numeric(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    out = tmp_path / "users.xml"
+    result = CliRunner().invoke(app, ["db", "users-xml", "--out", str(out), "--owner", "ch"])
+    assert result.exit_code == 2 and "numeric UID:GID" in result.output
+    assert not out.exists()
 
 
 def test_compose_uses_the_embedded_kafka_version() -> None:
