@@ -165,6 +165,23 @@ def _mounted_at(service: dict[str, Any], path: str) -> tuple[str, str] | None:
     return None
 
 
+def test_compose_kafka_keeps_its_log_on_a_volume() -> None:
+    """apache/kafka writes to /tmp/kraft-combined-logs inside the container unless
+    KAFKA_LOG_DIRS says otherwise: topics and offsets would go with a recreated container."""
+    kafka = _resolved_services()["kafka"]
+    log_dirs = kafka["environment"].get("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs")
+    for log_dir in log_dirs.split(","):
+        mount = _mounted_at(kafka, log_dir)
+        assert mount, f"Kafka's log dir {log_dir} is on no volume"
+        assert mount[0] in _named_volumes(), f"{log_dir} is on {mount[0]}, not a named volume"
+
+
+def _named_volumes() -> set[str]:
+    import yaml
+
+    return set(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["volumes"])
+
+
 #: uid, gid of the ``clickhouse`` user, which the clickhouse/clickhouse-server image runs the
 #: server as (its entrypoint starts as root and drops to that user).
 CLICKHOUSE_SERVER_IDS = (101, 101)
