@@ -55,6 +55,42 @@ def test_added_token_works_without_a_restart(tmp_path: Path) -> None:
     assert len(sender.records) == 1
 
 
+def test_the_gateway_starts_without_tokens_and_takes_the_first_one_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fresh server has no token yet: `serve ingest` starts anyway (a container that exits
+    would restart-loop), says so, refuses every request, and the first token added with
+    `ingest-token add` works without a restart."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import hotline.producers.gateway.app as gateway_app
+    from hotline.cli import app as cli
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    sender = MemorySender()
+    monkeypatch.setattr(gateway_app, "KafkaBatchSender", lambda config: sender)
+    path = tmp_path / "gateway" / "tokens.json"  # as on a new volume: not even the folder
+
+    with caplog.at_level(logging.WARNING, logger="hotline.producers.gateway.cli"):
+        result = CliRunner().invoke(
+            cli,
+            ["serve", "ingest", "--tokens", str(path)],
+            env={"HOTLINE_STACK__HOME": str(tmp_path / "home")},
+        )
+    assert result.exit_code == 0, result.output
+    assert len(served) == 1
+    assert f"no tokens in {path}" in caplog.text and "ingest-token add" in caplog.text
+
+    client = TestClient(served[0])
+    refused = post(client, "hl_" + "x" * 43, offered_json(NINGBO, "330203", 1))
+    assert refused.status_code == 401
+    token = TokenStore(path).add(NINGBO)  # `ingest-token add`, another process
+    assert post(client, token, offered_json(NINGBO, "330203", 2)).status_code == 200
+    assert len(sender.records) == 1
+
+
 @pytest.mark.parametrize("damage", ["not json {", '{"tokens": [{"center": 1}]}', "missing"])
 def test_a_broken_tokens_file_keeps_the_last_good_tokens(
     tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture

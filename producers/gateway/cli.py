@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hotline.centers import default_centers
-from hotline.errors import ConfigurationError
 from hotline.settings import Settings
 
 __all__ = ["app"]
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Run hotline's network services.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage the ingest gateway's per-center API tokens.")
@@ -51,6 +53,8 @@ def ingest(
     """Serve POST /v1/events (docs at /docs) and forward to Kafka with acks=all.
 
     Tokens added or revoked with `ingest-token` count from the next request on (no restart).
+    Without any token it starts all the same and warns: every request gets 401 until the
+    first token is added.
     """
     import uvicorn
 
@@ -62,8 +66,11 @@ def ingest(
     path = _tokens_path(ctx, tokens)
     store = TokenStore(path)
     if not store.entries:
-        raise ConfigurationError(
-            f"no tokens in {path}: add one with `hotline serve ingest-token add CENTER_ID`"
+        # A fresh server has none yet; refusing to start would only restart-loop a container.
+        log.warning(
+            "no tokens in %s: every request gets 401 until one is added with "
+            "`hotline serve ingest-token add CENTER_ID` (no restart needed)",
+            path,
         )
     config = GatewayConfig(
         tokens_file=path,
