@@ -109,7 +109,6 @@ def _compose() -> list[str] | None:
 
 #: The variables docker-compose.yml requires (``${…:?…}``), as the compose tests set them.
 COMPOSE_ENV = {
-    "HOTLINE_CALLER_KEY": "k" * 32,
     "HOTLINE_CLICKHOUSE_PASSWORD": "p",
     "HOTLINE_CLICKHOUSE_ANALYST_PASSWORD": "p",
     "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD": "p",
@@ -180,6 +179,79 @@ def _named_volumes() -> set[str]:
     import yaml
 
     return set(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["volumes"])
+
+
+_ADMIN = "HOTLINE_CLICKHOUSE__PASSWORD"
+_KAFKA = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS"}
+_CLICKHOUSE = {"HOTLINE_CLICKHOUSE__HOST", "HOTLINE_CLICKHOUSE__PORT"}
+_HOME = {"HOTLINE_STACK__HOME"}
+_DASHBOARD, _QA_WRITER = (
+    "HOTLINE_CLICKHOUSE__DASHBOARD_PASSWORD",
+    "HOTLINE_CLICKHOUSE__QA_WRITER_PASSWORD",
+)
+
+#: What each compose service reads of hotline's settings (HOTLINE_*) and of the secrets, as its
+#: code does: a service gets no secret it does not use.
+SERVICE_ENV: dict[str, set[str]] = {
+    "kafka": set(),
+    # `db users-xml` (sinks/cli.py, UsersConfig.from_settings): the hashes of every ClickHouse
+    # user's password; it connects to nothing
+    "clickhouse-users": {
+        _ADMIN,
+        "HOTLINE_CLICKHOUSE__ANALYST_PASSWORD",
+        _DASHBOARD,
+        _QA_WRITER,
+        "HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS",
+    },
+    # its healthcheck's clickhouse-client logs in as the admin
+    "clickhouse": {"HOTLINE_CLICKHOUSE_PASSWORD"},
+    # `stack init` (infra/provision.py): topics, then migrations as the ClickHouse admin
+    "init": _KAFKA | _CLICKHOUSE | {_ADMIN},
+    # `streams worker` (streams/cli.py): settings.kafka only
+    "streams": _KAFKA,
+    # `sink` (sinks/sink.py): Kafka in, ClickHouse out as the admin
+    "sink": _KAFKA | _CLICKHOUSE | {_ADMIN},
+    # `dashboard` (dashboards/cli.py, build_services): reads as `dashboard`, stores
+    # evaluations as `qa_writer`; users and acknowledgements under the stack home
+    "dashboard": _CLICKHOUSE | _HOME | {_DASHBOARD, _QA_WRITER},
+    # `serve ingest` (producers/gateway/cli.py): Kafka, tokens under the stack home; it
+    # refuses caller numbers in clear and hashes none, so it has no use for the caller key
+    "gateway": _KAFKA | _HOME,
+    # its admin login; the datasource's `dashboard` password (infra/grafana/provisioning)
+    "grafana": {"GF_SECURITY_ADMIN_PASSWORD", "HOTLINE_CLICKHOUSE_DASHBOARD_PASSWORD"},
+}
+
+
+def _is_secret(variable: str) -> bool:
+    return any(word in variable for word in ("PASSWORD", "KEY", "SECRET", "TOKEN"))
+
+
+def test_compose_gives_each_service_only_the_settings_and_secrets_it_reads() -> None:
+    """No shared block hands every secret (ClickHouse admin, analyst and province passwords,
+    the caller key) to every container: each gets what its code reads, per SERVICE_ENV."""
+    services = _resolved_services()
+    given = {
+        name: {
+            v for v in service.get("environment", {}) if v.startswith("HOTLINE_") or _is_secret(v)
+        }
+        for name, service in services.items()
+    }
+    assert given == SERVICE_ENV
+
+
+def test_compose_secrets_of_other_images_are_used_where_they_go() -> None:
+    """A secret given to a service not of the project's image (Grafana's own GF_ settings
+    aside) is used there: by its healthcheck or by a file mounted into it."""
+    for name, service in _resolved_services().items():
+        if service.get("image") == "hotline:local":
+            continue
+        used = " ".join(service.get("healthcheck", {}).get("test", []))
+        for source in _mounts(service).values():
+            if Path(source).is_dir():
+                used += " ".join(f.read_text() for f in Path(source).rglob("*") if f.is_file())
+        for variable in service.get("environment", {}):
+            if _is_secret(variable) and not variable.startswith("GF_"):
+                assert variable in used, f"{name} gets {variable} and uses it nowhere"
 
 
 #: uid, gid of the ``clickhouse`` user, which the clickhouse/clickhouse-server image runs the
