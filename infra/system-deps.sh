@@ -20,10 +20,13 @@ if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev
 fi
 
 # The quality report's PDF: Chinese text needs a CJK font; WeasyPrint draws with pango.
+# (infra/docker/Dockerfile installs the same packages in the image.)
 fonts=$(fc-list : family 2>/dev/null || true)
 [[ $fonts == *"Noto Sans CJK"* ]] || missing+=(fonts-noto-cjk)
 libs=$(ldconfig -p 2>/dev/null || true)
 [[ $libs == *"libpangoft2-1.0.so"* ]] || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+
+# The PDF's check (tests, docs/quality.md): pdftoppm renders its pages.
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 
 # The dashboards' ECharts: Node.js 20+ and its npm (dashboards/assets.py).

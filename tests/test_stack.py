@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import socket
 import stat
@@ -347,6 +348,35 @@ def test_image_copies_every_package_the_project_installs() -> None:
     dockerfile = (ROOT / "infra" / "docker" / "Dockerfile").read_text()
     copied = {line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")}
     assert folders <= copied, f"not copied into the image: {sorted(folders - copied)}"
+
+
+def _report_pdf_packages() -> set[str]:
+    """The Debian packages infra/system-deps.sh installs for the quality report's PDF."""
+    script = (ROOT / "infra" / "system-deps.sh").read_text()
+    block = script.split("# The quality report's PDF", 1)[1].split("\n\n", 1)[0]
+    return {name for names in re.findall(r"missing\+=\(([^)]*)\)", block) for name in names.split()}
+
+
+def _apt_installed(stage: str) -> set[str]:
+    """The packages that the ``apt-get install`` commands of a Dockerfile stage name."""
+    text = stage.replace("\\\n", " ")
+    packages: set[str] = set()
+    for command in re.findall(r"apt-get install ([^&;\n]*)", text):
+        packages |= {word for word in command.split() if not word.startswith("-")}
+    return packages
+
+
+def test_image_has_the_system_libraries_of_the_report_pdf() -> None:
+    """`hotline report quality` writes its PDF with WeasyPrint, which needs pango and, for the
+    Chinese text, a CJK font: the image installs what infra/system-deps.sh installs for it on
+    a workstation, in the stage that runs hotline."""
+    packages = _report_pdf_packages()
+    assert {"fonts-noto-cjk", "libpango-1.0-0"} <= packages  # the script was read
+    dockerfile = (ROOT / "infra" / "docker" / "Dockerfile").read_text()
+    runtime = dockerfile.split("\nFROM ")[-1]
+    assert 'ENTRYPOINT ["hotline"]' in runtime
+    missing = packages - _apt_installed(runtime)
+    assert not missing, f"not installed in the image: {sorted(missing)}"
 
 
 def _stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
