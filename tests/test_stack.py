@@ -182,6 +182,37 @@ def _named_volumes() -> set[str]:
     return set(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["volumes"])
 
 
+def test_compose_grafana_keeps_its_state_and_installs_the_datasource_plugin() -> None:
+    """Grafana's database (users, preferences) and plugins survive a recreated container; the
+    provisioned datasource's plugin is installed the way the pinned version supports; the
+    dashboards are mounted where the file provider looks."""
+    import yaml
+
+    grafana = _resolved_services()["grafana"]
+    mounts = _mounts(grafana)
+    assert mounts.get("/var/lib/grafana") in _named_volumes()
+
+    provisioning = ROOT / "infra" / "grafana" / "provisioning"
+    types = {
+        datasource["type"]
+        for path in (provisioning / "datasources").glob("*.yml")
+        for datasource in yaml.safe_load(path.read_text())["datasources"]
+    }
+    env = grafana["environment"]
+    major, minor = (int(n) for n in grafana["image"].rsplit(":", 1)[1].split(".")[:2])
+    if (major, minor) >= (12, 1):  # GF_INSTALL_PLUGINS is deprecated from there on
+        assert "GF_INSTALL_PLUGINS" not in env
+        plugins = env["GF_PLUGINS_PREINSTALL_SYNC"]
+    else:
+        plugins = env["GF_INSTALL_PLUGINS"]
+    assert types <= {plugin.split("@")[0].strip() for plugin in plugins.split(",")}
+
+    for path in (provisioning / "dashboards").glob("*.yml"):
+        for provider in yaml.safe_load(path.read_text())["providers"]:
+            folder = provider["options"]["path"]
+            assert Path(mounts.get(folder, "")) == ROOT / "infra" / "grafana" / "dashboards"
+
+
 _ADMIN = "HOTLINE_CLICKHOUSE__PASSWORD"
 _KAFKA = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS"}
 _CLICKHOUSE = {"HOTLINE_CLICKHOUSE__HOST", "HOTLINE_CLICKHOUSE__PORT"}
