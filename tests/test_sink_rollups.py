@@ -136,7 +136,8 @@ def test_migration_0012_moves_the_corps_rollups_to_660000(
         ("city", "659001", "650000", 9),
     ]
     assert ("city", "659001", "650000", 7) in rollup_rows(db, "metric_day")  # stale
-    assert [m.version for m in migrate(db, DATABASE)] == [12]
+    applied = [m.version for m in migrate(db, DATABASE)]
+    assert applied[:1] == [12], applied  # and any later ones
     want = [("city", "650100", "650000", 3), ("city", "659001", "660000", 9)]
     for table in ROLLUPS:
         assert rollup_rows(db, table) == want, table
