@@ -352,6 +352,27 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def assert_committed_to_the_end(settings: Settings, group: str, roles: list[str]) -> None:
+    """The broker's committed offsets of ``group`` equal the end offsets of every partition of
+    the shared topics ``roles``: nothing left to read, nothing to read again."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    probe = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    try:
+        parts = [
+            TopicPartition(topic, p)
+            for topic in (shared_topic(settings.kafka, role) for role in roles)
+            for p in sorted(probe.partitions_for_topic(topic) or ())
+        ]
+        assert parts
+        committed = {tp: probe.committed(tp) or 0 for tp in parts}  # None: empty, never read
+        assert committed == probe.end_offsets(parts)
+    finally:
+        probe.close()
+
+
 def state(admin: Client) -> dict[str, tuple[object, ...]]:
     """Everything the tests compare, read deduplicated."""
     db = DATABASE
@@ -480,11 +501,8 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     assert rows[1][0] == "invalid" and "region_code" in rows[1][2]
     assert {r[4] for r in rows} == {"sinks.clickhouse"}
     assert admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL") == [(1,)]
-    # Committed past: the group has nothing left to read.
-    again = SinkThread(settings, config)
-    with again as sink:
-        time.sleep(4)
-        assert sink.stats.messages == 0
+    # Committed past: the group's offsets are at the end of every partition it read.
+    assert_committed_to_the_end(settings, config.group_id, ["call_records", "alerts"])
 
 
 def test_clickhouse_down_mid_run_loses_nothing(
@@ -662,16 +680,15 @@ def test_ticket_count_snapshots_become_ticket_minute_rows_of_whole_minutes() -> 
 
 
 def test_partition_assigned_while_retrying_is_not_skipped(
-    admin: Client, settings: Settings
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer
 ) -> None:
     """A second member leaves while the sink retries a failed write: the partition it held
     comes to the sink unpaused (kafka-python gives a newly assigned partition a fresh state),
     and the retry loop's polls read its records. They must be written, not dropped: before the
     fix every record of that partition polled during the outage was skipped and committed past.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
-    from hotline.errors import RetryableError
     from hotline.sinks.sink import topic_pattern
 
     topic = shared_topic(settings.kafka, "call_records")
@@ -709,16 +726,8 @@ def test_partition_assigned_while_retrying_is_not_skipped(
     )
     sink_thread = SinkThread(settings, config)
     sink = sink_thread.sink
-    down = threading.Event()
-    down.set()
-    real_write = sink._writer.write
-
-    def write(batches: dict[str, list[tuple[object, ...]]]) -> None:
-        if down.is_set():
-            raise RetryableError("ClickHouse away (simulated)")
-        real_write(batches)
-
-    sink._writer.write = write  # type: ignore[method-assign]
+    clickhouse.stop(timeout=10)  # down before the sink's first write
+    down = True
 
     def assigned(consumer: KafkaConsumer | None) -> set[int]:
         if consumer is None:
@@ -739,20 +748,18 @@ def test_partition_assigned_while_retrying_is_not_skipped(
             wait_for(lambda: assigned(sink._consumer) == {0, 1}, 30, "the sink to get both")
             retries = sink.stats.retries
             wait_for(lambda: sink.stats.retries >= retries + 2, 30, "retries after the move")
-            down.clear()  # ClickHouse back
+            clickhouse.start()  # ClickHouse back
+            clickhouse.wait_ready(60)
+            down = False
             send(100, 110)  # live traffic on both partitions
             wait_for(lambda: calls() == 110, 30, "every call written")
             wait_for(lambda: sink.stats.committed >= 110, 30, "the commit")
     finally:
+        if down:
+            clickhouse.start()
+            clickhouse.wait_ready(60)
         if other is not None:
             other.close(autocommit=False)
         producer.close()
     assert calls() == 110
-    probe = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    try:
-        parts = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
-        assert {tp: probe.committed(tp) for tp in parts} == probe.end_offsets(parts)
-    finally:
-        probe.close()
+    assert_committed_to_the_end(settings, group, ["call_records"])
