@@ -15,9 +15,19 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A rate with one decimal; a rate short of 100 % (or above 0) never reads as exactly
+// 100.0 % (0.0 %): 2499 of 2500 (and 1999 of 2000) is ">99.9%", 1 of 2500 "<0.1%".
+export function rate(value) {
+  const v = Number(value);
+  const text = (v * 100).toFixed(1);
+  if (text === "100.0" && v < 1) return ">99.9%";
+  if (text === "0.0" && v > 0) return "<0.1%";
+  return text + "%";
+}
+
 export function fmt(kind, value) {
   if (value === null || value === undefined || value === "") return "—";
-  if (kind === "rate") return (value * 100).toFixed(1) + "%";
+  if (kind === "rate") return rate(value);
   if (kind === "seconds") return Number(value).toFixed(1);
   if (typeof value === "boolean") return value ? "是" : "否";
   return String(value);
