@@ -8,7 +8,9 @@ the children tables (with their 省本级 / 市本级 rows) add up to their pare
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -575,6 +577,66 @@ def test_the_province_own_level_row_is_the_province_users_only(tmp_path) -> None
     rows = bj.get("/api/regions/110100/children?range=today").json()["rows"]
     assert {r["code"] for r in rows if r["own"]} == {"110100"}
     assert all(r["level"] == "county" for r in rows)
+
+
+# -- alert acknowledgements: shown in China time ---------------------------------------------
+
+
+class AlertWarehouse(StubWarehouse):
+    """One alert, A1, in Nanjing."""
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.calls.append((sql, params))
+        if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
+            alert = {"alert_id": "A1", "kind": "sl_breach", "severity": "critical"}
+            return [
+                alert
+                | {"region_code": "320100", "center_id": "C320100", "message": "m"}
+                | {"opened": "2025-03-03 09:58:00", "closed": ""}
+            ]
+        if "SELECT region_code FROM {db}.alerts" in sql:
+            return [{"region_code": "320100"}] if (params or {}).get("id") == "A1" else []
+        return []
+
+
+def test_acknowledgement_times_are_china_time_in_the_table_and_the_csv(tmp_path) -> None:
+    js = stub_login(stub_app(tmp_path, warehouse=AlertWarehouse()), "js")
+    # the stub clock is 2025-03-03 02:00 UTC: 10:00 in China, like the alert's 发生时间
+    acked = js.post("/api/alerts/A1/ack", json={}).json()
+    assert (acked["acked_by"], acked["acked_at"]) == ("js", "2025-03-03 10:00:00")
+    (row,) = js.get("/api/alerts?region=320000").json()["rows"]
+    assert (row["opened"], row["acked_at"]) == ("2025-03-03 09:58:00", "2025-03-03 10:00:00")
+    csv_lines = js.get("/api/alerts?region=320000&format=csv").text.splitlines()
+    assert csv_lines[1].endswith(",js,2025-03-03 10:00:00"), csv_lines
+    # the store keeps the instant with its offset, as before
+    with closing(sqlite3.connect(tmp_path / "acks.sqlite")) as db:
+        stored = db.execute("SELECT acked_at FROM acks").fetchall()
+    assert stored == [("2025-03-03T02:00:00+00:00",)]
+
+
+def test_acknowledgements_stored_before_are_read_as_china_time(tmp_path) -> None:
+    path = tmp_path / "acks.sqlite"
+    AckStore(path).close()  # the table, as any version creates it
+    stored = {
+        "utc": "2025-03-02T23:30:05+00:00",  # what every earlier version wrote
+        "offset": "2025-03-03T07:30:05+08:00",
+        "naive": "2025-03-03 07:30:05",  # no offset: taken as China time already
+        "odd": "yesterday",  # not a time at all: shown as stored
+    }
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executemany("INSERT INTO acks VALUES (?, 'js', ?)", stored.items())
+    store = AckStore(path)
+    assert store.of(stored) == {
+        "utc": ("js", "2025-03-03 07:30:05"),
+        "offset": ("js", "2025-03-03 07:30:05"),
+        "naive": ("js", "2025-03-03 07:30:05"),
+        "odd": ("js", "yesterday"),
+    }
+    assert store.ack("utc", "nat", datetime(2025, 3, 3, 2, tzinfo=UTC)) == (
+        "js",
+        "2025-03-03 07:30:05",
+    )
+    store.close()
 
 
 # -- the API's 400/404 messages: Chinese, naming the parameter as sent ---------------------------
