@@ -1,6 +1,7 @@
 """The dashboards' own behaviour in a real browser (Debian's chromium through Playwright), over
 the stub warehouse of test_dashboard_units (no ClickHouse): how rates near 0 and 100 % are
-printed."""
+printed; error answers that are not JSON (a plain-text 500, a proxy's HTML 502, no answer at
+all) on the pages and the login form."""
 
 from __future__ import annotations
 
@@ -49,11 +50,16 @@ def metrics(key: str) -> dict[str, Any]:
 
 
 class UiWarehouse(StubWarehouse):
-    """The same near-limit metrics for every place, bucket and line."""
+    """The same near-limit metrics for every place, bucket and line; with ``fail``, a series
+    query raises an exception the app does not handle (a plain-text 500)."""
+
+    fail = False
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.calls.append((sql, params))
         params = params or {}
+        if self.fail and "formatDateTime(bucket" in sql:
+            raise RuntimeError("boom")
         if "AS connection_rate" in sql and "GROUP BY key" in sql:
             if "concat(level, ':', region_code) AS key" in sql:
                 return [metrics(p) for p in params["places"]]
@@ -124,4 +130,65 @@ def test_rates_near_the_limits_are_not_rounded_to_them(browser: Any, base_url: s
     assert page.inner_text('[data-testid="card-satisfaction"] .value') == ">99.9%"  # 1999 / 2000
     row = page.locator('[data-testid="children"] tr[data-row="320100"]')
     assert row.locator('[data-key="connection_rate"]').inner_text() == ">99.9%"
+    page.context.close()
+
+
+def test_an_error_page_that_is_not_json_says_which_error(
+    browser: Any, base_url: str, warehouse: UiWarehouse
+) -> None:
+    page = login(browser, base_url)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    warehouse.fail = True  # an unexpected exception: Starlette's text/plain 500
+    try:
+        page.goto(f"{base_url}/#/region/320100")
+        page.wait_for_selector('[data-testid="error"]')
+    finally:
+        warehouse.fail = False
+    assert page.inner_text('[data-testid="error"]') == "出错了：服务器错误（HTTP 500）"
+    # a proxy's HTML page in front of the dashboard
+    page.route(
+        "**/api/regions/320000/summary*",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<html><h1>502 Bad Gateway</h1></html>"
+        ),
+    )
+    page.goto(f"{base_url}/#/region/320000")
+    page.wait_for_selector('[data-testid="error"]')
+    assert page.inner_text('[data-testid="error"]') == "出错了：服务器错误（HTTP 502）"
+    assert errors == []
+    page.context.close()
+
+
+def test_the_login_form_reports_every_failure(browser: Any, base_url: str) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("#username", "js")
+    page.fill("#password", "wrong-password")
+    message = page.locator("#login-error")
+
+    def submit(expected: str) -> None:
+        page.click("#login-button")
+        page.wait_for_function(
+            "(text) => document.getElementById('login-error').textContent === text",
+            arg=expected,
+            timeout=5000,
+        )
+
+    submit("用户名或密码错误")  # the server's JSON detail
+    page.route(
+        "**/api/login",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<html><h1>502 Bad Gateway</h1></html>"
+        ),
+    )
+    submit("服务器错误（HTTP 502）")
+    page.unroute("**/api/login")
+    page.route("**/api/login", lambda route: route.abort())
+    submit("无法连接服务器，请检查网络后重试")
+    page.unroute("**/api/login")
+    page.fill("#password", STUB_ACCOUNTS["js"][0])
+    page.click("#login-button")
+    page.wait_for_selector('[data-testid="card-offered"]')
+    assert message.count() == 0  # the dashboard, no longer the login page
     page.context.close()

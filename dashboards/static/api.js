@@ -16,27 +16,53 @@ export function url(path, params = {}) {
   return u.pathname + u.search;
 }
 
+// fetch(), with "no answer at all" (network down, server gone) as an ApiError (status 0).
+export async function send(path, init = {}) {
+  try {
+    return await fetch(path, { credentials: "same-origin", ...init });
+  } catch {
+    throw new ApiError(0, "无法连接服务器，请检查网络后重试");
+  }
+}
+
+// The JSON body of an answer, or an ApiError saying why not. The body is read as JSON only
+// when it says it is: a plain-text 500 or a proxy's HTML 502 gives "服务器错误（HTTP 502）",
+// not a JSON parse error.
+export async function answer(response) {
+  let body = null;
+  if ((response.headers.get("content-type") || "").includes("json")) {
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+  }
+  if (!response.ok) {
+    const detail = typeof body?.detail === "string" && body.detail
+      ? body.detail
+      : `${response.status >= 500 ? "服务器错误" : "请求失败"}（HTTP ${response.status}）`;
+    throw new ApiError(response.status, detail, Array.isArray(body?.errors) ? body.errors : []);
+  }
+  if (body === null) throw new ApiError(response.status, `服务器返回的不是 JSON（HTTP ${response.status}）`);
+  return body;
+}
+
 export async function get(path, params = {}) {
-  const response = await fetch(url(path, params), { credentials: "same-origin" });
+  const response = await send(url(path, params));
   if (response.status === 401) {
     window.location.assign("/login");
     throw new ApiError(401, "未登录");
   }
-  const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText);
-  return body;
+  return answer(response);
 }
 
 export async function post(path, data = {}) {
-  const response = await fetch(path, {
+  const response = await send(path, {
     method: "POST",
-    credentials: "same-origin",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(data),
   });
-  const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText, body.errors);
-  return body;
+  return answer(response);
 }
 
 export function csvUrl(path, params = {}) {
