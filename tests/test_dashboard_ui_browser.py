@@ -1,7 +1,8 @@
 """The dashboards' own behaviour in a real browser (Debian's chromium through Playwright), over
 the stub warehouse of test_dashboard_units (no ClickHouse): how rates near 0 and 100 % are
 printed; error answers that are not JSON (a plain-text 500, a proxy's HTML 502, no answer at
-all) on the pages and the login form."""
+all) on the pages and the login form; a failed acknowledgement (确认) said beside its button,
+an expired session sent to the login page."""
 
 from __future__ import annotations
 
@@ -66,7 +67,27 @@ class UiWarehouse(StubWarehouse):
             if "formatDateTime(bucket" in sql:
                 return [metrics("2025-03-03 09:00"), metrics("2025-03-03 10:00")]
             return [metrics("total")]
+        if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
+            return [alert(a) for a in ALERTS]
+        if "SELECT region_code FROM {db}.alerts" in sql:  # A2 is gone by the time it is acked
+            return [{"region_code": "320100"}] if params["id"] in ("A1", "A3") else []
         return []
+
+
+ALERTS = ("A1", "A2", "A3")
+
+
+def alert(alert_id: str) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "kind": "sl_breach",
+        "severity": "critical",
+        "region_code": "320100",
+        "center_id": "C320100",
+        "opened": "2025-03-03 09:58:00",
+        "closed": "",
+        "message": f"alert {alert_id}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -191,4 +212,43 @@ def test_the_login_form_reports_every_failure(browser: Any, base_url: str) -> No
     page.click("#login-button")
     page.wait_for_selector('[data-testid="card-offered"]')
     assert message.count() == 0  # the dashboard, no longer the login page
+    page.context.close()
+
+
+def alert_row(page: Any, alert_id: str) -> Any:
+    cell = page.locator(f'td[data-key="alert_id"]:text-is("{alert_id}")')
+    return page.locator('[data-testid="alerts"] tbody tr').filter(has=cell)
+
+
+def test_a_failed_acknowledgement_is_said_beside_its_button(browser: Any, base_url: str) -> None:
+    page = login(browser, base_url)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base_url}/#/alerts")
+    row = alert_row(page, "A2")
+    row.locator("button").click()
+    note = row.locator('[data-testid="ack-error"]')
+    note.wait_for(timeout=5000)
+    assert note.inner_text() == "确认失败：没有告警 A2"  # the server's 404 detail
+    assert row.locator("button").is_enabled()  # may be tried again
+    # a good one: acknowledged, by whom and when (China time, the stub clock's 10:00)
+    row = alert_row(page, "A1")
+    row.locator("button").click()
+    row.locator('td:text-is("已确认")').wait_for(timeout=5000)
+    assert row.locator('[data-key="acked_by"]').inner_text() == "js"
+    assert row.locator('[data-key="acked_at"]').inner_text() == "2025-03-03 10:00:00"
+    assert errors == []
+    page.context.close()
+
+
+def test_an_acknowledgement_after_the_session_ended_goes_to_the_login(
+    browser: Any, base_url: str
+) -> None:
+    page = login(browser, base_url)
+    page.goto(f"{base_url}/#/alerts")
+    button = page.locator('[data-testid="alerts"] button[data-alert="A3"]')
+    button.wait_for()
+    page.context.clear_cookies()  # the session expired (or the server restarted)
+    button.click()
+    page.wait_for_url(f"{base_url}/login", timeout=5000)
     page.context.close()

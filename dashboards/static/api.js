@@ -47,13 +47,17 @@ export async function answer(response) {
   return body;
 }
 
-export async function get(path, params = {}) {
-  const response = await send(url(path, params));
+// No session (expired, or the server restarted): to the login page.
+function signedIn(response) {
   if (response.status === 401) {
     window.location.assign("/login");
     throw new ApiError(401, "未登录");
   }
-  return answer(response);
+  return response;
+}
+
+export async function get(path, params = {}) {
+  return answer(signedIn(await send(url(path, params))));
 }
 
 export async function post(path, data = {}) {
@@ -62,7 +66,7 @@ export async function post(path, data = {}) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify(data),
   });
-  return answer(response);
+  return answer(signedIn(response));
 }
 
 export function csvUrl(path, params = {}) {

@@ -134,9 +134,25 @@ async function tickets(code, category, ticketState) {
 async function alerts(code) {
   const p = { ...rangeParams(), region: code };
   const body = await get("/api/alerts", p);
-  const ack = (row) => row.acked_by
-    ? "已确认"
-    : el("button", { "data-alert": row.alert_id, onclick: async (e) => { e.stopPropagation(); await post(`/api/alerts/${row.alert_id}/ack`); render(); } }, "确认");
+  const ack = (row) => {
+    if (row.acked_by) return "已确认";
+    // a refused or failed acknowledgement is said beside its button, which stays usable
+    const note = el("span", { class: "error", role: "alert", "data-testid": "ack-error" });
+    const button = el("button", { "data-alert": row.alert_id, onclick: async (e) => {
+      e.stopPropagation();
+      button.disabled = true;
+      note.textContent = "";
+      try {
+        await post(`/api/alerts/${row.alert_id}/ack`);
+      } catch (err) {
+        button.disabled = false;
+        note.textContent = `确认失败：${err.message}`;
+        return;
+      }
+      render();
+    } }, "确认");
+    return el("span", {}, button, " ", note);
+  };
   return [el("h2", {}, `告警 · ${body.meta.place.name}`, " ", el("small", {}, body.meta.range.label)),
     table(body, { csv: csvUrl("/api/alerts", p), testid: "alerts", extra: { label: "操作", cell: ack } })];
 }
@@ -218,7 +234,12 @@ async function main() {
     render();
   });
   document.getElementById("logout").addEventListener("click", async () => {
-    await post("/api/logout");
+    try {
+      await post("/api/logout");
+    } catch (err) {
+      setStatus(`退出失败：${err.message}`);
+      return;
+    }
     window.location.assign("/login");
   });
   window.addEventListener("hashchange", render);
