@@ -2,13 +2,15 @@
 the stub warehouse of test_dashboard_units (no ClickHouse): how rates near 0 and 100 % are
 printed; error answers that are not JSON (a plain-text 500, a proxy's HTML 502, no answer at
 all) on the pages and the login form; a failed acknowledgement (确认) said beside its button,
-an expired session sent to the login page."""
+an expired session sent to the login page; the times the browser makes itself (the 更新于
+footer, the form's default dialling time) in China time whatever the browser's time zone."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -98,6 +100,7 @@ def warehouse() -> UiWarehouse:
 @pytest.fixture(scope="module")
 def base_url(warehouse: UiWarehouse, tmp_path_factory) -> Iterator[str]:
     app = stub_app(tmp_path_factory.mktemp("ui"), warehouse=warehouse)
+    app.state.services.evaluations = object()  # the evaluation form shows (nothing is saved)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -123,9 +126,14 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def login(browser: Any, base_url: str, name: str = "js", **context: Any) -> Any:
-    """A page of a new browser context (``context``: e.g. ``timezone_id``), logged in."""
+def login(
+    browser: Any, base_url: str, name: str = "js", at: datetime | None = None, **context: Any
+) -> Any:
+    """A page of a new browser context (``context``: e.g. ``timezone_id``), logged in; ``at``:
+    the browser's clock stands still at that instant."""
     page = browser.new_context(**context).new_page()
+    if at is not None:
+        page.clock.set_fixed_time(at)
     page.goto(f"{base_url}/login")
     page.fill("#username", name)
     page.fill("#password", STUB_ACCOUNTS[name][0])
@@ -251,4 +259,17 @@ def test_an_acknowledgement_after_the_session_ended_goes_to_the_login(
     page.context.clear_cookies()  # the session expired (or the server restarted)
     button.click()
     page.wait_for_url(f"{base_url}/login", timeout=5000)
+    page.context.close()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Urumqi"])
+def test_times_made_in_the_browser_are_china_time(browser: Any, base_url: str, zone: str) -> None:
+    # 02:00:05 UTC is 10:00:05 in China (08:00:05 on Urumqi's clocks)
+    page = login(browser, base_url, at=datetime(2025, 3, 3, 2, 0, 5, tzinfo=UTC), timezone_id=zone)
+    assert page.evaluate("new Date().getHours()") == {"UTC": 2, "Asia/Urumqi": 8}[zone]
+    page.wait_for_function("document.getElementById('status').textContent !== ''")
+    assert page.inner_text("#status") == "更新于 10:00:05（北京时间）"
+    page.goto(f"{base_url}/#/quality/entry")
+    page.wait_for_selector("#evaluation-form")
+    assert page.input_value('input[name="dialled_at"]') == "2025-03-03 10:00"
     page.context.close()

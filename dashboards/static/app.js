@@ -1,7 +1,7 @@
 // The dashboards' single page: hash routes, one view function per page, live polling.
 import { ApiError, csvUrl, get, post } from "./api.js";
 import { evaluationPage, qualityPage } from "./quality.js";
-import { cards, colour, curve, disposeCharts, drawCharts, el, emptyNote, fmt, table } from "./render.js";
+import { cards, chinaTime, colour, curve, disposeCharts, drawCharts, el, emptyNote, fmt, table } from "./render.js";
 
 const MAP_METRICS = { connection_rate: "接通率", service_level: "服务水平", satisfaction: "满意率", offered: "呼入量" };
 const LIVE_MS = 4000; // live views refresh within 5 s
@@ -206,7 +206,7 @@ async function render() {
     disposeCharts();
     view().replaceChildren(...parts.filter(Boolean));
     drawCharts();
-    setStatus(`更新于 ${new Date().toLocaleTimeString("zh-CN")}`);
+    setStatus(`更新于 ${chinaTime().slice(11)}（北京时间）`);
   } catch (err) {
     if (mine !== generation) return;
     const text = err instanceof ApiError && err.status === 403 ? `无权访问：${err.message}` : `出错了：${err.message}`;

@@ -1,7 +1,7 @@
 // 质量监测: the yearly report's figures (GET /api/quality, the same dict as `hotline report
 // quality`) and the form that enters one evaluation (POST /api/quality/evaluations).
 import { ApiError, get, post } from "./api.js";
-import { el, emptyNote } from "./render.js";
+import { chinaTime, el, emptyNote } from "./render.js";
 
 // rounded figures (one decimal, half up, done by the server) shown as the report shows them
 const num = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(1));
@@ -99,9 +99,7 @@ export async function evaluationPage() {
   const o = await loadOptions();
   if (!o.writable) return [el("h2", {}, "录入评价"), emptyNote("评价录入未启用（服务端没有配置写入连接）")];
   const field = (name, label, input) => el("label", { class: "field", "data-field": name }, el("span", {}, label), input, el("em", { class: "reason" }));
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  const local = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}`;
+  const now = chinaTime().slice(0, 16); // the server reads dialled_at as China time
   const groups = {};
   for (const item of o.rubric) (groups[item.group] ||= []).push(item);
   const GROUP = { etiquette: "接听礼仪（25分）", communication: "沟通技巧（40分）", problem_solving: "问题解答（35分）" };
@@ -113,7 +111,7 @@ export async function evaluationPage() {
     field("center_id", "中心", el("select", { name: "center_id", required: "" }, ...o.centers.map((c) => el("option", { value: c.center_id }, `${c.name}（${c.center_id}）`)))),
     field("outcome", "接通结果", el("select", { name: "outcome" }, ...o.outcomes.map((x) => el("option", { value: x.code }, `${x.code} ${x.label}`)))),
     field("human_service", "提供人工服务", el("select", { name: "human_service" }, el("option", { value: "" }, "按结果（1–3是，4否）"), el("option", { value: "1" }, "是"), el("option", { value: "0" }, "否"))),
-    field("dialled_at", "拨打时间（北京时间，多次用;分隔）", el("input", { name: "dialled_at", value: local, size: 40, required: "" })),
+    field("dialled_at", "拨打时间（北京时间，多次用;分隔）", el("input", { name: "dialled_at", value: now, size: 40, required: "" })),
     ...items,
     el("p", {}, "各项合计 ", total, " 分（总分由各项相加，不单独录入）"),
     field("evaluator", "评价人", el("input", { name: "evaluator", value: o.user })),

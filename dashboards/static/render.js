@@ -33,6 +33,18 @@ export function fmt(kind, value) {
   return String(value);
 }
 
+// China time (Asia/Shanghai, the time of every figure and form of the dashboards) of an
+// instant, "YYYY-MM-DD HH:MM:SS", whatever the browser's own time zone.
+const CHINA_TIME = new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Shanghai", hourCycle: "h23",
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+
+export function chinaTime(date = new Date()) {
+  const p = Object.fromEntries(CHINA_TIME.formatToParts(date).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
 export function emptyNote(reason) {
   return el("p", { class: "empty", "data-testid": "empty" }, reason);
 }
