@@ -3,7 +3,8 @@ the stub warehouse of test_dashboard_units (no ClickHouse): how rates near 0 and
 printed; error answers that are not JSON (a plain-text 500, a proxy's HTML 502, no answer at
 all) on the pages and the login form; a failed acknowledgement (确认) said beside its button,
 an expired session sent to the login page; the times the browser makes itself (the 更新于
-footer, the form's default dialling time) in China time whatever the browser's time zone."""
+footer, the form's default dialling time) in China time whatever the browser's time zone; a
+label (its accessible name) for every input and select of every page."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import uvicorn
 from test_dashboard_data import free_port
 from test_dashboard_units import STUB_ACCOUNTS, StubWarehouse, stub_app
 
+from hotline.centers import CenterRegistry, default_centers
 from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
+from hotline.reports.figures import compute_figures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -75,6 +78,9 @@ class UiWarehouse(StubWarehouse):
             return [{"region_code": "320100"}] if params["id"] in ("A1", "A3") else []
         return []
 
+    def client(self) -> Any:
+        return None  # for quality_figures, replaced by no_evaluations
+
 
 ALERTS = ("A1", "A2", "A3")
 
@@ -92,6 +98,17 @@ def alert(alert_id: str) -> dict[str, Any]:
     }
 
 
+def no_evaluations(
+    _client: Any,
+    _database: str,
+    year: int,
+    province: str | None = None,
+    registry: CenterRegistry | None = None,
+) -> dict[str, Any]:
+    """quality_figures of a year without a single evaluation (nothing read)."""
+    return compute_figures([], [], registry or default_centers(), year, province)
+
+
 @pytest.fixture(scope="module")
 def warehouse() -> UiWarehouse:
     return UiWarehouse()
@@ -99,6 +116,8 @@ def warehouse() -> UiWarehouse:
 
 @pytest.fixture(scope="module")
 def base_url(warehouse: UiWarehouse, tmp_path_factory) -> Iterator[str]:
+    patch = pytest.MonkeyPatch()
+    patch.setattr("hotline.dashboards.quality.quality_figures", no_evaluations)
     app = stub_app(tmp_path_factory.mktemp("ui"), warehouse=warehouse)
     app.state.services.evaluations = object()  # the evaluation form shows (nothing is saved)
     port = free_port()
@@ -112,6 +131,7 @@ def base_url(warehouse: UiWarehouse, tmp_path_factory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -272,4 +292,56 @@ def test_times_made_in_the_browser_are_china_time(browser: Any, base_url: str, z
     page.goto(f"{base_url}/#/quality/entry")
     page.wait_for_selector("#evaluation-form")
     assert page.input_value('input[name="dialled_at"]') == "2025-03-03 10:00"
+    page.context.close()
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+  .filter((e) => e.type !== "hidden" && !e.labels.length
+    && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"))
+  .map((e) => e.id || e.name || e.outerHTML)"""
+HEADER = {"#range": "时间范围", "#from": "开始日期", "#to": "结束日期"}
+
+
+@pytest.mark.parametrize(
+    ("user", "route", "ready", "names"),
+    [
+        ("nat", "#/", "#metric", {**HEADER, "#metric": "地图指标"}),
+        ("js", "#/region/320000", '[data-testid="children"]', HEADER),
+        (
+            "js",
+            "#/compare",
+            "#compare-form",
+            {
+                '[name="a_from"]': "时段A开始",
+                '[name="a_to"]': "时段A结束",
+                '[name="b_from"]': "时段B开始",
+                '[name="b_to"]': "时段B结束",
+            },
+        ),
+        (
+            "nat",
+            "#/quality",
+            '[data-testid="q-coverage"]',
+            {"#q-year": "年度", "#q-province": "范围"},
+        ),
+        (
+            "js",
+            "#/quality",
+            '[data-testid="q-coverage"]',
+            {"#q-year": "年度", "#q-province": "范围"},
+        ),
+        ("js", "#/quality/entry", "#evaluation-form", {'[name="note"]': "备注"}),
+    ],
+    ids=["national", "region", "compare", "quality-national", "quality-province", "form"],
+)
+def test_every_control_has_a_label(
+    browser: Any, base_url: str, user: str, route: str, ready: str, names: dict[str, str]
+) -> None:
+    page = login(browser, base_url, user)
+    page.goto(f"{base_url}/{route}")
+    page.wait_for_selector(ready)
+    assert page.evaluate(UNLABELLED) == []
+    for selector, name in names.items():  # found by its label's text
+        labelled = page.get_by_label(name, exact=True)
+        assert labelled.evaluate("(e, selector) => e.matches(selector)", selector), name
     page.context.close()

@@ -34,7 +34,7 @@ async function national() {
   const volume = metric === "offered";
   const values = kids.rows.filter((r) => r.has_data).map((r) => r[metric]).filter((v) => v !== null);
   const lo = Math.min(...values), hi = Math.max(...values);
-  const select = el("select", { id: "metric" }, ...Object.entries(MAP_METRICS).map(([k, v]) => el("option", { value: k, ...(k === metric ? { selected: "" } : {}) }, v)));
+  const select = el("select", { id: "metric", "aria-label": "地图指标" }, ...Object.entries(MAP_METRICS).map(([k, v]) => el("option", { value: k, ...(k === metric ? { selected: "" } : {}) }, v)));
   select.addEventListener("change", () => { state.metric = select.value; render(); });
   const kind = volume ? "int" : "rate";
   const tiles = el("div", { class: "tiles", "data-testid": "tiles" }, ...kids.rows.map((r) =>
@@ -159,8 +159,10 @@ async function alerts(code) {
 
 async function compare(code) {
   const form = el("form", { id: "compare-form" },
-    "时段A ", el("input", { type: "date", name: "a_from", required: "" }), " 至 ", el("input", { type: "date", name: "a_to", required: "" }),
-    "　时段B ", el("input", { type: "date", name: "b_from", required: "" }), " 至 ", el("input", { type: "date", name: "b_to", required: "" }),
+    "时段A ", el("input", { type: "date", name: "a_from", required: "", "aria-label": "时段A开始" }),
+    " 至 ", el("input", { type: "date", name: "a_to", required: "", "aria-label": "时段A结束" }),
+    "　时段B ", el("input", { type: "date", name: "b_from", required: "", "aria-label": "时段B开始" }),
+    " 至 ", el("input", { type: "date", name: "b_to", required: "", "aria-label": "时段B结束" }),
     " ", el("button", { type: "submit" }, "对比"));
   const out = el("div", { id: "compare-out" });
   form.addEventListener("submit", async (event) => {

@@ -88,7 +88,7 @@ export async function qualityPage(year, province) {
   const f = await get("/api/quality", { year, province });
   return [
     el("h2", {}, `${f.scope.name}12333服务质量监测 `, el("small", {}, `${f.year}年`)),
-    el("p", {}, "年度 ", years, "　范围 ", places, "　", links),
+    el("p", {}, el("label", { for: "q-year" }, "年度"), " ", years, "　", el("label", { for: "q-province" }, "范围"), " ", places, "　", links),
     ...report(f),
   ];
 }
