@@ -4,7 +4,8 @@ printed; error answers that are not JSON (a plain-text 500, a proxy's HTML 502, 
 all) on the pages and the login form; a failed acknowledgement (确认) said beside its button,
 an expired session sent to the login page; the times the browser makes itself (the 更新于
 footer, the form's default dialling time) in China time whatever the browser's time zone; a
-label (its accessible name) for every input and select of every page."""
+label (its accessible name) for every input and select of every page; the comparison's B − A
+signed, rates in percentage points."""
 
 from __future__ import annotations
 
@@ -55,6 +56,16 @@ def metrics(key: str) -> dict[str, Any]:
     }
 
 
+# The comparison: 时段A (before COMPARE_B) has other totals than every later range.
+COMPARE_B = int(datetime(2025, 2, 15, tzinfo=UTC).timestamp())
+PERIOD_A = {
+    "offered": 2400,
+    "connection_rate": 0.9796,  # B − A: +2.0 points
+    "service_level": 1.0146,  # B − A: −1.5 points (not a real rate: only the difference counts)
+    "asa_s": 5.3,  # B − A: −0.5 s
+}
+
+
 class UiWarehouse(StubWarehouse):
     """The same near-limit metrics for every place, bucket and line; with ``fail``, a series
     query raises an exception the app does not handle (a plain-text 500)."""
@@ -71,6 +82,8 @@ class UiWarehouse(StubWarehouse):
                 return [metrics(p) for p in params["places"]]
             if "formatDateTime(bucket" in sql:
                 return [metrics("2025-03-03 09:00"), metrics("2025-03-03 10:00")]
+            if params["start"] < COMPARE_B:  # 时段A of the comparison test
+                return [metrics("total") | PERIOD_A]
             return [metrics("total")]
         if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
             return [alert(a) for a in ALERTS]
@@ -344,4 +357,47 @@ def test_every_control_has_a_label(
     for selector, name in names.items():  # found by its label's text
         labelled = page.get_by_label(name, exact=True)
         assert labelled.evaluate("(e, selector) => e.matches(selector)", selector), name
+    page.context.close()
+
+
+def test_the_comparison_signs_its_changes_and_gives_rates_in_points(
+    browser: Any, base_url: str
+) -> None:
+    page = login(browser, base_url)
+    shown = page.evaluate(
+        """async () => {
+          const { change } = await import("/static/render.js");
+          return [["rate", 0.02], ["rate", -0.015], ["rate", 0], ["rate", -0.0001],
+            ["int", 200], ["int", -30], ["int", 0], ["seconds", -0.5], ["rate", null]]
+            .map(([kind, v]) => change(kind, v));
+        }"""
+    )
+    assert shown == [
+        "+2.0个百分点",
+        "−1.5个百分点",
+        "0.0个百分点",
+        "0.0个百分点",  # rounds to nothing: no sign
+        "+200",
+        "−30",
+        "0",
+        "−0.5",
+        "—",
+    ]
+    page.goto(f"{base_url}/#/compare")
+    for name, day in {"a_from": "2025-02-01", "a_to": "2025-02-07"}.items():
+        page.fill(f'[name="{name}"]', day)
+    for name, day in {"b_from": "2025-02-22", "b_to": "2025-02-28"}.items():
+        page.fill(f'[name="{name}"]', day)
+    page.click('#compare-form button[type="submit"]')
+    page.wait_for_selector('[data-testid="compare"] table')
+
+    def cells(metric: str) -> list[str]:
+        row = page.locator(f'[data-testid="compare"] tr[data-row="{metric}"]')
+        return [row.locator(f'[data-key="{key}"]').inner_text() for key in ("a", "b", "change")]
+
+    assert cells("connection_rate") == ["98.0%", ">99.9%", "+2.0个百分点"]
+    assert cells("abandon_rate") == ["<0.1%", "<0.1%", "0.0个百分点"]
+    assert cells("offered") == ["2400", "2600", "+200"]
+    assert cells("asa_s") == ["5.3", "4.8", "−0.5"]
+    assert cells("service_level")[2] == "−1.5个百分点"
     page.context.close()

@@ -45,6 +45,17 @@ export function chinaTime(date = new Date()) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
+// A comparison's change (B − A), signed: ints and seconds as they are ("+200", "−0.5"), rates
+// in percentage points ("+2.0个百分点", "−1.5个百分点"); one that rounds to nothing has no sign.
+export function change(kind, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const v = Number(value);
+  const size = kind === "rate" ? Math.abs(v * 100).toFixed(1) : kind === "seconds" ? Math.abs(v).toFixed(1) : String(Math.abs(v));
+  const unit = kind === "rate" ? "个百分点" : "";
+  if (Number(size) === 0) return size + unit;
+  return (v > 0 ? "+" : "−") + size + unit;
+}
+
 export function emptyNote(reason) {
   return el("p", { class: "empty", "data-testid": "empty" }, reason);
 }
@@ -67,8 +78,10 @@ export function table(data, { rowHref, csv, testid, extra } = {}) {
     });
     for (const c of cols) {
       const title = (row._titles || {})[c.key];
+      // a comparison row: its values are of the row's metric's kind, its change signed
       const kind = row.kind && (c.key === "a" || c.key === "b" || c.key === "change") ? row.kind : c.kind;
-      tr.append(el("td", { class: c.kind, "data-key": c.key, title }, fmt(kind, row[c.key])));
+      const text = row.kind && c.key === "change" ? change(kind, row[c.key]) : fmt(kind, row[c.key]);
+      tr.append(el("td", { class: c.kind, "data-key": c.key, title }, text));
     }
     if (extra) tr.append(el("td", {}, extra.cell(row)));
     return tr;
