@@ -4,15 +4,12 @@ ClickHouse queries; screenshots go to test-artifacts/; the console stays free of
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from clickhouse_driver import Client
-from test_dashboard_data import ACCOUNTS, DB, NOW, free_port, load, services
+from test_dashboard_data import ACCOUNTS, DB, NOW, load, served, services
 
 from hotline.dashboards.app import create_app
 from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
@@ -38,17 +35,8 @@ def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def base_url(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory) -> Iterator[str]:
     app = create_app(services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "dashboard server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as url:
+        yield url
 
 
 def region_today(admin: Client, level: str, code: str) -> tuple[int, float]:

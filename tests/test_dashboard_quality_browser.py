@@ -5,16 +5,13 @@ internal check, the national evaluation of that center untouched."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-import uvicorn
 from clickhouse_driver import Client
 from test_dashboard_browser import ARTIFACTS
-from test_dashboard_data import ACCOUNTS, DB, free_port, load, services
+from test_dashboard_data import ACCOUNTS, DB, load, served, services
 from test_quality import current, previous
 
 from hotline.centers import default_centers
@@ -49,17 +46,8 @@ def base_url(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factor
     settings = ClickHouseSettings(host=HOST, port=clickhouse_server.tcp_port, database=DB)
     base = services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash"))
     app = create_app(replace(base, evaluations=EvaluationWriter(settings, "default", "")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "dashboard server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as url:
+        yield url
 
 
 def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:

@@ -9,15 +9,12 @@ signed, rates in percentage points."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
-from test_dashboard_data import free_port
+from test_dashboard_data import served
 from test_dashboard_units import STUB_ACCOUNTS, StubWarehouse, stub_app
 
 from hotline.centers import CenterRegistry, default_centers
@@ -133,17 +130,8 @@ def base_url(warehouse: UiWarehouse, tmp_path_factory) -> Iterator[str]:
     patch.setattr("hotline.dashboards.quality.quality_figures", no_evaluations)
     app = stub_app(tmp_path_factory.mktemp("ui"), warehouse=warehouse)
     app.state.services.evaluations = object()  # the evaluation form shows (nothing is saved)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "dashboard server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as url:
+        yield url
     patch.undo()
 
 
