@@ -14,9 +14,12 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotline.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from hotline.streams.worker_config import WorkerConfig
 
 RawRecord = tuple[str, bytes | None, bytes]
 """A raw message: topic, key, value."""
@@ -49,6 +52,27 @@ class _NoBroker:
         return done
 
 
+def bench_config(app_id: str, **more: Any) -> WorkerConfig:
+    """A worker's settings for the in-process benches: replay mode (event time only), 3
+    partitions, topics under the ``bench`` prefix; ``more`` on top."""
+    from hotline.streams.worker_config import WorkerConfig
+
+    return WorkerConfig(
+        app_id=app_id,
+        kafka=KafkaSettings(topic_prefix="bench"),
+        partitions=3,
+        wall_clock_skew_s=None,
+        **more,
+    )
+
+
+def write_kind(key: bytes, value: bytes | None) -> tuple[str, str]:
+    """The group and key kind of a changelog record (key ``"<group>|<kind>|…"``, JSON); the
+    kind ends in ``-`` for a delete (no value)."""
+    group, kind = key.decode().strip('"').split("|")[:2]
+    return group, kind + "-" * (value is None)
+
+
 class InProcessWorker:
     """A :class:`hotline.streams.app.Worker` (replay mode: event time only) fed raw messages
     through its ingest steps of ``ingest_batch`` messages; each step's group-topic messages go
@@ -57,16 +81,8 @@ class InProcessWorker:
 
     def __init__(self, raw_topics: Iterable[str], ingest_batch: int, group_batch: int) -> None:
         from hotline.streams.app import Worker
-        from hotline.streams.worker_config import WorkerConfig
 
-        config = WorkerConfig(
-            app_id="bench-steps",
-            kafka=KafkaSettings(topic_prefix="bench"),
-            partitions=3,
-            wall_clock_skew_s=None,
-            idle_flush_s=5,
-        )
-        self.worker = worker = Worker(config)
+        self.worker = worker = Worker(bench_config("bench-steps", idle_flush_s=5))
         self.ingest_batch, self.group_batch = ingest_batch, group_batch
         self.sources = sorted(f"{topic}:0" for topic in set(raw_topics))
         self.ingest_s = self.groups_s = 0.0  # wall time (perf_counter)
@@ -101,7 +117,7 @@ class InProcessWorker:
                 Message(topic, partition, offset, time.time(), 0, [], key, value, None)
             )
         elif topic == self._changelog:
-            self.state_writes[key.decode().strip('"').split("|")[1] + "-" * (value is None)] += 1
+            self.state_writes[write_kind(key, value)[1]] += 1
         elif topic in self._keep:
             self.kept.append((topic, key, value))
         self._add(topic, key, value, partition, after=after)

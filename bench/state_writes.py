@@ -29,11 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from in_process import bench_config, write_kind
 from streams_bench import CENTERS, make_events
 
 from hotline.regions import default_registry
 from hotline.schemas import Event, default_codec
-from hotline.settings import KafkaSettings
 from hotline.streams.config import StreamsConfig
 from hotline.streams.delivery import ChangelogWriter
 from hotline.streams.groups import NATIONAL_GROUP, GroupOutput, GroupState, Inbound
@@ -56,8 +56,8 @@ class CountingOutbox:
         partition: Any = None,
         after: bool = False,
     ) -> None:
-        group, kind = key.decode().strip('"').split("|")[:2]
-        self.kinds[kind + "-" * (value is None)] += 1
+        group, kind = write_kind(key, value)
+        self.kinds[kind] += 1
         self.groups[group] += 1
 
 
@@ -65,14 +65,8 @@ def worker_state() -> tuple[ChangelogWriter, CountingOutbox, StreamsConfig]:
     """The worker's state table (streams/app.py: its key and value codecs, its partitions)
     behind the worker's ``ChangelogWriter``, with an outbox that counts; the worker's rules."""
     from hotline.streams.app import Worker
-    from hotline.streams.worker_config import WorkerConfig
 
-    config = WorkerConfig(
-        app_id="bench-state-writes",
-        kafka=KafkaSettings(topic_prefix="bench"),
-        partitions=3,
-        wall_clock_skew_s=None,
-    )
+    config = bench_config("bench-state-writes")
     outbox = CountingOutbox()
     store = ChangelogWriter(Worker(config).table, outbox)  # type: ignore[arg-type]
     return store, outbox, config.streams
