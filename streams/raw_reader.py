@@ -9,8 +9,9 @@ forwarded a batch delivered its outputs. A batch is never committed before it is
 so a crash redelivers, never loses.
 
 Steps and revocations exclude each other (one lock): a revocation waits for the step in
-progress, commits what it left, and a batch fetched before a rebalance is dropped unprocessed
-(the partition's next owner, maybe this worker again, reads it from the committed offset).
+progress, commits what it left, and a batch fetched across a rebalance is dropped unprocessed
+and read again: by the partition's next owner from the committed offset, or, still assigned
+here, from the batch's first record of it (:meth:`RawReader._read_again`).
 """
 
 from __future__ import annotations
@@ -151,14 +152,31 @@ class RawReader(ConsumerRebalanceListener):
                     return
                 raise
             async with self._lock:
-                if self._stopping or generation != self._generation:
-                    continue  # revoked meanwhile: read again from the committed offsets
+                if self._stopping:
+                    continue
+                if generation != self._generation:  # revoked meanwhile: dropped
+                    self._read_again(fetched)
+                    continue
                 if fetched:
                     await step([r for records in fetched.values() for r in records])
                     for tp, records in fetched.items():
                         self._pending[tp] = records[-1].offset + 1
                 if self._pending:
                     await self._commit()
+
+    def _read_again(self, fetched: Fetched) -> None:
+        """Rewind the partitions of a dropped batch that are assigned here (still or again)
+        to the batch's first record of each. The new assignment reset their positions to the
+        committed offsets, but a batch gathered across the rebalance may hold records fetched
+        *after* that reset: the position had moved past them, and dropped they were lost (the
+        next commit went beyond them). Records of a partition now owned by another worker are
+        read by it from the committed offset."""
+        consumer = self.consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        for tp, records in fetched.items():
+            if tp in assigned and records:
+                consumer.seek(tp, min(r.offset for r in records))
 
     async def _batch(self, max_records: int, within_s: float) -> Fetched:
         """Records as ``getmany`` returns them, gathered until ``max_records`` or ``within_s``

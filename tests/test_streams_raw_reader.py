@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from fixtures_kafka import commit_offsets, create_topic
 from kafka import KafkaProducer
@@ -125,3 +126,58 @@ def test_a_batch_is_gathered_up_to_max_records_or_for_within_s() -> None:
     assert [r.offset for r in full[TopicPartition("t", 0)]] == [0, 1, 2, 3, 4]
     gathered = asyncio.run(reader._batch(max_records=100_000, within_s=0.2))
     assert 1 < len(gathered[TopicPartition("t", 0)]) < 100_000  # several calls, then the bound
+
+
+async def _read_while_a_reader_joins(bootstrap: str, topic: str, group: str) -> dict[str, list]:
+    """Values 0, 1, … sent to ``topic``'s two partitions every 10 ms for 6 s; reader ``a``
+    gathers 2 s batches from the start, reader ``b`` joins the group after 2 s (a rebalance in
+    the middle of one of ``a``'s batches). Both run until the group committed every value."""
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    readers = {name: RawReader(bootstrap, group, [topic]) for name in seen}
+
+    def step(name: str) -> Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]:
+        async def record(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+            seen[name].extend(int(r.value or b"") for r in records)
+
+        return record
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    tasks = []
+    try:
+        await readers["a"].start()
+        tasks.append(asyncio.create_task(readers["a"].run(step("a"), 100_000, 2.0)))
+        sent = 0
+        for tick in range(600):
+            if tick == 200:
+                await readers["b"].start()
+                tasks.append(asyncio.create_task(readers["b"].run(step("b"), 100_000, 2.0)))
+            await producer.send_and_wait(topic, str(sent).encode(), partition=sent % 2)
+            sent += 1
+            await asyncio.sleep(0.01)
+        ends = {TopicPartition(topic, p): (sent + 1 - p) // 2 for p in range(2)}
+        for _ in range(300):  # until both partitions are committed to their end
+            if await readers["a"].committed(list(ends)) == ends:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await producer.stop()
+        for reader in readers.values():
+            await reader.stop()
+        await asyncio.gather(*tasks)
+    seen["sent"] = list(range(sent))
+    return seen
+
+
+@pytest.mark.kafka
+def test_a_batch_gathered_across_a_rebalance_is_read_again(bootstrap: str, unique: str) -> None:
+    """A reader joins while the other gathers a batch: the batch is dropped (it began before
+    the rebalance), and what it held must be read again — including records its consumer
+    fetched *after* the new assignment (from the committed offset), whose position had
+    already moved past them. They were lost: in the join/leave test of the worker, one
+    ingest batch of ~40 events in 13 raw partitions never reached the group topic (30 Nov)."""
+    create_topic(bootstrap, unique, 2)
+    seen = asyncio.run(_read_while_a_reader_joins(bootstrap, unique, f"{unique}-ingest"))
+    assert seen["a"] and seen["b"], "both readers stepped"
+    lost = sorted(set(seen["sent"]) - set(seen["a"] + seen["b"]))
+    assert not lost, f"{len(lost)} of {len(seen['sent'])} values never stepped: {lost}"
