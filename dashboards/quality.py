@@ -5,6 +5,10 @@
   read as the read-only ``dashboard`` user. Scope, checked on the server: a national user gets
   the national variant or any province's; a province user only its own province's (the
   default when ``province`` is left out); a city user gets 403 (the report has no city variant).
+- ``GET /api/quality/internal?year=Y[&province=P]``: the internal checks (kind ``internal``:
+  entered by province and city users, never counted in the report) of the centers within the
+  user's scope, filtered on the server; a national user may name a province (another user
+  only its own: 403).
 - ``GET /api/quality/options``: years, the provinces and centers the user may choose, the
   rubric and outcome codes (what the page and the form need).
 - ``POST /api/quality/evaluations`` (JSON): one evaluation, validated by the CSV import's own
@@ -26,6 +30,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from clickhouse_driver import Client
@@ -36,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from hotline.reports.csv_import import HEADER, parse_csv
 from hotline.reports.records import ITEM_FIELDS, OUTCOMES, EvaluationRow
 from hotline.reports.report import quality_figures
-from hotline.reports.store import insert_evaluations
+from hotline.reports.store import insert_evaluations, load_evaluations
 from hotline.schemas import QaKind
 from hotline.schemas.qa import RUBRIC
 from hotline.settings import ClickHouseSettings
@@ -116,6 +121,38 @@ def stored_for(user: User, row: EvaluationRow) -> EvaluationRow:
     )
 
 
+def _year(text: str) -> int:
+    """A ``year`` query parameter, or 400 naming what is wrong with it."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise HTTPException(400, "year 须为年份，如 2025") from None
+    if not 2000 <= year <= 2100:
+        raise HTTPException(400, f"year {year} 超出范围")
+    return year
+
+
+def _china(at: datetime) -> str:
+    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def internal_entry(row: EvaluationRow, s: "Services") -> dict[str, Any]:
+    """One internal check as the quality page lists it (times in China time)."""
+    known = row.center_id in s.centers
+    return {
+        "evaluation_id": row.evaluation_id,
+        "center_id": row.center_id,
+        "name": s.centers.get(row.center_id).name if known else row.center_id,
+        "outcome": row.outcome,
+        "outcome_label": OUTCOMES[row.outcome],
+        "total": row.total if row.items is not None else None,
+        "dialled_at": [_china(t) for t in row.tries],
+        "evaluator": row.evaluator,
+        "note": row.note,
+        "entered_at": _china(datetime.fromtimestamp(row.version / 1000, UTC)),
+    }
+
+
 def _json_type(value: Any) -> str:
     """The JSON type of ``value`` in Chinese (for a body field of the wrong type)."""
     if isinstance(value, list):
@@ -183,12 +220,7 @@ def add_quality_routes(
     @app.get("/api/quality")
     def quality(request: Request, user: CurrentUser) -> dict[str, Any]:
         q = request.query_params
-        try:
-            year = int(q.get("year", ""))
-        except ValueError:
-            raise HTTPException(400, "year 须为年份，如 2025") from None
-        if not 2000 <= year <= 2100:
-            raise HTTPException(400, f"year {year} 超出范围")
+        year = _year(q.get("year", ""))
         province = q.get("province") or None
         if user.scope.kind == "city":
             where = scope_label(user.scope)
@@ -204,6 +236,25 @@ def add_quality_routes(
                 raise HTTPException(400, f"{province} 不是省级代码")
         client = s.warehouse.client()
         return quality_figures(client, s.warehouse.database, year, province, registry=s.centers)
+
+    @app.get("/api/quality/internal")
+    def internal(request: Request, user: CurrentUser) -> dict[str, Any]:
+        q = request.query_params
+        year = _year(q.get("year", ""))
+        province = q.get("province") or None
+        if user.scope.kind != "national":
+            own = s.regions.province_of(user.scope.code).code  # and then the scope, below
+            if province not in (None, own):
+                raise HTTPException(403, f"无权查看该省的评价：您的范围是{scope_label(user.scope)}")
+            province = own
+        elif province is not None and s.regions.get(province).level != "province":
+            raise HTTPException(400, f"{province} 不是省级代码")
+        client = s.warehouse.client()
+        rows, _ = load_evaluations(
+            client, s.warehouse.database, (year,), province, kind=QaKind.INTERNAL.value
+        )
+        visible = [r for r in rows if user.scope.allows(r.region_code, s.regions)]
+        return {"year": year, "evaluations": [internal_entry(r, s) for r in visible]}
 
     @app.post("/api/quality/evaluations")
     async def enter_evaluation(request: Request, user: CurrentUser) -> JSONResponse:

@@ -23,7 +23,7 @@ from hotline.dashboards.app import create_app
 from hotline.dashboards.quality import EvaluationWriter, one_row_sheet, reasons
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.reports.csv_import import parse_csv
-from hotline.reports.records import ITEM_FIELDS, EvaluationRow
+from hotline.reports.records import ITEM_FIELDS, OUTCOMES, EvaluationRow
 from hotline.reports.report import quality_figures
 from hotline.reports.store import insert_evaluations, load_evaluations
 from hotline.settings import ClickHouseSettings
@@ -301,3 +301,46 @@ def test_a_scoped_user_cannot_replace_the_national_evaluation(
         (f"internal-320000-{year}-C320100", 2, 0),
         (f"internal-320100-{year}-C320100", 2, 0),
     ]
+
+
+def test_internal_checks_are_listed_within_the_scope_only(
+    nat: TestClient, js: TestClient, nj: TestClient, app
+) -> None:
+    """A province's and a city's own checks are listed back to them (and to the nation), each
+    user seeing only the centers of its scope, filtered on the server."""
+    year = FORM_YEAR + 2
+    entries = ((js, "C320500", 1), (js, "C320100", 2), (nj, "C320100", 1))
+    for client, center, outcome in entries:
+        items = FULL if outcome == 1 else dict.fromkeys(FULL, 0)
+        body = form(center, year=year, outcome=outcome, items=items, note=f"{center} 复核")
+        body["dialled_at"] = f"{year}-06-20 09:30"
+        assert client.post("/api/quality/evaluations", json=body).status_code == 201
+
+    def listed(client: TestClient, **params: object) -> list[tuple]:
+        response = client.get("/api/quality/internal", params={"year": year, **params})
+        assert response.status_code == 200, response.text
+        return sorted(
+            (e["evaluation_id"], e["name"], e["outcome_label"], e["total"])
+            for e in response.json()["evaluations"]
+        )
+
+    suzhou = (f"internal-320000-{year}-C320500", "苏州市12333", OUTCOMES[1], 100)
+    nanjing = [
+        (f"internal-320000-{year}-C320100", "南京市12333", OUTCOMES[2], 0),
+        (f"internal-320100-{year}-C320100", "南京市12333", OUTCOMES[1], 100),
+    ]
+    assert listed(nat) == listed(nat, province="320000") == sorted([suzhou, *nanjing])
+    assert listed(js) == listed(js, province="320000") == sorted([suzhou, *nanjing])
+    assert listed(nj) == nanjing  # not Suzhou's, though its province entered both
+    assert listed(nat, province="110000") == []
+    first = nj.get("/api/quality/internal", params={"year": year}).json()["evaluations"][1]
+    assert first["dialled_at"] == [f"{year}-06-20 09:30"]  # China time, as entered
+    assert first["note"] == "C320100 复核" and first["evaluator"] == "张三"
+    assert nj.get("/api/quality/internal", params={"year": "x"}).status_code == 400
+    other = {"year": year, "province": "110000"}
+    assert js.get("/api/quality/internal", params=other).status_code == 403
+    assert (
+        nat.get("/api/quality/internal", params={"year": year, "province": "320100"}).status_code
+        == 400
+    )
+    assert TestClient(app).get("/api/quality/internal", params={"year": year}).status_code == 401

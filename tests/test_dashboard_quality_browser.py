@@ -1,7 +1,8 @@
 """质量监测 in a real browser (Debian's chromium through Playwright): the province user opens
 the report page (numbers equal quality_figures), enters an evaluation with a score above its
 maximum (the item is marked with the import's reason), corrects it and saves it — as its own
-internal check, the national evaluation of that center untouched."""
+internal check, the national evaluation of that center untouched — and finds it listed under
+the report."""
 
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             assert item.nth(4).inner_text() == f"{figures['items'][0]['pct']:.1f}%"
             checks = page.locator('[data-testid="q-checks"] tbody tr')
             assert checks.count() == len(figures["checks"])
+            assert page.inner_text('[data-testid="q-internal"]') == "无"  # none entered yet
             page.screenshot(path=str(ARTIFACTS / "dashboard-quality-report.png"), full_page=True)
 
             # the form: an item above its maximum is refused with the import's reason
@@ -109,6 +111,20 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             page.wait_for_selector('[data-testid="form-result"] .ok')
             result = page.inner_text('[data-testid="form-result"]')
             assert "总分 99" in result and "不计入全国神秘顾客监测报告" in result
+
+            # back on the report page, the province's own check is listed (not in the report)
+            page.click('a[href="#/quality"]:not([data-testid])')
+            row = page.locator('[data-testid="q-internal"] tbody tr')
+            row.first.wait_for()
+            assert row.count() == 1
+            cells = [row.locator("td").nth(i).inner_text() for i in range(5)]
+            assert cells == [
+                "无锡市12333",
+                f"{YEAR}-06-20 09:30",
+                "1 首次拨通，30秒内转人工",
+                "99",
+                "js",
+            ]
         finally:
             browser.close()
     own, _ = load_evaluations(admin, DB, (YEAR,), "320000", kind="internal")

@@ -89,7 +89,7 @@ class UiWarehouse(StubWarehouse):
         return []
 
     def client(self) -> Any:
-        return None  # for quality_figures, replaced by no_evaluations
+        return None  # for quality_figures and load_evaluations, replaced by stand-ins
 
 
 ALERTS = ("A1", "A2", "A3")
@@ -128,6 +128,7 @@ def warehouse() -> UiWarehouse:
 def base_url(warehouse: UiWarehouse, tmp_path_factory) -> Iterator[str]:
     patch = pytest.MonkeyPatch()
     patch.setattr("hotline.dashboards.quality.quality_figures", no_evaluations)
+    patch.setattr("hotline.dashboards.quality.load_evaluations", lambda *_a, **_k: ([], []))
     app = stub_app(tmp_path_factory.mktemp("ui"), warehouse=warehouse)
     app.state.services.evaluations = object()  # the evaluation form shows (nothing is saved)
     with served(app) as url:

@@ -1,5 +1,6 @@
 // 质量监测: the yearly report's figures (GET /api/quality, the same dict as `hotline report
-// quality`) and the form that enters one evaluation (POST /api/quality/evaluations).
+// quality`), the internal checks of the scope, and the form that enters one evaluation (POST
+// /api/quality/evaluations).
 import { ApiError, get, post } from "./api.js";
 import { chinaTime, el, emptyNote } from "./render.js";
 
@@ -70,11 +71,24 @@ function report(f) {
   ];
 }
 
+// the internal checks of province and city users (GET /api/quality/internal, scope-filtered)
+async function internalChecks(year, province) {
+  const { evaluations } = await get("/api/quality/internal", { year, province });
+  const row = (e) => [e.name, e.dialled_at.join("；"), `${e.outcome} ${e.outcome_label}`, e.total ?? "—", e.evaluator, e.note, e.entered_at];
+  return [
+    el("h3", {}, `${year}年内部质检（省、地市录入，不计入全国监测报告）`),
+    evaluations.length
+      ? simple("q-internal", ["中心", "拨打时间", "接通结果", "总分", "评价人", "备注", "录入时间"], evaluations.map(row))
+      : el("p", { "data-testid": "q-internal" }, "无"),
+  ];
+}
+
 export async function qualityPage(year, province) {
   const o = await loadOptions();
   const links = el("p", {}, el("a", { href: "#/quality/entry", "data-testid": "to-entry" }, "录入评价"));
   if (!o.report) {
-    return [el("h2", {}, "质量监测"), emptyNote("质量监测报告按全国或省出具，地市用户只能录入本市中心的内部质检评价。"), links];
+    return [el("h2", {}, "质量监测"), emptyNote("质量监测报告按全国或省出具，地市用户只能录入本市中心的内部质检评价。"), links,
+      ...await internalChecks(o.year)];
   }
   year = Number(year) || o.year;
   if (!o.national) province = o.provinces[0].code;
@@ -90,6 +104,7 @@ export async function qualityPage(year, province) {
     el("h2", {}, `${f.scope.name}12333服务质量监测 `, el("small", {}, `${f.year}年`)),
     el("p", {}, el("label", { for: "q-year" }, "年度"), " ", years, "　", el("label", { for: "q-province" }, "范围"), " ", places, "　", links),
     ...report(f),
+    ...await internalChecks(year, province),
   ];
 }
 
