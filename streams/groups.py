@@ -455,15 +455,22 @@ class GroupState:
         self.sources_known = False
 
     def expect(self, sources: Iterable[str]) -> None:
-        """The source partitions (``topic:partition``) that have input: one not seen yet is
-        *behind* with no event time, and holds the watermark until its first event (or its
-        release). Without this, the first batch — e.g. the one message of a small partition,
-        read to its end — moved the watermark to its event time, and the partitions seen
-        later could not hold it back (it never moves back): buckets closed early, false
-        sequence gaps, orphans."""
+        """The source partitions (``topic:partition``) that have input, told once after the
+        group was created or (re)loaded: each is *behind* until its next event says otherwise
+        (or the shell releases it). One not seen yet has no event time and holds the
+        watermark until its first event. Without this, the first batch — e.g. the one message
+        of a small partition, read to its end — moved the watermark to its event time, and
+        the partitions seen later could not hold it back (it never moves back): buckets
+        closed early, false sequence gaps, orphans. One seen before the load may have been
+        read to its end then (the meta record says so) and have a backlog now: in live mode
+        a worker restarted after a downtime moved the watermark to the wall clock at its
+        first tick, before ingest forwarded any of the backlog, which was then late."""
         for source in sources:
-            if source not in self.sources:
+            entry = self.sources.get(source)
+            if entry is None:
                 self.sources[source] = [None, BEHIND]  # type: ignore[list-item]
+            else:
+                entry[1] = BEHIND
         self.sources_known = True
         self._watermark()
 

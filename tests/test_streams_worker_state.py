@@ -8,6 +8,7 @@ import base64
 import functools
 import zlib
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from aiokafka import TopicPartition
 from group_driver import WriteLog, drive, in_batches, inbound, write
 from test_streams_reconcile import CENTERS, expected_at, run
 
+from hotline.infra.topics import raw_topic
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
@@ -663,3 +665,80 @@ def test_a_group_back_from_another_worker_is_idle_flushed_again(tmp_path, monkey
     idle_ticks()
     assert worker.stats["idle_flushes"] == 2
     assert not worker.groups[group].calls.states
+
+
+@functools.cache
+def _nanjing_hour() -> tuple:
+    """One hour at Nanjing's center, agents' states included (sequences are gapless)."""
+    config = SimConfig(
+        seed=7, centers=["C320100"], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
+    )
+    sink = MemorySink()
+    simulate(config, sink, Ledger(config.end))
+    return tuple(sink.events)
+
+
+def test_a_group_reloaded_in_live_mode_waits_for_the_backlog_of_its_partitions(
+    tmp_path, monkeypatch
+) -> None:
+    """Found by an audit (30 Nov): a live worker restarted after a downtime reloads its groups
+    from the table, whose meta record says each source partition was read to its end. Its
+    first tick moved the watermark to the wall clock (minus the skew) before ingest forwarded
+    any of the backlog: the backlog's agent events were dead-lettered as late and the holes
+    its uneven reading revealed reported as sequence gaps. Reloaded, a partition with input
+    is behind until its next event says otherwise, and then the wall clock moves the
+    watermark again. No broker: the timer's step and the group are called directly."""
+    worker = Worker(WorkerConfig(app_id="t-live", partitions=3, datadir=tmp_path, stall_s=None))
+    worker.app._consumer = _Consumer(worker)
+    group = "320000"
+    families = {"call": "calls", "survey": "surveys", "ticket": "tickets", "agent": "agents"}
+    events = sorted(_nanjing_hour(), key=lambda e: e.envelope.occurred_at)
+    assert any(e.RECORD_TYPE == "agent.state" for e in events)
+    stop = events[0].envelope.occurred_at + timedelta(minutes=20)
+    wall = events[-1].envelope.occurred_at + timedelta(minutes=20)  # restarted 20 min after
+    offsets: dict = defaultdict(int)
+
+    def forwarded(part: list) -> list[Inbound]:
+        """As ingest forwards a backlog: the first 20 events of each partition, then each
+        partition to its end (its last event not behind)."""
+        parts: dict = defaultdict(list)
+        for e in part:
+            family = families.get(e.RECORD_TYPE.split(".")[0], "qa")
+            tp = (raw_topic(worker.config.kafka, group, family), _partition_of(e, 3))
+            parts[tp].append(Inbound(e, *tp, offsets[tp]))
+            offsets[tp] += 1
+        for items in parts.values():
+            items[:-1] = [replace(i, behind=True) for i in items[:-1]]
+        return [i for items in parts.values() for i in items[:20]] + [
+            i for items in parts.values() for i in items[20:]
+        ]
+
+    state = worker._group(group)
+    state.expect([])
+    state.process(forwarded([e for e in events if e.envelope.occurred_at < stop]))
+    state.dump(worker.state)
+    stopped_at, seen = state.watermark_ms, sorted(state.sources)
+
+    class Reader(_Reader):
+        async def end_offsets(self, tps: list[TopicPartition]) -> dict:
+            return {tp: 10 if f"{tp.topic}:{tp.partition}" in seen else 0 for tp in tps}
+
+    class Wall(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return wall
+
+    worker.reader = Reader()  # type: ignore[assignment]
+    monkeypatch.setattr("hotline.streams.app.datetime", Wall)
+    worker.groups.clear()  # the restart: rebuilt from the table
+    asyncio.run(worker._advance_groups())  # the first tick, before any of the backlog
+    reloaded = worker.groups[group]
+    backlog = forwarded([e for e in events if e.envelope.occurred_at >= stop])
+    outs = [reloaded.process(backlog[i : i + 300]) for i in range(0, len(backlog), 300)]
+    late = [r.event.RECORD_TYPE for o in outs for r, _ in o.rejected]
+    gaps = [g["first_missing"] for o in outs for g in o.gaps]
+    assert (len(late), len(gaps)) == (0, 0)  # were 746 agent events and 133 gaps
+    assert reloaded.watermark_ms is not None and reloaded.watermark_ms >= stopped_at
+    asyncio.run(worker._advance_groups())  # caught up: the wall clock rules again
+    assert reloaded.watermark_ms == int((wall - timedelta(minutes=10)).timestamp() * 1000)
+
