@@ -15,7 +15,12 @@ group's heartbeats go on meanwhile), right after Faust built the offsets to read
 (``Recovery._build_offsets``, faust-streaming 0.15.3, pinned). Faust gives that call the
 broker request timeout (90 s by default) and stops its recovery service when it runs out, so
 the bulk read stops after :data:`_BUDGET` of it and leaves the rest to Faust, as it does on
-any error; so are messages after the highwater, if any.
+any error; so are messages after the highwater, if any. A rebalance that begins during the
+bulk read (Faust signals ``signal_recovery_start`` after revoking partitions and filtering
+``active_offsets``) stops it before it applies anything more: applied after that, a batch of a
+revoked partition put its offset back into ``active_offsets``, where it would outlive the
+partition's recovered keys (a memory store drops them) and make a later recovery of it start
+there instead of at the beginning.
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ class BulkRecovery(Recovery):
             progress_at = time.monotonic()
             while ranges and (now := time.monotonic()) < deadline and now - progress_at < _STUCK_S:
                 batches = await reader.getmany(timeout_ms=1000, max_records=_MAX_RECORDS)
+                if self.signal_recovery_start.is_set():
+                    break  # another rebalance began meanwhile: its recovery starts over
                 for atp, records in batches.items():
                     tp = TP(atp.topic, atp.partition)
                     if tp in ranges and (mine := [r for r in records if r.offset <= ranges[tp]]):
