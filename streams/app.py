@@ -778,6 +778,8 @@ class Worker:
         if self.app.rebalancing:
             return
         await self._watch_for_a_stall()
+        if self.app.rebalancing:  # began while the stall watch asked the broker: next tick
+            return
         assigned = self._assigned()
         n = self.config.partitions
         for group in list(self.groups):

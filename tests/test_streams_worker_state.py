@@ -742,3 +742,30 @@ def test_a_group_reloaded_in_live_mode_waits_for_the_backlog_of_its_partitions(
     asyncio.run(worker._advance_groups())  # caught up: the wall clock rules again
     assert reloaded.watermark_ms == int((wall - timedelta(minutes=10)).timestamp() * 1000)
 
+
+def test_a_rebalance_during_the_stall_watch_ends_the_tick(tmp_path) -> None:
+    """Found by a code audit (30 Nov): the timer's step went on after its stall watch asked
+    the broker, even when a rebalance began meanwhile; it would load again the groups the
+    revocation had just dropped and write their state for a partition another worker may
+    own next."""
+    worker = Worker(WorkerConfig(app_id="t-stall-watch", partitions=3, datadir=tmp_path))
+    worker.app._consumer = _Consumer(worker)
+    worker.reader = _Reader()  # type: ignore[assignment]
+    group = "330000"
+    state = worker._group(group)
+    state.process([inbound(e, i, default_codec()) for i, e in enumerate(_all_events()[:50])])
+    state.dump(worker.state)
+    everything = {TopicPartition(worker.internal.get_topic_name(), p) for p in range(3)}
+
+    async def a_rebalance_begins() -> None:
+        worker.app.rebalancing = True
+        await worker._revoked(None, everything)
+
+    async def nothing_to_deliver() -> None:  # no producer: outputs stay queued
+        return None
+
+    worker._deliver = nothing_to_deliver  # type: ignore[method-assign]
+    worker._watch_for_a_stall = a_rebalance_begins  # type: ignore[method-assign]
+    asyncio.run(worker._advance_groups())
+    assert worker.groups == {}
+
