@@ -153,6 +153,20 @@ class GroupTable(faust.Table):
     def partition_for_key(self, key: Any) -> int | None:
         return group_partition(str(key).partition("|")[0], self.partitions)
 
+    async def on_recovery_completed(self, active_tps: set[Any], standby_tps: set[Any]) -> None:
+        """After a rebalance's recovery, also forget the keys of the partitions no longer
+        assigned that the worker wrote itself (:class:`ChangelogWriter` writes the store
+        directly): the memory store forgets only the keys it recovered. Kept, they outlived
+        the partition; if it came back after its tombstones were compacted away (a day after
+        the other worker deleted them), its recovery could not delete them, and stale state —
+        an open call the other worker had closed — was loaded again."""
+        await self.data.on_recovery_completed(active_tps, standby_tps)
+        mine = {tp.partition for tp in active_tps}
+        store = self.data
+        for key in [k for k in store if self.partition_for_key(k) not in mine]:
+            del store[key]  # the store only: no changelog record
+        await self.call_recover_callbacks()
+
 
 def _snapshot_dict(s: Snapshot) -> dict[str, Any]:
     return {

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import TopicPartition
+from faust.types import TP
 from group_driver import WriteLog, drive, in_batches, inbound, write
 from test_streams_reconcile import CENTERS, expected_at, run
 
@@ -769,3 +770,21 @@ def test_a_rebalance_during_the_stall_watch_ends_the_tick(tmp_path) -> None:
     asyncio.run(worker._advance_groups())
     assert worker.groups == {}
 
+
+def test_recovery_forgets_the_keys_the_worker_wrote_for_partitions_it_lost(tmp_path) -> None:
+    """Found by a code audit (30 Nov): the memory store forgets, after a rebalance's
+    recovery, the keys of lost partitions that it recovered, but not those the worker wrote
+    itself (ChangelogWriter writes the store directly). They outlived the partition, and if it
+    came back after the other owner's tombstones were compacted away, its recovery could not
+    delete them: stale state loaded again. No broker: the table's own callback is called."""
+    worker = Worker(WorkerConfig(app_id="t-forget", partitions=3, datadir=tmp_path))
+    groups = ["330000", "320000", "460000", "660000", NATIONAL_GROUP]
+    for g in groups:
+        worker.state[f"{g}|m"] = {"wm": 1}
+    kept = group_partition("330000", 3)
+    changelog = worker.table.changelog_topic.get_topic_name()
+    asyncio.run(worker.table.on_recovery_completed({TP(changelog, kept)}, set()))
+    assert sorted(worker.table.data) == sorted(
+        f"{g}|m" for g in groups if group_partition(g, 3) == kept
+    )
+    assert len(worker.table.data) < len(groups)  # some groups live in the other partitions
