@@ -838,6 +838,8 @@ class Worker:
                 caught_up = await self._caught_up()
                 if self.app.rebalancing or self.groups.get(group) is not state:
                     break  # revoked while asking the broker: leave it to the next tick
+            if self.last_input.get(group, now) > now:
+                flushable = False  # a step took input for it while the tick asked the broker
             if flushable and caught_up and (point := state.flush_point()) is not None:
                 out = state.advance(point)
                 self.flushed.add(group)

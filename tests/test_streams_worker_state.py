@@ -788,3 +788,45 @@ def test_recovery_forgets_the_keys_the_worker_wrote_for_partitions_it_lost(tmp_p
         f"{g}|m" for g in groups if group_partition(g, 3) == kept
     )
     assert len(worker.table.data) < len(groups)  # some groups live in the other partitions
+
+
+def test_a_group_that_took_input_while_the_tick_asked_the_broker_is_not_flushed(
+    tmp_path, monkeypatch
+) -> None:
+    """Found by a code audit (30 Nov): replay mode decided that a group was idle before it
+    asked the broker whether the input was all processed, and flushed it after the answer
+    even when a groups step had taken new input for it meanwhile — closing its calls early,
+    their later events orphans. No broker: the answer comes with a step's input."""
+    worker = Worker(
+        WorkerConfig(
+            app_id="t-idle-race",
+            partitions=3,
+            datadir=tmp_path,
+            wall_clock_skew_s=None,  # replay mode
+            idle_flush_s=4,
+            stall_s=None,
+        )
+    )
+    worker.app._consumer = _Consumer(worker)
+    worker.reader = _Reader()  # type: ignore[assignment]
+    clock = [1000.0]
+    monkeypatch.setattr("hotline.streams.app.time.monotonic", lambda: clock[0])
+    group = "330000"
+    state = worker._group(group)
+    state.process([inbound(e, i, default_codec()) for i, e in enumerate(_all_events()[:50])])
+    state.expect([])
+    worker.last_input[group] = clock[0]
+
+    async def a_step_meanwhile() -> bool:
+        clock[0] += 1
+        worker.last_input[group] = clock[0]  # what _process does for the group's input
+        return True
+
+    async def nothing() -> None:
+        return None
+
+    worker._caught_up = a_step_meanwhile  # type: ignore[method-assign]
+    worker._deliver = nothing  # type: ignore[method-assign]
+    clock[0] += 300  # idle for the flush's bound, as far as the tick knows when it starts
+    asyncio.run(worker._advance_groups())
+    assert worker.stats["idle_flushes"] == 0 and group not in worker.flushed
