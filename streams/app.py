@@ -106,6 +106,9 @@ _BUNDLE_SNAPSHOTS = 500
 """Province snapshots per message to the national group (about 250 bytes each)."""
 _DECODED_MAX = 20_000
 """Decoded events kept for the groups agent (:attr:`Worker._decoded`)."""
+_START_TRIES = 5
+_START_PAUSE_S = 1.0
+"""Asking the group's committed offsets after a rebalance (:meth:`Worker._starts`)."""
 RECOVERY_SAMPLE_S = 0.2
 """Seconds between two looks at the state table's recovery (:class:`RecoveryLog`)."""
 
@@ -443,13 +446,7 @@ class Worker:
         skipped, read from Kafka (:mod:`hotline.streams.continuity`)."""
         continuity = self.continuity
         if unknown := continuity.unknown(ev.message.tp for ev in events):
-            starts: dict[Any, int] = {}
-            try:
-                starts.update(await self._committed(unknown))
-                if never := [tp for tp in unknown if tp not in starts]:  # nothing committed
-                    starts.update(await self.app.consumer.earliest_offsets(*never))
-            except Exception as exc:  # the broker busy (a rebalance): start at the first seen
-                log.warning("committed offsets not known (%r): checking from this batch", exc)
+            starts = await self._starts(unknown)
             for tp in unknown:
                 continuity.start(tp, starts.get(tp))
         out: list[Message] = []
@@ -470,6 +467,26 @@ class Worker:
             out.append(msg)
             continuity.processed(msg.tp, msg.offset)
         return out
+
+    async def _starts(self, tps: list[Any]) -> dict[Any, int]:
+        """Where the groups stage resumes ``tps``: the group's committed offsets, or the
+        earliest where nothing was committed. Asked up to :data:`_START_TRIES` times (the
+        broker busy in a rebalance), then the step fails and the worker exits (70): going on
+        without them left the first messages after a rebalance unchecked — where Faust was
+        seen to skip offsets — and the restart resumes from the commit, exactly."""
+        attempt = 1
+        while True:
+            try:
+                starts = await self._committed(tps)
+                if never := [tp for tp in tps if tp not in starts]:  # nothing committed
+                    starts.update(await self.app.consumer.earliest_offsets(*never))
+                return starts
+            except Exception as exc:
+                if attempt == _START_TRIES:
+                    raise
+                log.warning("committed offsets not known (%r): asking again", exc)
+                attempt += 1
+                await asyncio.sleep(_START_PAUSE_S)
 
     def _behind(self, topic: str, partition: int, offset: int) -> bool:
         """Whether the partition had more messages after ``offset`` when it was fetched (its

@@ -112,15 +112,28 @@ def test_the_missed_reader_reads_a_range_of_one_partition(bootstrap: str, unique
     assert all(m.tp == TP(topic, 0) and m.timestamp > 0 for m in got)
 
 
-def test_without_the_committed_offsets_a_step_checks_from_its_first_message(tmp_path) -> None:
-    worker = Worker(WorkerConfig(app_id="t-gaps-busy", partitions=3, datadir=tmp_path))
-    reader = Reader()
-    worker.missed = reader  # type: ignore[assignment]
+def test_a_step_fails_when_the_committed_offsets_stay_unknown(tmp_path, monkeypatch) -> None:
+    """Found by a code audit (30 Nov): when the committed offsets could not be asked (the
+    broker busy in a rebalance), the step went on checking from its own first message — the
+    very place where Faust was seen to skip offsets, then committed past them. It now asks
+    again, and after the last try the step fails (the worker exits 70 and its restart resumes
+    from the commit); a later answer is used as usual."""
+    worker = Worker(WorkerConfig(app_id="t-starts", partitions=3, datadir=tmp_path))
+    worker.missed = Reader()  # type: ignore[assignment]
+    monkeypatch.setattr("hotline.streams.app._START_PAUSE_S", 0.0)
+    answers: list[Any] = [RuntimeError("coordinator busy")] * 5
 
-    async def busy(tps: list[Any]) -> dict[Any, int]:
-        raise RuntimeError("coordinator loading")
+    async def committed_offsets(tps: list[Any]) -> dict[Any, int]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return {tp: answer for tp in tps}
 
-    worker._committed = busy  # type: ignore[method-assign]
-    events = [SimpleNamespace(message=_message(A, o)) for o in (7, 9)]
+    worker._committed = committed_offsets  # type: ignore[method-assign]
+    events = [SimpleNamespace(message=_message(A, o)) for o in (5, 6)]
+    with pytest.raises(RuntimeError, match="coordinator busy"):
+        asyncio.run(worker._without_gaps(events))  # type: ignore[arg-type]
+    assert answers == []
+    answers[:] = [RuntimeError("coordinator busy"), 3]
     got = asyncio.run(worker._without_gaps(events))  # type: ignore[arg-type]
-    assert [m.offset for m in got] == [7, 8, 9] and reader.asked == [(A, 8, 9)]
+    assert [m.offset for m in got] == [3, 4, 5, 6]  # 3 and 4 read from Kafka
