@@ -26,9 +26,11 @@ from hotline.schemas.types import (
     Bool,
     Bytes,
     Count,
+    Count32,
     Id,
     Int,
     Millis,
+    Millis32,
     RegionCode,
     SnapshotRegionCode,
     Text,
@@ -72,8 +74,8 @@ class CallRecord(Record):
     survey_result: SurveyResult | None = None
     closed_by_timeout: Bool = False
     """True when the record was closed by the assembly timeout instead of a call.ended."""
-    short_abandon_threshold_ms: Millis = 5_000
-    service_level_threshold_ms: Millis = 30_000
+    short_abandon_threshold_ms: Millis32 = 5_000
+    service_level_threshold_ms: Millis32 = 30_000
     version: Count = 0
     self_service_kind: SelfServiceKind | None = None
     """What the IVR served when ``self_served`` (its bucket's business line); added in v2."""
@@ -95,8 +97,8 @@ class TicketRecord(Record):
     due_at: UtcMillis
     resolved_at: UtcMillis | None = None
     closed_at: UtcMillis | None = None
-    callbacks: Count = 0
-    reopens: Count = 0
+    callbacks: Count32 = 0
+    reopens: Count32 = 0
     on_time: Bool | None = None
     """Resolved by ``due_at``; null while unresolved."""
     overdue: Bool = False
@@ -248,7 +250,7 @@ class QueueSnapshot(Record):
     region_code: RegionCode
     """The center's home region."""
     as_of: UtcMillis
-    waiting: Count
+    waiting: Count32
     longest_wait_ms: Millis = 0
     """How long the longest-waiting of them has waited at ``as_of`` (0 when none waits)."""
 

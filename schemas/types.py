@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, Field, Strict
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+UINT32_MAX = 2**32 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 #: GB/T 2260 code: 2 digits province (a real province prefix, 66 for the XPCC), 2 city, 2 county.
@@ -51,6 +52,9 @@ Long = Annotated[int, Strict(), Field(ge=LONG_MIN, le=LONG_MAX)]
 SchemaVersion = Annotated[int, Strict(), Field(ge=1, le=INT_MAX)]
 Count = Annotated[int, Strict(), Field(ge=0, le=LONG_MAX)]
 Millis = Annotated[int, Strict(), Field(ge=0, le=LONG_MAX)]
+# a count or duration the warehouse keeps in a UInt32 column (``hotline.max`` 4294967295)
+Count32 = Annotated[int, Strict(), Field(ge=0, le=UINT32_MAX)]
+Millis32 = Annotated[int, Strict(), Field(ge=0, le=UINT32_MAX)]
 Bool = Annotated[bool, Strict()]
 Text = Annotated[str, Strict()]
 Bytes = Annotated[bytes, Strict()]

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
 from hotline.schemas import TicketCategory
+from hotline.schemas.types import UINT32_MAX
 
 __all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig", "streams_config_from_env"]
 
@@ -74,8 +75,13 @@ class StreamsConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    short_abandon_ms: int = Field(5_000, ge=0, description="abandoned below this is short")
-    service_level_ms: int = Field(30_000, ge=0, description="answered within this is in SL")
+    # every call record carries both; the warehouse keeps them as UInt32
+    short_abandon_ms: int = Field(
+        5_000, ge=0, le=UINT32_MAX, description="abandoned below this is short"
+    )
+    service_level_ms: int = Field(
+        30_000, ge=0, le=UINT32_MAX, description="answered within this is in SL"
+    )
     call_horizon: timedelta = Field(
         timedelta(hours=2), description="a call still open this long after offered is closed"
     )

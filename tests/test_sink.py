@@ -470,9 +470,14 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     caplog.set_level(logging.INFO, logger="hotline.sinks.sink")
     good = CODEC.encode_model(_call(1, 2))
     bad_region = CODEC.encode("call.record", {**_call(2, 2).to_avro(), "region_code": "999999"})
+    # fits the Avro long but not the UInt32 column: used to stop the sink at every restart
+    too_long = CODEC.encode(
+        "call.record", {**_call(3, 2).to_avro(), "service_level_threshold_ms": 2**32}
+    )
     messages = [
         ("call_records", b"\x00not avro at all"),
         ("call_records", bad_region),
+        ("call_records", too_long),
         ("call_records", good),
         ("alerts", good),  # a call record is fine, but on the alerts topic it is routed anyway
     ]
@@ -483,22 +488,23 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     with SinkThread(settings, config) as sink:
         wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
         wait_for(
-            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 2,
+            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 3,
             30,
             "dead letters",
         )
-        assert sink.stats.dead_letters == 2
+        assert sink.stats.dead_letters == 3
         wait_for(lambda: sink.stats.committed == len(messages), 30, "the commit")
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sink: ")]
-    assert progress and progress[-1].startswith("sink: 4 messages committed (")
-    assert progress[-1].endswith("2 dead letters, 0 retries since start")
+    assert progress and progress[-1].startswith("sink: 5 messages committed (")
+    assert progress[-1].endswith("3 dead letters, 0 retries since start")
     rows = admin.execute(
         f"SELECT reason, error_type, error_detail, base64Decode(original_base64), stage "
-        f"FROM {DATABASE}.dead_letters ORDER BY reason DESC"
+        f"FROM {DATABASE}.dead_letters ORDER BY reason DESC, error_detail"
     )
     assert rows[0][0] == "undecodable" and rows[0][1] == "CodecError"
     assert rows[0][3] == "\x00not avro at all"
     assert rows[1][0] == "invalid" and "region_code" in rows[1][2]
+    assert rows[2][0] == "invalid" and "service_level_threshold_ms" in rows[2][2]
     assert {r[4] for r in rows} == {"sinks.clickhouse"}
     assert admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL") == [(1,)]
     # Committed past: the group's offsets are at the end of every partition it read.

@@ -62,6 +62,8 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
     ("name", "value", "problem"),
     [
         ("HOTLINE_STREAMS__SERVICE_LEVEL_MS", "30s", "valid integer"),
+        # every call record carries it, and the warehouse keeps it as UInt32
+        ("HOTLINE_STREAMS__SERVICE_LEVEL_MS", str(2**32), "less than or equal to 4294967295"),
         ("HOTLINE_STREAMS__ALERTS__RATES__CONNECTION", "90", "less than or equal to 1"),
         ("HOTLINE_STREAMS__SERVICE_LEVEL", "30000", "Extra inputs are not permitted"),
     ],
