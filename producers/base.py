@@ -8,8 +8,8 @@ Lifecycle of a delivery sink (:class:`~hotline.producers.delivery.KafkaEventSink
     sink.close()            # flush, then release the producer and the spool lock
 
 ``emit`` never drops an event silently: it is sent, spooled, or dead-lettered locally with its
-reason (:class:`RefusedEvent`). It raises :class:`SpoolFull` (backpressure) when Kafka is away
-and the spool has reached its limit.
+reason (:class:`RefusedEvent`, or Kafka refused it: ``delivery.REFUSALS``). It raises
+:class:`SpoolFull` (backpressure) when Kafka is away and the spool has reached its limit.
 
 Errors::
 

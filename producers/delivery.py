@@ -12,20 +12,29 @@ of the event's province and family (:func:`hotline.infra.topics.raw_topic`), and
 partition under idempotence). The sink is in one of two modes:
 
 - *direct*: records go to the producer; their futures are kept in send order. A record not
-  acknowledged after ``outage_after_s``, a failed send, or a retriable error after the
-  producer's own retries means Kafka is away: the producer is closed at once and every record
-  it had not acknowledged is written to the spool *in send order*, then the sink spools.
+  acknowledged after ``outage_after_s``, a failed send, or a failure other than a refusal
+  (below) means Kafka is away: the producer is closed at once and every record it had not
+  acknowledged is written to the spool *in send order*, then the sink spools.
 - *spooling*: new records are appended to the spool behind the older ones (fsync per
   ``spool_batch`` records and on :meth:`~KafkaEventSink.flush`), so order is kept. Every
   ``probe_interval_s`` the sink tries Kafka; once it answers, the spool is drained oldest
-  first, ``drain_batch`` records at a time, each step flushed and fully acknowledged before
-  the spool's cursor moves past it. An empty spool switches back to direct mode.
+  first, ``drain_batch`` records at a time; the cursor moves past the records of a step that
+  are acknowledged or refused, up to the first that is neither. An empty spool switches back
+  to direct mode.
+
+A record Kafka *refuses* (:data:`REFUSALS`: too large, invalid, a topic it may not write;
+retrying cannot change the answer) is dead-lettered with the reason, counted in
+:attr:`~KafkaEventSink.refused` and skipped, in both modes, so the records behind it go on.
+kafka-python fails the other records of a refused record's batch with a bare ``KafkaError``:
+no refusal, so they are sent again (a drain step sends them once more, each alone; in direct
+mode they go through the spool, as in an outage).
 
 A sink opened on a non-empty spool (left by an earlier process) starts by draining it.
 
 Delivery is at-least-once with duplicates limited to what idempotence cannot see: a record
 whose request reached the broker but whose acknowledgement was lost when the producer was
-closed for an outage, or a crash between Kafka's acknowledgement of a drain step and the
+closed for an outage, a record acknowledged behind the first unacknowledged one of a drain
+step an outage cut short, or a crash between Kafka's acknowledgement of a drain step and the
 cursor's fsync. Each carries its ``event_id``; the stream's assemble stage drops duplicates.
 """
 
@@ -44,8 +53,17 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
-from kafka.producer.future import FutureRecordMetadata
+from kafka.errors import (
+    InvalidRecordError,
+    InvalidTimestampError,
+    InvalidTopicError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+)
+from kafka.future import Future
 
 from hotline.errors import InvalidInput
 from hotline.infra.topics import raw_topic
@@ -59,6 +77,7 @@ from hotline.settings import KafkaSettings
 
 __all__ = [
     "FAMILIES",
+    "REFUSALS",
     "DeadLetterLog",
     "KafkaEventSink",
     "Preparer",
@@ -79,6 +98,19 @@ FAMILIES: dict[str, str] = {
     "qa": "qa",
 }
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
+
+#: Errors by which Kafka refuses one record for what it is (its size, content, time stamp or
+#: topic): sending it again cannot succeed, so it is dead-lettered. Every other error, retriable
+#: or not (no broker, a fenced producer, a refused batch-mate), counts as an outage: the record
+#: is spooled and sent again, so nothing good is dropped.
+REFUSALS: tuple[type[KafkaError], ...] = (
+    InvalidRecordError,
+    InvalidTimestampError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 
 def family_of(record_type: str) -> str:
@@ -261,6 +293,23 @@ def abandon(producer: KafkaProducer) -> None:
         producer._closed = True
 
 
+def _send(producer: KafkaProducer, record: OutboundRecord) -> Future:
+    """Hand ``record`` to ``producer``; a refusal ``send`` raises comes back as a failed future.
+
+    Other ``KafkaError`` s (Kafka away) are raised.
+    """
+    try:
+        return producer.send(
+            record.topic, value=record.value, key=record.key, headers=list(record.headers)
+        )
+    except REFUSALS as exc:  # kafka-python checks max_request_size before sending
+        return Future().failure(exc)
+
+
+def _refused(future: Future) -> bool:
+    return future.failed() and isinstance(future.exception, REFUSALS)
+
+
 def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
     """Why no bootstrap address accepts a TCP connection, one line per address; empty as soon
     as one does (a cheap probe, before the Kafka clients' own retries)."""
@@ -314,7 +363,7 @@ class KafkaEventSink:
         self.outages = 0
         self.refused: Counter[str] = Counter()
         self._producer: KafkaProducer | None = None
-        self._inflight: deque[tuple[OutboundRecord, FutureRecordMetadata, float]] = deque()
+        self._inflight: deque[tuple[OutboundRecord, Future, float]] = deque()
         self._buffer: list[OutboundRecord] = []
         self._since_reap = 0
         self._last_reap = 0.0
@@ -358,9 +407,7 @@ class KafkaEventSink:
             self._enter_outage([record], "no producer")
             return
         try:
-            future = producer.send(
-                record.topic, value=record.value, key=record.key, headers=list(record.headers)
-            )
+            future = _send(producer, record)
         except KafkaError as exc:
             self._enter_outage([record], f"send failed: {exc}")
             return
@@ -430,18 +477,25 @@ class KafkaEventSink:
                     self._enter_outage([], f"unacknowledged after {now - sent_at:.1f} s")
                 return
             if future.failed():
-                exc = future.exception
-                if isinstance(exc, KafkaError) and not exc.retriable:
+                if _refused(future):
                     inflight.popleft()
-                    reason = f"kafka refused the record: {type(exc).__name__}: {exc}"
-                    self.refused[type(exc).__name__] += 1
-                    event_id = (record.header("event_id") or b"").decode()
-                    self.dead_letters.write({"envelope": {"event_id": event_id}}, reason)
+                    self._dead_letter(record, future.exception)
                     continue
-                self._enter_outage([], f"send failed after retries: {exc!r}")
+                self._enter_outage([], f"send failed after retries: {future.exception!r}")
                 return
             inflight.popleft()
             self.sent += 1
+
+    def _dead_letter(self, record: OutboundRecord, exc: BaseException) -> None:
+        """Count and dead-letter a record Kafka refused (one of :data:`REFUSALS`)."""
+        event_id = (record.header("event_id") or b"").decode()
+        event_type = (record.header("event_type") or b"").decode()
+        self.refused[type(exc).__name__] += 1
+        reason = f"kafka refused the record: {type(exc).__name__}: {exc}"
+        self.dead_letters.write(
+            {"envelope": {"event_id": event_id, "event_type": event_type}}, reason
+        )
+        log.warning("%s %s dead-lettered: %s", event_type, event_id, reason)
 
     def _enter_outage(self, newest: list[OutboundRecord], why: str) -> None:
         """Close the producer now, spool its unacknowledged records in order, then spool."""
@@ -479,7 +533,7 @@ class KafkaEventSink:
             return None
 
     def _try_drain(self) -> bool:
-        """Send the spool oldest first, each step acknowledged before it is committed."""
+        """Send the spool oldest first; a step's records leave it once acknowledged or refused."""
         self._spool_buffer()
         self._next_probe = self._clock() + self.config.probe_interval_s
         producer = self._producer or self._connect()
@@ -488,36 +542,44 @@ class KafkaEventSink:
         self._producer = producer
         while len(self.spool):
             records, ends = self.spool.read(self.config.drain_batch)
-            futures = []
-            try:
-                for record in records:
-                    futures.append(
-                        producer.send(
-                            record.topic,
-                            value=record.value,
-                            key=record.key,
-                            headers=list(record.headers),
-                        )
-                    )
-                producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
-            except KafkaError as exc:
-                log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))
-                self._drop_producer()
-                return False
-            acked = next(
-                (i for i, f in enumerate(futures) if not (f.is_done and f.succeeded())),
-                len(futures),
-            )
-            if acked:  # the acknowledged prefix leaves the spool even if a later one failed
-                self.spool.commit(ends[acked - 1], acked)
-                self.sent += acked
-            if acked < len(futures):
-                log.info("drain step failed (%r); retrying later", futures[acked].exception)
+            futures = self._send_step(producer, records)
+            if any(_refused(f) for f in futures):  # it failed its batch-mates: each alone again
+                for i, future in enumerate(futures):
+                    if future.failed() and not _refused(future):
+                        again = self._send_step(producer, [records[i]])
+                        futures[i] = again[0] if again else future
+                        if not (futures[i].succeeded() or _refused(futures[i])):
+                            break
+            done = 0
+            for record, future in zip(records, futures, strict=False):
+                if future.succeeded():
+                    self.sent += 1
+                elif _refused(future):
+                    self._dead_letter(record, future.exception)
+                else:
+                    break
+                done += 1
+            if done:  # the settled prefix leaves the spool even if a later record failed
+                self.spool.commit(ends[done - 1], done)
+            if done < len(records):
+                why = futures[done].exception if done < len(futures) else "not sent"
+                log.info("drain step failed (%r); retrying later", why)
                 self._drop_producer()
                 return False
         log.info("spool %s drained; sending directly again", self.spool.path)
         self._spooling = False
         return True
+
+    def _send_step(self, producer: KafkaProducer, records: list[OutboundRecord]) -> list[Future]:
+        """Send and flush ``records``; their futures, fewer if a send raised (Kafka away)."""
+        futures: list[Future] = []
+        try:
+            for record in records:
+                futures.append(_send(producer, record))
+            producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+        except KafkaError as exc:
+            log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))
+        return futures
 
     def _drop_producer(self) -> None:
         if self._producer is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -11,10 +12,18 @@ from pathlib import Path
 import pytest
 from fixtures_kafka import ROOT, free_port, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import (
+    InvalidRecordError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+)
+from kafka.future import Future
 
 from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
 from hotline.infra.topics import ensure_topics, topic_layout
-from hotline.producers.base import DeliveryConfig, RefusedEvent, Sequencer
+from hotline.producers import delivery
+from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent, Sequencer
 from hotline.producers.delivery import KafkaEventSink, Preparer, caller_problem, family_of
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
 from hotline.schemas import KEY_FIELDS, CallOffered, Event, default_codec
@@ -85,6 +94,143 @@ def test_refused_events_are_dead_lettered_locally_while_kafka_is_away(tmp_path: 
     lines = (tmp_path / "p-away" / "dead_letters.jsonl").read_text()
     assert "phone number in clear" in lines and "13800138000" not in lines
     assert sink.spooled == 1
+
+
+# -- records Kafka refuses (a fake producer, no broker) --------------------------------------
+
+
+class FakeKafka:
+    """kafka-python's producer as the sink uses it; each flush sends what is pending.
+
+    A value starting with ``big`` makes ``send`` raise ``MessageSizeTooLargeError`` (its
+    ``max_request_size`` check); ``bad`` is refused by the broker (``InvalidRecordError``), and,
+    as in kafka-python, the other records of its batch (same key here) fail with a bare
+    ``KafkaError``. While not ``up`` nothing answers and futures expire.
+    """
+
+    def __init__(self) -> None:
+        self.up = True
+        self.written: list[bytes] = []
+        self._pending: list[tuple[OutboundRecord, Future]] = []
+
+    def send(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Future:
+        if value.startswith(b"big"):
+            raise MessageSizeTooLargeError(f"The message is {len(value)} bytes when serialized")
+        future = Future()
+        self._pending.append((OutboundRecord(topic, key, value, tuple(headers)), future))
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        pending, self._pending = self._pending, []
+        refused = {r.key for r, _ in pending if r.value.startswith(b"bad")}
+        for record, future in pending:
+            if not self.up:
+                future.failure(KafkaTimeoutError("Expiring 1 record(s): delivery timeout"))
+            elif record.value.startswith(b"bad"):
+                future.failure(InvalidRecordError("record refused by the broker"))
+            elif record.key in refused:
+                future.failure(KafkaError("part of a batch which had invalid records"))
+            else:
+                self.written.append(record.value)
+                future.success(None)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._pending = []
+
+
+@pytest.fixture
+def kafka(monkeypatch: pytest.MonkeyPatch) -> FakeKafka:
+    fake = FakeKafka()
+    monkeypatch.setattr(delivery, "reachable", lambda *_args, **_kw: fake.up)
+    monkeypatch.setattr(delivery, "new_producer", lambda *_args, **_kw: fake)
+    return fake
+
+
+def record(value: bytes, key: bytes = b"C1") -> OutboundRecord:
+    headers = (("event_type", b"call.offered"), ("event_id", value))
+    return OutboundRecord("hotline.raw.320000.calls", key, value, headers)
+
+
+def dead_letters(spool_root: Path) -> list[tuple[str, str]]:
+    path = spool_root / "p1" / "dead_letters.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(line["event_id"], line["reason"]) for line in lines]
+
+
+def test_a_record_too_large_to_send_is_dead_lettered_and_the_rest_go_on(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
+    for value in (b"a", b"big", b"b", b"c"):
+        sink.emit_record(record(value))
+    sink.flush()
+    assert not sink.spooling and sink.outages == 0
+    assert kafka.written == [b"a", b"b", b"c"] and sink.sent == 3
+    assert sink.refused == Counter({"MessageSizeTooLargeError": 1})
+    [(event_id, reason)] = dead_letters(tmp_path)
+    assert event_id == "big" and "MessageSizeTooLargeError" in reason
+    sink.close()
+
+
+@pytest.mark.parametrize(
+    ("refused", "kind"), [(b"big", "MessageSizeTooLargeError"), (b"bad", "InvalidRecordError")]
+)
+def test_a_record_refused_while_draining_is_dead_lettered_and_the_spool_moves_on(
+    tmp_path: Path, kafka: FakeKafka, refused: bytes, kind: str
+) -> None:
+    kafka.up = False
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
+    assert sink.spooling
+    sink.emit_record(record(b"a"))
+    sink.emit_record(record(refused, key=b"C2"))  # alone in its batch
+    sink.emit_record(record(b"b"))
+    sink.emit_record(record(b"c"))
+    sink.flush()
+    kafka.up = True
+    for _ in range(3):  # a stuck spool would send b and c again on each try
+        sink.drain()
+    assert kafka.written == [b"a", b"b", b"c"] and sink.sent == 3
+    assert not sink.spooling and len(sink.spool) == 0
+    assert sink.refused == Counter({kind: 1})
+    [(event_id, reason)] = dead_letters(tmp_path)
+    assert event_id == refused.decode() and kind in reason
+    sink.close()
+
+
+@pytest.mark.parametrize("spooling", [False, True], ids=["direct", "spooling"])
+def test_the_batch_mates_of_a_refused_record_are_sent_again_not_dead_lettered(
+    tmp_path: Path, kafka: FakeKafka, spooling: bool
+) -> None:
+    kafka.up = not spooling
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
+    for value in (b"a", b"bad", b"b"):  # one key: one batch
+        sink.emit_record(record(value))
+    sink.emit_record(record(b"c", key=b"C2"))
+    sink.flush()  # direct: a batch-mate's bare KafkaError is no refusal, so all are spooled
+    kafka.up = True
+    assert sink.drain()
+    assert kafka.written.count(b"a") == kafka.written.count(b"b") == 1
+    assert sorted(kafka.written) == [b"a", b"b", b"c"] and sink.sent == 3
+    assert sink.refused == Counter({"InvalidRecordError": 1})
+    assert [event_id for event_id, _ in dead_letters(tmp_path)] == ["bad"]
+    sink.close()
+
+
+def test_an_outage_still_spools_and_the_records_follow_when_kafka_returns(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
+    kafka.up = False
+    for value in (b"a", b"b"):
+        sink.emit_record(record(value))
+    sink.flush()  # the futures expire: a retriable error, so an outage
+    assert sink.spooling and sink.outages == 1 and len(sink.spool) == 2
+    kafka.up = True
+    assert sink.drain()
+    assert kafka.written == [b"a", b"b"] and not sink.refused
+    sink.close()
 
 
 # -- through an outage (real broker) ---------------------------------------------------------
