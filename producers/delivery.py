@@ -68,7 +68,7 @@ from kafka.future import Future
 from hotline.errors import InvalidInput
 from hotline.infra.topics import raw_topic
 from hotline.privacy import looks_like_phone, mask_phone
-from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
+from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent, SpoolFull
 from hotline.producers.spool import Spool
 from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import KEY_FIELDS, Codec, Event, default_codec
@@ -392,15 +392,23 @@ class KafkaEventSink:
         self.emit_record(record)
 
     def emit_record(self, record: OutboundRecord) -> None:
-        """Send (or spool) an already prepared record."""
+        """Send (or spool) an already prepared record.
+
+        Raises :class:`SpoolFull` when Kafka is away and the spool has no room: the record is
+        not taken (emit it again after a pause); the ones taken before stay.
+        """
         if self._closed:
             raise RuntimeError(f"the Kafka sink of {self.producer_id} is closed")
         if self._spooling:
             self._buffer.append(record)
-            if len(self._buffer) >= self.config.spool_batch:
-                self._spool_buffer()
-            if self._clock() >= self._next_probe:
-                self._try_drain()
+            try:
+                if self._clock() >= self._next_probe:
+                    self._try_drain()
+                elif len(self._buffer) >= self.config.spool_batch:
+                    self._spool_buffer()
+            except SpoolFull:
+                self._buffer.pop()
+                raise
             return
         producer = self._producer
         if producer is None:
@@ -533,14 +541,22 @@ class KafkaEventSink:
             return None
 
     def _try_drain(self) -> bool:
-        """Send the spool oldest first; a step's records leave it once acknowledged or refused."""
-        self._spool_buffer()
+        """Send the spool oldest first; a step's records leave it once acknowledged or refused.
+
+        The buffer goes to the spool first, or, if the spool is full, once a step made room.
+        """
         self._next_probe = self._clock() + self.config.probe_interval_s
         producer = self._producer or self._connect()
         if producer is None:
+            self._spool_buffer()
             return False
         self._producer = producer
-        while len(self.spool):
+        while len(self.spool) or self._buffer:
+            try:
+                self._spool_buffer()
+            except SpoolFull:
+                if not len(self.spool):
+                    raise
             records, ends = self.spool.read(self.config.drain_batch)
             futures = self._send_step(producer, records)
             if any(_refused(f) for f in futures):  # it failed its batch-mates: each alone again

@@ -23,7 +23,13 @@ from kafka.future import Future
 from hotline.infra.kafka_broker import KAFKA_VERSION, KafkaBroker
 from hotline.infra.topics import ensure_topics, topic_layout
 from hotline.producers import delivery
-from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent, Sequencer
+from hotline.producers.base import (
+    DeliveryConfig,
+    OutboundRecord,
+    RefusedEvent,
+    Sequencer,
+    SpoolFull,
+)
 from hotline.producers.delivery import KafkaEventSink, Preparer, caller_problem, family_of
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
 from hotline.schemas import KEY_FIELDS, CallOffered, Event, default_codec
@@ -230,6 +236,31 @@ def test_an_outage_still_spools_and_the_records_follow_when_kafka_returns(
     kafka.up = True
     assert sink.drain()
     assert kafka.written == [b"a", b"b"] and not sink.refused
+    sink.close()
+
+
+def test_a_full_spool_keeps_what_it_took_and_not_what_it_refused(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    now = [0.0]
+    config = DeliveryConfig(spool_root=tmp_path, spool_max_bytes=1024, spool_batch=3)
+    kafka.up = False
+    sink = KafkaEventSink(config, "p1", clock=lambda: now[0])
+    values = [b"v%03d" % i + b"." * 60 for i in range(100)]
+    taken = 0
+    with pytest.raises(SpoolFull):
+        for value in values:
+            sink.emit_record(record(value))
+            taken += 1
+    refused = values[taken]
+    with pytest.raises(SpoolFull):  # the emitter pauses and tries again; Kafka is still away
+        sink.emit_record(record(refused))
+    kafka.up = True
+    now[0] += config.probe_interval_s  # the emitter tries again once the next probe is due
+    sink.emit_record(record(refused))
+    sink.flush()
+    assert kafka.written == values[: taken + 1]  # the ones it took, in order, then the refused
+    assert not sink.spooling and len(sink.spool) == 0
     sink.close()
 
 
