@@ -22,8 +22,8 @@ partition under idempotence). The sink is in one of two modes:
   are acknowledged or refused, up to the first that is neither. An empty spool switches back
   to direct mode.
 
-A record Kafka *refuses* (:data:`REFUSALS`: too large, invalid, a topic it may not write;
-retrying cannot change the answer) is dead-lettered with the reason, counted in
+A record Kafka *refuses* (:data:`REFUSALS`: too large, invalid; retrying cannot change the
+answer) is dead-lettered with the reason, counted in
 :attr:`~KafkaEventSink.refused` and skipped, in both modes, so the records behind it go on.
 kafka-python fails the other records of a refused record's batch with a bare ``KafkaError``:
 no refusal, so they are sent again (a drain step sends them once more, each alone; in direct
@@ -56,12 +56,10 @@ from kafka import KafkaProducer
 from kafka.errors import (
     InvalidRecordError,
     InvalidTimestampError,
-    InvalidTopicError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
-    TopicAuthorizationFailedError,
 )
 from kafka.future import Future
 
@@ -99,17 +97,17 @@ FAMILIES: dict[str, str] = {
 }
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
 
-#: Errors by which Kafka refuses one record for what it is (its size, content, time stamp or
-#: topic): sending it again cannot succeed, so it is dead-lettered. Every other error, retriable
-#: or not (no broker, a fenced producer, a refused batch-mate), counts as an outage: the record
-#: is spooled and sent again, so nothing good is dropped.
+#: Errors by which Kafka refuses one record for what it is (its size, content or time stamp):
+#: sending it again cannot succeed, so it is dead-lettered. Every other error, retriable or not
+#: (no broker, a fenced producer, a refused batch-mate), counts as an outage: the record is
+#: spooled and sent again, so nothing good is dropped. So do a topic Kafka does not let this
+#: producer write and a topic name it rejects: a configuration to fix, after which the spooled
+#: records go through (dead letters keep no payload: they would be lost).
 REFUSALS: tuple[type[KafkaError], ...] = (
     InvalidRecordError,
     InvalidTimestampError,
-    InvalidTopicError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
-    TopicAuthorizationFailedError,
 )
 
 

@@ -17,6 +17,7 @@ from kafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
 )
 from kafka.future import Future
 
@@ -116,6 +117,8 @@ class FakeKafka:
 
     def __init__(self) -> None:
         self.up = True
+        self.denied = False
+        """The producer may not write the topic (``TopicAuthorizationFailedError``)."""
         self.written: list[bytes] = []
         self._pending: list[tuple[OutboundRecord, Future]] = []
 
@@ -134,6 +137,8 @@ class FakeKafka:
         for record, future in pending:
             if not self.up:
                 future.failure(KafkaTimeoutError("Expiring 1 record(s): delivery timeout"))
+            elif self.denied:
+                future.failure(TopicAuthorizationFailedError(record.topic))
             elif record.value.startswith(b"bad"):
                 future.failure(InvalidRecordError("record refused by the broker"))
             elif record.key in refused:
@@ -234,6 +239,24 @@ def test_an_outage_still_spools_and_the_records_follow_when_kafka_returns(
     sink.flush()  # the futures expire: a retriable error, so an outage
     assert sink.spooling and sink.outages == 1 and len(sink.spool) == 2
     kafka.up = True
+    assert sink.drain()
+    assert kafka.written == [b"a", b"b"] and not sink.refused
+    sink.close()
+
+
+def test_a_topic_the_producer_may_not_write_holds_its_records_until_it_may(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    """Not the record's fault but a configuration to fix (an ACL): dead letters keep no
+    payload, so dead-lettered the records would be lost; they wait in the spool instead."""
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
+    kafka.denied = True
+    for value in (b"a", b"b"):
+        sink.emit_record(record(value))
+    sink.flush()
+    assert sink.spooling and len(sink.spool) == 2 and not sink.refused
+    assert not sink.drain() and len(sink.spool) == 2  # still denied: nothing dropped
+    kafka.denied = False
     assert sink.drain()
     assert kafka.written == [b"a", b"b"] and not sink.refused
     sink.close()
