@@ -341,6 +341,54 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("follow", [False, True], ids=["replay", "follow"])
+def test_restart_before_the_rotated_log_is_recreated_reads_each_line_once(tmp_path, follow) -> None:
+    """Restarted after a rename rotation, before Asterisk creates the log again: the rotated
+    file was read again at every poll (duplicate events, false dead letters), and a run
+    without --follow crashed on the missing path at every restart."""
+    lines, _ = generate_sample(calls=40)
+    a, b, c = len(lines) // 3, 2 * len(lines) // 3, len(lines)
+    log = write_log(tmp_path / "queue_log", lines[:a])
+    first = ingestor(tmp_path, log, AckSink())
+    first.run()
+    with log.open("a") as out:
+        out.write("".join(x + "\n" for x in lines[a : b - 1]))
+    rotated = tmp_path / "queue_log.1"
+    os.rename(log, rotated)
+    runs = [ingestor(tmp_path, log, AckSink(), poll_interval=0.01)]
+    if follow:
+        stop = threading.Event()
+        worker = threading.Thread(target=lambda: runs[0].run(True, stop.is_set))
+        worker.start()
+        try:
+            _wait_for(lambda: getattr(runs[0], "summary", None) and runs[0].summary.lines)
+            time.sleep(0.1)  # many polls while the path is missing
+            with rotated.open("a") as out:  # Asterisk's old descriptor
+                out.write(lines[b - 1] + "\n")
+            time.sleep(0.05)
+            write_log(log, lines[b:c])
+            _wait_for(lambda: runs[0].summary.lines >= c - a)
+        finally:
+            stop.set()
+            worker.join(10)
+    else:
+        with rotated.open("a") as out:
+            out.write(lines[b - 1] + "\n")
+        assert runs[0].run().lines == b - a  # the rotated file, then a clean end
+        write_log(log, lines[b:c])
+        runs.append(ingestor(tmp_path, log, AckSink()))
+        runs[1].run()
+    assert sum(r.summary.lines for r in runs) == c - a
+    assert all(r.summary.bad == [] for r in runs)
+    whole = ingestor(tmp_path / "whole", write_log(tmp_path / "whole.log", lines), AckSink())
+    whole.run()
+    got = first.sink.delivered + [e for r in runs for e in r.sink.delivered]
+    assert [e.RECORD_TYPE for e in got] == [e.RECORD_TYPE for e in whole.sink.delivered]
+    assert len(set(ids(got))) == len(got)
+    assert [e.envelope.sequence for e in got] == list(range(len(got)))
+
+
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize("how", ["rename", "copytruncate"])
 def test_follow_picks_up_appends_and_survives_rotation(tmp_path, how) -> None:
     lines, _ = generate_sample(calls=30)

@@ -161,6 +161,8 @@ class LogSource:
         If the path no longer holds the saved file (it was rotated while we were down), the
         rotated sibling with the saved identity is read from the saved offset, then every
         rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file.
+        Raises :class:`FileNotFoundError` only before the first line: if the path is missing
+        after rotated files, the newest of them is left as the current file.
         """
         start, name = self.start, self.path.name
         if start is None or not start.id:
@@ -195,12 +197,18 @@ class LogSource:
         self.notes.append(f"resumed {', then '.join([*read, name])}")
         log.info("finishing rotated %s after line %d", saved.name, start.line)
         self._current = _Open(saved, name, start.offset, start.line, start.id)
-        yield from self._drain(self._current)
         for path in newer:
+            yield from self._drain(self._current)
             log.info("reading rotated %s (rotated after the state was saved)", path.name)
             self._current = _Open(path, name)
-            yield from self._drain(self._current)
-        self._current = _Open(self.path, name)
+        try:
+            new = _Open(self.path, name)
+        except FileNotFoundError:
+            # Rotated, not yet created again: the newest rotated file stays the current one
+            # (read to its end; in follow mode :meth:`_check_rotation` waits for the path).
+            return
+        yield from self._drain(self._current)
+        self._current = new
 
     @staticmethod
     def _drain(file: _Open) -> Iterator[RawLine]:
