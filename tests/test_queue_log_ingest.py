@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from test_queue_log_helpers import HASHER, T0, ingestor, mapping, row, write_log
 
 from hotline.producers.queue_log import Translator, parse_line, read_state
 from hotline.producers.queue_log.sample import generate_sample
+from hotline.producers.queue_log.source import LogSource, RawLine, file_id
 from hotline.producers.simulator.sinks import MemorySink, event_line
 from hotline.schemas import Event
 
@@ -434,6 +437,41 @@ def test_follow_picks_up_appends_and_survives_rotation(tmp_path, how) -> None:
     assert len(set(ids(sink.events))) == len(sink.events)
     assert [e.envelope.sequence for e in sink.events] == list(range(len(sink.events)))
     assert any(("rotation" if how == "rename" else "truncation") in n for n in summary.notes)
+
+
+def _until_idle(lines: Iterator[RawLine | None]) -> list[RawLine]:
+    """The lines a following source yields before it is next idle at the end of its file."""
+    out = []
+    while (item := next(lines)) is not None:
+        out.append(item)
+    return out
+
+
+def _copytruncate(log: Path, then: list[str]) -> None:
+    shutil.copy(log, log.with_name("queue_log.1"))
+    log.write_text("")
+    with log.open("a") as out:
+        out.write("".join(x + "\n" for x in then))
+
+
+def test_follow_copytruncate_reads_the_lines_after_the_offset_from_the_copy(tmp_path) -> None:
+    """copytruncate while following: the reader went on at byte 0 of the emptied file, so the
+    lines written between its last read and the copy (there only in queue_log.1) were lost."""
+    rows = _unanswered(0, 4)
+    log = write_log(tmp_path / "queue_log", rows[:5])
+    lines = LogSource(log, poll_interval=0.001).lines(follow=True)
+    old = _until_idle(lines)
+    with log.open("a") as out:
+        out.write("".join(x + "\n" for x in rows[5:7]))
+    _copytruncate(log, rows[7:])
+    got = old + _until_idle(lines)
+    assert [x.text for x in got] == rows
+    old_id, new_id = old[0].position.id, file_id(rows[7].encode())
+    assert [(x.position.id, x.position.line) for x in got[5:]] == [
+        (old_id, 6),
+        (old_id, 7),
+        (new_id, 1),
+    ]
 
 
 def test_no_caller_number_in_events_logs_state_or_dead_letters(tmp_path, caplog) -> None:

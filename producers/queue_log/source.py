@@ -6,7 +6,8 @@ newline is written) and, in follow mode, ``None`` whenever it is idle at the end
 
 - the path now names another file (``rename`` + new file: device/inode changed) → the old
   file is read to its end, then the new one from its start;
-- the file shrank below the read offset (``copytruncate``) → it is read again from its start;
+- the file shrank below the read offset (``copytruncate``) → the rest of the rotated copy
+  (the sibling with the file's identity), then the file again from its start;
 - the path is missing for a while (between rename and re-create) → wait.
 
 Each file is identified by a hash of its first line (:func:`file_id`), so a resumed run finds
@@ -49,6 +50,13 @@ def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
     except OSError:
         return (False, -1)
     return ((stat.st_dev, stat.st_ino) == (start.dev, start.ino), stat.st_size)
+
+
+def _find(rotated: list[tuple[Path, str]], position: FilePosition) -> int | None:
+    """The index of the rotated file of ``position``; of several with its identity (copies),
+    the renamed one (same inode), else the longest."""
+    same = [i for i, (_, ident) in enumerate(rotated) if ident == position.id]
+    return max(same, key=lambda i: _likeness(rotated[i][0], position), default=None)
 
 
 def _name_order(suffix: str) -> tuple[int, str, int]:
@@ -174,10 +182,7 @@ class LogSource:
             self._current = _Open(self.path, name, start.offset, start.line, start.id)
             return
         rotated = self._rotated()
-        same = [i for i, (_, ident) in enumerate(rotated) if ident == start.id]
-        # Several files with the saved identity (a copy): the renamed one (same inode), else
-        # the longest.
-        found = max(same, key=lambda i: _likeness(rotated[i][0], start), default=None)
+        found = _find(rotated, start)
         if found is None:
             self.notes.append(
                 f"the file of the state (id {start.id}, line {start.line}) is gone; "
@@ -313,9 +318,24 @@ class LogSource:
             log.info("%s was truncated; reading it from its start", current.name)
             self.notes.append(f"truncation after line {current.line} of file {current.id}")
             current.close()
+            rest = self._rest_of_copy(current.position())
             self._current = _Open(self.path, self.path.name)
-            return []
+            return rest
         return None
+
+    def _rest_of_copy(self, position: FilePosition) -> list[RawLine]:
+        """The lines after ``position`` in the rotated copy of its file (``copytruncate``
+        copies the file, then empties it), if a rotated file has its identity."""
+        rotated = self._rotated()
+        found = _find(rotated, position)
+        if found is None:
+            return []
+        path = rotated[found][0]
+        log.info("reading the rest of %s after line %d", path.name, position.line)
+        copy = _Open(path, position.name, position.offset, position.line, position.id)
+        rest = list(self._drain(copy))
+        self.notes.append(f"read {len(rest)} more lines from the copy {path.name}")
+        return rest
 
 
 def glob_escape(name: str) -> str:
