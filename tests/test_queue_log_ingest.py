@@ -439,11 +439,14 @@ def test_follow_picks_up_appends_and_survives_rotation(tmp_path, how) -> None:
     assert any(("rotation" if how == "rename" else "truncation") in n for n in summary.notes)
 
 
-def _until_idle(lines: Iterator[RawLine | None]) -> list[RawLine]:
-    """The lines a following source yields before it is next idle at the end of its file."""
-    out = []
-    while (item := next(lines)) is not None:
-        out.append(item)
+def _until_idle(lines: Iterator[RawLine | None], polls: int = 5) -> list[RawLine]:
+    """The lines a following source yields until it has been idle for ``polls`` polls."""
+    out: list[RawLine] = []
+    idle = 0
+    while idle < polls:
+        item = next(lines)
+        idle = idle + 1 if item is None else 0
+        out += [item] if item is not None else []
     return out
 
 
@@ -472,6 +475,23 @@ def test_follow_copytruncate_reads_the_lines_after_the_offset_from_the_copy(tmp_
         (old_id, 7),
         (new_id, 1),
     ]
+
+
+@pytest.mark.parametrize("read", [1, 3], ids=["between-lines", "idle-at-the-end"])
+def test_follow_notices_copytruncate_even_if_the_file_grew_past_the_offset(tmp_path, read) -> None:
+    """copytruncate, then more lines than were read, before the reader looked again: it
+    noticed no truncation (the file was not shorter than its offset), went on mid-line in the
+    new content (a fragment read as a line, the first new lines lost) under the old file's
+    identity and line numbers."""
+    rows, new = _unanswered(0, 2)[:3], _unanswered(10, 3)
+    log = write_log(tmp_path / "queue_log", rows)
+    lines = LogSource(log, poll_interval=0.001).lines(follow=True)
+    got = [next(lines) for _ in range(read)]
+    _copytruncate(log, new)
+    got += _until_idle(lines)
+    assert [x.text for x in got] == rows + new
+    assert [x.position.line for x in got] == [1, 2, 3, 1, 2, 3, 4, 5, 6]
+    assert {x.position.id for x in got[3:]} == {file_id(new[0].encode())}
 
 
 def test_no_caller_number_in_events_logs_state_or_dead_letters(tmp_path, caplog) -> None:

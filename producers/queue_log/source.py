@@ -6,8 +6,9 @@ newline is written) and, in follow mode, ``None`` whenever it is idle at the end
 
 - the path now names another file (``rename`` + new file: device/inode changed) → the old
   file is read to its end, then the new one from its start;
-- the file shrank below the read offset (``copytruncate``) → the rest of the rotated copy
-  (the sibling with the file's identity), then the file again from its start;
+- the file was emptied in place (``copytruncate``: shorter than the read offset, or another
+  first line) → the rest of the rotated copy (the sibling with the file's identity), then the
+  file again from its start;
 - the path is missing for a while (between rename and re-create) → wait.
 
 Each file is identified by a hash of its first line (:func:`file_id`), so a resumed run finds
@@ -100,22 +101,30 @@ class _Open:
         self.name = name
         self.offset, self.line, self.id = offset, line, ident
         self._pending = 0
+        #: The first line (its identity): gone from the file once it is truncated.
+        self.first = self.file.readline() if offset else b""
         self.file.seek(offset)
 
     def position(self) -> FilePosition:
         return FilePosition(self.name, self.id, self.dev, self.ino, self.offset, self.line)
 
     def read(self) -> RawLine | None:
-        """The next complete line, or None at the end (a partial line stays unread)."""
+        """The next complete line, or None at the end (a partial line stays unread) or once
+        the file was emptied in place (:meth:`replaced`)."""
         raw = self.file.readline()
-        if not raw.endswith(b"\n"):
+        if not raw.endswith(b"\n") or self.replaced():
             self.file.seek(self.offset)
             return None
         self.offset += len(raw)
         self.line += 1
         if self.line == 1:
-            self.id = file_id(raw)
+            self.id, self.first = file_id(raw), raw
         return RawLine(raw.decode("utf-8", errors="replace").rstrip("\r\n"), self.position())
+
+    def replaced(self) -> bool:
+        """Whether the file no longer begins with its first line: truncated (``copytruncate``),
+        perhaps written again past our offset already."""
+        return bool(self.first) and os.pread(self.file.fileno(), len(self.first), 0) != self.first
 
     def pending(self) -> int:
         if self.file.closed:
@@ -314,7 +323,7 @@ class LogSource:
             current.close()
             self._current = _Open(self.path, self.path.name)
             return rest
-        if stat.st_size < current.offset:
+        if stat.st_size < current.offset or current.replaced():
             log.info("%s was truncated; reading it from its start", current.name)
             self.notes.append(f"truncation after line {current.line} of file {current.id}")
             current.close()
