@@ -229,34 +229,21 @@ def test_the_batch_mates_of_a_refused_record_are_sent_again_not_dead_lettered(
     sink.close()
 
 
-def test_an_outage_still_spools_and_the_records_follow_when_kafka_returns(
-    tmp_path: Path, kafka: FakeKafka
+@pytest.mark.parametrize("cause", ["up", "denied"])
+def test_an_outage_or_a_forbidden_topic_holds_the_records_until_kafka_takes_them(
+    tmp_path: Path, kafka: FakeKafka, cause: str
 ) -> None:
+    """Kafka away (the futures expire: retriable), or a topic the producer may not write:
+    not the record's fault but a configuration to fix (an ACL), and dead letters keep no
+    payload, so dead-lettered the records would be lost. Both wait in the spool."""
     sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
-    kafka.up = False
-    for value in (b"a", b"b"):
-        sink.emit_record(record(value))
-    sink.flush()  # the futures expire: a retriable error, so an outage
-    assert sink.spooling and sink.outages == 1 and len(sink.spool) == 2
-    kafka.up = True
-    assert sink.drain()
-    assert kafka.written == [b"a", b"b"] and not sink.refused
-    sink.close()
-
-
-def test_a_topic_the_producer_may_not_write_holds_its_records_until_it_may(
-    tmp_path: Path, kafka: FakeKafka
-) -> None:
-    """Not the record's fault but a configuration to fix (an ACL): dead letters keep no
-    payload, so dead-lettered the records would be lost; they wait in the spool instead."""
-    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path), "p1")
-    kafka.denied = True
+    setattr(kafka, cause, cause != "up")
     for value in (b"a", b"b"):
         sink.emit_record(record(value))
     sink.flush()
-    assert sink.spooling and len(sink.spool) == 2 and not sink.refused
-    assert not sink.drain() and len(sink.spool) == 2  # still denied: nothing dropped
-    kafka.denied = False
+    assert sink.spooling and sink.outages == 1 and len(sink.spool) == 2
+    assert not sink.drain() and len(sink.spool) == 2  # still so: nothing dropped
+    setattr(kafka, cause, cause == "up")
     assert sink.drain()
     assert kafka.written == [b"a", b"b"] and not sink.refused
     sink.close()

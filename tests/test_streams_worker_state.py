@@ -311,14 +311,19 @@ def test_per_partition_watermarks_survive_a_reload() -> None:
 
 
 @functools.cache
-def _all_events() -> tuple:
+def _hour_at(center: str) -> tuple:
     """One hour at one center, everything the simulator emits (sequences are gapless)."""
     config = SimConfig(
-        seed=7, centers=["C330200"], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
+        seed=7, centers=[center], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
     )
     sink = MemorySink()
     simulate(config, sink, Ledger(config.end))
     return tuple(sink.events)
+
+
+def _all_events() -> tuple:
+    """One hour at Ningbo's center (calls only: no agents' states)."""
+    return _hour_at("C330200")
 
 
 def _gaps(events) -> list[dict]:
@@ -668,17 +673,6 @@ def test_a_group_back_from_another_worker_is_idle_flushed_again(tmp_path, monkey
     assert not worker.groups[group].calls.states
 
 
-@functools.cache
-def _nanjing_hour() -> tuple:
-    """One hour at Nanjing's center, agents' states included (sequences are gapless)."""
-    config = SimConfig(
-        seed=7, centers=["C320100"], start=DEFAULT_START + timedelta(hours=9), duration=HOUR
-    )
-    sink = MemorySink()
-    simulate(config, sink, Ledger(config.end))
-    return tuple(sink.events)
-
-
 def test_a_group_reloaded_in_live_mode_waits_for_the_backlog_of_its_partitions(
     tmp_path, monkeypatch
 ) -> None:
@@ -693,7 +687,7 @@ def test_a_group_reloaded_in_live_mode_waits_for_the_backlog_of_its_partitions(
     worker.app._consumer = _Consumer(worker)
     group = "320000"
     families = {"call": "calls", "survey": "surveys", "ticket": "tickets", "agent": "agents"}
-    events = sorted(_nanjing_hour(), key=lambda e: e.envelope.occurred_at)
+    events = sorted(_hour_at("C320100"), key=lambda e: e.envelope.occurred_at)  # agents too
     assert any(e.RECORD_TYPE == "agent.state" for e in events)
     stop = events[0].envelope.occurred_at + timedelta(minutes=20)
     wall = events[-1].envelope.occurred_at + timedelta(minutes=20)  # restarted 20 min after
