@@ -17,6 +17,7 @@ from test_queue_log_helpers import HASHER, T0, ingestor, mapping, row, write_log
 from hotline.producers.queue_log import Translator, parse_line, read_state
 from hotline.producers.queue_log.sample import generate_sample
 from hotline.producers.queue_log.source import LogSource, RawLine, file_id
+from hotline.producers.queue_log.state import FilePosition
 from hotline.producers.simulator.sinks import MemorySink, event_line
 from hotline.schemas import Event
 
@@ -475,6 +476,39 @@ def test_follow_copytruncate_reads_the_lines_after_the_offset_from_the_copy(tmp_
         (old_id, 7),
         (new_id, 1),
     ]
+
+
+def test_a_state_whose_file_is_gone_is_noted_once_while_the_path_is_missing(tmp_path) -> None:
+    """Following with a state whose file is gone while the path is missing too: the note was
+    added again at every poll until the path appeared."""
+    rows = _unanswered(0, 2)
+    gone = FilePosition("queue_log", file_id(b"gone\n"), offset=100, line=3)
+    source = LogSource(tmp_path / "queue_log", gone, poll_interval=0.001)
+    lines = source.lines(follow=True)
+    assert [next(lines) for _ in range(5)] == [None] * 5  # polls while it is missing
+    write_log(tmp_path / "queue_log", rows)
+    assert [x.text for x in _until_idle(lines)] == rows
+    assert [n for n in source.notes if "is gone" in n] == [
+        f"the file of the state (id {gone.id}, line 3) is gone; read queue_log from its start"
+    ]
+
+
+def test_a_copy_gone_before_its_rest_is_read_is_noted_and_reading_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    """copytruncate, and the copy removed (or compressed) between being listed and opened:
+    following stopped with FileNotFoundError. It notes the loss and reads the new file."""
+    rows = _unanswered(0, 4)
+    log = write_log(tmp_path / "queue_log", rows[:5])
+    source = LogSource(log, poll_interval=0.001)
+    lines = source.lines(follow=True)
+    old = _until_idle(lines)
+    _copytruncate(log, rows[7:])
+    listed = source._rotated()
+    (tmp_path / "queue_log.1").unlink()
+    monkeypatch.setattr(source, "_rotated", lambda: listed)
+    assert [x.text for x in old + _until_idle(lines)] == rows[:5] + rows[7:]
+    assert "the copy queue_log.1 was gone before its rest was read" in source.notes
 
 
 @pytest.mark.parametrize("read", [1, 3], ids=["between-lines", "idle-at-the-end"])

@@ -193,12 +193,12 @@ class LogSource:
         rotated = self._rotated()
         found = _find(rotated, start)
         if found is None:
+            self._current = _Open(self.path, name)  # missing: said once it is there
             self.notes.append(
                 f"the file of the state (id {start.id}, line {start.line}) is gone; "
                 f"read {name} from its start"
             )
             log.warning("state refers to a file that is gone; reading %s from its start", name)
-            self._current = _Open(self.path, name)
             return
         seen = {start.id, current_id}
         newer = []
@@ -341,7 +341,12 @@ class LogSource:
             return []
         path = rotated[found][0]
         log.info("reading the rest of %s after line %d", path.name, position.line)
-        copy = _Open(path, position.name, position.offset, position.line, position.id)
+        try:
+            copy = _Open(path, position.name, position.offset, position.line, position.id)
+        except FileNotFoundError:  # removed (or compressed) since it was listed
+            self.notes.append(f"the copy {path.name} was gone before its rest was read")
+            log.warning("%s was gone before the lines after %d were read", path.name, position.line)
+            return []
         rest = list(self._drain(copy))
         self.notes.append(f"read {len(rest)} more lines from the copy {path.name}")
         return rest
