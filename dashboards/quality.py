@@ -193,6 +193,19 @@ def add_quality_routes(
             provinces = ()
         return [{"code": p.code, "name": p.name} for p in provinces]
 
+    def scoped_province(user: User, asked: str | None, what: str) -> str | None:
+        """The province a request reads: a scoped user's own (another asked: 403, naming
+        ``what``), a national user's ``asked`` (None: all); not a province code: 400, an
+        unknown one: 404. A city user then sees only its city's rows (filtered by the caller)."""
+        if user.scope.kind != "national":
+            own = s.regions.province_of(user.scope.code).code
+            if asked not in (None, own):
+                raise HTTPException(403, f"无权查看该省{what}：您的范围是{scope_label(user.scope)}")
+            return own
+        if asked is not None and s.regions.get(asked).level != "province":
+            raise HTTPException(400, f"{asked} 不是省级代码")
+        return asked
+
     @app.get("/api/quality/options")
     def options(user: CurrentUser) -> dict[str, Any]:
         year = s.now().astimezone(CHINA_TZ).year
@@ -225,15 +238,7 @@ def add_quality_routes(
         if user.scope.kind == "city":
             where = scope_label(user.scope)
             raise HTTPException(403, f"质量监测报告按全国或省出具，地市无权查看：您的范围是{where}")
-        if user.scope.kind == "province":
-            if province is None:
-                province = user.scope.code
-            if province != user.scope.code:
-                raise HTTPException(403, f"无权查看该省报告：您的范围是{scope_label(user.scope)}")
-        if province is not None:
-            region = s.regions.get(province)  # unknown: 404
-            if region.level != "province":
-                raise HTTPException(400, f"{province} 不是省级代码")
+        province = scoped_province(user, province, "报告")
         client = s.warehouse.client()
         return quality_figures(client, s.warehouse.database, year, province, registry=s.centers)
 
@@ -241,14 +246,7 @@ def add_quality_routes(
     def internal(request: Request, user: CurrentUser) -> dict[str, Any]:
         q = request.query_params
         year = _year(q.get("year", ""))
-        province = q.get("province") or None
-        if user.scope.kind != "national":
-            own = s.regions.province_of(user.scope.code).code  # and then the scope, below
-            if province not in (None, own):
-                raise HTTPException(403, f"无权查看该省的评价：您的范围是{scope_label(user.scope)}")
-            province = own
-        elif province is not None and s.regions.get(province).level != "province":
-            raise HTTPException(400, f"{province} 不是省级代码")
+        province = scoped_province(user, q.get("province") or None, "的评价")
         client = s.warehouse.client()
         rows, _ = load_evaluations(
             client, s.warehouse.database, (year,), province, kind=QaKind.INTERNAL.value
