@@ -415,6 +415,10 @@ class _Reader:
         return dict.fromkeys(tps, 10)
 
 
+async def _nothing() -> None:
+    """A worker step stubbed out (no broker, no producer: outputs stay queued)."""
+
+
 def test_replay_is_caught_up_only_when_the_groups_agent_processed_its_input(tmp_path) -> None:
     """Fetched is not processed: a restarted worker busy loading its groups once idle-flushed
     them while their input sat in the agent's buffer (orphans in the kill -9 test)."""
@@ -624,12 +628,9 @@ def test_a_group_back_from_another_worker_is_idle_flushed_again(tmp_path, monkey
     async def caught_up() -> bool:
         return True
 
-    async def no_stall() -> None:
-        return None
-
     worker._caught_up = caught_up  # type: ignore[method-assign]
-    worker._watch_for_a_stall = no_stall  # type: ignore[method-assign]
-    worker._deliver = no_stall  # type: ignore[method-assign]  # no producer: outputs stay queued
+    worker._watch_for_a_stall = _nothing  # type: ignore[method-assign]
+    worker._deliver = _nothing  # type: ignore[method-assign]  # no producer: outputs stay queued
 
     def fatal(exc: BaseException) -> None:
         raise exc
@@ -756,10 +757,7 @@ def test_a_rebalance_during_the_stall_watch_ends_the_tick(tmp_path) -> None:
         worker.app.rebalancing = True
         await worker._revoked(None, everything)
 
-    async def nothing_to_deliver() -> None:  # no producer: outputs stay queued
-        return None
-
-    worker._deliver = nothing_to_deliver  # type: ignore[method-assign]
+    worker._deliver = _nothing  # type: ignore[method-assign]  # no producer: outputs stay queued
     worker._watch_for_a_stall = a_rebalance_begins  # type: ignore[method-assign]
     asyncio.run(worker._advance_groups())
     assert worker.groups == {}
@@ -816,11 +814,8 @@ def test_a_group_that_took_input_while_the_tick_asked_the_broker_is_not_flushed(
         worker.last_input[group] = clock[0]  # what _process does for the group's input
         return True
 
-    async def nothing() -> None:
-        return None
-
     worker._caught_up = a_step_meanwhile  # type: ignore[method-assign]
-    worker._deliver = nothing  # type: ignore[method-assign]
+    worker._deliver = _nothing  # type: ignore[method-assign]
     clock[0] += 300  # idle for the flush's bound, as far as the tick knows when it starts
     asyncio.run(worker._advance_groups())
     assert worker.stats["idle_flushes"] == 0 and group not in worker.flushed
