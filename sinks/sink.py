@@ -15,8 +15,9 @@ a failed commit or a rebalance changes no result. No insert deduplication token 
 ClickHouse away (:class:`~hotline.errors.RetryableError` / :class:`~hotline.errors.Backpressure`):
 keep the pending rows, retry with exponential backoff while polling a paused consumer
 (heartbeats and group membership), resume after the write went through. Nothing is committed
-until then. The one rule that keeps this lossless: **every record a poll returns goes into the
-pending batch, whichever loop polled** (:meth:`Sink._take`). Pausing only bounds memory; it
+until then; a stop meanwhile leaves at once without committing them (:meth:`Sink._abandon`).
+The one rule that keeps this lossless: **every record a poll returns goes into the pending
+batch, whichever loop polled** (:meth:`Sink._take`). Pausing only bounds memory; it
 cannot be relied on for correctness, because a rebalance inside a poll gives a newly assigned
 partition a fresh, unpaused state (kafka-python 3.x) and that same poll may return its records.
 See :meth:`Sink._flush_until_done`.
@@ -218,17 +219,35 @@ class Sink:
                 self._flush()
                 break
             except (RetryableError, Backpressure) as exc:
+                if self._stopping.is_set():
+                    self._abandon(exc)
+                    return
                 self.stats.retries += 1
                 paused = True
                 log.warning("ClickHouse write failed (%s); retrying in %.1f s", exc, delay)
                 deadline = self.clock() + delay
-                while self.clock() < deadline:
+                while self.clock() < deadline and not self._stopping.is_set():
                     self._consumer.pause(*self._consumer.assignment())
                     self._take(self._consumer.poll(timeout_ms=200))
                     self.sleep(min(0.2, max(0.0, deadline - self.clock())))
                 delay = min(delay * 2, self.config.backoff_max_s)
         if paused:
             self._consumer.resume(*self._consumer.paused())
+
+    def _abandon(self, exc: Exception) -> None:
+        """Asked to stop while ClickHouse is away: leave without committing the pending rows.
+
+        Their offsets stay where the last confirmed write left them, so the group reads them
+        again at its next start: nothing is lost, and a stop does not wait for ClickHouse.
+        """
+        pending = sum(self._uncommitted.values())
+        log.warning(
+            "stopping with ClickHouse away (%s): %d polled messages not written and not "
+            "committed; the group reads them again at its next start",
+            exc,
+            pending,
+        )
+        self._batches, self._offsets, self._uncommitted, self._oldest = {}, {}, {}, None
 
     def _flush(self) -> None:
         if self._batches:

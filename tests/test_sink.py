@@ -544,6 +544,43 @@ def test_clickhouse_down_mid_run_loses_nothing(
     assert_exact(admin, data)
 
 
+def test_a_stop_while_clickhouse_is_down_leaves_uncommitted_and_loses_nothing(
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer
+) -> None:
+    """Stopped while ClickHouse is away, the sink leaves without waiting for it and without
+    committing; a restart once ClickHouse is back writes everything. Before the fix the stop
+    waited for ClickHouse (the thread never ended)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    data = make_data(n_calls=100)
+    produce(settings, data.messages)
+    config = SinkConfig(
+        group_id=f"{settings.kafka.topic_prefix}-s", max_wait_s=0.3, backoff_max_s=15
+    )
+    clickhouse.stop(timeout=10)
+    try:
+        with SinkThread(settings, config) as sink:
+            wait_for(lambda: sink.stats.retries > 0, 90, "a failed write retried")
+        assert sink.stats.committed == 0
+    finally:
+        clickhouse.start()
+        clickhouse.wait_ready(60)
+    probe = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+    )
+    try:
+        topic = shared_topic(settings.kafka, "call_records")
+        parts = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic))]
+        assert [probe.committed(tp) for tp in parts] == [None] * len(parts)
+    finally:
+        probe.close()
+    with SinkThread(settings, config):
+        wait_for(caught_up(admin, data), 90, "exact tables after the restart")
+    assert_exact(admin, data)
+
+
 def test_sink_killed_mid_batch_and_restarted_is_exact(
     admin: Client, settings: Settings, tmp_path: Path
 ) -> None:
