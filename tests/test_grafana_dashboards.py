@@ -16,6 +16,7 @@ test range), ``${var}`` and ``$var`` → the variable's value. Any other ``$`` l
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -312,3 +313,116 @@ def test_region_panels_give_the_numbers_of_metric_counters(
             assert rows or grain == "month", (file.name, title, grain)
             compared += 1
     assert compared >= 3 * 4, compared  # every region panel of every grain
+
+
+def primary_key_columns(client: Client, sql: str) -> dict[str, list[str]]:
+    """Table → the sort-key columns that its read's primary-key condition uses, from
+    ``EXPLAIN indexes = 1`` (the ``Keys:`` of its ``PrimaryKey`` step)."""
+    plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
+    used: dict[str, list[str]] = {}
+    table = ""
+    for i, line in enumerate(plan):
+        if found := re.match(r"ReadFromMergeTree \((\S+)\)", line):
+            table = found[1]
+            used[table] = []
+        if line == "PrimaryKey" and plan[i + 1] == "Keys:":
+            used[table] = list(
+                itertools.takewhile(lambda ln: not ln.startswith("Condition:"), plan[i + 2 :])
+            )
+    return used
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_region_panels_reach_the_primary_key_with_their_time_range(
+    file: Path, dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    """The rollups are sorted by (level, bucket_start, …) (migration 0007); a panel's
+    ``$__timeFilter(bucket)`` must reach ``bucket_start`` there, or a panel of one day reads
+    every day of its level and region. Through 0009's day and month views
+    (``toDateTime(bucket_start, 'Asia/Shanghai')``) it did not: the index used only level and
+    region_code (migration 0014)."""
+    model = json.loads(file.read_text(encoding="utf-8"))
+    names = list(variables_of(model))
+    for grain in TEST_VALUES["grain"]:
+        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
+        for title, sql in queries(model):
+            if title.startswith("中心"):
+                continue
+            used = primary_key_columns(
+                dashboard_client, substitute(sql, values, DAY_START, DAY_END)
+            )
+            keys = used[f"{DB}.metric_{grain}"]
+            assert "bucket_start" in keys, (file.name, title, grain, keys)
+
+
+#: A year of day rows in a database of its own (the known dataset stays as it is): the nation,
+#: every province, Jiangsu's cities and Nanjing's counties, three lines × two channels each.
+YEAR_DB = "hotline_grafana_year"
+#: index_granularity of the rollups (migration 0007)
+GRANULE = 1024
+
+
+@pytest.fixture(scope="module")
+def year_of_days(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
+    from hotline.regions import default_registry
+    from hotline.sinks.migrate import migrate
+
+    clickhouse_server.start()
+    clickhouse_server.wait_ready(60)
+    client = Client(HOST, port=clickhouse_server.tcp_port, database="default")
+    migrate(client, YEAR_DB)
+    registry = default_registry()
+    places = [
+        ("national", "000000"),
+        *(("province", r.code) for r in registry.provinces()),
+        *(("city", r.code) for r in registry if r.level == "city" and r.code.startswith("32")),
+        *(("county", r.code) for r in registry if r.level == "county" and r.code[:4] == "3201"),
+    ]
+    client.execute(
+        f"""INSERT INTO {YEAR_DB}.metric_day
+            (level, region_code, business_line, channel, bucket_start, offered, queued, answered,
+             computed_at)
+        SELECT place.1, place.2, line, channel, toDate('2025-01-01') + number, 10, 8, 7, now64(6)
+        FROM numbers(365)
+        ARRAY JOIN %(places)s AS place
+        ARRAY JOIN ['pension', 'medical', 'employment'] AS line
+        ARRAY JOIN ['phone', 'web'] AS channel""",
+        {"places": places},
+    )
+    client.execute(f"OPTIMIZE TABLE {YEAR_DB}.metric_day FINAL")
+    client.disconnect()
+    client = Client(HOST, port=clickhouse_server.tcp_port, database=YEAR_DB)
+    yield client
+    client.execute(f"DROP DATABASE {YEAR_DB}")
+    client.disconnect()
+
+
+@pytest.mark.clickhouse
+def test_a_region_panel_of_one_day_reads_the_granules_of_that_day(
+    year_of_days: Client, clickhouse: ClickHouseServer
+) -> None:
+    """A day of one level is at most a few hundred rows, contiguous in the sort key: a panel
+    of one day reads at most the two granules that hold them, where through 0009's day view it
+    read the whole year of its level and region (docs/storage.md has the figures)."""
+    day = int(datetime(2025, 6, 10, tzinfo=CHINA).timestamp())
+    year = (
+        int(datetime(2025, 1, 1, tzinfo=CHINA).timestamp()),
+        int(datetime(2025, 12, 31, 23, 59, 59, tzinfo=CHINA).timestamp()),
+    )
+    checked = 0
+    for file in FILES:
+        model = json.loads(file.read_text(encoding="utf-8"))
+        values = {"grain": "day", "province": "320000", "city": "320100"}
+        for title, sql in queries(model):
+            if title.startswith("中心"):
+                continue
+            year_of_rows = year_of_days.execute(substitute(sql, values, *year))
+            year_read = year_of_days.last_query.progress.rows
+            one_day = year_of_days.execute(substitute(sql, values, day, day + 86400 - 1))
+            day_read = year_of_days.last_query.progress.rows
+            assert one_day and year_of_rows, (file.name, title)
+            assert year_read > 2 * GRANULE, (file.name, title, year_read)  # the check can fail
+            assert day_read <= 2 * GRANULE, (file.name, title, day_read, year_read)
+            checked += 1
+    assert checked >= 12, checked
