@@ -369,6 +369,76 @@ def test_compose_services_run_hotline_commands_that_parse() -> None:
         _resolve(["streams", "worker", "--no-such-option"])
 
 
+def _runtime_stage() -> str:
+    """The stage of infra/docker/Dockerfile that runs hotline (the last), lines joined."""
+    dockerfile = (ROOT / "infra" / "docker" / "Dockerfile").read_text()
+    return dockerfile.split("\nFROM ")[-1].replace("\\\n", " ")
+
+
+def _command_words(stage: str, command: str) -> list[list[str]]:
+    """The arguments of each ``command`` in the stage's shell commands."""
+    return [found.split() for found in re.findall(rf"\b{command} ([^&;\n]*)", stage)]
+
+
+def _option(words: list[str], name: str) -> str:
+    return words[words.index(name) + 1]
+
+
+def _ids(user: str, stage: str) -> tuple[int, int]:
+    """uid, gid that ``USER``/``user:`` ``name|uid[:group|gid]`` runs as, by the stage's
+    useradd and groupadd (without a group: the user's primary group, root's for an unknown
+    uid, as Docker does)."""
+    groups = {w[-1]: int(_option(w, "--gid")) for w in _command_words(stage, "groupadd")}
+    primary = {}  # user name and uid → the name or gid of its primary group
+    for words in _command_words(stage, "useradd"):
+        primary[words[-1]] = primary[_option(words, "--uid")] = _option(words, "--gid")
+    name, _, group = user.partition(":")
+    uid = int(name) if name.isdigit() else int(_option(_useradd(stage, name), "--uid"))
+    group = group or primary.get(name, "0")
+    return uid, int(group) if group.isdigit() else groups[group]
+
+
+def _useradd(stage: str, name: str) -> list[str]:
+    return next(words for words in _command_words(stage, "useradd") if words[-1] == name)
+
+
+#: Options of the project's commands that name a file or folder the command writes.
+WRITTEN_OPTIONS = ("--out", "--datadir", "--status-file", "--tokens", "--dead-letters")
+
+
+def test_services_of_the_project_image_run_unprivileged_and_own_what_they_write() -> None:
+    """The project's image runs as an unprivileged user, and every compose service of it as a
+    non-root user that owns where it writes: each folder a volume is mounted on is made in the
+    image with that owner (a new named volume takes it from there), and every path it writes
+    (its stack home, a path option of its command) is on such a volume or in /tmp."""
+    stage = _runtime_stage()
+    image_user = re.findall(r"^USER (\S+)$", stage, re.M)
+    assert image_user, "the image runs as root: no USER"
+    assert _ids(image_user[-1], stage)[0] != 0
+    owned = {}
+    for words in _command_words(stage, "install -d"):
+        owner = _ids(f"{_option(words, '-o')}:{_option(words, '-g')}", stage)
+        skip = {i + 1 for i, word in enumerate(words) if word.startswith("-")}
+        owned |= {w: owner for i, w in enumerate(words) if i not in skip and w[0] == "/"}
+
+    ours = {n: s for n, s in _resolved_services().items() if s.get("image") == "hotline:local"}
+    assert len(ours) == 6, sorted(ours)
+    for name, service in ours.items():
+        ids = _ids(str(service.get("user", image_user[-1])), stage)
+        assert ids[0] != 0, f"{name} runs as root"
+        mounts = _mounts(service)
+        for target in mounts:
+            assert owned.get(target) == ids, f"{name}: {target} is not made for {ids} in the image"
+        args = [str(a) for a in service["command"]]
+        written = [args[i + 1] for i, arg in enumerate(args) if arg in WRITTEN_OPTIONS]
+        if "HOTLINE_STACK__HOME" in service.get("environment", {}):
+            written.append(service["environment"]["HOTLINE_STACK__HOME"])
+        for path in written:
+            assert _mounted_at(service, path) or PurePosixPath(path).is_relative_to("/tmp"), (
+                f"{name} writes {path}, on no volume of its own"
+            )
+
+
 def test_image_copies_every_package_the_project_installs() -> None:
     """The Dockerfile copies each folder of pyproject's ``package-dir``: ``pip install .``
     in the image fails on a missing one (a server would find out at its first build)."""
