@@ -228,9 +228,18 @@ def test_replay_gives_the_same_ids(tmp_path) -> None:
     assert [e.envelope.sequence for e in first.sink.events] == list(range(len(first.sink.events)))
 
 
+def dead_letters(path: Path) -> list[tuple[int, str]]:
+    return [(d["line"], d["text"]) for d in map(json.loads, path.read_text().splitlines())]
+
+
 @pytest.mark.parametrize("crash_at", [1, 37, 200, 399])
 def test_restart_after_a_crash_resumes_after_the_last_delivered_line(tmp_path, crash_at) -> None:
-    log = sample_log(tmp_path)
+    """Also each bad line is dead-lettered once: those between the last checkpoint and the
+    crash were appended again by the restart (and a record torn by the crash stayed)."""
+    lines, _ = generate_sample(calls=60)
+    for at in range(len(lines) - 1, 0, -5):  # a bad line in every checkpoint interval
+        lines.insert(at, f"{T0 + at}|garbage line")
+    log = write_log(tmp_path / "queue_log", lines)
     whole = ingestor(tmp_path / "whole", log, AckSink())
     whole.run()
     expected = whole.sink.delivered
@@ -239,6 +248,8 @@ def test_restart_after_a_crash_resumes_after_the_last_delivered_line(tmp_path, c
     crashed = AckSink(crash_at=crash_at)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingestor(tmp_path, log, crashed, checkpoint_lines=25).run()
+    with (tmp_path / "dead.jsonl").open("a") as out:  # killed in the middle of a record
+        out.write('{"producer_id": "ql.C32')
     resumed = AckSink()
     ingestor(tmp_path, log, resumed, checkpoint_lines=25).run()
 
@@ -246,6 +257,7 @@ def test_restart_after_a_crash_resumes_after_the_last_delivered_line(tmp_path, c
     assert ids(got) == ids(expected)  # no duplicate, nothing missing, same order
     assert [e.envelope.sequence for e in got] == list(range(len(expected)))
     assert [event_line(e) for e in got] == [event_line(e) for e in expected]
+    assert dead_letters(tmp_path / "dead.jsonl") == dead_letters(tmp_path / "whole" / "dead.jsonl")
 
 
 def test_clean_stop_then_appended_lines_continue(tmp_path) -> None:

@@ -6,10 +6,12 @@ go to the dead-letter file with a masked copy of the line and never stop the run
 
 Commit order (written where it happens, :meth:`QueueLogIngestor._checkpoint`): every
 ``checkpoint_lines`` lines and whenever a followed file is idle, ``sink.flush()`` (every event
-so far acknowledged), then the dead-letter file is fsynced, then the state file is replaced.
-A sink without ``flush`` is checkpointed only after ``close()`` at the end of the run. After a
-crash the lines since the last checkpoint are read again and give the same events — same ids,
-same sequence numbers — which downstream deduplicates by id.
+so far acknowledged), then the dead-letter file is fsynced, then the state file is replaced
+(with the dead-letter file's length). A sink without ``flush`` is checkpointed only after
+``close()`` at the end of the run. After a crash the lines since the last checkpoint are read
+again and give the same events — same ids, same sequence numbers — which downstream
+deduplicates by id; the dead-letter file is first cut back to its saved length, so their
+dead letters are written once.
 """
 
 from __future__ import annotations
@@ -156,6 +158,9 @@ class QueueLogIngestor:
         self._sequence = state.next_sequence
         self._last: FilePosition | None = state.file
         self._since_checkpoint = 0
+        self._dead_bytes = self._cut_dead_letters(state.dead_letter_bytes)
+        if state.dead_letter_bytes is None:  # fresh or older: a crash before the first
+            self._save_state()  # checkpoint must find the length to cut back to
         summary = self.summary = IngestSummary(
             self.producer_id, resumed_after_line=state.file.line if state.file else 0
         )
@@ -256,6 +261,19 @@ class QueueLogIngestor:
         }
         self._dead.write(json.dumps(record, ensure_ascii=False) + "\n")
 
+    def _cut_dead_letters(self, saved: int | None) -> int:
+        """Cut the dead-letter file back to ``saved`` bytes (its length at the checkpoint: what
+        follows is of lines read again now, or torn by a crash); its length after that."""
+        try:
+            size = self.dead_letter_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if saved is None or size <= saved:
+            return size
+        os.truncate(self.dead_letter_path, saved)
+        log.info("cut %d bytes of dead letters written after the checkpoint", size - saved)
+        return saved
+
     def _checkpoint(self, final: bool = False) -> None:
         """flush the sink → fsync dead letters → replace the state file (in this order)."""
         if not final:
@@ -266,6 +284,13 @@ class QueueLogIngestor:
         if self._dead is not None:
             self._dead.flush()
             os.fsync(self._dead.fileno())
+            self._dead_bytes = os.fstat(self._dead.fileno()).st_size
+        self._save_state()
+        self._since_checkpoint = 0
+
+    def _save_state(self) -> None:
+        """Replace the state file: the position, sequence and translator after the last line
+        read, and the dead-letter file's length."""
         write_state(
             self.state_path,
             ResumeState(
@@ -273,9 +298,9 @@ class QueueLogIngestor:
                 next_sequence=self._sequence,
                 file=self._last,
                 translator=self._translator.snapshot(),
+                dead_letter_bytes=self._dead_bytes,
             ),
         )
-        self._since_checkpoint = 0
 
     def _close_quietly(self) -> None:
         for closer in (self.sink.close, self._dead.close if self._dead else None):

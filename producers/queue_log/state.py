@@ -7,10 +7,13 @@ of the lines it covers (``sink.flush()``, or ``sink.close()`` at the end). JSON:
      "file": {"name": "queue_log", "id": "9f2c…", "dev": 64769, "ino": 131,
               "offset": 88213, "line": 1032},
      "translator": {"calls": {…}, "agents": {…}, "finished": […]},
-     "updated_at": "2025-03-03T08:00:00.000Z"}
+     "dead_letter_bytes": 4821, "updated_at": "2025-03-03T08:00:00.000Z"}
 
 ``file.id`` is a hash of the file's first line, so the same file is recognised after a
-rename (log rotation) and a replay gives the same event ids. The file holds no caller number.
+rename (log rotation) and a replay gives the same event ids. ``dead_letter_bytes`` is the
+length of the dead-letter file when the state was saved (absent in older state files): a
+restart cuts the file back to it, since the lines after the position are read again. The file
+holds no caller number.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ResumeState:
     next_sequence: int = 0
     file: FilePosition | None = None
     translator: dict[str, Any] = field(default_factory=dict)
+    dead_letter_bytes: int | None = None
 
 
 def read_state(path: Path, producer_id: str) -> ResumeState:
@@ -64,6 +68,7 @@ def read_state(path: Path, producer_id: str) -> ResumeState:
             next_sequence=int(data["next_sequence"]),
             file=FilePosition(**data["file"]) if data.get("file") else None,
             translator=data.get("translator") or {},
+            dead_letter_bytes=_optional_int(data.get("dead_letter_bytes")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"queue_log state file {path} is unusable: {exc}") from exc
@@ -75,6 +80,10 @@ def read_state(path: Path, producer_id: str) -> ResumeState:
     return state
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def write_state(path: Path, state: ResumeState) -> None:
     """Replace ``path`` atomically with ``state``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +93,7 @@ def write_state(path: Path, state: ResumeState) -> None:
         "next_sequence": state.next_sequence,
         "file": asdict(state.file) if state.file else None,
         "translator": state.translator,
+        "dead_letter_bytes": state.dead_letter_bytes,
         "updated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
     tmp = path.with_name(path.name + ".tmp")
