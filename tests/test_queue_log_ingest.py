@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -348,6 +349,59 @@ def test_restart_after_two_rotations_reads_every_rotated_file(tmp_path, older, n
     assert again.lines == 0
 
 
+def _gzip(path: Path, done: bool = True) -> None:
+    """logrotate's ``compress``: ``path`` becomes ``path.gz`` (removed once ``done``)."""
+    with path.open("rb") as plain, gzip.open(path.with_name(path.name + ".gz"), "wb") as out:
+        shutil.copyfileobj(plain, out)
+    if done:
+        path.unlink()
+
+
+_REST_OF_2 = "queue_log.2.gz: its lines after line 4 cannot be read (compressed)"
+_ALL_OF_1 = "queue_log.1.gz: its lines cannot be read (compressed)"
+
+
+@pytest.mark.parametrize(
+    ("compressed", "compressing", "calls", "lost"),
+    [
+        (["queue_log.2"], [], ["10.1", "11.1", "20.1", "21.1"], [_REST_OF_2]),
+        (["queue_log.2", "queue_log.1"], [], ["20.1", "21.1"], [_REST_OF_2, _ALL_OF_1]),
+        (["queue_log.1"], [], ["2.1", "20.1", "21.1"], [_ALL_OF_1]),
+        ([], ["queue_log.2", "queue_log.1"], ["2.1", "10.1", "11.1", "20.1", "21.1"], []),
+    ],
+    ids=["saved-compressed", "both-compressed", "newer-compressed", "being-compressed"],
+)
+def test_restart_after_compressed_rotations_reads_what_is_readable(
+    tmp_path, caplog, compressed, compressing, calls, lost
+) -> None:
+    """logrotate ``compress`` without ``delaycompress``, restarted before it compressed
+    ``queue_log.1`` (or after two rotations with ``delaycompress``): the state's file is in
+    ``queue_log.2.gz``. The readable ``queue_log.1``, rotated after it, was skipped (the
+    current file read from its start, the state's file said to be "gone"); and nothing said
+    which lines went unread into a compressed file."""
+    d = tmp_path / "log"
+    d.mkdir()
+    log = write_log(d / "queue_log", _unanswered(0, 2))
+    ingestor(tmp_path, log, AckSink()).run()
+    with log.open("a") as out:  # unread when the file is rotated
+        out.write("".join(x + "\n" for x in _unanswered(2, 1)))
+    os.rename(log, d / "queue_log.2")
+    write_log(d / "queue_log.1", _unanswered(10, 2))
+    write_log(log, _unanswered(20, 2))
+    for name in compressed:
+        _gzip(d / name)
+    for name in compressing:  # the .gz is written, the file not yet removed: read the file
+        _gzip(d / name, done=False)
+    second = ingestor(tmp_path, log, AckSink())
+    summary = second.run()
+    offered = [e.call_id for e in second.sink.delivered if e.RECORD_TYPE == "call.offered"]
+    assert [c.split(":")[1] for c in offered] == calls
+    assert summary.bad == []
+    assert [n for n in summary.notes if "compressed" in n] == lost
+    assert summary.warnings["rotated file compressed before it was read"] == len(lost)
+    assert all(n in caplog.text for n in lost)
+
+
 def _wait_for(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -521,6 +575,23 @@ def test_a_copy_gone_before_its_rest_is_read_is_noted_and_reading_goes_on(
     monkeypatch.setattr(source, "_rotated", lambda: listed)
     assert [x.text for x in old + _until_idle(lines)] == rows[:5] + rows[7:]
     assert "the copy queue_log.1 was gone before its rest was read" in source.notes
+
+
+def test_copytruncate_with_the_copy_compressed_at_once_says_what_is_lost(tmp_path) -> None:
+    """copytruncate with ``compress`` and no ``delaycompress``: the lines after the offset
+    are only in ``queue_log.1.gz`` when the truncation is noticed; they were lost silently."""
+    rows = _unanswered(0, 4)
+    log = write_log(tmp_path / "queue_log", rows[:5])
+    source = LogSource(log, poll_interval=0.001)
+    lines = source.lines(follow=True)
+    old = _until_idle(lines)
+    with log.open("a") as out:
+        out.write("".join(x + "\n" for x in rows[5:7]))
+    _copytruncate(log, rows[7:])
+    _gzip(tmp_path / "queue_log.1")
+    assert [x.text for x in old + _until_idle(lines)] == rows[:5] + rows[7:]
+    assert "queue_log.1.gz: its lines after line 5 cannot be read (compressed)" in source.notes
+    assert source.warnings == {"rotated file compressed before it was read": 1}
 
 
 @pytest.mark.parametrize("read", [1, 3], ids=["between-lines", "idle-at-the-end"])

@@ -188,6 +188,7 @@ class QueueLogIngestor:
             raise
         finally:
             summary.notes.extend(source.notes)
+            summary.warnings.update(source.warnings)
             summary.warnings.update(self._translator.warnings)
             summary.notes.extend(self._translator.notes)
             summary.wall_seconds = time.perf_counter() - begun

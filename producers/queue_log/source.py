@@ -14,21 +14,26 @@ newline is written) and, in follow mode, ``None`` whenever it is idle at the end
 Each file is identified by a hash of its first line (:func:`file_id`), so a resumed run finds
 its file again even after it was rotated to ``queue_log.1`` while the ingestor was down;
 files rotated after it (``queue_log.1`` when the saved one is now ``queue_log.2``) are then
-read in order before the current file.
+read in order before the current file. Compressed rotated files (``queue_log.2.gz``) cannot be
+read; they are identified too (by their first line), so that unread lines gone into one are
+reported (a warning naming the file) and the readable files rotated after it are still read.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
 import re
 import time
+import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from hotline.producers.queue_log.errors import MalformedLine
 from hotline.producers.queue_log.parse import parse_line
@@ -42,6 +47,16 @@ log = logging.getLogger(__name__)
 #: ``.1740961800`` (digits and separators; ``.gz`` or ``.toml`` are not rotations).
 _ROTATED = re.compile(r"^[.\-_][0-9][0-9._:T\-]*$")
 _NUMBERED = re.compile(r"^\.([0-9]{1,6})$")
+#: The summary's warning for each rotated file whose unread lines are only in a compressed file.
+_COMPRESSED = "rotated file compressed before it was read"
+
+
+class _Rotated(NamedTuple):
+    """A rotated sibling of the log: its path, identity, and whether it is gzip-compressed."""
+
+    path: Path
+    id: str
+    compressed: bool
 
 
 def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
@@ -53,11 +68,28 @@ def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
     return ((stat.st_dev, stat.st_ino) == (start.dev, start.ino), stat.st_size)
 
 
-def _find(rotated: list[tuple[Path, str]], position: FilePosition) -> int | None:
+def _find(rotated: list[_Rotated], position: FilePosition) -> int | None:
     """The index of the rotated file of ``position``; of several with its identity (copies),
-    the renamed one (same inode), else the longest."""
-    same = [i for i, (_, ident) in enumerate(rotated) if ident == position.id]
-    return max(same, key=lambda i: _likeness(rotated[i][0], position), default=None)
+    a readable one before a compressed one, then the renamed one (same inode), the longest."""
+    same = [i for i, r in enumerate(rotated) if r.id == position.id]
+    return max(
+        same,
+        key=lambda i: (not rotated[i].compressed, *_likeness(rotated[i].path, position)),
+        default=None,
+    )
+
+
+def _newer(rotated: list[_Rotated], seen: set[str]) -> tuple[list[Path], list[Path]]:
+    """Of the files rotated after the saved one, those to read and those compressed: one per
+    identity not in ``seen`` (a copy is not read twice; a readable one comes first)."""
+    read: list[Path] = []
+    lost: list[Path] = []
+    for r in rotated:
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        (lost if r.compressed else read).append(r.path)
+    return read, lost
 
 
 def _name_order(suffix: str) -> tuple[int, str, int]:
@@ -82,11 +114,12 @@ class RawLine:
     position: FilePosition
 
 
-def _first_line(path: Path) -> bytes | None:
+def _first_line(path: Path, compressed: bool = False) -> bytes | None:
+    """The first complete line of ``path`` (of its content, if it is gzip-compressed)."""
     try:
-        with path.open("rb") as f:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as f:
             line = f.readline()
-    except OSError:
+    except (OSError, EOFError, zlib.error):  # also a .gz still being written
         return None
     return line if line.endswith(b"\n") else None
 
@@ -154,6 +187,8 @@ class LogSource:
         self.tz = tz
         #: Notes for the summary (state file pointing at a file that is gone, rotations).
         self.notes: list[str] = []
+        #: Counted warnings for the summary (unread lines in a compressed file).
+        self.warnings: Counter[str] = Counter()
         self._current: _Open | None = None
 
     @property
@@ -178,8 +213,9 @@ class LogSource:
         If the path no longer holds the saved file (it was rotated while we were down), the
         rotated sibling with the saved identity is read from the saved offset, then every
         rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file.
-        Raises :class:`FileNotFoundError` only before the first line: if the path is missing
-        after rotated files, the newest of them is left as the current file.
+        A compressed file among them is skipped and reported (:meth:`_unreadable`). Raises
+        :class:`FileNotFoundError` only before the first line: if the path is missing after
+        rotated files, the newest of them is left as the current file.
         """
         start, name = self.start, self.path.name
         if start is None or not start.id:
@@ -200,21 +236,19 @@ class LogSource:
             )
             log.warning("state refers to a file that is gone; reading %s from its start", name)
             return
-        seen = {start.id, current_id}
-        newer = []
-        for path, ident in rotated[found + 1 :]:
-            if ident not in seen:  # a copy of a file read anyway is not read twice
-                seen.add(ident)
-                newer.append(path)
-        saved = rotated[found][0]
-        read = [f"{saved.name} (rotated) after line {start.line}"] + [p.name for p in newer]
-        self.notes.append(f"resumed {', then '.join([*read, name])}")
-        log.info("finishing rotated %s after line %d", saved.name, start.line)
-        self._current = _Open(saved, name, start.offset, start.line, start.id)
-        for path in newer:
+        saved = rotated[found]
+        newer, lost = _newer(rotated[found + 1 :], {start.id, current_id})
+        files = newer if saved.compressed else [saved.path, *newer]
+        path = files[0] if files else self.path  # the path missing: raises before a report
+        at = start if path == saved.path else FilePosition(name, "")
+        self._current = _Open(path, name, at.offset, at.line, at.id)
+        self._report(start, saved, files, lost)
+        for path in files[1:]:
             yield from self._drain(self._current)
             log.info("reading rotated %s (rotated after the state was saved)", path.name)
             self._current = _Open(path, name)
+        if not files:
+            return
         try:
             new = _Open(self.path, name)
         except FileNotFoundError:
@@ -224,38 +258,66 @@ class LogSource:
         yield from self._drain(self._current)
         self._current = new
 
+    def _report(
+        self, start: FilePosition, saved: _Rotated, files: list[Path], lost: list[Path]
+    ) -> None:
+        """Note what a resume reads (``files``, then the path), and warn of the unread lines
+        of the saved file and of ``lost`` files that are only in compressed files."""
+        read = [p.name for p in files]
+        if saved.compressed:
+            self._unreadable(saved.path, after=start.line)
+        else:
+            read[0] = f"{saved.path.name} (rotated) after line {start.line}"
+            log.info("finishing rotated %s after line %d", saved.path.name, start.line)
+        for path in lost:
+            self._unreadable(path)
+        self.notes.append(f"resumed {', then '.join([*read, self.path.name])}")
+
+    def _unreadable(self, path: Path, after: int | None = None) -> None:
+        """Say that the lines of the compressed ``path`` (those after line ``after``) are
+        lost: a note, a counted warning, a logged warning."""
+        lines = "its lines" if after is None else f"its lines after line {after}"
+        text = f"{path.name}: {lines} cannot be read (compressed)"
+        self.notes.append(text)
+        self.warnings[_COMPRESSED] += 1
+        log.warning("%s", text)
+
     @staticmethod
     def _drain(file: _Open) -> Iterator[RawLine]:
         while (line := file.read()) is not None:
             yield line
         file.close()
 
-    def _rotated(self) -> list[tuple[Path, str]]:
+    def _rotated(self) -> list[_Rotated]:
         """Rotated siblings of the path with their identities, oldest first.
 
         Rotated names are the path's name plus ``.N`` (logrotate, Asterisk) or a date or
         timestamp suffix (logrotate ``dateext``: ``-20250303``, ``-2025-03-03``; Asterisk
-        ``timestamp``: ``.1740961800``); compressed (``.gz``, …) and other siblings
-        (``queue_log.toml``) are not. The order is that of the files' first lines' times,
-        which holds whatever the naming scheme (logrotate's ``.1`` is the newest, Asterisk's
-        ``sequential`` strategy makes the highest number the newest); if a first line has no
-        readable time, logrotate's naming decides: dated names ascending, then ``.N`` from the
-        highest N to the lowest.
+        ``timestamp``: ``.1740961800``), and these plus ``.gz`` (compressed: identified by
+        their first line, not read); other siblings (``queue_log.toml``, ``.bz2``) are not.
+        The order is that of the files' first lines' times, which holds whatever the naming
+        scheme (logrotate's ``.1`` is the newest, Asterisk's ``sequential`` strategy makes the
+        highest number the newest); if a first line has no readable time, logrotate's naming
+        decides: dated names ascending, then ``.N`` from the highest N to the lowest. A file
+        being compressed (``.1`` beside ``.1.gz``) comes before its compressed copy.
         """
-        found: list[tuple[Path, str, datetime | None, tuple[int, str, int]]] = []
+        found: list[tuple[_Rotated, datetime | None, tuple[int, str, int]]] = []
         for path in self.path.parent.glob(f"{glob_escape(self.path.name)}?*"):
             suffix = path.name[len(self.path.name) :]
+            compressed = suffix.endswith(".gz")
+            suffix = suffix.removesuffix(".gz")
             if not _ROTATED.match(suffix) or not path.is_file():
                 continue
-            first = _first_line(path)
+            first = _first_line(path, compressed)
             if first is None:
                 continue
-            found.append((path, file_id(first), self._time_of(first), _name_order(suffix)))
-        if all(t is not None for _, _, t, _ in found):
-            found.sort(key=lambda f: (f[2], f[3]))
+            rotated = _Rotated(path, file_id(first), compressed)
+            found.append((rotated, self._time_of(first), _name_order(suffix)))
+        if all(t is not None for _, t, _ in found):
+            found.sort(key=lambda f: (f[1], f[2], f[0].compressed))
         else:
-            found.sort(key=lambda f: f[3])
-        return [(path, ident) for path, ident, _, _ in found]
+            found.sort(key=lambda f: (f[2], f[0].compressed))
+        return [rotated for rotated, _, _ in found]
 
     def _time_of(self, first: bytes) -> datetime | None:
         try:
@@ -339,7 +401,10 @@ class LogSource:
         found = _find(rotated, position)
         if found is None:
             return []
-        path = rotated[found][0]
+        path = rotated[found].path
+        if rotated[found].compressed:
+            self._unreadable(path, after=position.line)
+            return []
         log.info("reading the rest of %s after line %d", path.name, position.line)
         try:
             copy = _Open(path, position.name, position.offset, position.line, position.id)
