@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -42,7 +41,7 @@ from .labels import (
 )
 from .quality import EvaluationWriter, add_quality_routes
 from .scopes import NATIONAL_CODE, Scope
-from .sessions import COOKIE, SessionStore
+from .sessions import COOKIE, SessionStore, require_json
 from .tables import METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
 from .throttle import Attempt, LoginThrottle
 from .tiles import TILES
@@ -114,9 +113,16 @@ def create_app(services: Services) -> FastAPI:
     # -- session and scope ----------------------------------------------------------------
 
     def current_user(request: Request) -> User:
-        session = s.sessions.get(request.cookies.get(COOKIE))
+        """The session's user, as long as the account is unchanged: a user removed, given
+        another scope or a new password since the login is logged out at the next request."""
+        token = request.cookies.get(COOKIE)
+        session = s.sessions.get(token)
         if session is None:
             raise HTTPException(401, "未登录或登录已过期")
+        if s.users.get(session.user.name) != session.user:
+            s.sessions.delete(token)
+            log.info("session of %r ended: the account changed", session.user.name)
+            raise HTTPException(401, "账户已更改或删除，请重新登录")
         return session.user
 
     CurrentUser = Annotated[User, Depends(current_user)]
@@ -283,14 +289,13 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/api/login")
     async def login(request: Request) -> Response:
-        body = await request.body()
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                data = json.loads(body or b"{}")
-            except ValueError:
-                data = {}
-        else:
-            data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        require_json(request)
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
         name, password = str(data.get("username", "")), str(data.get("password", ""))
         if not (name and password):
             return JSONResponse({"detail": "用户名或密码错误"}, status_code=401)
@@ -642,9 +647,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/api/alerts/{alert_id}/ack")
     def ack_alert(request: Request, alert_id: str, user: CurrentUser):
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            # a cross-site form cannot send JSON: this is the CSRF guard with SameSite cookies
-            raise HTTPException(415, "请以 application/json 提交")
+        require_json(request)
         region = queries.alert_region(s.warehouse, alert_id)
         if region is None:
             raise HTTPException(404, f"没有告警 {alert_id}")

@@ -159,7 +159,7 @@ def user_list(ctx: typer.Context) -> None:
 def user_remove(
     ctx: typer.Context, name: str = typer.Argument(..., help="login name of the user to remove")
 ) -> None:
-    """Remove a user (their open sessions end at the next dashboard restart)."""
+    """Remove a user (their open sessions end at their next request)."""
     _users(_settings(ctx)).remove(name)
     typer.echo(f"user {name} removed")
 

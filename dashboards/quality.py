@@ -48,6 +48,7 @@ from hotline.settings import ClickHouseSettings
 from hotline.sinks.client import connect
 from hotline.workdays import CHINA_TZ
 
+from .sessions import require_json
 from .users import User
 
 if TYPE_CHECKING:
@@ -256,8 +257,7 @@ def add_quality_routes(
 
     @app.post("/api/quality/evaluations")
     async def enter_evaluation(request: Request, user: CurrentUser) -> JSONResponse:
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise HTTPException(415, "请以 application/json 提交")
+        require_json(request)
         try:
             body = await request.json()
         except ValueError:

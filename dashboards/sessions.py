@@ -11,9 +11,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fastapi import HTTPException, Request
+
 from .users import User
 
 COOKIE = "hotline_session"
+
+
+def require_json(request: Request) -> None:
+    """Refuse (415) a POST that is not ``application/json``: a cross-site form cannot send
+    JSON, so with the SameSite cookie this is the guard against cross-site requests (also at
+    login, which a hostile page could otherwise use to log a browser into another account)."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(415, "请以 application/json 提交")
 
 
 @dataclass(frozen=True, slots=True)

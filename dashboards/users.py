@@ -6,11 +6,12 @@ atomically with mode 0600. Passwords are never stored or logged in clear.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def _exists(name: str) -> InvalidInput:
 class User:
     name: str
     scope: Scope
+    #: A digest of the stored password hash: a user whose password was reset compares unequal.
+    stamp: str = field(default="", repr=False)
 
 
 class UserStore:
@@ -102,14 +105,16 @@ class UserStore:
             self._save(users)
 
     def list(self) -> list[User]:
-        return [
-            User(name, Scope.parse(entry["scope"], self.regions))
-            for name, entry in sorted(self._load().items())
-        ]
+        return [self._user(name, entry) for name, entry in sorted(self._load().items())]
 
     def get(self, name: str) -> User | None:
+        """The account as the file holds it now (None if there is none)."""
         entry = self._load().get(name)
-        return None if entry is None else User(name, Scope.parse(entry["scope"], self.regions))
+        return None if entry is None else self._user(name, entry)
+
+    def _user(self, name: str, entry: dict[str, str]) -> User:
+        stamp = hashlib.sha256(entry["password_hash"].encode()).hexdigest()[:16]
+        return User(name, Scope.parse(entry["scope"], self.regions), stamp)
 
     def verify(self, name: str, password: str) -> User | None:
         """The user if ``password`` is theirs, else None (same work for unknown names)."""
@@ -121,4 +126,4 @@ class UserStore:
             return None
         if entry is None:
             return None
-        return User(name, Scope.parse(entry["scope"], self.regions))
+        return self._user(name, entry)

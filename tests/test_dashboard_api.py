@@ -97,13 +97,17 @@ def test_login_me_logout(app) -> None:
     assert bad.status_code == 401
     unknown = client.post("/api/login", json={"username": "nobody", "password": "x" * 10})
     assert unknown.status_code == 401
+    # a form post (what a hostile page can send across sites) logs no one in: login CSRF
     form = client.post(
         "/api/login",
         content="username=js&password=js-password",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    assert form.status_code == 200 and form.json()["home"] == "#/region/320000"
-    cookie = form.headers["set-cookie"].lower()
+    assert form.status_code == 415 and "set-cookie" not in form.headers
+    assert client.get("/api/me").status_code == 401
+    good = client.post("/api/login", json={"username": "js", "password": "js-password"})
+    assert good.status_code == 200 and good.json()["home"] == "#/region/320000"
+    cookie = good.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
     me = client.get("/api/me").json()
     assert me["scope"] == "province:320000" and me["scope_label"] == "江苏省"

@@ -291,6 +291,30 @@ def stub_login(app, name: str) -> TestClient:
     return client
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda users: users.remove("js"),
+        lambda users: users.add("js", "js-password", "city:320200", replace=True),
+        lambda users: users.add("js", "a-new-password", "province:320000", replace=True),
+    ],
+    ids=["removed", "scope-narrowed", "password-reset"],
+)
+def test_a_changed_account_ends_its_open_sessions(tmp_path, change) -> None:
+    """The scope is checked against the account as it is now, not as it was at login: a user
+    removed, narrowed to a city or given a new password is logged out at the next request.
+    Before, the session kept the login's scope (province-wide data) for its 8 hours."""
+    app = stub_app(tmp_path)
+    client = stub_login(app, "js")
+    other = stub_login(app, "nj")
+    assert client.get("/api/regions/320000/summary").status_code == 200
+    change(app.state.services.users)
+    refused = client.get("/api/regions/320000/summary")
+    assert refused.status_code == 401 and refused.json()["detail"] == "账户已更改或删除，请重新登录"
+    assert client.get("/api/me").status_code == 401  # the session is gone, not just refused
+    assert other.get("/api/me").status_code == 200  # another account's session stays
+
+
 def test_failed_logins_are_throttled_with_429_and_retry_after(tmp_path) -> None:
     clock = Clock()
     app = stub_app(tmp_path, throttle=LoginThrottle(5, 20, 300, clock=clock))
