@@ -114,7 +114,7 @@ def looks_like_phone(text: str) -> bool:
     """Whether ``text`` is a phone number in clear: digits and phone punctuation only, 5+ digits.
 
     The rule of the producers' caller check (:func:`hotline.producers.delivery.caller_problem`):
-    ``138 1234 5678``, ``+86-138…``, ``(025)8888…``, ``138.1234.5678`` and ``138/1234/5678``
+    ``170 0000 5678``, ``+86-170…``, ``(025)8888…``, ``170.0000.5678`` and ``170/0000/5678``
     all look like numbers; a 64-hex caller id, ``12`` or ``abc`` do not.
     """
     return sum(c.isdigit() for c in text) >= 5 and _PHONE_TEXT.fullmatch(text) is not None

@@ -159,8 +159,8 @@ def _special_cases() -> Iterator[Case]:
 
     offered = by_type["call.offered"][0].to_avro()
     for caller_id, valid in [
-        ("13812345678", False),
-        ("+8613812345678", False),
+        ("17000005678", False),
+        ("+8617000005678", False),
         ("0" * 64, True),
         ("A" * 64, False),
         ("0" * 63, False),

@@ -140,7 +140,7 @@ class Translator:
 
     def agent_name(self, agent: str) -> str:
         """``agent`` as the translator keeps it (state, ids): every run of 5+ digits that could
-        be a phone number — a remote member ``Local/13912345678@from-queue/n`` — becomes
+        be a phone number — a remote member ``Local/17000005678@from-queue/n`` — becomes
         ``phone_`` + a keyed pseudonym of its digits (:meth:`CallerHasher.pseudonym`), so the
         same agent keeps one name and the number reaches no event, log or state file."""
 
