@@ -316,18 +316,19 @@ def test_region_panels_give_the_numbers_of_metric_counters(
 
 
 def primary_key_columns(client: Client, sql: str) -> dict[str, list[str]]:
-    """Table → the sort-key columns that its read's primary-key condition uses, from
-    ``EXPLAIN indexes = 1`` (the ``Keys:`` of its ``PrimaryKey`` step)."""
+    """Table → the sort-key columns that its reads' primary-key conditions use, from
+    ``EXPLAIN indexes = 1`` (the ``Keys:`` of each ``PrimaryKey`` step; a table read twice,
+    as metric_month by the month and year branches of metric_counters, has both's)."""
     plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
     used: dict[str, list[str]] = {}
     table = ""
     for i, line in enumerate(plan):
         if found := re.match(r"ReadFromMergeTree \((\S+)\)", line):
             table = found[1]
-            used[table] = []
+            used.setdefault(table, [])
         if line == "PrimaryKey" and plan[i + 1] == "Keys:":
-            used[table] = list(
-                itertools.takewhile(lambda ln: not ln.startswith("Condition:"), plan[i + 2 :])
+            used[table] += itertools.takewhile(
+                lambda ln: not ln.startswith("Condition:"), plan[i + 2 :]
             )
     return used
 
@@ -354,6 +355,21 @@ def test_region_panels_reach_the_primary_key_with_their_time_range(
             )
             keys = used[f"{DB}.metric_{grain}"]
             assert "bucket_start" in keys, (file.name, title, grain, keys)
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("view", ["metric_counters", "metric_rates"])
+@pytest.mark.parametrize(("grain", "table"), [("day", "day"), ("month", "month")])
+def test_the_all_grain_views_reach_the_primary_key_with_a_time_range(
+    view: str, grain: str, table: str, dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    """The same for an analyst's ``WHERE grain = … AND bucket …`` on the views of every grain
+    (docs/analysts.md): their day and month branches used toDateTime too (migration 0015)."""
+    sql = f"""SELECT sum(offered) FROM {view}
+        WHERE grain = '{grain}' AND level = 'province' AND region_code = '320000'
+          AND bucket >= toDateTime({DAY_START}) AND bucket <= toDateTime({DAY_END})"""
+    keys = primary_key_columns(dashboard_client, sql)[f"{DB}.metric_{table}"]
+    assert "bucket_start" in keys, keys
 
 
 #: A year of day rows in a database of its own (the known dataset stays as it is): the nation,
