@@ -82,7 +82,10 @@ __all__ = [
     "caller_problem",
     "connect_problems",
     "family_of",
+    "is_refusal",
     "new_producer",
+    "refusal_reason",
+    "send_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -291,7 +294,7 @@ def abandon(producer: KafkaProducer) -> None:
         producer._closed = True
 
 
-def _send(producer: KafkaProducer, record: OutboundRecord) -> Future:
+def send_record(producer: KafkaProducer, record: OutboundRecord) -> Future:
     """Hand ``record`` to ``producer``; a refusal ``send`` raises comes back as a failed future.
 
     Other ``KafkaError`` s (Kafka away) are raised.
@@ -304,8 +307,15 @@ def _send(producer: KafkaProducer, record: OutboundRecord) -> Future:
         return Future().failure(exc)
 
 
-def _refused(future: Future) -> bool:
+def is_refusal(future: Future) -> bool:
+    """Whether ``future`` failed with one of :data:`REFUSALS`."""
     return future.failed() and isinstance(future.exception, REFUSALS)
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """The dead-letter reason of a record Kafka refused with ``exc``, naming Kafka's error."""
+    detail, name = str(exc), type(exc).__name__
+    return f"Kafka refused the record: {detail if name in detail else f'{name}: {detail}'}"
 
 
 def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
@@ -413,7 +423,7 @@ class KafkaEventSink:
             self._enter_outage([record], "no producer")
             return
         try:
-            future = _send(producer, record)
+            future = send_record(producer, record)
         except KafkaError as exc:
             self._enter_outage([record], f"send failed: {exc}")
             return
@@ -483,7 +493,7 @@ class KafkaEventSink:
                     self._enter_outage([], f"unacknowledged after {now - sent_at:.1f} s")
                 return
             if future.failed():
-                if _refused(future):
+                if is_refusal(future):
                     inflight.popleft()
                     self._dead_letter(record, future.exception)
                     continue
@@ -497,7 +507,7 @@ class KafkaEventSink:
         event_id = (record.header("event_id") or b"").decode()
         event_type = (record.header("event_type") or b"").decode()
         self.refused[type(exc).__name__] += 1
-        reason = f"kafka refused the record: {type(exc).__name__}: {exc}"
+        reason = refusal_reason(exc)
         self.dead_letters.write(
             {"envelope": {"event_id": event_id, "event_type": event_type}}, reason
         )
@@ -557,18 +567,18 @@ class KafkaEventSink:
                     raise
             records, ends = self.spool.read(self.config.drain_batch)
             futures = self._send_step(producer, records)
-            if any(_refused(f) for f in futures):  # it failed its batch-mates: each alone again
+            if any(is_refusal(f) for f in futures):  # it failed its batch-mates: each alone again
                 for i, future in enumerate(futures):
-                    if future.failed() and not _refused(future):
+                    if future.failed() and not is_refusal(future):
                         again = self._send_step(producer, [records[i]])
                         futures[i] = again[0] if again else future
-                        if not (futures[i].succeeded() or _refused(futures[i])):
+                        if not (futures[i].succeeded() or is_refusal(futures[i])):
                             break
             done = 0
             for record, future in zip(records, futures, strict=False):
                 if future.succeeded():
                     self.sent += 1
-                elif _refused(future):
+                elif is_refusal(future):
                     self._dead_letter(record, future.exception)
                 else:
                     break
@@ -589,7 +599,7 @@ class KafkaEventSink:
         futures: list[Future] = []
         try:
             for record in records:
-                futures.append(_send(producer, record))
+                futures.append(send_record(producer, record))
             producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
         except KafkaError as exc:
             log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +12,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_kafka import free_port, topic_partitions
+from fixtures_kafka import free_port, topic_configs, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from hotline.errors import RetryableError
 from hotline.infra.topics import ensure_topics, topic_layout
 from hotline.producers.base import DeliveryConfig, OutboundRecord
+from hotline.producers.delivery import Preparer
 from hotline.producers.gateway import (
     BatchSender,
     GatewayConfig,
@@ -24,7 +28,7 @@ from hotline.producers.gateway import (
     TokenStore,
     create_app,
 )
-from hotline.schemas import CallOffered
+from hotline.schemas import CallOffered, Event
 from hotline.schemas.examples import all_examples, demo_caller_id
 from hotline.settings import KafkaSettings
 
@@ -51,10 +55,11 @@ class MemorySender(BatchSender):
         self.records: list[OutboundRecord] = []
         self.fail = fail
 
-    def send(self, records: list[OutboundRecord], timeout_s: float) -> None:
+    def send(self, records: list[OutboundRecord], timeout_s: float) -> dict[int, str]:
         if self.fail:
             raise RetryableError("broker away")
         self.records += records
+        return {}
 
 
 @pytest.fixture
@@ -239,3 +244,79 @@ def test_accepted_events_are_in_kafka_when_the_answer_comes(
     text = config.dead_letters_file.read_text()
     assert [json.loads(line)["index"] for line in text.splitlines()] == [3, 7, 8]
     assert "13800138000" not in text
+
+
+class PaddingPreparer(Preparer):
+    """Pads the record of one event with incompressible bytes, so that Kafka refuses it."""
+
+    def __init__(self, kafka: KafkaSettings, event_id: str, size: int) -> None:
+        super().__init__(kafka)
+        self.event_id, self.size = event_id, size
+
+    def prepare(self, event: Event) -> OutboundRecord:
+        record = super().prepare(event)
+        if event.envelope.event_id != self.event_id:
+            return record
+        return dataclasses.replace(record, value=record.value + os.urandom(self.size))
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("where", ["producer", "broker"])
+def test_a_record_kafka_refuses_is_rejected_and_its_batch_mates_go_in(
+    tokens: TokenStore, kafka_sender: tuple[KafkaBatchSender, KafkaSettings], where: str
+) -> None:
+    """Above ``max_request_size`` ``send`` refuses the record itself; above the topic's
+    ``max.message.bytes`` the broker does, after which kafka-python fails every record its
+    producer has not acknowledged: neither may turn the batch into a 503 for ever, nor lose
+    a batch-mate or the next batch. One call id: one partition, so the order is checked."""
+    sender, kafka = kafka_sender
+    topic = f"{kafka.topic_prefix}.raw.330000.calls"
+    size = 2 * 1024 * 1024
+    if where == "broker":
+        size = 8192
+        admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                            configs={"max.message.bytes": "4096"})])  # fmt: skip
+        admin.close()
+        deadline = time.monotonic() + 30
+        while topic_configs(kafka.bootstrap_servers, topic).get("max.message.bytes") != "4096":
+            assert time.monotonic() < deadline, "the topic's max.message.bytes was not set"
+            time.sleep(0.2)
+    events = [offered_json(NINGBO, "330203", i) for i in range(8)]
+    for event in events:
+        event["call_id"] = f"{NINGBO}-call-1"
+    big = events[2]["envelope"]["event_id"]
+    ningbo = tokens.add(NINGBO)
+    config = GatewayConfig(dead_letters_file=tokens.path.parent / "dead_letters.jsonl")
+    app = create_app(config, tokens, sender, preparer=PaddingPreparer(kafka, big, size))
+    client = TestClient(app)
+
+    first = client.post("/v1/events", json={"events": events[:6]}, headers=auth(ningbo))
+    assert first.status_code == 200, first.text
+    assert first.json()["accepted"] == 5 and first.json()["rejected"] == 1
+    refused = first.json()["results"][2]
+    assert refused["status"] == "rejected" and refused["event_id"] == big
+    assert refused["reason"].startswith("Kafka refused the record: ")
+    assert "MessageSizeTooLargeError" in refused["reason"]
+    second = client.post("/v1/events", json={"events": events[6:]}, headers=auth(ningbo))
+    assert second.status_code == 200 and second.json()["accepted"] == 2, second.text
+
+    expected = [e["envelope"]["event_id"] for i, e in enumerate(events) if i != 2]
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    parts = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(seen) < len(expected) and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            seen += [dict(m.headers)["event_id"].decode() for m in batch]
+    consumer.close()
+    assert seen == expected  # each once, in the order sent
+
+    [line] = [json.loads(x) for x in config.dead_letters_file.read_text().splitlines()]
+    assert (line["index"], line["kind"], line["event_id"]) == (2, "kafka_refused", big)
+    assert line["reason"] == refused["reason"]
+    health = client.get("/healthz").json()
+    assert health["accepted"] == 7 and health["rejected_by_kind"] == {"kafka_refused": 1}
+    assert health["dead_letters"] == 1 and health["unavailable"] == 0

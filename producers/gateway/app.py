@@ -16,9 +16,12 @@ Checks, in order, each with its status:
    dead-letter file (stage ``gateway``, its kind and reason, the original JSON with any
    possible phone number masked), counted by kind (``GET /healthz``), and the request is
    logged once with the counts;
-6. the accepted events are sent with ``acks=all`` and the response waits for Kafka's
-   acknowledgement of every one: **200** with per-event results. If Kafka does not acknowledge
-   them in ``ack_timeout_s`` → **503** with ``Retry-After`` and nothing is promised: the
+6. the accepted events are sent with ``acks=all`` and the response waits until Kafka
+   acknowledged every one: **200** with per-event results. An event whose record Kafka
+   refuses (too large, invalid: it never would take it) is rejected as above, kind
+   ``kafka_refused``, with Kafka's error in its reason
+   (:mod:`~hotline.producers.gateway.sender`). If Kafka does not acknowledge them in
+   ``ack_timeout_s`` → **503** with ``Retry-After`` and nothing is promised: the
    client sends the same batch again (events keep their ``event_id``, so the stream drops any
    that had arrived). The gateway does not spool: a center's own retry is its spool.
 
@@ -42,22 +45,15 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.centers import CenterRegistry, default_centers
 from hotline.errors import InvalidInput, RetryableError
 from hotline.privacy import blank_phone_runs
-from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent
-from hotline.producers.delivery import (
-    DeadLetterLog,
-    Preparer,
-    abandon,
-    caller_problem,
-    new_producer,
-)
+from hotline.producers.base import OutboundRecord, RefusedEvent
+from hotline.producers.delivery import DeadLetterLog, Preparer, caller_problem
 from hotline.producers.gateway.ratelimit import RateLimiter
+from hotline.producers.gateway.sender import BatchSender, KafkaBatchSender
 from hotline.producers.gateway.tokens import TokenStore, hash_token
 from hotline.schemas import EVENT_TYPES, Event
 from hotline.schemas.redact import redact_json
@@ -88,6 +84,7 @@ REJECTION_KINDS = (
     "wrong_region",
     "implausible_time",
     "refused",
+    "kafka_refused",
 )
 _UUID = re.compile(UUID_PATTERN)
 
@@ -130,47 +127,6 @@ class IngestResponse(BaseModel):
     accepted: int
     rejected: int
     results: list[EventResult]
-
-
-class BatchSender:
-    """Sends records and returns only when Kafka acknowledged all; else ``RetryableError``."""
-
-    def send(self, records: list[OutboundRecord], timeout_s: float) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the connection."""
-
-
-class KafkaBatchSender(BatchSender):
-    """A shared idempotent ``acks=all`` producer, (re)connected on demand."""
-
-    def __init__(self, config: DeliveryConfig) -> None:
-        self.config = config
-        self._producer: KafkaProducer | None = None
-
-    def send(self, records: list[OutboundRecord], timeout_s: float) -> None:
-        try:
-            if self._producer is None:
-                self._producer = new_producer(self.config, "hotline-gateway")
-            producer = self._producer
-            futures = [
-                producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
-                for r in records
-            ]
-            producer.flush(timeout=timeout_s)
-            for future in futures:
-                future.get(timeout=0.1)
-        except (KafkaError, OSError) as exc:
-            if self._producer is not None:
-                abandon(self._producer)
-                self._producer = None
-            raise RetryableError(f"Kafka did not acknowledge the batch: {exc!r}") from exc
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -265,6 +221,14 @@ class GatewayStats:
                 "dead_letter_errors": self.dead_letter_errors,
                 "unavailable": self.unavailable,
             }
+
+
+def _rejection(index: int, item: Any, reason: str) -> EventResult:
+    """The result of a rejected event (its event id if it has a text one)."""
+    envelope = item.get("envelope") if isinstance(item, dict) else None
+    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+    event_id = event_id if isinstance(event_id, str) else None
+    return EventResult(index=index, status="rejected", event_id=event_id, reason=reason)
 
 
 def _dead_letter(
@@ -411,27 +375,24 @@ def create_app(
         latest = datetime.now(UTC) + timedelta(seconds=config.max_future_s)
         results: list[EventResult] = []
         records: list[OutboundRecord] = []
+        sent: list[int] = []  # the index of each record's event
         rejected: list[tuple[int, Any, str, str]] = []
         for index, item in enumerate(batch.events):
             checked = check_event(item, center_id, centers, preparer, latest)
             if isinstance(checked[0], str):
                 kind, reason = checked
-                event_id = None
-                if isinstance(item, dict) and isinstance(item.get("envelope"), dict):
-                    raw_id = item["envelope"].get("event_id")
-                    event_id = raw_id if isinstance(raw_id, str) else None
-                results.append(EventResult(index=index, status="rejected", event_id=event_id,
-                                           reason=reason))  # fmt: skip
+                results.append(_rejection(index, item, reason))
                 rejected.append((index, item, kind, reason))
                 continue
             event, record = checked
             records.append(record)
+            sent.append(index)
             results.append(
                 EventResult(index=index, status="accepted", event_id=event.envelope.event_id)
             )
         if records:
             try:
-                sender.send(records, config.ack_timeout_s)
+                refused = sender.send(records, config.ack_timeout_s)
             except RetryableError as exc:
                 # nothing is promised: the client sends the batch again, and its rejected
                 # events are counted and dead-lettered with the answer that reports them
@@ -442,12 +403,17 @@ def create_app(
                     status_code=503,
                     headers={"Retry-After": str(config.retry_after_s)},
                 )
-        accepted = len(records)
+            for i, reason in refused.items():
+                item = batch.events[sent[i]]
+                results[sent[i]] = _rejection(sent[i], item, reason)
+                rejected.append((sent[i], item, "kafka_refused", reason))
+        accepted = len(results) - len(rejected)
         stats.add(accepted=accepted)
         if rejected:
+            rejected.sort(key=lambda r: r[0])
             lines = [_dead_letter(item, i, center_id, k, r, centers) for i, item, k, r in rejected]
             record_rejections(center_id, len(results), lines)
-        return IngestResponse(accepted=accepted, rejected=len(results) - accepted, results=results)
+        return IngestResponse(accepted=accepted, rejected=len(rejected), results=results)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
