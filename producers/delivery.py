@@ -48,6 +48,8 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,13 +81,13 @@ __all__ = [
     "DeadLetterLog",
     "KafkaEventSink",
     "Preparer",
+    "Settled",
+    "Settler",
     "caller_problem",
     "connect_problems",
     "family_of",
-    "is_refusal",
     "new_producer",
     "refusal_reason",
-    "send_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,11 +103,12 @@ FAMILIES: dict[str, str] = {
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
 
 #: Errors by which Kafka refuses one record for what it is (its size, content or time stamp):
-#: sending it again cannot succeed, so it is dead-lettered. Every other error, retriable or not
-#: (no broker, a fenced producer, a refused batch-mate), counts as an outage: the record is
-#: spooled and sent again, so nothing good is dropped. So do a topic Kafka does not let this
-#: producer write and a topic name it rejects: a configuration to fix, after which the spooled
-#: records go through (dead letters keep no payload: they would be lost).
+#: sending it again cannot succeed, so it is dead-lettered (once :class:`Settler` confirmed it
+#: is that record's own). Every other error, retriable or not (no broker, a fenced producer),
+#: counts as an outage: the record is spooled and sent again, so nothing good is dropped. So
+#: do a topic Kafka does not let this producer write and a topic name it rejects: a
+#: configuration to fix, after which the spooled records go through (dead letters keep no
+#: payload: they would be lost).
 REFUSALS: tuple[type[KafkaError], ...] = (
     InvalidRecordError,
     InvalidTimestampError,
@@ -294,7 +297,7 @@ def abandon(producer: KafkaProducer) -> None:
         producer._closed = True
 
 
-def send_record(producer: KafkaProducer, record: OutboundRecord) -> Future:
+def _send_record(producer: KafkaProducer, record: OutboundRecord) -> Future:
     """Hand ``record`` to ``producer``; a refusal ``send`` raises comes back as a failed future.
 
     Other ``KafkaError`` s (Kafka away) are raised.
@@ -307,7 +310,7 @@ def send_record(producer: KafkaProducer, record: OutboundRecord) -> Future:
         return Future().failure(exc)
 
 
-def is_refusal(future: Future) -> bool:
+def _is_refusal(future: Future) -> bool:
     """Whether ``future`` failed with one of :data:`REFUSALS`."""
     return future.failed() and isinstance(future.exception, REFUSALS)
 
@@ -316,6 +319,120 @@ def refusal_reason(exc: BaseException) -> str:
     """The dead-letter reason of a record Kafka refused with ``exc``, naming Kafka's error."""
     detail, name = str(exc), type(exc).__name__
     return f"Kafka refused the record: {detail if name in detail else f'{name}: {detail}'}"
+
+
+def _await_futures(producer: KafkaProducer, futures: Iterable[Future], deadline: float) -> None:
+    """Flush ``producer``, then wait until each of ``futures`` is done or ``deadline`` (a
+    ``time.monotonic()``) passed.
+
+    kafka-python's ``flush`` raises ``UnknownError('Future not done')`` when the broker made it
+    split a batch for size, while the halves are still on their way; the futures tell."""
+    with suppress(KafkaError):
+        producer.flush(timeout=max(0.0, deadline - time.monotonic()))
+    for future in futures:
+        if not future.is_done:
+            with suppress(KafkaError):  # failed or timed out: the future says which
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+
+
+@dataclass
+class Settled:
+    """What Kafka made of a list of records: :attr:`done`, the futures of its longest prefix
+    Kafka settled, each acknowledged or failed with a refusal of that record's own;
+    :attr:`error`, why the next record is not settled (Kafka away, a timeout), None if all
+    are."""
+
+    done: list[Future]
+    error: BaseException | None
+
+
+class Settler:
+    """Sends lists of records on a producer of its own and settles each record.
+
+    kafka-python marks an idempotent producer fatal once the broker refused a record, and fails
+    every record it has not acknowledged with that same refusal. So a refusal in a list is not
+    trusted: the producer is replaced, the first record not acknowledged is sent alone (a
+    refusal now is its own), then the ones behind it are sent again together, and so on; each
+    round settles at least one record, and the order of the list is kept.
+    """
+
+    def __init__(self, connect: Callable[[], KafkaProducer]) -> None:
+        self._connect = connect
+        self.producer: KafkaProducer | None = None
+
+    def open(self) -> KafkaProducer:
+        """The producer, connected now if there is none (``KafkaError``/``OSError`` if away)."""
+        if self.producer is None:
+            self.producer = self._connect()
+        return self.producer
+
+    def drop(self) -> None:
+        """Abandon the producer (:func:`abandon`): it failed, or a refusal made it fatal."""
+        if self.producer is not None:
+            abandon(self.producer)
+            self.producer = None
+
+    def close(self) -> None:
+        """Close the producer, waiting up to 5 s for what it holds."""
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+            self.producer = None
+
+    def settle(self, records: list[OutboundRecord], timeout_s: float) -> Settled:
+        """Send ``records`` and wait, ``timeout_s`` at most, until Kafka settled each; a
+        record not settled drops the producer (the caller sends it again later)."""
+        deadline = time.monotonic() + timeout_s
+        final: list[Future | None] = [None] * len(records)
+        todo, error = list(range(len(records))), None
+        try:
+            while todo and error is None:
+                todo, error = self._round(records, todo, final, deadline)
+        except (KafkaError, OSError) as exc:
+            error = exc
+        if error is not None:
+            self.drop()
+        settled = final.index(None) if None in final else len(final)
+        return Settled([f for f in final[:settled] if f is not None], error)
+
+    def _round(
+        self,
+        records: list[OutboundRecord],
+        todo: list[int],
+        final: list[Future | None],
+        deadline: float,
+    ) -> tuple[list[int], BaseException | None]:
+        """Send the records at ``todo`` together and put the future of each one settled in
+        ``final``; the indexes left to send, and why they are not settled if Kafka is away."""
+        futures = self._send([records[i] for i in todo], deadline)
+        for i, future in zip(todo, futures, strict=True):
+            if future.succeeded():
+                final[i] = future
+        left = [i for i in todo if final[i] is None]
+        if not left:
+            return [], None
+        if not any(_is_refusal(f) for f in futures):  # Kafka away: the first unsettled tells
+            return left, _failure(futures[todo.index(left[0])])
+        self.drop()  # it is fatal: a refusal is trusted for a record alone on a fresh one
+        [alone] = self._send([records[left[0]]], deadline)
+        if not (alone.succeeded() or _is_refusal(alone)):
+            return left, _failure(alone)
+        final[left[0]] = alone
+        if _is_refusal(alone):
+            self.drop()
+        return left[1:], None
+
+    def _send(self, records: list[OutboundRecord], deadline: float) -> list[Future]:
+        producer = self.open()
+        futures = [_send_record(producer, r) for r in records]
+        _await_futures(producer, futures, deadline)
+        return futures
+
+
+def _failure(future: Future) -> BaseException:
+    """Why ``future`` is not settled: its error, or a timeout if it is not done."""
+    if future.failed():
+        return future.exception
+    return KafkaTimeoutError("Kafka did not acknowledge in time")
 
 
 def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
@@ -423,7 +540,7 @@ class KafkaEventSink:
             self._enter_outage([record], "no producer")
             return
         try:
-            future = send_record(producer, record)
+            future = _send_record(producer, record)
         except KafkaError as exc:
             self._enter_outage([record], f"send failed: {exc}")
             return
@@ -493,7 +610,7 @@ class KafkaEventSink:
                     self._enter_outage([], f"unacknowledged after {now - sent_at:.1f} s")
                 return
             if future.failed():
-                if is_refusal(future):
+                if _is_refusal(future):
                     inflight.popleft()
                     self._dead_letter(record, future.exception)
                     continue
@@ -567,18 +684,18 @@ class KafkaEventSink:
                     raise
             records, ends = self.spool.read(self.config.drain_batch)
             futures = self._send_step(producer, records)
-            if any(is_refusal(f) for f in futures):  # it failed its batch-mates: each alone again
+            if any(_is_refusal(f) for f in futures):  # it failed its batch-mates: each alone again
                 for i, future in enumerate(futures):
-                    if future.failed() and not is_refusal(future):
+                    if future.failed() and not _is_refusal(future):
                         again = self._send_step(producer, [records[i]])
                         futures[i] = again[0] if again else future
-                        if not (futures[i].succeeded() or is_refusal(futures[i])):
+                        if not (futures[i].succeeded() or _is_refusal(futures[i])):
                             break
             done = 0
             for record, future in zip(records, futures, strict=False):
                 if future.succeeded():
                     self.sent += 1
-                elif is_refusal(future):
+                elif _is_refusal(future):
                     self._dead_letter(record, future.exception)
                 else:
                     break
@@ -599,7 +716,7 @@ class KafkaEventSink:
         futures: list[Future] = []
         try:
             for record in records:
-                futures.append(send_record(producer, record))
+                futures.append(_send_record(producer, record))
             producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
         except KafkaError as exc:
             log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))
