@@ -23,11 +23,16 @@ partition under idempotence). The sink is in one of two modes:
   to direct mode.
 
 A record Kafka *refuses* (:data:`REFUSALS`: too large, invalid; retrying cannot change the
-answer) is dead-lettered with the reason, counted in
-:attr:`~KafkaEventSink.refused` and skipped, in both modes, so the records behind it go on.
-kafka-python fails the other records of a refused record's batch with a bare ``KafkaError``:
-no refusal, so they are sent again (a drain step sends them once more, each alone; in direct
-mode they go through the spool, as in an outage).
+answer) is dead-lettered with the reason, counted in :attr:`~KafkaEventSink.refused` and
+skipped, in both modes, so the records behind it go on; no other record is. A refusal is
+trusted only for a record sent alone on a fresh producer: once the broker refused a record,
+kafka-python marks the idempotent producer fatal and fails every record it has not
+acknowledged, later ones too, with that same error. So a drain step goes through
+:class:`Settler` (as does the HTTP gateway): the producer is replaced, the first record not
+acknowledged is sent alone, then the ones behind it again together, and so on, in order. In
+direct mode a refusal lets the records in flight settle, spools the unacknowledged ones in
+send order and drains them at once (no outage is counted): the sink is back in direct mode
+unless Kafka went away meanwhile.
 
 A sink opened on a non-empty spool (left by an earlier process) starts by draining it.
 
@@ -487,7 +492,7 @@ class KafkaEventSink:
         self.spooled = 0
         self.outages = 0
         self.refused: Counter[str] = Counter()
-        self._producer: KafkaProducer | None = None
+        self._kafka = Settler(lambda: new_producer(config, f"hotline-{producer_id}"))
         self._inflight: deque[tuple[OutboundRecord, Future, float]] = deque()
         self._buffer: list[OutboundRecord] = []
         self._since_reap = 0
@@ -498,10 +503,8 @@ class KafkaEventSink:
         if self._spooling:
             log.info("spool %s holds %d records; draining first", directory, len(self.spool))
             self._try_drain()
-        else:
-            self._producer = self._connect()
-            if self._producer is None:
-                self._enter_outage([], f"no broker answers at {config.bootstrap_servers}")
+        elif self._connect() is None:
+            self._enter_outage([], f"no broker answers at {config.bootstrap_servers}")
 
     # -- the EventSink protocol -------------------------------------------------------------
 
@@ -535,7 +538,7 @@ class KafkaEventSink:
                 self._buffer.pop()
                 raise
             return
-        producer = self._producer
+        producer = self._kafka.producer
         if producer is None:
             self._enter_outage([record], "no producer")
             return
@@ -555,11 +558,10 @@ class KafkaEventSink:
 
     def flush(self) -> None:
         """Every earlier event is now acknowledged by Kafka or fsynced in the spool."""
-        if not self._spooling and self._producer is not None:
-            try:
-                self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
-            except KafkaTimeoutError as exc:
-                log.warning("flush timed out (%s); spooling what is unacknowledged", exc)
+        producer = self._kafka.producer
+        if not self._spooling and producer is not None:
+            deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000
+            _await_futures(producer, (future for _, future, _ in self._inflight), deadline)
             self._reap(final=True)
         if self._spooling:
             self._spool_buffer()
@@ -575,9 +577,7 @@ class KafkaEventSink:
                 self._spool_buffer()
         finally:
             self._closed = True
-            if self._producer is not None:
-                self._producer.close(timeout=5)
-                self._producer = None
+            self._kafka.close()
             self.spool.close()
         if len(self.spool):
             log.warning(
@@ -600,24 +600,35 @@ class KafkaEventSink:
     # -- direct mode ------------------------------------------------------------------------
 
     def _reap(self, final: bool = False) -> None:
-        """Retire acknowledged records in order; detect an outage from the oldest one."""
+        """Retire acknowledged records in order; detect an outage or a refusal from the oldest
+        one not acknowledged."""
         now = self._clock()
         inflight = self._inflight
         while inflight:
-            record, future, sent_at = inflight[0]
+            _, future, sent_at = inflight[0]
             if not future.is_done:
                 if final or now - sent_at >= self.config.outage_after_s:
                     self._enter_outage([], f"unacknowledged after {now - sent_at:.1f} s")
                 return
+            if _is_refusal(future):
+                self._confirm_through_spool()
+                return
             if future.failed():
-                if _is_refusal(future):
-                    inflight.popleft()
-                    self._dead_letter(record, future.exception)
-                    continue
                 self._enter_outage([], f"send failed after retries: {future.exception!r}")
                 return
             inflight.popleft()
             self.sent += 1
+
+    def _confirm_through_spool(self) -> None:
+        """After a refusal, which is not trusted: let the records in flight settle, spool the
+        ones not acknowledged and drain them at once (:meth:`Settler.settle` confirms them)."""
+        log.info("Kafka refused a record; the unacknowledged ones go through the spool")
+        producer = self._kafka.producer
+        if producer is not None:
+            deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000
+            _await_futures(producer, (future for _, future, _ in self._inflight), deadline)
+        self._spool_unacknowledged([])
+        self._try_drain()
 
     def _dead_letter(self, record: OutboundRecord, exc: BaseException) -> None:
         """Count and dead-letter a record Kafka refused (one of :data:`REFUSALS`)."""
@@ -631,12 +642,15 @@ class KafkaEventSink:
         log.warning("%s %s dead-lettered: %s", event_type, event_id, reason)
 
     def _enter_outage(self, newest: list[OutboundRecord], why: str) -> None:
-        """Close the producer now, spool its unacknowledged records in order, then spool."""
+        """Spool what is unacknowledged and ``newest``, and retry Kafka in a while."""
         self.outages += 1
         log.warning("Kafka unreachable (%s); spooling to %s", why, self.spool.path)
-        if self._producer is not None:
-            abandon(self._producer)
-            self._producer = None
+        self._spool_unacknowledged(newest)
+        self._next_probe = self._clock() + self.config.probe_interval_s
+
+    def _spool_unacknowledged(self, newest: list[OutboundRecord]) -> None:
+        """Close the producer now, spool its unacknowledged records in order, then spool."""
+        self._kafka.drop()
         unacked: list[OutboundRecord] = []
         for record, future, _ in self._inflight:
             if future.is_done and future.succeeded():
@@ -647,7 +661,6 @@ class KafkaEventSink:
         self._spooling = True
         self._buffer = unacked + newest + self._buffer
         self._spool_buffer()
-        self._next_probe = self._clock() + self.config.probe_interval_s
 
     # -- spooling mode ----------------------------------------------------------------------
 
@@ -657,10 +670,11 @@ class KafkaEventSink:
             self._buffer = []
 
     def _connect(self) -> KafkaProducer | None:
-        if not reachable(self.config.bootstrap_servers):
+        """The producer, connected now if need be; None if Kafka is away."""
+        if self._kafka.producer is None and not reachable(self.config.bootstrap_servers):
             return None
         try:
-            return new_producer(self.config, f"hotline-{self.producer_id}")
+            return self._kafka.open()
         except (KafkaError, OSError) as exc:
             log.debug("Kafka still unreachable: %s", exc)
             return None
@@ -671,11 +685,9 @@ class KafkaEventSink:
         The buffer goes to the spool first, or, if the spool is full, once a step made room.
         """
         self._next_probe = self._clock() + self.config.probe_interval_s
-        producer = self._producer or self._connect()
-        if producer is None:
+        if self._connect() is None:
             self._spool_buffer()
             return False
-        self._producer = producer
         while len(self.spool) or self._buffer:
             try:
                 self._spool_buffer()
@@ -683,50 +695,21 @@ class KafkaEventSink:
                 if not len(self.spool):
                     raise
             records, ends = self.spool.read(self.config.drain_batch)
-            futures = self._send_step(producer, records)
-            if any(_is_refusal(f) for f in futures):  # it failed its batch-mates: each alone again
-                for i, future in enumerate(futures):
-                    if future.failed() and not _is_refusal(future):
-                        again = self._send_step(producer, [records[i]])
-                        futures[i] = again[0] if again else future
-                        if not (futures[i].succeeded() or _is_refusal(futures[i])):
-                            break
-            done = 0
-            for record, future in zip(records, futures, strict=False):
+            settled = self._kafka.settle(records, self.config.delivery_timeout_ms / 1000)
+            for record, future in zip(records, settled.done, strict=False):
                 if future.succeeded():
                     self.sent += 1
-                elif _is_refusal(future):
-                    self._dead_letter(record, future.exception)
                 else:
-                    break
-                done += 1
-            if done:  # the settled prefix leaves the spool even if a later record failed
-                self.spool.commit(ends[done - 1], done)
-            if done < len(records):
-                why = futures[done].exception if done < len(futures) else "not sent"
-                log.info("drain step failed (%r); retrying later", why)
-                self._drop_producer()
+                    self._dead_letter(record, future.exception)
+            if settled.done:  # the settled prefix leaves the spool even if a later one failed
+                self.spool.commit(ends[len(settled.done) - 1], len(settled.done))
+            if settled.error is not None:
+                log.info("drain step failed (%r); retrying later", settled.error)
+                self._next_probe = self._clock() + self.config.probe_interval_s
                 return False
         log.info("spool %s drained; sending directly again", self.spool.path)
         self._spooling = False
         return True
-
-    def _send_step(self, producer: KafkaProducer, records: list[OutboundRecord]) -> list[Future]:
-        """Send and flush ``records``; their futures, fewer if a send raised (Kafka away)."""
-        futures: list[Future] = []
-        try:
-            for record in records:
-                futures.append(_send_record(producer, record))
-            producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
-        except KafkaError as exc:
-            log.info("drain interrupted (%s); %d records stay spooled", exc, len(self.spool))
-        return futures
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            abandon(self._producer)
-            self._producer = None
-        self._next_probe = self._clock() + self.config.probe_interval_s
 
 
 def _reason_kind(exc: Exception) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -10,8 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures_kafka import ROOT, free_port, topic_partitions
+from fixtures_kafka import ROOT, free_port, topic_configs, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import (
     InvalidRecordError,
     KafkaError,
@@ -33,6 +36,7 @@ from hotline.producers.base import (
 )
 from hotline.producers.delivery import KafkaEventSink, Preparer, caller_problem, family_of
 from hotline.producers.simulator import MemorySink, SimConfig, simulate
+from hotline.producers.spool import Spool
 from hotline.schemas import KEY_FIELDS, CallOffered, Event, default_codec
 from hotline.schemas.examples import all_examples
 from hotline.settings import KafkaSettings
@@ -107,12 +111,13 @@ def test_refused_events_are_dead_lettered_locally_while_kafka_is_away(tmp_path: 
 
 
 class FakeKafka:
-    """kafka-python's producer as the sink uses it; each flush sends what is pending.
+    """The broker, and kafka-python's producers of it as the sink uses them (:meth:`producer`).
 
     A value starting with ``big`` makes ``send`` raise ``MessageSizeTooLargeError`` (its
-    ``max_request_size`` check); ``bad`` is refused by the broker (``InvalidRecordError``), and,
-    as in kafka-python, the other records of its batch (same key here) fail with a bare
-    ``KafkaError``. While not ``up`` nothing answers and futures expire.
+    ``max_request_size`` check); ``bad`` is refused by the broker (``InvalidRecordError``).
+    As in kafka-python 3.0.12, that refusal makes the producer fatal: the other records of its
+    batch (same key here), every record it had not acknowledged and every later one fail with
+    that same error. While not ``up`` nothing answers and futures expire.
     """
 
     def __init__(self) -> None:
@@ -120,6 +125,17 @@ class FakeKafka:
         self.denied = False
         """The producer may not write the topic (``TopicAuthorizationFailedError``)."""
         self.written: list[bytes] = []
+
+    def producer(self) -> FakeProducer:
+        return FakeProducer(self)
+
+
+class FakeProducer:
+    """One producer of a :class:`FakeKafka`; each flush sends what is pending."""
+
+    def __init__(self, kafka: FakeKafka) -> None:
+        self.kafka = kafka
+        self.fatal: KafkaError | None = None
         self._pending: list[tuple[OutboundRecord, Future]] = []
 
     def send(
@@ -135,16 +151,15 @@ class FakeKafka:
         pending, self._pending = self._pending, []
         refused = {r.key for r, _ in pending if r.value.startswith(b"bad")}
         for record, future in pending:
-            if not self.up:
+            if not self.kafka.up:
                 future.failure(KafkaTimeoutError("Expiring 1 record(s): delivery timeout"))
-            elif self.denied:
+            elif self.kafka.denied:
                 future.failure(TopicAuthorizationFailedError(record.topic))
-            elif record.value.startswith(b"bad"):
-                future.failure(InvalidRecordError("record refused by the broker"))
-            elif record.key in refused:
-                future.failure(KafkaError("part of a batch which had invalid records"))
+            elif record.key in refused or self.fatal is not None:
+                self.fatal = self.fatal or InvalidRecordError("record refused by the broker")
+                future.failure(self.fatal)
             else:
-                self.written.append(record.value)
+                self.kafka.written.append(record.value)
                 future.success(None)
 
     def close(self, timeout: float | None = None) -> None:
@@ -155,13 +170,15 @@ class FakeKafka:
 def kafka(monkeypatch: pytest.MonkeyPatch) -> FakeKafka:
     fake = FakeKafka()
     monkeypatch.setattr(delivery, "reachable", lambda *_args, **_kw: fake.up)
-    monkeypatch.setattr(delivery, "new_producer", lambda *_args, **_kw: fake)
+    monkeypatch.setattr(delivery, "new_producer", lambda *_args, **_kw: fake.producer())
     return fake
 
 
-def record(value: bytes, key: bytes = b"C1") -> OutboundRecord:
+def record(
+    value: bytes, key: bytes = b"C1", topic: str = "hotline.raw.320000.calls"
+) -> OutboundRecord:
     headers = (("event_type", b"call.offered"), ("event_id", value))
-    return OutboundRecord("hotline.raw.320000.calls", key, value, headers)
+    return OutboundRecord(topic, key, value, headers)
 
 
 def dead_letters(spool_root: Path) -> list[tuple[str, str]]:
@@ -219,11 +236,11 @@ def test_the_batch_mates_of_a_refused_record_are_sent_again_not_dead_lettered(
     for value in (b"a", b"bad", b"b"):  # one key: one batch
         sink.emit_record(record(value))
     sink.emit_record(record(b"c", key=b"C2"))
-    sink.flush()  # direct: a batch-mate's bare KafkaError is no refusal, so all are spooled
+    sink.flush()  # each fails with the refusal of bad: only bad, sent alone, is refused
     kafka.up = True
     assert sink.drain()
-    assert kafka.written.count(b"a") == kafka.written.count(b"b") == 1
-    assert sorted(kafka.written) == [b"a", b"b", b"c"] and sink.sent == 3
+    assert kafka.written == [b"a", b"b", b"c"] and sink.sent == 3
+    assert sink.outages == int(spooling)
     assert sink.refused == Counter({"InvalidRecordError": 1})
     assert [event_id for event_id, _ in dead_letters(tmp_path)] == ["bad"]
     sink.close()
@@ -272,6 +289,95 @@ def test_a_full_spool_keeps_what_it_took_and_not_what_it_refused(
     assert kafka.written == values[: taken + 1]  # the ones it took, in order, then the refused
     assert not sink.spooling and len(sink.spool) == 0
     sink.close()
+
+
+# -- records the broker refuses (real broker) ------------------------------------------------
+
+
+@pytest.fixture
+def strict_topic(bootstrap: str, unique: str) -> str:
+    """A raw topic whose ``max.message.bytes`` is 4096: the broker refuses an 8 KB record
+    (kafka-python's own ``max_request_size`` check lets it through)."""
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=unique)
+    ensure_topics(bootstrap, [s for s in topic_layout(kafka, ["320000"]) if ".raw." in s.name])
+    topic = f"{unique}.raw.320000.calls"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                        configs={"max.message.bytes": "4096"})])  # fmt: skip
+    admin.close()
+    deadline = time.monotonic() + 30
+    while topic_configs(bootstrap, topic).get("max.message.bytes") != "4096":
+        assert time.monotonic() < deadline, "the topic's max.message.bytes was not set"
+        time.sleep(0.2)
+    return topic
+
+
+def keyed_records(topic: str, names: str) -> list[OutboundRecord]:
+    """One record per letter (its event id), keyed alternately C0, C1; ``X`` is ``BIG``
+    (the record :func:`padded` makes too large for the strict topic)."""
+    return [
+        record(b"BIG" if name == "X" else name.encode(), b"C%d" % (i % 2), topic)
+        for i, name in enumerate(names)
+    ]
+
+
+def padded(records: list[OutboundRecord]) -> list[OutboundRecord]:
+    """``records`` with the value of ``BIG`` grown by 8 KB of random bytes."""
+    return [
+        dataclasses.replace(r, value=r.value + os.urandom(8192)) if r.value == b"BIG" else r
+        for r in records
+    ]
+
+
+def assert_good_ones_in_kafka_once_in_order(
+    bootstrap: str, topic: str, records: list[OutboundRecord]
+) -> None:
+    good = [(r.header("event_id") or b"").decode() for r in records if r.value != b"BIG"]
+    ids = consume_event_ids(bootstrap, [topic], len(good))
+    assert sorted(ids) == sorted(good)  # each once
+    for key in {r.key for r in records}:
+        mine = [(r.header("event_id") or b"").decode() for r in records if r.key == key]
+        assert [i for i in ids if i in mine] == [i for i in mine if i != "BIG"]  # in order
+
+
+@pytest.mark.kafka
+def test_direct_mode_dead_letters_only_the_record_the_broker_refuses(
+    bootstrap: str, strict_topic: str, tmp_path: Path
+) -> None:
+    """After the broker refuses a record kafka-python fails every record its producer had
+    not acknowledged with the same error: those must go in, not to the dead letters."""
+    config = DeliveryConfig(bootstrap_servers=bootstrap, spool_root=tmp_path)
+    sink = KafkaEventSink(config, "p1")
+    records = keyed_records(strict_topic, "aXbcde")
+    for i, r in enumerate(padded(records)):
+        sink.emit_record(r)
+        if i == 3:  # a, BIG, b, c, then d, e
+            sink.flush()
+    sink.flush()
+    assert (sink.sent, sink.refused) == (5, Counter({"MessageSizeTooLargeError": 1}))
+    assert not sink.spooling and len(sink.spool) == 0 and sink.outages == 0
+    [(event_id, reason)] = dead_letters(tmp_path)
+    assert event_id == "BIG" and "MessageSizeTooLargeError" in reason
+    sink.close()
+    assert_good_ones_in_kafka_once_in_order(bootstrap, strict_topic, records)
+
+
+@pytest.mark.kafka
+def test_a_drain_dead_letters_only_the_record_the_broker_refuses(
+    bootstrap: str, strict_topic: str, tmp_path: Path
+) -> None:
+    config = DeliveryConfig(bootstrap_servers=bootstrap, spool_root=tmp_path)
+    records = keyed_records(strict_topic, "abXcde")
+    spool = Spool(config.spool_dir("p1"), config.spool_max_bytes, config.spool_segment_bytes)
+    spool.append(padded(records))
+    spool.close()
+    sink = KafkaEventSink(config, "p1")  # drains the spool first
+    assert not sink.spooling and len(sink.spool) == 0
+    assert (sink.sent, sink.refused) == (5, Counter({"MessageSizeTooLargeError": 1}))
+    [(event_id, reason)] = dead_letters(tmp_path)
+    assert event_id == "BIG" and "MessageSizeTooLargeError" in reason
+    sink.close()
+    assert_good_ones_in_kafka_once_in_order(bootstrap, strict_topic, records)
 
 
 # -- through an outage (real broker) ---------------------------------------------------------
