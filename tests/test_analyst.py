@@ -242,3 +242,31 @@ def test_region_ticket_rates_sum_minutes_per_china_day_and_category(
         ("county", "320102", "320000", next_day, "complaint", 1, 0, 0, None),
         ("national", "000000", "000000", day, "complaint", 7, 4, 3, 0.75),
     ]
+
+
+@pytest.mark.parametrize("view", ["metric_counters", "metric_rates", "metric_rates_day"])
+def test_a_province_analyst_reads_only_its_province_through_the_views(
+    loaded: Client, clickhouse_settings: ClickHouseSettings, view: str
+) -> None:
+    """The row policies reach through the views (0015 builds metric_counters on the per-grain
+    views): Jiangsu's analyst sees Jiangsu's rows, no national ones; Xinjiang's sees none."""
+    sql = f"SELECT province_code, level, count() AS n FROM {view} GROUP BY 1, 2 ORDER BY 1, 2"
+    admin = query_df(sql, clickhouse=clickhouse_settings, password=PASSWORDS["analyst"])
+    assert {"000000", "320000", "330000"} <= set(admin["province_code"])  # the data has these
+    jiangsu = query_df(
+        sql,
+        clickhouse=clickhouse_settings,
+        user="analyst_320000",
+        password=PASSWORDS["analyst_320000"],
+    )
+    assert set(jiangsu["province_code"]) == {"320000"}
+    assert jiangsu.to_dict("records") == admin[admin["province_code"] == "320000"].to_dict(
+        "records"
+    )
+    xinjiang = query_df(
+        sql,
+        clickhouse=clickhouse_settings,
+        user="analyst_650000",
+        password=PASSWORDS["analyst_650000"],
+    )
+    assert xinjiang.empty
