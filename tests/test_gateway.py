@@ -199,6 +199,24 @@ def test_openapi_docs_are_served(tokens: TokenStore) -> None:
 # -- with the real broker ----------------------------------------------------------------
 
 
+def event_ids_in(kafka: KafkaSettings, topic: str, expected: int) -> list[str]:
+    """The ``event_id`` headers of ``topic``'s records in partition order, read until
+    ``expected`` of them came or 30 s passed."""
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(seen) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                seen += [dict(m.headers)["event_id"].decode() for m in batch]
+        return seen
+    finally:
+        consumer.close()
+
+
 @pytest.fixture
 def kafka_sender(bootstrap: str, unique: str) -> Iterator[tuple[KafkaBatchSender, KafkaSettings]]:
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=unique)
@@ -228,17 +246,7 @@ def test_accepted_events_are_in_kafka_when_the_answer_comes(
     accepted = {r["event_id"] for r in response.json()["results"] if r["status"] == "accepted"}
     assert len(accepted) == 7
 
-    topic = f"{kafka.topic_prefix}.raw.330000.calls"
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
-    parts = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    seen: list[str] = []
-    deadline = time.monotonic() + 30
-    while len(seen) < 7 and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            seen += [dict(m.headers)["event_id"].decode() for m in batch]
-    consumer.close()
+    seen = event_ids_in(kafka, f"{kafka.topic_prefix}.raw.330000.calls", 7)
     assert sorted(seen) == sorted(accepted)
     # the three rejected events are in the gateway's dead-letter file, the number masked
     text = config.dead_letters_file.read_text()
@@ -302,17 +310,7 @@ def test_a_record_kafka_refuses_is_rejected_and_its_batch_mates_go_in(
     assert second.status_code == 200 and second.json()["accepted"] == 2, second.text
 
     expected = [e["envelope"]["event_id"] for i, e in enumerate(events) if i != 2]
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
-    parts = [TopicPartition(topic, p) for p in topic_partitions(consumer, topic)]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    seen: list[str] = []
-    deadline = time.monotonic() + 30
-    while len(seen) < len(expected) and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            seen += [dict(m.headers)["event_id"].decode() for m in batch]
-    consumer.close()
-    assert seen == expected  # each once, in the order sent
+    assert event_ids_in(kafka, topic, len(expected)) == expected  # each once, in send order
 
     [line] = [json.loads(x) for x in config.dead_letters_file.read_text().splitlines()]
     assert (line["index"], line["kind"], line["event_id"]) == (2, "kafka_refused", big)

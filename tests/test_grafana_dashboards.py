@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -171,19 +171,34 @@ def test_summaries_equal_the_known_counts(
         )
 
 
-def tables_read(client: Client, sql: str) -> dict[str, list[str]]:
-    """Table → the partition conditions of its reads, from ``EXPLAIN indexes = 1``."""
+def per_read(
+    client: Client, sql: str, step: Callable[[list[str], int], list[str]]
+) -> dict[str, list[str]]:
+    """Table → what ``step(plan, i)`` finds at each line of ``EXPLAIN indexes = 1 {sql}``
+    under that table's reads (a table read twice, as metric_month by the month and year
+    branches of metric_counters, has both's)."""
     plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
-    reads: dict[str, list[str]] = {}
+    found: dict[str, list[str]] = {}
     table = ""
     for i, line in enumerate(plan):
-        if found := re.match(r"ReadFromMergeTree \((\S+)\)", line):
-            table = found[1]
-            reads.setdefault(table, [])
-        if line == "Partition":  # its "Keys:" (when any) come before the condition
-            condition = next(ln for ln in plan[i:] if ln.startswith("Condition:"))
-            reads[table].append(condition.removeprefix("Condition: "))
-    return reads
+        if read := re.match(r"ReadFromMergeTree \((\S+)\)", line):
+            table = read[1]
+            found.setdefault(table, [])
+        elif table:
+            found[table] += step(plan, i)
+    return found
+
+
+def tables_read(client: Client, sql: str) -> dict[str, list[str]]:
+    """Table → the partition conditions of its reads."""
+
+    def partition(plan: list[str], i: int) -> list[str]:
+        if plan[i] != "Partition":  # its "Keys:" (when any) come before the condition
+            return []
+        condition = next(ln for ln in plan[i:] if ln.startswith("Condition:"))
+        return [condition.removeprefix("Condition: ")]
+
+    return per_read(client, sql, partition)
 
 
 @pytest.mark.clickhouse
@@ -316,21 +331,15 @@ def test_region_panels_give_the_numbers_of_metric_counters(
 
 
 def primary_key_columns(client: Client, sql: str) -> dict[str, list[str]]:
-    """Table → the sort-key columns that its reads' primary-key conditions use, from
-    ``EXPLAIN indexes = 1`` (the ``Keys:`` of each ``PrimaryKey`` step; a table read twice,
-    as metric_month by the month and year branches of metric_counters, has both's)."""
-    plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
-    used: dict[str, list[str]] = {}
-    table = ""
-    for i, line in enumerate(plan):
-        if found := re.match(r"ReadFromMergeTree \((\S+)\)", line):
-            table = found[1]
-            used.setdefault(table, [])
-        if line == "PrimaryKey" and plan[i + 1] == "Keys:":
-            used[table] += itertools.takewhile(
-                lambda ln: not ln.startswith("Condition:"), plan[i + 2 :]
-            )
-    return used
+    """Table → the sort-key columns that its reads' primary-key conditions use (the ``Keys:``
+    of each ``PrimaryKey`` step)."""
+
+    def keys(plan: list[str], i: int) -> list[str]:
+        if plan[i] != "PrimaryKey" or plan[i + 1] != "Keys:":
+            return []
+        return list(itertools.takewhile(lambda ln: not ln.startswith("Condition:"), plan[i + 2 :]))
+
+    return per_read(client, sql, keys)
 
 
 @pytest.mark.clickhouse
