@@ -287,6 +287,21 @@ def test_center_panel_gives_the_numbers_of_the_center_rates_view(
         load(clickhouse_client)  # the known dataset again, for the tests that follow
 
 
+def region_panels_of_a_day(file: Path) -> list[tuple[str, str, str]]:
+    """(title, grain, SQL for today) of every region panel of ``file`` (not the 中心 ones), at
+    every grain of TEST_VALUES; there are some."""
+    model = json.loads(file.read_text(encoding="utf-8"))
+    names = list(variables_of(model))
+    panels = []
+    for grain in TEST_VALUES["grain"]:
+        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
+        for title, sql in queries(model):
+            if not title.startswith("中心"):
+                panels.append((title, grain, substitute(sql, values, DAY_START, DAY_END)))
+    assert panels, file.name
+    return panels
+
+
 @pytest.mark.clickhouse
 @pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
 def test_region_panels_read_only_the_rollup_of_their_grain(
@@ -294,15 +309,9 @@ def test_region_panels_read_only_the_rollup_of_their_grain(
 ) -> None:
     """Through ``metric_counters WHERE grain = …`` every panel read the minute, hour, day and
     month tables (migration 0009); the per-grain view reads the grain's table alone."""
-    model = json.loads(file.read_text(encoding="utf-8"))
-    names = list(variables_of(model))
-    for grain in TEST_VALUES["grain"]:
-        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
-        for title, sql in queries(model):
-            if title.startswith("中心"):
-                continue
-            reads = tables_read(dashboard_client, substitute(sql, values, DAY_START, DAY_END))
-            assert list(reads) == [f"{DB}.metric_{grain}"], (file.name, title, grain, reads)
+    for title, grain, sql in region_panels_of_a_day(file):
+        reads = tables_read(dashboard_client, sql)
+        assert list(reads) == [f"{DB}.metric_{grain}"], (file.name, title, grain, reads)
 
 
 @pytest.mark.clickhouse
@@ -352,18 +361,9 @@ def test_region_panels_reach_the_primary_key_with_their_time_range(
     every day of its level and region. Through 0009's day and month views
     (``toDateTime(bucket_start, 'Asia/Shanghai')``) it did not: the index used only level and
     region_code (migration 0014)."""
-    model = json.loads(file.read_text(encoding="utf-8"))
-    names = list(variables_of(model))
-    for grain in TEST_VALUES["grain"]:
-        values = {n: grain if n == "grain" else TEST_VALUES[n][0] for n in names}
-        for title, sql in queries(model):
-            if title.startswith("中心"):
-                continue
-            used = primary_key_columns(
-                dashboard_client, substitute(sql, values, DAY_START, DAY_END)
-            )
-            keys = used[f"{DB}.metric_{grain}"]
-            assert "bucket_start" in keys, (file.name, title, grain, keys)
+    for title, grain, sql in region_panels_of_a_day(file):
+        keys = primary_key_columns(dashboard_client, sql)[f"{DB}.metric_{grain}"]
+        assert "bucket_start" in keys, (file.name, title, grain, keys)
 
 
 @pytest.mark.clickhouse
