@@ -359,43 +359,55 @@ class Settler:
     trusted: the producer is replaced, the first record not acknowledged is sent alone (a
     refusal now is its own), then the ones behind it are sent again together, and so on; each
     round settles at least one record, and the order of the list is kept.
+
+    Threads may share one (the gateway's request threads do): a thread drops only the producer
+    it used, so a fresh one another thread opened meanwhile stays, and each producer is
+    abandoned once.
     """
 
     def __init__(self, connect: Callable[[], KafkaProducer]) -> None:
         self._connect = connect
         self.producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
 
     def open(self) -> KafkaProducer:
         """The producer, connected now if there is none (``KafkaError``/``OSError`` if away)."""
-        if self.producer is None:
-            self.producer = self._connect()
-        return self.producer
+        with self._lock:
+            if self.producer is None:
+                self.producer = self._connect()
+            return self.producer
 
-    def drop(self) -> None:
-        """Abandon the producer (:func:`abandon`): it failed, or a refusal made it fatal."""
-        if self.producer is not None:
-            abandon(self.producer)
+    def drop(self, used: KafkaProducer | None = None) -> None:
+        """Abandon (:func:`abandon`) the producer ``used`` (default: the current one): it
+        failed, or a refusal made it fatal. Nothing if it is no longer the current one (it
+        was dropped already)."""
+        with self._lock:
+            victim = self.producer
+            if victim is None or (used is not None and used is not victim):
+                return
             self.producer = None
+        abandon(victim)
 
     def close(self) -> None:
         """Close the producer, waiting up to 5 s for what it holds."""
-        if self.producer is not None:
-            self.producer.close(timeout=5)
-            self.producer = None
+        with self._lock:
+            producer, self.producer = self.producer, None
+        if producer is not None:
+            producer.close(timeout=5)
 
     def settle(self, records: list[OutboundRecord], timeout_s: float) -> Settled:
         """Send ``records`` and wait, ``timeout_s`` at most, until Kafka settled each; a
         record not settled drops the producer (the caller sends it again later)."""
         deadline = time.monotonic() + timeout_s
         final: list[Future | None] = [None] * len(records)
-        todo, error = list(range(len(records))), None
+        todo, error, used = list(range(len(records))), None, None
         try:
             while todo and error is None:
-                todo, error = self._round(records, todo, final, deadline)
+                todo, error, used = self._round(records, todo, final, deadline)
         except (KafkaError, OSError) as exc:
             error = exc
         if error is not None:
-            self.drop()
+            self.drop(used)
         settled = final.index(None) if None in final else len(final)
         return Settled([f for f in final[:settled] if f is not None], error)
 
@@ -405,32 +417,35 @@ class Settler:
         todo: list[int],
         final: list[Future | None],
         deadline: float,
-    ) -> tuple[list[int], BaseException | None]:
+    ) -> tuple[list[int], BaseException | None, KafkaProducer]:
         """Send the records at ``todo`` together and put the future of each one settled in
-        ``final``; the indexes left to send, and why they are not settled if Kafka is away."""
-        futures = self._send([records[i] for i in todo], deadline)
+        ``final``; the indexes left to send, why they are not settled if Kafka is away, and
+        the producer last used."""
+        producer, futures = self._send([records[i] for i in todo], deadline)
         for i, future in zip(todo, futures, strict=True):
             if future.succeeded():
                 final[i] = future
         left = [i for i in todo if final[i] is None]
         if not left:
-            return [], None
+            return [], None, producer
         if not any(_is_refusal(f) for f in futures):  # Kafka away: the first unsettled tells
-            return left, _failure(futures[todo.index(left[0])])
-        self.drop()  # it is fatal: a refusal is trusted for a record alone on a fresh one
-        [alone] = self._send([records[left[0]]], deadline)
+            return left, _failure(futures[todo.index(left[0])]), producer
+        self.drop(producer)  # it is fatal: a refusal is trusted for a record alone on a fresh one
+        producer, [alone] = self._send([records[left[0]]], deadline)
         if not (alone.succeeded() or _is_refusal(alone)):
-            return left, _failure(alone)
+            return left, _failure(alone), producer
         final[left[0]] = alone
         if _is_refusal(alone):
-            self.drop()
-        return left[1:], None
+            self.drop(producer)
+        return left[1:], None, producer
 
-    def _send(self, records: list[OutboundRecord], deadline: float) -> list[Future]:
+    def _send(
+        self, records: list[OutboundRecord], deadline: float
+    ) -> tuple[KafkaProducer, list[Future]]:
         producer = self.open()
         futures = [_send_record(producer, r) for r in records]
         _await_futures(producer, futures, deadline)
-        return futures
+        return producer, futures
 
 
 def _failure(future: Future) -> BaseException:

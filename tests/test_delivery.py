@@ -246,6 +246,25 @@ def test_the_batch_mates_of_a_refused_record_are_sent_again_not_dead_lettered(
     sink.close()
 
 
+def test_a_shared_settler_drops_only_the_producer_its_caller_used(
+    kafka: FakeKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's request threads share one Settler. A thread whose producer failed must
+    not abandon the fresh producer another thread opened since (that thread's records would
+    fail with it), and no producer is abandoned twice."""
+    abandoned: list[object] = []
+    monkeypatch.setattr(delivery, "abandon", abandoned.append)
+    settler = delivery.Settler(kafka.producer)
+    first = settler.open()
+    settler.drop(first)  # thread A: its producer failed
+    second = settler.open()  # thread B: a fresh one
+    settler.drop(first)  # thread C, which had used the first too, drops it late
+    assert settler.producer is second and abandoned == [first]
+    assert settler.settle([record(b"a")], 1).error is None  # the fresh one works
+    settler.drop()
+    assert settler.producer is None and abandoned == [first, second]
+
+
 @pytest.mark.parametrize("cause", ["up", "denied"])
 def test_an_outage_or_a_forbidden_topic_holds_the_records_until_kafka_takes_them(
     tmp_path: Path, kafka: FakeKafka, cause: str
