@@ -117,7 +117,7 @@ def simulate_command(
             "--centers",
             "-c",
             help="center ids (C330200) or region codes (33, 330000: all their centers); "
-            "repeatable or comma-separated; default: all city-level centers",
+            "repeatable or comma-separated; default: all 366 centers (32 provincial, 334 city)",
         ),
     ] = None,
     profile: Annotated[
