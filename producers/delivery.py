@@ -537,21 +537,23 @@ class KafkaEventSink:
     def emit_record(self, record: OutboundRecord) -> None:
         """Send (or spool) an already prepared record.
 
-        Raises :class:`SpoolFull` when Kafka is away and the spool has no room: the record is
-        not taken (emit it again after a pause); the ones taken before stay.
+        Raises :class:`SpoolFull` when Kafka is away and the spool has no room for the
+        buffered records: this record is not taken (emit it again after a pause); the ones
+        taken before stay.
         """
         if self._closed:
             raise RuntimeError(f"the Kafka sink of {self.producer_id} is closed")
         if self._spooling:
             self._buffer.append(record)
-            try:
-                if self._clock() >= self._next_probe:
-                    self._try_drain()
-                elif len(self._buffer) >= self.config.spool_batch:
+            due = self._clock() >= self._next_probe
+            if due:
+                self._try_drain()  # leaves in the buffer only what the spool has no room for
+            if due or len(self._buffer) >= self.config.spool_batch:
+                try:
                     self._spool_buffer()
-            except SpoolFull:
-                self._buffer.pop()
-                raise
+                except SpoolFull:
+                    self._buffer.pop()  # still the newest: a drain takes the buffer's head
+                    raise
             return
         producer = self._kafka.producer
         if producer is None:
@@ -675,7 +677,10 @@ class KafkaEventSink:
         self._inflight.clear()
         self._spooling = True
         self._buffer = unacked + newest + self._buffer
-        self._spool_buffer()
+        try:
+            self._spool_buffer()
+        except SpoolFull as exc:  # taken already: they wait in memory, for the drain to send
+            log.warning("%s; %d records taken stay in memory", exc, len(self._buffer))
 
     # -- spooling mode ----------------------------------------------------------------------
 
@@ -697,34 +702,46 @@ class KafkaEventSink:
     def _try_drain(self) -> bool:
         """Send the spool oldest first; a step's records leave it once acknowledged or refused.
 
-        The buffer goes to the spool first, or, if the spool is full, once a step made room.
+        The buffer goes to the spool first, or, if the spool is full, once a step made room;
+        a buffer too big for the empty spool is sent from memory, ``drain_batch`` at a time.
+        Never raises :class:`SpoolFull`: what does not fit stays in the buffer.
         """
         self._next_probe = self._clock() + self.config.probe_interval_s
         if self._connect() is None:
-            self._spool_buffer()
+            with suppress(SpoolFull):
+                self._spool_buffer()
             return False
         while len(self.spool) or self._buffer:
-            try:
+            with suppress(SpoolFull):
                 self._spool_buffer()
-            except SpoolFull:
-                if not len(self.spool):
-                    raise
-            records, ends = self.spool.read(self.config.drain_batch)
-            settled = self._kafka.settle(records, self.config.delivery_timeout_ms / 1000)
-            for record, future in zip(records, settled.done, strict=False):
-                if future.succeeded():
-                    self.sent += 1
-                else:
-                    self._dead_letter(record, future.exception)
-            if settled.done:  # the settled prefix leaves the spool even if a later one failed
-                self.spool.commit(ends[len(settled.done) - 1], len(settled.done))
-            if settled.error is not None:
-                log.info("drain step failed (%r); retrying later", settled.error)
+            if len(self.spool):
+                records, ends = self.spool.read(self.config.drain_batch)
+                settled = self._drain_step(records)
+                if settled:  # the settled prefix leaves the spool even if a later one failed
+                    self.spool.commit(ends[settled - 1], settled)
+            else:
+                records = self._buffer[: self.config.drain_batch]
+                settled = self._drain_step(records)
+                del self._buffer[:settled]
+            if settled < len(records):
                 self._next_probe = self._clock() + self.config.probe_interval_s
                 return False
         log.info("spool %s drained; sending directly again", self.spool.path)
         self._spooling = False
         return True
+
+    def _drain_step(self, records: list[OutboundRecord]) -> int:
+        """Settle ``records`` through the :class:`Settler`, counting the acknowledged ones and
+        dead-lettering the refused ones; how many of them, a prefix, are settled."""
+        settled = self._kafka.settle(records, self.config.delivery_timeout_ms / 1000)
+        for record, future in zip(records, settled.done, strict=False):
+            if future.succeeded():
+                self.sent += 1
+            else:
+                self._dead_letter(record, future.exception)
+        if settled.error is not None:
+            log.info("drain step failed (%r); retrying later", settled.error)
+        return len(settled.done)
 
 
 def _reason_kind(exc: Exception) -> str:

@@ -181,6 +181,11 @@ def record(
     return OutboundRecord(topic, key, value, headers)
 
 
+def values_of(n: int) -> list[bytes]:
+    """``n`` distinct values of 64 bytes: a 1 KiB spool holds only a few of their records."""
+    return [b"v%03d" % i + b"." * 60 for i in range(n)]
+
+
 def dead_letters(spool_root: Path) -> list[tuple[str, str]]:
     path = spool_root / "p1" / "dead_letters.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -292,7 +297,7 @@ def test_a_full_spool_keeps_what_it_took_and_not_what_it_refused(
     config = DeliveryConfig(spool_root=tmp_path, spool_max_bytes=1024, spool_batch=3)
     kafka.up = False
     sink = KafkaEventSink(config, "p1", clock=lambda: now[0])
-    values = [b"v%03d" % i + b"." * 60 for i in range(100)]
+    values = values_of(100)
     taken = 0
     with pytest.raises(SpoolFull):
         for value in values:
@@ -306,6 +311,61 @@ def test_a_full_spool_keeps_what_it_took_and_not_what_it_refused(
     sink.emit_record(record(refused))
     sink.flush()
     assert kafka.written == values[: taken + 1]  # the ones it took, in order, then the refused
+    assert not sink.spooling and len(sink.spool) == 0
+    sink.close()
+
+
+def test_records_in_flight_when_kafka_goes_away_are_taken_even_if_the_spool_is_too_small(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    """The records in flight (the fake acknowledges only at flush) do not fit in the spool when
+    Kafka goes away: they are taken all the same and wait in memory, and the drain sends them
+    although they never fit in the empty spool. SpoolFull is raised only for a record not
+    taken, which the emitter emits again: each record reaches Kafka once, in order."""
+    now = [0.0]
+    config = DeliveryConfig(
+        spool_root=tmp_path, spool_max_bytes=1024, spool_batch=3, drain_batch=10
+    )
+    sink = KafkaEventSink(config, "p1", clock=lambda: now[0])
+    values = values_of(100)
+    for value in values[:70]:
+        sink.emit_record(record(value))
+    kafka.up = False
+    now[0] += config.outage_after_s
+    emitted, pauses = 70, 0
+    for _ in range(2 * len(values)):  # bounded: a sink that never takes a record fails here
+        if emitted == len(values):
+            break
+        try:
+            sink.emit_record(record(values[emitted]))
+        except SpoolFull:  # not taken: the emitter pauses, Kafka comes back, the same again
+            pauses += 1
+            kafka.up = True
+            now[0] += config.probe_interval_s
+            continue
+        emitted += 1
+    assert emitted == len(values) and pauses == 1 and sink.outages == 1
+    sink.flush()
+    assert kafka.written == values  # each once, in order
+    assert not sink.spooling and len(sink.spool) == 0
+    sink.close()
+
+
+def test_records_behind_a_refusal_are_sent_even_if_the_spool_is_too_small(
+    tmp_path: Path, kafka: FakeKafka
+) -> None:
+    """A refusal in direct mode confirms the records not acknowledged through the spool; a
+    spool too small for them neither makes flush raise SpoolFull nor keeps them from Kafka."""
+    sink = KafkaEventSink(DeliveryConfig(spool_root=tmp_path, spool_max_bytes=1024), "p1")
+    values = values_of(70)
+    for value in values[:10]:
+        sink.emit_record(record(value))
+    sink.emit_record(record(b"bad", key=b"C2"))
+    for value in values[10:]:
+        sink.emit_record(record(value))
+    sink.flush()
+    assert kafka.written == values and sink.sent == len(values)
+    assert sink.refused == Counter({"InvalidRecordError": 1}) and sink.outages == 0
     assert not sink.spooling and len(sink.spool) == 0
     sink.close()
 
