@@ -14,13 +14,18 @@ partition under idempotence). The sink is in one of two modes:
 - *direct*: records go to the producer; their futures are kept in send order. A record not
   acknowledged after ``outage_after_s``, a failed send, or a failure other than a refusal
   (below) means Kafka is away: the producer is closed at once and every record it had not
-  acknowledged is written to the spool *in send order*, then the sink spools.
+  acknowledged is written to the spool *in send order* (if the spool has no room for them,
+  they wait in memory: they were taken), then the sink spools.
 - *spooling*: new records are appended to the spool behind the older ones (fsync per
   ``spool_batch`` records and on :meth:`~KafkaEventSink.flush`), so order is kept. Every
   ``probe_interval_s`` the sink tries Kafka; once it answers, the spool is drained oldest
   first, ``drain_batch`` records at a time; the cursor moves past the records of a step that
-  are acknowledged or refused, up to the first that is neither. An empty spool switches back
-  to direct mode.
+  are acknowledged or refused, up to the first that is neither. Records waiting in memory
+  follow, through the spool, or from memory while they do not fit in the empty spool. An
+  empty spool and memory switch back to direct mode.
+
+:class:`SpoolFull` from :meth:`~KafkaEventSink.emit_record` means exactly that its record was
+not taken (emit it again after a pause); it is never raised for records taken before.
 
 A record Kafka *refuses* (:data:`REFUSALS`: too large, invalid; retrying cannot change the
 answer) is dead-lettered with the reason, counted in :attr:`~KafkaEventSink.refused` and
@@ -574,7 +579,10 @@ class KafkaEventSink:
             self._reap()
 
     def flush(self) -> None:
-        """Every earlier event is now acknowledged by Kafka or fsynced in the spool."""
+        """Every earlier event is now acknowledged by Kafka or fsynced in the spool.
+
+        Raises :class:`SpoolFull` if the spool has no room for the ones waiting in memory (they
+        stay there, for the drain)."""
         producer = self._kafka.producer
         if not self._spooling and producer is not None:
             deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000
