@@ -592,14 +592,23 @@ class KafkaEventSink:
             self._spool_buffer()
 
     def close(self) -> None:
-        """Flush, try one last drain, then release the producer and the spool."""
+        """Flush, try one last drain, then release the producer and the spool.
+
+        Raises :class:`SpoolFull` if records taken could be neither sent nor spooled (Kafka
+        away and the spool full): they are lost, and the log says how many."""
         if self._closed:
             return
         try:
-            self.flush()
+            with suppress(SpoolFull):  # what the spool has no room for may still go to Kafka
+                self.flush()
             if self._spooling:
                 self._try_drain()
-                self._spool_buffer()
+            if self._buffer:
+                try:
+                    self._spool_buffer()
+                except SpoolFull:
+                    log.error("closing: %d records taken are lost", len(self._buffer))
+                    raise
         finally:
             self._closed = True
             self._kafka.close()

@@ -351,6 +351,33 @@ def test_records_in_flight_when_kafka_goes_away_are_taken_even_if_the_spool_is_t
     sink.close()
 
 
+@pytest.mark.parametrize("back", [True, False], ids=["kafka-back", "kafka-away"])
+def test_close_sends_what_the_spool_had_no_room_for_or_says_it_is_lost(
+    tmp_path: Path, kafka: FakeKafka, caplog: pytest.LogCaptureFixture, back: bool
+) -> None:
+    """Records taken that wait in memory (the spool too small for them) are sent by close's
+    last drain if Kafka is back; before, flush's SpoolFull skipped the drain and they were lost
+    with Kafka up. If Kafka is still away, close raises SpoolFull and logs how many are lost."""
+    now = [0.0]
+    config = DeliveryConfig(spool_root=tmp_path, spool_max_bytes=1024, drain_batch=10)
+    sink = KafkaEventSink(config, "p1", clock=lambda: now[0])
+    values = values_of(70)
+    for value in values:
+        sink.emit_record(record(value))
+    kafka.up = False
+    now[0] += config.outage_after_s
+    sink.emit_record(record(b"last"))  # the outage: 71 taken, in memory
+    assert sink.spooling and len(sink.spool) == 0
+    kafka.up = back
+    if back:
+        sink.close()
+        assert kafka.written == [*values, b"last"]
+    else:
+        with pytest.raises(SpoolFull):
+            sink.close()
+        assert kafka.written == [] and "closing: 71 records taken are lost" in caplog.text
+
+
 def test_records_behind_a_refusal_are_sent_even_if_the_spool_is_too_small(
     tmp_path: Path, kafka: FakeKafka
 ) -> None:
