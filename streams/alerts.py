@@ -551,7 +551,7 @@ class AlertEngine:
                     f"{name.replace('_', ' ')} below {_pct(limit)} over "
                     f"{period // _MIN} min in {self.province} ({q} queued)",
                 )
-            elif q < rules.rate_min_queued or rate >= limit + rules.rate_margin:
+            elif q < rules.rate_min_queued or rate >= rules.rate_close(limit):
                 alert = self.book.clear(key, at, rules.rate_hold)
             else:
                 self.book.not_clear(key)

@@ -45,7 +45,9 @@ class AlertsConfig(BaseModel):
     province_rates: dict[str, RateThresholds] = Field(
         default_factory=dict, description="per-province thresholds (province code → rates)"
     )
-    rate_margin: float = Field(0.03, ge=0, description="close above threshold + margin")
+    rate_margin: float = Field(
+        0.03, ge=0, description="close at threshold + margin (at most halfway to 100 %)"
+    )
     rate_hold: timedelta = Field(
         timedelta(minutes=10), description="... for this long (hysteresis)"
     )
@@ -68,6 +70,12 @@ class AlertsConfig(BaseModel):
 
     def rates_of(self, province: str) -> RateThresholds:
         return self.province_rates.get(province, self.rates)
+
+    def rate_close(self, threshold: float) -> float:
+        """The rate at or above which a rate alert may close: ``threshold + rate_margin``, but
+        at most halfway from the threshold to 1, so that it stays reachable (a 0.97 target
+        closes at 0.985, not at 1.00) and above the threshold (hysteresis) unless that is 1."""
+        return min(threshold + self.rate_margin, (threshold + 1) / 2)
 
 
 class StreamsConfig(BaseModel):

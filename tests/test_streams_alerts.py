@@ -167,6 +167,36 @@ def test_connection_rate_hysteresis_and_province_threshold() -> None:
     assert not [a for a in alerts if "service_level" in a.dedupe_key]  # threshold 0 here
 
 
+def test_a_rate_alert_near_100_percent_closes_with_hysteresis() -> None:
+    # DOMAIN.md's published target: connection rate ≥ 97 %; with the default margin (0.03)
+    # the close bound was 100 %, so 99 % answered for hours kept the alert open
+    e = engine(settle=timedelta(0), rates=RateThresholds(connection=0.97, service_level=0.97))
+
+    def minutes(first: int, last: int, answered: int) -> list:
+        out = []
+        for minute in range(first, last):
+            e.add_records([call("C330200", minute, answered=i < answered) for i in range(100)])
+            out += e.evaluate(T0 + (minute + 1) * MIN)
+        return out
+
+    alerts = minutes(0, 15, 90)  # 90 % < 97 %: both open
+    alerts += minutes(15, 45, 98)  # 98 %: above the threshold, below the close bound
+    assert {a.dedupe_key for a in alerts} == {
+        "threshold|connection_rate|330000",
+        "threshold|service_level|330000",
+    }
+    assert all(a.version == 1 and a.closed_at is None for a in alerts)  # no flapping
+    alerts += minutes(45, 75, 99)  # 99 % for 30 min: clear
+    closed = [a for a in alerts if a.closed_at is not None]
+    assert sorted(a.dedupe_key for a in closed) == [
+        "threshold|connection_rate|330000",
+        "threshold|service_level|330000",
+    ]
+    rules = AlertsConfig()
+    assert rules.rate_close(0.90) == 0.90 + rules.rate_margin  # the margin, well below 100 %
+    assert 0.97 < rules.rate_close(0.97) < 0.99 and 0.999 < rules.rate_close(0.999) < 1
+
+
 def test_replayed_and_older_records_do_not_count_twice() -> None:
     e = engine(settle=timedelta(0))
     e.add_records([call("C1", 0, answered=False, cid="x", version=2)])
