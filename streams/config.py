@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
+from hotline.regions import check_provinces
 from hotline.schemas import TicketCategory
 from hotline.schemas.types import UINT32_MAX
 
@@ -43,7 +44,8 @@ class AlertsConfig(BaseModel):
     rate_min_queued: int = Field(20, ge=1, description="fewer queued calls: no rate alert")
     rates: RateThresholds = RateThresholds()
     province_rates: dict[str, RateThresholds] = Field(
-        default_factory=dict, description="per-province thresholds (province code → rates)"
+        default_factory=dict,
+        description="per-province thresholds (province code → rates); unset fields: `rates`",
     )
     rate_margin: float = Field(
         0.03, ge=0, description="close at threshold + margin (at most halfway to 100 %)"
@@ -67,6 +69,27 @@ class AlertsConfig(BaseModel):
     gap_quiet: timedelta = Field(
         timedelta(minutes=30), description="a gap episode ends after this long without gaps"
     )
+
+    @field_validator("province_rates")
+    @classmethod
+    def _province_codes_inheriting_rates(
+        cls, value: dict[str, RateThresholds], info: ValidationInfo
+    ) -> dict[str, RateThresholds]:
+        """Each key a province code of the region registry (a city's code, a typo or a name
+        would never apply); a field a province does not set is the global ``rates``' one."""
+        if not value:
+            return value  # (no registry to load)
+        try:
+            check_provinces(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        rates = info.data.get("rates")  # absent if itself wrong (reported on its own)
+        if rates is None:
+            return value
+        return {
+            code: rates.model_copy(update=own.model_dump(exclude_unset=True))
+            for code, own in value.items()
+        }
 
     def rates_of(self, province: str) -> RateThresholds:
         return self.province_rates.get(province, self.rates)

@@ -58,6 +58,20 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
     assert config.alerts.rates_of("330000") == config.alerts.rates
 
 
+def test_a_province_override_takes_what_it_does_not_set_from_rates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTLINE_STREAMS__ALERTS__RATES__SERVICE_LEVEL", "0.70")
+    monkeypatch.setenv(
+        "HOTLINE_STREAMS__ALERTS__PROVINCE_RATES",
+        '{"320000": {"connection": 0.85}, "330000": {"service_level": 0.6}}',
+    )
+    alerts = streams_config_from_env().alerts
+    assert alerts.rates.connection == 0.90  # the default
+    assert alerts.rates_of("320000").model_dump() == {"connection": 0.85, "service_level": 0.70}
+    assert alerts.rates_of("330000").model_dump() == {"connection": 0.90, "service_level": 0.6}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
     [
@@ -66,6 +80,10 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
         ("HOTLINE_STREAMS__SERVICE_LEVEL_MS", str(2**32), "less than or equal to 4294967295"),
         ("HOTLINE_STREAMS__ALERTS__RATES__CONNECTION", "90", "less than or equal to 1"),
         ("HOTLINE_STREAMS__SERVICE_LEVEL", "30000", "Extra inputs are not permitted"),
+        # a province_rates key is a province code of the region registry, else never applies
+        ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"32000": {}}', "unknown province 32000"),
+        ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"320100": {}}', "320100 is .*a city"),
+        ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"Jiangsu": {}}', "province Jiangsu"),
     ],
 )
 def test_a_wrong_streams_variable_is_named_in_the_error(
