@@ -198,15 +198,18 @@ class AlertBook:
         self.mark(key)
         return entry.alert
 
-    def clear(self, key: str, at: datetime, hold: timedelta = timedelta(0)) -> Alert | None:
-        """``key``'s condition is clear at ``at``; it closes once clear for ``hold``."""
+    def clear(
+        self, key: str, at: datetime, hold: timedelta = timedelta(0), since: datetime | None = None
+    ) -> Alert | None:
+        """``key``'s condition is clear at ``at`` (clear since ``since`` if it was not yet:
+        default ``at``); it closes once clear for ``hold``."""
         entry = self.entries.get(key)
         if entry is None or not entry.open:
             return None
         assert entry.alert is not None
         at_ms = _ms(at)
         if entry.clear_since is None:
-            entry.clear_since = at_ms
+            entry.clear_since = at_ms if since is None else _ms(since)
             self.mark(key)
         if at_ms - entry.clear_since < _td(hold):
             return None
@@ -613,7 +616,8 @@ class AlertEngine:
                     f"{self.province}",
                 )
             else:
-                a = self.book.clear(key, at, rules.dead_letter_hold)
+                # clear since the clean minute's start: closes after ``hold`` of clean minutes
+                a = self.book.clear(key, at, rules.dead_letter_hold, since=_dt(minute))
             out += [a] if a is not None else []
             self.dead_evaluated_ms = minute
             minute += _MIN

@@ -224,6 +224,17 @@ def test_dead_letter_spike_counts_sources_once() -> None:
     assert len(closed) == 1 and closed[0].closed_at is not None
 
 
+def test_dead_letter_spike_closes_after_exactly_its_hold_of_clean_minutes() -> None:
+    e = engine(dead_letters_per_minute=5, dead_letter_hold=timedelta(minutes=5))
+    base = _ms(T0)
+    for i in range(8):  # a spike in minute 0
+        e.add_dead_letter(f"t:0:{i}", base + i * 1000)
+    judged = {k - 1: e.evaluate_dead_letters(base + k * 60_000 + 10_000) for k in range(1, 8)}
+    assert [a.version for a in judged[0]] == [1]
+    assert [minute for minute, out in judged.items() if out] == [0, 5]  # clean minutes 1 to 5
+    assert judged[5][0].closed_at == T0 + 6 * MIN
+
+
 def test_one_alert_per_gap_episode() -> None:
     e = engine(gap_quiet=timedelta(minutes=30))
 
