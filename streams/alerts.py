@@ -60,6 +60,11 @@ def _td(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
 
+def _china(at: datetime) -> str:
+    """``at`` as users read it in a message: China time to the minute (2025-02-10 15:00)."""
+    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 def alert_id(dedupe_key: str, episode: int) -> str:
     """The deterministic id of the ``episode``-th alert of ``dedupe_key``."""
     return "AL" + hashlib.sha256(f"{dedupe_key}#{episode}".encode()).hexdigest()[:24]
@@ -434,7 +439,7 @@ class AlertEngine:
                     center,
                     record.created_at,
                     f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
-                    f"back by {record.due_at.isoformat()}",
+                    f"back by {_china(record.due_at)}",
                 )
             else:
                 if self.book.get(key).episode == 0:  # created and resolved/closed in one step
@@ -464,7 +469,7 @@ class AlertEngine:
                     center,
                     record.due_at,
                     f"{record.category.value} ticket {record.ticket_id} missed its due time "
-                    f"{record.due_at.isoformat()}",
+                    f"{_china(record.due_at)}",
                 )
             elif warn_at is not None and watermark >= warn_at:
                 a = self.book.raise_(
@@ -476,7 +481,7 @@ class AlertEngine:
                     warn_at,
                     f"{record.category.value} ticket {record.ticket_id}: less than "
                     f"{self.rules.due_warning_working_hours:g} working hours left "
-                    f"(due {record.due_at.isoformat()})",
+                    f"(due {_china(record.due_at)})",
                 )
             out += [a] if a is not None else []
         return out

@@ -327,6 +327,29 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
     assert alerts == [] and book.states["c1"].at(due + timedelta(days=3))[0]
 
 
+def _ticket_alerts(e: AlertEngine, book: TicketBook, now: datetime) -> list:
+    """Advance the ticket book to ``now``; the alerts its changes raise or close."""
+    changes, _, _ = book.advance(now)
+    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+
+
+def test_alert_messages_give_due_times_in_china_time() -> None:
+    config = StreamsConfig()
+    e = AlertEngine("330000", config)
+    book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    due = T0 + timedelta(days=2)  # Thursday 09:00 China time
+    book.add(created("d5", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
+    book.add(created("c5", TicketCategory.COMPLAINT, T0, due))
+    danger = _ticket_alerts(e, book, T0)
+    warning = _ticket_alerts(e, book, due - timedelta(hours=3))
+    missed = _ticket_alerts(e, book, due + MIN)
+    assert [a.message for a in danger + warning + missed] == [
+        "dangerous call: ticket d5 needs escalation and a call back by 2025-03-04 11:00",
+        "complaint ticket c5: less than 4 working hours left (due 2025-03-06 09:00)",
+        "complaint ticket c5 missed its due time 2025-03-06 09:00",
+    ]
+
+
 def test_a_dangerous_call_created_and_closed_in_one_step_raises_and_closes() -> None:
     config = StreamsConfig()
     e = AlertEngine("330000", config)
