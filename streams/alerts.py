@@ -418,12 +418,18 @@ class AlertEngine:
         return out
 
     def on_ticket(
-        self, record: TicketRecord, watermark: datetime, warn_at: datetime | None
+        self,
+        record: TicketRecord,
+        watermark: datetime,
+        warn_at: datetime | None,
+        opened_at: datetime | None = None,
     ) -> list[Alert]:
         """Dangerous calls (critical, at once, until resolved or closed) and due times
         (warning ``due_warning_working_hours`` before, critical once missed, until resolved or
         closed). The record is open while both ``resolved_at`` and ``closed_at`` are null (a
-        reopen clears them); the alerts close at the resolution, else at the close."""
+        reopen clears them); the alerts close at the resolution, else at the close.
+        ``opened_at``: when the ticket was last created or reopened (default its creation): a
+        dangerous call's alert opens then."""
         out: list[Alert] = []
         is_open = record.resolved_at is None and record.closed_at is None
         ended = record.resolved_at or record.closed_at or record.as_of
@@ -437,7 +443,7 @@ class AlertEngine:
                     Severity.CRITICAL,
                     region,
                     center,
-                    record.created_at,
+                    opened_at or record.created_at,
                     f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
                     f"back by {_china(record.due_at)}",
                 )

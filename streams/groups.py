@@ -585,7 +585,9 @@ class GroupState:
         for change in changes:
             if change.emitted:
                 out.tickets.append(change.record)
-            out.alerts.extend(self.alerts.on_ticket(change.record, watermark, change.warn_at))
+            out.alerts.extend(
+                self.alerts.on_ticket(change.record, watermark, change.warn_at, change.opened_at)
+            )
         for r in rejected:
             out.rejected.append((r, None))
         for ticket_id in evicted:

@@ -227,6 +227,9 @@ class TicketChange:
     record: TicketRecord
     warn_at: datetime | None
     emitted: bool
+    opened_at: datetime | None = None
+    """When the ticket was last created or reopened (a reopened ticket's new alert episode
+    opens then)."""
 
 
 class TicketBook:
@@ -332,7 +335,8 @@ class TicketBook:
             for moment in (warn_at, record.due_at + timedelta(milliseconds=1)):
                 if moment is not None and moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
-        return TicketChange(record, warn_at, emitted)
+        opened_at = [e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS][-1]
+        return TicketChange(record, warn_at, emitted, opened_at)
 
     def _evict(self, state: TicketState) -> list[TicketRejected] | None:
         assert self.watermark is not None

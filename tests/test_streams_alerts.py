@@ -330,7 +330,27 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
 def _ticket_alerts(e: AlertEngine, book: TicketBook, now: datetime) -> list:
     """Advance the ticket book to ``now``; the alerts its changes raise or close."""
     changes, _, _ = book.advance(now)
-    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.opened_at)]
+
+
+def test_a_reopened_dangerous_call_opens_a_new_alert_at_the_reopen() -> None:
+    config = StreamsConfig(alerts=AlertsConfig(settle=timedelta(0)))
+    group = GroupState("330000", config, default_registry(), default_codec())
+    reopen = T0 + timedelta(hours=5)
+    steps = [
+        created("d6", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)),
+        resolved("d6", T0 + 30 * MIN),
+        reopened("d6", reopen),
+    ]
+    alerts = [
+        a for i, ev in enumerate(steps) for a in group.process([Inbound(ev, "raw", 0, i)]).alerts
+    ]
+    assert [(a.alert_id, a.version, a.opened_at, a.closed_at) for a in alerts] == [
+        (alert_id("dangerous_call|d6", 1), 1, T0, None),
+        (alert_id("dangerous_call|d6", 1), 2, T0, T0 + 30 * MIN),
+        (alert_id("dangerous_call|d6", 2), 1, reopen, None),  # opened at the reopen
+    ]
+    assert alerts[2].message.endswith("call back by 2025-03-04 16:00")  # 2 h after the reopen
 
 
 def test_alert_messages_give_due_times_in_china_time() -> None:
