@@ -528,8 +528,13 @@ class AlertEngine:
         period = _td(rules.unreachable_period)
         for center in sorted(centers):
             key = f"center_unreachable|{center}"
-            queued, answered, _, _ = self.minutes.window("c:" + center, end - period, end)
-            if queued >= rules.unreachable_min_queued and answered == 0:
+            queued, answered, _, short = self.minutes.window("c:" + center, end - period, end)
+            waited = queued - short  # short abandons are no evidence
+            if (
+                waited >= rules.unreachable_min_queued
+                and answered == 0
+                and self._unanswered_since("c:" + center, end) <= end - period
+            ):
                 a = self.book.raise_(
                     key,
                     AlertKind.CENTER_UNREACHABLE,
@@ -537,7 +542,7 @@ class AlertEngine:
                     self._region(center),
                     center,
                     at,
-                    f"center {center}: {queued} calls queued and none answered in "
+                    f"center {center}: {waited} calls queued and none answered in "
                     f"{period // _MIN} min",
                 )
             elif answered > 0 or queued == 0:
@@ -572,6 +577,19 @@ class AlertEngine:
                 alert = None
             out += [alert] if alert is not None else []
         return out
+
+    def _unanswered_since(self, scope: str, end: int) -> int:
+        """The minute of the earliest queued call (short abandons left out) that no answered
+        call followed, looking back at most ``_horizon_ms`` from ``end`` (``end`` if there is
+        none): the center has been unreachable since then."""
+        since = end
+        for minute in range(end - _MIN, end - self._horizon_ms - 1, -_MIN):
+            queued, answered, _, short = self.minutes.window(scope, minute, minute + _MIN)
+            if answered:
+                break
+            if queued > short:
+                since = minute
+        return since
 
     def _gap_quiet(self, now_ms: int) -> list[Alert]:
         out = []

@@ -5,6 +5,7 @@ still in progress counted before their record."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -129,13 +130,61 @@ def test_unreachable_center_opens_once_and_closes_after_answers() -> None:
     opened = [a for a in emitted if a.kind is AlertKind.CENTER_UNREACHABLE]
     assert len(opened) == 1 and opened[0].closed_at is None  # no storm: one alert
     assert opened[0].severity is Severity.CRITICAL and opened[0].region_code == "330200"
-    assert opened[0].opened_at == T0 + 3 * MIN  # three queued, none answered
+    assert opened[0].opened_at == T0 + 10 * MIN  # queued and none answered for 10 min
     for minute in range(30, 40):
         e.add_records([call("C330200", minute, answered=True)])
         emitted += e.evaluate(T0 + (minute + 1) * MIN)
     closed = [a for a in emitted if a.closed_at is not None]
     assert len(closed) == 1 and closed[0].alert_id == opened[0].alert_id
     assert closed[0].version == 2 and closed[0].closed_at == T0 + 36 * MIN  # 31 + 5 min hold
+
+
+def _unreachable(e: AlertEngine, minutes: range, calls: Callable[[int], list[CallRecord]]) -> list:
+    """Feed ``calls(minute)`` minute by minute (the watermark at each minute's end, no
+    settle); the unreachable-center alerts emitted."""
+    out = []
+    for minute in minutes:
+        e.add_records(calls(minute))
+        out += e.evaluate(T0 + (minute + 1) * MIN)
+    return [a for a in out if a.kind is AlertKind.CENTER_UNREACHABLE]
+
+
+def test_unreachable_needs_calls_queued_and_none_answered_for_its_period() -> None:
+    """Calls queued and none answered *for* ``unreachable_period``: not a burst of abandons
+    in one minute (short ones are no evidence at all) followed by answered calls."""
+
+    def burst(short: bool) -> Callable[[int], list[CallRecord]]:
+        def calls(minute: int) -> list[CallRecord]:
+            if minute == 0:  # three callers hang up before the agents are logged in
+                hung_up = [call("C330200", 0, answered=False) for _ in range(3)]
+                return [c.model_copy(update={"short_abandoned": short}) for c in hung_up]
+            return [call("C330200", minute, answered=True) for _ in range(2)]
+
+        return calls
+
+    for short in (True, False):
+        assert _unreachable(engine(settle=timedelta(0)), range(25), burst(short)) == []
+    # an outage: answered until minute 0, then every caller waits in vain
+    outage = _unreachable(
+        engine(settle=timedelta(0)),
+        range(-5, 20),
+        lambda m: [call("C330200", m, answered=m < 0)],
+    )
+    assert [(a.opened_at, a.message) for a in outage] == [
+        (T0 + 10 * MIN, "center C330200: 10 calls queued and none answered in 10 min")
+    ]
+    # short abandons all along the outage are no evidence: only the others count
+    only_short = _unreachable(
+        engine(settle=timedelta(0)),
+        range(20),
+        lambda m: [
+            call("C330200", m, answered=False).model_copy(update={"short_abandoned": True}),
+            *([call("C330200", m, answered=False)] if m in (2, 6, 9) else []),
+        ],
+    )
+    assert [(a.opened_at, a.message) for a in only_short] == [
+        (T0 + 12 * MIN, "center C330200: 3 calls queued and none answered in 10 min")
+    ]
 
 
 def test_connection_rate_hysteresis_and_province_threshold() -> None:
