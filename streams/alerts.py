@@ -328,6 +328,9 @@ class AlertEngine:
         self.dead_clock_ms: int | None = None
         self.dead_evaluated_ms: int | None = None
         """The last dead-letter minute judged."""
+        self.dead_late: set[int] = set()
+        """Judged minutes that went over the limit with dead letters read late (within the
+        grace, :meth:`add_dead_letter`): raised at the next :meth:`evaluate_dead_letters`."""
 
     def _region(self, center_id: str | None) -> str:
         if center_id is None:
@@ -382,15 +385,20 @@ class AlertEngine:
 
     def add_dead_letter(self, source: str, at_ms: int) -> None:
         """A dead letter (``source``: ``topic:partition:offset``, counted once) at ``at_ms``
-        (the source message's broker timestamp)."""
+        (the source message's broker timestamp). A minute already judged still takes dead
+        letters for the grace (``lateness``: read late, e.g. from a backlog or behind another
+        partition); one that goes over the limit so is raised then (:attr:`dead_late`)."""
         minute = at_ms // _MIN * _MIN
         self.dead_clock_ms = at_ms if self.dead_clock_ms is None else max(self.dead_clock_ms, at_ms)
-        if self.dead_evaluated_ms is not None and minute <= self.dead_evaluated_ms:
+        judged = self.dead_evaluated_ms is not None and minute <= self.dead_evaluated_ms
+        if judged and minute + _MIN <= self.dead_clock_ms - _td(self.config.lateness):
             return
         ids = self.dead.setdefault(minute, set())
         if source not in ids:
             ids.add(source)
             self.dead_dirty.add(minute)
+            if judged and len(ids) == self.rules.dead_letters_per_minute + 1:
+                self.dead_late.add(minute)
 
     def add_gaps(self, gaps: Iterable[dict[str, Any]]) -> list[Alert]:
         """One alert per producer gap episode: opened by its first gap, updated by later
@@ -623,27 +631,18 @@ class AlertEngine:
             self.dead_evaluated_ms = min(self.dead) - _MIN
         key = f"dead_letters|{self.province}"
         rules = self.rules
-        out = []
+        out = self._late_dead_letters(key)
         minute = self.dead_evaluated_ms + _MIN
         while minute <= last:
             if not self.dead and not self.book.get(key).open:
                 self.dead_evaluated_ms = last
                 break
-            count = len(self.dead.pop(minute, ()))
+            count = len(self.dead.get(minute, ()))  # kept for the grace (_late_dead_letters)
             if count:
                 self.dead_dirty.add(minute)
             at = _dt(minute + _MIN)
             if count > rules.dead_letters_per_minute:
-                a = self.book.raise_(
-                    key,
-                    AlertKind.THRESHOLD,
-                    Severity.WARNING,
-                    self.province,
-                    None,
-                    _dt(minute),
-                    f"dead letters: more than {rules.dead_letters_per_minute} a minute in "
-                    f"{self.province}",
-                )
+                a = self._dead_letter_spike(key, _dt(minute))
             else:
                 # clear since the clean minute's start: closes after ``hold`` of clean minutes
                 a = self.book.clear(key, at, rules.dead_letter_hold, since=_dt(minute))
@@ -654,6 +653,46 @@ class AlertEngine:
             del self.book.entries[key]
         return out
 
+    def _late_dead_letters(self, key: str) -> list[Alert]:
+        """Forget the judged dead-letter minutes older than the grace; raise the judged ones
+        that went over the limit since (:attr:`dead_late`): a new episode opened at that
+        minute (not before the last one closed), or, when open, the hold starts again if the
+        minute fell in it."""
+        assert self.dead_clock_ms is not None and self.dead_evaluated_ms is not None
+        horizon = self.dead_clock_ms - _td(self.config.lateness)
+        for minute in [m for m in self.dead if m <= self.dead_evaluated_ms]:
+            if minute + _MIN <= horizon:
+                del self.dead[minute]
+                self.dead_dirty.add(minute)
+        out = []
+        for minute in sorted(self.dead_late):
+            entry = self.book.get(key)
+            if entry.open:
+                # the hold runs from its first clean minute's start: a late spike in it restarts it
+                if entry.clear_since is not None and entry.clear_since <= minute:
+                    self.book.not_clear(key)
+                continue
+            opened = _dt(minute)
+            if entry.alert is not None and entry.alert.closed_at is not None:
+                opened = max(opened, entry.alert.closed_at)
+            a = self._dead_letter_spike(key, opened)
+            out += [a] if a is not None else []
+        self.dead_late.clear()
+        return out
+
+    def _dead_letter_spike(self, key: str, opened: datetime) -> Alert | None:
+        """Raise the province's dead-letter spike, opened at ``opened``."""
+        per_minute = self.rules.dead_letters_per_minute
+        return self.book.raise_(
+            key,
+            AlertKind.THRESHOLD,
+            Severity.WARNING,
+            self.province,
+            None,
+            opened,
+            f"dead letters: more than {per_minute} a minute in {self.province}",
+        )
+
     # -- state image ------------------------------------------------------------------------
 
     def meta(self) -> dict[str, Any]:
@@ -661,9 +700,11 @@ class AlertEngine:
             "ev": self.evaluated_ms,
             "dc": self.dead_clock_ms,
             "de": self.dead_evaluated_ms,
+            "dl": sorted(self.dead_late),
         }
 
     def load_meta(self, meta: dict[str, Any]) -> None:
         self.evaluated_ms = meta.get("ev")
         self.dead_clock_ms = meta.get("dc")
         self.dead_evaluated_ms = meta.get("de")
+        self.dead_late = set(meta.get("dl", ()))

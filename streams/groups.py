@@ -570,10 +570,15 @@ class GroupState:
         return out
 
     def tick_wall(self, now_ms: int) -> GroupOutput:
-        """The wall clock moved (dead-letter minutes are judged on broker time)."""
+        """The wall clock moved (dead-letter minutes are judged on broker time). It moves
+        their clock only once no source partition is behind (or not known yet): while
+        input is behind — a restart's backlog — the dead letters' own timestamps rule, as
+        the event times rule the watermark."""
         out = GroupOutput()
         if not self.national:
-            out.alerts.extend(self.alerts.evaluate_dead_letters(now_ms))
+            caught_up = self.sources_known and not self.behind()
+            wall = now_ms if caught_up else None
+            out.alerts.extend(self.alerts.evaluate_dead_letters(wall))
         return out
 
     def _tickets_and_alerts(self, out: GroupOutput, now: datetime) -> None:

@@ -284,6 +284,51 @@ def test_dead_letter_spike_closes_after_exactly_its_hold_of_clean_minutes() -> N
     assert judged[5][0].closed_at == T0 + 6 * MIN
 
 
+def test_dead_letters_read_late_still_count_within_the_grace() -> None:
+    """A minute already judged (the wall clock moved past it) still takes dead letters read
+    late — consumer lag, a backlog — for the grace (``lateness``, 10 min): going over the
+    limit raises the spike then, opened at that minute. Older ones are dropped."""
+    e = engine(dead_letters_per_minute=5)
+    now = _ms(T0 + 60 * MIN)
+    e.add_dead_letter("t:0:0", now - 3_600_000)
+    assert e.evaluate_dead_letters(now) == []  # the wall clock: every minute before is judged
+    for i in range(8):  # stamped 2 minutes ago, read now
+        e.add_dead_letter(f"t:0:{i + 1}", now - 2 * 60_000 + i)
+        e.add_dead_letter(f"t:0:{i + 1}", now - 2 * 60_000 + i)  # redelivered: once
+    opened = e.evaluate_dead_letters(now + 1000)
+    assert [(a.dedupe_key, a.opened_at, a.version) for a in opened] == [
+        ("dead_letters|330000", T0 + 58 * MIN, 1)
+    ]
+    assert e.evaluate_dead_letters(now + 2000) == []  # raised once
+    for i in range(8):  # 20 minutes old: beyond the grace
+        e.add_dead_letter(f"t:1:{i}", now - 20 * 60_000 + i)
+    assert now - 20 * 60_000 not in e.dead
+
+
+def test_dead_letters_of_a_restart_backlog_raise_the_spike() -> None:
+    """After a restart the wall clock does not judge dead-letter minutes while the group's
+    source partitions are behind: the backlog's dead letters, 30 min old, count in their
+    minutes (before: the first tick moved the clock to now and they were all dropped)."""
+    config, codec, registry = StreamsConfig(), default_codec(), default_registry()
+    now = _ms(T0 + 60 * MIN)
+    group = GroupState("330000", config, registry, codec)
+    group.process_dead_letters([("raw.330000.calls:0:1", now - 3_600_000)])
+    group.tick_wall(now - 3_000_000)
+    store: dict = {}
+    group.dump(store)
+    group = GroupState.load("330000", store, config, registry, codec)
+    group.hold_until_sources_known()
+    group.expect(["raw.330000.calls:0"])  # it has input: behind until read
+    assert group.tick_wall(now).alerts == []
+    notes = [(f"raw.330000.calls:0:{100 + i}", now - 1_800_000 + i * 100) for i in range(60)]
+    out = group.process_dead_letters(notes)
+    group.source_status("raw.330000.calls:0", behind=False)  # the backlog is read
+    alerts = out.alerts + group.tick_wall(now + 60_000).alerts
+    assert [(a.dedupe_key, a.opened_at) for a in alerts][:1] == [
+        ("dead_letters|330000", T0 + 30 * MIN)
+    ]
+
+
 def test_one_alert_per_gap_episode() -> None:
     e = engine(gap_quiet=timedelta(minutes=30))
 
