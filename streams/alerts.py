@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -110,6 +110,25 @@ def gap_record(gap: dict[str, Any], region_code: str) -> Alert:
     )
 
 
+def _count_range(ranges: list[list[int]], gap: dict[str, Any]) -> int:
+    """How many of ``gap``'s sequences are not in ``ranges`` yet (``[first, last, reported
+    ms]``, disjoint, sorted); those are added (merged with the ranges they touch)."""
+    lo, hi, at = gap["first_missing"], gap["last_missing"], gap["reported_at_ms"]
+    uncovered = hi - lo + 1
+    for r_lo, r_hi, _ in ranges:
+        uncovered -= max(0, min(hi, r_hi) - max(lo, r_lo) + 1)
+    if uncovered <= 0:
+        return 0
+    merged, kept = [lo, hi, at], []
+    for r in ranges:
+        if r[1] + 1 < lo or r[0] > hi + 1:
+            kept.append(r)
+        else:
+            merged = [min(merged[0], r[0]), max(merged[1], r[1]), max(merged[2], r[2])]
+    ranges[:] = sorted([*kept, merged])
+    return uncovered
+
+
 @dataclass(slots=True)
 class _Entry:
     """One dedupe key: its episode count, last alert, and since when it has been clear."""
@@ -118,6 +137,10 @@ class _Entry:
     alert: Alert | None = None
     clear_since: int | None = None
     extra: int = 0
+    ranges: list[list[int]] = field(default_factory=list)
+    """Sequence gaps: the ranges counted in this episode, ``[first, last, reported ms]``,
+    disjoint and sorted, merged when they touch; those reported ``gap_quiet`` before the
+    latest are forgotten (:meth:`AlertEngine.add_gaps`)."""
 
     @property
     def open(self) -> bool:
@@ -129,12 +152,13 @@ class _Entry:
             "a": self.alert.model_dump_json() if self.alert is not None else None,
             "cs": self.clear_since,
             "x": self.extra,
+            **({"g": self.ranges} if self.ranges else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Entry:
         alert = Alert.model_validate_json(d["a"]) if d["a"] is not None else None
-        return cls(d["ep"], alert, d["cs"], d.get("x", 0))
+        return cls(d["ep"], alert, d["cs"], d.get("x", 0), d.get("g", []))
 
 
 class AlertBook:
@@ -402,24 +426,38 @@ class AlertEngine:
 
     def add_gaps(self, gaps: Iterable[dict[str, Any]]) -> list[Alert]:
         """One alert per producer gap episode: opened by its first gap, updated by later
-        ones, closed ``gap_quiet`` after its last (in :meth:`evaluate`)."""
+        ones (one version per step), closed ``gap_quiet`` after its last (in
+        :meth:`evaluate`). Only sequences not counted yet in the episode count: a gap
+        reported again (replayed after a crash between the alert and the sequence state
+        writes) changes nothing."""
         out = []
+        by_producer: dict[str, list[dict[str, Any]]] = {}
         for gap in gaps:
-            key = f"sequence_gap|{gap['producer_id']}"
+            by_producer.setdefault(gap["producer_id"], []).append(gap)
+        for producer_id, batch in by_producer.items():
+            key = f"sequence_gap|{producer_id}"
             entry = self.book.get(key)
-            missing = (entry.extra if entry.open else 0) + gap["missing"]
+            if not entry.open:
+                entry.extra, entry.ranges = 0, []
+            new = [(g, n) for g in batch if (n := _count_range(entry.ranges, g))]
+            if not new:
+                continue  # reported before: counted
+            newest = max(r[2] for r in entry.ranges)
+            entry.ranges[:] = [r for r in entry.ranges if newest - r[2] < _td(self.rules.gap_quiet)]
+            missing = entry.extra + sum(n for _, n in new)
+            first = min(new, key=lambda g: g[0]["noticed_at_ms"])[0]
             alert = self.book.raise_(
                 key,
                 AlertKind.SEQUENCE_GAP,
                 Severity.WARNING,
-                self._region(gap["center_id"]),
-                gap["center_id"],
-                _dt(gap["noticed_at_ms"]),
-                f"producer {gap['producer_id']}: {missing} event(s) lost (sequence gaps)",
+                self._region(first["center_id"]),
+                first["center_id"],
+                _dt(first["noticed_at_ms"]),
+                f"producer {producer_id}: {missing} event(s) lost (sequence gaps)",
                 update_message=True,
             )
             entry.extra = missing
-            entry.clear_since = gap["reported_at_ms"]  # the quiet period starts again
+            entry.clear_since = max(g["reported_at_ms"] for g, _ in new)  # quiet starts again
             self.book.mark(key)
             if alert is not None:
                 out.append(alert)

@@ -329,29 +329,50 @@ def test_dead_letters_of_a_restart_backlog_raise_the_spike() -> None:
     ]
 
 
+def _gap(at: datetime, lo: int, n: int = 1) -> dict:
+    """A sequence gap of producer p9 (``n`` events from ``lo``), reported 10 min after."""
+    return {
+        "producer_id": "p9",
+        "center_id": "C330200",
+        "first_missing": lo,
+        "last_missing": lo + n - 1,
+        "missing": n,
+        "noticed_at_ms": _ms(at),
+        "reported_at_ms": _ms(at + 10 * MIN),
+    }
+
+
 def test_one_alert_per_gap_episode() -> None:
     e = engine(gap_quiet=timedelta(minutes=30))
-
-    def gap(at: datetime, lo: int) -> dict:
-        return {
-            "producer_id": "p9",
-            "center_id": "C330200",
-            "first_missing": lo,
-            "last_missing": lo,
-            "missing": 1,
-            "noticed_at_ms": _ms(at),
-            "reported_at_ms": _ms(at + 10 * MIN),
-        }
-
-    a1 = e.add_gaps([gap(T0, 5)])
-    a2 = e.add_gaps([gap(T0 + 5 * MIN, 9)])
+    a1 = e.add_gaps([_gap(T0, 5)])
+    a2 = e.add_gaps([_gap(T0 + 5 * MIN, 9)])
     assert a1[0].alert_id == a2[0].alert_id and a2[0].version == 2
     assert "2 event(s)" in a2[0].message
     assert e.evaluate(T0 + 30 * MIN) == []
     closed = e.evaluate(T0 + 50 * MIN)
     assert len(closed) == 1 and closed[0].closed_at == T0 + 45 * MIN
-    a3 = e.add_gaps([gap(T0 + 60 * MIN, 20)])
+    a3 = e.add_gaps([_gap(T0 + 60 * MIN, 20)])
     assert a3[0].alert_id != a1[0].alert_id  # a new episode
+
+
+def test_gap_alert_one_version_per_step_and_a_gap_reported_again_counts_once() -> None:
+    """Many gaps in one step make one version; a gap reported again (replayed after a crash
+    between the alert and the sequence state writes, also across a reload of the alert
+    state, or split differently) counts only its sequences not counted yet."""
+    e = engine()
+    out = e.add_gaps([_gap(T0 + i * MIN / 10, 10 * i, 2) for i in range(50)])
+    assert [(a.version, a.opened_at) for a in out] == [(1, T0)]
+    assert "100 event(s) lost" in out[0].message
+    key = "sequence_gap|p9"
+    e.book.entries[key] = type(e.book.entries[key]).from_dict(e.book.entries[key].to_dict())
+    assert e.add_gaps([_gap(T0, 0, 2), _gap(T0 + MIN, 10, 2)]) == []  # replayed: nothing
+    assert e.add_gaps([_gap(T0, 20, 1)]) == []  # a part of a counted gap
+    again = e.add_gaps([_gap(T0 + 60 * MIN, 490, 4)])  # 490, 491 counted; 492, 493 not
+    assert [(a.version, a.message) for a in again] == [
+        (2, "producer p9: 102 event(s) lost (sequence gaps)")
+    ]
+    # bounded: ranges reported gap_quiet before the latest are forgotten
+    assert e.book.entries[key].ranges == [[490, 493, _ms(T0 + 70 * MIN)]]
 
 
 def test_working_time_before_skips_weekends() -> None:
