@@ -473,9 +473,10 @@ class AlertEngine:
         """Dangerous calls (critical, at once, until resolved or closed) and due times
         (warning ``due_warning_working_hours`` before, critical once missed, until resolved or
         closed). The record is open while both ``resolved_at`` and ``closed_at`` are null (a
-        reopen clears them); the alerts close at the resolution, else at the close.
-        ``opened_at``: when the ticket was last created or reopened (default its creation): a
-        dangerous call's alert opens then."""
+        reopen clears them); the alerts close at the resolution, else at the close. Due times
+        are judged on the ticket at ``watermark``: one resolved or closed after it (read
+        ahead, from a backlog) is still open there. ``opened_at``: when the ticket was last
+        created or reopened (default its creation): a dangerous call's alert opens then."""
         out: list[Alert] = []
         is_open = record.resolved_at is None and record.closed_at is None
         ended = record.resolved_at or record.closed_at or record.as_of
@@ -508,6 +509,10 @@ class AlertEngine:
                 a = self.book.clear(key, ended)
             out += [a] if a is not None else []
         if record.category in self.rules.due_categories:
+            # judged at the watermark: a resolution or close read ahead of it (a backlog) has
+            # not happened yet there, so it is open (the book judges it again at that time)
+            ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
+            is_open = not ends or min(ends) > watermark
             key = f"ticket_due|{record.ticket_id}"
             a = None
             if not is_open:

@@ -331,8 +331,10 @@ class TicketBook:
         emitted = self.versions.get(state.ticket_id) != version
         self.versions[state.ticket_id] = version
         warn_at = self.warn_at(record)
-        if record.resolved_at is None and record.closed_at is None:
-            for moment in (warn_at, record.due_at + timedelta(milliseconds=1)):
+        ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
+        if not ends or min(ends) > self.watermark:  # open at the watermark (an end read ahead)
+            ended = min(ends, default=None)  # judged again there: alerts close at the end
+            for moment in (warn_at, record.due_at + timedelta(milliseconds=1), ended):
                 if moment is not None and moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
         opened_at = [e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS][-1]

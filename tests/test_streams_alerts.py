@@ -411,6 +411,41 @@ def test_tickets_dangerous_and_complaint_due() -> None:
     assert alerts[0].version == 2
 
 
+def test_complaint_due_alerts_from_a_backlog_match_a_live_run() -> None:
+    """A complaint resolved 6 h after its due time: read as it happens, or with its
+    resolution read ahead of the watermark (a backlog), it raises the same warning, critical
+    and closing versions, and its record gets the same overdue mark."""
+    config = StreamsConfig()
+    due = T0 + timedelta(days=2)
+    done = due + timedelta(hours=6)
+
+    def run(backlog: bool) -> tuple[list, list]:
+        e = AlertEngine("330000", config)
+        book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+        book.add(created("c1", TicketCategory.COMPLAINT, T0, due))
+        resolution = resolved("c1", done)
+        if backlog:
+            book.add(resolution)
+        alerts, records, now = [], [], T0
+        while now < done + timedelta(hours=1):
+            if now >= done:
+                book.add(resolution)  # live: read when it happens (a duplicate in a backlog)
+            changes, _, _ = book.advance(now)
+            records += [(c.record.version, c.record.overdue) for c in changes if c.emitted]
+            alerts += [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+            now += 10 * MIN
+        return alerts, records
+
+    live, backlog = run(backlog=False), run(backlog=True)
+    assert [(a.severity, a.version, a.closed_at) for a in live[0]] == [
+        (Severity.WARNING, 1, None),
+        (Severity.CRITICAL, 2, None),
+        (Severity.CRITICAL, 3, done),
+    ]
+    assert backlog[0] == live[0]
+    assert backlog[1][-1] == live[1][-1] == (3, False)  # created, overdue mark, resolved
+
+
 def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() -> None:
     config = StreamsConfig()
     e = AlertEngine("330000", config)
