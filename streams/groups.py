@@ -37,7 +37,16 @@ from typing import Any
 from hotline.centers import UnknownCenter, default_centers
 from hotline.producers.simulator.facts import call_counters
 from hotline.regions import RegionRegistry
-from hotline.schemas import Alert, CallRecord, Codec, Event, Level, QueueSnapshot, TicketRecord
+from hotline.schemas import (
+    Alert,
+    CallRecord,
+    Codec,
+    Event,
+    Level,
+    QueueSnapshot,
+    TicketCategory,
+    TicketRecord,
+)
 from hotline.streams.agents import AgentMinute, AgentTime, NationalAgentTime
 from hotline.streams.aggregate import (
     BUCKET,
@@ -419,7 +428,27 @@ class GroupState:
                 out.ticket_counts.extend(self.ticket_counts.update(state, watermark_before))
         if self.watermark_ms is not None:
             self._close(out, _dt(self.watermark_ms))
+        else:
+            self._alert_inputs(out, tickets)
         return out
+
+    def _alert_inputs(self, out: GroupOutput, tickets: Iterable[str]) -> None:
+        """No watermark yet (a new group waiting for its source partitions): the step's call
+        records still go to the alert minutes, its dead letters are noted, and a dangerous
+        call alerts at once. Ticket records, due times and windows wait for the watermark
+        (:meth:`_tickets_and_alerts`), which judges these tickets again (no second alert)."""
+        if self.national:
+            return
+        self.alerts.add_records(out.records)
+        for ticket_id in sorted(tickets):
+            state = self.tickets.states.get(ticket_id)
+            events = state.ordered() if state is not None else []
+            record = state.record(events[-1].envelope.occurred_at) if state and events else None
+            if record is not None and record.category is TicketCategory.DANGEROUS_CALL:
+                out.alerts.extend(self.alerts.on_ticket(record, record.created_at, None))
+        for _, origin in out.rejected:
+            if origin is not None and origin.timestamp_ms:
+                self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
 
     def _count_answered(self, call_ids: Iterable[str]) -> None:
         """The alert engine's provisional counts of the answered calls without a record yet

@@ -15,13 +15,14 @@ import pytest
 from aiokafka import TopicPartition
 from faust.types import TP
 from group_driver import WriteLog, drive, in_batches, inbound, write
+from test_streams_alerts import created
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.infra.topics import raw_topic
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import Event, Level, default_codec
+from hotline.schemas import AlertKind, Event, Level, TicketCategory, default_codec
 from hotline.streams.app import Worker, group_partition
 from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.config import StreamsConfig
@@ -383,6 +384,45 @@ def test_a_partition_not_seen_yet_holds_the_watermark_once_expected() -> None:
     assert new.watermark_ms is None  # surveys:0 not seen yet
     new.release(["surveys:0"])  # the worker's idle bound
     assert new.watermark_ms == int(calls[-1].envelope.occurred_at.timestamp() * 1000)
+
+
+def test_a_group_waiting_for_its_partitions_still_feeds_its_alerts() -> None:
+    """While a new group holds its watermark (a partition with input not seen yet), its call
+    records still go to the alert minutes and a dangerous call alerts at once. Before, the
+    records of those steps were never counted in the alert windows (not even once the
+    watermark started), and the dangerous call waited for the watermark (up to the idle
+    bound). The records and snapshots are those of a group that does not wait."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events = sorted(_all_events(), key=lambda e: e.envelope.occurred_at)
+    start = events[0].envelope.occurred_at
+    calls = [
+        e
+        for e in events
+        if e.RECORD_TYPE in CALL_EVENT_TYPES and e.envelope.occurred_at < start + HOUR / 3
+    ]
+    danger = created("D1", TicketCategory.DANGEROUS_CALL, start, start + 2 * HOUR)
+    items = [Inbound(e, "calls", 0, i, behind=True) for i, e in enumerate(calls)]
+    items.append(Inbound(danger, "tickets", 0, 0))
+
+    waiting = GroupState("330000", config, registry, codec)
+    waiting.hold_until_sources_known()
+    waiting.expect(["calls:0", "tickets:0", "surveys:0"])
+    out = waiting.process(items)
+    assert waiting.watermark_ms is None and out.records
+    counted = {
+        call_id
+        for (scope, _), cell in waiting.alerts.minutes.cells.items()
+        if scope == "p:330000"
+        for call_id, part in cell.items()
+        if part[0] > 0  # a record's version (not the provisional count of a call in progress)
+    }
+    assert counted == {r.call_id for r in out.records}
+    assert [(a.kind, a.opened_at) for a in out.alerts] == [(AlertKind.DANGEROUS_CALL, start)]
+    free = GroupState("330000", config, registry, codec).process(items)
+    assert out.records == free.records and out.snapshots == free.snapshots
+    released = waiting.release(["surveys:0"])  # the watermark starts: no second alert
+    assert waiting.watermark_ms is not None
+    assert [a for a in released.alerts if a.kind is AlertKind.DANGEROUS_CALL] == []
 
 
 class _Consumer:
