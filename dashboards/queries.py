@@ -131,23 +131,30 @@ def region_metrics_sql(
     grain.
     """
     table, bucket, bound = _GRAIN_TABLES[tr.grain]
-    provinces = _provinces(places)
+    where, params = _places_where(places)
     source = f"""
         SELECT {bucket} AS bucket, *
         FROM {{db}}.{table} FINAL
-        WHERE level IN %(levels)s AND region_code IN %(codes)s
-          AND concat(level, ':', region_code) IN %(places)s
-          AND {"1" if provinces is None else "province_code IN %(provinces)s"}
+        WHERE {where}
           AND bucket_start >= {bound % "%(start)s"} AND bucket_start < {bound % "%(end)s"}"""
-    params = {
+    params |= {"start": tr.start_ts, "end": tr.end_ts}
+    return _metric_sql(source, group), params
+
+
+def _places_where(places: Sequence[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    """The condition (and its parameters) for the metric rows of ``places`` ((level, code)
+    pairs), on the sort key's ``level``, ``province_code`` and ``region_code`` so that the
+    primary index skips the rest of the country."""
+    provinces = _provinces(places)
+    where = f"""level IN %(levels)s AND region_code IN %(codes)s
+          AND concat(level, ':', region_code) IN %(places)s
+          AND {"1" if provinces is None else "province_code IN %(provinces)s"}"""
+    return where, {
         "provinces": provinces or (),
         "levels": tuple(sorted({level for level, _code in places})),
         "codes": tuple(sorted({code for _level, code in places})),
         "places": tuple(f"{level}:{code}" for level, code in places),
-        "start": tr.start_ts,
-        "end": tr.end_ts,
     }
-    return _metric_sql(source, group), params
 
 
 def _provinces(places: Sequence[tuple[str, str]]) -> tuple[str, ...] | None:
@@ -238,13 +245,14 @@ def latest_minute(wh: Warehouse, places: Sequence[tuple[str, str]]) -> str | Non
     """China time of the newest minute snapshot of ``places`` (None when there is none)."""
     if not places:
         return None
+    where, params = _places_where(places)
     rows = wh.rows(
-        """
+        f"""
         SELECT count() AS n,
                formatDateTime(max(bucket_start), '%%Y-%%m-%%d %%H:%%i', 'Asia/Shanghai') AS latest
-        FROM {db}.metric_minute
-        WHERE concat(level, ':', region_code) IN %(places)s""",
-        {"places": tuple(f"{level}:{code}" for level, code in places)},
+        FROM {{db}}.metric_minute
+        WHERE {where}""",
+        params,
     )
     return rows[0]["latest"] if rows and rows[0]["n"] else None
 

@@ -172,12 +172,16 @@ def test_summaries_equal_the_known_counts(
 
 
 def per_read(
-    client: Client, sql: str, step: Callable[[list[str], int], list[str]]
+    client: Client,
+    sql: str,
+    step: Callable[[list[str], int], list[str]],
+    params: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
     """Table → what ``step(plan, i)`` finds at each line of ``EXPLAIN indexes = 1 {sql}``
     under that table's reads (a table read twice, as metric_month by the month and year
     branches of metric_counters, has both's)."""
-    plan = [row[0].strip(" │└─├") for row in client.execute(f"EXPLAIN indexes = 1 {sql}")]
+    explained = client.execute(f"EXPLAIN indexes = 1 {sql}", params)
+    plan = [row[0].strip(" │└─├") for row in explained]
     found: dict[str, list[str]] = {}
     table = ""
     for i, line in enumerate(plan):
@@ -339,7 +343,9 @@ def test_region_panels_give_the_numbers_of_metric_counters(
     assert compared >= 3 * 4, compared  # every region panel of every grain
 
 
-def primary_key_columns(client: Client, sql: str) -> dict[str, list[str]]:
+def primary_key_columns(
+    client: Client, sql: str, params: dict[str, Any] | None = None
+) -> dict[str, list[str]]:
     """Table → the sort-key columns that its reads' primary-key conditions use (the ``Keys:``
     of each ``PrimaryKey`` step)."""
 
@@ -348,7 +354,29 @@ def primary_key_columns(client: Client, sql: str) -> dict[str, list[str]]:
             return []
         return list(itertools.takewhile(lambda ln: not ln.startswith("Condition:"), plan[i + 2 :]))
 
-    return per_read(client, sql, keys)
+    return per_read(client, sql, keys, params)
+
+
+@pytest.mark.clickhouse
+def test_the_web_dashboards_no_data_hint_reads_its_places_through_the_index(
+    dashboard_client: Client, clickhouse: ClickHouseServer
+) -> None:
+    """``latest_minute`` (the newest snapshot named when a range has no data) filtered on
+    ``concat(level, ':', region_code)`` alone, which no index can use: every minute row of the
+    country was read. It now bounds the sort key's province, level and region too."""
+    from hotline.dashboards import queries
+
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    class Recorder:
+        def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            asked.append((sql.replace("{db}", DB), params))
+            return []
+
+    queries.latest_minute(Recorder(), [("province", "320000"), ("city", "320100")])  # type: ignore[arg-type]
+    [(sql, params)] = asked
+    keys = primary_key_columns(dashboard_client, sql, params)[f"{DB}.metric_minute"]
+    assert {"province_code", "level", "region_code"} <= set(keys), keys
 
 
 @pytest.mark.clickhouse
