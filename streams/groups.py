@@ -69,7 +69,7 @@ from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
 from hotline.streams.rollup import Rollup, RollupKey
 from hotline.streams.ticket_counts import TicketCount, TicketCounts
-from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
+from hotline.streams.tickets import TicketBook, TicketRejected, TicketState, last_opened
 
 __all__ = [
     "NATIONAL_GROUP",
@@ -445,7 +445,8 @@ class GroupState:
             events = state.ordered() if state is not None else []
             record = state.record(events[-1].envelope.occurred_at) if state and events else None
             if record is not None and record.category is TicketCategory.DANGEROUS_CALL:
-                out.alerts.extend(self.alerts.on_ticket(record, record.created_at, None))
+                opened = last_opened(events)
+                out.alerts.extend(self.alerts.on_ticket(record, record.created_at, None, opened))
         for _, origin in out.rejected:
             if origin is not None and origin.timestamp_ms:
                 self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,13 @@ _STATUS = {
     "ticket.closed": TicketStatus.CLOSED,
 }
 _OPENS = ("ticket.created", "ticket.reopened")
+
+
+def last_opened(events: Sequence[Event]) -> datetime | None:
+    """When the ticket of ``events`` (in order) was last created or reopened."""
+    return max((e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS), default=None)
+
+
 _ENDS = ("ticket.resolved", "ticket.closed")
 
 
@@ -337,8 +345,7 @@ class TicketBook:
             for moment in (warn_at, record.due_at + timedelta(milliseconds=1), ended):
                 if moment is not None and moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
-        opened_at = [e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS][-1]
-        return TicketChange(record, warn_at, emitted, opened_at)
+        return TicketChange(record, warn_at, emitted, last_opened(events))
 
     def _evict(self, state: TicketState) -> list[TicketRejected] | None:
         assert self.watermark is not None

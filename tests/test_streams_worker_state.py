@@ -9,13 +9,13 @@ import functools
 import zlib
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import TopicPartition
 from faust.types import TP
 from group_driver import WriteLog, drive, in_batches, inbound, write
-from test_streams_alerts import created
+from test_streams_alerts import created, reopened, resolved
 from test_streams_reconcile import CENTERS, expected_at, run
 
 from hotline.infra.topics import raw_topic
@@ -423,6 +423,27 @@ def test_a_group_waiting_for_its_partitions_still_feeds_its_alerts() -> None:
     released = waiting.release(["surveys:0"])  # the watermark starts: no second alert
     assert waiting.watermark_ms is not None
     assert [a for a in released.alerts if a.kind is AlertKind.DANGEROUS_CALL] == []
+
+
+def test_a_waiting_group_alerts_a_reopened_dangerous_call_at_the_reopen() -> None:
+    """A dangerous call created, resolved and reopened, all read while the group waits for a
+    partition: its alert is the open episode's, opened at the reopen (as the worker's ticket
+    path opens it), not at the ticket's creation."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    start = datetime(2025, 3, 3, 1, tzinfo=UTC)
+    ticket = [
+        created("D2", TicketCategory.DANGEROUS_CALL, start, start + 2 * HOUR),
+        resolved("D2", start + HOUR / 2),
+        reopened("D2", start + 5 * HOUR),
+    ]
+    waiting = GroupState("330000", config, registry, codec)
+    waiting.hold_until_sources_known()
+    waiting.expect(["calls:0", "tickets:0"])
+    out = waiting.process([Inbound(e, "tickets", 0, i) for i, e in enumerate(ticket)])
+    assert waiting.watermark_ms is None
+    assert [(a.kind, a.opened_at) for a in out.alerts] == [
+        (AlertKind.DANGEROUS_CALL, start + 5 * HOUR)
+    ]
 
 
 class _Consumer:
