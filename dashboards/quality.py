@@ -46,7 +46,7 @@ from hotline.schemas import QaKind
 from hotline.schemas.qa import RUBRIC
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.client import connect
-from hotline.workdays import CHINA_TZ
+from hotline.workdays import CHINA_TZ, china_minute
 
 from .sessions import require_json
 from .users import User
@@ -133,10 +133,6 @@ def _year(text: str) -> int:
     return year
 
 
-def _china(at: datetime) -> str:
-    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def internal_entry(row: EvaluationRow, s: "Services") -> dict[str, Any]:
     """One internal check as the quality page lists it (times in China time)."""
     known = row.center_id in s.centers
@@ -147,10 +143,10 @@ def internal_entry(row: EvaluationRow, s: "Services") -> dict[str, Any]:
         "outcome": row.outcome,
         "outcome_label": OUTCOMES[row.outcome],
         "total": row.total if row.items is not None else None,
-        "dialled_at": [_china(t) for t in row.tries],
+        "dialled_at": [china_minute(t) for t in row.tries],
         "evaluator": row.evaluator,
         "note": row.note,
-        "entered_at": _china(datetime.fromtimestamp(row.version / 1000, UTC)),
+        "entered_at": china_minute(datetime.fromtimestamp(row.version / 1000, UTC)),
     }
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "CalendarNotCovered",
     "add_working_days",
     "china_date",
+    "china_minute",
     "is_working_day",
     "next_working_day",
     "working_days_between",
@@ -67,6 +68,11 @@ def china_date(moment: dt.date | dt.datetime) -> dt.date:
             moment = moment.astimezone(CHINA_TZ)
         return moment.date()
     return moment
+
+
+def china_minute(moment: dt.datetime) -> str:
+    """``moment`` as users read it: China time to the minute (``2025-02-10 15:00``)."""
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def is_working_day(day: dt.date | dt.datetime) -> bool:

@@ -583,10 +583,8 @@ class KafkaEventSink:
 
         Raises :class:`SpoolFull` if the spool has no room for the ones waiting in memory (they
         stay there, for the drain)."""
-        producer = self._kafka.producer
-        if not self._spooling and producer is not None:
-            deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000
-            _await_futures(producer, (future for _, future, _ in self._inflight), deadline)
+        if not self._spooling and self._kafka.producer is not None:
+            self._await_inflight()
             self._reap(final=True)
         if self._spooling:
             self._spool_buffer()
@@ -657,12 +655,16 @@ class KafkaEventSink:
         """After a refusal, which is not trusted: let the records in flight settle, spool the
         ones not acknowledged and drain them at once (:meth:`Settler.settle` confirms them)."""
         log.info("Kafka refused a record; the unacknowledged ones go through the spool")
+        self._await_inflight()
+        self._spool_unacknowledged([])
+        self._try_drain()
+
+    def _await_inflight(self) -> None:
+        """Wait, ``delivery_timeout_ms`` at most, until every record in flight is settled."""
         producer = self._kafka.producer
         if producer is not None:
             deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000
             _await_futures(producer, (future for _, future, _ in self._inflight), deadline)
-        self._spool_unacknowledged([])
-        self._try_drain()
 
     def _dead_letter(self, record: OutboundRecord, exc: BaseException) -> None:
         """Count and dead-letter a record Kafka refused (one of :data:`REFUSALS`)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from hotline.schemas import Alert, AlertKind, CallRecord, Severity, TicketCategory, TicketRecord
 from hotline.streams.config import StreamsConfig
-from hotline.workdays import CHINA_TZ, CalendarNotCovered, is_working_day
+from hotline.workdays import CHINA_TZ, CalendarNotCovered, china_minute, is_working_day
 
 __all__ = [
     "AlertBook",
@@ -60,14 +60,16 @@ def _td(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
 
-def _china(at: datetime) -> str:
-    """``at`` as users read it in a message: China time to the minute (2025-02-10 15:00)."""
-    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def alert_id(dedupe_key: str, episode: int) -> str:
     """The deterministic id of the ``episode``-th alert of ``dedupe_key``."""
     return "AL" + hashlib.sha256(f"{dedupe_key}#{episode}".encode()).hexdigest()[:24]
+
+
+def open_at(record: TicketRecord, at: datetime) -> bool:
+    """Whether the ticket of ``record`` is open at ``at``: neither resolved nor closed by
+    then (an end read ahead of ``at``, from a backlog, has not happened there yet)."""
+    ends = [end for end in (record.resolved_at, record.closed_at) if end is not None]
+    return not ends or min(ends) > at
 
 
 def working_time_before(due: datetime, hours: float) -> datetime:
@@ -492,7 +494,7 @@ class AlertEngine:
                     center,
                     opened_at or record.created_at,
                     f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
-                    f"back by {_china(record.due_at)}",
+                    f"back by {china_minute(record.due_at)}",
                 )
             else:
                 if self.book.get(key).episode == 0:  # created and resolved/closed in one step
@@ -509,10 +511,8 @@ class AlertEngine:
                 a = self.book.clear(key, ended)
             out += [a] if a is not None else []
         if record.category in self.rules.due_categories:
-            # judged at the watermark: a resolution or close read ahead of it (a backlog) has
-            # not happened yet there, so it is open (the book judges it again at that time)
-            ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
-            is_open = not ends or min(ends) > watermark
+            # judged at the watermark (the book judges it again at a resolution read ahead)
+            is_open = open_at(record, watermark)
             key = f"ticket_due|{record.ticket_id}"
             a = None
             if not is_open:
@@ -526,7 +526,7 @@ class AlertEngine:
                     center,
                     record.due_at,
                     f"{record.category.value} ticket {record.ticket_id} missed its due time "
-                    f"{_china(record.due_at)}",
+                    f"{china_minute(record.due_at)}",
                 )
             elif warn_at is not None and watermark >= warn_at:
                 a = self.book.raise_(
@@ -538,7 +538,7 @@ class AlertEngine:
                     warn_at,
                     f"{record.category.value} ticket {record.ticket_id}: less than "
                     f"{self.rules.due_warning_working_hours:g} working hours left "
-                    f"(due {_china(record.due_at)})",
+                    f"(due {china_minute(record.due_at)})",
                 )
             out += [a] if a is not None else []
         return out

@@ -447,6 +447,10 @@ class GroupState:
             if record is not None and record.category is TicketCategory.DANGEROUS_CALL:
                 opened = last_opened(events)
                 out.alerts.extend(self.alerts.on_ticket(record, record.created_at, None, opened))
+        self._note_dead_letters(out)
+
+    def _note_dead_letters(self, out: GroupOutput) -> None:
+        """The step's rejected events, for the dead-letter spike (by their source message)."""
         for _, origin in out.rejected:
             if origin is not None and origin.timestamp_ms:
                 self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
@@ -630,9 +634,7 @@ class GroupState:
         self.alerts.add_records(out.records)
         out.alerts.extend(self.alerts.add_gaps(out.gaps))
         out.alerts.extend(self.alerts.evaluate(watermark))
-        for _, origin in out.rejected:
-            if origin is not None and origin.timestamp_ms:
-                self.alerts.add_dead_letter(origin.source, origin.timestamp_ms)
+        self._note_dead_letters(out)
 
     def process_snapshots(
         self,

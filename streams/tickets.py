@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
-from hotline.streams.alerts import working_time_before
+from hotline.streams.alerts import open_at, working_time_before
 
 __all__ = [
     "TicketBook",
@@ -55,14 +55,12 @@ _STATUS = {
     "ticket.closed": TicketStatus.CLOSED,
 }
 _OPENS = ("ticket.created", "ticket.reopened")
+_ENDS = ("ticket.resolved", "ticket.closed")
 
 
 def last_opened(events: Sequence[Event]) -> datetime | None:
     """When the ticket of ``events`` (in order) was last created or reopened."""
     return max((e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS), default=None)
-
-
-_ENDS = ("ticket.resolved", "ticket.closed")
 
 
 @dataclass(slots=True)
@@ -339,8 +337,8 @@ class TicketBook:
         emitted = self.versions.get(state.ticket_id) != version
         self.versions[state.ticket_id] = version
         warn_at = self.warn_at(record)
-        ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
-        if not ends or min(ends) > self.watermark:  # open at the watermark (an end read ahead)
+        if open_at(record, self.watermark):  # also when its end was read ahead (a backlog)
+            ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
             ended = min(ends, default=None)  # judged again there: alerts close at the end
             for moment in (warn_at, record.due_at + timedelta(milliseconds=1), ended):
                 if moment is not None and moment > self.watermark:
