@@ -7,10 +7,13 @@ a fresh interpreter, once with CPython's garbage-collector defaults and once wit
 setting (:mod:`hotline.streams.gc_tuning`), side by side. With ``--against REV``, each round
 runs this checkout and the commit REV instead (both with the worker's setting, alternately;
 REV's ``hotline`` packages from a temporary git worktree, through ``bench/at_tree.py``, driven
-by this file's harness, so REV must have the worker methods it calls).
+by this file's harness, so REV must have the worker methods it calls). With ``--python PATH``,
+each round runs this checkout under this interpreter and under PATH (both with the worker's
+setting), to compare Python builds; PATH must import ``hotline`` and its dependencies, e.g. a
+virtualenv made with that interpreter and ``pip install -e .``.
 
-    .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2] [--against REV]
-        [--verbose] [--ingest-batch 2000] [--group-batch 8]
+    .venv/bin/python bench/worker_steps.py [--events 60000] [--rounds 2]
+        [--against REV | --python PATH] [--verbose] [--ingest-batch 2000] [--group-batch 8]
 """
 
 from __future__ import annotations
@@ -123,6 +126,12 @@ def main() -> None:
     parser.add_argument(
         "--against", metavar="REV", help="compare with this git commit instead of GC settings"
     )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="compare this interpreter with the one at PATH instead of GC settings "
+        "(PATH must import hotline: a virtualenv with `pip install -e .`)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print the worker's stats")
     parser.add_argument(
         "--ingest-batch", type=int, default=2000, help="raw events per ingest step (worker's)"
@@ -133,6 +142,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.against and args.python:
+        parser.error("--against and --python compare different things: give one")
     if args.child:
         child(args.child, args.tuned, args.ingest_batch, args.group_batch)
         return
@@ -149,6 +160,11 @@ def main() -> None:
             tree = stack.enter_context(_worktree(args.against))
             there = [sys.executable, str(HERE / "at_tree.py"), str(tree), *me[1:]]
             sides = [(args.against, [*there, "--tuned"]), ("this checkout", [*me, "--tuned"])]
+        elif args.python:
+            sides = [
+                ("this interpreter", [*me, "--tuned"]),
+                (args.python, [args.python, *me[1:], "--tuned"]),
+            ]
         else:
             sides = [("CPython's GC defaults", me), ("worker's GC setting", [*me, "--tuned"])]
         for round_ in range(1, args.rounds + 1):

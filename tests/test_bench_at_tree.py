@@ -42,3 +42,17 @@ def test_a_script_imports_hotline_from_the_given_tree(tmp_path: Path) -> None:
         [sys.executable, str(script)], capture_output=True, text=True
     )
     assert "has no attribute 'WHO'" in mine.stderr
+
+
+def test_worker_steps_runs_the_other_side_under_the_given_interpreter(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    argv = [sys.executable, str(ROOT / "bench" / "worker_steps.py"), "--events", "400"]
+    done = subprocess.run(
+        [*argv, "--rounds", "1", "--python", str(python)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--child" in marker.read_text()  # one child ran under the given interpreter
+    assert f"round 1: ratio {python} / this interpreter:" in done.stdout
