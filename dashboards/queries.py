@@ -283,12 +283,13 @@ def center_queue(wh: Warehouse, center_id: str, now_ts: int) -> dict[str, Any]:
 
 
 def center_agents(wh: Warehouse, center_id: str, now_ts: int) -> list[dict[str, Any]]:
-    """Each agent's latest state within the last 12 hours (logged-out agents included)."""
+    """Each agent's latest state within the last 12 hours (logged-out agents included): the
+    last of its events by ``(occurred_at, sequence, event_id)``, the streams' order."""
     return wh.rows(
         """
         SELECT agent_id,
-               argMax(state, (occurred_at, event_id)) AS state,
-               argMax(reason, (occurred_at, event_id)) AS reason,
+               argMax(state, (occurred_at, sequence, event_id)) AS state,
+               argMax(reason, (occurred_at, sequence, event_id)) AS reason,
                formatDateTime(max(occurred_at), '%%Y-%%m-%%d %%H:%%i:%%S', 'Asia/Shanghai') AS since
         FROM {db}.agent_states FINAL
         WHERE center_id = %(center)s

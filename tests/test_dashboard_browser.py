@@ -138,7 +138,8 @@ def test_login_and_drill_down(base_url: str, admin: Client) -> None:
             )
             ((staffed,),) = admin.execute(
                 f"SELECT countIf(state != 'logged_out') FROM (SELECT agent_id, "
-                f"argMax(state, (occurred_at, event_id)) AS state FROM {DB}.agent_states FINAL "
+                f"argMax(state, (occurred_at, sequence, event_id)) AS state "
+                f"FROM {DB}.agent_states FINAL "
                 f"WHERE center_id = 'C320100' GROUP BY agent_id)"
             )
             assert page.inner_text('[data-testid="live-staffed"] .value') == str(staffed)
