@@ -20,6 +20,7 @@ from hotline.producers.simulator import (
     call_counters,
 )
 from hotline.producers.simulator.centers import plan_centers
+from hotline.producers.simulator.params import MAX_QUEUE_SECONDS
 from hotline.producers.simulator.runner import DEFAULT_START, simulate_to_dir
 from hotline.schemas import Channel, HungUpBy, IvrOutcome, default_codec, model_for
 from hotline.workdays import add_working_days
@@ -151,14 +152,46 @@ def test_broken_profiles_are_visibly_worse(by_profile: dict[Profile, Counter[str
 
     unstaffed = by_profile[Profile.UNSTAFFED_LINE]
     assert unstaffed["queued"] > 100 and unstaffed["answered"] == 0
-    assert unstaffed["abandoned"] == unstaffed["queued"]
-    assert unstaffed["staffed_ms"] == 0
+    assert unstaffed["staffed_ms"] == 0  # how its queued calls end: test_an_acd_drop_…
 
     for profile in (Profile.NO_HUMAN_SERVICE, Profile.RECORDINGS_ONLY, Profile.ROUTED_TO_12345):
         totals = by_profile[profile]
         assert totals["offered"] > 100 and totals["queued"] == totals["answered"] == 0, profile
     assert by_profile[Profile.ROUTED_TO_12345]["transferred"] > 100
     assert by_profile[Profile.NO_HUMAN_SERVICE]["self_served"] > 100
+
+
+def test_an_acd_drop_is_no_abandon(tmp_path: Path) -> None:
+    """``call.abandoned`` is the caller hanging up in the queue (DOMAIN.md, the event's
+    contract, the queue_log adapter's EXITWITHTIMEOUT): a call the ACD drops at its longest
+    queue time ends with a system hang-up and no abandon. On an unstaffed line every queued
+    call ends one of the two ways."""
+    out = _run(
+        tmp_path,
+        centers=[MID_SIZE],
+        profiles={MID_SIZE: Profile.UNSTAFFED_LINE},
+        start=DEFAULT_START + timedelta(hours=8),
+        duration=timedelta(hours=4),
+    )
+    calls: dict[str, dict[str, dict]] = defaultdict(dict)
+    for e in _lines(out / "events.jsonl"):
+        if e["envelope"]["event_type"].startswith("call."):
+            calls[e["call_id"]][e["envelope"]["event_type"]] = e
+    ends: Counter[str] = Counter()
+    for c in calls.values():
+        if "call.queued" not in c or "call.ended" not in c:
+            continue
+        by = c["call.ended"]["hung_up_by"]
+        if "call.abandoned" in c:
+            assert by == HungUpBy.CALLER.value, c
+            ends["abandoned"] += 1
+        else:
+            assert by == HungUpBy.SYSTEM.value, c
+            queued_at = datetime.fromisoformat(c["call.queued"]["envelope"]["occurred_at"])
+            ended_at = datetime.fromisoformat(c["call.ended"]["envelope"]["occurred_at"])
+            assert ended_at - queued_at == timedelta(seconds=MAX_QUEUE_SECONDS), c
+            ends["dropped"] += 1
+    assert ends["abandoned"] > 100 and ends["dropped"] > 0
 
 
 # -- the ledger and the events -----------------------------------------------------------------

@@ -425,8 +425,11 @@ class CenterModel:
         wait = int(self.env.now - queued_at)
         if not request.triggered:
             request.cancel()
-            self.emit(CallAbandoned, region, call_id=call_id, wait_ms=wait)
-            by = HungUpBy.CALLER if patience <= limit else HungUpBy.SYSTEM
+            by = HungUpBy.CALLER
+            if patience <= limit:  # the caller hung up in the queue: an abandon
+                self.emit(CallAbandoned, region, call_id=call_id, wait_ms=wait)
+            else:  # the ACD dropped the call at its longest queue time: no abandon
+                by = HungUpBy.SYSTEM
             self.emit(CallEnded, region, call_id=call_id, hung_up_by=by)
             self._maybe_retry(call.caller_index)
             return
