@@ -38,10 +38,16 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _totals(out: Path) -> Counter[str]:
+    """The ledger's call and agent counters summed; the agents' ``acw_ms`` (time in the
+    after-call-work state) as ``agent_acw_ms``, apart from the calls' ``acw_ms``."""
     totals: Counter[str] = Counter()
     for row in _lines(out / "ledger.jsonl"):
         if row["kind"] in ("calls", "agents"):
-            totals.update({k: v for k, v in row.items() if isinstance(v, int)})
+            agents = row["kind"] == "agents"
+            totals.update(
+                {f"agent_{k}" if agents and k == "acw_ms" else k: v
+                 for k, v in row.items() if isinstance(v, int)}
+            )  # fmt: skip
     return totals
 
 
