@@ -14,16 +14,21 @@ newline is written) and, in follow mode, ``None`` whenever it is idle at the end
 Each file is identified by a hash of its first line (:func:`file_id`), so a resumed run finds
 its file again even after it was rotated to ``queue_log.1`` while the ingestor was down;
 files rotated after it (``queue_log.1`` when the saved one is now ``queue_log.2``) are then
-read in order before the current file. Compressed rotated files (``queue_log.2.gz``) cannot be
-read; they are identified too (by their first line), so that unread lines gone into one are
-reported (a warning naming the file) and the readable files rotated after it are still read.
+read in order before the current file. Rotated files compressed by logrotate
+(``queue_log.2.gz``, ``.bz2``, ``.xz``, ``.zst``) are read decompressed: identified by the
+first line of their content, their offsets and lines those of the uncompressed file, so a
+position taken in ``queue_log.1`` goes on in its compressed copy. One that cannot be
+decompressed to its end (corrupt, truncated) is read up to there, and that is reported.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
+import io
 import logging
+import lzma
 import os
 import re
 import time
@@ -35,6 +40,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+import cramjam
+
 from hotline.producers.queue_log.errors import MalformedLine
 from hotline.producers.queue_log.parse import parse_line
 from hotline.producers.queue_log.state import FilePosition
@@ -44,15 +51,31 @@ __all__ = ["LogSource", "RawLine", "file_id"]
 log = logging.getLogger(__name__)
 
 #: What a rotated file's name adds to the log's: ``.1``, ``-20250303``, ``.2025-03-03_10``,
-#: ``.1740961800`` (digits and separators; ``.gz`` or ``.toml`` are not rotations).
+#: ``.1740961800`` (digits and separators; ``.toml`` is not a rotation), then perhaps the
+#: suffix of a compressed file (:data:`_CODECS`).
 _ROTATED = re.compile(r"^[.\-_][0-9][0-9._:T\-]*$")
 _NUMBERED = re.compile(r"^\.([0-9]{1,6})$")
-#: The summary's warning for each rotated file whose unread lines are only in a compressed file.
-_COMPRESSED = "rotated file compressed before it was read"
+
+Codec = Callable[[BinaryIO], BinaryIO]
+
+#: The content of a compressed rotated file, by suffix: logrotate's ``compress`` (gzip), or
+#: its ``compresscmd`` bzip2, xz or zstd. zstd through cramjam (a dependency for Kafka's
+#: codecs), which decompresses a file whole, in memory.
+_CODECS: dict[str, Codec] = {
+    ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    ".bz2": bz2.BZ2File,
+    ".xz": lzma.LZMAFile,
+    ".zst": lambda raw: io.BytesIO(bytes(cramjam.zstd.decompress(raw.read()))),
+}
+#: What reading a compressed file raises when it cannot be decompressed (corrupt, truncated:
+#: ``EOFError``; ``gzip.BadGzipFile`` is an ``OSError``), or when the disk fails.
+_BROKEN = (OSError, EOFError, zlib.error, lzma.LZMAError, cramjam.DecompressionError)
+#: The summary's warning for each compressed rotated file that could not be read to its end.
+_UNREADABLE = "compressed rotated file corrupt or truncated"
 
 
 class _Rotated(NamedTuple):
-    """A rotated sibling of the log: its path, identity, and whether it is gzip-compressed."""
+    """A rotated sibling of the log: its path, identity, and whether it is compressed."""
 
     path: Path
     id: str
@@ -70,7 +93,8 @@ def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
 
 def _find(rotated: list[_Rotated], position: FilePosition) -> int | None:
     """The index of the rotated file of ``position``; of several with its identity (copies),
-    a readable one before a compressed one, then the renamed one (same inode), the longest."""
+    an uncompressed one before a compressed one (which may still be being written), then the
+    one with the saved inode, then the longest."""
     same = [i for i, r in enumerate(rotated) if r.id == position.id]
     return max(
         same,
@@ -79,17 +103,15 @@ def _find(rotated: list[_Rotated], position: FilePosition) -> int | None:
     )
 
 
-def _newer(rotated: list[_Rotated], seen: set[str]) -> tuple[list[Path], list[Path]]:
-    """Of the files rotated after the saved one, those to read and those compressed: one per
-    identity not in ``seen`` (a copy is not read twice; a readable one comes first)."""
-    read: list[Path] = []
-    lost: list[Path] = []
+def _newer(rotated: list[_Rotated], seen: set[str | None]) -> list[_Rotated]:
+    """Of the files rotated after the saved one, one per identity not in ``seen`` (a copy is
+    not read twice; of a file and its compressed copy, the file, listed first)."""
+    read: list[_Rotated] = []
     for r in rotated:
-        if r.id in seen:
-            continue
-        seen.add(r.id)
-        (lost if r.compressed else read).append(r.path)
-    return read, lost
+        if r.id not in seen:
+            seen.add(r.id)
+            read.append(r)
+    return read
 
 
 def _name_order(suffix: str) -> tuple[int, str, int]:
@@ -114,29 +136,41 @@ class RawLine:
     position: FilePosition
 
 
-def _first_line(path: Path, compressed: bool = False) -> bytes | None:
-    """The first complete line of ``path`` (of its content, if it is gzip-compressed)."""
+def _first_line(path: Path, codec: Codec | None = None) -> bytes | None:
+    """The first complete line of ``path`` (of its content decompressed by ``codec``), None if
+    it has none or cannot be opened; a file that cannot be decompressed raises (``_BROKEN``)."""
     try:
-        with gzip.open(path, "rb") if compressed else path.open("rb") as f:
-            line = f.readline()
-    except (OSError, EOFError, zlib.error):  # also a .gz still being written
+        raw = path.open("rb")
+    except OSError:
         return None
+    with raw, codec(raw) if codec else raw as content:
+        line = content.readline()
     return line if line.endswith(b"\n") else None
 
 
-class _Open:
-    """One open file and where we are in it."""
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
-    def __init__(self, path: Path, name: str, offset: int = 0, line: int = 0, ident: str = ""):
-        self.file: BinaryIO = path.open("rb")
-        stat = os.fstat(self.file.fileno())
-        self.dev, self.ino = stat.st_dev, stat.st_ino
-        self.name = name
-        self.offset, self.line, self.id = offset, line, ident
+
+class _Open:
+    """One open file and where we are in it (at ``at``, else at its start)."""
+
+    def __init__(self, path: Path, name: str, at: FilePosition | None = None) -> None:
+        self.raw: BinaryIO = path.open("rb")
+        stat = os.fstat(self.raw.fileno())
+        self.path, self.name, self.dev, self.ino = path, name, stat.st_dev, stat.st_ino
+        at = at or FilePosition(name, "")
+        self.offset, self.line, self.id = at.offset, at.line, at.id
         self._pending = 0
+        self.file: BinaryIO = self.raw
         #: The first line (its identity): gone from the file once it is truncated.
-        self.first = self.file.readline() if offset else b""
-        self.file.seek(offset)
+        self.first = b""
+        self._start()
+
+    def _start(self) -> None:
+        """Go to the offset (reading the first line on the way, if the offset is past it)."""
+        self.first = self.file.readline() if self.offset else b""
+        self.file.seek(self.offset)
 
     def position(self) -> FilePosition:
         return FilePosition(self.name, self.id, self.dev, self.ino, self.offset, self.line)
@@ -148,6 +182,9 @@ class _Open:
         if not raw.endswith(b"\n") or self.replaced():
             self.file.seek(self.offset)
             return None
+        return self._take(raw)
+
+    def _take(self, raw: bytes) -> RawLine:
         self.offset += len(raw)
         self.line += 1
         if self.line == 1:
@@ -157,17 +194,66 @@ class _Open:
     def replaced(self) -> bool:
         """Whether the file no longer begins with its first line: truncated (``copytruncate``),
         perhaps written again past our offset already."""
-        return bool(self.first) and os.pread(self.file.fileno(), len(self.first), 0) != self.first
+        return bool(self.first) and os.pread(self.raw.fileno(), len(self.first), 0) != self.first
 
     def pending(self) -> int:
-        if self.file.closed:
+        if self.raw.closed:
             return self._pending
-        return max(0, os.fstat(self.file.fileno()).st_size - self.offset)
+        return max(0, os.fstat(self.raw.fileno()).st_size - self.offset)
 
     def close(self) -> None:
-        if not self.file.closed:
+        if not self.raw.closed:
             self._pending = self.pending()
             self.file.close()
+            self.raw.close()
+
+
+class _Unpacked(_Open):
+    """A compressed rotated file, read decompressed: offsets count uncompressed bytes, and the
+    device and inode are the compressed file's. It no longer grows (a last line without its
+    newline stays pending). A decompression error ends it: ``broken(file, error)`` is called,
+    once, with ``file.line`` the number of lines read before it."""
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        at: FilePosition | None,
+        broken: Callable[[_Unpacked, BaseException], None],
+    ) -> None:
+        self._broken = broken
+        self.error: BaseException | None = None
+        super().__init__(path, name, at)
+
+    def _start(self) -> None:
+        try:
+            self.file = _CODECS[self.path.suffix](self.raw)
+            self.file.seek(self.offset)  # decompresses up to there (past the end: at the end)
+        except _BROKEN as exc:
+            self._fail(exc)
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        self._broken(self, error)
+
+    def read(self) -> RawLine | None:
+        if self.error is not None:
+            return None
+        try:
+            raw = self.file.readline()
+        except _BROKEN as exc:
+            self._fail(exc)
+            return None
+        if not raw.endswith(b"\n"):
+            self._pending += len(raw)  # b"" once it was read
+            return None
+        return self._take(raw)
+
+    def replaced(self) -> bool:
+        return False
+
+    def pending(self) -> int:
+        return self._pending
 
 
 class LogSource:
@@ -187,9 +273,11 @@ class LogSource:
         self.tz = tz
         #: Notes for the summary (state file pointing at a file that is gone, rotations).
         self.notes: list[str] = []
-        #: Counted warnings for the summary (unread lines in a compressed file).
+        #: Counted warnings for the summary (compressed files that cannot be read).
         self.warnings: Counter[str] = Counter()
         self._current: _Open | None = None
+        #: Compressed siblings already reported as unreadable (each is said once a run).
+        self._unreadable: set[Path] = set()
 
     @property
     def position(self) -> FilePosition | None:
@@ -212,10 +300,10 @@ class LogSource:
 
         If the path no longer holds the saved file (it was rotated while we were down), the
         rotated sibling with the saved identity is read from the saved offset, then every
-        rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file.
-        A compressed file among them is skipped and reported (:meth:`_unreadable`). Raises
-        :class:`FileNotFoundError` only before the first line: if the path is missing after
-        rotated files, the newest of them is left as the current file.
+        rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file;
+        compressed ones decompressed. Raises :class:`FileNotFoundError` only before the first
+        line: if the path is missing after rotated files, the newest of them is left as the
+        current file.
         """
         start, name = self.start, self.path.name
         if start is None or not start.id:
@@ -224,7 +312,7 @@ class LogSource:
         first = _first_line(self.path)
         current_id = file_id(first) if first is not None else None
         if current_id == start.id and self.path.stat().st_size >= start.offset:
-            self._current = _Open(self.path, name, start.offset, start.line, start.id)
+            self._current = _Open(self.path, name, start)
             return
         rotated = self._rotated()
         found = _find(rotated, start)
@@ -236,51 +324,72 @@ class LogSource:
             )
             log.warning("state refers to a file that is gone; reading %s from its start", name)
             return
-        saved = rotated[found]
-        newer, lost = _newer(rotated[found + 1 :], {start.id, current_id})
-        files = newer if saved.compressed else [saved.path, *newer]
-        path = files[0] if files else self.path  # the path missing: raises before a report
-        at = start if path == saved.path else FilePosition(name, "")
-        self._current = _Open(path, name, at.offset, at.line, at.id)
-        self._report(start, saved, files, lost)
-        for path in files[1:]:
-            yield from self._drain(self._current)
-            log.info("reading rotated %s (rotated after the state was saved)", path.name)
-            self._current = _Open(path, name)
-        if not files:
-            return
+        files = [rotated[found], *_newer(rotated[found + 1 :], {start.id, current_id})]
+        read = [f"{files[0].path.name} (rotated) after line {start.line}"]
+        self.notes.append(
+            f"resumed {', then '.join([*read, *(r.path.name for r in files[1:]), name])}"
+        )
+        log.info("finishing rotated %s after line %d", files[0].path.name, start.line)
+        at: FilePosition | None = start
+        for r in files:
+            opened = self._open_rotated(r, at)
+            if opened is None:
+                after = f" after line {at.line}" if at else ""
+                self.notes.append(f"{r.path.name} was gone before its lines{after} were read")
+                log.warning("%s was gone before its lines%s were read", r.path.name, after)
+            else:
+                if self._current is not None:
+                    yield from self._drain(self._current)
+                    log.info("reading rotated %s (rotated after the state was saved)", r.path.name)
+                self._current = opened
+            at = None
         try:
             new = _Open(self.path, name)
         except FileNotFoundError:
             # Rotated, not yet created again: the newest rotated file stays the current one
             # (read to its end; in follow mode :meth:`_check_rotation` waits for the path).
+            if self._current is None:
+                raise
             return
-        yield from self._drain(self._current)
+        if self._current is not None:
+            yield from self._drain(self._current)
         self._current = new
 
-    def _report(
-        self, start: FilePosition, saved: _Rotated, files: list[Path], lost: list[Path]
-    ) -> None:
-        """Note what a resume reads (``files``, then the path), and warn of the unread lines
-        of the saved file and of ``lost`` files that are only in compressed files."""
-        read = [p.name for p in files]
-        if saved.compressed:
-            self._unreadable(saved.path, after=start.line)
-        else:
-            read[0] = f"{saved.path.name} (rotated) after line {start.line}"
-            log.info("finishing rotated %s after line %d", saved.path.name, start.line)
-        for path in lost:
-            self._unreadable(path)
-        self.notes.append(f"resumed {', then '.join([*read, self.path.name])}")
+    def _open(self, path: Path, at: FilePosition | None) -> _Open:
+        """A rotated file, opened at ``at`` (its start if None); decompressed if compressed."""
+        if path.suffix in _CODECS:
+            return _Unpacked(path, self.path.name, at, self._broken)
+        return _Open(path, self.path.name, at)
 
-    def _unreadable(self, path: Path, after: int | None = None) -> None:
-        """Say that the lines of the compressed ``path`` (those after line ``after``) are
-        lost: a note, a counted warning, a logged warning."""
-        lines = "its lines" if after is None else f"its lines after line {after}"
-        text = f"{path.name}: {lines} cannot be read (compressed)"
+    def _open_rotated(self, rotated: _Rotated, at: FilePosition | None) -> _Open | None:
+        """:meth:`_open` ``rotated``; if it is gone since it was listed (logrotate removes a
+        file once its compressed copy is written), the file with its identity now, if any."""
+        try:
+            return self._open(rotated.path, at)
+        except FileNotFoundError:
+            pass
+        listed = self._rotated()
+        found = _find(listed, at or FilePosition(self.path.name, rotated.id))
+        if found is None:
+            return None
+        try:
+            return self._open(listed[found].path, at)
+        except FileNotFoundError:
+            return None
+
+    def _broken(self, file: _Unpacked, error: BaseException) -> None:
+        """Say that the compressed ``file`` cannot be read after its line ``file.line``: a
+        note, a counted warning, a logged error."""
+        text = (
+            f"{file.path.name}: cannot be decompressed after line {file.line} "
+            f"({_reason(error)}): corrupt or truncated, its further lines are not read"
+        )
+        self._report_unreadable(text)
+
+    def _report_unreadable(self, text: str) -> None:
         self.notes.append(text)
-        self.warnings[_COMPRESSED] += 1
-        log.warning("%s", text)
+        self.warnings[_UNREADABLE] += 1
+        log.error("%s", text)
 
     @staticmethod
     def _drain(file: _Open) -> Iterator[RawLine]:
@@ -293,8 +402,10 @@ class LogSource:
 
         Rotated names are the path's name plus ``.N`` (logrotate, Asterisk) or a date or
         timestamp suffix (logrotate ``dateext``: ``-20250303``, ``-2025-03-03``; Asterisk
-        ``timestamp``: ``.1740961800``), and these plus ``.gz`` (compressed: identified by
-        their first line, not read); other siblings (``queue_log.toml``, ``.bz2``) are not.
+        ``timestamp``: ``.1740961800``), and these plus ``.gz``, ``.bz2``, ``.xz`` or ``.zst``
+        (compressed: identified by the first line of their content); other siblings
+        (``queue_log.toml``) are not. A compressed one whose first line cannot be decompressed
+        is reported (once a run), unless its uncompressed file is there (being compressed).
         The order is that of the files' first lines' times, which holds whatever the naming
         scheme (logrotate's ``.1`` is the newest, Asterisk's ``sequential`` strategy makes the
         highest number the newest); if a first line has no readable time, logrotate's naming
@@ -304,20 +415,36 @@ class LogSource:
         found: list[tuple[_Rotated, datetime | None, tuple[int, str, int]]] = []
         for path in self.path.parent.glob(f"{glob_escape(self.path.name)}?*"):
             suffix = path.name[len(self.path.name) :]
-            compressed = suffix.endswith(".gz")
-            suffix = suffix.removesuffix(".gz")
+            codec = _CODECS.get(path.suffix)
+            if codec is not None:
+                suffix = suffix.removesuffix(path.suffix)
             if not _ROTATED.match(suffix) or not path.is_file():
                 continue
-            first = _first_line(path, compressed)
+            try:
+                first = _first_line(path, codec)
+            except _BROKEN as exc:
+                if codec is not None and not path.with_suffix("").exists():
+                    self._unidentified(path, exc)
+                continue
             if first is None:
                 continue
-            rotated = _Rotated(path, file_id(first), compressed)
+            rotated = _Rotated(path, file_id(first), codec is not None)
             found.append((rotated, self._time_of(first), _name_order(suffix)))
         if all(t is not None for _, t, _ in found):
             found.sort(key=lambda f: (f[1], f[2], f[0].compressed))
         else:
             found.sort(key=lambda f: (f[2], f[0].compressed))
         return [rotated for rotated, _, _ in found]
+
+    def _unidentified(self, path: Path, error: BaseException) -> None:
+        """Say (once a run) that the compressed ``path`` cannot be read even to its first
+        line, so it is not known which file it is, nor read."""
+        if path not in self._unreadable:
+            self._unreadable.add(path)
+            self._report_unreadable(
+                f"{path.name}: cannot be decompressed ({_reason(error)}): corrupt or "
+                f"truncated, not read"
+            )
 
     def _time_of(self, first: bytes) -> datetime | None:
         try:
@@ -396,22 +523,20 @@ class LogSource:
 
     def _rest_of_copy(self, position: FilePosition) -> list[RawLine]:
         """The lines after ``position`` in the rotated copy of its file (``copytruncate``
-        copies the file, then empties it), if a rotated file has its identity."""
+        copies the file, then empties it; perhaps compressed it), if a rotated file has its
+        identity."""
         rotated = self._rotated()
         found = _find(rotated, position)
         if found is None:
             return []
         path = rotated[found].path
-        if rotated[found].compressed:
-            self._unreadable(path, after=position.line)
-            return []
-        log.info("reading the rest of %s after line %d", path.name, position.line)
-        try:
-            copy = _Open(path, position.name, position.offset, position.line, position.id)
-        except FileNotFoundError:  # removed (or compressed) since it was listed
+        copy = self._open_rotated(rotated[found], position)
+        if copy is None:  # removed since it was listed
             self.notes.append(f"the copy {path.name} was gone before its rest was read")
             log.warning("%s was gone before the lines after %d were read", path.name, position.line)
             return []
+        path = copy.path
+        log.info("reading the rest of %s after line %d", path.name, position.line)
         rest = list(self._drain(copy))
         self.notes.append(f"read {len(rest)} more lines from the copy {path.name}")
         return rest
