@@ -494,13 +494,46 @@ def test_crash_inside_a_compressed_rotation_resumes_there_once(
     assert dead_letters(tmp_path / "dead.jsonl") == dead_letters(tmp_path / "whole" / "dead.jsonl")
 
 
-@pytest.mark.parametrize("suffix", [".gz", ".xz"])
+@pytest.mark.parametrize("old_state", [False, True], ids=["state", "state-without-time"])
+def test_restart_after_the_saved_file_was_removed_reads_the_files_rotated_after_it(
+    tmp_path, old_state
+) -> None:
+    """The state's file removed while the ingestor was down (logrotate's ``rotate 1``): the
+    current file was read from its start, ``queue_log.1`` (rotated after the state's file,
+    never read) skipped. The files whose first line is not older than the state's file's are
+    read; an older one left there is not. A state saved without that time (older version)
+    cannot tell them apart: the current file is read from its start, as before."""
+    log = _down_for_two_rotations(tmp_path)
+    state = tmp_path / "state.json"
+    saved = json.loads(state.read_text())
+    assert saved["file"]["first_time"] == T0  # the time of the file's first line
+    if old_state:
+        del saved["file"]["first_time"]
+        state.write_text(json.dumps(saved))
+    log.with_name("queue_log.2").unlink()
+    _compress(write_log(log.with_name("queue_log.3"), _unanswered(-10, 1)))  # older
+    run = ingestor(tmp_path, log, AckSink())
+    summary = run.run()
+    gone = f"the file of the state (id {saved['file']['id']}, line 4) is gone; read "
+    if old_state:
+        assert _offered(run.sink.delivered) == ["20.1", "21.1"]
+        assert summary.notes == [gone + "queue_log from its start"]
+    else:
+        assert _offered(run.sink.delivered) == ["10.1", "11.1", "20.1", "21.1"]
+        assert summary.notes == [gone + "queue_log.1, then queue_log from their start"]
+    assert summary.bad == []
+    assert ingestor(tmp_path, log, AckSink()).run().lines == 0
+
+
+@pytest.mark.parametrize("suffix", list(_COMPRESS))
 def test_a_truncated_compressed_rotation_is_read_up_to_the_damage_and_reported(
     tmp_path, caplog, suffix
 ) -> None:
     """A compressed rotation cut short (disk full, logrotate killed): its lines up to the
     damage are read, then an error names the file and is counted, and the files rotated
-    after it are read as usual."""
+    after it are read as usual. (A truncated ``.bz2`` — one block of 900 kB — or ``.zst`` —
+    decompressed whole — gives no line at all: it is not known to be the state's file, which
+    is "gone", and the files rotated after it are read.)"""
     log = _down_for_two_rotations(tmp_path)
     with log.with_name("queue_log.2").open("a") as out:  # more lines after the saved ones
         out.write("".join(x + "\n" for x in _unanswered(100, 300)))
@@ -513,10 +546,14 @@ def test_a_truncated_compressed_rotation_is_read_up_to_the_damage_and_reported(
     rest = ["2.1", *(f"{i}.1" for i in range(100, 400))]
     assert offered[:-4] == rest[: len(offered) - 4]  # a prefix: nothing invented
     (note,) = [n for n in summary.notes if "cannot be decompressed" in n]
-    after = 4 + 2 * (len(offered) - 4)  # lines read of queue_log.2 (the last ABANDON, perhaps not)
-    assert note.startswith(f"queue_log.2{suffix}: cannot be decompressed after line ")
-    assert note.endswith("): corrupt or truncated, its further lines are not read")
-    assert int(note.split("after line ")[1].split(" ")[0]) in (after - 1, after)
+    assert note.startswith(f"queue_log.2{suffix}: cannot be decompressed ")
+    if suffix in (".bz2", ".zst"):
+        assert offered == ["10.1", "11.1", "20.1", "21.1"]
+        assert note.endswith("): corrupt or truncated, not read")
+    else:
+        after = 4 + 2 * (len(offered) - 4)  # lines read of .2 (the last ABANDON, perhaps not)
+        assert note.endswith("): corrupt or truncated, its further lines are not read")
+        assert int(note.split("after line ")[1].split(" ")[0]) in (after - 1, after)
     assert summary.warnings[_UNREADABLE] == 1
     assert note in caplog.text and "ERROR" in caplog.text
     assert summary.bad == []

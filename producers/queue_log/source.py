@@ -36,7 +36,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -75,11 +75,13 @@ _UNREADABLE = "compressed rotated file corrupt or truncated"
 
 
 class _Rotated(NamedTuple):
-    """A rotated sibling of the log: its path, identity, and whether it is compressed."""
+    """A rotated sibling of the log: its path, identity, whether it is compressed, and the
+    time of its first line (Unix seconds; None if it has no readable time)."""
 
     path: Path
     id: str
     compressed: bool
+    time: float | None
 
 
 def _likeness(path: Path, start: FilePosition) -> tuple[bool, int]:
@@ -112,6 +114,20 @@ def _newer(rotated: list[_Rotated], seen: set[str | None]) -> list[_Rotated]:
             seen.add(r.id)
             read.append(r)
     return read
+
+
+def _after_gone(
+    rotated: list[_Rotated], start: FilePosition, seen: set[str | None]
+) -> list[_Rotated]:
+    """The rotated files to read when none is the file of ``start`` (removed, or compressed and
+    undecodable): those whose first line is not older than its first line, one per identity
+    not in ``seen``; none if a time is unknown (a state saved without it, or a first line
+    without a readable time), since their order to it is then unknown. logrotate removes the
+    oldest files first, so the files rotated after a removed one are all still there."""
+    since = start.first_time
+    if since is None or any(r.time is None for r in rotated):
+        return []
+    return _newer([r for r in rotated if r.time is not None and r.time >= since], seen)
 
 
 def _name_order(suffix: str) -> tuple[int, str, int]:
@@ -148,19 +164,29 @@ def _first_line(path: Path, codec: Codec | None = None) -> bytes | None:
     return line if line.endswith(b"\n") else None
 
 
+def _time_of(first: bytes, tz: tzinfo) -> float | None:
+    """The Unix time of a log line (text times in ``tz``), None if it has none."""
+    try:
+        return parse_line(first.decode("utf-8", errors="replace"), tz).time.timestamp()
+    except MalformedLine:
+        return None
+
+
 def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
 class _Open:
-    """One open file and where we are in it (at ``at``, else at its start)."""
+    """One open file and where we are in it (at ``at``, else at its start); ``tz`` reads the
+    time of its first line."""
 
-    def __init__(self, path: Path, name: str, at: FilePosition | None = None) -> None:
+    def __init__(self, path: Path, name: str, tz: tzinfo, at: FilePosition | None = None) -> None:
         self.raw: BinaryIO = path.open("rb")
         stat = os.fstat(self.raw.fileno())
         self.path, self.name, self.dev, self.ino = path, name, stat.st_dev, stat.st_ino
         at = at or FilePosition(name, "")
         self.offset, self.line, self.id = at.offset, at.line, at.id
+        self.tz, self.first_time = tz, at.first_time
         self._pending = 0
         self.file: BinaryIO = self.raw
         #: The first line (its identity): gone from the file once it is truncated.
@@ -171,9 +197,13 @@ class _Open:
         """Go to the offset (reading the first line on the way, if the offset is past it)."""
         self.first = self.file.readline() if self.offset else b""
         self.file.seek(self.offset)
+        if self.first:
+            self.first_time = _time_of(self.first, self.tz)
 
     def position(self) -> FilePosition:
-        return FilePosition(self.name, self.id, self.dev, self.ino, self.offset, self.line)
+        return FilePosition(
+            self.name, self.id, self.dev, self.ino, self.offset, self.line, self.first_time
+        )
 
     def read(self) -> RawLine | None:
         """The next complete line, or None at the end (a partial line stays unread) or once
@@ -189,6 +219,7 @@ class _Open:
         self.line += 1
         if self.line == 1:
             self.id, self.first = file_id(raw), raw
+            self.first_time = _time_of(raw, self.tz)
         return RawLine(raw.decode("utf-8", errors="replace").rstrip("\r\n"), self.position())
 
     def replaced(self) -> bool:
@@ -218,17 +249,18 @@ class _Unpacked(_Open):
         self,
         path: Path,
         name: str,
+        tz: tzinfo,
         at: FilePosition | None,
         broken: Callable[[_Unpacked, BaseException], None],
     ) -> None:
         self._broken = broken
         self.error: BaseException | None = None
-        super().__init__(path, name, at)
+        super().__init__(path, name, tz, at)
 
     def _start(self) -> None:
         try:
             self.file = _CODECS[self.path.suffix](self.raw)
-            self.file.seek(self.offset)  # decompresses up to there (past the end: at the end)
+            super()._start()  # decompresses up to the offset (past the end: to the end)
         except _BROKEN as exc:
             self._fail(exc)
 
@@ -301,36 +333,33 @@ class LogSource:
         If the path no longer holds the saved file (it was rotated while we were down), the
         rotated sibling with the saved identity is read from the saved offset, then every
         rotated sibling newer than it, oldest first (:meth:`_rotated`), then the current file;
-        compressed ones decompressed. Raises :class:`FileNotFoundError` only before the first
-        line: if the path is missing after rotated files, the newest of them is left as the
-        current file.
+        compressed ones decompressed. If no file has the saved identity, the rotated files not
+        older than it (:func:`_after_gone`) are read from their start, then the current file.
+        Raises :class:`FileNotFoundError` only before the first line: if the path is missing
+        after rotated files, the newest of them is left as the current file.
         """
         start, name = self.start, self.path.name
         if start is None or not start.id:
-            self._current = _Open(self.path, name)
+            self._current = _Open(self.path, name, self.tz)
             return
         first = _first_line(self.path)
         current_id = file_id(first) if first is not None else None
         if current_id == start.id and self.path.stat().st_size >= start.offset:
-            self._current = _Open(self.path, name, start)
+            self._current = _Open(self.path, name, self.tz, start)
             return
         rotated = self._rotated()
         found = _find(rotated, start)
-        if found is None:
-            self._current = _Open(self.path, name)  # missing: said once it is there
-            self.notes.append(
-                f"the file of the state (id {start.id}, line {start.line}) is gone; "
-                f"read {name} from its start"
-            )
-            log.warning("state refers to a file that is gone; reading %s from its start", name)
-            return
-        files = [rotated[found], *_newer(rotated[found + 1 :], {start.id, current_id})]
-        read = [f"{files[0].path.name} (rotated) after line {start.line}"]
-        self.notes.append(
-            f"resumed {', then '.join([*read, *(r.path.name for r in files[1:]), name])}"
-        )
-        log.info("finishing rotated %s after line %d", files[0].path.name, start.line)
         at: FilePosition | None = start
+        if found is not None:
+            files = [rotated[found], *_newer(rotated[found + 1 :], {start.id, current_id})]
+            read = [f"{files[0].path.name} (rotated) after line {start.line}"]
+            read += [r.path.name for r in files[1:]]
+            self.notes.append(f"resumed {', then '.join([*read, name])}")
+            log.info("finishing rotated %s after line %d", files[0].path.name, start.line)
+        else:
+            files, at = self._gone(start, rotated, current_id), None
+            if not files:
+                return
         for r in files:
             opened = self._open_rotated(r, at)
             if opened is None:
@@ -344,7 +373,7 @@ class LogSource:
                 self._current = opened
             at = None
         try:
-            new = _Open(self.path, name)
+            new = _Open(self.path, name, self.tz)
         except FileNotFoundError:
             # Rotated, not yet created again: the newest rotated file stays the current one
             # (read to its end; in follow mode :meth:`_check_rotation` waits for the path).
@@ -355,11 +384,28 @@ class LogSource:
             yield from self._drain(self._current)
         self._current = new
 
+    def _gone(
+        self, start: FilePosition, rotated: list[_Rotated], current_id: str | None
+    ) -> list[_Rotated]:
+        """The rotated files to read when none is the file of ``start`` (:func:`_after_gone`),
+        said in a note; if there are none, the path is opened (raising FileNotFoundError before
+        the note if it is missing: said once it is there)."""
+        files = _after_gone(rotated, start, {current_id})
+        if not files:
+            self._current = _Open(self.path, self.path.name, self.tz)
+        read = ", then ".join([*(r.path.name for r in files), self.path.name])
+        self.notes.append(
+            f"the file of the state (id {start.id}, line {start.line}) is gone; "
+            f"read {read} from {'their' if files else 'its'} start"
+        )
+        log.warning("state refers to a file that is gone; reading %s from the start", read)
+        return files
+
     def _open(self, path: Path, at: FilePosition | None) -> _Open:
         """A rotated file, opened at ``at`` (its start if None); decompressed if compressed."""
         if path.suffix in _CODECS:
-            return _Unpacked(path, self.path.name, at, self._broken)
-        return _Open(path, self.path.name, at)
+            return _Unpacked(path, self.path.name, self.tz, at, self._broken)
+        return _Open(path, self.path.name, self.tz, at)
 
     def _open_rotated(self, rotated: _Rotated, at: FilePosition | None) -> _Open | None:
         """:meth:`_open` ``rotated``; if it is gone since it was listed (logrotate removes a
@@ -412,7 +458,7 @@ class LogSource:
         decides: dated names ascending, then ``.N`` from the highest N to the lowest. A file
         being compressed (``.1`` beside ``.1.gz``) comes before its compressed copy.
         """
-        found: list[tuple[_Rotated, datetime | None, tuple[int, str, int]]] = []
+        found: list[tuple[_Rotated, tuple[int, str, int]]] = []
         for path in self.path.parent.glob(f"{glob_escape(self.path.name)}?*"):
             suffix = path.name[len(self.path.name) :]
             codec = _CODECS.get(path.suffix)
@@ -428,13 +474,13 @@ class LogSource:
                 continue
             if first is None:
                 continue
-            rotated = _Rotated(path, file_id(first), codec is not None)
-            found.append((rotated, self._time_of(first), _name_order(suffix)))
-        if all(t is not None for _, t, _ in found):
-            found.sort(key=lambda f: (f[1], f[2], f[0].compressed))
+            rotated = _Rotated(path, file_id(first), codec is not None, _time_of(first, self.tz))
+            found.append((rotated, _name_order(suffix)))
+        if all(r.time is not None for r, _ in found):
+            found.sort(key=lambda f: (f[0].time, f[1], f[0].compressed))
         else:
-            found.sort(key=lambda f: (f[2], f[0].compressed))
-        return [rotated for rotated, _, _ in found]
+            found.sort(key=lambda f: (f[1], f[0].compressed))
+        return [rotated for rotated, _ in found]
 
     def _unidentified(self, path: Path, error: BaseException) -> None:
         """Say (once a run) that the compressed ``path`` cannot be read even to its first
@@ -445,12 +491,6 @@ class LogSource:
                 f"{path.name}: cannot be decompressed ({_reason(error)}): corrupt or "
                 f"truncated, not read"
             )
-
-    def _time_of(self, first: bytes) -> datetime | None:
-        try:
-            return parse_line(first.decode("utf-8", errors="replace"), self.tz).time
-        except MalformedLine:
-            return None
 
     def lines(
         self, follow: bool = False, stop: Callable[[], bool] | None = None
@@ -510,14 +550,14 @@ class LogSource:
             )
             self.notes.append(f"rotation after line {current.line} of file {current.id}")
             current.close()
-            self._current = _Open(self.path, self.path.name)
+            self._current = _Open(self.path, self.path.name, self.tz)
             return rest
         if stat.st_size < current.offset or current.replaced():
             log.info("%s was truncated; reading it from its start", current.name)
             self.notes.append(f"truncation after line {current.line} of file {current.id}")
             current.close()
             rest = self._rest_of_copy(current.position())
-            self._current = _Open(self.path, self.path.name)
+            self._current = _Open(self.path, self.path.name, self.tz)
             return rest
         return None
 

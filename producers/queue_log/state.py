@@ -5,15 +5,16 @@ of the lines it covers (``sink.flush()``, or ``sink.close()`` at the end). JSON:
 
     {"version": 1, "producer_id": "ql.C320100.queue_log", "next_sequence": 1234,
      "file": {"name": "queue_log", "id": "9f2c…", "dev": 64769, "ino": 131,
-              "offset": 88213, "line": 1032},
+              "offset": 88213, "line": 1032, "first_time": 1740960000.0},
      "translator": {"calls": {…}, "agents": {…}, "finished": […]},
      "dead_letter_bytes": 4821, "updated_at": "2025-03-03T08:00:00.000Z"}
 
 ``file.id`` is a hash of the file's first line, so the same file is recognised after a
-rename (log rotation) and a replay gives the same event ids. ``dead_letter_bytes`` is the
-length of the dead-letter file when the state was saved (absent in older state files): a
-restart cuts the file back to it, since the lines after the position are read again. The file
-holds no caller number.
+rename (log rotation) and a replay gives the same event ids; ``file.first_time`` (absent in
+older state files) tells which rotated files are newer than it once it is gone.
+``dead_letter_bytes`` is the length of the dead-letter file when the state was saved (absent
+in older state files): a restart cuts the file back to it, since the lines after the position
+are read again. The file holds no caller number.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ VERSION = 1
 
 @dataclass
 class FilePosition:
-    """A position in one log file: after ``line`` complete lines, at byte ``offset``."""
+    """A position in one log file: after ``line`` complete lines, at byte ``offset``;
+    ``first_time`` is the Unix time of the file's first line (None if unknown), which places
+    the file among its rotated siblings once it is gone."""
 
     name: str
     id: str
@@ -42,6 +45,7 @@ class FilePosition:
     ino: int = 0
     offset: int = 0
     line: int = 0
+    first_time: float | None = None
 
 
 @dataclass
