@@ -128,43 +128,46 @@ def _quiet_china_day() -> tuple[date, datetime]:
     return day, datetime.combine(day, time(), china).astimezone(UTC)
 
 
-def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
+def test_region_occupancy_divides_the_agents_handle_time_by_their_staffed_time(
     loaded: Client, clickhouse_settings: ClickHouseSettings
 ) -> None:
+    """Both sides from agent_minute (migration 0017): the calls' handle time is counted in the
+    calls' regions (Nanjing's districts), the agents' time in their center's (the city's own
+    row, county 320100), so dividing one by the other gave the district NULL and the city's
+    own row 0."""
     day, midnight = _quiet_china_day()
     registry = default_registry()
 
-    def metric(region: str, level: str, line: str, minute: int, handle: tuple[int, ...], v: int):
+    def metric(region: str, level: str, minute: int, talk: int):
         counters = [0] * len(METRIC_COUNTERS)
-        for name, value in zip(("talk_ms", "hold_ms", "acw_ms"), handle, strict=True):
-            counters[METRIC_COUNTERS.index(name)] = value
+        counters[METRIC_COUNTERS.index("talk_ms")] = talk
         bucket = midnight + timedelta(minutes=minute)
         where = place(registry, "metric_minute", region)
-        return (level, region, line, "phone", bucket, *counters, v, *where)
+        return (level, region, "pension", "phone", bucket, *counters, 1, *where)
 
-    def agents(region: str, level: str, minute: int, staffed: int, v: int):
-        counters = dict.fromkeys(AGENT_TIME_COUNTERS, 0) | {"staffed_ms": staffed}
+    def agents(region: str, level: str, minute: int, staffed: int, busy: tuple[int, int], v: int):
+        on_call, acw = busy
+        counters = dict.fromkeys(AGENT_TIME_COUNTERS, 0) | {
+            "staffed_ms": staffed, "on_call_ms": on_call, "acw_ms": acw,
+            "ready_ms": staffed - on_call - acw,
+        }  # fmt: skip
         bucket = midnight + timedelta(minutes=minute)
         where = place(registry, "agent_minute", region)
         return (level, region, bucket, *counters.values(), v, *where)
 
     Writer(loaded, DATABASE).write(
         {
-            "metric_minute": [
-                # 320102 on the day: two lines, two minutes; version 1 is replaced by 2
-                metric("320102", "county", "pension", 600, (9_000, 1_000, 2_000), 1),
-                metric("320102", "county", "pension", 600, (10_000, 2_000, 3_000), 2),
-                metric("320102", "county", "medical", 601, (20_000, 0, 5_000), 1),
-                # a city with calls and no agent time: occupancy NULL
-                metric("320100", "city", "pension", 600, (6_000, 0, 0), 1),
-                metric("000000", "national", "pension", 600, (30_000, 0, 0), 1),
+            "metric_minute": [  # the city center's calls, in a district: not occupancy's
+                metric("320104", "county", 600, 32_000),
+                metric("320100", "city", 600, 32_000),
             ],
             "agent_minute": [
-                agents("320102", "county", 600, 50_000, 2),
-                agents("320102", "county", 600, 60_000, 1),  # older, after the newer
-                agents("320102", "county", 1439, 30_000, 1),  # 23:59 China time: same day
-                agents("320102", "county", 1440, 45_000, 1),  # 00:00: the next day, no calls
-                agents("000000", "national", 601, 60_000, 1),
+                agents("320100", "county", 600, 40_000, (30_000, 2_000), 1),  # the city's own
+                agents("320102", "county", 600, 50_000, (20_000, 5_000), 2),
+                agents("320102", "county", 600, 60_000, (1, 1), 1),  # older, after the newer
+                agents("320102", "county", 1439, 30_000, (10_000, 5_000), 1),  # 23:59 China
+                agents("320102", "county", 1440, 45_000, (0, 0), 1),  # 00:00: the next day
+                agents("000000", "national", 601, 60_000, (25_000, 5_000), 1),
             ],
         }
     )
@@ -182,7 +185,7 @@ def test_region_occupancy_divides_summed_handle_time_by_staffed_time(
     ]  # fmt: skip
     next_day: date = day + timedelta(days=1)
     assert rows == [
-        ("city", "320100", "320000", day, 6_000, 0, None),
+        ("county", "320100", "320000", day, 32_000, 40_000, 0.8),
         ("county", "320102", "320000", day, 40_000, 80_000, 0.5),
         ("county", "320102", "320000", next_day, 0, 45_000, 0.0),
         ("national", "000000", "000000", day, 30_000, 60_000, 0.5),
