@@ -49,14 +49,20 @@ _ONE_DAY = dt.timedelta(days=1)
 
 
 class CalendarNotCovered(ConfigurationError):
-    """A date outside the years the installed ``chinesecalendar`` release has data for."""
+    """A date outside the years the installed ``chinesecalendar`` release has data for.
+
+    ``args`` is ``(day,)``, so the error can be rebuilt from them, as pickle and SimPy (which
+    re-raises a process's error as ``type(exc)(*exc.args)``) do."""
 
     def __init__(self, day: dt.date) -> None:
+        super().__init__(day)
         self.day = day
+
+    def __str__(self) -> str:
         years = sorted({d.year for d in chinese_calendar.holidays})
         span = f"{years[0]}–{years[-1]}" if years else "none"
-        super().__init__(
-            f"the official calendar of {day.isoformat()} is not known to chinesecalendar "
+        return (
+            f"the official calendar of {self.day.isoformat()} is not known to chinesecalendar "
             f"{CALENDAR_VERSION} (covers {span}); upgrade the pinned package"
         )
 

@@ -11,6 +11,7 @@ from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 from hotline.cli import app
+from hotline.workdays import CalendarNotCovered
 
 
 def test_help_names_every_option() -> None:
@@ -120,3 +121,11 @@ def test_a_short_region_code_as_profile_key_reaches_its_centers() -> None:
 
     planned = plan_centers(1, ["33"], {"33": Profile.UNDERSTAFFED})
     assert planned and {c.profile for c in planned} == {Profile.UNDERSTAFFED}
+
+
+def test_a_start_beyond_the_calendar_is_a_clear_error(tmp_path: Path) -> None:
+    """The calendar's own error, naming the day (was an AttributeError from SimPy's re-raise)."""
+    args = ["simulate", "-c", "C320100", "--start", "2031-03-03", "--hours", "1", "-q"]
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert isinstance(bad.exception, CalendarNotCovered), bad.output
+    assert "2031-03-03" in str(bad.exception) and "chinesecalendar" in str(bad.exception)

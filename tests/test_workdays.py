@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -132,3 +133,13 @@ def test_dates_outside_the_library_raise_calendar_not_covered() -> None:
     # Running into an uncovered year while counting also raises.
     with pytest.raises(CalendarNotCovered, match="2027-01-01"):
         add_working_days(T(2026, 12, 30, 9), 3)
+
+
+def test_calendar_not_covered_is_rebuilt_from_its_args() -> None:
+    """SimPy re-raises a process's error as ``type(exc)(*exc.args)``, pickle likewise: the
+    rebuilt error keeps its message (it used to fail with an AttributeError instead)."""
+    with pytest.raises(CalendarNotCovered) as e:
+        is_working_day(D(2031, 3, 3))
+    for copy in (type(e.value)(*e.value.args), pickle.loads(pickle.dumps(e.value))):
+        assert isinstance(copy, CalendarNotCovered) and copy.day == D(2031, 3, 3)
+        assert str(copy) == str(e.value) and "2031-03-03" in str(copy)
