@@ -12,7 +12,8 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
   system's date, possibly from a plain weekday rule) is **ignored** for the record and for
   scoring; ``TicketRecord`` has no field for it, so it is not carried (the raw event keeps it).
   Only where the installed calendar does not cover the dates does it stand in
-  (:func:`~hotline.producers.simulator.facts.ticket_due_at`), rather than stop the stream.
+  (:func:`~hotline.producers.simulator.facts.ticket_due_at`, with a warning once per uncovered
+  year), rather than stop the stream.
 * **resolved on time**: each ``ticket.resolved`` counts in the UTC minute it occurred; it is on
   time if it occurred at or before the due time in force then. A ``ticket.closed`` is not a
   resolution: it counts nowhere.

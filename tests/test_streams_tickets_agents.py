@@ -4,12 +4,15 @@ test_streams_agent_time.py)."""
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
+import pytest
+
+from hotline.producers.simulator import Ledger, MemorySink, SimConfig, facts, simulate
 from hotline.producers.simulator.ledger import iso
 from hotline.schemas import (
     BusinessLine,
@@ -301,3 +304,23 @@ def test_the_producers_due_time_stands_in_only_where_the_calendar_cannot_decide(
     # a dangerous call needs no calendar: the rule holds
     dangerous = _state(_created(at, stated, TicketCategory.DANGEROUS_CALL))
     assert dangerous.at(at) == (True, at + timedelta(hours=2))
+
+
+def test_the_stand_in_is_a_warning_once_per_uncovered_year(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator learns that due times are no longer the service rule's (the calendar ran
+    out: a complaint from 2026-12-30 on is due in 2027); the worker goes on."""
+    monkeypatch.setattr(facts, "_stood_in_years", set())
+    book = TicketBook(StreamsConfig().ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    at, stated = _cst(2026, 12, 30, 17, 30), _cst(2027, 1, 4, 17, 30)
+    for ticket_id in ("T1", "T2"):
+        book.add(_created(at, stated).model_copy(update={"ticket_id": ticket_id}))
+    with caplog.at_level(logging.WARNING, logger=facts.__name__):
+        changes, _, _ = book.advance(at)
+        book.advance(stated + timedelta(hours=1))
+    assert [c.record.due_at for c in changes] == [stated, stated]
+    (warning,) = [r for r in caplog.records if r.name == facts.__name__]
+    assert warning.levelno == logging.WARNING
+    assert "2027" in warning.getMessage() and "due_at" in warning.getMessage()
+    assert "chinesecalendar 1.11.0" in warning.getMessage()

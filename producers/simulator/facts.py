@@ -24,6 +24,7 @@ live here once:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,8 @@ __all__ = [
     "policy_due_at",
     "ticket_due_at",
 ]
+
+log = logging.getLogger(__name__)
 
 REPEAT_WINDOW = timedelta(days=7)
 
@@ -162,12 +165,32 @@ def ticket_due_at(
     cover the dates (:class:`~hotline.workdays.CalendarNotCovered`: upgrade the pinned
     ``chinesecalendar``) the producer's ``due_at`` stands in — ``previous`` when it has none —
     so one stray timestamp cannot stop the stream; the producer's value is otherwise ignored.
+    The first stand-in for each uncovered year is logged as a warning (:func:`_warn_stand_in`).
     """
     try:
         return policy_due_at(category, opened.envelope.occurred_at)
-    except CalendarNotCovered:
+    except CalendarNotCovered as exc:
+        _warn_stand_in(exc)
         stated: datetime | None = getattr(opened, "due_at", None)
         return stated if stated is not None else previous
+
+
+_stood_in_years: set[int] = set()
+"""Uncovered years already warned about by this process."""
+
+
+def _warn_stand_in(exc: CalendarNotCovered) -> None:
+    """Tell the operator, once per uncovered year, that due times are not the service rule's:
+    on-time and overdue judgements then rest on the centers' own ``due_at``."""
+    if exc.day.year in _stood_in_years:
+        return
+    _stood_in_years.add(exc.day.year)
+    log.warning(
+        "ticket due times reaching %d: %s; until then each ticket's own due_at (from the "
+        "center's system) stands in for the 2-working-day rule",
+        exc.day.year,
+        exc,
+    )
 
 
 def ledger_business_line(facts: CallFacts) -> BusinessLine:
