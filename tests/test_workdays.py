@@ -83,6 +83,36 @@ def test_created_on_a_holiday_or_weekend_starts_at_the_next_working_day() -> Non
     assert add_working_days(T(2026, 2, 16, 8), 2) == T(2026, 2, 26, 0)
 
 
+@pytest.mark.parametrize(
+    ("start", "due"),
+    [
+        # Wed 2026-09-30 17:30, the eve of National Day (10-01..10-07 off): Thu 10-08 (1),
+        # Fri 10-09 (2).
+        (T(2026, 9, 30, 17, 30), T(2026, 10, 9, 17, 30)),
+        # Fri 2026-10-09 17:30: Sat 10-10 is a 调休 working day (1), Sun off, Mon 10-12 (2).
+        (T(2026, 10, 9, 17, 30), T(2026, 10, 12, 17, 30)),
+        # Created on the 调休 Saturday itself: Mon 10-12 (1), Tue 10-13 (2).
+        (T(2026, 10, 10, 17, 30), T(2026, 10, 13, 17, 30)),
+        # Mid-Autumn Fri 2026-09-25 (a holiday): the clock starts Mon 09-28 00:00.
+        (T(2026, 9, 25, 17, 30), T(2026, 9, 30, 0, 0)),
+        # Labour Day 2026 (05-01..05-05 off, Sat 05-09 worked), either side of midnight.
+        (T(2026, 4, 30, 23, 59), T(2026, 5, 7, 23, 59)),
+        (T(2026, 5, 1, 0, 30), T(2026, 5, 8, 0, 0)),
+    ],
+)
+def test_two_working_days_around_the_2026_holidays(start: dt.datetime, due: dt.datetime) -> None:
+    assert add_working_days(start, 2) == due
+
+
+def test_a_utc_moment_just_before_china_midnight_is_the_next_china_day() -> None:
+    # 2026-04-30 16:30 UTC is 05-01 00:30 in China, a holiday (not the working 04-30).
+    start = T(2026, 4, 30, 16, 30, tzinfo=dt.UTC)
+    assert add_working_days(start, 2) == T(2026, 5, 7, 16, 0, tzinfo=dt.UTC)  # 05-08 00:00 CST
+    assert add_working_days(start - dt.timedelta(minutes=31), 2) == T(
+        2026, 5, 7, 15, 59, tzinfo=dt.UTC
+    )
+
+
 def test_zero_and_negative() -> None:
     assert add_working_days(T(2025, 9, 30, 10), 0) == T(2025, 9, 30, 10)
     with pytest.raises(ValueError):
