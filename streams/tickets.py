@@ -341,7 +341,10 @@ class TicketBook:
         if open_at(record, self.watermark):  # also when its end was read ahead (a backlog)
             ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
             ended = min(ends, default=None)  # judged again there: alerts close at the end
-            for moment in (warn_at, record.due_at + timedelta(milliseconds=1), ended):
+            # every due time of the events read (a backlog may hold a late resolution and a
+            # reopen after it): each is marked if the ticket is still open when it passes
+            dues = {d + timedelta(milliseconds=1) for _, d in state.timeline() if d is not None}
+            for moment in (warn_at, *sorted(dues), ended):
                 if moment is not None and moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
         return TicketChange(record, warn_at, emitted, last_opened(events))

@@ -324,3 +324,32 @@ def test_the_stand_in_is_a_warning_once_per_uncovered_year(
     assert warning.levelno == logging.WARNING
     assert "2027" in warning.getMessage() and "due_at" in warning.getMessage()
     assert "chinesecalendar 1.11.0" in warning.getMessage()
+
+
+def test_a_backlog_marks_every_missed_due_time_as_a_live_run() -> None:
+    """Resolved late, reopened, resolved late again: read as it happens or all at once (a
+    backlog), the ticket gets both overdue marks and ends at the same version. The backlog
+    used to set a timer at the latest due time only, so the first one went unmarked."""
+    events = (
+        _created(_cst(2025, 3, 4, 9), _cst(2025, 3, 6, 9)),  # Tuesday: due Thursday 09:00
+        _resolved(_cst(2025, 3, 7, 10)),  # Friday: late
+        _reopened(_cst(2025, 3, 10, 9)),  # Monday: due Wednesday 09:00
+        _resolved(_cst(2025, 3, 13, 10)),  # Thursday: late
+    )
+
+    def run(backlog: bool) -> tuple[list[int], list[tuple[int, bool]]]:
+        book = TicketBook(StreamsConfig().ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+        now, end, records = _cst(2025, 3, 4, 9), _cst(2025, 3, 14), []
+        while now < end:
+            for e in events:
+                if backlog or e.envelope.occurred_at <= now:
+                    book.add(e)  # live: read when it happens (duplicates are ignored)
+            changes, _, _ = book.advance(now)
+            records += [(c.record.version, c.record.overdue) for c in changes if c.emitted]
+            now += timedelta(hours=1)
+        return book.marks["T1"], records
+
+    (live_marks, live), (backlog_marks, backlog) = run(backlog=False), run(backlog=True)
+    dues = [_cst(2025, 3, 6, 9), _cst(2025, 3, 12, 9)]
+    assert live_marks == backlog_marks == [int(d.timestamp() * 1000) for d in dues]
+    assert live[-1] == backlog[-1] == (6, False)  # 4 events + 2 marks
