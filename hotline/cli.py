@@ -19,6 +19,7 @@ from hotline.sinks.cli import app as db_app
 from hotline.sinks.sink_cli import sink_command
 from hotline.sinks.sql_cli import sql_command
 from hotline.streams.cli import app as streams_app
+from hotline.workdays import load_calendar_file
 
 # Client libraries that log every connection at INFO; their warnings still show.
 _CHATTY_LIBRARIES = ("kafka", "aiokafka", "clickhouse_driver", "faust", "mode")
@@ -53,6 +54,8 @@ def _root(
         # clickhouse-driver logs each refused connection at WARNING with its traceback, then
         # raises; hotline turns that error into one line ("… ClickHouse unreachable: …").
         logging.getLogger("clickhouse_driver.connection").addFilter(_not_a_failed_connect)
+    if settings.calendar_file is not None:
+        load_calendar_file(settings.calendar_file)
     ctx.obj = settings
 
 

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
 
     demo: bool = Field(False, description="demo mode: allows the built-in demo caller key")
     log_level: str = "INFO"
+    calendar_file: Path | None = Field(
+        None,
+        description="TOML file with China's official holiday arrangement for years the pinned "
+        "chinesecalendar does not cover yet (docs/regions.md, 'Working days')",
+    )
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     stack: StackSettings = StackSettings()

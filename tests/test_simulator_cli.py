@@ -129,3 +129,25 @@ def test_a_start_beyond_the_calendar_is_a_clear_error(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert isinstance(bad.exception, CalendarNotCovered), bad.output
     assert "2031-03-03" in str(bad.exception) and "chinesecalendar" in str(bad.exception)
+
+
+def test_a_calendar_file_lets_the_simulation_run_in_a_year_beyond_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HOTLINE_CALENDAR_FILE`` is read by the ``hotline`` command itself (every command)."""
+    from hotline import workdays
+
+    monkeypatch.setattr(workdays, "_SUPPLEMENT", {})  # what the file adds ends with the test
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text("[2031]\nholidays = [[2031-01-01, 2031-01-03]]\n", encoding="utf-8")
+    args = ["simulate", "-c", "C320100", "--start", "2031-03-03", "--hours", "1", "-q"]
+    monkeypatch.setenv("HOTLINE_CALENDAR_FILE", str(calendar))
+    try:
+        done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    finally:
+        workdays._is_workday.cache_clear()
+    assert done.exit_code == 0, done.output
+    assert any((tmp_path / "out").iterdir())
+    monkeypatch.setenv("HOTLINE_CALENDAR_FILE", str(tmp_path / "missing.toml"))
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out2")])
+    assert bad.exit_code != 0 and "calendar file" in str(bad.exception)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import pickle
+from collections.abc import Iterator
+from pathlib import Path
 
+import chinese_calendar
 import pytest
 
+from hotline import workdays
 from hotline.errors import ConfigurationError
 from hotline.workdays import (
     CHINA_TZ,
     CalendarNotCovered,
     add_working_days,
     is_working_day,
+    load_calendar_file,
     next_working_day,
     working_days_between,
 )
@@ -173,3 +179,101 @@ def test_calendar_not_covered_is_rebuilt_from_its_args() -> None:
     for copy in (type(e.value)(*e.value.args), pickle.loads(pickle.dumps(e.value))):
         assert isinstance(copy, CalendarNotCovered) and copy.day == D(2031, 3, 3)
         assert str(copy) == str(e.value) and "2031-03-03" in str(copy)
+
+
+# -- the calendar file: years the package does not cover ------------------------------------
+
+
+@pytest.fixture
+def no_file_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """What a test's calendar file adds is gone after it (and so are the days remembered)."""
+    monkeypatch.setattr(workdays, "_SUPPLEMENT", {})
+    workdays._is_workday.cache_clear()
+    yield
+    workdays._is_workday.cache_clear()
+
+
+_A_2027 = """
+# not the real 2027 arrangement: a made-up one, for the rules
+[2027]
+holidays = [[2027-01-01, 2027-01-03], 2027-02-08]
+workdays = [2027-01-09]
+"""
+
+
+def test_a_calendar_file_gives_an_uncovered_year(tmp_path: Path, no_file_taken: None) -> None:
+    path = tmp_path / "calendar.toml"
+    path.write_text(_A_2027)
+    assert load_calendar_file(path) == [2027]
+    assert not is_working_day(D(2027, 1, 1))  # a holiday (Friday)
+    assert not is_working_day(D(2027, 1, 3))  # a holiday (Sunday)
+    assert is_working_day(D(2027, 1, 4))  # a Monday
+    assert is_working_day(D(2027, 1, 9))  # a Saturday made a working day
+    assert not is_working_day(D(2027, 1, 10))  # a Sunday
+    assert not is_working_day(D(2027, 2, 8))  # a Monday off
+    # across the year's end: Thu 2026-12-31 (the package's) + 2 = Tue 2027-01-05
+    assert add_working_days(T(2026, 12, 31, 9), 2) == T(2027, 1, 5, 9)
+    with pytest.raises(CalendarNotCovered, match="HOTLINE_CALENDAR_FILE"):
+        is_working_day(D(2028, 1, 3))  # a year the file does not have
+
+
+def test_the_file_states_a_real_year_exactly(
+    tmp_path: Path, no_file_taken: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2026 as the package has it, written as a calendar file and read as if the package did
+    not cover it, gives the package's answer on every day of the year."""
+    year = [D(2026, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    truth = {d: bool(chinese_calendar.is_workday(d)) for d in year}
+    off = sorted(d for d in chinese_calendar.holidays if d.year == 2026)
+    on = sorted(d for d in chinese_calendar.workdays if d.year == 2026 and d.weekday() >= 5)
+    path = tmp_path / "calendar.toml"
+    path.write_text(f"[2026]\nholidays = [{', '.join(map(str, off))}]\n"
+                    f"workdays = [{', '.join(map(str, on))}]\n")  # fmt: skip
+
+    def not_covered(day: dt.date) -> bool:
+        raise NotImplementedError
+
+    monkeypatch.setattr(workdays, "_package_years", lambda: [])
+    monkeypatch.setattr(chinese_calendar, "is_workday", not_covered)
+    assert load_calendar_file(path) == [2026]
+    assert {d: is_working_day(d) for d in year} == truth
+
+
+def test_a_year_the_package_covers_is_left_to_it(
+    tmp_path: Path, no_file_taken: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "calendar.toml"
+    path.write_text("[2026]\nholidays = [2026-03-02]\n")  # a Monday, not off in 2026
+    with caplog.at_level(logging.WARNING, logger="hotline.workdays"):
+        assert load_calendar_file(path) == []
+    assert is_working_day(D(2026, 3, 2))
+    assert "[2026]: ignored, chinesecalendar 1.11.0 has the year" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[2027\n", "not valid TOML"),
+        ("holidays = [2027-01-01]\n", "expected a table per year"),
+        ("[twenty]\nholidays = [2027-01-01]\n", "expected a table per year"),
+        ("[2027]\nholiday = [2027-01-01]\n", "unknown key 'holiday'"),
+        ("[2027]\nworkdays = [2027-01-09]\n", "no holidays"),
+        ("[2027]\nholidays = 2027-01-01\n", "expected a list of dates"),
+        ("[2027]\nholidays = ['2027-01-01']\n", "'2027-01-01' is neither a date"),
+        ("[2027]\nholidays = [2027-01-01T08:00:00]\n", "is neither a date"),
+        ("[2027]\nholidays = [[2027-01-03, 2027-01-01]]\n", "is neither a date"),
+        ("[2027]\nholidays = [2028-01-01]\n", "is not in 2027"),
+        ("[2027]\nholidays = [2027-01-09]\nworkdays = [2027-01-09]\n", "both a holiday"),
+        ("[2027]\nholidays = [2027-01-01]\nworkdays = [2027-01-08]\n", "2027-01-08 is a weekday"),
+    ],
+)
+def test_a_wrong_calendar_file_is_a_clear_error(
+    tmp_path: Path, no_file_taken: None, text: str, says: str
+) -> None:
+    path = tmp_path / "calendar.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError, match=f"calendar file {path}") as e:
+        load_calendar_file(path)
+    assert says in str(e.value)
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        load_calendar_file(tmp_path / "missing.toml")
