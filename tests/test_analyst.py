@@ -273,3 +273,37 @@ def test_a_province_analyst_reads_only_its_province_through_the_views(
         password=PASSWORDS["analyst_650000"],
     )
     assert xinjiang.empty
+
+
+def test_a_day_of_short_abandons_only_is_not_an_unreachable_day(loaded: Client) -> None:
+    """Migration 0018: callers who hung up within the short-abandon threshold did not wait to
+    be answered (the streams' unreachable alert leaves them out too)."""
+    from hotline.schemas import CallRecord, Channel
+
+    day, midnight = _quiet_china_day()
+
+    def call(n: int, days: int, *, answered: bool = False, short: bool = False) -> CallRecord:
+        return CallRecord(
+            call_id=f"u{n}", center_id="C320100", region_code="320102", channel=Channel.PHONE,
+            started_at=midnight + timedelta(days=days, hours=10), queued=True,
+            answered=answered, abandoned=not answered, short_abandoned=short,
+            wait_ms=2_000 if short else 60_000, version=1,
+        )  # fmt: skip
+
+    calls = [
+        call(1, 0, short=True), call(2, 0, short=True),  # day 0: short abandons only
+        call(3, 1, short=True), call(4, 1),  # day 1: one caller waited a minute, unanswered
+        call(5, 2), call(6, 2, answered=True),  # day 2: one answered
+    ]  # fmt: skip
+    rows = [
+        routed.row
+        for offset, c in enumerate(calls)
+        for routed in to_rows(CODEC, CODEC.encode_model(c), topic="t", partition=0, offset=offset)
+    ]
+    Writer(loaded, DATABASE).write({"call_records": rows})
+    got = loaded.execute(
+        f"SELECT day, queued, answered FROM {DATABASE}.qa_live_unreachable_days "
+        "WHERE center_id = 'C320100' AND day BETWEEN %(d0)s AND %(d2)s ORDER BY day",
+        {"d0": day, "d2": day + timedelta(days=2)},
+    )
+    assert got == [(day + timedelta(days=1), 2, 0)]
