@@ -21,7 +21,7 @@ flap, and an open key never raises a second alert.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "AlertBook",
     "AlertEngine",
     "MinuteCounts",
+    "Spell",
     "alert_id",
     "gap_record",
     "working_time_before",
@@ -63,6 +64,16 @@ def _td(delta: timedelta) -> int:
 def alert_id(dedupe_key: str, episode: int) -> str:
     """The deterministic id of the ``episode``-th alert of ``dedupe_key``."""
     return "AL" + hashlib.sha256(f"{dedupe_key}#{episode}".encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Spell:
+    """One time a ticket was open: from its creation or a reopen (with the due time that
+    started then) to its first resolution or close after it (None: still open)."""
+
+    opened_at: datetime
+    due_at: datetime
+    ended_at: datetime | None
 
 
 def open_at(record: TicketRecord, at: datetime) -> bool:
@@ -470,46 +481,20 @@ class AlertEngine:
         record: TicketRecord,
         watermark: datetime,
         warn_at: datetime | None,
-        opened_at: datetime | None = None,
+        spells: Sequence[Spell],
     ) -> list[Alert]:
-        """Dangerous calls (critical, at once, until resolved or closed) and due times
-        (warning ``due_warning_working_hours`` before, critical once missed, until resolved or
+        """Dangerous calls (critical, at once, until resolved or closed: one episode per open
+        spell of the ticket, :meth:`_dangerous_call`) and due times (warning
+        ``due_warning_working_hours`` before, critical once missed, until resolved or
         closed). The record is open while both ``resolved_at`` and ``closed_at`` are null (a
         reopen clears them); the alerts close at the resolution, else at the close. Due times
         are judged on the ticket at ``watermark``: one resolved or closed after it (read
-        ahead, from a backlog) is still open there. ``opened_at``: when the ticket was last
-        created or reopened (default its creation): a dangerous call's alert opens then."""
+        ahead, from a backlog) is still open there."""
         out: list[Alert] = []
-        is_open = record.resolved_at is None and record.closed_at is None
         ended = record.resolved_at or record.closed_at or record.as_of
         center, region = record.center_id, record.region_code
         if record.category == TicketCategory.DANGEROUS_CALL:
-            key = f"dangerous_call|{record.ticket_id}"
-            if is_open:
-                a = self.book.raise_(
-                    key,
-                    AlertKind.DANGEROUS_CALL,
-                    Severity.CRITICAL,
-                    region,
-                    center,
-                    opened_at or record.created_at,
-                    f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
-                    f"back by {china_minute(record.due_at)}",
-                )
-            else:
-                if self.book.get(key).episode == 0:  # created and resolved/closed in one step
-                    self.book.raise_(
-                        key,
-                        AlertKind.DANGEROUS_CALL,
-                        Severity.CRITICAL,
-                        region,
-                        center,
-                        record.created_at,
-                        f"dangerous call: ticket {record.ticket_id} "
-                        f"({'resolved' if record.resolved_at is not None else 'closed'})",
-                    )
-                a = self.book.clear(key, ended)
-            out += [a] if a is not None else []
+            out += self._dangerous_call(record, spells)
         if record.category in self.rules.due_categories:
             # judged at the watermark (the book judges it again at a resolution read ahead)
             is_open = open_at(record, watermark)
@@ -542,6 +527,35 @@ class AlertEngine:
                 )
             out += [a] if a is not None else []
         return out
+
+    def _dangerous_call(self, record: TicketRecord, spells: Sequence[Spell]) -> list[Alert]:
+        """Episode *n* of a dangerous call's alert is the ticket's *n*-th open spell: opened at
+        its start (creation or reopen), closed at its end. Its id and times thus follow from
+        the ticket's events, not from how a step batched them: a crash's replay that reads a
+        creation, resolution and reopen at once (or a backlog) derives the episodes a live
+        run did. The latest version of each episode that changed is emitted."""
+        key = f"dangerous_call|{record.ticket_id}"
+        out: dict[str, Alert] = {}
+        for number, spell in enumerate(spells, 1):
+            entry = self.book.get(key)
+            if entry.episode < number:
+                a = self.book.raise_(
+                    key,
+                    AlertKind.DANGEROUS_CALL,
+                    Severity.CRITICAL,
+                    record.region_code,
+                    record.center_id,
+                    spell.opened_at,
+                    f"dangerous call: ticket {record.ticket_id} needs escalation and a call "
+                    f"back by {china_minute(spell.due_at)}",
+                )
+                if a is not None:
+                    out[a.alert_id] = a
+            if spell.ended_at is not None and entry.episode == number:
+                a = self.book.clear(key, spell.ended_at)
+                if a is not None:
+                    out[a.alert_id] = a
+        return list(out.values())
 
     def forget_ticket(self, ticket_id: str) -> None:
         for key in (f"dangerous_call|{ticket_id}", f"ticket_due|{ticket_id}"):

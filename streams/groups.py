@@ -69,7 +69,7 @@ from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
 from hotline.streams.rollup import Rollup, RollupKey
 from hotline.streams.ticket_counts import TicketCount, TicketCounts
-from hotline.streams.tickets import TicketBook, TicketRejected, TicketState, last_opened
+from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
 
 __all__ = [
     "NATIONAL_GROUP",
@@ -442,11 +442,13 @@ class GroupState:
         self.alerts.add_records(out.records)
         for ticket_id in sorted(tickets):
             state = self.tickets.states.get(ticket_id)
-            events = state.ordered() if state is not None else []
-            record = state.record(events[-1].envelope.occurred_at) if state and events else None
+            if state is None or not state.events:
+                continue
+            record = state.record(state.ordered()[-1].envelope.occurred_at)
             if record is not None and record.category is TicketCategory.DANGEROUS_CALL:
-                opened = last_opened(events)
-                out.alerts.extend(self.alerts.on_ticket(record, record.created_at, None, opened))
+                out.alerts.extend(
+                    self.alerts.on_ticket(record, record.created_at, None, state.spells())
+                )
         self._note_dead_letters(out)
 
     def _note_dead_letters(self, out: GroupOutput) -> None:
@@ -625,7 +627,7 @@ class GroupState:
             if change.emitted:
                 out.tickets.append(change.record)
             out.alerts.extend(
-                self.alerts.on_ticket(change.record, watermark, change.warn_at, change.opened_at)
+                self.alerts.on_ticket(change.record, watermark, change.warn_at, change.spells)
             )
         for r in rejected:
             out.rejected.append((r, None))

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
-from hotline.streams.alerts import open_at, working_time_before
+from hotline.streams.alerts import Spell, open_at, working_time_before
 
 __all__ = [
     "TicketBook",
@@ -57,11 +56,6 @@ _STATUS = {
 }
 _OPENS = ("ticket.created", "ticket.reopened")
 _ENDS = ("ticket.resolved", "ticket.closed")
-
-
-def last_opened(events: Sequence[Event]) -> datetime | None:
-    """When the ticket of ``events`` (in order) was last created or reopened."""
-    return max((e.envelope.occurred_at for e in events if e.RECORD_TYPE in _OPENS), default=None)
 
 
 @dataclass(slots=True)
@@ -99,6 +93,19 @@ class TicketState:
             if e.RECORD_TYPE in _OPENS and category is not None:
                 due = ticket_due_at(category, e, due)
             out.append((e, due))
+        return out
+
+    def spells(self) -> list[Spell]:
+        """The ticket's open spells in time order (a reopen of an open ticket starts none):
+        they follow from its events alone, however the events were batched."""
+        out: list[Spell] = []
+        for e, due in self.timeline():
+            at = e.envelope.occurred_at
+            is_open = bool(out) and out[-1].ended_at is None
+            if e.RECORD_TYPE in _OPENS and not is_open and due is not None:
+                out.append(Spell(at, due, None))
+            elif e.RECORD_TYPE in _ENDS and is_open:
+                out[-1] = Spell(out[-1].opened_at, out[-1].due_at, at)
         return out
 
     def resolutions(self) -> list[tuple[datetime, bool]]:
@@ -234,9 +241,9 @@ class TicketChange:
     record: TicketRecord
     warn_at: datetime | None
     emitted: bool
-    opened_at: datetime | None = None
-    """When the ticket was last created or reopened (a reopened ticket's new alert episode
-    opens then)."""
+    spells: tuple[Spell, ...] = ()
+    """The ticket's open spells (:meth:`TicketState.spells`): a dangerous call's alert has one
+    episode per spell."""
 
 
 class TicketBook:
@@ -347,7 +354,7 @@ class TicketBook:
             for moment in (warn_at, *sorted(dues), ended):
                 if moment is not None and moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
-        return TicketChange(record, warn_at, emitted, last_opened(events))
+        return TicketChange(record, warn_at, emitted, tuple(state.spells()))
 
     def _evict(self, state: TicketState) -> list[TicketRejected] | None:
         assert self.watermark is not None

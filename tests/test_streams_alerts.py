@@ -392,7 +392,7 @@ def test_tickets_dangerous_and_complaint_due() -> None:
 
     def step(now: datetime) -> tuple[list, list]:
         changes, _, _ = book.advance(now)
-        alerts = [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+        alerts = [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
         return [c.record for c in changes if c.emitted], alerts
 
     records, alerts = step(T0)
@@ -432,7 +432,7 @@ def test_complaint_due_alerts_from_a_backlog_match_a_live_run() -> None:
                 book.add(resolution)  # live: read when it happens (a duplicate in a backlog)
             changes, _, _ = book.advance(now)
             records += [(c.record.version, c.record.overdue) for c in changes if c.emitted]
-            alerts += [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+            alerts += [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
             now += 10 * MIN
         return alerts, records
 
@@ -456,7 +456,7 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
 
     def step(now: datetime) -> list:
         changes, _, _ = book.advance(now)
-        return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at)]
+        return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
 
     assert [a.kind for a in step(T0)] == [AlertKind.DANGEROUS_CALL]
     alerts = step(due + MIN)  # both missed their due times
@@ -480,7 +480,7 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
 def _ticket_alerts(e: AlertEngine, book: TicketBook, now: datetime) -> list:
     """Advance the ticket book to ``now``; the alerts its changes raise or close."""
     changes, _, _ = book.advance(now)
-    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.opened_at)]
+    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
 
 
 def test_a_reopened_dangerous_call_opens_a_new_alert_at_the_reopen() -> None:
@@ -527,9 +527,12 @@ def test_a_dangerous_call_created_and_closed_in_one_step_raises_and_closes() -> 
     book.add(created("d3", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
     book.add(closed("d3", T0 + MIN))
     changes, _, _ = book.advance(T0 + MIN)
-    alerts = [a for c in changes for a in e.on_ticket(c.record, T0 + MIN, c.warn_at)]
-    assert [(a.version, a.closed_at) for a in alerts] == [(2, T0 + MIN)]
-    assert "(closed)" in alerts[0].message
+    alerts = [a for c in changes for a in e.on_ticket(c.record, T0 + MIN, c.warn_at, c.spells)]
+    assert [(a.version, a.opened_at, a.closed_at) for a in alerts] == [(2, T0, T0 + MIN)]
+    # the closing version a live run (created, then closed, in two steps) emits, message too
+    assert alerts[0].message == (
+        "dangerous call: ticket d3 needs escalation and a call back by 2025-03-04 11:00"
+    )
 
 
 def test_alert_state_survives_a_reload() -> None:

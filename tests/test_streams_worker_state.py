@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import itertools
 import zlib
 from collections import defaultdict
 from dataclasses import replace
@@ -22,7 +23,8 @@ from hotline.infra.topics import raw_topic
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import AlertKind, Event, Level, TicketCategory, default_codec
+from hotline.schemas import Alert, AlertKind, Event, Level, TicketCategory, default_codec
+from hotline.streams.alerts import alert_id
 from hotline.streams.app import Worker, group_partition
 from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.config import StreamsConfig
@@ -425,25 +427,84 @@ def test_a_group_waiting_for_its_partitions_still_feeds_its_alerts() -> None:
     assert [a for a in released.alerts if a.kind is AlertKind.DANGEROUS_CALL] == []
 
 
+START = datetime(2025, 3, 3, 1, tzinfo=UTC)
+
+
+def _reopened_danger(ticket: str) -> list[Event]:
+    """A dangerous call created, resolved half an hour later, reopened at +5 h."""
+    return [
+        created(ticket, TicketCategory.DANGEROUS_CALL, START, START + 2 * HOUR),
+        resolved(ticket, START + HOUR / 2),
+        reopened(ticket, START + 5 * HOUR),
+    ]
+
+
 def test_a_waiting_group_alerts_a_reopened_dangerous_call_at_the_reopen() -> None:
     """A dangerous call created, resolved and reopened, all read while the group waits for a
-    partition: its alert is the open episode's, opened at the reopen (as the worker's ticket
-    path opens it), not at the ticket's creation."""
+    partition: its alerts are the worker's ticket path's — the first episode opened at the
+    creation and closed at the resolution, the second opened at the reopen. (Until 1 Dec the
+    step gave episode 1 the reopen's time: the same id as the live run's first alert, another
+    opened_at.)"""
     registry, codec, config = default_registry(), default_codec(), StreamsConfig()
-    start = datetime(2025, 3, 3, 1, tzinfo=UTC)
-    ticket = [
-        created("D2", TicketCategory.DANGEROUS_CALL, start, start + 2 * HOUR),
-        resolved("D2", start + HOUR / 2),
-        reopened("D2", start + 5 * HOUR),
-    ]
     waiting = GroupState("330000", config, registry, codec)
     waiting.hold_until_sources_known()
     waiting.expect(["calls:0", "tickets:0"])
+    ticket = _reopened_danger("D2")
     out = waiting.process([Inbound(e, "tickets", 0, i) for i, e in enumerate(ticket)])
     assert waiting.watermark_ms is None
-    assert [(a.kind, a.opened_at) for a in out.alerts] == [
-        (AlertKind.DANGEROUS_CALL, start + 5 * HOUR)
+    assert [(a.alert_id, a.opened_at, a.closed_at) for a in out.alerts] == [
+        (alert_id("dangerous_call|D2", 1), START, START + HOUR / 2),
+        (alert_id("dangerous_call|D2", 2), START + 5 * HOUR, None),
     ]
+
+
+def _table_rows(alerts: list[Alert]) -> dict[str, tuple]:
+    """What the alerts table keeps per id: the highest version, the later one of equals."""
+    rows: dict[str, Alert] = {}
+    for a in alerts:
+        if a.alert_id not in rows or a.version >= rows[a.alert_id].version:
+            rows[a.alert_id] = a
+    return {i: (a.version, a.opened_at, a.closed_at) for i, a in rows.items()}
+
+
+@pytest.mark.parametrize(
+    ("cut", "kept", "lost"),
+    [
+        (cut, kept, lost)
+        for cut in [(1, 1, 1), (1, 2), (2, 1), (3,)]
+        for kept, lost in [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)]
+        if kept + lost <= len(cut)
+    ],
+)
+def test_a_dangerous_calls_episodes_do_not_depend_on_its_steps(
+    cut: tuple[int, ...], kept: int, lost: int
+) -> None:
+    """A dangerous call created, resolved and reopened, read in steps of ``cut`` events: the
+    state of the first ``kept`` steps is persisted, the next ``lost`` steps' alerts go out but
+    their state is lost (a kill -9), and the events since come back in one step. Every way
+    gives the live run's episodes (ids, opened and closed times, versions). Until 1 Dec the
+    engine judged the latest record only: a step reading the resolution with the reopen kept
+    episode 1 open, so a replay left the table's closed copy of it and the reopen never
+    alerted; one reading all three gave episode 1 the reopen's time (two rows under the old
+    alerts key)."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events = [inbound(e, i, codec) for i, e in enumerate(_reopened_danger("D7"))]
+    live = GroupState("330000", config, registry, codec)
+    expected = [a for item in events for a in live.process([item]).alerts]
+    assert len(_table_rows(expected)) == 2
+    bounds = [sum(cut[:k]) for k in range(len(cut) + 1)]
+    steps = [events[lo:hi] for lo, hi in itertools.pairwise(bounds)]
+    group, table = GroupState("330000", config, registry, codec), {}
+    emitted = []
+    for k, step in enumerate(steps[: kept + lost] if lost else steps):
+        emitted += group.process(step).alerts
+        if k < kept or not lost:
+            write(group, table)
+    if lost:
+        group = GroupState.load("330000", table, config, registry, codec)
+        emitted += group.held().alerts
+        emitted += group.process([item for step in steps[kept:] for item in step]).alerts
+    assert _table_rows(emitted) == _table_rows(expected)
 
 
 class _Consumer:
