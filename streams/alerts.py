@@ -503,13 +503,15 @@ class AlertEngine:
             if not is_open:
                 a = self.book.clear(key, ended)
             elif watermark > record.due_at:
+                # opened at the warning time even when no step stopped between it and the due
+                # time (a backlog, a replay): the same alert id, the same opened_at
                 a = self.book.raise_(
                     key,
                     AlertKind.TICKET_OVERDUE,
                     Severity.CRITICAL,
                     region,
                     center,
-                    record.due_at,
+                    warn_at or record.due_at,
                     f"{record.category.value} ticket {record.ticket_id} missed its due time "
                     f"{china_minute(record.due_at)}",
                 )

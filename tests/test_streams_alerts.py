@@ -446,6 +446,32 @@ def test_complaint_due_alerts_from_a_backlog_match_a_live_run() -> None:
     assert backlog[1][-1] == live[1][-1] == (3, False)  # created, overdue mark, resolved
 
 
+def test_a_complaint_due_alert_opens_at_its_warning_time_however_the_watermark_steps() -> None:
+    """Judged at its warning time and again once overdue, or first once overdue (one step
+    over both: a backlog, the replay of a step whose state a kill -9 lost), a complaint's due
+    alert is the same alert opened at the same time, the warning time: the sink keeps one row
+    per id. Until 1 Dec the jump opened it at the due time."""
+    config = StreamsConfig()
+    due = T0 + timedelta(days=2)
+
+    def run(*steps: datetime) -> list:
+        e = AlertEngine("330000", config)
+        book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+        book.add(created("c9", TicketCategory.COMPLAINT, T0, due))
+        return [a for now in steps for a in _ticket_alerts(e, book, now)]
+
+    warn_at = working_time_before(due, 4.0)
+    stepped, jumped = run(T0, warn_at, due + MIN), run(T0, due + MIN)
+    assert [(a.severity, a.version) for a in stepped] == [
+        (Severity.WARNING, 1),
+        (Severity.CRITICAL, 2),
+    ]
+    assert [(a.severity, a.version) for a in jumped] == [(Severity.CRITICAL, 1)]
+    assert {(a.alert_id, a.opened_at) for a in stepped + jumped} == {
+        (alert_id("ticket_due|c9", 1), warn_at)
+    }
+
+
 def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() -> None:
     config = StreamsConfig()
     e = AlertEngine("330000", config)
