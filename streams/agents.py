@@ -8,11 +8,16 @@ staffed = ready + on call + after-call work; logged out counts nothing; ``logged
 not-ready reasons count as not ready. The rules are the simulator ledger's own function
 (:func:`agent_time_field`), imported, not rewritten.
 
+**Cap.** One state counts at most ``max_state`` (``StreamsConfig.max_agent_state``, 12 h by
+default, as the ledger and the ClickHouse ``agent_time`` view): an agent whose logout was lost
+counts as logged out from then until its next event, instead of staffed for days.
+
 **Closing.** A minute is counted once, when the group's watermark has passed it by the
 lateness horizon (:meth:`AgentClock.close`): every agent's state through that minute is known
 then, so its snapshot is final. An agent event older than the closed minutes is *late*
 (dead-lettered, not counted); a duplicate event id is ignored. Each agent keeps its events
-since the closed minutes plus the last one before them (the state it is in).
+since the closed minutes plus the last one before them (the state it is in), unless that
+one counts nothing from the closed minutes on (logged out, or its state past the cap).
 
 **Crash safety** (the table image is written as a prefix, pages → timelines → meta): a
 timeline is pruned only to what a close from the *previous* closed minute needs, so a state
@@ -28,7 +33,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hotline.producers.simulator.ledger import agent_time_field
@@ -90,7 +95,9 @@ def _count(rows: Rows, region: str, index: int, begin: int, end: int) -> None:
 class AgentClock:
     """Each agent's recent state events → agent time per closed minute and region."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_state: timedelta) -> None:
+        self.max_state_ms = max_state // timedelta(milliseconds=1)
+        """The longest one state counts (then logged out until the agent's next event)."""
         self.timelines: dict[str, list[Entry]] = {}
         self.closed_ms: int | None = None
         """Minutes before this are counted and final (None: nothing closed yet)."""
@@ -131,7 +138,8 @@ class AgentClock:
                 end = timeline[i + 1][0] if i + 1 < len(timeline) else until_ms
                 begin = at if start is None else max(at, start)
                 if index != _LOGGED_OUT:
-                    _count(rows, region, index, begin, min(end, until_ms))
+                    stop = min(end, at + self.max_state_ms, until_ms)
+                    _count(rows, region, index, begin, stop)
             self._prune(agent_id, timeline, first, start)
         self.closed_ms = until_ms
         return rows
@@ -143,9 +151,15 @@ class AgentClock:
         if first:
             del timeline[:first]
             self.dirty.add(agent_id)
-        if len(timeline) == 1 and timeline[0][3] == _LOGGED_OUT and timeline[0][0] < start:
-            del self.timelines[agent_id]  # logged out before the closed minutes: nothing left
+        if len(timeline) == 1 and self._over(timeline[0], start):
+            del self.timelines[agent_id]  # nothing left to count
             self.dirty.add(agent_id)
+
+    def _over(self, entry: Entry, start: int) -> bool:
+        """Whether an agent's state counts nothing from ``start`` on: logged out before it,
+        or past the cap by then."""
+        at, index = entry[0], entry[3]
+        return at < start and (index == _LOGGED_OUT or at + self.max_state_ms <= start)
 
     def image(self, agent_id: str) -> list[list[Any]] | None:
         """An agent's table value (None: nothing kept)."""
@@ -178,9 +192,9 @@ class AgentTime(_Pages):
     """A province group: its agents' clock, and the county, city and province snapshots of
     the minutes closed (kept as pages for re-sending after a reload)."""
 
-    def __init__(self, registry: RegionRegistry) -> None:
+    def __init__(self, registry: RegionRegistry, max_state: timedelta) -> None:
         super().__init__()
-        self.clock = AgentClock()
+        self.clock = AgentClock(max_state)
         self.registry = registry
 
     def close(self, until_ms: int) -> list[AgentMinute]:

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
+from hotline.producers.simulator.ledger import MAX_AGENT_STATE
 from hotline.regions import check_provinces
 from hotline.schemas import TicketCategory
 from hotline.schemas.types import UINT32_MAX
@@ -123,6 +124,12 @@ class StreamsConfig(BaseModel):
     ticket_retention: timedelta = Field(
         timedelta(days=7),
         description="a resolved or closed ticket is forgotten this long after its last event",
+    )
+    max_agent_state: timedelta = Field(
+        MAX_AGENT_STATE,
+        gt=timedelta(0),
+        description="one agent state counts at most this long (a lost logout), then logged "
+        "out until the agent's next event; the ClickHouse agent_time view's cap",
     )
     alerts: AlertsConfig = AlertsConfig()
     national_lateness: timedelta = Field(

@@ -345,7 +345,7 @@ class GroupState:
         )
         self.alerts = AlertEngine(group, config, center_region)
         self.queues = QueueBoard()
-        self.agent_time = AgentTime(registry)
+        self.agent_time = AgentTime(registry, config.max_agent_state)
         """A province's agents and its snapshots of closed minutes (unused by national)."""
         self.national_agent_time = NationalAgentTime()
         """National: the provinces' agent time summed (unused by a province)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from group_driver import Latest, drive, in_batches
 
 from hotline.centers import default_centers
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
+from hotline.producers.simulator.ledger import MAX_AGENT_STATE
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
 from hotline.schemas import (
@@ -23,6 +25,7 @@ from hotline.schemas import (
     Level,
     default_codec,
 )
+from hotline.sinks.migrate import load_migrations
 from hotline.streams.agents import AgentClock, AgentMinute
 from hotline.streams.aggregate import BUCKET
 from hotline.streams.calls import CALL_EVENT_TYPES
@@ -90,18 +93,22 @@ def _before(latest: Latest, end: datetime) -> Expected:
 
 
 def _drive(
-    batches_of: dict[str, list[list[Event]]], crash_every: int | None = None, torn: bool = False
+    batches_of: dict[str, list[list[Event]]],
+    crash_every: int | None = None,
+    torn: bool = False,
+    config: StreamsConfig | None = None,
 ) -> tuple[Latest, list[GroupOutput]]:
     """The groups' agent time, last version per (level, region, minute), and every output;
     the reloaded state equals the state at the end."""
+    config = config or StreamsConfig()
     latest, outs = Latest(lambda m: (m.level, m.region_code, m.minute_ms)), []  # type: ignore[attr-defined]
 
     def emit(out: GroupOutput) -> None:
         outs.append(out)
         latest.write(out.agent_times)
 
-    groups = drive(batches_of, emit, crash_every, torn)
-    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    groups = drive(batches_of, emit, crash_every, torn, config)
+    registry, codec = default_registry(), default_codec()
     for g, (state, table) in groups.items():
         reloaded = GroupState.load(g, table, config, registry, codec)
         assert reloaded.agent_time.clock.timelines == state.agent_time.clock.timelines
@@ -175,16 +182,18 @@ def test_the_national_group_evicts_the_agent_time_of_the_minutes_it_closed() -> 
     assert sum(key.startswith(f"{NATIONAL_GROUP}|y|") for key in table) == len(kept)
 
 
-def _state(agent: str, at: timedelta, state: AgentState, seq: int) -> Event:
-    """An agent state event at T0 + ``at`` (a simulated one with these fields replaced)."""
+def _state(
+    agent: str, at: timedelta, state: AgentState, seq: int, center: str | None = None
+) -> Event:
+    """An agent state event at T0 + ``at`` (a simulated one with these fields replaced): in
+    county 330203, or at ``center`` and its home region."""
     template = run()[0][0]
+    place = {"region_code": "330203"}
+    if center is not None:
+        homes = {c.center_id: c.home for c in default_centers()}
+        place = {"center_id": center, "region_code": homes[center]}
     env = template.envelope.model_copy(
-        update={
-            "event_id": f"E{agent}-{seq}",
-            "occurred_at": T0 + at,
-            "sequence": seq,
-            "region_code": "330203",
-        }
+        update={"event_id": f"E{agent}-{seq}", "occurred_at": T0 + at, "sequence": seq, **place}
     )
     return template.model_copy(
         update={"envelope": env, "agent_id": agent, "state": state, "reason": None}
@@ -192,7 +201,7 @@ def _state(agent: str, at: timedelta, state: AgentState, seq: int) -> Event:
 
 
 def test_clock_counts_until_the_next_state_and_rejects_what_is_closed() -> None:
-    clock = AgentClock()
+    clock = AgentClock(MAX_AGENT_STATE)
     minute = timedelta(minutes=1)
     assert clock.add(_state("A1", timedelta(seconds=30), AgentState.READY, 1))
     assert clock.add(_state("A1", minute + timedelta(seconds=15), AgentState.ON_CALL, 2))
@@ -213,6 +222,126 @@ def test_clock_counts_until_the_next_state_and_rejects_what_is_closed() -> None:
     assert rows == {(t0 + 120_000, "330203"): [20_000, 0, 20_000, 0, 0]}
     clock.close(int((T0 + 5 * minute).timestamp() * 1000))
     assert not clock.timelines  # logged out before the closed minutes: forgotten
+
+
+HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
+
+
+def _minutes_of(rows: dict[tuple[int, str], list[int]], region: str) -> dict[int, list[int]]:
+    """Minute ms → counters of ``region``, the minutes with any time."""
+    return {minute: row for (minute, r), row in rows.items() if r == region and any(row)}
+
+
+def _full_minutes(begin: timedelta, end: timedelta, counter: int) -> dict[int, list[int]]:
+    """Each minute of [T0 + begin, T0 + end) entirely in ``counter`` (staffed too)."""
+    row = [0] * len(AGENT_TIME_COUNTERS)
+    row[counter] = row[0] = 60_000
+    first, count = _ms(T0 + begin), (end - begin) // MINUTE
+    return {first + k * 60_000: list(row) for k in range(count)}
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def test_a_state_without_a_next_event_counts_twelve_hours_then_nothing() -> None:
+    """Ready at T0 and no event after (a lost logout): exactly 12 h of ready and staffed time,
+    closed hour by hour across a reload of the clock from its table image after 6 h; then the
+    agent is forgotten. The ledger counts the same."""
+    cap = StreamsConfig().max_agent_state
+    assert cap == MAX_AGENT_STATE == timedelta(hours=12)
+    ready = _state("A1", timedelta(0), AgentState.READY, 1)
+    clock, rows = AgentClock(cap), {}
+    clock.add(ready)
+    for hour in range(1, 31):
+        rows.update(clock.close(_ms(T0 + hour * HOUR)))
+        if hour == 6:
+            reloaded = AgentClock(cap)
+            reloaded.restore("A1", clock.image("A1") or [])
+            reloaded.closed_ms, clock = clock.closed_ms, reloaded
+    assert _minutes_of(rows, "330203") == _full_minutes(timedelta(0), 12 * HOUR, 1)
+    assert not clock.timelines
+    ledger = Ledger(T0 + 30 * HOUR)
+    ledger.emit(ready)
+    agents = [r for r in ledger.records() if r["kind"] == "agents"]
+    assert (
+        sum(r["staffed_ms"] for r in agents) == sum(r["ready_ms"] for r in agents) == 12 * 3600_000
+    )
+    assert max(r["minute"] for r in agents) == "2025-03-03T12:59:00.000Z"  # T0 + 11:59
+
+
+def test_an_event_after_the_cap_counts_again_and_a_shorter_state_is_whole() -> None:
+    """On call for 11 h 59 min and ready for exactly 12 h count whole; after 12 h 30 min of
+    not ready, nothing from 12 h on, then the next state counts again from its event."""
+    events = [
+        (timedelta(0), AgentState.ON_CALL),
+        (11 * HOUR + 59 * MINUTE, AgentState.READY),
+        (23 * HOUR + 59 * MINUTE, AgentState.NOT_READY),
+        (36 * HOUR + 29 * MINUTE, AgentState.ON_CALL),
+        (37 * HOUR, AgentState.LOGGED_OUT),
+    ]
+    clock = AgentClock(MAX_AGENT_STATE)
+    for seq, (at, state) in enumerate(events, 1):
+        clock.add(_state("A1", at, state, seq))
+    rows = _minutes_of(clock.close(_ms(T0 + 40 * HOUR)), "330203")
+    not_ready = _full_minutes(23 * HOUR + 59 * MINUTE, 35 * HOUR + 59 * MINUTE, 4)
+    for row in not_ready.values():
+        row[0] = 0  # not ready is not staffed
+    assert rows == {
+        **_full_minutes(timedelta(0), 11 * HOUR + 59 * MINUTE, 2),
+        **_full_minutes(11 * HOUR + 59 * MINUTE, 23 * HOUR + 59 * MINUTE, 1),
+        **not_ready,
+        **_full_minutes(36 * HOUR + 29 * MINUTE, 37 * HOUR, 2),
+    }
+
+
+@pytest.mark.parametrize("torn", [False, True], ids=["none-written", "torn-write"])
+def test_the_configured_cap_applies_across_crashes_and_equals_the_ledger(torn: bool) -> None:
+    """``max_agent_state`` = 3 h: Ningbo's agent, ready at T0 and again at T0 + 20 h until
+    T0 + 21 h, counts 3 h and 1 h while a Hangzhou agent's hourly states move the watermark;
+    the groups, crashed every other step, equal a ledger with the same cap at every level."""
+    cap, end = 3 * HOUR, T0 + 31 * HOUR
+    events = [
+        _state("A1", timedelta(0), AgentState.READY, 1, "C330200"),
+        *(
+            _state(
+                "H1", k * HOUR, (AgentState.READY, AgentState.NOT_READY)[k % 2], k + 1, "C330100"
+            )
+            for k in range(30)
+        ),
+        _state("A1", 20 * HOUR, AgentState.READY, 2, "C330200"),
+        _state("A1", 21 * HOUR, AgentState.LOGGED_OUT, 3, "C330200"),
+        _state("H1", 30 * HOUR, AgentState.LOGGED_OUT, 31, "C330100"),
+    ]
+    events.sort(key=lambda e: e.envelope.occurred_at)
+    latest, outs = _drive(
+        in_batches(events, size=2),
+        crash_every=2,
+        torn=torn,
+        config=StreamsConfig(max_agent_state=cap),
+    )
+    ningbo = {
+        m: list(c)
+        for (level, region, m), c in _before(latest, end).items()
+        if (level, region) == (Level.COUNTY, "330200")
+    }
+    assert ningbo == {
+        **_full_minutes(timedelta(0), cap, 1),
+        **_full_minutes(20 * HOUR, 21 * HOUR, 1),
+    }
+    ledger = Ledger(end, max_agent_state=cap)
+    for e in events:
+        ledger.emit(e)
+    assert _before(latest, end) == agent_time_at_every_level(ledger)
+    assert not _late(outs)
+
+
+def test_the_default_cap_is_the_clickhouse_agent_time_views() -> None:
+    """The latest migration defining the ``agent_time`` view caps an interval at the streams'
+    (and the ledger's) default, so center_occupancy and region_occupancy count the same."""
+    views = [m.sql for m in load_migrations() if "VIEW {database}.agent_time AS" in m.sql]
+    caps = re.findall(r"least\(dateDiff\('millisecond', occurred_at, next_at\), (\d+)\)", views[-1])
+    assert caps == [str(StreamsConfig().max_agent_state // timedelta(milliseconds=1))]
 
 
 def test_wire_record_is_the_model() -> None:

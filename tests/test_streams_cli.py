@@ -48,12 +48,14 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
 ) -> None:
     monkeypatch.setenv("HOTLINE_STREAMS__SERVICE_LEVEL_MS", "20000")
     monkeypatch.setenv("HOTLINE_STREAMS__LATENESS", "PT30M")
+    monkeypatch.setenv("HOTLINE_STREAMS__MAX_AGENT_STATE", "PT8H")
     monkeypatch.setenv(
         "HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"320000": {"connection": 0.85}}'
     )
     config = streams_config_from_env()
     assert config.service_level_ms == 20_000 and config.short_abandon_ms == 5_000
     assert config.lateness == timedelta(minutes=30)
+    assert config.max_agent_state == timedelta(hours=8)
     assert config.alerts.rates_of("320000").connection == 0.85
     assert config.alerts.rates_of("330000") == config.alerts.rates
 
@@ -79,6 +81,7 @@ def test_a_province_override_takes_what_it_does_not_set_from_rates(
         # every call record carries it, and the warehouse keeps it as UInt32
         ("HOTLINE_STREAMS__SERVICE_LEVEL_MS", str(2**32), "less than or equal to 4294967295"),
         ("HOTLINE_STREAMS__ALERTS__RATES__CONNECTION", "90", "less than or equal to 1"),
+        ("HOTLINE_STREAMS__MAX_AGENT_STATE", "PT0S", "greater than 0 seconds"),
         ("HOTLINE_STREAMS__SERVICE_LEVEL", "30000", "Extra inputs are not permitted"),
         # a province_rates key is a province code of the region registry, else never applies
         ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"32000": {}}', "unknown province 32000"),

@@ -5,7 +5,7 @@ the very events it writes, it folds them into per-call facts (:mod:`.facts`) and
 ledger cannot drift from the events. ``close()`` writes ``ledger.jsonl``, one JSON object per
 line, sorted keys, in a deterministic order:
 
-1. ``{"kind": "meta", ...}`` — seed, start, end, thresholds, centers.
+1. ``{"kind": "meta", ...}`` — seed, start, end, thresholds, the agent-state cap, centers.
 2. ``{"kind": "calls", "minute", "region_code", "business_line", "channel", <counters>}`` —
    every counter of :data:`~.facts.COUNTER_NAMES`; the minute is the UTC minute of the call's
    ``call.offered`` (the bucket rule of :mod:`.facts`).
@@ -20,6 +20,8 @@ line, sorted keys, in a deterministic order:
 5. ``{"kind": "agents", "minute", "center_id", "staffed_ms", "ready_ms", "on_call_ms",
    "acw_ms", "not_ready_ms"}`` — agent time per center × UTC minute from ``agent.state``
    intervals; staffed = ready + on call + after-call work (DOMAIN.md's occupancy denominator).
+   A state counts at most ``max_agent_state`` (:data:`MAX_AGENT_STATE`; a lost logout), then
+   nothing until the agent's next event.
 """
 
 from __future__ import annotations
@@ -43,9 +45,13 @@ from hotline.producers.simulator.facts import (
 )
 from hotline.schemas import AgentState, Event, NotReadyReason
 
-__all__ = ["AGENT_FIELDS", "Ledger", "iso"]
+__all__ = ["AGENT_FIELDS", "MAX_AGENT_STATE", "Ledger", "iso"]
 
 AGENT_FIELDS = ("staffed_ms", "ready_ms", "on_call_ms", "acw_ms", "not_ready_ms")
+MAX_AGENT_STATE = timedelta(hours=12)
+"""The longest one agent state counts (the streams' default and the ClickHouse ``agent_time``
+view's cap): a CTI system that lost an agent's logout must not staff the agent for days; after
+it the agent counts as logged out until its next event."""
 _MINUTE = timedelta(minutes=1)
 
 
@@ -86,8 +92,10 @@ class Ledger:
         path: str | Path | None = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         meta: dict[str, Any] | None = None,
+        max_agent_state: timedelta = MAX_AGENT_STATE,
     ) -> None:
         self.end = end
+        self.max_agent_state = max_agent_state
         self.path = Path(path) if path is not None else None
         self.thresholds = thresholds
         self.meta = meta or {}
@@ -96,9 +104,7 @@ class Ledger:
             lambda: [0, 0, 0]
         )
         self._tickets: dict[str, list[Any]] = {}  # id → [region, category, due, open, enum]
-        self._agent_rows: dict[tuple[datetime, str], list[int]] = defaultdict(
-            lambda: [0] * len(AGENT_FIELDS)
-        )
+        self._agent_rows: dict[tuple[datetime, str], list[int]] = {}
         self._agents: dict[str, tuple[str | None, datetime, str]] = {}
 
     # -- EventSink ---------------------------------------------------------------------------
@@ -146,18 +152,25 @@ class Ledger:
         agent_id = event.agent_id  # type: ignore[attr-defined]
         previous = self._agents.get(agent_id)
         if previous is not None:
-            self._add_agent_time(*previous, env.occurred_at)
+            self._add_agent_time(self._agent_rows, *previous, env.occurred_at)
         self._agents[agent_id] = (agent_time_field(event), env.occurred_at, env.center_id)
 
     def _add_agent_time(
-        self, bucket: str | None, since: datetime, center: str, until: datetime
+        self,
+        rows: dict[tuple[datetime, str], list[int]],
+        bucket: str | None,
+        since: datetime,
+        center: str,
+        until: datetime,
     ) -> None:
+        """Add the state ``bucket`` held from ``since`` until ``until``, at most
+        ``max_agent_state`` of it, to ``rows``."""
         if bucket is None:
             return
         index = AGENT_FIELDS.index(bucket)
         staffed = bucket in ("ready_ms", "on_call_ms", "acw_ms")
-        for minute, ms in split_minutes(since, until):
-            row = self._agent_rows[(minute, center)]
+        for minute, ms in split_minutes(since, min(until, since + self.max_agent_state)):
+            row = rows.setdefault((minute, center), [0] * len(AGENT_FIELDS))
             row[index] += ms
             if staffed:
                 row[0] += ms
@@ -190,6 +203,7 @@ class Ledger:
             "end": iso(self.end),
             "service_level_ms": self.thresholds.service_level_ms,
             "short_abandon_ms": self.thresholds.short_abandon_ms,
+            "max_agent_state_ms": self.max_agent_state // timedelta(milliseconds=1),
             **self.meta,
         }
         for (minute, region, line, channel), counters in sorted(self.call_rows().items()):
@@ -210,13 +224,8 @@ class Ledger:
             yield {"kind": "tickets_open_at_end", "at": iso(self.end), "region_code": region,
                    "category": category, "open": n_open, "overdue": overdue}  # fmt: skip
         agent_rows = {k: list(v) for k, v in self._agent_rows.items()}
-        for bucket, since, center in self._agents.values():  # still logged in at the end
-            if bucket is not None:
-                for minute, ms in split_minutes(since, self.end):
-                    row = agent_rows.setdefault((minute, center), [0] * len(AGENT_FIELDS))
-                    row[AGENT_FIELDS.index(bucket)] += ms
-                    if bucket in ("ready_ms", "on_call_ms", "acw_ms"):
-                        row[0] += ms
+        for state in self._agents.values():  # still logged in at the end
+            self._add_agent_time(agent_rows, *state, self.end)
         for (minute, center), values in sorted(agent_rows.items()):
             yield {"kind": "agents", "minute": iso(minute), "center_id": center,
                    **dict(zip(AGENT_FIELDS, values, strict=True))}  # fmt: skip
