@@ -227,6 +227,10 @@ def test_clock_counts_until_the_next_state_and_rejects_what_is_closed() -> None:
 HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
 
 
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
 def _minutes_of(rows: dict[tuple[int, str], list[int]], region: str) -> dict[int, list[int]]:
     """Minute ms → counters of ``region``, the minutes with any time."""
     return {minute: row for (minute, r), row in rows.items() if r == region and any(row)}
@@ -238,10 +242,6 @@ def _full_minutes(begin: timedelta, end: timedelta, counter: int) -> dict[int, l
     row[counter] = row[0] = 60_000
     first, count = _ms(T0 + begin), (end - begin) // MINUTE
     return {first + k * 60_000: list(row) for k in range(count)}
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 def test_a_state_without_a_next_event_counts_twelve_hours_then_nothing() -> None:
