@@ -694,7 +694,8 @@ class GroupState:
         out = GroupOutput()
         for rejected in batch.rejected:
             out.rejected.append((rejected, origin.get(rejected.event.envelope.event_id)))
-            self._dirty_calls.add(rejected.event.call_id)  # type: ignore[attr-defined]
+            if rejected.event.RECORD_TYPE in CALL_EVENT_TYPES:  # not a ticket's
+                self._dirty_calls.add(rejected.event.call_id)  # type: ignore[attr-defined]
         contributions = []
         for o in batch.records:
             out.records.append(o.record)
