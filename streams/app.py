@@ -758,9 +758,13 @@ class Worker:
                 if origin is not None
                 else (self.config.app_id + "-state", -1, 0)
             )
+            error_type = f"{reason.value.title()}Event"
+            if rejected.check is not None:  # e.g. id_collision: IdCollision
+                self.stats[rejected.check] += 1
+                error_type = rejected.check.title().replace("_", "")
             self._dead(
                 reason,
-                f"{reason.value.title()}Event",
+                error_type,
                 rejected.detail,
                 data,
                 topic,

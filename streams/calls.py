@@ -25,6 +25,9 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
   for an unknown call that occurred before watermark − (call_horizon + lateness), is **late**:
   rejected for the dead-letter topic. Events of a call whose ``call.offered`` never came are
   rejected as **orphan** after the horizon.
+* **Id collision.** Call ids are unique across the network (docs/events.md): an event whose
+  call is held with another ``center_id`` is another center's call under the same id. It is
+  rejected as **invalid** (:func:`id_collision`); the held call is left as it was.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ __all__ = [
     "Status",
     "build_record",
     "facts_of",
+    "id_collision",
     "status_of",
 ]
 
@@ -114,6 +118,11 @@ class CallState:
     @property
     def first_seen(self) -> datetime:
         return min(e.envelope.occurred_at for e in self.events.values())
+
+    @property
+    def center_id(self) -> str:
+        """The center of the call's events (all of them: another center's are rejected)."""
+        return next(iter(self.events.values())).envelope.center_id
 
 
 def facts_of(state: CallState, repeat_7d: bool = False) -> CallFacts | None:
@@ -303,12 +312,30 @@ class CallOutput:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """An event the assembly gave up on; the shell dead-letters it with ``reason``."""
+    """An event a group gave up on (a call, ticket or agent event); the shell dead-letters it
+    with ``reason``."""
 
     event: Event
     reason: str
-    """``late`` or ``orphan``."""
+    """``late``, ``orphan`` or ``invalid``."""
     detail: str
+    check: str | None = None
+    """The rule an ``invalid`` event broke (``id_collision``, ``end_before_created``): the
+    worker counts it under this name, and its dead letter's ``error_type`` is the CamelCase
+    form (``IdCollision``); None: ``<Reason>Event``."""
+
+
+def id_collision(event: Event, key: str, held_center: str) -> Rejected | None:
+    """``event`` rejected as ``invalid`` if its ``key`` (``call_id``, ``ticket_id``) is held
+    for another center: two centers minted the same id (docs/events.md, "Identifiers")."""
+    center = event.envelope.center_id
+    if center == held_center:
+        return None
+    detail = (
+        f"{key} {getattr(event, key)} is already held for center {held_center}, not {center}: "
+        "two centers minted the same id (ids must be unique across the network)"
+    )
+    return Rejected(event, "invalid", detail, "id_collision")
 
 
 @dataclass(slots=True)
@@ -329,7 +356,7 @@ class CallAssembly:
     ``add`` takes one event; ``advance`` moves the watermark (e.g. from a wall clock when
     events stop); ``close`` ends the input (every open call is closed by timeout). Each
     returns the :class:`Batch` it produced. ``stats`` counts duplicates, late and orphan
-    events, and repeat fixes that came too late (the later call was already evicted).
+    events, id collisions, and repeat fixes that came too late (the later call was already evicted).
     """
 
     def __init__(self, config: StreamsConfig | None = None) -> None:
@@ -374,6 +401,12 @@ class CallAssembly:
                 )
                 return out
             state = self.states[call_id] = CallState(call_id)
+        elif event.envelope.event_id not in state.events:
+            collision = id_collision(event, "call_id", state.center_id)
+            if collision is not None:
+                self.stats["id_collisions"] += 1
+                out.rejected.append(collision)
+                return out
         if not state.add(event):
             self.stats["duplicates"] += 1
         else:

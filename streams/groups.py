@@ -69,7 +69,7 @@ from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
 from hotline.streams.rollup import Rollup, RollupKey
 from hotline.streams.ticket_counts import TicketCount, TicketCounts
-from hotline.streams.tickets import TicketBook, TicketRejected, TicketState
+from hotline.streams.tickets import TicketBook, TicketState
 
 __all__ = [
     "NATIONAL_GROUP",
@@ -153,7 +153,7 @@ class GroupOutput:
     snapshots: list[Snapshot] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    rejected: list[tuple[Rejected | TicketRejected, Inbound | None]] = field(default_factory=list)
+    rejected: list[tuple[Rejected, Inbound | None]] = field(default_factory=list)
     late: list[LateContribution] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
     queues: list[QueueSnapshot] = field(default_factory=list)
@@ -386,9 +386,7 @@ class GroupState:
             self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
             origin[env.event_id] = item
             if item.event.RECORD_TYPE.startswith("ticket."):
-                rejected = self.tickets.add(item.event)
-                if rejected is not None:
-                    batch.rejected.append(rejected)  # type: ignore[arg-type]
+                batch.rejected.extend(self.tickets.add(item.event))
                 tickets.add(item.event.ticket_id)  # type: ignore[attr-defined]
                 continue
             if item.event.RECORD_TYPE == "agent.state":

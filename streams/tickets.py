@@ -23,6 +23,8 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
 * **record**: ``resolved_at`` / ``on_time`` and ``closed_at`` are those of the resolution and
   the close since the ticket was last created/reopened (a reopen clears them), so the record
   is open exactly when both are null.
+* **rejected as invalid** (dead-lettered, the ticket held as it was): an event of another
+  center than the ticket's (two centers minted the same ticket id: ``id_collision``).
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ from datetime import UTC, datetime, timedelta
 from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import Spell, open_at, working_time_before
+from hotline.streams.calls import Rejected, id_collision
 
 __all__ = [
     "TicketBook",
     "TicketChange",
-    "TicketRejected",
     "TicketState",
     "policy_due_at",
     "ticket_counters",
@@ -71,6 +73,11 @@ class TicketState:
             return False
         self.events[event.envelope.event_id] = event
         return True
+
+    @property
+    def center_id(self) -> str:
+        """The center of the ticket's events (all of them: another center's are rejected)."""
+        return next(iter(self.events.values())).envelope.center_id
 
     def ordered(self) -> list[Event]:
         return sorted(
@@ -224,16 +231,6 @@ def tickets_open(
     return dict(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class TicketRejected:
-    """A ticket event given up on: ``late`` (its ticket was already forgotten) or ``orphan``
-    (no ``ticket.created`` within ``ticket_retention``)."""
-
-    event: Event
-    reason: str
-    detail: str
-
-
 @dataclass(slots=True)
 class TicketChange:
     """A ticket whose record changed (a new version) or that needs its alerts re-judged."""
@@ -281,20 +278,28 @@ class TicketBook:
 
     # -- input ------------------------------------------------------------------------------
 
-    def add(self, event: Event) -> TicketRejected | None:
-        """Keep a ticket event (duplicates ignored); the ticket is judged at :meth:`advance`."""
+    def add(self, event: Event) -> list[Rejected]:
+        """Keep a ticket event (duplicates ignored; the ticket is judged at :meth:`advance`),
+        or reject it (module docstring): ``late`` once its ticket was forgotten, ``invalid``
+        if another center's."""
         ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
         state = self.states.get(ticket_id)
         if state is None:
             if ticket_id in self.tombstones:
-                return TicketRejected(event, "late", "its ticket was already forgotten")
+                return [Rejected(event, "late", "its ticket was already forgotten")]
             state = self.states[ticket_id] = TicketState(ticket_id)
-        if state.add(event):
-            self.dirty.add(ticket_id)
-            self.pending.add(ticket_id)
-        return None
+        elif event.envelope.event_id in state.events:
+            return []  # a duplicate
+        else:
+            collision = id_collision(event, "ticket_id", state.center_id)
+            if collision is not None:
+                return [collision]
+        state.add(event)
+        self.dirty.add(ticket_id)
+        self.pending.add(ticket_id)
+        return []
 
-    def advance(self, now: datetime) -> tuple[list[TicketChange], list[TicketRejected], list[str]]:
+    def advance(self, now: datetime) -> tuple[list[TicketChange], list[Rejected], list[str]]:
         """Move the watermark; (changed tickets, rejected events, evicted ticket ids)."""
         self.watermark = now if self.watermark is None else max(self.watermark, now)
         due = {tid for tid in self.pending if tid in self.states}
@@ -356,14 +361,14 @@ class TicketBook:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
         return TicketChange(record, warn_at, emitted, tuple(state.spells()))
 
-    def _evict(self, state: TicketState) -> list[TicketRejected] | None:
+    def _evict(self, state: TicketState) -> list[Rejected] | None:
         assert self.watermark is not None
         events = state.ordered()
         if not events or events[-1].envelope.occurred_at + self.retention > self.watermark:
             return None
         if state.created() is None:
             out = [
-                TicketRejected(e, "orphan", "no ticket.created within the ticket retention")
+                Rejected(e, "orphan", "no ticket.created within the ticket retention")
                 for e in events
             ]
         elif state.at(self.watermark)[0]:

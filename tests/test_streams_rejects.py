@@ -1,23 +1,116 @@
 """Ticket and call events a province group rejects for the dead-letter topic, without stopping:
-a late ticket event."""
+a late ticket event; another center's event under an id already held (two centers minted the
+same call or ticket id). Each is rejected once: a reload
+from the table with the step redelivered gives the same, and does not dead-letter it again."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import count
+from pathlib import Path
 
-from test_streams_alerts import T0, closed, created, resolved
+from test_streams_alerts import T0, closed, created, env, resolved
 
 from hotline.regions import default_registry
-from hotline.schemas import TicketCategory, default_codec
+from hotline.schemas import (
+    BusinessLine,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    Channel,
+    DeadLetterReason,
+    Envelope,
+    Event,
+    HungUpBy,
+    TicketAssigned,
+    TicketCategory,
+    default_codec,
+)
+from hotline.streams.aggregate import Snapshot
+from hotline.streams.app import Worker
 from hotline.streams.config import StreamsConfig
-from hotline.streams.groups import GroupState, Inbound
+from hotline.streams.groups import GroupOutput, GroupState, Inbound
+from hotline.streams.worker_config import WorkerConfig
 
 GROUP = "330000"
+RAW_TOPIC = "hotline.raw.330000.calls"
 DUE = T0 + timedelta(days=2)
+NINGBO, HANGZHOU = ("C330200", "330203"), ("C330100", "330102")
+CTI_ID = "1740961800.123"
+"""A call id as an Asterisk-style CTI system mints it: two centers' systems may both."""
+_seq = count(1)
 
 
 def _group() -> GroupState:
     return GroupState(GROUP, StreamsConfig(), default_registry(), default_codec())
+
+
+def _as(center: tuple[str, str], event: Event) -> Event:
+    """``event`` emitted by another center (a fresh event id)."""
+    env = event.envelope.model_copy(
+        update={
+            "center_id": center[0],
+            "region_code": center[1],
+            "event_id": str(uuid.uuid4()),
+            "producer_id": f"p.{center[0]}",
+        }
+    )
+    return event.model_copy(update={"envelope": env})
+
+
+def _call(center: tuple[str, str], call_id: str, at: datetime, agent: str) -> list[Event]:
+    """An answered call of ``center``: offered, queued, answered, ended."""
+
+    def ev(model: type[Event], seconds: int, **fields: object) -> Event:
+        env = Envelope(
+            event_id=str(uuid.uuid4()),
+            event_type=model.RECORD_TYPE,
+            occurred_at=at + timedelta(seconds=seconds),
+            center_id=center[0],
+            region_code=center[1],
+            producer_id=f"p.{center[0]}",
+            sequence=next(_seq),
+        )
+        return model(envelope=env, call_id=call_id, **fields)
+
+    return [
+        ev(CallOffered, 0, channel=Channel.PHONE, caller_id="c" * 64),
+        ev(CallQueued, 10, business_line=BusinessLine.PENSION),
+        ev(CallAnswered, 25, agent_id=agent, wait_ms=15_000),
+        ev(CallEnded, 200, agent_id=agent, talk_ms=170_000, hung_up_by=HungUpBy.CALLER),
+    ]
+
+
+def _inbound(events: Sequence[Event], first: int = 0) -> list[Inbound]:
+    return [Inbound(e, "t", 0, first + i) for i, e in enumerate(events)]
+
+
+def _run(events: Sequence[Event]) -> tuple[GroupState, GroupOutput]:
+    """One step of ``events`` (offsets from 0), then the watermark a day on; both outputs."""
+    group = _group()
+    out = group.process(_inbound(events))
+    end = group.advance(T0 + timedelta(days=1))
+    out.records += end.records
+    out.tickets += end.tickets
+    out.rejected += end.rejected
+    return group, out
+
+
+def _latest(items: Sequence, key: str) -> dict:
+    out: dict = {}
+    for item in items:
+        held = out.get(getattr(item, key))
+        if held is None or item.version > held.version:
+            out[getattr(item, key)] = item
+    return out
+
+
+def _counts(snapshots: Sequence[Snapshot]) -> dict:
+    """The latest counts per snapshot key."""
+    return {s.key: s.counts for s in sorted(snapshots, key=lambda s: s.version)}
 
 
 def test_an_event_of_a_forgotten_ticket_is_dead_lettered_as_late() -> None:
@@ -37,3 +130,126 @@ def test_an_event_of_a_forgotten_ticket_is_dead_lettered_as_late() -> None:
     out = group.process([late])
     assert [(r.reason, o) for r, o in out.rejected] == [("late", late)]
     group.dump({})  # the step's state writes too
+
+
+# -- two centers, one id -------------------------------------------------------------------
+
+
+def test_another_centers_call_under_a_held_call_id_is_rejected_and_the_first_kept() -> None:
+    """Two centers of one province whose CTI systems both minted ``1740961800.123``: the
+    second center's events used to be merged into the first one's call (one call counted,
+    its facts a mix of both, nothing reported). They are rejected as invalid, naming the id
+    and both centers; the first center's call is exactly what it is alone."""
+    ningbo = _call(NINGBO, CTI_ID, T0, "C330200.A001")
+    hangzhou = _call(HANGZHOU, CTI_ID, T0 + timedelta(seconds=40), "C330100.A007")
+    mixed = [e for pair in zip(ningbo, hangzhou, strict=True) for e in pair]
+    group, out = _run(mixed)
+    _, alone = _run(ningbo)
+    assert [(r.event, r.reason, r.check) for r, _ in out.rejected] == [
+        (e, "invalid", "id_collision") for e in hangzhou
+    ]
+    detail = out.rejected[0][0].detail
+    assert CTI_ID in detail and "C330200" in detail and "C330100" in detail
+    assert [o.offset for _, o in out.rejected] == [1, 3, 5, 7]  # each its own source message
+    assert _latest(out.records, "call_id") == _latest(alone.records, "call_id")
+    assert [r.center_id for r in out.records] == ["C330200"]
+    assert group.calls.stats["id_collisions"] == 4
+    assert _counts(out.snapshots) == _counts(alone.snapshots)
+
+
+def test_a_duplicate_is_not_a_collision_and_other_call_ids_are_untouched() -> None:
+    """The same event twice is a duplicate (ignored), whichever center; each center's own
+    ids (the queue_log adapter's ``<center>:<callid>``, UUIDs) make two calls."""
+    ningbo = _call(NINGBO, f"C330200:{CTI_ID}", T0, "C330200.A001")
+    hangzhou = _call(HANGZHOU, str(uuid.uuid4()), T0, "C330100.A007")
+    group, out = _run([*ningbo, *ningbo[:2], *hangzhou, hangzhou[-1]])
+    assert out.rejected == []
+    assert {r.center_id for r in _latest(out.records, "call_id").values()} == {
+        "C330200",
+        "C330100",
+    }
+    assert group.calls.stats["duplicates"] == 3 and group.calls.stats["id_collisions"] == 0
+
+
+def _ticket(center: tuple[str, str], ticket_id: str, at: datetime) -> list[Event]:
+    """A complaint of ``center``: created, routed to a department (another unit), resolved
+    after an hour."""
+    events = [
+        created(ticket_id, TicketCategory.COMPLAINT, at, at + timedelta(days=2)),
+        TicketAssigned(
+            envelope=env("ticket.assigned", at + timedelta(minutes=5)),
+            ticket_id=ticket_id,
+            assignee_id="C330100.dept.pension",  # routed elsewhere: still this center's ticket
+            routed=True,
+        ),
+        resolved(ticket_id, at + timedelta(hours=1)),
+    ]
+    return [_as(center, e) for e in events]
+
+
+def test_another_centers_ticket_under_a_held_ticket_id_is_rejected_and_the_first_kept() -> None:
+    """Both centers number their tickets ``T0001``: the second center's events used to be
+    merged into the first one's ticket. A ticket routed to another unit stays its center's
+    (the schema has no event of another center for it): nothing legitimate is rejected."""
+    ningbo = _ticket(NINGBO, "T0001", T0)
+    hangzhou = _ticket(HANGZHOU, "T0001", T0 + timedelta(minutes=2))
+    group, out = _run([ningbo[0], hangzhou[0], *ningbo[1:], *hangzhou[1:]])
+    _, alone = _run(ningbo)
+    assert [(r.event, r.reason, r.check) for r, _ in out.rejected] == [
+        (e, "invalid", "id_collision") for e in hangzhou
+    ]
+    detail = out.rejected[0][0].detail
+    assert "T0001" in detail and "C330200" in detail and "C330100" in detail
+    assert _latest(out.tickets, "ticket_id") == _latest(alone.tickets, "ticket_id")
+    assert out.ticket_counts == alone.ticket_counts
+    assert len(group.tickets.states["T0001"].events) == 3
+
+
+def test_collisions_survive_a_reload_and_are_not_dead_lettered_again() -> None:
+    """After a crash the group is rebuilt from its table and the step since the last commit
+    comes again: the same events are rejected (the held call and ticket still know their
+    center), counted as redelivered, not dead-lettered a second time; a new event of the
+    other center still is."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    ningbo = [*_call(NINGBO, CTI_ID, T0, "A1"), *_ticket(NINGBO, "T0001", T0)]
+    hangzhou = [*_call(HANGZHOU, CTI_ID, T0, "A2"), *_ticket(HANGZHOU, "T0001", T0)]
+    group, table = _group(), {}
+    group.process(_inbound(ningbo))
+    group.dump(table)
+    step = _inbound(hangzhou, first=len(ningbo))
+    first = group.process(step)
+    assert len(first.rejected) == len(hangzhou)
+    group.dump(table)
+    reloaded = GroupState.load(GROUP, table, config, registry, codec)
+    again = reloaded.process(step)
+    assert again.rejected == [] and again.redelivered == len(hangzhou)
+    crashed = GroupState.load(GROUP, {}, config, registry, codec)  # nothing persisted yet
+    crashed.process(_inbound(ningbo))
+    assert [r for r, _ in crashed.process(step).rejected] == [r for r, _ in first.rejected]
+    fresh = _as(HANGZHOU, hangzhou[0])
+    new = reloaded.process(_inbound([fresh], first=len(ningbo) + len(hangzhou)))
+    assert [(r.event, r.check) for r, _ in new.rejected] == [(fresh, "id_collision")]
+
+
+def test_the_worker_dead_letters_a_collision_with_its_source_and_counts_it(
+    tmp_path: Path,
+) -> None:
+    """Through the worker's output stage (no broker: its sends are captured): one dead letter
+    per rejected event, reason ``invalid``, error type ``IdCollision``, with its source
+    message; the worker's stats count them (``id_collision``)."""
+    worker = Worker(WorkerConfig(app_id="t-collision", partitions=3, datadir=tmp_path))
+    sent: list[tuple[str, bytes, bytes]] = []
+    worker._send = lambda role, key, value: sent.append((role, key, value))  # type: ignore[method-assign]
+    group = _group()
+    group.process(_inbound(_call(NINGBO, CTI_ID, T0, "A1")))
+    hangzhou = _call(HANGZHOU, CTI_ID, T0, "A2")[:2]
+    out = group.process([Inbound(e, RAW_TOPIC, 2, 40 + i) for i, e in enumerate(hangzhou)])
+    worker._emit(GROUP, out)
+    codec = default_codec()
+    dead = [codec.decode_model(value) for role, _, value in sent if role == "dead_letters"]
+    assert [(d.reason, d.error_type, d.source_topic, d.source_offset) for d in dead] == [
+        (DeadLetterReason.INVALID, "IdCollision", RAW_TOPIC, 40),
+        (DeadLetterReason.INVALID, "IdCollision", RAW_TOPIC, 41),
+    ]
+    assert "C330100" in dead[0].error_detail and codec.decode_model(dead[0].original) == hangzhou[0]
+    assert worker.stats["id_collision"] == 2 and worker.stats["dead_invalid"] == 2
