@@ -24,7 +24,11 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
   the close since the ticket was last created/reopened (a reopen clears them), so the record
   is open exactly when both are null.
 * **rejected as invalid** (dead-lettered, the ticket held as it was): an event of another
-  center than the ticket's (two centers minted the same ticket id: ``id_collision``).
+  center than the ticket's (two centers minted the same ticket id: ``id_collision``), and a
+  ``ticket.resolved`` / ``ticket.closed`` that occurred before the ticket's ``ticket.created``
+  (the systems' clocks disagree: ``end_before_created``) — sorted before it, it would be
+  ignored and leave the ticket open and overdue for ever. An end that arrives first is held
+  until the ``ticket.created`` comes and judged then.
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ _OPENS = ("ticket.created", "ticket.reopened")
 _ENDS = ("ticket.resolved", "ticket.closed")
 
 
+def _order(e: Event) -> tuple[datetime, int, str]:
+    """A ticket's events are taken in this order."""
+    return e.envelope.occurred_at, e.envelope.sequence, e.envelope.event_id
+
+
 @dataclass(slots=True)
 class TicketState:
     """One ticket's distinct events."""
@@ -80,10 +89,7 @@ class TicketState:
         return next(iter(self.events.values())).envelope.center_id
 
     def ordered(self) -> list[Event]:
-        return sorted(
-            self.events.values(),
-            key=lambda e: (e.envelope.occurred_at, e.envelope.sequence, e.envelope.event_id),
-        )
+        return sorted(self.events.values(), key=_order)
 
     def created(self) -> Event | None:
         return next((e for e in self.ordered() if e.RECORD_TYPE == "ticket.created"), None)
@@ -231,6 +237,21 @@ def tickets_open(
     return dict(rows)
 
 
+def _end_before_created(end: Event, created: Event) -> Rejected | None:
+    """``end`` (resolved or closed) rejected as ``invalid`` if it comes before ``created`` in
+    the ticket's order (:func:`_order`: it occurred earlier, or in the same millisecond with
+    a lower sequence)."""
+    if _order(end) > _order(created):
+        return None
+    at, opened = end.envelope.occurred_at.isoformat(), created.envelope.occurred_at.isoformat()
+    detail = (
+        f"{end.RECORD_TYPE} of ticket {created.ticket_id} occurred at {at}, "  # type: ignore[attr-defined]
+        f"before its ticket.created at {opened}"
+        f"{' (sequenced before it)' if at == opened else ''}: do the systems' clocks disagree?"
+    )
+    return Rejected(end, "invalid", detail, "end_before_created")
+
+
 @dataclass(slots=True)
 class TicketChange:
     """A ticket whose record changed (a new version) or that needs its alerts re-judged."""
@@ -281,7 +302,8 @@ class TicketBook:
     def add(self, event: Event) -> list[Rejected]:
         """Keep a ticket event (duplicates ignored; the ticket is judged at :meth:`advance`),
         or reject it (module docstring): ``late`` once its ticket was forgotten, ``invalid``
-        if another center's."""
+        if another center's or an end before the creation. A ``ticket.created`` rejects the
+        ends held that occurred before it: removed from the ticket, they are returned too."""
         ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
         state = self.states.get(ticket_id)
         if state is None:
@@ -294,10 +316,21 @@ class TicketBook:
             collision = id_collision(event, "ticket_id", state.center_id)
             if collision is not None:
                 return [collision]
+        created = state.created()
+        if event.RECORD_TYPE in _ENDS and created is not None:
+            rejected = _end_before_created(event, created)
+            if rejected is not None:
+                return [rejected]
+        out = []
+        if event.RECORD_TYPE == "ticket.created" and created is None:  # ends were not judged
+            for held in list(state.events.values()):
+                if held.RECORD_TYPE in _ENDS and (bad := _end_before_created(held, event)):
+                    del state.events[held.envelope.event_id]
+                    out.append(bad)
         state.add(event)
         self.dirty.add(ticket_id)
         self.pending.add(ticket_id)
-        return []
+        return out
 
     def advance(self, now: datetime) -> tuple[list[TicketChange], list[Rejected], list[str]]:
         """Move the watermark; (changed tickets, rejected events, evicted ticket ids)."""

@@ -1,6 +1,6 @@
 """Ticket and call events a province group rejects for the dead-letter topic, without stopping:
 a late ticket event; another center's event under an id already held (two centers minted the
-same call or ticket id). Each is rejected once: a reload
+same call or ticket id); a ticket's end before its creation. Each is rejected once: a reload
 from the table with the step redelivered gives the same, and does not dead-letter it again."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 
-from test_streams_alerts import T0, closed, created, env, resolved
+import pytest
+from test_streams_alerts import T0, closed, created, env, reopened, resolved
 
 from hotline.regions import default_registry
 from hotline.schemas import (
@@ -27,6 +28,7 @@ from hotline.schemas import (
     HungUpBy,
     TicketAssigned,
     TicketCategory,
+    TicketStatus,
     default_codec,
 )
 from hotline.streams.aggregate import Snapshot
@@ -253,3 +255,90 @@ def test_the_worker_dead_letters_a_collision_with_its_source_and_counts_it(
     ]
     assert "C330100" in dead[0].error_detail and codec.decode_model(dead[0].original) == hangzhou[0]
     assert worker.stats["id_collision"] == 2 and worker.stats["dead_invalid"] == 2
+
+
+# -- a ticket's end before its creation ----------------------------------------------------
+
+
+@pytest.mark.parametrize("end", [resolved, closed])
+def test_an_end_before_the_creation_is_rejected_naming_both_times(end) -> None:  # type: ignore[no-untyped-def]
+    """Resolved (or closed) three minutes before it was created (the two systems' clocks
+    disagree): sorted before the creation, it used to be ignored without a word, and the
+    ticket stayed open and overdue for ever. It is rejected as invalid; the ticket is open
+    (and overdue past its due time) until an end that is after the creation comes."""
+    early = end("T2", T0 - timedelta(minutes=3))
+    group, out = _run([created("T2", TicketCategory.COMPLAINT, T0, DUE), early])
+    [(rejected, origin)] = out.rejected
+    assert (rejected.event, rejected.reason, rejected.check) == (
+        early,
+        "invalid",
+        "end_before_created",
+    )
+    assert origin is not None and origin.offset == 1
+    assert "2025-03-04T00:57:00+00:00" in rejected.detail
+    assert "2025-03-04T01:00:00+00:00" in rejected.detail and "T2" in rejected.detail
+    assert early.envelope.event_id not in group.tickets.states["T2"].events
+    assert _latest(out.tickets, "ticket_id")["T2"].status is TicketStatus.CREATED
+    later = group.process(_inbound([end("T2", T0 + timedelta(days=1, hours=1))], first=2))
+    assert later.rejected == []
+    after = [*later.tickets, *group.advance(T0 + timedelta(days=1, hours=2)).tickets]
+    record = _latest(after, "ticket_id")["T2"]
+    assert record.status is not TicketStatus.CREATED and not record.overdue
+
+
+def test_an_end_read_before_its_creation_is_judged_when_the_creation_comes() -> None:
+    """In arrival order the end may come first. Occurred after the creation, it is an
+    ordinary resolution; occurred before it, it is rejected once the creation is read
+    (from a step before: its source is no longer known, as an orphan's), and gone from the
+    ticket's state in the table, so a reload does not bring it back."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    fine = resolved("T3", T0 + timedelta(hours=1))
+    early = resolved("T4", T0 - timedelta(minutes=3))
+    group, table = _group(), {}
+    assert group.process(_inbound([fine, early])).rejected == []
+    group.dump(table)
+    creations = [
+        created("T3", TicketCategory.COMPLAINT, T0, DUE),
+        created("T4", TicketCategory.COMPLAINT, T0, DUE),
+    ]
+    out = group.process(_inbound(creations, first=2))
+    assert [(r.event, r.check, o) for r, o in out.rejected] == [(early, "end_before_created", None)]
+    records = _latest([*out.tickets, *group.advance(T0 + timedelta(hours=2)).tickets], "ticket_id")
+    assert records["T3"].status is TicketStatus.RESOLVED
+    assert records["T4"].status is TicketStatus.CREATED
+    group.dump(table)
+    reloaded = GroupState.load(GROUP, table, config, registry, codec)
+    assert early.envelope.event_id not in reloaded.tickets.states["T4"].events
+    again = reloaded.process(_inbound([fine, early, *creations]))  # all redelivered
+    assert again.rejected == [] and again.redelivered == 1
+
+
+def test_an_end_in_the_same_millisecond_but_sequenced_before_the_creation_is_rejected() -> None:
+    """The ticket's events are ordered by (time, sequence): an end at the creation's very
+    millisecond with a lower sequence would be ignored as well. After it, it counts."""
+    opened = created("T5", TicketCategory.CALLBACK, T0, DUE)
+    seq = opened.envelope.sequence
+    before = resolved("T5", T0)
+    before = before.model_copy(
+        update={"envelope": before.envelope.model_copy(update={"sequence": seq - 1})}
+    )
+    _, out = _run([opened, before])
+    [(rejected, _)] = out.rejected
+    assert rejected.event == before and "sequenced before it" in rejected.detail
+    _, out = _run([opened, resolved("T5", T0)])  # same millisecond, a later sequence
+    assert out.rejected == []
+    assert _latest(out.tickets, "ticket_id")["T5"].status is TicketStatus.RESOLVED
+
+
+def test_a_reopen_then_an_end_after_the_creation_are_ordinary() -> None:
+    """Only ends before the creation are rejected: a reopen and a second resolution after
+    it are the ticket's lifecycle."""
+    events = [
+        created("T6", TicketCategory.COMPLAINT, T0, DUE),
+        resolved("T6", T0 + timedelta(hours=1)),
+        reopened("T6", T0 + timedelta(hours=2)),
+        resolved("T6", T0 + timedelta(hours=3)),
+    ]
+    _, out = _run(events)
+    assert out.rejected == []
+    assert _latest(out.tickets, "ticket_id")["T6"].reopens == 1
