@@ -28,6 +28,8 @@ import pytest
 from fixtures_kafka import ROOT, topic_configs, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
 from test_streams_agent_time import Expected, agent_time_at_every_level, snapshots_before
+from test_streams_alerts import T0, created, resolved
+from test_streams_rejects import CTI_ID, HANGZHOU, NINGBO, _as, _call, _ticket
 from test_streams_ticket_counts import Counts, snapshots_in, ticket_counts_at_every_level
 
 from hotline.infra.topics import ensure_topics, shared_topic, topic_layout
@@ -645,3 +647,90 @@ def test_the_worker_creates_its_group_topic_before_faust_starts(
             assert consumer.partitions_for_topic(name) == {0, 1, 2, 3}
         finally:
             consumer.close()
+
+
+def _dead_letters(
+    bootstrap: str, kafka: KafkaSettings, count: int, within_s: float = 90
+) -> list[Any]:
+    """The dead-letter topic read from the start until it holds ``count`` records (or
+    ``within_s`` passed), decoded."""
+    reader = TopicReader(bootstrap, shared_topic(kafka, "dead_letters"), lambda d: d)
+    found: list[Any] = []
+    deadline = time.monotonic() + within_s
+    while len(found) < count and time.monotonic() < deadline:
+        for records in reader.consumer.poll(timeout_ms=500).values():
+            found += [reader.codec.decode_model(r.value) for r in records]
+    reader.consumer.close()
+    return found
+
+
+def _stats(tmp_path: Path, name: str, key: str, want: int) -> int:
+    """A worker's status-file stat ``key`` once it reached ``want`` (or 30 s passed)."""
+    deadline, got = time.monotonic() + 30, 0
+    while got < want and time.monotonic() < deadline:
+        status = tmp_path / f"status-{name}.json"
+        if status.exists():
+            with contextlib.suppress(ValueError):  # written as we read
+                got = json.loads(status.read_text())["stats"].get(key, 0)
+        time.sleep(0.2)
+    return got
+
+
+def test_the_worker_dead_letters_id_collisions_and_ends_before_creation(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """Through the broker: two centers of Zhejiang both send call ``1740961800.123`` and
+    ticket ``T0001``, and a ticket's resolution occurred before its creation. The second
+    center's events and the early resolution are dead-lettered (``invalid``, with their raw
+    source message and error type), counted in the worker's status, and the first center's
+    call and ticket are its own. Restarted, the worker reads the ticket back from its
+    changelog and still knows its center."""
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topic_prefix=unique,
+        raw_partitions=PARTITIONS,
+        shared_partitions=PARTITIONS,
+    )
+    ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
+    ningbo = [*_call(NINGBO, CTI_ID, T0, "C330200.A001"), *_ticket(NINGBO, "T0001", T0)[:2]]
+    hangzhou = [*_call(HANGZHOU, CTI_ID, T0, "C330100.A007"), *_ticket(HANGZHOU, "T0001", T0)]
+    early = [
+        created("T2", TicketCategory.COMPLAINT, T0, T0 + timedelta(days=2)),
+        resolved("T2", T0 - timedelta(minutes=3)),
+    ]
+    _send(kafka, tmp_path, [*ningbo, *hangzhou, *early], "test-injector")
+    app_id = f"{unique}-app"
+    worker = _start(kafka, app_id, tmp_path, "w0")
+    try:
+        dead = _dead_letters(bootstrap, kafka, len(hangzhou) + 1)
+        assert sorted((d.error_type, d.reason.value) for d in dead) == sorted(
+            [("IdCollision", "invalid")] * len(hangzhou) + [("EndBeforeCreated", "invalid")]
+        )
+        assert all(".raw.330000." in d.source_topic and d.source_offset >= 0 for d in dead)
+        codec = default_codec()
+        assert {codec.decode_model(d.original) for d in dead} == {*hangzhou, early[1]}
+        assert _stats(tmp_path, "w0", "id_collision", len(hangzhou)) == len(hangzhou)
+        assert _stats(tmp_path, "w0", "end_before_created", 1) == 1
+        calls = TopicReader(bootstrap, shared_topic(kafka, "call_records"), attrgetter("call_id"))
+        tickets = TopicReader(
+            bootstrap, shared_topic(kafka, "ticket_records"), attrgetter("ticket_id")
+        )
+        centers = calls.wait_for(
+            {CTI_ID: "C330200"}, lambda rs: {r.call_id: r.center_id for r in rs}
+        )
+        assert centers == {CTI_ID: "C330200"}
+        held = tickets.wait_for({"T0001", "T2"}, lambda rows: {r.ticket_id for r in rows})
+        assert held == {"T0001", "T2"}
+        assert tickets.rows["T0001"].center_id == "C330200"
+        assert tickets.rows["T2"].resolved_at is None
+        _stop(worker)
+        worker = _start(kafka, app_id, tmp_path, "w1")
+        again = _as(HANGZHOU, hangzhou[-1])  # a new event of the other center's T0001
+        _send(kafka, tmp_path, [again], "test-injector-2")
+        assert _stats(tmp_path, "w1", "id_collision", 1) == 1
+        dead = _dead_letters(bootstrap, kafka, len(hangzhou) + 3, within_s=5)
+        assert len(dead) == len(hangzhou) + 2  # no earlier one dead-lettered again
+        [new] = [d for d in dead if codec.decode_model(d.original) == again]
+        assert (new.error_type, new.reason.value) == ("IdCollision", "invalid")
+    finally:
+        _stop(worker)
