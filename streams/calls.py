@@ -356,7 +356,8 @@ class CallAssembly:
     ``add`` takes one event; ``advance`` moves the watermark (e.g. from a wall clock when
     events stop); ``close`` ends the input (every open call is closed by timeout). Each
     returns the :class:`Batch` it produced. ``stats`` counts duplicates, late and orphan
-    events, id collisions, and repeat fixes that came too late (the later call was already evicted).
+    events, id collisions, and repeat fixes that came too late (the later call was already
+    evicted).
     """
 
     def __init__(self, config: StreamsConfig | None = None) -> None:
