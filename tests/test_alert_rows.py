@@ -116,16 +116,27 @@ def _row(alert_id: str, region: str, opened: datetime, version: int, closed: boo
     )  # fmt: skip
 
 
-def test_migration_0019_merges_the_copies_of_each_alert_id(
-    clickhouse: ClickHouseServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("table", "migration", "old_key"),
+    [
+        ("alerts", "0019_alerts_keyed_by_their_id.sql", "province_code, kind, opened_at, alert_id"),
+        (
+            "sequence_gaps",
+            "0020_sequence_gaps_keyed_by_their_id.sql",
+            "province_code, opened_at, alert_id",
+        ),
+    ],
+)
+def test_the_migration_merges_the_copies_of_each_alert_id(
+    clickhouse: ClickHouseServer, tmp_path: Path, table: str, migration: str, old_key: str
 ) -> None:
-    """Alerts written under the old key (0002): copies of one id that differ in opened_at,
-    even in two months (two partitions), are one row after 0019 — its highest version, or
-    between equal versions the later insert."""
+    """Alerts (0019) or sequence gaps (0020) written under the old key (0002): copies of one
+    id that differ in opened_at, even in two months (two partitions), are one row after the
+    migration — its highest version, or between equal versions the later insert."""
     for source in default_migrations().iterdir():
-        if source.name.endswith(".sql") and source.name < "0019":
+        if source.name.endswith(".sql") and source.name < migration:
             (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"))
-    database = "alerts_before_0019"
+    database = f"{table}_before_{migration[:4]}"
     client = Client(HOST, port=clickhouse.tcp_port)
     try:
         client.execute(f"DROP DATABASE IF EXISTS {database}")
@@ -139,21 +150,18 @@ def test_migration_0019_merges_the_copies_of_each_alert_id(
             _row("B", "330106", march, 1, closed=False),
             _row("B", "330106", march + MIN, 1, closed=True),  # the same version, inserted later
         ):
-            writer.insert("alerts", [row])
+            writer.insert(table, [row])
         key = f"SELECT sorting_key FROM system.tables WHERE database = '{database}'"
-        assert client.execute(f"{key} AND name = 'alerts'") == [
-            ("province_code, kind, opened_at, alert_id",)
-        ]
-        before = client.execute(f"SELECT alert_id FROM {database}.alerts FINAL ORDER BY alert_id")
+        assert client.execute(f"{key} AND name = '{table}'") == [(old_key,)]
+        before = client.execute(f"SELECT alert_id FROM {database}.{table} FINAL ORDER BY alert_id")
         assert before == [("A",), ("A",), ("B",), ("B",)]  # each twice under the old key
 
-        assert [m.filename for m in migrate(client, database)] == [
-            "0019_alerts_keyed_by_their_id.sql"
-        ]
-        assert client.execute(f"{key} AND name = 'alerts'") == [("province_code, alert_id",)]
-        columns = ", ".join(TABLES["alerts"])
+        applied = [m.filename for m in migrate(client, database)]
+        assert applied[0] == migration
+        assert client.execute(f"{key} AND name = '{table}'") == [("province_code, alert_id",)]
+        columns = ", ".join(TABLES[table])
         final = client.execute(
-            f"SELECT {columns}, province_code FROM {database}.alerts FINAL ORDER BY alert_id"
+            f"SELECT {columns}, province_code FROM {database}.{table} FINAL ORDER BY alert_id"
         )
         assert [(r[0], r[5].replace(tzinfo=UTC), r[6] is not None, r[9], r[10]) for r in final] == [
             ("A", april, True, 2, "320000"),
