@@ -22,6 +22,7 @@ from hotline.sinks.migrate import migrate
 from hotline.sinks.rows import to_rows
 from hotline.sinks.writer import Writer
 from hotline.streams.agents import AgentClock
+from hotline.streams.config import StreamsConfig
 
 pytestmark = pytest.mark.clickhouse
 
@@ -70,7 +71,7 @@ def loaded(clickhouse_client: Client) -> Client:
 
 
 def test_staffed_time_of_the_views_equals_the_streams(loaded: Client) -> None:
-    clock = AgentClock()
+    clock = AgentClock(StreamsConfig().max_agent_state)
     for event in EVENTS:
         assert clock.add(event)
     streams = sum(
