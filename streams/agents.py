@@ -1,12 +1,13 @@
 """Agent state events → staffed, ready, on-call, after-call-work and not-ready time per minute
 and region, at every level (the occupancy denominator of DOMAIN.md).
 
-An agent is in the state of its latest event (by ``(occurred_at, sequence, event_id)``) until
-its next one; the interval is split at minute boundaries and counted for the region of the
-event that started it (its center's). ``not_ready`` with reason ``acw`` is after-call work;
-staffed = ready + on call + after-call work; logged out counts nothing; ``logged_in`` and other
-not-ready reasons count as not ready. The rules are the simulator ledger's own function
-(:func:`agent_time_field`), imported, not rewritten.
+An agent — a center's agent id, :data:`AgentKey` (agent numbers are per center: two centers'
+``1001`` are two agents) — is in the state of its latest event (by ``(occurred_at, sequence,
+event_id)``) until its next one; the interval is split at minute boundaries and counted for the
+region of the event that started it (its center's). ``not_ready`` with reason ``acw`` is
+after-call work; staffed = ready + on call + after-call work; logged out counts nothing;
+``logged_in`` and other not-ready reasons count as not ready. The rules are the simulator
+ledger's own function (:func:`agent_time_field`), imported, not rewritten.
 
 **Cap.** One state counts at most ``max_state`` (``StreamsConfig.max_agent_state``, 12 h by
 default, as the ledger and the ClickHouse ``agent_time`` view): an agent whose logout was lost
@@ -44,6 +45,7 @@ from hotline.streams.rollup import region_at
 
 __all__ = [
     "AgentClock",
+    "AgentKey",
     "AgentMinute",
     "AgentTime",
     "NationalAgentTime",
@@ -55,6 +57,8 @@ _STAFFED = frozenset(_INDEX[name] for name in ("ready_ms", "on_call_ms", "acw_ms
 _LOGGED_OUT = -1
 _PROVINCE_LEVELS = (Level.COUNTY, Level.CITY, Level.PROVINCE)
 
+AgentKey = tuple[str, str]
+"""(center id, agent id): an agent (its events' envelope ``center_id`` and ``agent_id``)."""
 Entry = tuple[int, int, str, int, str]
 """One agent event: (occurred ms, sequence, event id, counter index or -1 when logged out,
 region code)."""
@@ -98,28 +102,28 @@ class AgentClock:
     def __init__(self, max_state: timedelta) -> None:
         self.max_state_ms = max_state // timedelta(milliseconds=1)
         """The longest one state counts (then logged out until the agent's next event)."""
-        self.timelines: dict[str, list[Entry]] = {}
+        self.timelines: dict[AgentKey, list[Entry]] = {}
         self.closed_ms: int | None = None
         """Minutes before this are counted and final (None: nothing closed yet)."""
-        self.dirty: set[str] = set()
+        self.dirty: set[AgentKey] = set()
         """Agents whose timeline changed since the last table write."""
 
     def add(self, event: Event) -> bool:
         """Take one ``agent.state`` event; False if it is late (before the closed minutes)."""
         env = event.envelope
-        agent_id: str = event.agent_id  # type: ignore[attr-defined]
-        timeline = self.timelines.setdefault(agent_id, [])
+        agent: AgentKey = (env.center_id, event.agent_id)  # type: ignore[attr-defined]
+        timeline = self.timelines.setdefault(agent, [])
         if any(entry[2] == env.event_id for entry in timeline):
             return True  # a duplicate
         at = _ms(env.occurred_at)
         if self.closed_ms is not None and at < self.closed_ms:
             if not timeline:
-                del self.timelines[agent_id]
+                del self.timelines[agent]
             return False
         name = agent_time_field(event)
         index = _INDEX[name] if name is not None else _LOGGED_OUT
         bisect.insort(timeline, (at, env.sequence, env.event_id, index, env.region_code))
-        self.dirty.add(agent_id)
+        self.dirty.add(agent)
         return True
 
     def close(self, until_ms: int) -> Rows:
@@ -129,7 +133,7 @@ class AgentClock:
         if start is not None and until_ms <= start:
             return {}
         rows: Rows = {}
-        for agent_id, timeline in list(self.timelines.items()):
+        for agent, timeline in list(self.timelines.items()):
             first = 0 if start is None else max(0, bisect.bisect_left(timeline, (start,)) - 1)
             for i in range(first, len(timeline)):
                 at, _, _, index, region = timeline[i]
@@ -140,20 +144,20 @@ class AgentClock:
                 if index != _LOGGED_OUT:
                     stop = min(end, at + self.max_state_ms, until_ms)
                     _count(rows, region, index, begin, stop)
-            self._prune(agent_id, timeline, first, start)
+            self._prune(agent, timeline, first, start)
         self.closed_ms = until_ms
         return rows
 
-    def _prune(self, agent_id: str, timeline: list[Entry], first: int, start: int | None) -> None:
+    def _prune(self, agent: AgentKey, timeline: list[Entry], first: int, start: int | None) -> None:
         """Drop what a close from ``start`` (the previous closed minute) no longer needs."""
         if start is None:
             return
         if first:
             del timeline[:first]
-            self.dirty.add(agent_id)
+            self.dirty.add(agent)
         if len(timeline) == 1 and self._over(timeline[0], start):
-            del self.timelines[agent_id]  # nothing left to count
-            self.dirty.add(agent_id)
+            del self.timelines[agent]  # nothing left to count
+            self.dirty.add(agent)
 
     def _over(self, entry: Entry, start: int) -> bool:
         """Whether an agent's state counts nothing from ``start`` on: logged out before it,
@@ -161,13 +165,13 @@ class AgentClock:
         at, index = entry[0], entry[3]
         return at < start and (index == _LOGGED_OUT or at + self.max_state_ms <= start)
 
-    def image(self, agent_id: str) -> list[list[Any]] | None:
+    def image(self, agent: AgentKey) -> list[list[Any]] | None:
         """An agent's table value (None: nothing kept)."""
-        timeline = self.timelines.get(agent_id)
+        timeline = self.timelines.get(agent)
         return [list(entry) for entry in timeline] if timeline else None
 
-    def restore(self, agent_id: str, image: Iterable[list[Any]]) -> None:
-        self.timelines[agent_id] = [
+    def restore(self, agent: AgentKey, image: Iterable[list[Any]]) -> None:
+        self.timelines[agent] = [
             (int(at), int(seq), str(eid), int(index), str(region))
             for at, seq, eid, index, region in image
         ]

@@ -711,6 +711,13 @@ class Worker:
                 len(state.calls.states),
                 len(held.snapshots),
             )
+            if state.legacy_agent_keys:
+                log.warning(
+                    "group %s: %d agent timelines of the previous format (keyed by agent id "
+                    "alone) dropped; each of those agents counts from its next event",
+                    group,
+                    len(state.legacy_agent_keys),
+                )
             self._emit(group, held)
         return state
 

@@ -349,6 +349,9 @@ class GroupState:
         """A province's agents and its snapshots of closed minutes (unused by national)."""
         self.national_agent_time = NationalAgentTime()
         """National: the provinces' agent time summed (unused by a province)."""
+        self.legacy_agent_keys: list[str] = []
+        """Agent timelines of the previous format (keyed by the agent id alone, before agents
+        were keyed by center) found at the load: deleted at the next :meth:`dump`."""
         kept = BUCKET + self.config.retention + self.config.lateness
         self._kept_ms = int(kept.total_seconds() * 1000)
         """How long a minute's agent-time page or ticket count is kept behind the watermark
@@ -786,9 +789,12 @@ class GroupState:
             put(self._k("s", producer_id), self.sequences.producers.get(producer_id))
         self.sequences.producers.dirty.clear()
         if not self.national:
+            for key in self.legacy_agent_keys:  # the previous format's (:meth:`load`)
+                put(key, None)
+            self.legacy_agent_keys.clear()
             clock = self.agent_time.clock
-            for agent_id in sorted(clock.dirty):
-                put(self._k("a", agent_id), clock.image(agent_id))
+            for agent in sorted(clock.dirty):
+                put(self._k("a", *agent), clock.image(agent))
             clock.dirty.clear()
         # one key per call: its state, or once evicted its tombstone, and its repeat entry
         calls = self.calls
@@ -936,7 +942,11 @@ class GroupState:
             elif kind == "y":
                 self._agent_pages.pages[int(rest)] = {k: list(v) for k, v in value.items()}
             elif kind == "a":
-                self.agent_time.clock.restore(rest, value)
+                center_id, known, agent_id = rest.partition("|")
+                if known:
+                    self.agent_time.clock.restore((center_id, agent_id), value)
+                else:  # the previous format, keyed by the agent id alone: dropped
+                    self.legacy_agent_keys.append(key)
             elif kind == "tc":
                 self.ticket_counts.restore(rest, value)
             elif kind == "b":

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from group_driver import Latest, drive, in_batches
+from group_driver import Latest, drive, in_batches, inbound
 
 from hotline.centers import default_centers
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
@@ -257,7 +257,8 @@ def test_a_state_without_a_next_event_counts_twelve_hours_then_nothing() -> None
         rows.update(clock.close(_ms(T0 + hour * HOUR)))
         if hour == 6:
             reloaded = AgentClock(cap)
-            reloaded.restore("A1", clock.image("A1") or [])
+            agent = (ready.envelope.center_id, "A1")
+            reloaded.restore(agent, clock.image(agent) or [])
             reloaded.closed_ms, clock = clock.closed_ms, reloaded
     assert _minutes_of(rows, "330203") == _full_minutes(timedelta(0), 12 * HOUR, 1)
     assert not clock.timelines
@@ -334,6 +335,90 @@ def test_the_configured_cap_applies_across_crashes_and_equals_the_ledger(torn: b
         ledger.emit(e)
     assert _before(latest, end) == agent_time_at_every_level(ledger)
     assert not _late(outs)
+
+
+def _county(latest: Latest, region: str, end: datetime) -> dict[int, list[int]]:
+    """Minute ms → counters of county ``region`` before ``end``, the minutes with any time."""
+    rows = _before(latest, end)
+    return {m: list(c) for (level, r, m), c in rows.items() if (level, r) == (Level.COUNTY, region)}
+
+
+def _not_ready(begin: timedelta, end: timedelta) -> dict[int, list[int]]:
+    """Each minute of [T0 + begin, T0 + end) not ready (not staffed)."""
+    rows = _full_minutes(begin, end, 4)
+    for row in rows.values():
+        row[0] = 0
+    return rows
+
+
+@pytest.mark.parametrize("torn", [False, True], ids=["none-written", "torn-write"])
+def test_two_centers_agents_of_one_number_count_each_their_own_time(torn: bool) -> None:
+    """Ningbo's and Hangzhou's agent ``1001`` (one province group): each counts its own
+    states, through crashes and reloads from the table image, and so does the ledger. Keyed
+    by the agent id alone, they made one timeline: Ningbo's logout ended Hangzhou's ready
+    time, Hangzhou's login ended Ningbo's."""
+    end = T0 + 2 * HOUR
+    events = [
+        _state("1001", timedelta(0), AgentState.READY, 1, "C330200"),
+        _state("1001", 10 * MINUTE, AgentState.READY, 3, "C330100"),
+        _state("1001", 30 * MINUTE, AgentState.LOGGED_OUT, 2, "C330200"),
+        _state("1001", 40 * MINUTE, AgentState.NOT_READY, 4, "C330100"),
+        _state("1001", 50 * MINUTE, AgentState.LOGGED_OUT, 5, "C330100"),
+    ]
+    latest, outs = _drive(in_batches(events, size=1), crash_every=2, torn=torn)
+    assert _county(latest, "330200", end) == _full_minutes(timedelta(0), 30 * MINUTE, 1)
+    assert _county(latest, "330100", end) == {
+        **_full_minutes(10 * MINUTE, 40 * MINUTE, 1),
+        **_not_ready(40 * MINUTE, 50 * MINUTE),
+    }
+    ledger = Ledger(end)
+    for e in events:
+        ledger.emit(e)
+    assert _before(latest, end) == agent_time_at_every_level(ledger)
+    assert not _late(outs)
+
+
+def test_a_timeline_of_the_previous_format_is_dropped_at_the_upgrade() -> None:
+    """A table written before agents were keyed by center (``<group>|a|<agent id>``): its
+    timelines are dropped at the load (the center of an image cannot be told: its entries
+    carry the region, which may have several centers) and deleted at the next write. The
+    minutes closed before stay as sent; an agent mid-shift counts from its next event, and
+    nothing is counted twice (the old ready state does not go on beside the new one)."""
+    config, registry, codec = StreamsConfig(), default_registry(), default_codec()
+    group, latest = "330000", Latest(lambda m: (m.level, m.region_code, m.minute_ms))  # type: ignore[attr-defined]
+    before = [
+        _state("1001", timedelta(0), AgentState.READY, 1, "C330200"),
+        _state("H1", timedelta(0), AgentState.READY, 2, "C330100"),
+        _state("H1", 30 * MINUTE, AgentState.ON_CALL, 3, "C330100"),
+    ]
+    after = [
+        _state("1001", 40 * MINUTE, AgentState.ON_CALL, 4, "C330200"),
+        _state("1001", 45 * MINUTE, AgentState.LOGGED_OUT, 5, "C330200"),
+        _state("H1", 50 * MINUTE, AgentState.LOGGED_OUT, 6, "C330100"),
+    ]
+    old = GroupState(group, config, registry, codec)
+    latest.write(old.process(inbound(e, i, codec) for i, e in enumerate(before)).agent_times)
+    assert old.agent_time.clock.closed_ms == _ms(T0 + 20 * MINUTE)  # 30 min − lateness
+    table: dict = {}
+    old.dump(table)
+    for center, agent in old.agent_time.clock.timelines:  # as the previous worker wrote them
+        table[f"{group}|a|{agent}"] = table.pop(f"{group}|a|{center}|{agent}")
+    state = GroupState.load(group, table, config, registry, codec)
+    assert not state.agent_time.clock.timelines
+    assert sorted(state.legacy_agent_keys) == [f"{group}|a|1001", f"{group}|a|H1"]
+    latest.write(state.held().agent_times)
+    n = len(before)
+    out = state.process(inbound(e, n + i, codec) for i, e in enumerate(after))
+    latest.write(out.agent_times)
+    latest.write(state.advance(state.flush_point()).agent_times)  # type: ignore[arg-type]
+    state.dump(table)
+    assert not table.keys() & {f"{group}|a|1001", f"{group}|a|H1"}
+    end = T0 + 2 * HOUR
+    assert _county(latest, "330200", end) == {
+        **_full_minutes(timedelta(0), 20 * MINUTE, 1),
+        **_full_minutes(40 * MINUTE, 45 * MINUTE, 2),
+    }
+    assert _county(latest, "330100", end) == _full_minutes(timedelta(0), 20 * MINUTE, 1)
 
 
 def test_the_default_cap_is_the_clickhouse_agent_time_views() -> None:

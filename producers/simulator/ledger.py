@@ -19,8 +19,9 @@ line, sorted keys, in a deterministic order:
    open from created/reopened until resolved or closed.
 5. ``{"kind": "agents", "minute", "center_id", "staffed_ms", "ready_ms", "on_call_ms",
    "acw_ms", "not_ready_ms"}`` — agent time per center × UTC minute from ``agent.state``
-   intervals; staffed = ready + on call + after-call work (DOMAIN.md's occupancy denominator).
-   A state counts at most ``max_agent_state`` (:data:`MAX_AGENT_STATE`; a lost logout), then
+   intervals, an agent being a center's agent id (two centers' ``1001`` are two agents);
+   staffed = ready + on call + after-call work (DOMAIN.md's occupancy denominator). A state
+   counts at most ``max_agent_state`` (:data:`MAX_AGENT_STATE`; a lost logout), then
    nothing until the agent's next event.
 """
 
@@ -105,7 +106,9 @@ class Ledger:
         )
         self._tickets: dict[str, list[Any]] = {}  # id → [region, category, due, open, enum]
         self._agent_rows: dict[tuple[datetime, str], list[int]] = {}
-        self._agents: dict[str, tuple[str | None, datetime, str]] = {}
+        self._agents: dict[tuple[str, str], tuple[str | None, datetime, str]] = {}
+        """(center id, agent id) → the agent's state, since when, its center (agent numbers
+        are per center)."""
 
     # -- EventSink ---------------------------------------------------------------------------
 
@@ -149,11 +152,11 @@ class Ledger:
 
     def _agent(self, event: Event) -> None:
         env = event.envelope
-        agent_id = event.agent_id  # type: ignore[attr-defined]
-        previous = self._agents.get(agent_id)
+        agent = (env.center_id, event.agent_id)  # type: ignore[attr-defined]
+        previous = self._agents.get(agent)
         if previous is not None:
             self._add_agent_time(self._agent_rows, *previous, env.occurred_at)
-        self._agents[agent_id] = (agent_time_field(event), env.occurred_at, env.center_id)
+        self._agents[agent] = (agent_time_field(event), env.occurred_at, env.center_id)
 
     def _add_agent_time(
         self,
