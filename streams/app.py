@@ -42,6 +42,7 @@ import logging
 import os
 import re
 import time
+import uuid
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -116,6 +117,15 @@ RECOVERY_SAMPLE_S = 0.2
 def _bundled(items: list[dict[str, Any]]) -> bytes:
     """One group-topic message for several items, kept in order (``k`` = ``B``)."""
     return orjson.dumps({"k": "B", "i": items})
+
+
+def state_origin_offset(event_id: str) -> int:
+    """The ``source_offset`` of a dead letter whose source message is not known any more (an
+    event judged from the group's state, e.g. an orphan): the top 63 bits of its event id (a
+    UUID), so that each such dead letter keeps a row of its own in ClickHouse's
+    ``dead_letters`` (keyed by source topic, partition, offset and stage) and a replay of the
+    same one replaces it."""
+    return uuid.UUID(event_id).int >> 65
 
 
 def _ts_ms(timestamp: float | None) -> int:
@@ -763,7 +773,11 @@ class Worker:
             topic, partition, offset = (
                 (origin.topic, origin.partition, origin.offset)
                 if origin is not None
-                else (self.config.app_id + "-state", -1, 0)
+                else (
+                    self.config.app_id + "-state",
+                    -1,
+                    state_origin_offset(rejected.event.envelope.event_id),
+                )
             )
             error_type = f"{reason.value.title()}Event"
             if rejected.check is not None:  # e.g. id_collision: IdCollision
