@@ -16,9 +16,12 @@
 -- new table as they did to the old). Alerts are few (dozens a day per province): no partition.
 --
 -- The copy swaps the new table in atomically (CREATE OR REPLACE … AS SELECT, as 0007). It copies
--- every row, older versions included, in the order the old parts were inserted (their first
--- block number), so that between equal versions the later insert still wins (rows that a merge
--- already put into one part keep that part's order). Re-runnable: a second run copies the
+-- every row, older versions included, ordered by the first block number of its old part, so
+-- that between equal versions in parts not merged yet the later insert still wins. Once a merge
+-- has put an earlier and a later insert into one part, their order is that part's first block,
+-- and a copy in another month's partition may then sort after the later insert: the
+-- insertion order is not known any more, and the copy kept between such equal versions may be
+-- either (a higher version, e.g. the close, always wins). Re-runnable: a second run copies the
 -- re-keyed table again. Run it with the sink stopped, as every migration.
 
 CREATE OR REPLACE TABLE {database}.alerts

@@ -7,8 +7,10 @@
 -- (province_code, opened_at, alert_id) and partition (the China month of opened_at), such
 -- copies were two rows that never merged: an analyst's count of gaps or missing events counted
 -- the gap twice. Now every copy of a gap id is one row (all are version 1: the latest insert
--- wins, as ReplacingMergeTree keeps). The copy is 0019's: every row, in the order the old parts
--- were inserted, swapped in atomically. Re-runnable. Run it with the sink stopped.
+-- wins, as ReplacingMergeTree keeps). The copy is 0019's: every row, ordered by its old part's
+-- first block (for copies already merged into one part, either may be kept: they differ only
+-- in when the gap was noticed), swapped in atomically. Re-runnable. Run it with the sink
+-- stopped.
 
 CREATE OR REPLACE TABLE {database}.sequence_gaps
 (
