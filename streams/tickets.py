@@ -27,8 +27,9 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
   center than the ticket's (two centers minted the same ticket id: ``id_collision``), and a
   ``ticket.resolved`` / ``ticket.closed`` that occurred before the ticket's ``ticket.created``
   (the systems' clocks disagree: ``end_before_created``) — sorted before it, it would be
-  ignored and leave the ticket open and overdue for ever. An end that arrives first is held
-  until the ``ticket.created`` comes and judged then.
+  ignored and leave the ticket open and overdue for ever — or a ``ticket.reopened`` that did
+  (``reopen_before_created``: it would open the ticket before it existed). One that arrives
+  first is held until the ``ticket.created`` comes and judged then.
 """
 
 from __future__ import annotations
@@ -237,19 +238,27 @@ def tickets_open(
     return dict(rows)
 
 
-def _end_before_created(end: Event, created: Event) -> Rejected | None:
-    """``end`` (resolved or closed) rejected as ``invalid`` if it comes before ``created`` in
-    the ticket's order (:func:`_order`: it occurred earlier, or in the same millisecond with
-    a lower sequence)."""
-    if _order(end) > _order(created):
+_AFTER_CREATION = {"ticket.resolved": "end", "ticket.closed": "end", "ticket.reopened": "reopen"}
+"""The events that cannot come before the ticket's creation, and what their rule calls them."""
+
+
+def _before_created(event: Event, created: Event) -> Rejected | None:
+    """``event`` (an end, or a reopen: :data:`_AFTER_CREATION`) rejected as ``invalid`` if it
+    comes before ``created`` in the ticket's order (:func:`_order`: it occurred earlier, or in
+    the same millisecond with a lower sequence): ``end_before_created`` (sorted before the
+    creation, it would be ignored and leave the ticket open for ever) or
+    ``reopen_before_created`` (it would open the ticket before it existed)."""
+    if _order(event) > _order(created):
         return None
-    at, opened = end.envelope.occurred_at.isoformat(), created.envelope.occurred_at.isoformat()
+    at, opened = event.envelope.occurred_at.isoformat(), created.envelope.occurred_at.isoformat()
     detail = (
-        f"{end.RECORD_TYPE} of ticket {created.ticket_id} occurred at {at}, "  # type: ignore[attr-defined]
+        f"{event.RECORD_TYPE} of ticket {created.ticket_id} occurred at {at}, "  # type: ignore[attr-defined]
         f"before its ticket.created at {opened}"
         f"{' (sequenced before it)' if at == opened else ''}: do the systems' clocks disagree?"
     )
-    return Rejected(end, "invalid", detail, "end_before_created")
+    return Rejected(
+        event, "invalid", detail, f"{_AFTER_CREATION[event.RECORD_TYPE]}_before_created"
+    )
 
 
 @dataclass(slots=True)
@@ -302,8 +311,9 @@ class TicketBook:
     def add(self, event: Event) -> list[Rejected]:
         """Keep a ticket event (duplicates ignored; the ticket is judged at :meth:`advance`),
         or reject it (module docstring): ``late`` once its ticket was forgotten, ``invalid``
-        if another center's or an end before the creation. A ``ticket.created`` rejects the
-        ends held that occurred before it: removed from the ticket, they are returned too."""
+        if another center's, or an end or reopen before the creation. A ``ticket.created``
+        rejects the ends and reopens held that occurred before it: removed from the ticket,
+        they are returned too."""
         ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
         state = self.states.get(ticket_id)
         if state is None:
@@ -317,14 +327,14 @@ class TicketBook:
             if collision is not None:
                 return [collision]
         created = state.created()
-        if event.RECORD_TYPE in _ENDS and created is not None:
-            rejected = _end_before_created(event, created)
+        if event.RECORD_TYPE in _AFTER_CREATION and created is not None:
+            rejected = _before_created(event, created)
             if rejected is not None:
                 return [rejected]
         out = []
-        if event.RECORD_TYPE == "ticket.created" and created is None:  # ends were not judged
+        if event.RECORD_TYPE == "ticket.created" and created is None:  # held ones not judged
             for held in list(state.events.values()):
-                if held.RECORD_TYPE in _ENDS and (bad := _end_before_created(held, event)):
+                if held.RECORD_TYPE in _AFTER_CREATION and (bad := _before_created(held, event)):
                     del state.events[held.envelope.event_id]
                     out.append(bad)
         state.add(event)

@@ -331,8 +331,8 @@ def test_an_end_in_the_same_millisecond_but_sequenced_before_the_creation_is_rej
 
 
 def test_a_reopen_then_an_end_after_the_creation_are_ordinary() -> None:
-    """Only ends before the creation are rejected: a reopen and a second resolution after
-    it are the ticket's lifecycle."""
+    """Only ends and reopens before the creation are rejected: a reopen and a second
+    resolution after it are the ticket's lifecycle."""
     events = [
         created("T6", TicketCategory.COMPLAINT, T0, DUE),
         resolved("T6", T0 + timedelta(hours=1)),
@@ -342,3 +342,20 @@ def test_a_reopen_then_an_end_after_the_creation_are_ordinary() -> None:
     _, out = _run(events)
     assert out.rejected == []
     assert _latest(out.tickets, "ticket_id")["T6"].reopens == 1
+
+
+@pytest.mark.parametrize("arrives_first", [False, True])
+def test_a_reopen_before_the_creation_is_rejected(arrives_first: bool) -> None:
+    """A reopen that occurred before the ticket was created opened a spell before it existed:
+    a dangerous call's alert opened then, with the reopen's due time. Rejected as invalid
+    (``reopen_before_created``), read after the creation or held until it comes."""
+    opened = created("T7", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2))
+    early = reopened("T7", T0 - timedelta(minutes=5))
+    group, out = _run([early, opened] if arrives_first else [opened, early])
+    assert [(r.event, r.reason, r.check) for r, _ in out.rejected] == [
+        (early, "invalid", "reopen_before_created")
+    ]
+    assert "T7" in out.rejected[0][0].detail and "ticket.reopened" in out.rejected[0][0].detail
+    [spell] = group.tickets.states["T7"].spells()
+    assert (spell.opened_at, spell.due_at) == (T0, T0 + timedelta(hours=2))
+    assert {a.opened_at for a in out.alerts} == {T0}
