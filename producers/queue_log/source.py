@@ -24,6 +24,7 @@ decompressed to its end (corrupt, truncated) is read up to there, and that is re
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import io
@@ -159,7 +160,7 @@ def _first_line(path: Path, codec: Codec | None = None) -> bytes | None:
         raw = path.open("rb")
     except OSError:
         return None
-    with raw, codec(raw) if codec else raw as content:
+    with raw, codec(raw) if codec else contextlib.nullcontext(raw) as content:
         line = content.readline()
     return line if line.endswith(b"\n") else None
 
