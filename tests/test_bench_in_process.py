@@ -1,6 +1,7 @@
 """bench/in_process.py drives the worker's own steps (``worker_steps.py``, ``worker_memory.py``):
 it must keep up with the worker's methods, or those benchmarks stop with a traceback (the
-outbox's ``after`` argument once broke both unnoticed)."""
+outbox's ``after`` argument once broke both unnoticed). It is also the broker-less worker for
+a test of what the worker sends (the identities of dead letters judged from its state)."""
 
 from __future__ import annotations
 
