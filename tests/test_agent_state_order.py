@@ -13,14 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_driver import Client
 from fixtures_clickhouse import PASSWORDS
-from test_sink import CODEC, DATABASE
+from test_agent_time_view import load
+from test_sink import DATABASE
 
 from hotline.dashboards.queries import Warehouse, center_agents
 from hotline.schemas import AgentState, AgentStateChanged, Envelope
 from hotline.settings import ClickHouseSettings
-from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import to_rows
-from hotline.sinks.writer import Writer
 from hotline.streams.agents import AgentClock
 from hotline.streams.config import StreamsConfig
 
@@ -57,16 +55,7 @@ EVENTS = (
 
 @pytest.fixture
 def loaded(clickhouse_client: Client) -> Client:
-    migrate(clickhouse_client, DATABASE)
-    clickhouse_client.execute(f"TRUNCATE TABLE {DATABASE}.agent_states")
-    rows = [
-        routed.row
-        for offset, event in enumerate(EVENTS)
-        for routed in to_rows(
-            CODEC, CODEC.encode_model(event), topic="t", partition=0, offset=offset
-        )
-    ]
-    Writer(clickhouse_client, DATABASE).write({"agent_states": rows})
+    load(clickhouse_client, EVENTS)
     return clickhouse_client
 
 
