@@ -39,6 +39,9 @@ RANGE_LABELS = {
 }
 GRAIN_LABELS = {"minute": "分钟", "hour": "小时", "day": "日", "month": "月"}
 MAX_CUSTOM_DAYS = 3 * 366
+#: The China days whose bounds ClickHouse's ``DateTime`` (1970-01-01 to 2106-02-07 UTC) holds:
+#: outside them ``toDateTime`` saturates (a range of 1900 would read 1970) or Python overflows.
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(2105, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,14 @@ def _parse_day(text: str | None, name: str) -> date:
     if not text:
         raise InvalidInput(f"缺少参数 {name}（日期，格式 YYYY-MM-DD）")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(f"参数 {name} 须为日期，格式 YYYY-MM-DD，收到 {text!r}") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            f"参数 {name} 须在 {FIRST_DAY} 至 {LAST_DAY} 之间（ClickHouse 的时间范围），收到 {day}"
+        )
+    return day
 
 
 def resolve(

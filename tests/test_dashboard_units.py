@@ -708,6 +708,9 @@ def test_compare_errors_name_its_own_parameters(tmp_path) -> None:
     assert whole.status_code == 200, whole.text
 
 
+DAYS_NOTE = "（ClickHouse 的时间范围）"
+
+
 @pytest.mark.parametrize(
     ("path", "status", "detail"),
     [
@@ -726,11 +729,36 @@ def test_compare_errors_name_its_own_parameters(tmp_path) -> None:
             400,
             "参数 state 须为 open、overdue 或 all 之一，收到 'bogus'",
         ),
+        (
+            "/api/regions/320000/summary?range=custom&from=9999-12-31&to=9999-12-31",
+            400,
+            f"参数 from 须在 1970-01-02 至 2105-12-31 之间{DAYS_NOTE}，收到 9999-12-31",
+        ),
+        (
+            "/api/regions/320000/series?range=custom&from=1900-01-01&to=2025-01-01",
+            400,
+            f"参数 from 须在 1970-01-02 至 2105-12-31 之间{DAYS_NOTE}，收到 1900-01-01",
+        ),
+        (
+            "/api/compare?a_from=2025-01-01&a_to=2025-01-02&b_from=2106-01-01&b_to=2106-01-02",
+            400,
+            f"参数 b_from 须在 1970-01-02 至 2105-12-31 之间{DAYS_NOTE}，收到 2106-01-01",
+        ),
         ("/api/regions/329999/summary", 404, "没有地区 329999"),
         ("/api/regions/32/summary", 404, "没有地区 32（地区代码为六位数字，GB/T 2260）"),
         ("/api/centers/C999999/summary", 404, "没有中心 C999999"),
     ],
-    ids=["custom-without-to", "range", "state", "region", "region-not-six-digits", "center"],
+    ids=[
+        "custom-without-to",
+        "range",
+        "state",
+        "year-9999",
+        "before-1970",
+        "compare-after-2105",
+        "region",
+        "region-not-six-digits",
+        "center",
+    ],
 )
 def test_api_400_and_404_say_why_in_chinese(tmp_path, path: str, status: int, detail: str) -> None:
     response = stub_login(stub_app(tmp_path), "nat").get(path)
