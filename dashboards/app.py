@@ -50,6 +50,10 @@ from .users import User, UserStore
 
 log = logging.getLogger(__name__)
 
+#: Rows of a list the page shows (tickets, alerts); its CSV export has up to CSV_ROWS.
+PAGE_ROWS = {"tickets": 500, "alerts": 200}
+CSV_ROWS = 100_000
+
 STATIC = Path(str(resources.files("hotline.dashboards") / "static"))
 VENDOR_ECHARTS = STATIC / "vendor" / "echarts.min.js"
 
@@ -209,13 +213,27 @@ def create_app(services: Services) -> FastAPI:
         )
 
     def respond(request: Request, table: Table) -> Response:
-        if request.query_params.get("format") == "csv":
+        if wants_csv(request):
             return Response(
                 table.as_csv(),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{table.name}.csv"'},
             )
         return JSONResponse(table.as_json())
+
+    def wants_csv(request: Request) -> bool:
+        return request.query_params.get("format") == "csv"
+
+    def list_limit(request: Request, kind: str) -> int:
+        """How many rows of list ``kind`` to show: the page's share, or the CSV's."""
+        return CSV_ROWS if wants_csv(request) else PAGE_ROWS[kind]
+
+    def cut_note(rows: list[dict[str, Any]], limit: int, shown: str) -> str | None:
+        """Cuts ``rows`` (read with ``limit + 1``) to ``limit`` in place; says so if it did."""
+        if len(rows) <= limit:
+            return None
+        del rows[limit:]
+        return f"{shown}；导出 CSV 可得全部（最多 {CSV_ROWS} 条）"
 
     def no_data(places: list[Place], tr: TimeRange, what: str) -> str:
         latest = queries.latest_minute(s.warehouse, [(p.level, p.code) for p in places])
@@ -594,9 +612,16 @@ def create_app(services: Services) -> FastAPI:
         if state not in ("open", "overdue", "all"):
             raise InvalidInput(f"参数 state 须为 open、overdue 或 all 之一，收到 {state!r}")
         now_ms = int(s.now().timestamp() * 1000)
+        limit = list_limit(request, "tickets")
         rows = queries.ticket_list(
-            s.warehouse, codes_within(place), now_ms, category=q.get("category"), state=state
+            s.warehouse,
+            codes_within(place),
+            now_ms,
+            category=q.get("category"),
+            state=state,
+            limit=limit + 1,
         )
+        note = cut_note(rows, limit, f"只列出前 {limit} 条（按办结期限排序）")
         for row in rows:
             row["category_name"] = label(TICKET_CATEGORIES, row["category"])
             row["status_name"] = label(TICKET_STATUSES, row["status"])
@@ -616,13 +641,17 @@ def create_app(services: Services) -> FastAPI:
         ]
         reason = None if rows else f"该时段无数据：{place.name}没有符合条件的工单"
         meta = {"place": place.as_dict(), "state": state, "category": q.get("category")}
-        return respond(request, Table(f"ticket_list_{place.code}", columns, rows, reason, meta))
+        return respond(
+            request, Table(f"ticket_list_{place.code}", columns, rows, reason, meta, note)
+        )
 
     @app.get("/api/alerts")
     def alerts(request: Request, user: CurrentUser):
         place = region_param(request, user)
         tr = time_range(request)
-        rows = queries.alert_feed(s.warehouse, codes_within(place), tr)
+        limit = list_limit(request, "alerts")
+        rows = queries.alert_feed(s.warehouse, codes_within(place), tr, limit=limit + 1)
+        note = cut_note(rows, limit, f"只列出最新的 {limit} 条")
         acked = s.acks.of(r["alert_id"] for r in rows)
         for row in rows:
             row["kind_name"] = label(ALERT_KINDS, row["kind"])
@@ -643,7 +672,7 @@ def create_app(services: Services) -> FastAPI:
         ]
         reason = None if rows else f"该时段无数据：{tr.label}内{place.name}没有告警"
         meta = {"place": place.as_dict(), "range": tr.as_dict()}
-        return respond(request, Table(f"alerts_{place.code}", columns, rows, reason, meta))
+        return respond(request, Table(f"alerts_{place.code}", columns, rows, reason, meta, note))
 
     @app.post("/api/alerts/{alert_id}/ack")
     def ack_alert(request: Request, alert_id: str, user: CurrentUser):

@@ -1,5 +1,6 @@
-"""The one shape of every API answer: a table (columns with Chinese labels, rows, and why it
-is empty), rendered as JSON or — with ``?format=csv`` — as CSV (UTF-8 with BOM for Excel)."""
+"""The one shape of every API answer: a table (columns with Chinese labels, rows, why it is
+empty, and a note such as that a long list is cut), rendered as JSON or — with
+``?format=csv`` — as CSV (UTF-8 with BOM for Excel)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Table:
     rows: list[dict[str, Any]]
     empty_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None  # shown above the rows, e.g. that a long list is cut
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class Table:
             ],
             "rows": self.rows,
             "empty_reason": self.empty_reason,
+            "note": self.note,
             "meta": self.meta,
         }
 

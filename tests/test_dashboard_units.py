@@ -8,6 +8,7 @@ the children tables (with their 省本级 / 市本级 rows) add up to their pare
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 from contextlib import closing
@@ -661,6 +662,57 @@ def test_acknowledgements_stored_before_are_read_as_china_time(tmp_path) -> None
         "2025-03-03 07:30:05",
     )
     store.close()
+
+
+# -- long lists: the page says when it shows only the first rows; the CSV has them all ---------
+
+
+class ManyRowsWarehouse(StubWarehouse):
+    """600 open tickets and 250 alerts in Nanjing, as many as the query's LIMIT asks for."""
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.calls.append((sql, params))
+        limit = int(re.search(r"LIMIT (\d+)", sql).group(1)) if "LIMIT" in sql else 0
+        if "FROM {db}.tickets FINAL" in sql and "ticket_id" in sql:
+            ticket = {"region_code": "320102", "center_id": "C320100", "category": "complaint"}
+            ticket |= {"business_line": "pension", "status": "created", "is_overdue": 1}
+            ticket |= {"created": "2025-03-01 09:00", "due": "2025-03-03 09:00"}
+            ticket |= {"callbacks": 0, "reopens": 0}
+            return [ticket | {"ticket_id": f"T{i:04}"} for i in range(min(600, limit))]
+        if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
+            alert = {"kind": "threshold", "severity": "warning", "region_code": "320100"}
+            alert |= {"center_id": "C320100", "message": "m", "opened": "2025-03-03 09:58:00"}
+            return [alert | {"alert_id": f"A{i:04}", "closed": ""} for i in range(min(250, limit))]
+        return []
+
+
+@pytest.mark.parametrize(
+    ("path", "shown", "total", "note"),
+    [
+        (
+            "/api/tickets/list?region=320100&state=all",
+            500,
+            600,
+            "只列出前 500 条（按办结期限排序）；导出 CSV 可得全部（最多 100000 条）",
+        ),
+        (
+            "/api/alerts?region=320100&range=today",
+            200,
+            250,
+            "只列出最新的 200 条；导出 CSV 可得全部（最多 100000 条）",
+        ),
+    ],
+    ids=["tickets", "alerts"],
+)
+def test_a_long_list_says_it_is_cut_and_its_csv_has_every_row(
+    tmp_path, path: str, shown: int, total: int, note: str
+) -> None:
+    nj = stub_login(stub_app(tmp_path, warehouse=ManyRowsWarehouse()), "nj")
+    body = nj.get(path).json()
+    assert len(body["rows"]) == shown
+    assert body["note"] == note
+    csv_lines = nj.get(f"{path}&format=csv").text.splitlines()
+    assert len(csv_lines) == 1 + total
 
 
 # -- the API's 400/404 messages: Chinese, naming the parameter as sent ---------------------------

@@ -65,6 +65,7 @@ export function table(data, { rowHref, csv, testid, extra } = {}) {
   const wrap = el("div", { "data-testid": testid || data.name });
   if (csv) wrap.append(el("a", { class: "csv", href: csv, download: "" }, "导出 CSV"));
   if (data.empty_reason) wrap.append(emptyNote(data.empty_reason));
+  if (data.note) wrap.append(el("p", { class: "note", "data-testid": "note" }, data.note));
   if (!data.rows.length) return wrap;
   const cols = data.columns.filter((c) => !c.hidden);
   const head = el("tr", {}, ...cols.map((c) => el("th", {}, c.label)));
