@@ -9,6 +9,7 @@ signed, rates in percentage points."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -65,13 +66,16 @@ PERIOD_A = {
 
 class UiWarehouse(StubWarehouse):
     """The same near-limit metrics for every place, bucket and line; with ``fail``, a series
-    query raises an exception the app does not handle (a plain-text 500)."""
+    query raises an exception the app does not handle (a plain-text 500); ``delay`` slows
+    every query down."""
 
     fail = False
+    delay = 0.0  # seconds every query takes (a slow ClickHouse)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.calls.append((sql, params))
         params = params or {}
+        time.sleep(self.delay)
         if self.fail and "formatDateTime(bucket" in sql:
             raise RuntimeError("boom")
         if "AS connection_rate" in sql and "GROUP BY key" in sql:
@@ -208,6 +212,38 @@ def test_an_error_page_that_is_not_json_says_which_error(
     page.wait_for_selector('[data-testid="error"]')
     assert page.inner_text('[data-testid="error"]') == "出错了：服务器错误（HTTP 502）"
     assert errors == []
+    page.context.close()
+
+
+def test_a_page_being_loaded_says_so_instead_of_showing_the_old_figures(
+    browser: Any, base_url: str, warehouse: UiWarehouse
+) -> None:
+    page = login(browser, base_url)  # 江苏省, 今日
+    page.wait_for_selector('[data-testid="lines"]')
+    warehouse.delay = 0.5
+    try:
+        # another range: the figures of 今日 must not stand under 近7天 while it loads
+        page.select_option("#range", "7d")
+        page.wait_for_selector('[data-testid="loading"]', timeout=2000)
+        assert page.locator('[data-testid="card-offered"]').count() == 0
+        page.wait_for_selector('[data-testid="lines"]', timeout=30_000)
+        assert "近7天" in page.inner_text("h2")
+        # another page: neither are 江苏省's figures shown as 南京市's
+        page.goto(f"{base_url}/#/region/320100")
+        page.wait_for_selector('[data-testid="loading"]', timeout=2000)
+        page.wait_for_selector('[data-testid="lines"]', timeout=30_000)
+        assert "南京市" in page.inner_text("h2")
+        # a live refresh of the same page keeps its figures until the new ones are there
+        page.select_option("#range", "live")
+        page.wait_for_selector('[data-testid="lines"]', timeout=30_000)
+        start = page.evaluate("() => Date.now()")
+        while page.evaluate("() => Date.now()") - start < 6000:  # a refresh every 4 s
+            assert page.locator('[data-testid="loading"]').count() == 0
+            assert page.locator('[data-testid="card-offered"]').count() == 1
+            page.wait_for_timeout(100)
+    finally:
+        warehouse.delay = 0
+    assert page.inner_text("#view") != "加载中…"
     page.context.close()
 
 

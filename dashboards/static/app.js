@@ -35,7 +35,7 @@ async function national() {
   const values = kids.rows.filter((r) => r.has_data).map((r) => r[metric]).filter((v) => v !== null);
   const lo = Math.min(...values), hi = Math.max(...values);
   const select = el("select", { id: "metric", "aria-label": "地图指标" }, ...Object.entries(MAP_METRICS).map(([k, v]) => el("option", { value: k, ...(k === metric ? { selected: "" } : {}) }, v)));
-  select.addEventListener("change", () => { state.metric = select.value; render(); });
+  select.addEventListener("change", () => { state.metric = select.value; render(true); });
   const kind = volume ? "int" : "rate";
   const tiles = el("div", { class: "tiles", "data-testid": "tiles" }, ...kids.rows.map((r) =>
     el("div", {
@@ -149,7 +149,7 @@ async function alerts(code) {
         note.textContent = `确认失败：${err.message}`;
         return;
       }
-      render();
+      render(true);
     } }, "确认");
     return el("span", {}, button, " ", note);
   };
@@ -197,11 +197,18 @@ function route() {
   }
 }
 
-async function render() {
+// Draws the route's page. A new page or range (refresh false) says 加载中… at once, so the
+// figures of the one before never stand under the new choice while it loads; a refresh of the
+// same page (live polling, after 确认) keeps them until the new ones are there.
+async function render(refresh = false) {
   const mine = ++generation;
   if (timer) { clearTimeout(timer); timer = null; }
   const r = route();
   if (!r) return;
+  if (!refresh) {
+    disposeCharts();
+    view().replaceChildren(el("p", { "data-testid": "loading" }, "加载中…"));
+  }
   try {
     const parts = await r.page(...r.args);
     if (mine !== generation) return;
@@ -215,7 +222,7 @@ async function render() {
     view().replaceChildren(el("p", { class: "error", "data-testid": "error" }, text));
   }
   if (mine === generation && r.live && (state.range === "live" || r.always)) {
-    timer = setTimeout(render, LIVE_MS);
+    timer = setTimeout(() => render(true), LIVE_MS);
   }
 }
 
@@ -244,7 +251,7 @@ async function main() {
     }
     window.location.assign("/login");
   });
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => render());
   render();
 }
 
