@@ -88,6 +88,9 @@ class UiWarehouse(StubWarehouse):
             return [metrics("total")]
         if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
             return [alert(a) for a in ALERTS]
+        if "FROM {db}.queue_now" in sql:  # a queue snapshot's longest wait is in ms
+            return [{"n": 1, "latest": "2025-03-03 09:59:50", "waiting": 2}
+                    | {"longest_wait_s": 47_321 / 1000}]  # fmt: skip
         if "SELECT region_code FROM {db}.alerts" in sql:  # A2 is gone by the time it is acked
             return [{"region_code": "320100"}] if params["id"] in ("A1", "A3") else []
         return []
@@ -185,6 +188,16 @@ def test_rates_near_the_limits_are_not_rounded_to_them(browser: Any, base_url: s
     assert page.inner_text('[data-testid="card-satisfaction"] .value') == ">99.9%"  # 1999 / 2000
     row = page.locator('[data-testid="children"] tr[data-row="320100"]')
     assert row.locator('[data-key="connection_rate"]').inner_text() == ">99.9%"
+    page.context.close()
+
+
+def test_the_center_page_prints_seconds_with_one_decimal(browser: Any, base_url: str) -> None:
+    page = login(browser, base_url, "nj")
+    page.goto(f"{base_url}/#/center/C320100")
+    page.wait_for_selector('[data-testid="live-longest_wait_s"]')
+    assert page.inner_text('[data-testid="live-longest_wait_s"] .value') == "47.3"
+    assert page.inner_text('[data-testid="live-waiting"] .value') == "2"
+    assert page.inner_text('[data-testid="card-asa_s"] .value') == "4.8"
     page.context.close()
 
 

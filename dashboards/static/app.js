@@ -101,7 +101,7 @@ async function center(id) {
   const liveCards = el("div", { class: "cards", "data-testid": "live" },
     ...[["staffed", "在线座席", a.staffed], ["ready", "就绪", a.ready], ["on_call", "通话中", a.on_call], ["not_ready", "置忙", a.not_ready],
       ["waiting", `排队等待${q.as_of ? "（截至" + q.as_of.slice(11) + "）" : ""}`, q.waiting ?? "—"],
-      ["longest_wait_s", "最长等待(秒)", q.longest_wait_s ?? "—"]]
+      ["longest_wait_s", "最长等待(秒)", fmt("seconds", q.longest_wait_s)]]
       .map(([key, label, value]) => el("div", { class: "card", "data-testid": `live-${key}` }, el("div", {}, label), el("div", { class: "value", "data-key": key }, String(value)))));
   return [
     crumbs(summary.meta.crumbs),
