@@ -380,7 +380,8 @@ def create_app(services: Services) -> FastAPI:
             "crumbs": crumbs(user, place),
             "range": tr.as_dict(),
             "has_children": bool(children(place)),
-            "centers": place.level == "city",
+            # a province's page lists its centers too: its 省本级 center is in no city's list
+            "centers": place.level in ("province", "city"),
         }
         return respond(
             request,

@@ -201,6 +201,25 @@ def test_the_center_page_prints_seconds_with_one_decimal(browser: Any, base_url:
     page.context.close()
 
 
+@pytest.mark.parametrize(
+    ("user", "code", "own_center"),
+    [("js", "320000", "C320000"), ("nat", "110000", "C110000"), ("nj", "320100", "C320100")],
+)
+def test_a_province_and_a_city_page_list_their_centers(
+    browser: Any, base_url: str, user: str, code: str, own_center: str
+) -> None:
+    """The 省本级 center (C320000), a municipality's one center (C110000) and a city's center
+    each have a row that leads to their page (agents, queue)."""
+    page = login(browser, base_url, user)
+    page.goto(f"{base_url}/#/region/{code}")
+    row = page.locator(f'[data-testid="centers"] tr[data-row="{own_center}"]')
+    row.wait_for()
+    row.click()
+    page.wait_for_selector('[data-testid="live"]')
+    assert page.url.endswith(f"#/center/{own_center}")
+    page.context.close()
+
+
 def test_an_error_page_that_is_not_json_says_which_error(
     browser: Any, base_url: str, warehouse: UiWarehouse
 ) -> None:
