@@ -222,7 +222,11 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse(table.as_json())
 
     def wants_csv(request: Request) -> bool:
-        return request.query_params.get("format") == "csv"
+        """Whether ``format`` asks for CSV (JSON when absent); InvalidInput for another."""
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("csv", "json"):
+            raise InvalidInput(f"参数 format 须为 csv 或 json，收到 {fmt!r}")
+        return fmt == "csv"
 
     def list_limit(request: Request, kind: str) -> int:
         """How many rows of list ``kind`` to show: the page's share, or the CSV's."""
@@ -612,13 +616,19 @@ def create_app(services: Services) -> FastAPI:
         state = q.get("state", "open")
         if state not in ("open", "overdue", "all"):
             raise InvalidInput(f"参数 state 须为 open、overdue 或 all 之一，收到 {state!r}")
+        category = q.get("category") or None
+        if category is not None and category not in TICKET_CATEGORIES:
+            raise InvalidInput(
+                f"参数 category 须为 {'、'.join(TICKET_CATEGORIES)} 之一（留空为全部），"
+                f"收到 {category!r}"
+            )
         now_ms = int(s.now().timestamp() * 1000)
         limit = list_limit(request, "tickets")
         rows = queries.ticket_list(
             s.warehouse,
             codes_within(place),
             now_ms,
-            category=q.get("category"),
+            category=category,
             state=state,
             limit=limit + 1,
         )
@@ -641,7 +651,7 @@ def create_app(services: Services) -> FastAPI:
             Column("callbacks", "回电次数", "int"),
         ]
         reason = None if rows else f"该时段无数据：{place.name}没有符合条件的工单"
-        meta = {"place": place.as_dict(), "state": state, "category": q.get("category")}
+        meta = {"place": place.as_dict(), "state": state, "category": category}
         return respond(
             request, Table(f"ticket_list_{place.code}", columns, rows, reason, meta, note)
         )

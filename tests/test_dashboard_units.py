@@ -796,6 +796,17 @@ DAYS_NOTE = "（ClickHouse 的时间范围）"
             400,
             f"参数 b_from 须在 1970-01-02 至 2105-12-31 之间{DAYS_NOTE}，收到 2106-01-01",
         ),
+        (
+            "/api/tickets/list?state=all&category=bogus",
+            400,
+            "参数 category 须为 callback、complaint、report、suggestion、business_request、"
+            "dangerous_call 之一（留空为全部），收到 'bogus'",
+        ),
+        (
+            "/api/regions/320000/children?format=xlsx",
+            400,
+            "参数 format 须为 csv 或 json，收到 'xlsx'",
+        ),
         ("/api/regions/329999/summary", 404, "没有地区 329999"),
         ("/api/regions/32/summary", 404, "没有地区 32（地区代码为六位数字，GB/T 2260）"),
         ("/api/centers/C999999/summary", 404, "没有中心 C999999"),
@@ -807,6 +818,8 @@ DAYS_NOTE = "（ClickHouse 的时间范围）"
         "year-9999",
         "before-1970",
         "compare-after-2105",
+        "category",
+        "format",
         "region",
         "region-not-six-digits",
         "center",
