@@ -447,7 +447,7 @@ def create_app(services: Services) -> FastAPI:
             with_titles(row)
         columns = [Column("bucket", "时间", "time"), *METRIC_COLUMNS]
         reason = None if rows else no_data([place], tr, place.name)
-        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        meta = {"place": place.as_dict(), "range": tr.as_dict(), "buckets": tr.buckets()}
         return respond(request, Table(f"series_{place.code}", columns, rows, reason, meta))
 
     @app.get("/api/regions/{code}/lines")
@@ -546,7 +546,7 @@ def create_app(services: Services) -> FastAPI:
             with_titles(row)
         columns = [Column("bucket", "时间", "time"), *METRIC_COLUMNS]
         reason = None if rows else f"该时段无数据：{tr.label}内{center.name}没有通话记录"
-        meta = {"center": center_dict(center), "range": tr.as_dict()}
+        meta = {"center": center_dict(center), "range": tr.as_dict(), "buckets": tr.buckets()}
         return respond(
             request, Table(f"center_series_{center.center_id}", columns, rows, reason, meta)
         )

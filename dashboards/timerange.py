@@ -70,6 +70,21 @@ class TimeRange:
     def end_ts(self) -> int:
         return int(self.end.timestamp())
 
+    def buckets(self) -> list[str]:
+        """Every bucket of the grain in the range, as the series label it (China time,
+        ``YYYY-MM-DD HH:MM``): a curve's axis, with the buckets that have no row too."""
+        step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1)}.get(self.grain)
+        out, at = [], self.start
+        while at < self.end:
+            out.append(f"{at:%Y-%m-%d %H:%M}")
+            if step is not None:  # minutes and hours: instants (China has no DST)
+                at += step
+            elif self.grain == "day":
+                at = _midnight(at.date() + timedelta(days=1))
+            else:
+                at = _midnight((at.date() + timedelta(days=32)).replace(day=1))
+        return out
+
     def as_dict(self) -> dict[str, object]:
         return {
             "kind": self.kind,

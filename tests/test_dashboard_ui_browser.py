@@ -19,6 +19,7 @@ from test_dashboard_data import served
 from test_dashboard_units import STUB_ACCOUNTS, StubWarehouse, stub_app
 
 from hotline.centers import CenterRegistry, default_centers
+from hotline.dashboards.app import VENDOR_ECHARTS
 from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
 from hotline.reports.figures import compute_figures
 
@@ -217,6 +218,26 @@ def test_a_province_and_a_city_page_list_their_centers(
     row.click()
     page.wait_for_selector('[data-testid="live"]')
     assert page.url.endswith(f"#/center/{own_center}")
+    page.context.close()
+
+
+def test_a_curve_has_every_bucket_of_the_range_on_its_axis(browser: Any, base_url: str) -> None:
+    """Today's curve of a region with snapshots at 09:00 and 10:00 only: 24 hours on the axis,
+    the others gaps, not a curve that runs from 09:00 straight into 10:00 as if nothing was
+    missing (and a 近7天 curve that would hide a day without data)."""
+    if not VENDOR_ECHARTS.exists():
+        pytest.skip("ECharts is not installed (hotline dashboard assets)")
+    page = login(browser, base_url)
+    page.wait_for_selector('[data-testid="chart"] canvas')
+    axis, offered = page.evaluate(
+        """() => {
+          const box = document.querySelector('[data-testid="chart"]');
+          const option = window.echarts.getInstanceByDom(box).getOption();
+          return [option.xAxis[0].data, option.series[0].data];
+        }"""
+    )
+    assert axis == [f"2025-03-03 {h:02}:00" for h in range(24)]
+    assert offered == [None] * 9 + [2600, 2600] + [None] * 13
     page.context.close()
 
 

@@ -76,6 +76,41 @@ def test_bad_custom_ranges(first: str | None, last: str) -> None:
         resolve("custom", NOW, from_=first, to=last)
 
 
+@pytest.mark.parametrize(
+    ("kind", "first", "last", "count"),
+    [
+        ("live", "2025-03-03 09:31", "2025-03-03 10:30", 60),
+        ("today", "2025-03-03 00:00", "2025-03-03 23:00", 24),
+        ("7d", "2025-02-25 00:00", "2025-03-03 00:00", 7),
+        ("month", "2025-03-01 00:00", "2025-03-31 00:00", 31),
+        ("year", "2025-01-01 00:00", "2025-12-01 00:00", 12),
+    ],
+)
+def test_every_bucket_of_a_range(kind: str, first: str, last: str, count: int) -> None:
+    buckets = resolve(kind, NOW).buckets()
+    assert (buckets[0], buckets[-1], len(buckets)) == (first, last, count)
+
+
+def test_every_bucket_of_a_custom_range() -> None:
+    hours = resolve("custom", NOW, from_="2025-03-01", to="2025-03-02").buckets()
+    assert (hours[0], hours[23], hours[24], len(hours)) == (
+        "2025-03-01 00:00",
+        "2025-03-01 23:00",
+        "2025-03-02 00:00",
+        48,
+    )
+    months = resolve("custom", NOW, from_="2023-01-01", to="2024-12-31").buckets()
+    assert (months[0], months[12], len(months)) == ("2023-01-01 00:00", "2024-01-01 00:00", 24)
+
+
+def test_a_series_names_every_bucket_of_its_range(tmp_path) -> None:
+    """The curve's axis: the hours without a snapshot are there too (as gaps), not left out."""
+    client = stub_login(stub_app(tmp_path), "nj")
+    for path in ("/api/regions/320100/series", "/api/centers/C320100/series"):
+        meta = client.get(f"{path}?range=today").json()["meta"]
+        assert meta["buckets"] == [f"2025-03-03 {h:02}:00" for h in range(24)], path
+
+
 def test_scopes() -> None:
     regions = default_registry()
     province = Scope.parse("province:320000", regions)

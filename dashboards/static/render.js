@@ -127,7 +127,8 @@ export function drawCharts() {
   while (pending.length) pending.shift()();
 }
 
-// A curve of volume (bars) and connection rate / service level (lines) per bucket.
+// A curve of volume (bars) and connection rate / service level (lines) per bucket. The axis
+// has every bucket of the range (meta.buckets): one without a row is a gap, not left out.
 export function curve(series, title) {
   const box = el("div", { class: "chart", "data-testid": "chart" });
   if (!window.echarts) {
@@ -141,8 +142,10 @@ export function curve(series, title) {
   pending.push(() => {
     const chart = window.echarts.init(box);
     charts.push(chart);
-    const x = series.rows.map((r) => r.bucket);
-    const pct = (key) => series.rows.map((r) => (r[key] === null ? null : +(r[key] * 100).toFixed(2)));
+    const x = series.meta.buckets || series.rows.map((r) => r.bucket);
+    const rows = new Map(series.rows.map((r) => [r.bucket, r]));
+    const at = (key, f) => x.map((b) => { const v = rows.get(b)?.[key]; return v === null || v === undefined ? null : f(v); });
+    const pct = (key) => at(key, (v) => +(v * 100).toFixed(2));
     chart.setOption({
       title: { text: title, textStyle: { fontSize: 13 } },
       tooltip: { trigger: "axis" },
@@ -150,7 +153,7 @@ export function curve(series, title) {
       xAxis: { type: "category", data: x },
       yAxis: [{ type: "value", name: "呼入量" }, { type: "value", name: "%", max: 100 }],
       series: [
-        { name: "呼入量", type: "bar", data: series.rows.map((r) => r.offered) },
+        { name: "呼入量", type: "bar", data: at("offered", Number) },
         { name: "接通率", type: "line", yAxisIndex: 1, data: pct("connection_rate") },
         { name: "服务水平", type: "line", yAxisIndex: 1, data: pct("service_level") },
       ],
