@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+from clickhouse_driver.errors import ErrorCodes
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -109,6 +110,13 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(HotlineError)
     def _hotline(_request: Request, exc: HotlineError) -> JSONResponse:
+        if getattr(exc.__cause__, "code", None) == ErrorCodes.TIMEOUT_EXCEEDED:
+            # stopped by ClickHouse after Warehouse.timeout_s (max_execution_time)
+            detail = (
+                f"ClickHouse 查询超时：超过 {s.config.query_timeout_s} 秒未完成，已停止；"
+                "请缩短时间范围或稍后再试"
+            )
+            return JSONResponse({"detail": detail}, status_code=503)
         if isinstance(exc, RetryableError | Backpressure):
             return JSONResponse({"detail": f"ClickHouse 暂不可用：{exc}"}, status_code=503)
         log.error("dashboard query failed: %s", exc)

@@ -76,6 +76,7 @@ def build_services(
             settings.clickhouse,
             DASHBOARD_USER,
             settings.clickhouse.dashboard_password.get_secret_value(),
+            timeout_s=config.query_timeout_s,
         ),
         acks=AckStore(config.acks_file),
         regions=default_registry(),
@@ -102,6 +103,9 @@ def serve(
     login_window: int = typer.Option(
         300, min=1, help="seconds over which failed logins are counted (per process)"
     ),
+    query_timeout: int = typer.Option(
+        30, min=1, max=50, help="seconds after which ClickHouse stops a dashboard query (503)"
+    ),
 ) -> None:
     """Serve the dashboards (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
@@ -115,6 +119,7 @@ def serve(
         login_failures_per_user=login_failures_per_user,
         login_failures_per_client=login_failures_per_client,
         login_window_s=login_window,
+        query_timeout_s=query_timeout,
     )
     if missing_assets():
         typer.echo(f"warning: charts are off until you {HOW}", err=True)

@@ -26,6 +26,9 @@ class DashboardConfig(BaseModel):
     session_ttl_s: int = Field(8 * 3600, ge=60, description="a login expires after this")
     secure_cookies: bool = Field(False, description="mark the session cookie Secure (HTTPS)")
     live_minutes: int = Field(60, ge=5, le=24 * 60, description="window of the live view")
+    query_timeout_s: int = Field(
+        30, ge=1, le=50, description="ClickHouse stops a dashboard query after this (503)"
+    )
     login_failures_per_user: int = Field(
         5, ge=1, description="failed logins of one user name within the window before 429"
     )

@@ -64,19 +64,31 @@ GROUPS = {
 
 
 class Warehouse:
-    """Runs read-only queries; one lazily connected client per thread (FastAPI's pool)."""
+    """Runs read-only queries; one lazily connected client per thread (FastAPI's pool).
 
-    def __init__(self, settings: ClickHouseSettings, user: str, password: str) -> None:
+    ClickHouse stops a query after ``timeout_s`` (``max_execution_time``, which the dashboard
+    user's readonly profile lets a client set), so a slow server answers a 503 in that time
+    instead of the page waiting for the driver's socket timeout while the query runs on."""
+
+    def __init__(
+        self, settings: ClickHouseSettings, user: str, password: str, *, timeout_s: int = 30
+    ) -> None:
         self._settings = settings
         self._user = user
         self._password = password
         self._local = threading.local()
         self.database = settings.database
+        self.timeout_s = timeout_s
 
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = connect(self._settings, user=self._user, password=self._password)
+            client = connect(
+                self._settings,
+                user=self._user,
+                password=self._password,
+                max_execution_time=self.timeout_s,
+            )
             self._local.client = client
         return client
 

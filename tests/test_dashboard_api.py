@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
+from fixtures_clickhouse import PASSWORDS
 from test_dashboard_data import (
     ACCOUNTS,
     DB,
@@ -26,7 +28,9 @@ from test_dashboard_data import (
 
 from hotline.centers import CentersConfig, ProvinceMode, build_centers
 from hotline.dashboards.app import create_app
+from hotline.dashboards.queries import Warehouse
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.settings import ClickHouseSettings
 
 pytestmark = pytest.mark.clickhouse
 
@@ -423,3 +427,33 @@ def test_empty_range_says_why(nat: TestClient) -> None:
     assert reason.startswith("该时段无数据") and "最新数据时间为 2025-03-03 10:29" in reason
     never = nat.get("/api/regions/440000/series?range=today").json()["empty_reason"]
     assert "尚无任何指标快照" in never
+
+
+SLOW_SQL = " UNION ALL ".join(["SELECT sleep(1) AS s FROM {db}.call_records LIMIT 1"] * 6)
+
+
+class SlowWarehouse(Warehouse):
+    """A ClickHouse where every dashboard query takes 3 s (six 1 s sleeps)."""
+
+    def rows(self, sql: str, params: dict | None = None) -> list[dict]:
+        return super().rows(SLOW_SQL)
+
+
+def test_a_slow_query_is_stopped_by_clickhouse_after_the_timeout(
+    admin: Client, clickhouse_server: ClickHouseServer, tmp_path
+) -> None:
+    """A query running past the dashboard's timeout is stopped by ClickHouse
+    (``max_execution_time``): a 503 saying so after the timeout, not a page waiting for the
+    driver's 60 s socket timeout while the query goes on using the server."""
+    base = services(clickhouse_server.tcp_port, tmp_path)
+    config = base.config.model_copy(update={"query_timeout_s": 1})
+    settings = ClickHouseSettings(host=HOST, port=clickhouse_server.tcp_port, database=DB)
+    warehouse = SlowWarehouse(settings, "dashboard", PASSWORDS["dashboard"], timeout_s=1)
+    client = login(create_app(replace(base, config=config, warehouse=warehouse)), "nat")
+    started = time.monotonic()
+    response = client.get("/api/regions/320000/summary?range=today")
+    assert time.monotonic() - started < 2.5
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "ClickHouse 查询超时：超过 1 秒未完成，已停止；请缩短时间范围或稍后再试"
+    }

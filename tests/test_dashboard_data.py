@@ -369,6 +369,7 @@ def services(tcp_port: int, home: Path) -> Services:
             ClickHouseSettings(host=HOST, port=tcp_port, database=DB),
             "dashboard",
             PASSWORDS["dashboard"],
+            timeout_s=config.query_timeout_s,
         ),
         acks=AckStore(config.acks_file),
         regions=regions,
