@@ -222,10 +222,13 @@ def create_app(services: Services) -> FastAPI:
 
     def respond(request: Request, table: Table) -> Response:
         if wants_csv(request):
+            # named after its range(s) too, so exports of two ranges keep apart
+            spans = [table.meta[k]["slug"] for k in ("range", "a", "b") if k in table.meta]
+            name = "_".join([table.name, *spans])
             return Response(
                 table.as_csv(),
                 media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{table.name}.csv"'},
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
         return JSONResponse(table.as_json())
 

@@ -63,6 +63,17 @@ class TimeRange:
         return f"{RANGE_LABELS[self.kind]}（{span}，按{GRAIN_LABELS[self.grain]}）"
 
     @property
+    def slug(self) -> str:
+        """The span for a file name: ``20250303``, ``20250225-20250303``, or for minutes
+        ``20250303-0931-1030`` (first and last bucket)."""
+        if self.grain == "minute":
+            return f"{self.start:%Y%m%d-%H%M}-{self.end - timedelta(minutes=1):%H%M}"
+        last = self.end - timedelta(days=1)
+        if self.start.date() == last.date():
+            return f"{self.start:%Y%m%d}"
+        return f"{self.start:%Y%m%d}-{last:%Y%m%d}"
+
+    @property
     def start_ts(self) -> int:
         return int(self.start.timestamp())
 
@@ -92,6 +103,7 @@ class TimeRange:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "label": self.label,
+            "slug": self.slug,
         }
 
 

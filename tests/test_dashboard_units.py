@@ -111,6 +111,26 @@ def test_a_series_names_every_bucket_of_its_range(tmp_path) -> None:
         assert meta["buckets"] == [f"2025-03-03 {h:02}:00" for h in range(24)], path
 
 
+@pytest.mark.parametrize(
+    ("path", "file_name"),
+    [
+        ("/api/regions/320000/children?range=today", "children_320000_20250303.csv"),
+        ("/api/regions/320000/children?range=7d", "children_320000_20250225-20250303.csv"),
+        ("/api/regions/320000/series?range=live", "series_320000_20250303-0901-1000.csv"),
+        (
+            "/api/compare?region=320000&a_from=2025-02-01&a_to=2025-02-28"
+            "&b_from=2025-03-01&b_to=2025-03-01",
+            "compare_320000_20250201-20250228_20250301.csv",
+        ),
+        ("/api/tickets/list?region=320000&state=overdue", "ticket_list_320000.csv"),
+    ],
+)
+def test_a_csv_file_is_named_after_its_range(tmp_path, path: str, file_name: str) -> None:
+    """Exports of one table for two ranges (今日, 近7天) do not come down under one name."""
+    response = stub_login(stub_app(tmp_path), "js").get(f"{path}&format=csv")
+    assert response.headers["content-disposition"] == f'attachment; filename="{file_name}"'
+
+
 def test_scopes() -> None:
     regions = default_registry()
     province = Scope.parse("province:320000", regions)
