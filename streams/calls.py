@@ -24,10 +24,12 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
   evicted ``call_horizon + lateness`` after it was offered; an event for an evicted call, or
   for an unknown call that occurred before watermark − (call_horizon + lateness), is **late**:
   rejected for the dead-letter topic. Events of a call whose ``call.offered`` never came are
-  rejected as **orphan** after the horizon.
+  rejected as **orphan** after the horizon. An evicted call leaves a :class:`Tombstone` (its
+  id, eviction time and center) for another ``call_horizon + lateness``.
 * **Id collision.** Call ids are unique across the network (docs/events.md): an event whose
   call is held with another ``center_id`` is another center's call under the same id. It is
-  rejected as **invalid** (:func:`id_collision`); the held call is left as it was.
+  rejected as **invalid** (:func:`id_collision`); the held call is left as it was. A
+  tombstone holds the id the same way: another center's event is a collision, not late.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from hotline.producers.simulator.facts import CallFacts, call_counters
 from hotline.schemas import CallRecord, Event
@@ -56,6 +59,7 @@ __all__ = [
     "Rejected",
     "RepeatIndex",
     "Status",
+    "Tombstone",
     "build_record",
     "facts_of",
     "id_collision",
@@ -325,17 +329,37 @@ class Rejected:
     form (``IdCollision``); None: ``<Reason>Event``."""
 
 
-def id_collision(event: Event, key: str, held_center: str) -> Rejected | None:
+def id_collision(event: Event, key: str, held_center: str, held: str = "") -> Rejected | None:
     """``event`` rejected as ``invalid`` if its ``key`` (``call_id``, ``ticket_id``) is held
-    for another center: two centers minted the same id (docs/events.md, "Identifiers")."""
+    for another center: two centers minted the same id (docs/events.md, "Identifiers").
+    ``held``: how the id is held, when not by a held call or ticket (a tombstone)."""
     center = event.envelope.center_id
     if center == held_center:
         return None
     detail = (
-        f"{key} {getattr(event, key)} is already held for center {held_center}, not {center}: "
-        "two centers minted the same id (ids must be unique across the network)"
+        f"{key} {getattr(event, key)} is already held for center {held_center}{held}, not "
+        f"{center}: two centers minted the same id (ids must be unique across the network)"
     )
     return Rejected(event, "invalid", detail, "id_collision")
+
+
+class Tombstone(NamedTuple):
+    """What is kept of an evicted call or ticket for another retention: when it was
+    evicted, and the center that held the id (None: a tombstone written before 1 Dec, whose
+    table image had no center)."""
+
+    at: datetime
+    center: str | None
+
+    def reject(self, event: Event, key: str, late: str) -> Rejected:
+        """An event under the id: another center's is an :func:`id_collision`, the same
+        center's (or any, when the center is not known) is ``late`` (``late``: the detail)."""
+        if self.center is None:
+            unknown = "its tombstone predates 1 Dec and names no center: a collision cannot be told"
+            return Rejected(event, "late", f"{late} ({unknown})")
+        closed = key.removesuffix("_id")
+        held = f" (by the tombstone of its {closed}, evicted at {self.at.isoformat()})"
+        return id_collision(event, key, self.center, held) or Rejected(event, "late", late)
 
 
 @dataclass(slots=True)
@@ -363,7 +387,7 @@ class CallAssembly:
     def __init__(self, config: StreamsConfig | None = None) -> None:
         self.config = config or StreamsConfig()
         self.states: dict[str, CallState] = {}
-        self.tombstones: dict[str, datetime] = {}
+        self.tombstones: dict[str, Tombstone] = {}
         self._tombstone_heap: list[tuple[datetime, str]] = []
         """(evicted at, call id), earliest first, for pruning; entries of a tombstone set
         again are ignored when popped."""
@@ -391,9 +415,10 @@ class CallAssembly:
         call_id: str = event.call_id  # type: ignore[attr-defined]
         state = self.states.get(call_id)
         if state is None:
-            if call_id in self.tombstones:
-                self.stats["late"] += 1
-                out.rejected.append(Rejected(event, "late", "its call was already closed"))
+            if (tombstone := self.tombstones.get(call_id)) is not None:
+                rejected = tombstone.reject(event, "call_id", "its call was already closed")
+                self.stats["late" if rejected.check is None else "id_collisions"] += 1
+                out.rejected.append(rejected)
                 return out
             if at < self.watermark - self._retention:
                 self.stats["late"] += 1
@@ -513,15 +538,15 @@ class CallAssembly:
                 self._schedule(state)
         self._prune()
 
-    def restore_tombstone(self, call_id: str, evicted_at: datetime) -> None:
+    def restore_tombstone(self, call_id: str, tombstone: Tombstone) -> None:
         """A tombstone from a table image (not a change: nothing to write back)."""
-        dict.__setitem__(self.tombstones, call_id, evicted_at)
-        heapq.heappush(self._tombstone_heap, (evicted_at, call_id))
+        dict.__setitem__(self.tombstones, call_id, tombstone)
+        heapq.heappush(self._tombstone_heap, (tombstone.at, call_id))
 
     def _evict(self, state: CallState) -> None:
         assert self.watermark is not None
         del self.states[state.call_id]
-        self.tombstones[state.call_id] = self.watermark
+        self.tombstones[state.call_id] = Tombstone(self.watermark, state.center_id)
         heapq.heappush(self._tombstone_heap, (self.watermark, state.call_id))
 
     def _prune(self) -> None:
@@ -534,5 +559,6 @@ class CallAssembly:
         heap, tombstones = self._tombstone_heap, self.tombstones
         while heap and heap[0][0] < keep_after:
             evicted_at, call_id = heapq.heappop(heap)
-            if tombstones.get(call_id) == evicted_at:
+            tombstone = tombstones.get(call_id)
+            if tombstone is not None and tombstone.at == evicted_at:
                 del tombstones[call_id]

@@ -62,6 +62,7 @@ from hotline.streams.calls import (
     CallAssembly,
     CallState,
     Rejected,
+    Tombstone,
     facts_of,
 )
 from hotline.streams.config import StreamsConfig
@@ -808,7 +809,7 @@ class GroupState:
                 self._encoded.pop(call_id, None)
                 self._record_bytes.pop(call_id, None)
             if (evicted := tombstones.get(call_id)) is not None:
-                image["t"] = _ms(evicted)
+                image["t"], image["tc"] = _ms(evicted.at), evicted.center
             if (entry := of_call.get(call_id)) is not None:
                 image["rp"] = [entry[0], _ms(entry[1])]
             put(self._k("c", call_id), image or None)
@@ -842,8 +843,9 @@ class GroupState:
                     "m": book.marks.get(ticket_id, []),
                 }
             put(self._k("k", ticket_id), image)
-            at = book.tombstones.get(ticket_id)
-            put(self._k("kt", ticket_id), _ms(at) if at is not None else None)
+            tomb = book.tombstones.get(ticket_id)
+            put(self._k("ktc", ticket_id), [_ms(tomb.at), tomb.center] if tomb else None)
+            put(self._k("kt", ticket_id), None)  # the format before 1 Dec (:meth:`load`)
         engine.book.dirty.clear()
         engine.minutes.dirty.clear()
         engine.dead_dirty.clear()
@@ -881,8 +883,8 @@ class GroupState:
         }
 
     def _load_call(self, call_id: str, value: dict[str, Any], decode: Any) -> None:
-        """One call's key: its state (``e``, ``r``, ``k``), tombstone (``t``), repeat entry
-        (``rp``)."""
+        """One call's key: its state (``e``, ``r``, ``k``), tombstone (``t``, its center
+        ``tc``: absent before 1 Dec), repeat entry (``rp``)."""
         if "e" in value:
             state = CallState(call_id)
             images = self._encoded[call_id] = {}
@@ -896,7 +898,7 @@ class GroupState:
                 state.emitted_key = BucketKey.from_dict(value["k"])
             dict.__setitem__(self.calls.states, call_id, state)
         if "t" in value:
-            self.calls.restore_tombstone(call_id, _dt(value["t"]))
+            self.calls.restore_tombstone(call_id, Tombstone(_dt(value["t"]), value.get("tc")))
         if "rp" in value:
             caller_id, at = value["rp"]
             self.calls.repeats.put(call_id, caller_id, _dt(at))
@@ -968,8 +970,11 @@ class GroupState:
                     ticket.add(decode(base64.b64decode(data)))  # type: ignore[arg-type]
                 if value["m"]:
                     self.tickets.marks[rest] = list(value["m"])
-            elif kind == "kt":
-                self.tickets.tombstones[rest] = _dt(value)
+            elif kind == "ktc":
+                at, center = value
+                self.tickets.tombstones[rest] = Tombstone(_dt(at), center)
+            elif kind == "kt":  # before 1 Dec, without the center (superseded by a ktc key)
+                self.tickets.tombstones.setdefault(rest, Tombstone(_dt(value), None))
             elif kind == "x":
                 level, region, ms, line, channel = rest.split("|")
                 levels[level].cells[(region, _dt(int(ms)), line, channel)] = VersionedSum.from_dict(

@@ -24,7 +24,8 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
   the close since the ticket was last created/reopened (a reopen clears them), so the record
   is open exactly when both are null.
 * **rejected as invalid** (dead-lettered, the ticket held as it was): an event of another
-  center than the ticket's (two centers minted the same ticket id: ``id_collision``), and a
+  center than the ticket's, or than its tombstone's once forgotten (two centers minted the
+  same ticket id: ``id_collision``), and a
   ``ticket.resolved`` / ``ticket.closed`` that occurred before the ticket's ``ticket.created``
   (the systems' clocks disagree: ``end_before_created``) — sorted before it, it would be
   ignored and leave the ticket open and overdue for ever — or a ``ticket.reopened`` that did
@@ -42,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import Spell, open_at, working_time_before
-from hotline.streams.calls import Rejected, id_collision
+from hotline.streams.calls import Rejected, Tombstone, id_collision
 
 __all__ = [
     "TicketBook",
@@ -281,7 +282,8 @@ class TicketBook:
     * **Overdue mark**: when the watermark passes the due time in force while the ticket is
       open, the due time is recorded and the record re-emitted with ``overdue`` true.
     * **Eviction**: a resolved/closed ticket ``ticket_retention`` after its last event (a
-      tombstone rejects later events as late for another ``ticket_retention``); events of a
+      :class:`~hotline.streams.calls.Tombstone` holds its id for another ``ticket_retention``:
+      later events of its center are late, another center's an id collision); events of a
       ticket without ``ticket.created`` are rejected as orphans after ``ticket_retention``.
     * ``warn_at`` (categories with due-time alerts): ``warn_hours`` of working time before due.
     """
@@ -297,7 +299,7 @@ class TicketBook:
         self.warn_categories = warn_categories
         self.states: dict[str, TicketState] = {}
         self.marks: dict[str, list[int]] = {}
-        self.tombstones: dict[str, datetime] = {}
+        self.tombstones: dict[str, Tombstone] = {}
         self.versions: dict[str, int] = {}
         self.watermark: datetime | None = None
         self.dirty: set[str] = set()
@@ -311,14 +313,15 @@ class TicketBook:
     def add(self, event: Event) -> list[Rejected]:
         """Keep a ticket event (duplicates ignored; the ticket is judged at :meth:`advance`),
         or reject it (module docstring): ``late`` once its ticket was forgotten, ``invalid``
-        if another center's, or an end or reopen before the creation. A ``ticket.created``
+        if another center's (also while a forgotten one's tombstone holds the id), or an end
+        or reopen before the creation. A ``ticket.created``
         rejects the ends and reopens held that occurred before it: removed from the ticket,
         they are returned too."""
         ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
         state = self.states.get(ticket_id)
         if state is None:
-            if ticket_id in self.tombstones:
-                return [Rejected(event, "late", "its ticket was already forgotten")]
+            if (tombstone := self.tombstones.get(ticket_id)) is not None:
+                return [tombstone.reject(event, "ticket_id", "its ticket was already forgotten")]
             state = self.states[ticket_id] = TicketState(ticket_id)
         elif event.envelope.event_id in state.events:
             return []  # a duplicate
@@ -361,8 +364,8 @@ class TicketBook:
             if gone is not None:
                 rejected += gone
                 evicted.append(ticket_id)
-        for tid, at in list(self.tombstones.items()):
-            if at + self.retention < self.watermark:
+        for tid, tombstone in list(self.tombstones.items()):
+            if tombstone.at + self.retention < self.watermark:
                 del self.tombstones[tid]
                 self.dirty.add(tid)
         return changes, rejected, evicted
@@ -421,7 +424,7 @@ class TicketBook:
         del self.states[state.ticket_id]
         self.marks.pop(state.ticket_id, None)
         self.versions.pop(state.ticket_id, None)
-        self.tombstones[state.ticket_id] = self.watermark
+        self.tombstones[state.ticket_id] = Tombstone(self.watermark, state.center_id)
         self.dirty.add(state.ticket_id)
         return out
 

@@ -257,6 +257,86 @@ def test_the_worker_dead_letters_a_collision_with_its_source_and_counts_it(
     assert worker.stats["id_collision"] == 2 and worker.stats["dead_invalid"] == 2
 
 
+# -- two centers, one id: the first one's call or ticket closed, its id held by its tombstone -
+
+
+_CLOSED = {
+    "call": (lambda center, at: _call(center, CTI_ID, at, "A1"), "call_id", timedelta(hours=3)),
+    "ticket": (lambda center, at: _ticket(center, "T0001", at), "ticket_id", timedelta(days=8)),
+}
+"""Per kind: a center's call or ticket from a time, its id's field, and how long after ``T0``
+the one from ``T0`` is evicted and its tombstone still holds its id (a call: evicted at offered
++ 2 h 10; a ticket: a week after its last event; the tombstone: as long again)."""
+
+
+@pytest.mark.parametrize("kind", sorted(_CLOSED))
+def test_another_centers_event_under_a_tombstones_id_is_a_collision_not_late(kind: str) -> None:
+    """Ningbo's call (ticket) was closed and evicted; its tombstone holds the id for another
+    retention. Hangzhou's new call (ticket) under that id used to be dead-lettered as
+    ``late`` ("its call was already closed"): an operator would look for a clock problem, not
+    for two centers minting one id. It is ``invalid`` (``id_collision``), naming both
+    centers, also after a reload from the table; a later event of Ningbo's own is ``late``."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    make, key, later = _CLOSED[kind]
+    ningbo, group, table = make(NINGBO, T0), _group(), {}
+    assert group.process(_inbound(ningbo)).rejected == []
+    group.advance(T0 + later)
+    held = group.calls.tombstones if kind == "call" else group.tickets.tombstones
+    assert held[getattr(ningbo[0], key)].center == NINGBO[0]
+    group.dump(table)
+    reloaded = GroupState.load(GROUP, table, config, registry, codec)
+    hangzhou = make(HANGZHOU, T0 + later)
+    own = _as(NINGBO, ningbo[-1])  # a fresh event of the closed one's own center
+    for g in (group, reloaded):
+        out = g.process(_inbound([*hangzhou, own], first=10))
+        assert [(r.event, r.reason, r.check) for r, _ in out.rejected] == [
+            *((e, "invalid", "id_collision") for e in hangzhou),
+            (own, "late", None),
+        ]
+        detail = out.rejected[0][0].detail
+        assert "C330200" in detail and "C330100" in detail and "tombstone" in detail
+        assert out.records == out.tickets == []
+    if kind == "call":
+        assert reloaded.calls.stats["id_collisions"] == len(hangzhou)
+        assert reloaded.calls.stats["late"] == 1
+
+
+def test_a_tombstone_written_before_1_dec_loads_without_its_center_and_rejects_as_late() -> None:
+    """A running deployment's table has tombstones without their center (a call's image
+    ``{"t": ms, ...}``, a ticket's ``<group>|kt|<ticket>`` = ms). They load; which center held
+    the id cannot be told, so every event under it is ``late`` as before the upgrade (the
+    detail says the tombstone names no center), until the tombstone expires like any other —
+    and the old ticket key is deleted then."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    group, table = _group(), {}
+    group.process(_inbound([*_call(NINGBO, CTI_ID, T0, "A1"), *_ticket(NINGBO, "T0001", T0)]))
+    group.advance(T0 + timedelta(days=8))
+    group.dump(table)
+    call_key, ticket_key = f"{GROUP}|c|{CTI_ID}", f"{GROUP}|ktc|T0001"
+    del table[call_key]["tc"]  # what the worker before 1 Dec wrote
+    table[f"{GROUP}|kt|T0001"] = table.pop(ticket_key)[0]
+    old = GroupState.load(GROUP, table, config, registry, codec)
+    assert old.calls.tombstones[CTI_ID].center is None
+    assert old.tickets.tombstones["T0001"].center is None
+    events = [
+        _as(HANGZHOU, _call(HANGZHOU, CTI_ID, T0, "A2")[-1]),
+        _as(HANGZHOU, closed("T0001", T0)),
+    ]
+    out = old.process(_inbound(events, first=20))
+    assert [(r.event, r.reason) for r, _ in out.rejected] == [(e, "late") for e in events]
+    assert all("names no center" in r.detail for r, _ in out.rejected)
+    table[ticket_key] = [0, NINGBO[0]]  # a crash left both formats: the new one wins
+    assert (
+        GroupState.load(GROUP, table, config, registry, codec).tickets.tombstones["T0001"].center
+        == NINGBO[0]
+    )
+    del table[ticket_key]
+    old.advance(T0 + timedelta(days=16))
+    old.dump(table)
+    assert not old.calls.tombstones and not old.tickets.tombstones
+    assert not [k for k in table if k.startswith((f"{GROUP}|kt", call_key))]
+
+
 # -- a ticket's end before its creation ----------------------------------------------------
 
 
