@@ -10,8 +10,9 @@ exactly when the worker sends a changelog record (a delete of a key never writte
 Each is one changelog message, sent in the worker's per-step record batches (the outbox), so
 this is where its state cost comes from. Kinds: ``c`` call states, ``x`` roll-up cells (the
 national group's too), ``b`` buckets, ``a`` agent timelines, ``y`` agent-time pages, ``tc``
-ticket count cells, ``am``/``al``/``ae``/``ad`` alerts, ``k``/``kt`` tickets, ``s``
-sequences, ``m`` meta (docs/streams.md); a kind with ``-``: deletes (tombstones).
+ticket count cells, ``am``/``al``/``ae``/``ad`` alerts, ``k``/``ktc`` tickets (``kt-``: the
+deletes of ticket tombstones written before 1 Dec), ``s`` sequences, ``m`` meta
+(docs/streams.md); a kind with ``-``: deletes (tombstones).
 
 Not the worker's own batching: ``worker_steps.py --verbose`` counts the state writes of its
 ingest and groups steps (2,000 raw events, 8 group-topic messages).
