@@ -25,12 +25,12 @@ so the arrival order does not matter. Rules (the simulator's ledger counts the s
   is open exactly when both are null.
 * **rejected as invalid** (dead-lettered, the ticket held as it was): an event of another
   center than the ticket's, or than its tombstone's once forgotten (two centers minted the
-  same ticket id: ``id_collision``), and a
-  ``ticket.resolved`` / ``ticket.closed`` that occurred before the ticket's ``ticket.created``
-  (the systems' clocks disagree: ``end_before_created``) — sorted before it, it would be
-  ignored and leave the ticket open and overdue for ever — or a ``ticket.reopened`` that did
-  (``reopen_before_created``: it would open the ticket before it existed). One that arrives
-  first is held until the ``ticket.created`` comes and judged then.
+  same ticket id: ``id_collision``), and a ``ticket.resolved`` / ``ticket.closed`` that
+  occurred before the ticket's ``ticket.created`` (the systems' clocks disagree:
+  ``end_before_created``) — sorted before it, it would be ignored and leave the ticket open
+  and overdue for ever — or a ``ticket.reopened`` that did (``reopen_before_created``: it
+  would open the ticket before it existed). One that arrives first is held until the
+  ``ticket.created`` comes and judged then.
 """
 
 from __future__ import annotations
@@ -314,9 +314,8 @@ class TicketBook:
         """Keep a ticket event (duplicates ignored; the ticket is judged at :meth:`advance`),
         or reject it (module docstring): ``late`` once its ticket was forgotten, ``invalid``
         if another center's (also while a forgotten one's tombstone holds the id), or an end
-        or reopen before the creation. A ``ticket.created``
-        rejects the ends and reopens held that occurred before it: removed from the ticket,
-        they are returned too."""
+        or reopen before the creation. A ``ticket.created`` rejects the ends and reopens held
+        that occurred before it: removed from the ticket, they are returned too."""
         ticket_id: str = event.ticket_id  # type: ignore[attr-defined]
         state = self.states.get(ticket_id)
         if state is None:
