@@ -241,6 +241,24 @@ def test_a_curve_has_every_bucket_of_the_range_on_its_axis(browser: Any, base_ur
     page.context.close()
 
 
+def test_a_curves_tooltip_gives_its_rates_in_percent(browser: Any, base_url: str) -> None:
+    """The tooltip of the curve's rate lines reads 85.7%, as the axis (%), not a bare 85.7
+    that a reader could take for a count."""
+    if not VENDOR_ECHARTS.exists():
+        pytest.skip("ECharts is not installed (hotline dashboard assets)")
+    page = login(browser, base_url)
+    page.wait_for_selector('[data-testid="chart"] canvas')
+    shown = page.evaluate(
+        """() => {
+          const box = document.querySelector('[data-testid="chart"]');
+          const series = window.echarts.getInstanceByDom(box).getOption().series;
+          return series.map((s) => [s.name, s.tooltip?.valueFormatter?.(85.7) ?? null]);
+        }"""
+    )
+    assert shown == [["呼入量", None], ["接通率", "85.7%"], ["服务水平", "85.7%"]]
+    page.context.close()
+
+
 def test_an_error_page_that_is_not_json_says_which_error(
     browser: Any, base_url: str, warehouse: UiWarehouse
 ) -> None:

@@ -154,14 +154,17 @@ export function curve(series, title) {
       yAxis: [{ type: "value", name: "呼入量" }, { type: "value", name: "%", max: 100 }],
       series: [
         { name: "呼入量", type: "bar", data: at("offered", Number) },
-        { name: "接通率", type: "line", yAxisIndex: 1, data: pct("connection_rate") },
-        { name: "服务水平", type: "line", yAxisIndex: 1, data: pct("service_level") },
+        { name: "接通率", type: "line", yAxisIndex: 1, data: pct("connection_rate"), tooltip: percent },
+        { name: "服务水平", type: "line", yAxisIndex: 1, data: pct("service_level"), tooltip: percent },
       ],
       animation: false,
     });
   });
   return box;
 }
+
+// The rates' tooltip: their values are percentages, as on the axis.
+const percent = { valueFormatter: (v) => (v === null || v === undefined ? "-" : `${v}%`) };
 
 // Colour of a value between lo and hi: red (low) → green (high), or blues for volume.
 export function colour(value, lo, hi, volume) {
