@@ -43,7 +43,7 @@ from .labels import (
 from .quality import EvaluationWriter, add_quality_routes
 from .scopes import NATIONAL_CODE, Scope
 from .sessions import COOKIE, SessionStore, require_json
-from .tables import METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
+from .tables import MAP_METRICS, METRIC_COLUMNS, Column, Table, rate_titles, zero_metrics
 from .throttle import Attempt, LoginThrottle
 from .tiles import TILES
 from .timerange import RANGE_LABELS, TimeRange, resolve
@@ -443,10 +443,19 @@ def create_app(services: Services) -> FastAPI:
             Column("level", "层级", hidden=True),
             *METRIC_COLUMNS,
         ]
+        if (metric := request.query_params.get("sort")) is not None:
+            rows = ranked(rows, metric)
         what = f"{place.name}下属地区"
         reason = None if found else no_data([place, *kids], tr, what)
-        meta = {"place": place.as_dict(), "range": tr.as_dict()}
+        meta = {"place": place.as_dict(), "range": tr.as_dict(), "sort": metric}
         return respond(request, Table(f"children_{place.code}", columns, rows, reason, meta))
+
+    def ranked(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+        """``rows`` highest ``metric`` first, those without a value last (code order kept
+        among equals): the page's ranking, so its CSV export is in the same order."""
+        if metric not in MAP_METRICS:
+            raise InvalidInput(f"参数 sort 须为 {'、'.join(MAP_METRICS)} 之一，收到 {metric!r}")
+        return sorted(rows, key=lambda r: (r[metric] is None, -(r[metric] or 0)))
 
     @app.get("/api/regions/{code}/series")
     def region_series(request: Request, code: str, user: CurrentUser):

@@ -421,6 +421,23 @@ def test_every_table_exports_csv(nat: TestClient) -> None:
     assert ",150,120," in jiangsu  # queued, answered
 
 
+def test_the_rankings_csv_is_in_the_rankings_order(nat: TestClient) -> None:
+    """The national page ranks the provinces by its chosen metric; its CSV export (``sort``)
+    comes in that order, provinces without data last, not in region-code order."""
+    csv = nat.get("/api/regions/000000/children?range=today&format=csv&sort=offered").text
+    codes = [line.split(",")[0] for line in csv.lstrip("\ufeff").splitlines()[1:]]
+    body = nat.get("/api/regions/000000/children?range=today").json()
+    offered = {r["code"]: r["offered"] for r in body["rows"]}
+    assert codes[:2] == sorted(["320000", "330000"], key=lambda c: -offered[c])
+    assert offered[codes[0]] > offered[codes[1]] > 0 and len(codes) == 32
+    by_rate = nat.get("/api/regions/000000/children?range=today&sort=connection_rate").json()
+    rates = [r["connection_rate"] for r in by_rate["rows"]]
+    known = [r for r in rates if r is not None]
+    assert known == sorted(known, reverse=True) and rates[: len(known)] == known
+    bad = nat.get("/api/regions/000000/children?range=today&sort=code")
+    assert bad.status_code == 400 and "参数 sort" in bad.json()["detail"]
+
+
 def test_empty_range_says_why(nat: TestClient) -> None:
     body = nat.get("/api/regions/320000/summary?range=custom&from=2024-01-01&to=2024-01-01")
     reason = body.json()["empty_reason"]

@@ -84,6 +84,9 @@ def test_login_and_drill_down(base_url: str, admin: Client) -> None:
             assert ranked.locator('[data-key="offered"]').inner_text() == str(offered)
             title = ranked.locator('[data-key="connection_rate"]').get_attribute("title")
             assert title == "接通 120 / 转人工 150"
+            # its CSV export is ranked as the page (by the chosen metric)
+            csv_link = page.locator('[data-testid="ranking"] a.csv').get_attribute("href")
+            assert "sort=connection_rate" in csv_link and "format=csv" in csv_link
             assert page.locator(".tile").count() == 32
             page.screenshot(path=str(ARTIFACTS / "dashboard-1-national.png"), full_page=True)
 

@@ -55,7 +55,7 @@ async function national() {
     tiles,
     curve(series, "全国走势"),
     el("h3", {}, `排名（按${MAP_METRICS[metric]}）`),
-    table(ranked, { rowHref: (r) => `#/region/${r.code}`, csv: csvUrl("/api/regions/000000/children", rangeParams()), testid: "ranking" }),
+    table(ranked, { rowHref: (r) => `#/region/${r.code}`, csv: csvUrl("/api/regions/000000/children", { ...rangeParams(), sort: metric }), testid: "ranking" }),
   ];
 }
 
