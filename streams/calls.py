@@ -24,12 +24,14 @@ Pure and deterministic; the Faust agent is a thin shell around :class:`CallAssem
   evicted ``call_horizon + lateness`` after it was offered; an event for an evicted call, or
   for an unknown call that occurred before watermark − (call_horizon + lateness), is **late**:
   rejected for the dead-letter topic. Events of a call whose ``call.offered`` never came are
-  rejected as **orphan** after the horizon. An evicted call leaves a :class:`Tombstone` (its
-  id, eviction time and center) for another ``call_horizon + lateness``.
+  rejected as **orphan** after the horizon. An evicted call leaves a
+  :class:`~hotline.streams.rejects.Tombstone` (its id, eviction time and center) for another
+  ``call_horizon + lateness``.
 * **Id collision.** Call ids are unique across the network (docs/events.md): an event whose
   call is held with another ``center_id`` is another center's call under the same id. It is
-  rejected as **invalid** (:func:`id_collision`); the held call is left as it was. A
-  tombstone holds the id the same way: another center's event is a collision, not late.
+  rejected as **invalid** (:func:`~hotline.streams.rejects.id_collision`); the held call is
+  left as it was. A tombstone holds the id the same way: another center's event is a
+  collision, not late.
 """
 
 from __future__ import annotations
@@ -41,12 +43,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
 
 from hotline.producers.simulator.facts import CallFacts, call_counters
 from hotline.schemas import CallRecord, Event
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey, Contribution, call_contribution, zero
+from hotline.streams.rejects import Rejected, Tombstone, id_collision
 
 _MINUTE = timedelta(minutes=1)
 
@@ -56,13 +58,10 @@ __all__ = [
     "CallAssembly",
     "CallOutput",
     "CallState",
-    "Rejected",
     "RepeatIndex",
     "Status",
-    "Tombstone",
     "build_record",
     "facts_of",
-    "id_collision",
     "status_of",
 ]
 
@@ -312,54 +311,6 @@ class CallOutput:
         if self.retraction is None:
             return (self.contribution,)
         return (self.retraction, self.contribution)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """An event a group gave up on (a call, ticket or agent event); the shell dead-letters it
-    with ``reason``."""
-
-    event: Event
-    reason: str
-    """``late``, ``orphan`` or ``invalid``."""
-    detail: str
-    check: str | None = None
-    """The rule an ``invalid`` event broke (``id_collision``, ``end_before_created``): the
-    worker counts it under this name, and its dead letter's ``error_type`` is the CamelCase
-    form (``IdCollision``); None: ``<Reason>Event``."""
-
-
-def id_collision(event: Event, key: str, held_center: str, held: str = "") -> Rejected | None:
-    """``event`` rejected as ``invalid`` if its ``key`` (``call_id``, ``ticket_id``) is held
-    for another center: two centers minted the same id (docs/events.md, "Identifiers").
-    ``held``: how the id is held, when not by a held call or ticket (a tombstone)."""
-    center = event.envelope.center_id
-    if center == held_center:
-        return None
-    detail = (
-        f"{key} {getattr(event, key)} is already held for center {held_center}{held}, not "
-        f"{center}: two centers minted the same id (ids must be unique across the network)"
-    )
-    return Rejected(event, "invalid", detail, "id_collision")
-
-
-class Tombstone(NamedTuple):
-    """What is kept of an evicted call or ticket for another retention: when it was
-    evicted, and the center that held the id (None: a tombstone written before 1 Dec, whose
-    table image had no center)."""
-
-    at: datetime
-    center: str | None
-
-    def reject(self, event: Event, key: str, late: str) -> Rejected:
-        """An event under the id: another center's is an :func:`id_collision`, the same
-        center's (or any, when the center is not known) is ``late`` (``late``: the detail)."""
-        if self.center is None:
-            unknown = "its tombstone predates 1 Dec and names no center: a collision cannot be told"
-            return Rejected(event, "late", f"{late} ({unknown})")
-        closed = key.removesuffix("_id")
-        held = f" (by the tombstone of its {closed}, evicted at {self.at.isoformat()})"
-        return id_collision(event, key, self.center, held) or Rejected(event, "late", late)
 
 
 @dataclass(slots=True)

@@ -61,13 +61,12 @@ from hotline.streams.calls import (
     Batch,
     CallAssembly,
     CallState,
-    Rejected,
-    Tombstone,
     facts_of,
 )
 from hotline.streams.config import StreamsConfig
 from hotline.streams.counters import BucketKey
 from hotline.streams.queues import QueueBoard
+from hotline.streams.rejects import Rejected, Tombstone
 from hotline.streams.rollup import Rollup, RollupKey
 from hotline.streams.ticket_counts import TicketCount, TicketCounts
 from hotline.streams.tickets import TicketBook, TicketState

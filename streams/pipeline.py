@@ -15,8 +15,9 @@ from datetime import datetime
 from hotline.regions import RegionRegistry
 from hotline.schemas import Event, Level
 from hotline.streams.aggregate import Aggregator, LateContribution, Snapshot
-from hotline.streams.calls import Batch, CallAssembly, CallOutput, Rejected
+from hotline.streams.calls import Batch, CallAssembly, CallOutput
 from hotline.streams.config import StreamsConfig
+from hotline.streams.rejects import Rejected
 from hotline.streams.rollup import ROLLUP_LEVELS, Rollup
 
 __all__ = ["Pipeline", "PipelineOutput", "SnapshotStore"]

@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from hotline.producers.simulator.facts import minute_bucket, policy_due_at, ticket_due_at
 from hotline.schemas import Event, TicketCategory, TicketRecord, TicketStatus
 from hotline.streams.alerts import Spell, open_at, working_time_before
-from hotline.streams.calls import Rejected, Tombstone, id_collision
+from hotline.streams.rejects import Rejected, Tombstone, id_collision
 
 __all__ = [
     "TicketBook",
@@ -282,7 +282,7 @@ class TicketBook:
     * **Overdue mark**: when the watermark passes the due time in force while the ticket is
       open, the due time is recorded and the record re-emitted with ``overdue`` true.
     * **Eviction**: a resolved/closed ticket ``ticket_retention`` after its last event (a
-      :class:`~hotline.streams.calls.Tombstone` holds its id for another ``ticket_retention``:
+      :class:`~hotline.streams.rejects.Tombstone` holds its id for another ``ticket_retention``:
       later events of its center are late, another center's an id collision); events of a
       ticket without ``ticket.created`` are rejected as orphans after ``ticket_retention``.
     * ``warn_at`` (categories with due-time alerts): ``warn_hours`` of working time before due.
