@@ -11,14 +11,16 @@ import os
 import shutil
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import cramjam
 import pytest
 from test_queue_log_helpers import HASHER, T0, ingestor, mapping, row, write_log
 
-from hotline.producers.queue_log import Translator, parse_line, read_state
+from hotline.producers.queue_log import Translator, parse_line, read_state, source
 from hotline.producers.queue_log.sample import generate_sample
 from hotline.producers.queue_log.source import LogSource, RawLine, file_id
 from hotline.producers.queue_log.state import FilePosition
@@ -525,38 +527,109 @@ def test_restart_after_the_saved_file_was_removed_reads_the_files_rotated_after_
     assert ingestor(tmp_path, log, AckSink()).run().lines == 0
 
 
-@pytest.mark.parametrize("suffix", list(_COMPRESS))
+#: The uncompressed bytes of a block, the least a decompressor gives out: a file cut short
+#: within its first block gives no line (``.gz`` and ``.xz`` give out as they go).
+_BLOCK = {".bz2": 900_000, ".zst": 128 * 1024}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "calls"), [*((suffix, 300) for suffix in _COMPRESS), (".zst", 3000)]
+)
 def test_a_truncated_compressed_rotation_is_read_up_to_the_damage_and_reported(
-    tmp_path, caplog, suffix
+    tmp_path, caplog, suffix, calls
 ) -> None:
     """A compressed rotation cut short (disk full, logrotate killed): its lines up to the
     damage are read, then an error names the file and is counted, and the files rotated
-    after it are read as usual. (A truncated ``.bz2`` — one block of 900 kB — or ``.zst`` —
-    decompressed whole — gives no line at all: it is not known to be the state's file, which
-    is "gone", and the files rotated after it are read.)"""
+    after it are read as usual. (One cut short within its first block — of 900 kB for
+    ``.bz2``, 128 KiB for ``.zst`` — gives no line at all: it is not known to be the state's
+    file, which is "gone", and the files rotated after it are read.) A ``.zst`` of several
+    blocks gave no line either: it was decompressed whole before its first line was read."""
     log = _down_for_two_rotations(tmp_path)
     with log.with_name("queue_log.2").open("a") as out:  # more lines after the saved ones
-        out.write("".join(x + "\n" for x in _unanswered(100, 300)))
+        out.write("".join(x + "\n" for x in _unanswered(100, calls)))
+    size = log.with_name("queue_log.2").stat().st_size
     packed = _compress(log.with_name("queue_log.2"), suffix)
     packed.write_bytes(packed.read_bytes()[: packed.stat().st_size * 2 // 3])
     run = ingestor(tmp_path, log, AckSink())
     summary = run.run()
     offered = _offered(run.sink.delivered)
     assert offered[-4:] == ["10.1", "11.1", "20.1", "21.1"]
-    rest = ["2.1", *(f"{i}.1" for i in range(100, 400))]
+    rest = ["2.1", *(f"{i}.1" for i in range(100, 100 + calls))]
     assert offered[:-4] == rest[: len(offered) - 4]  # a prefix: nothing invented
     (note,) = [n for n in summary.notes if "cannot be decompressed" in n]
     assert note.startswith(f"queue_log.2{suffix}: cannot be decompressed ")
-    if suffix in (".bz2", ".zst"):
+    if size < _BLOCK.get(suffix, 0):
         assert offered == ["10.1", "11.1", "20.1", "21.1"]
         assert note.endswith("): corrupt or truncated, not read")
     else:
         after = 4 + 2 * (len(offered) - 4)  # lines read of .2 (the last ABANDON, perhaps not)
         assert note.endswith("): corrupt or truncated, its further lines are not read")
         assert int(note.split("after line ")[1].split(" ")[0]) in (after - 1, after)
+        assert len(offered) > 4  # lines of the damaged file were read
     assert summary.warnings[_UNREADABLE] == 1
     assert note in caplog.text and "ERROR" in caplog.text
     assert summary.bad == []
+
+
+def _large_zst(path: Path, size: int) -> tuple[Path, int]:
+    """``path`` + ``.zst``: a queue_log line, then ``size`` bytes of lines that compress
+    only by half (so the compressed file is large too); with its number of lines."""
+    lines = _unanswered(0, 1) + [
+        f"{T0}|0.1|yanglao|NONE|NOTE|{os.urandom(50).hex()}" for _ in range(size // 130)
+    ]
+    return _compress(write_log(path, lines), ".zst"), len(lines)
+
+
+class _Counted:
+    """A file that adds the size of each read to ``sizes``."""
+
+    def __init__(self, raw: BinaryIO, sizes: list[int]) -> None:
+        self.raw, self.sizes = raw, sizes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.sizes.append(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.raw, name)
+
+
+def test_the_first_line_of_a_large_zst_is_read_without_decompressing_it_all(
+    tmp_path, monkeypatch
+) -> None:
+    """Listing the rotated files reads the first line of each compressed one (its identity
+    and time): a ``.zst`` was read and decompressed whole for it, in memory (hundreds of MB
+    for a busy center's day). It is decompressed as it is read: its first line costs the
+    first compressed chunk."""
+    log = write_log(tmp_path / "queue_log", _unanswered(20, 1))
+    packed, _ = _large_zst(tmp_path / "queue_log.1", 4_000_000)
+    sizes: list[int] = []
+    codec = source._CODECS[".zst"]
+    monkeypatch.setitem(source._CODECS, ".zst", lambda raw: codec(_Counted(raw, sizes)))
+    (rotated,) = LogSource(log)._rotated()
+    assert rotated.id == file_id(_unanswered(0, 1)[0].encode())
+    assert rotated.time == T0
+    # At most its first block (128 KiB decompressed, no more compressed) and two chunks.
+    assert 0 < sum(sizes) <= 144 * 1024 < packed.stat().st_size // 8
+
+
+def test_a_large_zst_is_read_to_its_end_in_bounded_memory(tmp_path) -> None:
+    """Resumed inside a ``.zst`` rotation, its lines are read as it is decompressed: Python
+    holds a few chunks of it at a time, not the file (it held the file compressed and
+    decompressed, twice its size and more)."""
+    log = write_log(tmp_path / "queue_log", _unanswered(20, 1))
+    _, lines = _large_zst(tmp_path / "queue_log.1", 4_000_000)
+    first = (_unanswered(0, 1)[0] + "\n").encode()
+    start = FilePosition(log.name, file_id(first), offset=len(first), line=1, first_time=T0)
+    tracemalloc.start()
+    try:
+        read = sum(1 for _ in LogSource(log, start).lines())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == lines - 1 + 2  # the rest of queue_log.1.zst, then queue_log
+    assert peak < 1_000_000
 
 
 def test_an_undecodable_compressed_sibling_is_reported_once_unless_being_compressed(

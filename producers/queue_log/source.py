@@ -27,7 +27,6 @@ import bz2
 import contextlib
 import gzip
 import hashlib
-import io
 import logging
 import lzma
 import os
@@ -41,8 +40,7 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-import cramjam
-
+from hotline.producers.queue_log import zstd
 from hotline.producers.queue_log.errors import MalformedLine
 from hotline.producers.queue_log.parse import parse_line
 from hotline.producers.queue_log.state import FilePosition
@@ -60,17 +58,16 @@ _NUMBERED = re.compile(r"^\.([0-9]{1,6})$")
 Codec = Callable[[BinaryIO], BinaryIO]
 
 #: The content of a compressed rotated file, by suffix: logrotate's ``compress`` (gzip), or
-#: its ``compresscmd`` bzip2, xz or zstd. zstd through cramjam (a dependency for Kafka's
-#: codecs), which decompresses a file whole, in memory.
+#: its ``compresscmd`` bzip2, xz or zstd. Each is decompressed as it is read.
 _CODECS: dict[str, Codec] = {
     ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
     ".bz2": bz2.BZ2File,
     ".xz": lzma.LZMAFile,
-    ".zst": lambda raw: io.BytesIO(bytes(cramjam.zstd.decompress(raw.read()))),
+    ".zst": zstd.ZstdFile,
 }
 #: What reading a compressed file raises when it cannot be decompressed (corrupt, truncated:
 #: ``EOFError``; ``gzip.BadGzipFile`` is an ``OSError``), or when the disk fails.
-_BROKEN = (OSError, EOFError, zlib.error, lzma.LZMAError, cramjam.DecompressionError)
+_BROKEN = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
 #: The summary's warning for each compressed rotated file that could not be read to its end.
 _UNREADABLE = "compressed rotated file corrupt or truncated"
 
