@@ -632,25 +632,35 @@ def test_a_large_zst_is_read_to_its_end_in_bounded_memory(tmp_path) -> None:
     assert peak < 1_000_000
 
 
+#: The first bytes of a file of each format (its magic number).
+_MAGIC = {
+    ".gz": b"\x1f\x8b\x08\x00",
+    ".bz2": b"BZh9",
+    ".xz": b"\xfd7zXZ\x00",
+    ".zst": b"(\xb5/\xfd",
+}
+
+
+@pytest.mark.parametrize("suffix", list(_COMPRESS))
 def test_an_undecodable_compressed_sibling_is_reported_once_unless_being_compressed(
-    tmp_path, caplog
+    tmp_path, caplog, suffix
 ) -> None:
     """A compressed sibling that cannot be decompressed even to its first line is not known
     to be a rotation of this log, nor read: it was skipped silently. It is reported (once a
     run), except while it is being written beside its uncompressed file."""
     log = _down_for_two_rotations(tmp_path)
-    (log.with_name("queue_log.3.gz")).write_bytes(b"\x1f\x8b\x08\x00garbage")
-    being = _compress(log.with_name("queue_log.1"), done=False)
+    (log.with_name(f"queue_log.3{suffix}")).write_bytes(_MAGIC[suffix] + b"garbage" * 20)
+    being = _compress(log.with_name("queue_log.1"), suffix, done=False)
     being.write_bytes(being.read_bytes()[:12])
     run = ingestor(tmp_path, log, AckSink())
     summary = run.run()
     assert _offered(run.sink.delivered) == ["2.1", "10.1", "11.1", "20.1", "21.1"]
     unreadable = [n for n in summary.notes if "cannot be decompressed" in n]
     assert len(unreadable) == 1 and unreadable[0].startswith(
-        "queue_log.3.gz: cannot be decompressed ("
+        f"queue_log.3{suffix}: cannot be decompressed ("
     )
     assert summary.warnings[_UNREADABLE] == 1
-    assert "queue_log.1.gz" not in caplog.text
+    assert f"queue_log.1{suffix}" not in caplog.text
 
 
 @pytest.mark.parametrize("follow", [False, True], ids=["replay", "follow"])
