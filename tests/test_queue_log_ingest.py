@@ -435,9 +435,10 @@ def test_restart_after_compressed_rotations_reads_them(
     assert ingestor(tmp_path, log, AckSink()).run().lines == 0
 
 
-def _two_days(tmp: Path, lines: list[str], a: int, b: int) -> Path:
-    """``lines[:a]`` read, then ``lines[a:b]`` written and rotated to ``queue_log.1.gz``
-    (``compress``, no ``delaycompress``) while the ingestor is down; ``lines[b:]`` current."""
+def _two_days(tmp: Path, lines: list[str], a: int, b: int, suffix: str) -> Path:
+    """``lines[:a]`` read, then ``lines[a:b]`` written and rotated to ``queue_log.1`` +
+    ``suffix`` (``compress``, no ``delaycompress``) while the ingestor is down; ``lines[b:]``
+    current."""
     d = tmp / "log"
     d.mkdir(parents=True)
     log = write_log(d / "queue_log", lines[:a])
@@ -445,22 +446,24 @@ def _two_days(tmp: Path, lines: list[str], a: int, b: int) -> Path:
     with log.open("a") as out:
         out.write("".join(x + "\n" for x in lines[a:b]))
     os.rename(log, d / "queue_log.1")
-    _compress(d / "queue_log.1")
+    _compress(d / "queue_log.1", suffix)
     return write_log(log, lines[b:])
 
 
-def _rotate_again(log: Path, more: list[str]) -> None:
-    """Another rotation with ``compress``: ``.1.gz`` → ``.2.gz``, ``queue_log`` → ``.1.gz``."""
-    os.rename(log.with_name("queue_log.1.gz"), log.with_name("queue_log.2.gz"))
+def _rotate_again(log: Path, more: list[str], suffix: str) -> None:
+    """Another rotation with ``compress`` to ``suffix``: ``.1.gz`` → ``.2.gz``, ``queue_log``
+    → ``.1.gz`` (with ``.gz``)."""
+    os.rename(log.with_name(f"queue_log.1{suffix}"), log.with_name(f"queue_log.2{suffix}"))
     os.rename(log, log.with_name("queue_log.1"))
-    _compress(log.with_name("queue_log.1"))
+    _compress(log.with_name("queue_log.1"), suffix)
     write_log(log, more)
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".zst"])
 @pytest.mark.parametrize("rotated_again", [False, True], ids=["restart", "rotated-again"])
 @pytest.mark.parametrize("crash_at", [2, 60, 150, 260])
 def test_crash_inside_a_compressed_rotation_resumes_there_once(
-    tmp_path, crash_at, rotated_again
+    tmp_path, crash_at, rotated_again, suffix
 ) -> None:
     """A checkpoint inside a compressed rotation holds the offset in its uncompressed bytes
     and the inode of the compressed file; the restart (after one more rotation, perhaps)
@@ -470,14 +473,15 @@ def test_crash_inside_a_compressed_rotation_resumes_there_once(
     for at in range(len(lines) - 1, 0, -7):  # bad lines, dead-lettered
         lines.insert(at, f"{T0 + at}|garbage line")
     a, b, c = 12, 150, 220
-    whole = ingestor(tmp_path / "whole", _two_days(tmp_path / "whole", lines[:c], a, b), AckSink())
+    whole_log = _two_days(tmp_path / "whole", lines[:c], a, b, suffix)
+    whole = ingestor(tmp_path / "whole", whole_log, AckSink())
     if rotated_again:
-        _rotate_again(whole.path, lines[c:])
+        _rotate_again(whole.path, lines[c:], suffix)
     whole.run()
     expected = whole.sink.delivered
     assert len(expected) > crash_at
 
-    log = _two_days(tmp_path, lines[:c], a, b)
+    log = _two_days(tmp_path, lines[:c], a, b, suffix)
     crashed = AckSink(crash_at=crash_at)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingestor(tmp_path, log, crashed, checkpoint_lines=5).run()
@@ -485,9 +489,9 @@ def test_crash_inside_a_compressed_rotation_resumes_there_once(
     inside = saved.id == file_id(lines[0].encode()) and saved.line > a
     assert inside == (crash_at in (60, 150))  # the checkpoint is inside the compressed file
     if inside:
-        assert saved.ino == log.with_name("queue_log.1.gz").stat().st_ino
+        assert saved.ino == log.with_name(f"queue_log.1{suffix}").stat().st_ino
     if rotated_again:
-        _rotate_again(log, lines[c:])
+        _rotate_again(log, lines[c:], suffix)
     resumed = AckSink()
     ingestor(tmp_path, log, resumed, checkpoint_lines=5).run()
 
