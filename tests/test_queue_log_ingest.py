@@ -575,13 +575,13 @@ def test_a_truncated_compressed_rotation_is_read_up_to_the_damage_and_reported(
     assert summary.bad == []
 
 
-def _large_zst(path: Path, size: int) -> tuple[Path, int]:
+def _large_zst(path: Path, size: int) -> tuple[Path, list[str]]:
     """``path`` + ``.zst``: a queue_log line, then ``size`` bytes of lines that compress
-    only by half (so the compressed file is large too); with its number of lines."""
+    only by half (so the compressed file is large too); with its lines."""
     lines = _unanswered(0, 1) + [
         f"{T0}|0.1|yanglao|NONE|NOTE|{os.urandom(50).hex()}" for _ in range(size // 130)
     ]
-    return _compress(write_log(path, lines), ".zst"), len(lines)
+    return _compress(write_log(path, lines), ".zst"), lines
 
 
 class _Counted:
@@ -618,21 +618,25 @@ def test_the_first_line_of_a_large_zst_is_read_without_decompressing_it_all(
     assert 0 < sum(sizes) <= 144 * 1024 < packed.stat().st_size // 8
 
 
-def test_a_large_zst_is_read_to_its_end_in_bounded_memory(tmp_path) -> None:
-    """Resumed inside a ``.zst`` rotation, its lines are read as it is decompressed: Python
-    holds a few chunks of it at a time, not the file (it held the file compressed and
-    decompressed, twice its size and more)."""
+@pytest.mark.parametrize("after", [1, 20_000], ids=["first-line", "past-blocks"])
+def test_a_large_zst_is_read_to_its_end_in_bounded_memory(tmp_path, after) -> None:
+    """Resumed inside a ``.zst`` rotation (after its first line, or 2.6 MB into it: past many
+    blocks), its lines are read as it is decompressed, from the line after the saved one:
+    Python holds a few chunks of it at a time, not the file (it held the file compressed
+    and decompressed, twice its size and more)."""
     log = write_log(tmp_path / "queue_log", _unanswered(20, 1))
     _, lines = _large_zst(tmp_path / "queue_log.1", 4_000_000)
-    first = (_unanswered(0, 1)[0] + "\n").encode()
-    start = FilePosition(log.name, file_id(first), offset=len(first), line=1, first_time=T0)
+    offset = sum(len(line) + 1 for line in lines[:after])
+    start = FilePosition(log.name, file_id(lines[0].encode()), 0, 0, offset, after, T0)
+    expected = iter(lines[after:] + _unanswered(20, 1))  # the rest of .1.zst, then queue_log
     tracemalloc.start()
     try:
-        read = sum(1 for _ in LogSource(log, start).lines())
+        for line in LogSource(log, start).lines():
+            assert line is not None and line.text == next(expected)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert read == lines - 1 + 2  # the rest of queue_log.1.zst, then queue_log
+    assert next(expected, None) is None
     assert peak < 1_000_000
 
 
