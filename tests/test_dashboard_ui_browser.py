@@ -65,6 +65,9 @@ PERIOD_A = {
 }
 
 
+ALERTS = ("A1", "A2", "A3")
+
+
 class UiWarehouse(StubWarehouse):
     """The same near-limit metrics for every place, bucket and line; with ``fail``, a series
     query raises an exception the app does not handle (a plain-text 500); ``delay`` slows
@@ -72,6 +75,7 @@ class UiWarehouse(StubWarehouse):
 
     fail = False
     delay = 0.0  # seconds every query takes (a slow ClickHouse)
+    alert_ids: tuple[str, ...] = ALERTS  # the alert feed's rows
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.calls.append((sql, params))
@@ -88,7 +92,7 @@ class UiWarehouse(StubWarehouse):
                 return [metrics("total") | PERIOD_A]
             return [metrics("total")]
         if "FROM {db}.alerts FINAL" in sql and "opened" in sql:
-            return [alert(a) for a in ALERTS]
+            return [alert(a) for a in self.alert_ids]
         if "FROM {db}.queue_now" in sql:  # a queue snapshot's longest wait is in ms
             return [{"n": 1, "latest": "2025-03-03 09:59:50", "waiting": 2}
                     | {"longest_wait_s": 47_321 / 1000}]  # fmt: skip
@@ -98,9 +102,6 @@ class UiWarehouse(StubWarehouse):
 
     def client(self) -> Any:
         return None  # for quality_figures and load_evaluations, replaced by stand-ins
-
-
-ALERTS = ("A1", "A2", "A3")
 
 
 def alert(alert_id: str) -> dict[str, Any]:
@@ -256,6 +257,25 @@ def test_a_curves_tooltip_gives_its_rates_in_percent(browser: Any, base_url: str
         }"""
     )
     assert shown == [["呼入量", None], ["接通率", "85.7%"], ["服务水平", "85.7%"]]
+    page.context.close()
+
+
+def test_a_cut_alert_feed_says_so_above_its_rows(
+    browser: Any, base_url: str, warehouse: UiWarehouse
+) -> None:
+    """An alert feed longer than the page shows (200) says it is cut and where to get every
+    row, above the table, not silently the first 200."""
+    warehouse.alert_ids = tuple(f"A{i}" for i in range(1, 251))
+    try:
+        page = login(browser, base_url)
+        page.goto(f"{base_url}/#/alerts/320000")
+        page.wait_for_selector('[data-testid="alerts"] tbody tr')
+        note = page.inner_text('[data-testid="alerts"] [data-testid="note"]')
+        rows = page.locator('[data-testid="alerts"] tbody tr').count()
+    finally:
+        warehouse.alert_ids = ALERTS
+    assert rows == 200
+    assert note == "只列出最新的 200 条；导出 CSV 可得全部（最多 100000 条）"
     page.context.close()
 
 
