@@ -7,10 +7,14 @@ environment elsewhere.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from hotline.errors import ConfigurationError
 
 
 class _Group(BaseModel):
@@ -94,7 +98,7 @@ class Settings(BaseSettings):
     )
 
     demo: bool = Field(False, description="demo mode: allows the built-in demo caller key")
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
     calendar_file: Path | None = Field(
         None,
         description="TOML file with China's official holiday arrangement for years the pinned "
@@ -105,7 +109,35 @@ class Settings(BaseSettings):
     stack: StackSettings = StackSettings()
     privacy: PrivacySettings = PrivacySettings()
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value.upper()), int):
+            raise ValueError(f"unknown level {value!r}: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and ``.env``; keyword overrides win."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment and ``.env``; keyword overrides win.
+
+    A value that does not parse is a :class:`ConfigurationError` naming its variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigurationError(f"settings: {settings_problems(exc)}") from None
+
+
+def settings_problems(exc: ValidationError | SettingsError) -> str:
+    """What is wrong with ``HOTLINE_…`` variables, by variable name; never their values
+    (they may be secrets). A nested group whose JSON does not parse is named by its prefix."""
+    where = "(in the environment or .env)"
+    if isinstance(exc, SettingsError):
+        field = re.search(r'field "(\w+)"', str(exc))
+        group = f"HOTLINE_{field.group(1).upper()}__…" if field else "a HOTLINE_… variable"
+        return f"{group}: a value that takes JSON is not valid JSON ({exc.__cause__}) {where}"
+    problems = "; ".join(
+        "HOTLINE_" + "__".join(str(part) for part in error["loc"]).upper() + ": " + error["msg"]
+        for error in exc.errors()
+    )
+    return f"{problems} {where}"

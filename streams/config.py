@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
@@ -17,6 +17,7 @@ from hotline.producers.simulator.ledger import MAX_AGENT_STATE
 from hotline.regions import check_provinces
 from hotline.schemas import TicketCategory
 from hotline.schemas.types import UINT32_MAX
+from hotline.settings import settings_problems
 
 __all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig", "streams_config_from_env"]
 
@@ -167,9 +168,5 @@ def streams_config_from_env() -> StreamsConfig:
     value or an unknown name is a :class:`ConfigurationError` naming the variable."""
     try:
         return _Environment().streams
-    except ValidationError as exc:
-        problems = "; ".join(
-            "HOTLINE_" + "__".join(str(part) for part in error["loc"]).upper() + ": " + error["msg"]
-            for error in exc.errors()
-        )
-        raise ConfigurationError(f"streams settings: {problems}") from None
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigurationError(f"streams settings: {settings_problems(exc)}") from None

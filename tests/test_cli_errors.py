@@ -100,3 +100,26 @@ def test_streams_status_with_kafka_down_fails_fast_and_clean() -> None:
     assert done.stderr.strip().splitlines() == [
         f"error: cannot reach Kafka at {bootstrap} ({bootstrap}: Connection refused)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("HOTLINE_CLICKHOUSE__PORT", "abc", "HOTLINE_CLICKHOUSE__PORT: Input should be a valid"),
+        ("HOTLINE_LOG_LEVEL", "LOUD", "HOTLINE_LOG_LEVEL: Value error, unknown level 'LOUD'"),
+        (
+            "HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS",
+            '{"320000": secret',
+            "HOTLINE_CLICKHOUSE__…: a value that takes JSON is not valid JSON",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    variable: str, value: str, said: str
+) -> None:
+    done = _hotline("regions", "stats", env={variable: value})
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: settings: {said}"), done.stderr
+    assert "(in the environment or .env)" in lines[0]
+    assert "secret" not in done.stderr  # values are not echoed: they may be passwords
