@@ -32,7 +32,11 @@ def _not_a_failed_connect(record: logging.LogRecord) -> bool:
 app = typer.Typer(
     name="hotline",
     help="Analytics federation for the 12333 hotline: local stack, producers, streams, "
-    "ClickHouse sink, dashboards and reports.",
+    "ClickHouse sink, dashboards and reports.\n\n"
+    "Settings come from HOTLINE_… environment variables or a .env file in the current "
+    "directory, nested groups with __ (HOTLINE_KAFKA__BOOTSTRAP_SERVERS, "
+    "HOTLINE_CLICKHOUSE__PORT, HOTLINE_STACK__HOME …); all of them, with defaults: "
+    "hotline/settings.py and README, 'Configuration'.",
     no_args_is_help=True,
     add_completion=False,
 )
