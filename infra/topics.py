@@ -27,10 +27,11 @@ pattern such as ``^hotline\\.raw\\.\\d{6}\\.calls$`` (:func:`raw_pattern`).
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hotline.errors import ConfigurationError
+from hotline.errors import ConfigurationError, RetryableError
 from hotline.settings import KafkaSettings
 
 __all__ = [
@@ -149,6 +150,31 @@ def topic_layout(kafka: KafkaSettings, provinces: Iterable[str]) -> list[TopicSp
     return [*specs, *shared_topics(kafka)]
 
 
+def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
+    """Why no bootstrap address accepts a TCP connection, one line per address; empty as soon
+    as one does (a cheap probe, before the Kafka clients' own retries)."""
+    problems = []
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
+                return []
+        except (OSError, ValueError) as exc:
+            problems.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
+    return problems
+
+
+def require_kafka(bootstrap_servers: str, timeout_s: float = 3.0) -> None:
+    """Raise :class:`RetryableError` unless a bootstrap address accepts a TCP connection within
+    ``timeout_s``: a command fails in seconds, where kafka-python's clients would retry (and log
+    every attempt) for half a minute first."""
+    if problems := connect_problems(bootstrap_servers, timeout_s):
+        raise RetryableError(
+            f"cannot reach Kafka at {bootstrap_servers} ({'; '.join(problems)}); start it "
+            "(`hotline stack up`) or point HOTLINE_KAFKA__BOOTSTRAP_SERVERS at it"
+        )
+
+
 def ensure_topics(
     bootstrap_servers: str, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0
 ) -> ProvisionResult:
@@ -161,8 +187,7 @@ def ensure_topics(
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-    from hotline.errors import RetryableError
-
+    require_kafka(bootstrap_servers)
     wanted = {spec.name: spec for spec in specs}
     try:
         admin = KafkaAdminClient(

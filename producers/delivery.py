@@ -53,7 +53,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import threading
 import time
 from collections import Counter, deque
@@ -76,7 +75,7 @@ from kafka.errors import (
 from kafka.future import Future
 
 from hotline.errors import InvalidInput
-from hotline.infra.topics import raw_topic
+from hotline.infra.topics import connect_problems, raw_topic
 from hotline.privacy import looks_like_phone, mask_phone
 from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent, SpoolFull
 from hotline.producers.spool import Spool
@@ -458,20 +457,6 @@ def _failure(future: Future) -> BaseException:
     if future.failed():
         return future.exception
     return KafkaTimeoutError("Kafka did not acknowledge in time")
-
-
-def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
-    """Why no bootstrap address accepts a TCP connection, one line per address; empty as soon
-    as one does (a cheap probe, before the Kafka clients' own retries)."""
-    problems = []
-    for address in bootstrap_servers.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
-                return []
-        except (OSError, ValueError) as exc:
-            problems.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
-    return problems
 
 
 def reachable(bootstrap_servers: str, timeout_s: float = 0.25) -> bool:

@@ -41,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.errors import Backpressure, RetryableError
-from hotline.infra.topics import SHARED_TOPICS, shared_topic
+from hotline.infra.topics import SHARED_TOPICS, require_kafka, shared_topic
 from hotline.schemas import Codec, default_codec
 from hotline.settings import Settings
 from hotline.sinks.client import connect
@@ -140,15 +140,21 @@ class Sink:
     def run(self) -> SinkStats:
         """Consume until stopped; the last pending rows are flushed and committed on the way out."""
         from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
 
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers,
-            group_id=self.config.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset=self.config.auto_offset_reset,
-            max_poll_records=self.config.max_poll_records,
-            client_id="hotline-sink",
-        )
+        bootstrap = self.settings.kafka.bootstrap_servers
+        require_kafka(bootstrap)
+        try:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                group_id=self.config.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset=self.config.auto_offset_reset,
+                max_poll_records=self.config.max_poll_records,
+                client_id="hotline-sink",
+            )
+        except KafkaError as exc:
+            raise RetryableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
         pattern = topic_pattern(self.settings, agent_states=self.config.agent_states)
         self._consumer.subscribe(pattern=pattern)
         log.info("sink subscribed to %s as group %s", pattern, self.config.group_id)

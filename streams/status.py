@@ -11,7 +11,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from hotline.errors import RetryableError
-from hotline.producers.delivery import connect_problems
+from hotline.infra.topics import require_kafka
 
 __all__ = ["PartitionStatus", "group_status"]
 
@@ -36,7 +36,7 @@ def group_status(
     A broker that does not accept a connection within ``connect_timeout`` seconds fails at
     once, before the Kafka clients would retry (and log) for half a minute.
     """
-    _probe(bootstrap, connect_timeout)
+    require_kafka(bootstrap, connect_timeout)
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap, client_id="hotline-status", request_timeout_ms=10_000
@@ -66,9 +66,3 @@ def group_status(
             lag = end - committed
             rows.append(PartitionStatus(group, tp.topic, tp.partition, committed, end, lag, rate))
     return rows
-
-
-def _probe(bootstrap: str, timeout: float) -> None:
-    """Raise RetryableError unless one of the ``host:port`` servers accepts a TCP connection."""
-    if problems := connect_problems(bootstrap, timeout):
-        raise RetryableError(f"cannot reach Kafka at {bootstrap} ({'; '.join(problems)})")

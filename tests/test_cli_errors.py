@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,9 +98,40 @@ def test_streams_status_with_kafka_down_fails_fast_and_clean() -> None:
     bootstrap = f"127.0.0.1:{_closed_port()}"
     done = _hotline("streams", "status", env={"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap})
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        f"error: cannot reach Kafka at {bootstrap} ({bootstrap}: Connection refused)"
-    ]
+    *before, last = done.stderr.strip().splitlines()
+    assert last == _kafka_down_line(bootstrap)
+    assert not [line for line in before if " kafka." in line or "Traceback" in line], before
+
+
+def _kafka_down_line(bootstrap: str) -> str:
+    return (
+        f"error: cannot reach Kafka at {bootstrap} ({bootstrap}: Connection refused); start it "
+        "(`hotline stack up`) or point HOTLINE_KAFKA__BOOTSTRAP_SERVERS at it"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sink",),
+        ("stack", "init"),
+        ("streams", "worker", "--province", "330000"),
+        ("simulate", "--to", "kafka", "--centers", "C330200", "--hours", "1", "--out", "{tmp}"),
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_kafka_down_is_one_line_within_seconds(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Before, the Kafka clients retried for ~30 s, logging each attempt, and the sink then
+    ended in a KafkaTimeoutError traceback."""
+    bootstrap = f"127.0.0.1:{_closed_port()}"
+    env = {"HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "HOTLINE_DEMO": "true"}
+    started = time.monotonic()
+    done = _hotline(*(a.format(tmp=tmp_path) for a in args), env=env)
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1
+    *before, last = done.stderr.strip().splitlines()
+    assert last == _kafka_down_line(bootstrap)
+    assert not [line for line in before if " kafka." in line or "Traceback" in line], before
 
 
 @pytest.mark.parametrize(
