@@ -89,7 +89,7 @@ def build_services(
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
-    port: int = typer.Option(8000, help="port to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
     secure_cookies: bool = typer.Option(False, help="Secure cookies (behind HTTPS)"),
     evaluation_writes: bool = typer.Option(
         True, help="let the quality form store evaluations (as the insert-only qa_writer user)"
@@ -173,7 +173,9 @@ def user_remove(
 def demo_account(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="host of the printed URL only (serves nothing)"),
-    port: int = typer.Option(8000, help="port of the printed URL only (serves nothing)"),
+    port: int = typer.Option(
+        8000, min=1, max=65535, help="port of the printed URL only (serves nothing)"
+    ),
 ) -> None:
     """(Re)create the national `demo` user with a fresh random password and print it."""
     password = secrets.token_urlsafe(9)

@@ -109,7 +109,7 @@ def status(ctx: typer.Context) -> None:
 def logs(
     ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="kafka or clickhouse")],
-    lines: Annotated[int, typer.Option("--lines", "-n", help="how many last lines")] = 50,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="how many last lines")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
 ) -> None:
     """Print the last lines of a service's log (and follow it with -f)."""

@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from hotline.settings import Settings
 from hotline.sinks.sink import Sink, SinkConfig
+
+#: SinkConfig's fields as ``hotline sink`` options, for usage errors.
+_OPTIONS = {
+    "group_id": "--group",
+    "batch_rows": "--batch-rows",
+    "max_wait_s": "--max-wait",
+    "max_poll_records": "--max-poll-records",
+    "progress_every_s": "--progress-every",
+}
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -37,14 +47,19 @@ def sink_command(
     ] = SinkConfig().progress_every_s,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
-    config = SinkConfig(
-        group_id=group,
-        batch_rows=batch_rows,
-        max_wait_s=max_wait,
-        max_poll_records=max_poll_records,
-        agent_states=agent_states,
-        progress_every_s=progress_every,
-    )
+    try:
+        config = SinkConfig(
+            group_id=group,
+            batch_rows=batch_rows,
+            max_wait_s=max_wait,
+            max_poll_records=max_poll_records,
+            agent_states=agent_states,
+            progress_every_s=progress_every,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = _OPTIONS.get(str(error["loc"][0]), str(error["loc"][0]))
+        raise typer.BadParameter(error["msg"], param_hint=option) from None
     sink = Sink(_settings(ctx), config)
     sink.install_signal_handlers()
     stats = sink.run()

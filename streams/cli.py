@@ -59,7 +59,9 @@ def worker_command(
         list[str] | None, typer.Option("--province", help="serve only these provinces")
     ] = None,
     partitions: int = typer.Option(6, "--partitions", help="partitions of the group topic"),
-    web_port: int | None = typer.Option(None, "--web-port", help="Faust web server (off)"),
+    web_port: int | None = typer.Option(
+        None, "--web-port", min=1, max=65535, help="Faust web server (off)"
+    ),
     wall_clock_skew: float | None = typer.Option(
         600.0, "--wall-clock-skew", help="live mode: watermark >= now - this (seconds)"
     ),

@@ -155,3 +155,27 @@ def test_a_bad_setting_is_one_line_naming_its_variable(
     assert len(lines) == 1 and lines[0].startswith(f"error: settings: {said}"), done.stderr
     assert "(in the environment or .env)" in lines[0]
     assert "secret" not in done.stderr  # values are not echoed: they may be passwords
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("dashboard", "--port", "99999"), "--port"),
+        (("dashboard", "demo-account", "--port", "0"), "--port"),
+        (("serve", "ingest", "--port", "-1"), "--port"),
+        (("streams", "worker", "--web-port", "70000"), "--web-port"),
+        (("stack", "logs", "kafka", "-n", "-5"), "--lines"),
+        (("sink", "--batch-rows", "0"), "--batch-rows"),
+        (("sink", "--max-wait", "-1"), "--max-wait"),
+        (("sink", "--max-poll-records", "0"), "--max-poll-records"),
+        (("sink", "--progress-every", "0"), "--progress-every"),
+    ],
+)
+def test_an_option_out_of_range_is_a_usage_error_naming_it(
+    args: tuple[str, ...], option: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: pydantic's ValidationError or socket's OverflowError, as a traceback."""
+    monkeypatch.setenv("HOTLINE_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{_closed_port()}")
+    result = CliRunner().invoke(app, list(args), terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output and option in result.output

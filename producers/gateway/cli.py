@@ -36,7 +36,7 @@ def _tokens_path(ctx: typer.Context, tokens: Path | None) -> Path:
 def ingest(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8333,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8333,
     tokens: TokensOption = None,
     rate: Annotated[float, typer.Option(help="requests per second per token")] = 5.0,
     burst: Annotated[int, typer.Option(help="requests a token may make at once")] = 20,
