@@ -7,6 +7,7 @@ Use :func:`connect` to get a :class:`clickhouse_driver.Client` from settings and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,12 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
 from hotline.settings import ClickHouseSettings
-from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
+from hotline.sinks.errors import (
+    ClickHouseBusy,
+    ClickHouseLoginRefused,
+    ClickHouseQueryError,
+    ClickHouseUnavailable,
+)
 
 _codes = driver_errors.ErrorCodes
 # Server-side errors that pass: the same statement may succeed later. A server that is
@@ -35,6 +41,14 @@ RETRYABLE_CODES = frozenset(
     }
 )
 BACKPRESSURE_CODES = frozenset({_codes.TOO_MANY_PARTS})
+AUTHENTICATION_FAILED = 516  # not among clickhouse-driver's ErrorCodes
+# The setting that holds each project user's password (docs/analysts.md, docs/stack.md).
+_PASSWORD_SETTINGS = {
+    "analyst": "HOTLINE_CLICKHOUSE__ANALYST_PASSWORD",
+    "dashboard": "HOTLINE_CLICKHOUSE__DASHBOARD_PASSWORD",
+    "qa_writer": "HOTLINE_CLICKHOUSE__QA_WRITER_PASSWORD",
+}
+_REFUSED_USER = re.compile(r"(?:DB::Exception: )?([\w.-]+): Authentication failed")
 
 
 def connect(
@@ -70,7 +84,9 @@ def translated_errors(what: str) -> Iterator[None]:
     try:
         yield
     except driver_errors.ServerException as exc:
-        message = f"{what}: {first_line(exc.message)}"
+        message = f"{what}: {first_line(exc.message).removesuffix(' Stack trace:')}"
+        if exc.code == AUTHENTICATION_FAILED:
+            raise ClickHouseLoginRefused(login_refused(what, exc.message)) from exc
         if exc.code in BACKPRESSURE_CODES:
             raise ClickHouseBusy(message) from exc
         if exc.code in RETRYABLE_CODES:
@@ -86,6 +102,22 @@ def translated_errors(what: str) -> Iterator[None]:
         raise ClickHouseUnavailable(f"{what}: ClickHouse unreachable: {exc}") from exc
     except driver_errors.Error as exc:
         raise ClickHouseQueryError(f"{what}: {first_line(str(exc))}") from exc
+
+
+def login_refused(what: str, server_message: str) -> str:
+    """The one line for a refused login: whose, and which setting holds that password."""
+    found = _REFUSED_USER.search(server_message)
+    user = found.group(1) if found else "the user"
+    if user in _PASSWORD_SETTINGS:
+        setting = _PASSWORD_SETTINGS[user]
+    elif user.startswith("analyst_"):
+        setting = "HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS"
+    else:
+        setting = "HOTLINE_CLICKHOUSE__USER and HOTLINE_CLICKHOUSE__PASSWORD"
+    return (
+        f"{what}: ClickHouse refused the login of {user} (wrong password, or no such user): "
+        f"check {setting}, the same as the server's users.xml was written with"
+    )
 
 
 def execute(client: Client, sql: str, params: Any = None, **kwargs: Any) -> Any:

@@ -9,6 +9,7 @@
     │   └── ClickHouseBusy          too many parts / merges behind: slow down
     ├── ClickHouseQueryError        the server rejected the statement (bad SQL, no grant …)
     └── ConfigurationError
+        ├── ClickHouseLoginRefused  wrong password or no such user: a setting to fix
         └── MigrationError          migrations on disk and in the database disagree
 """
 
@@ -29,6 +30,10 @@ class ClickHouseQueryError(HotlineError):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ClickHouseLoginRefused(ConfigurationError):
+    """ClickHouse refused the user's login (wrong password or no such user)."""
 
 
 class MigrationError(ConfigurationError):

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 from clickhouse_driver import errors as driver_errors
 
-from hotline.sinks.client import translated_errors
-from hotline.sinks.errors import ClickHouseBusy, ClickHouseQueryError, ClickHouseUnavailable
+from hotline.errors import ConfigurationError
+from hotline.infra.clickhouse_server import ClickHouseServer
+from hotline.settings import ClickHouseSettings
+from hotline.sinks.client import connect, execute, translated_errors
+from hotline.sinks.errors import (
+    ClickHouseBusy,
+    ClickHouseLoginRefused,
+    ClickHouseQueryError,
+    ClickHouseUnavailable,
+)
 
 _codes = driver_errors.ErrorCodes
 
@@ -35,3 +43,28 @@ def test_server_errors_are_classified_by_code(
 def test_a_dropped_connection_is_unavailable() -> None:
     with pytest.raises(ClickHouseUnavailable, match="unreachable"), translated_errors("SELECT 1"):
         raise ConnectionResetError("connection reset by peer")
+
+
+@pytest.mark.parametrize(
+    ("user", "setting"),
+    [
+        ("analyst", "HOTLINE_CLICKHOUSE__ANALYST_PASSWORD"),
+        ("analyst_320000", "HOTLINE_CLICKHOUSE__PROVINCE_PASSWORDS"),
+        ("nobody", "HOTLINE_CLICKHOUSE__USER and HOTLINE_CLICKHOUSE__PASSWORD"),
+    ],
+)
+@pytest.mark.clickhouse
+def test_a_refused_login_names_the_setting_of_its_password(
+    user: str, setting: str, clickhouse: ClickHouseServer
+) -> None:
+    """A real server with the project's users.xml; before, the server's message ended in
+    'Stack trace:' and named no setting."""
+    settings = ClickHouseSettings(host="127.0.0.1", port=clickhouse.tcp_port)
+    client = connect(settings, database="default", user=user, password="wrong")
+    with pytest.raises(ClickHouseLoginRefused) as refused:
+        execute(client, "SELECT 1")
+    assert str(refused.value) == (
+        f"SELECT 1: ClickHouse refused the login of {user} (wrong password, or no such user): "
+        f"check {setting}, the same as the server's users.xml was written with"
+    )
+    assert isinstance(refused.value, ConfigurationError)
