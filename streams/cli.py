@@ -21,8 +21,6 @@ from hotline.streams.worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-_DATADIR = Path(".hotline/streams")
-
 
 class LogLevel(StrEnum):
     """The worker's ``--loglevel``."""
@@ -79,13 +77,14 @@ def worker_command(
         "waited (a stalled Faust consumer; restarting resumes exactly); 0: never",
     ),
     datadir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--datadir",
-            help="Faust's data dir; stays empty (v1/tables/): the state table is in memory, "
-            "restored from its Kafka changelog, and offsets are committed to Kafka",
+            help="Faust's data dir (default: <stack home>/streams, HOTLINE_STACK__HOME); stays "
+            "empty (v1/tables/): the state table is in memory, restored from its Kafka "
+            "changelog, and offsets are committed to Kafka",
         ),
-    ] = _DATADIR,
+    ] = None,
     status_file: Annotated[
         Path | None,
         typer.Option(
@@ -111,6 +110,7 @@ def worker_command(
     settings = _settings(ctx)
     check_provinces(province or ())  # before any connection: a wrong one would join the group
     streams = streams_config_from_env()  # a wrong HOTLINE_STREAMS__ value stops here
+    datadir = datadir or settings.stack.home / "streams"
     if workers > 1:
         raise SystemExit(_run_many(workers, datadir, status_file))
     config = WorkerConfig(
@@ -135,6 +135,7 @@ def worker_command(
     from hotline.streams.gc_tuning import collect_less_often
 
     ensure_groups_topic(config)
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     faust_app = create_app(config)
     collect_less_often()
     FaustWorker(faust_app, loglevel=loglevel.value, quiet=True).execute_from_commandline()

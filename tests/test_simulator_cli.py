@@ -151,3 +151,15 @@ def test_a_calendar_file_lets_the_simulation_run_in_a_year_beyond_the_package(
     monkeypatch.setenv("HOTLINE_CALENDAR_FILE", str(tmp_path / "missing.toml"))
     bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out2")])
     assert bad.exit_code != 0 and "calendar file" in str(bad.exception)
+
+
+def test_simulate_writes_under_the_stack_home_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, .hotline/simulator under the current folder whatever HOTLINE_STACK__HOME said."""
+    monkeypatch.setenv("HOTLINE_STACK__HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["simulate", "-c", "C330200", "--hours", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "simulator" / "events.jsonl").is_file()
+    assert not (tmp_path / ".hotline").exists()

@@ -734,3 +734,36 @@ def test_the_worker_dead_letters_id_collisions_and_ends_before_creation(
         assert (new.error_type, new.reason.value) == ("IdCollision", "invalid")
     finally:
         _stop(worker)
+
+
+def test_the_worker_keeps_its_data_dir_under_the_stack_home(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """Without --datadir: <stack home>/streams, made with its parents (before, .hotline/streams
+    under the current folder whatever HOTLINE_STACK__HOME said, and a FileNotFoundError
+    traceback from Faust where that folder had no .hotline)."""
+    home = tmp_path / "not-made-yet" / "home"
+    status = tmp_path / "status.json"
+    env = {
+        **os.environ,
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "HOTLINE_KAFKA__TOPIC_PREFIX": unique,
+        "HOTLINE_STACK__HOME": str(home),
+    }
+    args = [sys.executable, "-m", "hotline", "streams", "worker", "--app-id", f"{unique}-app"]
+    args += ["--province", "330000", "--status-file", str(status), "--loglevel", "warning"]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    with (tmp_path / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while not status.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status.exists(), (tmp_path / "worker.log").read_text()
+        assert (home / "streams").is_dir() and not (cwd / ".hotline").exists()
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0, (tmp_path / "worker.log").read_text()

@@ -100,10 +100,13 @@ def queue_log_command(
         bool, typer.Option("--kafka", help="deliver to Kafka (acks=all, spool on outage)")
     ] = False,
     state: Annotated[
-        Path | None, typer.Option(help="resume state file (default .hotline/queue_log/…)")
+        Path | None, typer.Option(help="resume state file (default <stack home>/queue_log/…)")
     ] = None,
     dead_letter: Annotated[
-        Path | None, typer.Option(help="dead-letter file for bad lines (masked)")
+        Path | None,
+        typer.Option(
+            help="dead-letter file for bad lines, masked (default <stack home>/queue_log/…)"
+        ),
     ] = None,
     producer_id: Annotated[
         str | None, typer.Option(help="producer id (default ql.<center>.<file name>)")

@@ -162,8 +162,12 @@ def simulate_command(
         ),
     ] = None,
     out: Annotated[
-        Path, typer.Option(help=f"output folder for {EVENTS_FILE} and {LEDGER_FILE}")
-    ] = Path(".hotline/simulator"),
+        Path | None,
+        typer.Option(
+            help=f"output folder for {EVENTS_FILE} and {LEDGER_FILE} "
+            "(default: <stack home>/simulator, HOTLINE_STACK__HOME)"
+        ),
+    ] = None,
     sl_seconds: Annotated[
         int, typer.Option(help="service-level threshold of the ledger, seconds")
     ] = 30,
@@ -208,7 +212,9 @@ def simulate_command(
         service_hours=parse_service_hours(service_hours) if service_hours is not None else None,
     )
     console = Console(stderr=True)
-    sink = _kafka_sink(ctx.find_root().obj) if to is Target.kafka else None
+    settings = ctx.find_root().obj
+    out = out or settings.stack.home / "simulator"
+    sink = _kafka_sink(settings) if to is Target.kafka else None
     if quiet:
         summary = simulate_to_dir(sim, out, sink=sink)
     else:
