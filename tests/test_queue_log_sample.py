@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from test_queue_log_helpers import ingestor, write_log
 from typer.testing import CliRunner
 
 from hotline.cli import app
+from hotline.errors import ConfigurationError
 from hotline.producers.queue_log import QueueLogMapping, check_mapping, read_state
-from hotline.producers.queue_log.sample import SAMPLE_MAPPING, generate_sample
+from hotline.producers.queue_log.sample import SAMPLE_MAPPING, generate_sample, write_sample
 from hotline.schemas import AgentState, NotReadyReason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +101,60 @@ def test_cli_sample_then_ingest_then_resume(tmp_path, monkeypatch) -> None:
     assert again.exit_code == 0, again.output
     assert "resumed after line" in again.output
     assert (tmp_path / "events.jsonl").read_text().splitlines() == events  # nothing re-sent
+
+
+def test_cli_a_missing_file_without_follow_is_one_error_line(tmp_path, monkeypatch) -> None:
+    """Before: a FileNotFoundError traceback."""
+    monkeypatch.setenv("HOTLINE_DEMO", "true")
+    monkeypatch.setenv("HOTLINE_STACK__HOME", str(tmp_path / "home"))
+    (tmp_path / "map.toml").write_text(SAMPLE_MAPPING, encoding="utf-8")
+    missing = tmp_path / "nope.log"
+    result = CliRunner().invoke(
+        app, ["ingest", "queue-log", str(missing), "-m", str(tmp_path / "map.toml"), "-q"]
+    )
+    assert isinstance(result.exception, ConfigurationError), result.output
+    assert str(result.exception) == (
+        f"{missing}: no such file; check the path, or --follow waits for it"
+    )
+
+
+def _saved_line(state: Path) -> int:
+    """The line a run's state file has reached so far (0 before its first checkpoint)."""
+    try:
+        return int((json.loads(state.read_text()).get("file") or {}).get("line", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_cli_a_replay_stopped_by_a_signal_says_so_and_the_next_run_goes_on(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A signal mid-replay: the summary says the run was stopped (before, the whole unread
+    rest was 'unfinished last line … left for next run'), the exit is 128 + the signal
+    (before, 0 after Ctrl-C; a SIGTERM killed it without its summary or last checkpoint),
+    and the next run delivers the rest: every event once."""
+    log = tmp_path / "queue_log"
+    write_sample(log, seed=7, calls=3000)
+    (tmp_path / "map.toml").write_text(SAMPLE_MAPPING, encoding="utf-8")
+    state = tmp_path / "st.json"
+    command = [str(Path(sys.executable).with_name("hotline")), "ingest", "queue-log", str(log)]
+    command += ["-m", str(tmp_path / "map.toml"), "-q", "--out", str(tmp_path / "events.jsonl")]
+    command += ["--state", str(state), "--checkpoint-lines", "200"]
+    env = {**os.environ, "HOTLINE_DEMO": "true", "HOTLINE_STACK__HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _saved_line(state):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, stderr
+    assert f"stopped ({sig.name})" in stderr and "bytes not read yet" in stderr, stderr
+    assert "unfinished last line" not in stderr and "Traceback" not in stderr
+    rest = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rest.returncode == 0, rest.stderr
+    assert "resumed after line" in rest.stderr
+    events = [json.loads(e)["envelope"] for e in (tmp_path / "events.jsonl").open()]
+    assert len({e["event_id"] for e in events}) == len(events)
+    assert sum(e["event_type"] == "call.offered" for e in events) == 3000

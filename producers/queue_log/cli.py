@@ -49,8 +49,8 @@ def _kafka_sink(settings: Settings, producer_id: str) -> EventSink:
     return KafkaEventSink(DeliveryConfig.from_settings(settings), producer_id)
 
 
-def summary_table(summary: IngestSummary) -> Table:
-    """The closing summary of a run."""
+def summary_table(summary: IngestSummary, stopped_by: str | None = None) -> Table:
+    """The closing summary of a run; ``stopped_by`` names the signal that ended it early."""
     table = Table(title=f"queue_log → {summary.producer_id}", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
@@ -69,7 +69,10 @@ def summary_table(summary: IngestSummary) -> Table:
         table.add_row(f"warning: {warning}", f"{count:,}")
     for note in summary.notes:
         table.add_row("note", note)
-    if summary.pending_bytes:
+    if stopped_by is not None:
+        unread = f"{summary.pending_bytes:,} bytes not read yet; " if summary.pending_bytes else ""
+        table.add_row(f"stopped ({stopped_by})", f"{unread}the same command goes on from here")
+    elif summary.pending_bytes:
         table.add_row("unfinished last line", f"{summary.pending_bytes} bytes, left for next run")
     table.add_row("wall time", f"{summary.wall_seconds:.2f} s")
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
@@ -119,7 +122,9 @@ def queue_log_command(
 ) -> None:
     """Replay or follow an Asterisk queue_log into hotline's call and agent-state events.
 
-    Caller numbers are hashed before anything is emitted or logged. Bad lines are counted, listed in the summary with their line numbers and written (masked) to the dead-letter file; they never stop the run. A restart continues after the last delivered line (same event ids on replay), first reading what is left of the log's rotated files (queue_log.2, queue_log-20250303, … and their compressed copies .gz, .bz2, .xz, .zst), oldest first. Ctrl-C in --follow mode stops cleanly.
+        Caller numbers are hashed before anything is emitted or logged. Bad lines are counted, listed in the summary with their line numbers and written (masked) to the dead-letter file; they never stop the run. A restart continues after the last delivered line (same event ids on replay), first reading what is left of the log's rotated files (queue_log.2, queue_log-20250303, … and their compressed copies .gz, .bz2, .xz, .zst), oldest first.
+
+    Ctrl-C or SIGTERM stops cleanly after the current line: what was read is delivered and its position saved, so the same command goes on from there. A replay (no --follow) stopped early exits 130 (Ctrl-C) or 143 (SIGTERM); --follow exits 0.
     """  # noqa: E501 -- one line per paragraph, as --help wraps it
     settings = _settings(ctx)
     if out is not None and kafka:
@@ -137,19 +142,19 @@ def queue_log_command(
         sink = JsonlAppendSink(out)
         target = str(out)
     console = Console(stderr=True)
-    stopping = False
+    stopped_by: signal.Signals | None = None
 
     def _stop() -> bool:
-        return stopping
+        return stopped_by is not None
 
-    def _on_sigint(signum: int, frame: object) -> None:
-        nonlocal stopping
-        if stopping:
+    def _on_signal(signum: int, frame: object) -> None:
+        nonlocal stopped_by
+        if stopped_by is not None:
             raise KeyboardInterrupt
-        stopping = True
-        console.print("stopping after the current line (Ctrl-C again to abort)")
+        stopped_by = signal.Signals(signum)
+        console.print(f"{stopped_by.name}: stopping after the current line (again to abort)")
 
-    previous = signal.signal(signal.SIGINT, _on_sigint)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Progress(
             TextColumn(f"{file.name} → {target}"), BarColumn(), DownloadColumn(),
@@ -166,12 +171,19 @@ def queue_log_command(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
             summary = ingestor.run(follow=follow, stop=_stop)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"{exc.filename}: no such file; check the path, or --follow waits for it"
+        ) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
-    console.print(summary_table(summary))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(summary_table(summary, stopped_by.name if stopped_by else None))
     console.print(f"events: {target}; state: {ingestor.state_path}", highlight=False)
     if summary.bad:
         console.print(f"dead letters: {ingestor.dead_letter_path}", highlight=False)
+    if stopped_by is not None and not follow:  # a replay cut short is not done
+        raise typer.Exit(128 + stopped_by)
 
 
 @app.command("queue-log-sample")
