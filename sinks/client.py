@@ -86,7 +86,7 @@ def translated_errors(what: str) -> Iterator[None]:
     except driver_errors.ServerException as exc:
         message = f"{what}: {first_line(exc.message).removesuffix(' Stack trace:')}"
         if exc.code == AUTHENTICATION_FAILED:
-            raise ClickHouseLoginRefused(login_refused(what, exc.message)) from exc
+            raise ClickHouseLoginRefused(login_refused(what, exc.message), exc.code) from exc
         if exc.code in BACKPRESSURE_CODES:
             raise ClickHouseBusy(message) from exc
         if exc.code in RETRYABLE_CODES:
@@ -115,7 +115,8 @@ def login_refused(what: str, server_message: str) -> str:
     else:
         setting = "HOTLINE_CLICKHOUSE__USER and HOTLINE_CLICKHOUSE__PASSWORD"
     return (
-        f"{what}: ClickHouse refused the login of {user} (wrong password, or no such user): "
+        f"{what}: ClickHouse refused the login of {user} (Authentication failed: wrong "
+        "password, or no such user): "
         f"check {setting}, the same as the server's users.xml was written with"
     )
 

@@ -8,8 +8,8 @@
     ├── Backpressure
     │   └── ClickHouseBusy          too many parts / merges behind: slow down
     ├── ClickHouseQueryError        the server rejected the statement (bad SQL, no grant …)
+    │   └── ClickHouseLoginRefused  wrong password or no such user (also a ConfigurationError)
     └── ConfigurationError
-        ├── ClickHouseLoginRefused  wrong password or no such user: a setting to fix
         └── MigrationError          migrations on disk and in the database disagree
 """
 
@@ -32,8 +32,9 @@ class ClickHouseQueryError(HotlineError):
         self.code = code
 
 
-class ClickHouseLoginRefused(ConfigurationError):
-    """ClickHouse refused the user's login (wrong password or no such user)."""
+class ClickHouseLoginRefused(ClickHouseQueryError, ConfigurationError):
+    """ClickHouse refused the user's login (wrong password or no such user): a setting to fix,
+    and, as every refusal of the server, a :class:`ClickHouseQueryError`."""
 
 
 class MigrationError(ConfigurationError):

@@ -64,7 +64,8 @@ def test_a_refused_login_names_the_setting_of_its_password(
     with pytest.raises(ClickHouseLoginRefused) as refused:
         execute(client, "SELECT 1")
     assert str(refused.value) == (
-        f"SELECT 1: ClickHouse refused the login of {user} (wrong password, or no such user): "
+        f"SELECT 1: ClickHouse refused the login of {user} (Authentication failed: wrong password, "
+        "or no such user): "
         f"check {setting}, the same as the server's users.xml was written with"
     )
-    assert isinstance(refused.value, ConfigurationError)
+    assert isinstance(refused.value, ConfigurationError) and refused.value.code == 516
