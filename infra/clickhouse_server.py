@@ -27,6 +27,7 @@ from pathlib import Path
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
+from hotline.errors import ConfigurationError
 from hotline.infra.base import ServiceError, ServiceStatus
 from hotline.infra.clickhouse_users import UsersConfig, write_users_xml
 from hotline.settings import Settings
@@ -128,6 +129,14 @@ class ClickHouseServer:
         if pid is not None:
             log.info("clickhouse already running (pid %d)", pid)
             return
+        if self.users.admin_password.get_secret_value():
+            # The engine's own serving query runs as the admin without a password: with one
+            # it ends at once in AUTHENTICATION_FAILED, and the child with it.
+            raise ConfigurationError(
+                "the embedded ClickHouse cannot have an admin password: unset "
+                "HOTLINE_CLICKHOUSE__PASSWORD for the local stack (it listens on 127.0.0.1 "
+                "only); a password-protected admin needs clickhouse-server (docker compose)"
+            )
         for folder in (self.data_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         (self.home / "config.xml").write_text(

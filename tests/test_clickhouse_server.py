@@ -251,3 +251,12 @@ def test_a_second_server_on_a_taken_port_fails_with_the_log_tail(
     message = str(failed.value)
     assert "child.log" in message and "Address already in use" in message
     assert clickhouse.status().running
+
+
+def test_the_embedded_server_refuses_an_admin_password_before_launching(tmp_path: Path) -> None:
+    """Its engine serves as the passwordless admin: with a password the child ended at once in
+    AUTHENTICATION_FAILED and `stack up` said only 'clickhouse exited before it was ready'."""
+    server = ClickHouseServer(tmp_path, 1, 2, UsersConfig(admin_password=SecretStr("pw")))
+    with pytest.raises(ConfigurationError, match="unset HOTLINE_CLICKHOUSE__PASSWORD"):
+        server.start()
+    assert not (tmp_path / "users.xml").exists() and server.pid() is None
