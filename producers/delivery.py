@@ -574,6 +574,14 @@ class KafkaEventSink:
         if self._spooling:
             self._spool_buffer()
 
+    def delivered(self) -> str:
+        """One line for a run's summary: what Kafka acknowledged, spooled, refused."""
+        refused = ", ".join(f"{n} {why}" for why, n in self.refused.items()) or "none"
+        return (
+            f"kafka {self.config.bootstrap_servers}: {self.sent:,} acknowledged, "
+            f"{self.spooled:,} spooled for later, refused: {refused}"
+        )
+
     def close(self) -> None:
         """Flush, try one last drain, then release the producer and the spool.
 

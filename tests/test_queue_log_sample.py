@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +159,23 @@ def test_cli_a_replay_stopped_by_a_signal_says_so_and_the_next_run_goes_on(
     events = [json.loads(e)["envelope"] for e in (tmp_path / "events.jsonl").open()]
     assert len({e["event_id"] for e in events}) == len(events)
     assert sum(e["event_type"] == "call.offered" for e in events) == 3000
+
+
+def test_cli_kafka_down_says_the_events_were_spooled(tmp_path, monkeypatch) -> None:
+    """Before, the summary said only 'events: Kafka' when every event went to the spool."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        bootstrap = f"127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("HOTLINE_DEMO", "true")
+    monkeypatch.setenv("HOTLINE_STACK__HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOTLINE_KAFKA__BOOTSTRAP_SERVERS", bootstrap)
+    log = tmp_path / "queue_log"
+    write_sample(log, seed=3, calls=30)
+    (tmp_path / "map.toml").write_text(SAMPLE_MAPPING, encoding="utf-8")
+    args = ["ingest", "queue-log", str(log), "-m", str(tmp_path / "map.toml"), "-q", "--kafka"]
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    events = int(re.search(r"│ events +│ ([\d,]+)", result.output)[1].replace(",", ""))
+    assert f"kafka {bootstrap}: 0 acknowledged, {events:,} spooled for later, refused: none" in (
+        result.output
+    )

@@ -13,6 +13,8 @@ from rich.table import Table
 
 from hotline.errors import ConfigurationError
 from hotline.privacy import CallerHasher
+from hotline.producers.base import DeliveryConfig
+from hotline.producers.delivery import KafkaEventSink
 from hotline.producers.queue_log.ingest import (
     IngestSummary,
     QueueLogIngestor,
@@ -40,12 +42,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
-def _kafka_sink(settings: Settings, producer_id: str) -> EventSink:
-    try:
-        from hotline.producers.base import DeliveryConfig
-        from hotline.producers.delivery import KafkaEventSink
-    except ImportError as exc:  # the delivery module is another part of issue 4
-        raise ConfigurationError(f"--kafka needs hotline.producers.delivery: {exc}") from exc
+def _kafka_sink(settings: Settings, producer_id: str) -> KafkaEventSink:
     return KafkaEventSink(DeliveryConfig.from_settings(settings), producer_id)
 
 
@@ -134,8 +131,9 @@ def queue_log_command(
     pid = producer_id or the_mapping.producer_id or producer_id_for(the_mapping.center, file)
     state_default, dead_default = default_paths(settings.stack.home, pid)
     sink: EventSink
+    delivery: KafkaEventSink | None = None
     if kafka:
-        sink = _kafka_sink(settings, pid)
+        sink = delivery = _kafka_sink(settings, pid)
         target = "Kafka"
     else:
         out = out or settings.stack.home / "queue_log" / f"{pid}.events.jsonl"
@@ -180,6 +178,8 @@ def queue_log_command(
             signal.signal(sig, handler)
     console.print(summary_table(summary, stopped_by.name if stopped_by else None))
     console.print(f"events: {target}; state: {ingestor.state_path}", highlight=False)
+    if delivery is not None:
+        console.print(delivery.delivered(), highlight=False)
     if summary.bad:
         console.print(f"dead letters: {ingestor.dead_letter_path}", highlight=False)
     if stopped_by is not None and not follow:  # a replay cut short is not done

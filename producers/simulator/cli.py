@@ -228,8 +228,4 @@ def simulate_command(
             )
     console.print(_summary_table(summary, out))
     if sink is not None:
-        refused = ", ".join(f"{n} {why}" for why, n in sink.refused.items()) or "none"
-        console.print(
-            f"kafka {sink.config.bootstrap_servers}: {sink.sent:,} acknowledged, "
-            f"{sink.spooled:,} spooled for later, refused: {refused}"
-        )
+        console.print(sink.delivered(), highlight=False)
