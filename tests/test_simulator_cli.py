@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +167,24 @@ def test_simulate_writes_under_the_stack_home_by_default(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "simulator" / "events.jsonl").is_file()
     assert not (tmp_path / ".hotline").exists()
+
+
+@pytest.mark.slow
+def test_simulate_stopped_by_sigterm_closes_its_files_and_says_so(tmp_path: Path) -> None:
+    """`make down` stops a simulation with SIGTERM: before, it died at once (exit -15, no word,
+    the events file's buffered tail and Kafka's unacknowledged records lost)."""
+    out = tmp_path / "sim"
+    command = [str(Path(sys.executable).with_name("hotline")), "simulate", "-c", "32"]
+    command += ["--days", "1", "-q", "--out", str(out)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    events = out / "events.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not events.exists() or events.stat().st_size < 10**6):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped (SIGTERM) before the end of the simulated span" in stderr
+    assert "Traceback" not in stderr
+    lines = events.read_text().splitlines()
+    assert lines and all(json.loads(line) for line in lines)  # closed after a whole line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import tomllib
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -215,17 +216,42 @@ def simulate_command(
     settings = ctx.find_root().obj
     out = out or settings.stack.home / "simulator"
     sink = _kafka_sink(settings) if to is Target.kafka else None
-    if quiet:
-        summary = simulate_to_dir(sim, out, sink=sink)
-    else:
-        with Progress(
-            TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(), console=console,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("simulate", total=1.0)
-            summary = simulate_to_dir(
-                sim, out, lambda done: bar.update(task, completed=done), sink=sink
-            )
+    received: list[signal.Signals] = []
+
+    def _on_sigterm(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum))
+        raise KeyboardInterrupt  # as Ctrl-C: the run's finally closes the sink and the ledger
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        summary = _run(sim, out, sink, console, quiet)
+    except KeyboardInterrupt:
+        stopped_by = received[0] if received else signal.SIGINT
+        console.print(
+            f"stopped ({stopped_by.name}) before the end of the simulated span: the events so "
+            f"far are delivered and {out / LEDGER_FILE} counts only them; the same command "
+            "emits the same events again (same seed, same ids)",
+            highlight=False,
+        )
+        if sink is not None:
+            console.print(sink.delivered(), highlight=False)
+        raise typer.Exit(128 + stopped_by) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     console.print(_summary_table(summary, out))
     if sink is not None:
         console.print(sink.delivered(), highlight=False)
+
+
+def _run(
+    sim: SimConfig, out: Path, sink: KafkaEventSink | None, console: Console, quiet: bool
+) -> Summary:
+    """The simulation, with a progress bar on ``console`` unless ``quiet``."""
+    if quiet:
+        return simulate_to_dir(sim, out, sink=sink)
+    with Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("simulate", total=1.0)
+        return simulate_to_dir(sim, out, lambda done: bar.update(task, completed=done), sink=sink)
