@@ -45,5 +45,7 @@ def quality_figures(
         year,
         province,
         live_unreachable=[(x.center_id, x.days) for x in live],
-        stored_problems=[(p.evaluation_id, p.center_id, p.message) for p in problems],
+        stored_problems=[
+            (p.evaluation_id, p.center_id, p.message) for p in problems if p.year == year
+        ],
     )

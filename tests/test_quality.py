@@ -420,3 +420,39 @@ def test_coverage_view_counts_the_evaluation_the_report_counts(clickhouse_client
     )
     expected = (total["cities"], total["opened"], total["human_service"], total["reached"])
     assert sums == [(*expected, len(current()) + len(later_closed))]
+
+
+@pytest.mark.clickhouse
+def test_unusable_stored_rows_are_listed_in_their_own_year_only(
+    clickhouse_client: Client,
+) -> None:
+    """A stored row that breaks a hard rule (written by another tool) is a data check of its
+    year's report: last year's broken row is not one of this year's inconsistencies."""
+    database = "quality_unusable_test"
+    migrate(clickhouse_client, database)
+    clickhouse_client.execute(f"TRUNCATE TABLE {database}.qa_evaluations")
+    insert_evaluations(clickhouse_client, database, current() + previous())
+    clickhouse_client.execute(  # outcome 7 does not exist: one broken row in each year
+        f"INSERT INTO {database}.qa_evaluations (evaluation_id, version, year, kind, center_id, "
+        "region_code, outcome, tries) VALUES",
+        [
+            (
+                f"broken-{year}",
+                1,
+                year,
+                "mystery_shopper",
+                "C620200",
+                "620200",
+                7,
+                [at(6, 1, 9, 0, year)],
+            )
+            for year in (2024, 2025)
+        ],
+    )
+    unusable = [
+        c["message"]
+        for c in quality_figures(clickhouse_client, database, 2025, registry=registry())["checks"]
+        if c["code"] == "stored_row_unusable"
+    ]
+    assert len(unusable) == 1 and unusable[0].startswith("评价broken-2025无法使用")
+    assert "outcome 7 is not one of 1, 2, 3, 4" in unusable[0]
