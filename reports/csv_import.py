@@ -8,7 +8,8 @@ prints it)::
 
 - required: ``year``, ``center_id``, ``outcome`` (1–4), ``dialled_at`` and the 11 item columns
   (which may be blank);
-- ``dialled_at``: every try in China time, ``YYYY-MM-DD HH:MM``, several separated by ``;``;
+- ``dialled_at``: every try in China time, ``YYYY-MM-DD HH:MM``, several separated by ``;``,
+  each in ``year``;
 - ``human_service``: 1/0 (also 是/否, yes/no, true/false); blank means 1 for outcomes 1–3 and 0
   for outcome 4;
 - item columns: all blank (outcomes 3 and 4, or a missing sheet) or all filled, each 0..maximum;

@@ -3,9 +3,10 @@ campaign facts the event does not carry (the year, every try, whether a person i
 
 Hard rules (an :class:`EvaluationRow` that breaks one cannot be built, a CSV row that breaks
 one is refused): outcome 1–4; 11 item scores, each from 0 to its rubric maximum; outcomes 3
-and 4 carry no item scores; at least one try. Softer contradictions — a given total that is not
-the sum of the items, a reached center without scores, outcome 3 after a single try — are kept
-and listed by :mod:`hotline.reports.checks`, so that the report shows them instead of hiding them.
+and 4 carry no item scores; at least one try, each in the campaign year (China time). Softer
+contradictions — a given total that is not the sum of the items, a reached center without
+scores, outcome 3 after a single try — are kept and listed by :mod:`hotline.reports.checks`,
+so that the report shows them instead of hiding them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from hotline.reports.errors import QualityError
 from hotline.schemas import Envelope, QaEvaluation, QaKind, QaScores
 from hotline.schemas.qa import GROUP_MAXIMA, RUBRIC
+from hotline.workdays import CHINA_TZ
 
 ITEM_FIELDS: tuple[str, ...] = tuple(item.field for item in RUBRIC)
 ITEM_MAXIMA: dict[str, int] = {item.field: item.maximum for item in RUBRIC}
@@ -202,6 +204,12 @@ def row_problems(row: EvaluationRow) -> list[str]:
         problems.append("no try (dialled_at) given")
     elif any(t.tzinfo is None for t in row.tries):
         problems.append("try times must be timezone-aware")
+    else:
+        problems += [
+            f"dialled_at {local:%Y-%m-%d %H:%M} is not in the year {row.year} (China time)"
+            for local in (t.astimezone(CHINA_TZ) for t in row.tries)
+            if local.year != row.year
+        ]
     if row.given_total is not None and not 0 <= row.given_total <= 100:
         problems.append(f"total {row.given_total} is outside 0..100")
     if row.source not in SOURCES:

@@ -203,14 +203,15 @@ def test_refused_with_item_level_reasons(js: TestClient) -> None:
     assert set(fields) == {"states_agent_number", "grasps_and_guides", "total"}
     assert "0..5" in fields["states_agent_number"] and "0..20" in fields["grasps_and_guides"]
 
-    cases = {
-        "outcome": form(outcome=5),
-        "dialled_at": form(dialled_at="3.6. 9:10"),
-        "warm_tone": form(items=dict(FULL, warm_tone="")),
-        "polite_language": form(items=dict(FULL, polite_language="x")),
-        "human_service": form(human_service="vielleicht"),
-    }
-    for field, body in cases.items():
+    cases = [
+        ("outcome", form(outcome=5)),
+        ("dialled_at", form(dialled_at="3.6. 9:10")),
+        ("dialled_at", form(dialled_at=f"{FORM_YEAR - 1}-06-03 09:10")),  # not in the year
+        ("warm_tone", form(items=dict(FULL, warm_tone=""))),
+        ("polite_language", form(items=dict(FULL, polite_language="x"))),
+        ("human_service", form(human_service="vielleicht")),
+    ]
+    for field, body in cases:
         refused = js.post("/api/quality/evaluations", json=body)
         assert refused.status_code == 422, (field, refused.text)
         assert field in [e["field"] for e in refused.json()["errors"]], refused.json()

@@ -45,11 +45,23 @@ def make(**changes: object) -> EvaluationRow:
         ({"items": FULL[:10]}, "10 item scores"),
         ({"tries": ()}, "no try"),
         ({"given_total": 120}, "total 120 is outside"),
+        (
+            {"tries": (dt.datetime(2024, 6, 3, 9, 0, tzinfo=CHINA_TZ), *T)},
+            "dialled_at 2024-06-03 09:00 is not in the year 2025",
+        ),
     ],
 )
 def test_hard_rules_refuse_a_row(changes: dict[str, object], message: str) -> None:
     with pytest.raises(QualityError, match=message):
         make(**changes)
+
+
+def test_tries_fall_in_the_year_in_china_time() -> None:
+    """The year is China's: 1 January 07:00 in Beijing (31 December in UTC) is in it."""
+    new_year = dt.datetime(2024, 12, 31, 23, 0, tzinfo=dt.UTC)
+    assert make(tries=(new_year,)).year == 2025
+    with pytest.raises(QualityError, match="dialled_at 2024-12-31 23:00 is not in the year 2025"):
+        make(tries=(new_year - dt.timedelta(hours=8),))
 
 
 def test_row_totals_are_derived_and_round_trip_through_the_event() -> None:
