@@ -17,6 +17,8 @@ prints it)::
   items is kept and listed by the report's data checks (the report uses the sum);
 - ``evaluation_id`` defaults to ``ms-<year>-<center_id>``; ``version`` to the import time in
   epoch milliseconds, so a re-import replaces an earlier row of the same evaluation.
+- one row a center a year, and an ``evaluation_id`` once: a later repeat is refused (it would
+  be the same stored row as the earlier one, one of them silently lost).
 
 A row that breaks a rule is refused with a :class:`~hotline.reports.errors.RowError` naming its
 row number (the header is row 1); the good rows are kept.
@@ -74,6 +76,7 @@ def parse_csv(text: str, registry: CenterRegistry, default_version: int) -> Impo
             parts.append("unknown columns: " + ", ".join(unknown))
         result.errors.append(RowError(1, "; ".join(parts)))
         return result
+    first_of: dict[object, int] = {}  # (year, center) and evaluation id → the row that has it
     for number, raw in enumerate(reader, start=2):
         values = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         if None in raw:
@@ -82,12 +85,35 @@ def parse_csv(text: str, registry: CenterRegistry, default_version: int) -> Impo
         if not any(values.values()):
             continue  # blank line
         try:
-            result.rows.append(_row(values, registry, default_version))
+            row = _row(values, registry, default_version)
         except RowError as exc:
             result.errors.append(RowError(number, exc.message))
+            continue
         except QualityError as exc:
             result.errors.append(RowError(number, str(exc)))
+            continue
+        duplicate = _duplicate(row, first_of)
+        if duplicate:
+            result.errors.append(RowError(number, duplicate))
+            continue
+        first_of[row.year, row.center_id] = first_of[row.evaluation_id] = number
+        result.rows.append(row)
     return result
+
+
+def _duplicate(row: EvaluationRow, first_of: dict[object, int]) -> str | None:
+    """Why ``row`` repeats an earlier row of the sheet (None if it does not): one evaluation
+    a center a year, and an id names one evaluation (a second would replace the first)."""
+    if (row.year, row.center_id) in first_of:
+        earlier = first_of[row.year, row.center_id]
+        return (
+            f"center {row.center_id} already has an evaluation of {row.year} in row {earlier} "
+            "(one a year)"
+        )
+    if row.evaluation_id in first_of:
+        earlier = first_of[row.evaluation_id]
+        return f"evaluation_id {row.evaluation_id!r} is already used in row {earlier}"
+    return None
 
 
 def _int(values: dict[str, str], name: str) -> int:

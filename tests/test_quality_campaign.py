@@ -212,3 +212,33 @@ def test_csv_with_a_wrong_header_is_one_error() -> None:
     [error] = result.errors
     assert error.row == 1 and "missing columns: center_id, dialled_at" in error.message
     assert "unknown columns: center" in error.message
+
+
+def test_csv_refuses_a_second_evaluation_of_a_center_in_the_year() -> None:
+    """Two rows of one center and year (or one id twice) would be one stored row, the other
+    silently lost (same id, same import version): the later row is refused, naming the first."""
+    scores = dict(zip(ITEM_FIELDS, map(str, FULL), strict=True))
+    lines = [
+        ",".join(HEADER),
+        _line(
+            year="2025", center_id="C320100", outcome="1", dialled_at="2025-06-03 09:10", **scores
+        ),
+        _line(year="2025", center_id="C320100", outcome="4", dialled_at="2025-06-04 09:10"),
+        _line(year="2024", center_id="C320100", outcome="4", dialled_at="2024-06-04 09:10"),
+        _line(
+            year="2025",
+            center_id="C320200",
+            outcome="4",
+            dialled_at="2025-06-04 09:10",
+            evaluation_id="ms-2024-C320100",
+        ),
+    ]
+    result = parse_csv("\n".join(lines) + "\n", default_centers(), default_version=5)
+    assert [(e.row, e.message) for e in result.errors] == [
+        (3, "center C320100 already has an evaluation of 2025 in row 2 (one a year)"),
+        (5, "evaluation_id 'ms-2024-C320100' is already used in row 4"),
+    ]
+    assert [(r.evaluation_id, r.outcome) for r in result.rows] == [
+        ("ms-2025-C320100", 1),
+        ("ms-2024-C320100", 4),
+    ]
