@@ -18,8 +18,9 @@
   one write path of the dashboard, on its own connection as ``qa_writer`` (may only insert into
   ``qa_evaluations``). A national user's row is the national mystery shopper's; a province's
   or city's is stored as its own internal check (:func:`stored_for`), never in place of the
-  national one. 201 stored; 422 refused, with item-level reasons; 403 a center outside the
-  scope; 404 an unknown center; 503 when no writer is configured.
+  national one. 201 stored; 422 refused, with item-level reasons; 409 the center and year has
+  an evaluation already (:func:`earlier_evaluations`; ``"replace": true`` replaces it); 403 a
+  center outside the scope; 404 an unknown center; 503 when no writer is configured.
 """
 
 # no `from __future__ import annotations`: FastAPI must see the local CurrentUser alias
@@ -119,6 +120,43 @@ def stored_for(user: User, row: EvaluationRow) -> EvaluationRow:
         row,
         kind=QaKind.INTERNAL.value,
         evaluation_id=f"internal-{user.scope.code}-{row.year}-{row.center_id}",
+    )
+
+
+def earlier_evaluations(s: "Services", row: EvaluationRow) -> list[EvaluationRow]:
+    """The stored evaluations of ``row``'s center and year that ``row`` would replace or
+    repeat: for the national mystery shopper every one of that center and year (one a year),
+    for an internal check the user's own earlier one (the same id)."""
+    rows, _ = load_evaluations(
+        s.warehouse.client(), s.warehouse.database, (row.year,), row.province_code, row.kind
+    )
+    national = row.kind == QaKind.MYSTERY_SHOPPER.value
+    return [
+        r
+        for r in rows
+        if r.center_id == row.center_id and (national or r.evaluation_id == row.evaluation_id)
+    ]
+
+
+def conflict(row: EvaluationRow, earlier: list[EvaluationRow], s: "Services") -> JSONResponse:
+    """409: the center already has an evaluation of the year; nothing is stored unless the
+    request says ``"replace": true``."""
+    listed = "；".join(
+        f"{r.evaluation_id}（结果代码{r.outcome}，总分{r.total if r.items is not None else '—'}，"
+        f"拨打时间{'、'.join(china_minute(t) for t in r.tries)}，来源{r.source}）"
+        for r in earlier
+    )
+    message = (
+        f"{s.centers.get(row.center_id).name}：{row.year}年已有评价：{listed}。"
+        f"确认替换后再保存（保存为{row.evaluation_id}）"
+    )
+    return JSONResponse(
+        {
+            "detail": f"评价未保存：{message}",
+            "errors": [{"field": "center_id", "message": message}],
+            "existing": [r.to_json() for r in earlier],
+        },
+        status_code=409,
     )
 
 
@@ -293,6 +331,10 @@ def add_quality_routes(
                 status_code=422,
             )
         row = stored_for(user, result.rows[0])
+        if body.get("replace") is not True:
+            earlier = await run_in_threadpool(earlier_evaluations, s, row)
+            if earlier:
+                return conflict(row, earlier, s)
         await run_in_threadpool(s.evaluations.insert, [row])
         log.info("evaluation %s entered by %s", row.evaluation_id, user.name)
         counted = row.kind == QaKind.MYSTERY_SHOPPER.value

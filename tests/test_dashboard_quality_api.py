@@ -304,6 +304,48 @@ def test_a_scoped_user_cannot_replace_the_national_evaluation(
     ]
 
 
+def test_a_second_evaluation_of_a_center_in_the_year_needs_confirmation(
+    nat: TestClient, js: TestClient, admin: Client
+) -> None:
+    """Entering a center and year that already has an evaluation (the user's own kind) is a
+    409 naming the stored one, nothing written; only ``replace: true`` replaces it."""
+    year = FORM_YEAR + 3
+    tries = f"{year}-06-03 09:10"
+    assert (
+        nat.post("/api/quality/evaluations", json=form(year=year, dialled_at=tries)).status_code
+        == 201
+    )
+    again = form(year=year, dialled_at=f"{year}-06-05 10:00", outcome=4, items={})
+
+    def stored(kind: str = "mystery_shopper") -> list[tuple]:
+        rows, _ = load_evaluations(admin, DB, (year,), kind=kind)
+        return [(r.evaluation_id, r.outcome) for r in rows]
+
+    refused = nat.post("/api/quality/evaluations", json=again)
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert f"南京市12333：{year}年已有评价：ms-{year}-C320100" in body["detail"]
+    assert f"结果代码1，总分100，拨打时间{year}-06-03 09:10" in body["detail"]
+    assert [e["field"] for e in body["errors"]] == ["center_id"]
+    assert stored() == [(f"ms-{year}-C320100", 1)]
+    for not_a_yes in ("true", 1, None):
+        answer = nat.post("/api/quality/evaluations", json=again | {"replace": not_a_yes})
+        assert answer.status_code == 409
+    confirmed = nat.post("/api/quality/evaluations", json=again | {"replace": True})
+    assert confirmed.status_code == 201, confirmed.text
+    assert stored() == [(f"ms-{year}-C320100", 4)]
+
+    # a province's own check: its second one of the center and year, not the national row
+    own = form(year=year, dialled_at=tries, outcome=2)
+    assert js.post("/api/quality/evaluations", json=own).status_code == 201
+    second = js.post("/api/quality/evaluations", json=own)
+    assert (
+        second.status_code == 409 and f"internal-320000-{year}-C320100" in second.json()["detail"]
+    )
+    assert js.post("/api/quality/evaluations", json=own | {"replace": True}).status_code == 201
+    assert stored("internal") == [(f"internal-320000-{year}-C320100", 2)]
+
+
 def test_internal_checks_are_listed_within_the_scope_only(
     nat: TestClient, js: TestClient, nj: TestClient, app
 ) -> None:

@@ -1,8 +1,8 @@
 """质量监测 in a real browser (Debian's chromium through Playwright): the province user opens
 the report page (numbers equal quality_figures), enters an evaluation with a score above its
 maximum (the item is marked with the import's reason), corrects it and saves it — as its own
-internal check, the national evaluation of that center untouched — and finds it listed under
-the report."""
+internal check, the national evaluation of that center untouched —, enters it again (refused
+until the replacement is confirmed) and finds it listed under the report."""
 
 from __future__ import annotations
 
@@ -112,6 +112,17 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             result = page.inner_text('[data-testid="form-result"]')
             assert "总分 99" in result and "不计入全国神秘顾客监测报告" in result
 
+            # entered again: refused naming the stored check, replaced once confirmed
+            page.fill('input[name="states_agent_number"]', "3")
+            page.click('#evaluation-form button[type="submit"]')
+            page.wait_for_selector('[data-testid="form-replace"]')
+            refused = page.inner_text('[data-testid="form-result"]')
+            assert f"internal-320000-{YEAR}-C320200（结果代码1，总分99" in refused
+            assert "确认替换" in page.inner_text('[data-field="center_id"] .reason')
+            page.click('[data-testid="form-replace"]')
+            page.wait_for_selector('[data-testid="form-result"] .ok')
+            assert "总分 98" in page.inner_text('[data-testid="form-result"]')
+
             # back on the report page, the province's own check is listed (not in the report)
             page.click('a[href="#/quality"]:not([data-testid])')
             row = page.locator('[data-testid="q-internal"] tbody tr')
@@ -122,16 +133,16 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
                 "无锡市12333",
                 f"{YEAR}-06-20 09:30",
                 "1 首次拨通，30秒内转人工",
-                "99",
+                "98",
                 "js",
             ]
         finally:
             browser.close()
     own, _ = load_evaluations(admin, DB, (YEAR,), "320000", kind="internal")
-    assert [(r.evaluation_id, r.total) for r in own] == [(f"internal-320000-{YEAR}-C320200", 99)]
+    assert [(r.evaluation_id, r.total) for r in own] == [(f"internal-320000-{YEAR}-C320200", 98)]
     rows, _ = load_evaluations(admin, DB, (YEAR,), "320000")
     national = sorted((r.evaluation_id, r.source) for r in rows if r.center_id == "C320200")
     assert national == [(f"ms-{YEAR}-C320200", "campaign"), (f"ms-{YEAR}-C320200-a", "campaign")]
     assert quality_figures(admin, DB, YEAR, "320000", registry=default_centers()) == figures
-    # the refused 422 is logged by the browser as a failed resource; nothing else
-    assert [e for e in errors if "422" not in e] == []
+    # the refused 422 and 409 are logged by the browser as failed resources; nothing else
+    assert [e for e in errors if "422" not in e and "409" not in e] == []

@@ -141,12 +141,12 @@ export async function evaluationPage() {
   };
   form.addEventListener("input", sync);
   form.addEventListener("change", sync);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  // A center and year with an evaluation already (409) is stored only once the user confirms.
+  const save = async (replace) => {
     for (const r of form.querySelectorAll(".reason")) r.textContent = "";
     for (const f of form.querySelectorAll(".field")) f.classList.remove("invalid");
     const data = Object.fromEntries(new FormData(form));
-    const body = { ...data, items: {} };
+    const body = { ...data, items: {}, ...(replace ? { replace: true } : {}) };
     for (const i of o.rubric) { body.items[i.field] = data[i.field] ?? ""; delete body[i.field]; }
     try {
       const saved = await post("/api/quality/evaluations", body);
@@ -159,9 +159,13 @@ export async function evaluationPage() {
         if (box) { box.classList.add("invalid"); box.querySelector(".reason").textContent = e.message; }
         else general.push(e.message);
       }
-      out.replaceChildren(el("p", { class: "error" }, err.message), ...general.map((m) => el("p", { class: "error" }, m)));
+      const confirm = err instanceof ApiError && err.status === 409
+        ? [el("button", { type: "button", "data-testid": "form-replace", onclick: () => save(true) }, "确认替换已有评价")]
+        : [];
+      out.replaceChildren(el("p", { class: "error" }, err.message), ...general.map((m) => el("p", { class: "error" }, m)), ...confirm);
     }
-  });
+  };
+  form.addEventListener("submit", (event) => { event.preventDefault(); save(false); });
   sync();
   // Only a national user enters the national mystery shopper's evaluation; a province's or
   // city's is stored as its own internal check (never replacing the national one, not counted).
