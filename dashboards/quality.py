@@ -160,6 +160,14 @@ def conflict(row: EvaluationRow, earlier: list[EvaluationRow], s: "Services") ->
     )
 
 
+def refused(field: str, message: str) -> JSONResponse:
+    """422 for one field of the request body that is not what the form sends."""
+    return JSONResponse(
+        {"detail": f"评价未保存：{message}", "errors": [{"field": field, "message": message}]},
+        status_code=422,
+    )
+
+
 def _year(text: str) -> int:
     """A ``year`` query parameter, or 400 naming what is wrong with it."""
     try:
@@ -298,7 +306,10 @@ def add_quality_routes(
             raise HTTPException(400, "请求体不是 JSON") from None
         if not isinstance(body, dict):
             raise HTTPException(400, "请求体须为 JSON 对象")
-        center = s.centers.get(str(body.get("center_id", "")))  # unknown: 404
+        center_id = body.get("center_id")
+        if not isinstance(center_id, str) or not center_id.strip():
+            return refused("center_id", "center_id 须为中心编码（字符串），如 C320100")
+        center = s.centers.get(center_id)  # unknown: 404
         if not user.scope.allows(center.home, s.regions):
             raise HTTPException(
                 403, f"无权录入{center.name}的评价：您的范围是{scope_label(user.scope)}"
@@ -310,13 +321,8 @@ def add_quality_routes(
         if items is None:
             items = {}
         if not isinstance(items, dict):
-            message = f"items 须为 JSON 对象（评分项 → 分值），收到的是{_json_type(items)}"
-            return JSONResponse(
-                {
-                    "detail": f"评价未保存：{message}",
-                    "errors": [{"field": "items", "message": message}],
-                },
-                status_code=422,
+            return refused(
+                "items", f"items 须为 JSON 对象（评分项 → 分值），收到的是{_json_type(items)}"
             )
         values |= {name: items.get(name) for name in ITEM_FIELDS}
         version = int(s.now().timestamp() * 1000)

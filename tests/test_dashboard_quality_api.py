@@ -249,6 +249,18 @@ def test_out_of_scope_and_bad_requests(js: TestClient, nj: TestClient, app) -> N
     assert client.post("/api/quality/evaluations", json=form()).status_code == 503
 
 
+@pytest.mark.parametrize("center", [None, "", " ", 320100])
+def test_a_missing_center_is_refused_naming_the_field(js: TestClient, center: object) -> None:
+    body = {k: v for k, v in form().items() if k != "center_id"}
+    if center is not None:
+        body["center_id"] = center
+    response = js.post("/api/quality/evaluations", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "center_id", "message": "center_id 须为中心编码（字符串），如 C320100"}
+    ]
+
+
 @pytest.mark.parametrize("items", [[5, 5, 10], "5,5,10", 5])
 def test_items_that_are_not_an_object_are_refused_naming_the_field(
     js: TestClient, items: object
