@@ -194,7 +194,32 @@ def compute_figures(
         "checks": [c.to_dict() for c in checks],
     }
     figures["problems"] = _problems(figures, current, score_rows, registry)
+    figures["definitions"] = definitions(figures["scope"])
     return figures
+
+
+def definitions(scope: dict[str, Any]) -> list[str]:
+    """How every figure is counted, in the report's words (its 说明, also the dashboard's): the
+    outcome codes, the coverage counts, zeros in the averages, the side of each band boundary."""
+    unit, name = scope["unit_label"], scope["name"]
+    codes = "；".join(f"{code} {label}" for code, label in OUTCOMES.items())
+    return [
+        f"结果代码：{codes}。",
+        "已开通＝结果代码1–3；提供人工服务＝已开通且设有人工服务；实际接通人工＝结果代码1、2。"
+        "比例的分母为拨测中心数；增减为本年减上年（比例为百分点）。",
+        f"平均分：每个中心一次评价；未接通的中心（结果代码3、4）各项按0分计入；{unit}平均为其各中心的"
+        f"算术平均，{name}平均为全部中心的算术平均（不是各{unit}平均的平均）。"
+        "接通人工但缺少评分表的中心不计入平均分，见数据核查。",
+        "分数段按未经舍入的分数划分：" + "、".join(map(_band_rule, BANDS)) + "。",
+    ]
+
+
+def _band_rule(band: tuple[str, int | None, int | None]) -> str:
+    """``85–90（含85不含90）``: a band's label and which of its bounds it includes."""
+    label, low, high = band
+    included = "" if low is None else f"含{low}"
+    excluded = "" if high is None else f"不含{high}"
+    return f"{label}（{included}{excluded}）"
 
 
 # -- pieces ----------------------------------------------------------------------------------

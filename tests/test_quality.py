@@ -347,6 +347,26 @@ def test_province_variant_reports_its_cities() -> None:
     ]
 
 
+def test_definitions_say_how_every_figure_is_counted() -> None:
+    """The report's and the dashboard's 说明: outcome codes, counts, zeros, which side of each
+    band boundary a score falls on."""
+    assert figures()["definitions"] == [
+        "结果代码：1 首次拨通，30秒内转人工；2 首次拨通，转人工≥30秒；3 多次拨打未接通；"
+        "4 12333未开通。",
+        "已开通＝结果代码1–3；提供人工服务＝已开通且设有人工服务；实际接通人工＝结果代码1、2。"
+        "比例的分母为拨测中心数；增减为本年减上年（比例为百分点）。",
+        "平均分：每个中心一次评价；未接通的中心（结果代码3、4）各项按0分计入；省份平均为其各中心的"
+        "算术平均，全国平均为全部中心的算术平均（不是各省份平均的平均）。"
+        "接通人工但缺少评分表的中心不计入平均分，见数据核查。",
+        "分数段按未经舍入的分数划分：≥90（含90）、85–90（含85不含90）、80–85（含80不含85）、"
+        "<80（不含80）。",
+    ]
+    assert (
+        "江苏省平均为全部中心的算术平均（不是各城市平均的平均）"
+        in figures("320000")["definitions"][2]
+    )
+
+
 @pytest.mark.clickhouse
 def test_figures_recomputed_from_clickhouse(clickhouse_client: Client) -> None:
     database = "quality_report_test"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from hotline.cli import app
@@ -64,6 +65,7 @@ def test_national_and_province_report_from_a_simulated_campaign(
     assert "2025年全国12333服务质量监测报告" in page
     total = figures["coverage_total"]
     assert f'<td class="n">{total["opened"]}</td>' in page
+    assert all(f"<li>{escape(d)}</li>" in page for d in figures["definitions"])  # 说明
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext"):
         text = subprocess.run(

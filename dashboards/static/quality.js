@@ -68,6 +68,8 @@ function report(f) {
     f.checks.length
       ? simple("q-checks", ["类型", "对象", "名称", "说明"], f.checks.map((c) => [c.code, c.subject, c.name, c.message]))
       : el("p", { "data-testid": "q-checks" }, "未发现不一致"),
+    el("h3", {}, "说明"),
+    el("ul", { "data-testid": "q-definitions" }, ...f.definitions.map((d) => el("li", {}, d))),
   ];
 }
 
