@@ -328,6 +328,11 @@ def _times(row: EvaluationRow) -> str:
     return "、".join(local_time(t) for t in row.tries)
 
 
+def _half_days(row: EvaluationRow) -> int:
+    """In how many times of day (half days, China time) ``row``'s tries were made."""
+    return len({(t.date(), t.hour < 12) for t in (t.astimezone(CHINA_TZ) for t in row.tries)})
+
+
 def failure_note(row: EvaluationRow, registry: CenterRegistry) -> str | None:
     """How a center failed, in the words of the coverage table's notes; None if it did not."""
     name = short_center_name(registry, row.center_id)
@@ -390,16 +395,22 @@ def _problems(
     def names(rows: Iterable[EvaluationRow]) -> str:
         return "、".join(short_center_name(registry, r.center_id) for r in rows)
 
+    def tried(rows: Iterable[EvaluationRow]) -> str:
+        return "；".join(f"{short_center_name(registry, r.center_id)}（{_times(r)}）" for r in rows)
+
     not_opened = [r for r in current if r.outcome == 4]
     if not_opened:
         problems.append(f"{len(not_opened)}个中心12333未开通：{names(not_opened)}。")
     unstaffed = [r for r in current if r.outcome == 3 and r.human_service]
-    if unstaffed:
-        detail = "；".join(
-            f"{short_center_name(registry, r.center_id)}（{_times(r)}）" for r in unstaffed
-        )
+    spread = [r for r in unstaffed if _half_days(r) > 1]
+    if spread:
         problems.append(
-            f"{len(unstaffed)}个中心开通人工服务但在不同时段多次拨打均无人接听：{detail}。"
+            f"{len(spread)}个中心开通人工服务但在不同时段多次拨打均无人接听：{tried(spread)}。"
+        )
+    once = [r for r in unstaffed if _half_days(r) <= 1]
+    if once:
+        problems.append(
+            f"{len(once)}个中心开通人工服务但拨打均无人接听（未在不同时段重拨）：{tried(once)}。"
         )
     no_human = [r for r in current if r.outcome == 3 and not r.human_service]
     if no_human:

@@ -328,6 +328,20 @@ def test_problems_found_are_generated_from_the_data() -> None:
     ]
 
 
+def test_unreachable_at_several_times_of_day_only_when_it_was() -> None:
+    """ "Several times of day" is said of a center only when its tries were in different half
+    days; two tries ten minutes apart are named as unreachable, not as that."""
+    same_morning = (at(6, 4, 9, 10), at(6, 4, 9, 20))
+    rows = [r for r in current() if r.center_id != "C330000"]
+    rows.append(row("C330000", 3, None, same_morning))
+    problems = compute_figures(rows, previous(), registry(), 2025)["problems"]
+    assert (
+        "1个中心开通人工服务但拨打均无人接听（未在不同时段重拨）："
+        "浙江省（省本级）（6月4日09:10、6月4日09:20）。" in problems
+    )
+    assert not [p for p in problems if "不同时段多次拨打" in p]
+
+
 def test_province_variant_reports_its_cities() -> None:
     f = figures("320000")
     assert f["scope"] == {"province": "320000", "name": "江苏省", "unit_label": "城市"}
