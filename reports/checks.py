@@ -30,6 +30,21 @@ from dataclasses import asdict, dataclass
 from hotline.centers import CenterRegistry
 from hotline.reports.records import EvaluationRow
 
+#: Each check's name in the report and on the dashboard's page (``label``).
+CHECK_NAMES: dict[str, str] = {
+    "total_mismatch": "总分与各项之和不符",
+    "reached_without_scores": "接通人工但无评分",
+    "reached_without_human": "接通人工但记录为无人工服务",
+    "unreachable_single_try": "未接通但只拨打一次",
+    "first_try_retried": "首次拨通但拨打多次",
+    "duplicate": "重复评价",
+    "unknown_center": "未知中心",
+    "region_mismatch": "区划不符",
+    "not_dialled": "未拨测",
+    "stored_row_unusable": "无法使用的记录",
+    "counts_do_not_add_up": "数量不能对应",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -39,7 +54,8 @@ class Check:
     message: str
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        """The check as the figures carry it, with ``label``, its Chinese name."""
+        return asdict(self) | {"label": CHECK_NAMES.get(self.code, self.code)}
 
 
 def short_center_name(registry: CenterRegistry, center_id: str) -> str:

@@ -22,19 +22,6 @@ from hotline.workdays import CHINA_TZ
 log = logging.getLogger(__name__)
 
 FORMATS = ("html", "pdf")
-CHECK_NAMES = {
-    "total_mismatch": "总分与各项之和不符",
-    "reached_without_scores": "接通人工但无评分",
-    "reached_without_human": "接通人工但记录为无人工服务",
-    "unreachable_single_try": "未接通但只拨打一次",
-    "first_try_retried": "首次拨通但拨打多次",
-    "duplicate": "重复评价",
-    "unknown_center": "未知中心",
-    "region_mismatch": "区划不符",
-    "not_dialled": "未拨测",
-    "stored_row_unusable": "无法使用的记录",
-    "counts_do_not_add_up": "数量不能对应",
-}
 
 
 def _environment() -> Environment:
@@ -90,7 +77,6 @@ def render_html(figures: dict[str, Any], generated_at: datetime | None = None) -
         title=title_of(figures),
         css=Markup(css),
         charts=charts_of(figures),
-        check_names=CHECK_NAMES,
         generated_at=f"{moment:%Y-%m-%d %H:%M}",
     )
 

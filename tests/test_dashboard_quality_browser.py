@@ -83,6 +83,8 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
             assert item.nth(4).inner_text() == f"{figures['items'][0]['pct']:.1f}%"
             checks = page.locator('[data-testid="q-checks"] tbody tr')
             assert checks.count() == len(figures["checks"])
+            first = figures["checks"][0]
+            assert checks.first.locator("td").first.inner_text() == first["label"]  # Chinese
             rules = page.locator('[data-testid="q-definitions"] li')
             assert rules.all_inner_texts() == figures["definitions"]  # bands' sides, zeros
             assert "85–90（含85不含90）" in rules.last.inner_text()

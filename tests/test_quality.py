@@ -312,6 +312,17 @@ def test_data_checks_list_every_inconsistency() -> None:
     ]
 
 
+def test_data_checks_are_named_in_chinese_for_the_report_and_the_page() -> None:
+    assert [(c["code"], c["label"]) for c in figures()["checks"]] == [
+        ("duplicate", "重复评价"),
+        ("total_mismatch", "总分与各项之和不符"),
+        ("reached_without_scores", "接通人工但无评分"),
+        ("reached_without_human", "接通人工但记录为无人工服务"),
+        ("not_dialled", "未拨测"),
+        ("counts_do_not_add_up", "数量不能对应"),
+    ]
+
+
 def test_problems_found_are_generated_from_the_data() -> None:
     assert figures()["problems"] == [
         "1个中心12333未开通：甘肃省（省本级）。",

@@ -66,7 +66,7 @@ function report(f) {
     f.problems.length ? el("ol", { "data-testid": "q-problems" }, ...f.problems.map((p) => el("li", {}, p))) : el("p", {}, "无"),
     el("h3", {}, "九、数据核查"),
     f.checks.length
-      ? simple("q-checks", ["类型", "对象", "名称", "说明"], f.checks.map((c) => [c.code, c.subject, c.name, c.message]))
+      ? simple("q-checks", ["核查项", "对象", "名称", "说明"], f.checks.map((c) => [c.label, c.subject, c.name, c.message]))
       : el("p", { "data-testid": "q-checks" }, "未发现不一致"),
     el("h3", {}, "说明"),
     el("ul", { "data-testid": "q-definitions" }, ...f.definitions.map((d) => el("li", {}, d))),
