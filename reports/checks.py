@@ -10,6 +10,8 @@ total_mismatch              the total written on the sheet is not the sum of its
 reached_without_scores      outcome 1/2 (a person reached) but no item scores: left out of the
                             score averages, still counted as reached
 reached_without_human       outcome 1/2 but the line is recorded as offering no person
+not_opened_with_human       outcome 4 (not opened) but recorded as offering a person: counted as
+                            no human service
 unreachable_single_try      outcome 3 ("several tries") after fewer than two tries
 first_try_retried           outcome 1/2 ("at the first try") with more than one try
 duplicate                   a center evaluated more than once in the year: the latest try counts
@@ -35,6 +37,7 @@ CHECK_NAMES: dict[str, str] = {
     "total_mismatch": "总分与各项之和不符",
     "reached_without_scores": "接通人工但无评分",
     "reached_without_human": "接通人工但记录为无人工服务",
+    "not_opened_with_human": "未开通但记录为有人工服务",
     "unreachable_single_try": "未接通但只拨打一次",
     "first_try_retried": "首次拨通但拨打多次",
     "duplicate": "重复评价",
@@ -112,6 +115,12 @@ def row_checks(
             )
         if row.reached and not row.human_service:
             add("reached_without_human", row, f"结果代码{row.outcome}但记录为未提供人工服务")
+        if not row.opened and row.human_service:
+            add(
+                "not_opened_with_human",
+                row,
+                "结果代码4（12333未开通）但记录为提供人工服务，按未提供统计",
+            )
         if row.outcome == 3 and len(row.tries) < 2:
             add("unreachable_single_try", row, "结果代码3（多次拨打未接通）但只拨打了1次")
         if row.reached and len(row.tries) > 1:

@@ -312,6 +312,20 @@ def test_data_checks_list_every_inconsistency() -> None:
     ]
 
 
+def test_a_line_not_opened_but_recorded_as_offering_a_person_is_listed() -> None:
+    """Outcome 4 counts as no human service whatever the flag says; a flag saying otherwise is
+    a contradiction the report lists instead of hiding."""
+    rows = [r for r in current() if r.center_id != "C620000"]
+    rows.append(row("C620000", 4, None, (at(6, 5, 10, 0),), human=True))
+    f = compute_figures(rows, previous(), registry(), 2025)
+    assert f["coverage"]["current"]["human_service"] == 5  # not counted as offering a person
+    assert (
+        "not_opened_with_human",
+        "C620000",
+        "结果代码4（12333未开通）但记录为提供人工服务，按未提供统计",
+    ) in [(c["code"], c["subject"], c["message"]) for c in f["checks"]]
+
+
 def test_data_checks_are_named_in_chinese_for_the_report_and_the_page() -> None:
     assert [(c["code"], c["label"]) for c in figures()["checks"]] == [
         ("duplicate", "重复评价"),
