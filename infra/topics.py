@@ -39,10 +39,13 @@ __all__ = [
     "SHARED_TOPICS",
     "ProvisionResult",
     "TopicSpec",
+    "connect_problems",
     "ensure_topics",
+    "host_and_port",
     "province_topics",
     "raw_pattern",
     "raw_topic",
+    "require_kafka",
     "shared_topic",
     "shared_topics",
     "topic_layout",
@@ -150,18 +153,34 @@ def topic_layout(kafka: KafkaSettings, provinces: Iterable[str]) -> list[TopicSp
     return [*specs, *shared_topics(kafka)]
 
 
+_KAFKA_PORT = 9092
+
+
 def connect_problems(bootstrap_servers: str, timeout_s: float) -> list[str]:
     """Why no bootstrap address accepts a TCP connection, one line per address; empty as soon
     as one does (a cheap probe, before the Kafka clients' own retries)."""
     problems = []
     for address in bootstrap_servers.split(","):
-        host, _, port = address.strip().rpartition(":")
         try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
+            with socket.create_connection(host_and_port(address), timeout_s):
                 return []
         except (OSError, ValueError) as exc:
             problems.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
     return problems
+
+
+def host_and_port(address: str) -> tuple[str, int]:
+    """A bootstrap address as the Kafka clients read it: ``host:port``, ``[v6]:port``, a bare
+    IPv6 address, an optional ``scheme://``; no port means Kafka's 9092 (no host: this host)."""
+    address = address.strip().rpartition("://")[2]
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif address.count(":") == 1:
+        host, port = address.split(":")
+    else:  # a host name, or an IPv6 address without brackets: no port
+        host, port = address, ""
+    return host or "127.0.0.1", int(port) if port else _KAFKA_PORT
 
 
 def require_kafka(bootstrap_servers: str, timeout_s: float = 3.0) -> None:

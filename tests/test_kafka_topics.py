@@ -12,7 +12,9 @@ from hotline.errors import ConfigurationError
 from hotline.infra.topics import (
     RAW_FAMILIES,
     SHARED_TOPICS,
+    connect_problems,
     ensure_topics,
+    host_and_port,
     province_topics,
     raw_pattern,
     raw_topic,
@@ -86,3 +88,29 @@ def test_provisioning_is_idempotent(bootstrap: str, unique: str) -> None:
         admin.close()
     raw = raw_topic(settings, "320000", "calls")
     assert topic_configs(bootstrap, raw)["retention.ms"] == str(5 * 3_600_000)
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("kafka:9092", ("kafka", 9092)),
+        (" kafka1 ", ("kafka1", 9092)),  # no port: Kafka's, as the clients take it
+        ("[::1]:29092", ("::1", 29092)),
+        ("[::1]", ("::1", 9092)),
+        ("::1", ("::1", 9092)),
+        ("PLAINTEXT://broker.example:9093", ("broker.example", 9093)),
+        (":9092", ("127.0.0.1", 9092)),
+    ],
+)
+def test_the_kafka_probe_reads_bootstrap_addresses_as_the_clients_do(
+    address: str, expected: tuple[str, int]
+) -> None:
+    """``kafka1,kafka2`` is a valid bootstrap list (port 9092); the probe refused it as 'not
+    reachable' (int('kafka1')), stopping the sink, the worker, stack init and simulate."""
+    assert host_and_port(address) == expected
+
+
+def test_the_kafka_probe_names_an_address_with_a_bad_port() -> None:
+    assert connect_problems("kafka:abc", 0.1) == [
+        "kafka:abc: invalid literal for int() with base 10: 'abc'"
+    ]
