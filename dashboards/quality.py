@@ -108,11 +108,12 @@ def stored_for(user: User, row: EvaluationRow) -> EvaluationRow:
     """The form's row as ``user`` may store it.
 
     A national user enters the national mystery shopper's evaluation (``ms-<year>-<center>``,
-    kind ``mystery_shopper``): it replaces the campaign's or an import's row of that center and
-    year, like a re-import. A province or city user may not: its evaluation of a center in its
-    scope is its own check, kind ``internal`` under ``internal-<scope code>-<year>-<center>``,
-    so it never replaces the national evaluation (``qa_evaluations`` keeps one row per id) and
-    the yearly report, which reads ``mystery_shopper`` rows only, does not count it.
+    kind ``mystery_shopper``); where that center and year has one already, the entry is
+    refused unless confirmed, and then stored under that one's id (:func:`conflict`). A
+    province or city user may not: its evaluation of a center in its scope is its own check,
+    kind ``internal`` under ``internal-<scope code>-<year>-<center>``, so it never replaces the
+    national evaluation (``qa_evaluations`` keeps one row per id) and the yearly report, which
+    reads ``mystery_shopper`` rows only, does not count it.
     """
     if user.scope.kind == "national":
         return row
@@ -140,21 +141,27 @@ def earlier_evaluations(s: "Services", row: EvaluationRow) -> list[EvaluationRow
 
 def conflict(row: EvaluationRow, earlier: list[EvaluationRow], s: "Services") -> JSONResponse:
     """409: the center already has an evaluation of the year; nothing is stored unless the
-    request says ``"replace": true``."""
+    request says ``"replace": true``, which stores the row under the stored one's id (so it
+    replaces it). Several stored ones (an import's rows beside the campaign's) cannot be
+    replaced by one entry: ``replaceable`` is false and the message says how to correct them."""
     listed = "；".join(
         f"{r.evaluation_id}（结果代码{r.outcome}，总分{r.total if r.items is not None else '—'}，"
         f"拨打时间{'、'.join(china_minute(t) for t in r.tries)}，来源{r.source}）"
         for r in earlier
     )
-    message = (
-        f"{s.centers.get(row.center_id).name}：{row.year}年已有评价：{listed}。"
-        f"确认替换后再保存（保存为{row.evaluation_id}）"
+    replaceable = len(earlier) == 1
+    then = (
+        f"确认替换后再保存（替换{earlier[0].evaluation_id}）"
+        if replaceable
+        else "多条已有评价无法由一次录入替换：请以导入（hotline quality import）按各自编号更正"
     )
+    message = f"{s.centers.get(row.center_id).name}：{row.year}年已有评价：{listed}。{then}"
     return JSONResponse(
         {
             "detail": f"评价未保存：{message}",
             "errors": [{"field": "center_id", "message": message}],
             "existing": [r.to_json() for r in earlier],
+            "replaceable": replaceable,
         },
         status_code=409,
     )
@@ -337,10 +344,12 @@ def add_quality_routes(
                 status_code=422,
             )
         row = stored_for(user, result.rows[0])
-        if body.get("replace") is not True:
-            earlier = await run_in_threadpool(earlier_evaluations, s, row)
-            if earlier:
+        earlier = await run_in_threadpool(earlier_evaluations, s, row)
+        if earlier:
+            if body.get("replace") is not True or len(earlier) > 1:
                 return conflict(row, earlier, s)
+            # stored under the id it replaces (an import's row may have its own id)
+            row = replace(row, evaluation_id=earlier[0].evaluation_id)
         await run_in_threadpool(s.evaluations.insert, [row])
         log.info("evaluation %s entered by %s", row.evaluation_id, user.name)
         counted = row.kind == QaKind.MYSTERY_SHOPPER.value

@@ -358,6 +358,50 @@ def test_a_second_evaluation_of_a_center_in_the_year_needs_confirmation(
     assert stored("internal") == [(f"internal-320000-{year}-C320100", 2)]
 
 
+def test_a_confirmed_entry_replaces_an_imported_row_under_its_own_id(
+    nat: TestClient, admin: Client
+) -> None:
+    """The form stores ``ms-<year>-<center>``; an import's row of the center and year may have
+    another id. Confirming replaced nothing then: a second row was added (the report's
+    ``duplicate``, the old one possibly counted). Now the entry takes the stored row's id; with
+    several stored rows the 409 says one entry cannot replace them (no confirm button)."""
+    year = FORM_YEAR + 4
+
+    def imported(evaluation_id: str, day: int) -> EvaluationRow:
+        return EvaluationRow(
+            evaluation_id=evaluation_id,
+            version=1,
+            year=year,
+            center_id="C320100",
+            region_code="320100",
+            outcome=1,
+            human_service=True,
+            tries=(dt.datetime(year, 6, day, 10, 0, tzinfo=CHINA_TZ),),
+            items=tuple(FULL.values()),
+        )
+
+    def stored() -> list[tuple]:
+        rows, _ = load_evaluations(admin, DB, (year,), kind="mystery_shopper")
+        return sorted((r.evaluation_id, r.outcome) for r in rows)
+
+    insert_evaluations(admin, DB, [imported("sheet-7", 3)])
+    again = form(year=year, dialled_at=f"{year}-06-05 10:00", outcome=4, items={})
+    refused = nat.post("/api/quality/evaluations", json=again)
+    assert refused.status_code == 409 and refused.json()["replaceable"] is True
+    assert "确认替换后再保存（替换sheet-7）" in refused.json()["detail"]
+    confirmed = nat.post("/api/quality/evaluations", json=again | {"replace": True})
+    assert confirmed.status_code == 201, confirmed.text
+    assert confirmed.json()["evaluation"]["evaluation_id"] == "sheet-7"
+    assert stored() == [("sheet-7", 4)]
+
+    insert_evaluations(admin, DB, [imported("sheet-8", 4)])  # two rows of one center and year
+    for confirm in (False, True):
+        answer = nat.post("/api/quality/evaluations", json=again | {"replace": confirm})
+        assert answer.status_code == 409 and answer.json()["replaceable"] is False
+        assert "多条已有评价无法由一次录入替换" in answer.json()["detail"]
+    assert stored() == [("sheet-7", 4), ("sheet-8", 1)]
+
+
 def test_internal_checks_are_listed_within_the_scope_only(
     nat: TestClient, js: TestClient, nj: TestClient, app
 ) -> None:

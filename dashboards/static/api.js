@@ -1,10 +1,11 @@
 // Talking to the dashboard API: JSON tables, CSV links, errors as exceptions.
 
 export class ApiError extends Error {
-  constructor(status, detail, errors = []) {
+  constructor(status, detail, errors = [], body = null) {
     super(detail);
     this.status = status;
     this.errors = errors; // item-level reasons ({field, message}) of a refused form
+    this.body = body; // the answer's JSON, when it had one
   }
 }
 
@@ -41,7 +42,7 @@ export async function answer(response) {
     const detail = typeof body?.detail === "string" && body.detail
       ? body.detail
       : `${response.status >= 500 ? "服务器错误" : "请求失败"}（HTTP ${response.status}）`;
-    throw new ApiError(response.status, detail, Array.isArray(body?.errors) ? body.errors : []);
+    throw new ApiError(response.status, detail, Array.isArray(body?.errors) ? body.errors : [], body);
   }
   if (body === null) throw new ApiError(response.status, `服务器返回的不是 JSON（HTTP ${response.status}）`);
   return body;

@@ -161,7 +161,8 @@ export async function evaluationPage() {
         if (box) { box.classList.add("invalid"); box.querySelector(".reason").textContent = e.message; }
         else general.push(e.message);
       }
-      const confirm = err instanceof ApiError && err.status === 409
+      // several stored ones cannot be replaced by one entry (the message says how to correct them)
+      const confirm = err instanceof ApiError && err.status === 409 && err.body?.replaceable !== false
         ? [el("button", { type: "button", "data-testid": "form-replace", onclick: () => save(true) }, "确认替换已有评价")]
         : [];
       out.replaceChildren(el("p", { class: "error" }, err.message), ...general.map((m) => el("p", { class: "error" }, m)), ...confirm);
