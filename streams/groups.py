@@ -844,7 +844,7 @@ class GroupState:
             put(self._k("k", ticket_id), image)
             tomb = book.tombstones.get(ticket_id)
             put(self._k("ktc", ticket_id), [_ms(tomb.at), tomb.center] if tomb else None)
-            put(self._k("kt", ticket_id), None)  # the format before 1 Dec (:meth:`load`)
+            put(self._k("kt", ticket_id), None)  # the format of earlier versions (:meth:`load`)
         engine.book.dirty.clear()
         engine.minutes.dirty.clear()
         engine.dead_dirty.clear()
@@ -883,7 +883,7 @@ class GroupState:
 
     def _load_call(self, call_id: str, value: dict[str, Any], decode: Any) -> None:
         """One call's key: its state (``e``, ``r``, ``k``), tombstone (``t``, its center
-        ``tc``: absent before 1 Dec), repeat entry (``rp``)."""
+        ``tc``: absent in earlier versions), repeat entry (``rp``)."""
         if "e" in value:
             state = CallState(call_id)
             images = self._encoded[call_id] = {}
@@ -972,7 +972,7 @@ class GroupState:
             elif kind == "ktc":
                 at, center = value
                 self.tickets.tombstones[rest] = Tombstone(_dt(at), center)
-            elif kind == "kt":  # before 1 Dec, without the center (superseded by a ktc key)
+            elif kind == "kt":  # earlier versions: no center (a ktc key supersedes it)
                 self.tickets.tombstones.setdefault(rest, Tombstone(_dt(value), None))
             elif kind == "x":
                 level, region, ms, line, channel = rest.split("|")

@@ -45,8 +45,8 @@ def id_collision(event: Event, key: str, held_center: str, held: str = "") -> Re
 
 class Tombstone(NamedTuple):
     """What is kept of an evicted call or ticket for another retention: when it was
-    evicted, and the center that held the id (None: a tombstone written before 1 Dec, whose
-    table image had no center)."""
+    evicted, and the center that held the id (None: a tombstone written by an earlier version,
+    whose table image had no center)."""
 
     at: datetime
     center: str | None
@@ -55,7 +55,7 @@ class Tombstone(NamedTuple):
         """An event under the id: another center's is an :func:`id_collision`, the same
         center's (or any, when the center is not known) is ``late`` (``late``: the detail)."""
         if self.center is None:
-            unknown = "its tombstone predates 1 Dec and names no center: a collision cannot be told"
+            unknown = "its tombstone, from an earlier version, names no center: no collision check"
             return Rejected(event, "late", f"{late} ({unknown})")
         closed = key.removesuffix("_id")
         held = f" (by the tombstone of its {closed}, evicted at {self.at.isoformat()})"
