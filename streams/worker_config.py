@@ -61,6 +61,10 @@ class WorkerConfig(BaseModel):
     )
     max_future_s: float = Field(MAX_FUTURE_S, description="events further ahead are invalid")
     web_port: int | None = Field(None, description="Faust's web server port; None: off")
-    datadir: Path = Path(".hotline/streams")
+    datadir: Path = Field(
+        Path(".hotline/streams"),
+        description="Faust's data folder (tables' local store); `hotline streams worker` gives "
+        "<stack home>/streams unless --datadir says otherwise",
+    )
     status_file: Path | None = Field(None, description="JSON status rewritten every tick")
     streams: StreamsConfig = StreamsConfig()
