@@ -133,6 +133,22 @@ def test_options_follow_the_scope(nat: TestClient, js: TestClient, nj: TestClien
 # -- the evaluation form ------------------------------------------------------------------------
 
 
+def stored_row(evaluation_id: str, year: int, *, day: int) -> EvaluationRow:
+    """A national evaluation of C320100 as the campaign or an import stores it: reached on
+    ``year``-06-``day`` 10:00, full marks."""
+    return EvaluationRow(
+        evaluation_id=evaluation_id,
+        version=1,
+        year=year,
+        center_id="C320100",
+        region_code="320100",
+        outcome=1,
+        human_service=True,
+        tries=(dt.datetime(year, 6, day, 10, 0, tzinfo=CHINA_TZ),),
+        items=tuple(FULL.values()),
+    )
+
+
 def form(center_id: str = "C320100", **changes) -> dict:
     body = {
         "year": FORM_YEAR,
@@ -279,17 +295,7 @@ def test_a_scoped_user_cannot_replace_the_national_evaluation(
     city user enters an evaluation of the same center and year: theirs are their own
     (kind internal, an id of their scope), which the national report does not read."""
     year = FORM_YEAR + 1
-    national = EvaluationRow(
-        evaluation_id=f"ms-{year}-C320100",
-        version=1,
-        year=year,
-        center_id="C320100",
-        region_code="320100",
-        outcome=1,
-        human_service=True,
-        tries=(dt.datetime(year, 6, 3, 10, 0, tzinfo=CHINA_TZ),),
-        items=tuple(FULL.values()),
-    )
+    national = stored_row(f"ms-{year}-C320100", year, day=3)
     insert_evaluations(admin, DB, [national])
     before = direct(admin, year, "320000"), direct(admin, year)
     assert before[0]["score_average"]["total"] == 100.0
@@ -367,24 +373,11 @@ def test_a_confirmed_entry_replaces_an_imported_row_under_its_own_id(
     several stored rows the 409 says one entry cannot replace them (no confirm button)."""
     year = FORM_YEAR + 4
 
-    def imported(evaluation_id: str, day: int) -> EvaluationRow:
-        return EvaluationRow(
-            evaluation_id=evaluation_id,
-            version=1,
-            year=year,
-            center_id="C320100",
-            region_code="320100",
-            outcome=1,
-            human_service=True,
-            tries=(dt.datetime(year, 6, day, 10, 0, tzinfo=CHINA_TZ),),
-            items=tuple(FULL.values()),
-        )
-
     def stored() -> list[tuple]:
         rows, _ = load_evaluations(admin, DB, (year,), kind="mystery_shopper")
         return sorted((r.evaluation_id, r.outcome) for r in rows)
 
-    insert_evaluations(admin, DB, [imported("sheet-7", 3)])
+    insert_evaluations(admin, DB, [stored_row("sheet-7", year, day=3)])
     again = form(year=year, dialled_at=f"{year}-06-05 10:00", outcome=4, items={})
     refused = nat.post("/api/quality/evaluations", json=again)
     assert refused.status_code == 409 and refused.json()["replaceable"] is True
@@ -394,7 +387,7 @@ def test_a_confirmed_entry_replaces_an_imported_row_under_its_own_id(
     assert confirmed.json()["evaluation"]["evaluation_id"] == "sheet-7"
     assert stored() == [("sheet-7", 4)]
 
-    insert_evaluations(admin, DB, [imported("sheet-8", 4)])  # two rows of one center and year
+    insert_evaluations(admin, DB, [stored_row("sheet-8", year, day=4)])  # two of one center
     for confirm in (False, True):
         answer = nat.post("/api/quality/evaluations", json=again | {"replace": confirm})
         assert answer.status_code == 409 and answer.json()["replaceable"] is False
