@@ -7,7 +7,7 @@ import logging
 import typer
 
 from hotline.dashboards.cli import app as dashboard_app
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, explained
 from hotline.infra.cli import app as stack_app
 from hotline.producers.gateway.cli import app as serve_app
 from hotline.producers.queue_log.cli import app as ingest_app
@@ -91,5 +91,5 @@ def main() -> None:
     try:
         app()
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {explained(exc)}", err=True)
         raise SystemExit(1) from exc

@@ -16,6 +16,10 @@ Each subpackage derives its own errors from these; third-party errors are wrappe
 class HotlineError(Exception):
     """Root of every error hotline raises on purpose."""
 
+    hint: str = ""
+    """What to do about it, where that is known: the ``hotline`` command prints it after the
+    message (logs of retries do not repeat it)."""
+
 
 class InvalidInput(HotlineError):
     """Input that can never be processed as it is; dead-letter it with this message."""
@@ -31,3 +35,8 @@ class RetryableError(HotlineError):
 
 class ConfigurationError(HotlineError):
     """Settings or the environment are unusable; the message says what to change."""
+
+
+def explained(exc: HotlineError) -> str:
+    """The error's message with its :attr:`~HotlineError.hint`, as a command prints it."""
+    return f"{exc}; {exc.hint}" if exc.hint else str(exc)

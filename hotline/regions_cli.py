@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hotline.centers import CenterRegistry, build_centers, default_centers, load_centers_config
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, explained
 from hotline.regions import Region, RegionRegistry, default_registry
 
 __all__ = ["centers_app", "regions_app"]
@@ -39,7 +39,7 @@ def _console() -> Console:
 
 
 def _fail(exc: HotlineError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/red] {explained(exc)}", highlight=False)
     return typer.Exit(code=1)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, explained
 from hotline.infra.clickhouse_users import ANYWHERE, UsersConfig, write_users_xml
 from hotline.settings import Settings
 from hotline.sinks import migrate as migrations
@@ -32,7 +32,7 @@ def migrate_command(ctx: typer.Context) -> None:
     try:
         applied = migrations.migrate(client, database)
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {explained(exc)}", err=True)
         raise typer.Exit(1) from exc
     finally:
         client.disconnect()
@@ -54,7 +54,7 @@ def status_command(ctx: typer.Context) -> None:
         exists = migrations.database_exists(client, database)
         rows = migrations.status(client, database)
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {explained(exc)}", err=True)
         raise typer.Exit(1) from exc
     finally:
         client.disconnect()
@@ -90,7 +90,7 @@ def users_xml_command(
     try:
         config.check_exposure()
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {explained(exc)}", err=True)
         raise typer.Exit(1) from exc
     write_users_xml(config, out, owner=ids)
     typer.echo(f"wrote {out}")

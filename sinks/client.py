@@ -21,6 +21,7 @@ from hotline.sinks.errors import (
     ClickHouseLoginRefused,
     ClickHouseQueryError,
     ClickHouseUnavailable,
+    ClickHouseUnreachable,
 )
 
 _codes = driver_errors.ErrorCodes
@@ -99,7 +100,7 @@ def translated_errors(what: str) -> Iterator[None]:
         EOFError,
         OSError,
     ) as exc:
-        raise ClickHouseUnavailable(f"{what}: ClickHouse unreachable: {exc}") from exc
+        raise ClickHouseUnreachable(f"{what}: ClickHouse unreachable: {exc}") from exc
     except driver_errors.Error as exc:
         raise ClickHouseQueryError(f"{what}: {first_line(str(exc))}") from exc
 

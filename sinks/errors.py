@@ -5,6 +5,7 @@
     HotlineError
     ├── RetryableError
     │   └── ClickHouseUnavailable   network fault, timeout, server busy: retry with backoff
+    │       └── ClickHouseUnreachable   no connection at all (the CLI says what to do)
     ├── Backpressure
     │   └── ClickHouseBusy          too many parts / merges behind: slow down
     ├── ClickHouseQueryError        the server rejected the statement (bad SQL, no grant …)
@@ -18,6 +19,16 @@ from hotline.errors import Backpressure, ConfigurationError, HotlineError, Retry
 
 class ClickHouseUnavailable(RetryableError):
     """ClickHouse cannot be reached or timed out; the same call may succeed later."""
+
+
+class ClickHouseUnreachable(ClickHouseUnavailable):
+    """No connection to ClickHouse at all (refused, reset, no route): not running, or not
+    where the settings point."""
+
+    hint = (
+        "start it (`hotline stack up`) or point HOTLINE_CLICKHOUSE__HOST and "
+        "HOTLINE_CLICKHOUSE__PORT at it"
+    )
 
 
 class ClickHouseBusy(Backpressure):

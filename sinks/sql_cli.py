@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hotline.errors import explained
 from hotline.settings import Settings
 from hotline.sinks.analyst import ANALYST_USER, password_of
 from hotline.sinks.client import connect, translated_errors
@@ -157,7 +158,7 @@ def sql_command(
             settings, query, user=user, show_progress=progress and sys.stderr.isatty()
         )
     except (ClickHouseQueryError, ClickHouseUnavailable) as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(explained(exc)) from exc
     try:
         if fmt is OutputFormat.PARQUET:
             assert out is not None

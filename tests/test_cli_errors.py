@@ -89,6 +89,11 @@ def test_clickhouse_down_is_one_error_line_without_the_driver_traceback(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert "ClickHouse unreachable" in lines[0] and "Traceback" not in done.stderr
+    # and what to do about it (before, the driver's reason alone)
+    assert lines[0].endswith(
+        "; start it (`hotline stack up`) or point HOTLINE_CLICKHOUSE__HOST and "
+        "HOTLINE_CLICKHOUSE__PORT at it"
+    ), lines[0]
 
 
 def test_streams_status_with_kafka_down_fails_fast_and_clean() -> None:
