@@ -2,7 +2,8 @@
 the report page (numbers equal quality_figures), enters an evaluation with a score above its
 maximum (the item is marked with the import's reason), corrects it and saves it — as its own
 internal check, the national evaluation of that center untouched —, enters it again (refused
-until the replacement is confirmed) and finds it listed under the report."""
+until the replacement is confirmed) and finds it listed under the report; a national user whose
+center has two stored evaluations is offered no replacement."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from hotline.dashboards.app import create_app
 from hotline.dashboards.quality import EvaluationWriter
 from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.reports.records import ITEM_FIELDS
 from hotline.reports.report import quality_figures
 from hotline.reports.store import insert_evaluations, load_evaluations
 from hotline.settings import ClickHouseSettings
@@ -151,3 +153,43 @@ def test_report_page_and_evaluation_form(base_url: str, admin: Client) -> None:
     assert quality_figures(admin, DB, YEAR, "320000", registry=default_centers()) == figures
     # the refused 422 and 409 are logged by the browser as failed resources; nothing else
     assert [e for e in errors if "422" not in e and "409" not in e] == []
+
+
+def test_several_stored_evaluations_offer_no_replace_button(base_url: str, admin: Client) -> None:
+    """C320200 has two national rows of the year (the campaign's and another): the national
+    user's entry is refused with the 409 saying one entry cannot replace them, and the form
+    offers no 确认替换 button (before, it did, and confirming was refused again)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (bash infra/system-deps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    def national_rows() -> list[tuple[str, int]]:
+        rows, _ = load_evaluations(admin, DB, (YEAR,), kind="mystery_shopper")
+        return sorted((r.evaluation_id, r.version) for r in rows if r.center_id == "C320200")
+
+    before = national_rows()
+    assert len(before) == 2
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{base_url}/")
+            page.fill("#username", "nat")
+            page.fill("#password", ACCOUNTS["nat"][0])
+            page.click("#login-button")
+            page.wait_for_selector("h2")
+            page.goto(f"{base_url}/#/quality")
+            page.click('[data-testid="to-entry"]')
+            page.wait_for_selector("#evaluation-form")
+            page.select_option('select[name="center_id"]', "C320200")
+            page.fill('input[name="dialled_at"]', f"{YEAR}-06-21 09:30")
+            for name, value in zip(ITEM_FIELDS, FULL, strict=True):
+                page.fill(f'input[name="{name}"]', str(value))
+            page.click('#evaluation-form button[type="submit"]')
+            page.wait_for_selector('[data-testid="form-result"] .error')
+            said = page.inner_text('[data-testid="form-result"]')
+            assert "多条已有评价无法由一次录入替换" in said, said
+            assert page.locator('[data-testid="form-replace"]').count() == 0
+        finally:
+            browser.close()
+    assert national_rows() == before
