@@ -119,7 +119,7 @@ def queue_log_command(
 ) -> None:
     """Replay or follow an Asterisk queue_log into hotline's call and agent-state events.
 
-        Caller numbers are hashed before anything is emitted or logged. Bad lines are counted, listed in the summary with their line numbers and written (masked) to the dead-letter file; they never stop the run. A restart continues after the last delivered line (same event ids on replay), first reading what is left of the log's rotated files (queue_log.2, queue_log-20250303, … and their compressed copies .gz, .bz2, .xz, .zst), oldest first.
+    Caller numbers are hashed before anything is emitted or logged. Bad lines are counted, listed in the summary with their line numbers and written (masked) to the dead-letter file; they never stop the run. A restart continues after the last delivered line (same event ids on replay), first reading what is left of the log's rotated files (queue_log.2, queue_log-20250303, … and their compressed copies .gz, .bz2, .xz, .zst), oldest first.
 
     Ctrl-C or SIGTERM stops cleanly after the current line: what was read is delivered and its position saved, so the same command goes on from there. A replay (no --follow) stopped early exits 130 (Ctrl-C) or 143 (SIGTERM); --follow exits 0.
     """  # noqa: E501 -- one line per paragraph, as --help wraps it
