@@ -23,6 +23,7 @@ from hotline.errors import ConfigurationError
 from hotline.infra.clickhouse_users import QA_WRITER
 from hotline.regions import default_registry
 from hotline.settings import Settings
+from hotline.web_server import listen, serve_on
 
 from .acks import AckStore
 from .app import Services, create_app
@@ -110,8 +111,6 @@ def serve(
     """Serve the dashboards (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
     settings = _settings(ctx)
     config = DashboardConfig.from_settings(
         settings,
@@ -129,9 +128,10 @@ def serve(
             "`hotline dashboard user add NAME --scope national`",
             err=True,
         )
+    sock = listen(host, port)
     typer.echo(f"hotline dashboards on http://{host}:{port}/")
     services = build_services(settings, config, evaluation_writes=evaluation_writes)
-    uvicorn.run(create_app(services), host=host, port=port)
+    serve_on(create_app(services), sock)
 
 
 @user_app.command("add")

@@ -182,3 +182,33 @@ def test_an_option_out_of_range_is_a_usage_error_naming_it(
     result = CliRunner().invoke(app, list(args), terminal_width=200)
     assert result.exit_code == 2, result.output
     assert "Invalid value for" in result.output and option in result.output
+
+
+@pytest.mark.parametrize("command", [("dashboard",), ("serve", "ingest")], ids=" ".join)
+def test_a_taken_port_is_one_line_naming_the_option(command: tuple[str, ...]) -> None:
+    """Before: uvicorn's log of ``[Errno 98] error while attempting to bind``, which named
+    the address but not the option to change."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _hotline(*command, "--port", str(port), env={})
+    assert done.returncode == 1
+    *_, last = done.stderr.strip().splitlines()
+    assert last == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; another process "
+        f"already listens on port {port} (`make down` stops the demo's); choose another with "
+        "--port"
+    )
+    assert "Traceback" not in done.stderr and "hotline dashboards on" not in done.stdout
+
+
+def test_a_host_not_of_this_machine_is_one_line_naming_the_option() -> None:
+    done = _hotline("dashboard", "--host", "192.0.2.1", "--port", str(_closed_port()), env={})
+    assert done.returncode == 1
+    *_, last = done.stderr.strip().splitlines()
+    assert last.startswith("error: cannot listen on 192.0.2.1:"), done.stderr
+    assert last.endswith(
+        "Cannot assign requested address; check --host (an address of this "
+        "machine, e.g. 127.0.0.1 or 0.0.0.0)"
+    ), last

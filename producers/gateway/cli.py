@@ -10,6 +10,7 @@ import typer
 
 from hotline.centers import default_centers
 from hotline.settings import Settings
+from hotline.web_server import listen, serve_on
 
 __all__ = ["app"]
 
@@ -56,8 +57,6 @@ def ingest(
     Without any token it starts all the same and warns: every request gets 401 until the
     first token is added.
     """
-    import uvicorn
-
     from hotline.producers.base import DeliveryConfig
     from hotline.producers.gateway.app import GatewayConfig, KafkaBatchSender, create_app
     from hotline.producers.gateway.tokens import TokenStore
@@ -79,9 +78,11 @@ def ingest(
         max_body_bytes=max_body,
         dead_letters_file=dead_letters or settings.stack.home / "gateway" / "dead_letters.jsonl",
     )
+    sock = listen(host, port)
+    typer.echo(f"hotline ingest gateway on http://{host}:{port}/v1/events (docs at /docs)")
     sender = KafkaBatchSender(DeliveryConfig.from_settings(settings))
     try:
-        uvicorn.run(create_app(config, store, sender), host=host, port=port, log_level="info")
+        serve_on(create_app(config, store, sender), sock)
     finally:
         sender.close()
 
