@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fixtures_kafka import free_port
 from test_gateway import NANJING, NINGBO, MemorySender, auth, offered_json
 
 from hotline.producers.gateway import GatewayConfig, TokenStore, create_app
@@ -61,14 +63,19 @@ def test_the_gateway_starts_without_tokens_and_takes_the_first_one_added(
     """A fresh server has no token yet: `serve ingest` starts anyway (a container that exits
     would restart-loop), says so, refuses every request, and the first token added with
     `ingest-token add` works without a restart."""
-    import uvicorn
     from typer.testing import CliRunner
 
     import hotline.producers.gateway.app as gateway_app
+    import hotline.producers.gateway.cli as gateway_cli
     from hotline.cli import app as cli
 
     served: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+
+    def serve_on(app: Any, sock: socket.socket) -> None:
+        served.append(app)
+        sock.close()
+
+    monkeypatch.setattr(gateway_cli, "serve_on", serve_on)
     sender = MemorySender()
     monkeypatch.setattr(gateway_app, "KafkaBatchSender", lambda config: sender)
     path = tmp_path / "gateway" / "tokens.json"  # as on a new volume: not even the folder
@@ -76,7 +83,7 @@ def test_the_gateway_starts_without_tokens_and_takes_the_first_one_added(
     with caplog.at_level(logging.WARNING, logger="hotline.producers.gateway.cli"):
         result = CliRunner().invoke(
             cli,
-            ["serve", "ingest", "--tokens", str(path)],
+            ["serve", "ingest", "--tokens", str(path), "--port", str(free_port())],
             env={"HOTLINE_STACK__HOME": str(tmp_path / "home")},
         )
     assert result.exit_code == 0, result.output
