@@ -70,6 +70,7 @@ def insert_evaluations(client: Client, database: str, rows: Iterable[EvaluationR
             client,
             f"INSERT INTO {database}.qa_evaluations ({', '.join(_COLUMNS)}) VALUES",
             values,
+            what=f"storing evaluations in {database}.qa_evaluations",
         )
     return len(values)
 
@@ -94,6 +95,7 @@ def load_evaluations(
         f"SELECT {', '.join(_COLUMNS)} FROM {database}.qa_evaluations FINAL WHERE {where} "
         "ORDER BY evaluation_id",
         params,
+        what=f"reading {database}.qa_evaluations",
     )
     rows, problems = [], []
     for values in result:
@@ -124,6 +126,7 @@ def load_live_unreachable(
         f"(SELECT center_id, day FROM {database}.qa_live_unreachable_days WHERE {where} "
         "ORDER BY day) GROUP BY center_id ORDER BY center_id",
         params,
+        what=f"reading {database}.qa_live_unreachable_days",
     )
     return [LiveUnreachable(center, tuple(days)) for center, days in result]
 

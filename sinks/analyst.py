@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from hotline.settings import ClickHouseSettings, load_settings
-from hotline.sinks.client import connect, translated_errors
+from hotline.sinks.client import connect, sql_head, translated_errors
 
 ANALYST_USER = "analyst"
 
@@ -47,7 +47,7 @@ def query_df(
         password = password_of(ch, user)
     client = connect(ch, user=user, password=password)
     try:
-        with translated_errors(sql.strip().splitlines()[0][:80] if sql.strip() else "query"):
+        with translated_errors(sql_head(sql)):
             rows, columns = client.execute(
                 sql, dict(params or {}), with_column_types=True, settings=dict(settings or {})
             )

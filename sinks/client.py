@@ -122,12 +122,20 @@ def login_refused(what: str, server_message: str) -> str:
     )
 
 
-def execute(client: Client, sql: str, params: Any = None, **kwargs: Any) -> Any:
-    """``client.execute`` with errors translated; the SQL's first line names the failure."""
-    with translated_errors(first_line(sql.strip())[:80]):
+def execute(
+    client: Client, sql: str, params: Any = None, *, what: str | None = None, **kwargs: Any
+) -> Any:
+    """``client.execute`` with errors translated; ``what`` names the failure in words (else
+    the SQL's first line does)."""
+    with translated_errors(what or sql_head(sql)):
         return client.execute(sql, params, **kwargs)
 
 
 def first_line(text: str) -> str:
     """The first non-empty line of ``text`` (server messages carry a long stack trace)."""
     return next((line for line in text.splitlines() if line.strip()), "")
+
+
+def sql_head(sql: str) -> str:
+    """What names a failed query typed by a user: its first line, cut at 80 characters."""
+    return first_line(sql)[:80] or "query"

@@ -26,7 +26,7 @@ from rich.table import Table
 from hotline.errors import explained
 from hotline.settings import Settings
 from hotline.sinks.analyst import ANALYST_USER, password_of
-from hotline.sinks.client import connect, translated_errors
+from hotline.sinks.client import connect, sql_head, translated_errors
 from hotline.sinks.errors import ClickHouseQueryError, ClickHouseUnavailable
 
 
@@ -47,7 +47,7 @@ def run_query(
     ch = settings.clickhouse
     client = connect(ch, user=user, password=password_of(ch, user))
     try:
-        with translated_errors(sql.strip().splitlines()[0][:80] if sql.strip() else "query"):
+        with translated_errors(sql_head(sql)):
             result = client.execute_with_progress(sql, with_column_types=True)
             if show_progress:
                 _follow(result)

@@ -212,3 +212,28 @@ def test_a_host_not_of_this_machine_is_one_line_naming_the_option() -> None:
         "Cannot assign requested address; check --host (an address of this "
         "machine, e.g. 127.0.0.1 or 0.0.0.0)"
     ), last
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (
+            ("report", "quality", "--year", "2025", "--out", "{tmp}"),
+            "reading hotline.qa_evaluations",
+        ),
+        (
+            ("quality", "campaign", "--year", "2025", "--centers", "C330200"),
+            "storing evaluations in hotline.qa_evaluations",
+        ),
+    ],
+    ids=lambda value: " ".join(value[:2]) if isinstance(value, tuple) else "",
+)
+def test_a_report_failing_in_clickhouse_says_what_it_was_doing(
+    args: tuple[str, ...], what: str, tmp_path: Path
+) -> None:
+    """Before: the error began with the first 80 characters of the report's SQL."""
+    args = tuple(arg.format(tmp=tmp_path) for arg in args)
+    done = _hotline(*args, env={"HOTLINE_CLICKHOUSE__PORT": "1"})
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {what}: ClickHouse unreachable: "), last
