@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Test processes: each starts its own Kafka and ClickHouse; tests mostly wait on them, so two
-# finish in ~60 % of one's time on 2 cores (README). TEST_WORKERS=0 runs in one process.
+# finish in ~70 % of one's time on 2 cores (README). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
