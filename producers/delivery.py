@@ -76,7 +76,7 @@ from kafka.future import Future
 
 from hotline.errors import InvalidInput
 from hotline.infra.topics import connect_problems, raw_topic
-from hotline.privacy import looks_like_phone, mask_phone
+from hotline.privacy import blank_phone_runs, looks_like_phone, mask_phone
 from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent, SpoolFull
 from hotline.producers.spool import Spool
 from hotline.regions import RegionRegistry, default_registry
@@ -149,7 +149,7 @@ def caller_problem(fields: Mapping[str, Any]) -> str | None:
             continue
         if looks_like_phone(value):
             return (
-                f"{name} holds a phone number in clear {mask_phone(value)}; "
+                f"{blank_phone_runs(name)} holds a phone number in clear {mask_phone(value)}; "
                 "send its keyed hash (hotline.privacy.caller_id) instead"
             )
     return None

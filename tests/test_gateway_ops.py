@@ -275,3 +275,22 @@ def test_time_bounds_are_the_stream_workers(tmp_path: Path) -> None:
         event = offered_json(NINGBO, "330203", n)
         event["envelope"]["occurred_at"] = at.isoformat()
         assert post(client, token, event).json()["accepted"] == 1, at
+
+
+def test_a_number_as_a_field_name_is_not_echoed_in_a_reason(tmp_path: Path) -> None:
+    """Before: pydantic's error location names the unknown key, so the reason in the answer
+    and in the dead-letter line carried the number in clear (the original was masked)."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    top = {**offered_json(NINGBO, "330203", 1), PHONE: "x"}
+    inner = offered_json(NINGBO, "330203", 2)
+    inner["envelope"][PHONE] = 1
+    caller_key = {**offered_json(NINGBO, "330203", 3), f"caller_{PHONE}": PHONE}
+    response = post(client, token, top, inner, caller_key)
+    reasons = [r["reason"] for r in response.json()["results"]]
+    assert reasons[0] == "invalid call.offered: *********00: Extra inputs are not permitted"
+    assert reasons[1].startswith("invalid call.offered: envelope.*********00: Extra inputs")
+    assert reasons[2].startswith("caller_in_clear: caller_*********00 holds a phone number")
+    assert PHONE not in response.text
+    assert PHONE not in (tmp_path / "gw" / "dead_letters.jsonl").read_text()

@@ -130,8 +130,11 @@ class IngestResponse(BaseModel):
 
 
 def _validation_reason(exc: ValidationError) -> str:
+    """Up to five of pydantic's errors, each as ``location: message``. Inputs are hidden by the
+    models; a location names the client's own keys (an unknown one too), so digit runs in it
+    are masked as in any other client text."""
     parts = [
-        f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
+        f"{blank_phone_runs('.'.join(str(p) for p in err['loc'])) or 'event'}: {err['msg']}"
         for err in exc.errors()[:5]
     ]
     more = exc.error_count() - len(parts)
