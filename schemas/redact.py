@@ -34,7 +34,14 @@ from hotline.schemas.codec import HEADER_SIZE, MARKER, Codec
 from hotline.schemas.errors import CodecError
 from hotline.schemas.types import CALLER_ID_PATTERN, REGION_CODE_PATTERN, UUID_PATTERN
 
-__all__ = ["Redacted", "caller_values", "redact_json", "redact_original"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "TOO_DEEP",
+    "Redacted",
+    "caller_values",
+    "redact_json",
+    "redact_original",
+]
 
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
 #: Text of these shapes holds no phone number: kept by :func:`redact_json` (but in a caller
@@ -43,6 +50,10 @@ _NO_NUMBER = re.compile(
     "|".join(f"(?:{p.strip('^$')})" for p in (CALLER_ID_PATTERN, UUID_PATTERN, REGION_CODE_PATTERN))
     + r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
+#: :func:`redact_json` keeps this many levels of objects and arrays (an event has 3); what
+#: lies deeper is replaced by :data:`TOO_DEEP`, so no input can exhaust the recursion.
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"<nested deeper than {MAX_JSON_DEPTH} levels: not kept>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +162,8 @@ def redact_json(value: Any, keep: Callable[[str], bool] = lambda _: False) -> tu
     not a caller id, and any other text that is neither of a shape that holds no number (a
     caller id, a UUID, a region code, an ISO time stamp) nor accepted by ``keep`` (e.g. known
     center ids), gets each run of 5+ digits masked by :func:`blank_phone_runs`; an integer of
-    5+ digits becomes its masked text; keys are masked like text.
+    5+ digits becomes its masked text; keys are masked like text. An object or array deeper
+    than :data:`MAX_JSON_DEPTH` levels becomes :data:`TOO_DEEP`.
     """
     changed = False
 
@@ -163,14 +175,17 @@ def redact_json(value: Any, keep: Callable[[str], bool] = lambda _: False) -> tu
         changed = changed or masked != raw
         return masked
 
-    def walk(item: Any, caller: bool) -> Any:
+    def walk(item: Any, caller: bool, depth: int) -> Any:
         nonlocal changed
+        if isinstance(item, dict | list) and depth == MAX_JSON_DEPTH:
+            return TOO_DEEP
         if isinstance(item, dict):
             return {
-                text(str(k), False): walk(v, str(k).startswith("caller")) for k, v in item.items()
+                text(str(k), False): walk(v, str(k).startswith("caller"), depth + 1)
+                for k, v in item.items()
             }
         if isinstance(item, list):
-            return [walk(v, caller) for v in item]
+            return [walk(v, caller, depth + 1) for v in item]
         if isinstance(item, str):
             return text(item, caller)
         if isinstance(item, int | float) and not isinstance(item, bool):
@@ -180,4 +195,4 @@ def redact_json(value: Any, keep: Callable[[str], bool] = lambda _: False) -> tu
                 return masked
         return item
 
-    return walk(value, False), changed
+    return walk(value, False, 0), changed

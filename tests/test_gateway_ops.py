@@ -16,6 +16,7 @@ from fixtures_kafka import free_port
 from test_gateway import NANJING, NINGBO, MemorySender, auth, offered_json
 
 from hotline.producers.gateway import GatewayConfig, TokenStore, create_app
+from hotline.schemas.redact import TOO_DEEP
 from hotline.schemas.types import EARLIEST_OCCURRED_AT, MAX_FUTURE_S
 from hotline.streams.worker_config import WorkerConfig
 
@@ -294,3 +295,29 @@ def test_a_number_as_a_field_name_is_not_echoed_in_a_reason(tmp_path: Path) -> N
     assert reasons[2].startswith("caller_in_clear: caller_*********00 holds a phone number")
     assert PHONE not in response.text
     assert PHONE not in (tmp_path / "gw" / "dead_letters.jsonl").read_text()
+
+
+@pytest.mark.parametrize("depth", [100, 600, 900])
+def test_a_deeply_nested_event_is_rejected_and_its_batch_mates_go_in(
+    tmp_path: Path, depth: int
+) -> None:
+    """Before: from about 450 levels down, masking the original for its dead-letter line ran
+    out of recursion — a 500 after its batch-mates were in Kafka, for every resend of it."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    deep: Any = PHONE
+    for _ in range(depth):
+        deep = [deep]
+    good, nested = offered_json(NINGBO, "330203", 1), offered_json(NINGBO, "330203", 2)
+    nested["note"] = deep
+    response = post(client, token, good, nested)
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 1)
+    assert len(sender.records) == 1
+    [line] = [
+        json.loads(x) for x in (tmp_path / "gw" / "dead_letters.jsonl").read_text().splitlines()
+    ]
+    assert line["kind"] == "invalid" and line["index"] == 1
+    assert PHONE not in json.dumps(line) and TOO_DEEP in json.dumps(line["original"]["note"])
