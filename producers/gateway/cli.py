@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from hotline.centers import default_centers
 from hotline.settings import Settings
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 app = typer.Typer(help="Run hotline's network services.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage the ingest gateway's per-center API tokens.")
 app.add_typer(token_app, name="ingest-token")
+
+#: GatewayConfig's fields as ``serve ingest`` options, for usage errors.
+_OPTIONS = {"rate_per_s": "--rate", "burst": "--burst", "max_body_bytes": "--max-body"}
 
 TokensOption = Annotated[
     Path | None,
@@ -39,9 +43,10 @@ def ingest(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8333,
     tokens: TokensOption = None,
-    rate: Annotated[float, typer.Option(help="requests per second per token")] = 5.0,
-    burst: Annotated[int, typer.Option(help="requests a token may make at once")] = 20,
-    max_body: Annotated[int, typer.Option(help="largest request body in bytes")] = 1024 * 1024,
+    rate: Annotated[float, typer.Option(help="requests per second per token (> 0)")] = 5.0,
+    burst: Annotated[int, typer.Option(help="requests a token may make at once (≥ 1)")] = 20,
+    max_body: Annotated[int, typer.Option(help="largest request body in bytes (≥ 1024)")] = 1024
+    * 1024,
     dead_letters: Annotated[
         Path | None,
         typer.Option(
@@ -63,6 +68,19 @@ def ingest(
 
     settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
     path = _tokens_path(ctx, tokens)
+    try:
+        config = GatewayConfig(
+            tokens_file=path,
+            rate_per_s=rate,
+            burst=burst,
+            max_body_bytes=max_body,
+            dead_letters_file=dead_letters
+            or settings.stack.home / "gateway" / "dead_letters.jsonl",
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = _OPTIONS.get(str(error["loc"][0]), str(error["loc"][0]))
+        raise typer.BadParameter(error["msg"], param_hint=option) from None
     store = TokenStore(path)
     if not store.entries:
         # A fresh server has none yet; refusing to start would only restart-loop a container.
@@ -71,13 +89,6 @@ def ingest(
             "`hotline serve ingest-token add CENTER_ID` (no restart needed)",
             path,
         )
-    config = GatewayConfig(
-        tokens_file=path,
-        rate_per_s=rate,
-        burst=burst,
-        max_body_bytes=max_body,
-        dead_letters_file=dead_letters or settings.stack.home / "gateway" / "dead_letters.jsonl",
-    )
     sock = listen(host, port)
     typer.echo(f"hotline ingest gateway on http://{host}:{port}/v1/events (docs at /docs)")
     sender = KafkaBatchSender(DeliveryConfig.from_settings(settings))
