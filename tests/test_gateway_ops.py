@@ -321,3 +321,18 @@ def test_a_deeply_nested_event_is_rejected_and_its_batch_mates_go_in(
     ]
     assert line["kind"] == "invalid" and line["index"] == 1
     assert PHONE not in json.dumps(line) and TOO_DEEP in json.dumps(line["original"]["note"])
+
+
+def test_a_body_that_is_not_a_batch_is_422_without_echoing_it(tmp_path: Path) -> None:
+    """Before: FastAPI's 422 carried the whole body as ``input`` — numbers in clear, and up
+    to ``max_body_bytes`` sent back."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    event = offered_json(NINGBO, "330203", 1, caller=PHONE)
+    for body in ({"evnts": [event]}, {"events": event}):
+        response = client.post("/v1/events", json=body, headers=auth(token))
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "events"] and error["msg"]
+        assert "input" not in error and PHONE not in response.text

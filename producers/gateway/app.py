@@ -42,7 +42,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -263,6 +265,14 @@ def _dead_letter(
     return line
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming what is wrong with the body, without FastAPI's echo of it (``input``: the
+    whole body, caller numbers and all)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{k: v for k, v in error.items() if k != "input"} for error in errors]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
 class _BodyLimit:
     """ASGI middleware: 413 for a declared body above the limit, 411 for POST without one."""
 
@@ -312,6 +322,7 @@ def create_app(
         description=__doc__,
     )
     app.add_middleware(_BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.sender = sender
     stats = GatewayStats()
     app.state.stats = stats
