@@ -336,3 +336,19 @@ def test_a_body_that_is_not_a_batch_is_422_without_echoing_it(tmp_path: Path) ->
         [error] = response.json()["detail"]
         assert error["loc"] == ["body", "events"] and error["msg"]
         assert "input" not in error and PHONE not in response.text
+
+
+def test_a_rejected_event_id_that_is_no_uuid_is_not_echoed(tmp_path: Path) -> None:
+    """Before: a rejected event's result carried its ``event_id`` as sent, a number too (the
+    dead-letter line already kept only a UUID); the client finds it by ``index``."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    client = gateway(tmp_path, store)
+    event = offered_json(NINGBO, "330203", 1)
+    event["envelope"]["event_id"] = PHONE
+    wrong_region = offered_json(NINGBO, "320102", 2)
+    response = post(client, token, event, wrong_region)
+    first, second = response.json()["results"]
+    assert (first["status"], first["index"], first["event_id"]) == ("rejected", 0, None)
+    assert "envelope.event_id" in first["reason"] and PHONE not in response.text
+    assert second["event_id"] == wrong_region["envelope"]["event_id"]  # a UUID stays

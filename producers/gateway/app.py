@@ -228,12 +228,21 @@ class GatewayStats:
             }
 
 
-def _rejection(index: int, item: Any, reason: str) -> EventResult:
-    """The result of a rejected event (its event id if it has a text one)."""
+def _envelope(item: Any) -> dict[str, Any]:
+    """The ``envelope`` object of a client's event, else an empty one."""
     envelope = item.get("envelope") if isinstance(item, dict) else None
-    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
-    event_id = event_id if isinstance(event_id, str) else None
-    return EventResult(index=index, status="rejected", event_id=event_id, reason=reason)
+    return envelope if isinstance(envelope, dict) else {}
+
+
+def _event_id(item: Any) -> str | None:
+    """A client's event id if it is a UUID: any other text could be a number."""
+    event_id = _envelope(item).get("event_id")
+    return event_id if isinstance(event_id, str) and _UUID.match(event_id) else None
+
+
+def _rejection(index: int, item: Any, reason: str) -> EventResult:
+    """The result of a rejected event (its event id if that is a UUID)."""
+    return EventResult(index=index, status="rejected", event_id=_event_id(item), reason=reason)
 
 
 def _dead_letter(
@@ -243,13 +252,11 @@ def _dead_letter(
     what passed its pattern (a UUID event id, a known event type); the original is the
     event's JSON with every value that could hold a phone number masked
     (:func:`~hotline.schemas.redact.redact_json`; known center ids are kept)."""
-    envelope = item.get("envelope") if isinstance(item, dict) else None
-    envelope = envelope if isinstance(envelope, dict) else {}
-    event_id, event_type = envelope.get("event_id"), envelope.get("event_type")
+    event_type = _envelope(item).get("event_type")
     original, masked = redact_json(item, keep=centers.__contains__)
     line: dict[str, Any] = {
         "stage": "gateway",
-        "event_id": event_id if isinstance(event_id, str) and _UUID.match(event_id) else None,
+        "event_id": _event_id(item),
         "event_type": event_type if event_type in EVENT_TYPES else None,
         "center_id": center_id,  # the token's
         "index": index,
