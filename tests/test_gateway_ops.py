@@ -352,3 +352,30 @@ def test_a_rejected_event_id_that_is_no_uuid_is_not_echoed(tmp_path: Path) -> No
     assert (first["status"], first["index"], first["event_id"]) == ("rejected", 0, None)
     assert "envelope.event_id" in first["reason"] and PHONE not in response.text
     assert second["event_id"] == wrong_region["envelope"]["event_id"]  # a UUID stays
+
+
+def test_an_event_type_that_is_no_text_is_rejected_and_its_batch_mates_go_in(
+    tmp_path: Path,
+) -> None:
+    """Before: an array or object as ``event_type`` made its dead-letter line raise (an
+    unhashable key looked up among the known types): a 500 after the batch-mates were sent,
+    for every resend of the batch."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add(NINGBO)
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    as_list, as_object = offered_json(NINGBO, "330203", 2), offered_json(NINGBO, "330203", 3)
+    as_list["envelope"]["event_type"] = ["call.offered"]
+    as_object["envelope"]["event_type"] = {"type": "call.offered"}
+    response = post(client, token, offered_json(NINGBO, "330203", 1), as_list, as_object)
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 2)
+    assert "unknown event type" in response.json()["results"][1]["reason"]
+    assert len(sender.records) == 1
+    lines = [
+        json.loads(x) for x in (tmp_path / "gw" / "dead_letters.jsonl").read_text().splitlines()
+    ]
+    assert [(x["index"], x["kind"], x["event_type"]) for x in lines] == [
+        (1, "unknown_type", None),
+        (2, "unknown_type", None),
+    ]

@@ -253,11 +253,12 @@ def _dead_letter(
     event's JSON with every value that could hold a phone number masked
     (:func:`~hotline.schemas.redact.redact_json`; known center ids are kept)."""
     event_type = _envelope(item).get("event_type")
+    known_type = isinstance(event_type, str) and event_type in EVENT_TYPES  # a list: no key
     original, masked = redact_json(item, keep=centers.__contains__)
     line: dict[str, Any] = {
         "stage": "gateway",
         "event_id": _event_id(item),
-        "event_type": event_type if event_type in EVENT_TYPES else None,
+        "event_type": event_type if known_type else None,
         "center_id": center_id,  # the token's
         "index": index,
         "kind": kind,
