@@ -379,3 +379,17 @@ def test_an_event_type_that_is_no_text_is_rejected_and_its_batch_mates_go_in(
         (1, "unknown_type", None),
         (2, "unknown_type", None),
     ]
+
+
+def test_a_token_of_a_center_the_registry_does_not_know_is_403(tmp_path: Path) -> None:
+    """A token of a center no longer in the registry (a region code retired by a GB/T 2260
+    update, a hand-edited file). Before: every batch of it was a 500 (``UnknownCenter``)."""
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add("C330299")  # not a center: ``ingest-token add`` refuses it
+    sender = MemorySender()
+    client = gateway(tmp_path, store, sender)
+    event = offered_json("C330299", "330203", 1)
+    response = post(client, token, event)
+    assert response.status_code == 403, response.text
+    assert "C330299 is not a known center" in response.json()["detail"]
+    assert sender.records == []

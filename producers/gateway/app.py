@@ -5,7 +5,7 @@
 Checks, in order, each with its status:
 
 1. ``Content-Length`` above ``max_body_bytes`` → **413** (none given → **411**);
-2. no or unknown token → **401**;
+2. no or unknown token → **401**; a token of a center not in the registry → **403**;
 3. the token's bucket is empty → **429** with ``Retry-After``;
 4. more than ``max_events`` events → **413**; a body that is not ``{"events": [...]}`` → 422;
 5. each event on its own (:func:`check_event`): a phone number in a caller field, an unknown
@@ -346,6 +346,12 @@ def create_app(
         center_id = tokens.center_of(credentials.credentials)
         if center_id is None:
             raise HTTPException(401, "unknown token", headers=unauthorized)
+        if center_id not in centers:
+            raise HTTPException(
+                403,
+                f"the token's center {center_id} is not a known center: "
+                "revoke its tokens and add one for the center that took over",
+            )
         wait = limiter.take(hash_token(credentials.credentials))
         if wait > 0:
             retry = str(max(1, round(wait + 0.5)))
@@ -384,6 +390,7 @@ def create_app(
         response_model=IngestResponse,
         responses={
             401: {"description": "no or unknown token"},
+            403: {"description": "the token's center is not in the center registry"},
             411: {"description": "no Content-Length"},
             413: {"description": "body or batch too large"},
             429: {"description": "rate limit; see Retry-After"},
