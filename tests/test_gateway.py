@@ -116,6 +116,24 @@ def test_a_city_cannot_emit_for_another_city(tokens: TokenStore) -> None:
     assert [r.key for r in sender.records] == [b"C330200-call-1"]
 
 
+def test_a_city_cannot_send_under_another_centers_producer_id(tokens: TokenStore) -> None:
+    """Sequence gaps are tracked per producer id: Nanjing's id (or a vendor default two
+    centers share) under Ningbo's token would hide Nanjing's lost events or invent some."""
+    sender = MemorySender()
+    client, ningbo, _ = client_for(tokens, sender)
+    events = [offered_json(NINGBO, "330203", n) for n in (1, 2, 3)]
+    events[1]["envelope"]["producer_id"] = f"{NANJING}-cti"
+    events[2]["envelope"]["producer_id"] = "cti-01"
+    response = client.post("/v1/events", json={"events": events}, headers=auth(ningbo))
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 2)
+    reasons = {r["index"]: r["reason"] for r in body["results"] if r["status"] == "rejected"}
+    assert reasons[1].startswith("producer_id 'C****00-cti' does not contain the token's center")
+    assert reasons[2].startswith("producer_id 'cti-01' does not contain the token's center")
+    assert "(e.g. C330200-cti)" in reasons[2]
+    assert [r.key for r in sender.records] == [b"C330200-call-1"]
+
+
 def test_malformed_events_are_rejected_with_reasons_and_index(tokens: TokenStore) -> None:
     sender = MemorySender()
     client, ningbo, _ = client_for(tokens, sender)

@@ -83,6 +83,7 @@ REJECTION_KINDS = (
     "unknown_type",
     "invalid",
     "wrong_center",
+    "wrong_producer",
     "wrong_region",
     "implausible_time",
     "refused",
@@ -175,6 +176,12 @@ def check_event(
     if env.center_id != center_id:
         shown = _shown(env.center_id, centers)
         return "wrong_center", f"center_id {shown} is not the token's center {center_id}"
+    if center_id not in env.producer_id:
+        return "wrong_producer", (
+            f"producer_id {blank_phone_runs(env.producer_id)!r} does not contain the token's "
+            f"center {center_id} (e.g. {center_id}-cti): sequence gaps are tracked per "
+            "producer across the network, so producer ids must not be shared by centers"
+        )
     region = env.region_code
     if region not in centers.regions or not centers.serves(center_id, region):
         return "wrong_region", f"center {center_id} does not serve region {region}"
