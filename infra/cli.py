@@ -48,9 +48,8 @@ def up(
 ) -> None:
     """Start Kafka and ClickHouse (what already runs is left alone) and wait until both answer.
 
-    Then provision topics and the ClickHouse schema, as `hotline stack init` does. The first
-    run resolves the Kafka jars from Maven Central, which takes a minute.
-    """
+    Then provision topics and the ClickHouse schema, as `hotline stack init` does. The first run resolves the Kafka jars from Maven Central, which takes a minute.
+    """  # noqa: E501 -- one line per paragraph, as --help wraps it
     stack = _stack(ctx)
     started = time.monotonic()
     with console.status("starting Kafka and ClickHouse …"):
@@ -85,9 +84,8 @@ def down(ctx: typer.Context) -> None:
 def status(ctx: typer.Context) -> None:
     """Show each service: running or not, pid, version, where it listens.
 
-    It looks at the stack home of the settings (HOTLINE_STACK__HOME, default .hotline/ under the
-    current directory); a service not started from there whose port answers is said so.
-    """
+    It looks at the stack home of the settings (HOTLINE_STACK__HOME, default .hotline/ under the current directory); a service not started from there whose port answers is said so.
+    """  # noqa: E501 -- one line per paragraph, as --help wraps it
     stack = _stack(ctx)
     statuses = stack.status()
     console.print(f"stack home: {stack.home}", highlight=False)

@@ -1,5 +1,10 @@
 """The ``hotline`` command answers ``--help`` for itself and every group."""
 
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import typer
 from typer.testing import CliRunner
 
 from hotline.cli import app
@@ -16,3 +21,17 @@ def test_root_help_says_where_settings_come_from() -> None:
     assert result.exit_code == 0, result.output
     for said in ("HOTLINE_", ".env", "HOTLINE_KAFKA__BOOTSTRAP_SERVERS", "hotline/settings.py"):
         assert said in result.output
+
+
+def test_every_help_paragraph_after_the_first_is_one_line() -> None:
+    """typer keeps the line breaks of a command's later paragraphs (it joins only the first's),
+    so a paragraph written over two lines printed in --help broken mid-sentence."""
+
+    def broken(command: Any, path: str) -> Iterator[str]:
+        _first, *rest = inspect.cleandoc(command.help or "").split("\n\n")
+        if any("\n" in paragraph.strip() for paragraph in rest):
+            yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from broken(sub, f"{path} {name}")
+
+    assert list(broken(typer.main.get_command(app), "hotline")) == []

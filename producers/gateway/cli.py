@@ -45,8 +45,7 @@ def ingest(
     tokens: TokensOption = None,
     rate: Annotated[float, typer.Option(help="requests per second per token (> 0)")] = 5.0,
     burst: Annotated[int, typer.Option(help="requests a token may make at once (≥ 1)")] = 20,
-    max_body: Annotated[int, typer.Option(help="largest request body in bytes (≥ 1024)")] = 1024
-    * 1024,
+    max_body: Annotated[int, typer.Option(help="largest request body in bytes (≥ 1024)")] = 1 << 20,
     dead_letters: Annotated[
         Path | None,
         typer.Option(
@@ -58,10 +57,8 @@ def ingest(
 ) -> None:
     """Serve POST /v1/events (docs at /docs) and forward to Kafka with acks=all.
 
-    Tokens added or revoked with `ingest-token` count from the next request on (no restart).
-    Without any token it starts all the same and warns: every request gets 401 until the
-    first token is added.
-    """
+    Tokens added or revoked with `ingest-token` count from the next request on (no restart). Without any token it starts all the same and warns: every request gets 401 until the first token is added.
+    """  # noqa: E501 -- one line per paragraph, as --help wraps it
     from hotline.producers.base import DeliveryConfig
     from hotline.producers.gateway.app import GatewayConfig, KafkaBatchSender, create_app
     from hotline.producers.gateway.tokens import TokenStore
