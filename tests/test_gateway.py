@@ -30,6 +30,7 @@ from hotline.producers.gateway import (
 )
 from hotline.schemas import CallOffered, Event
 from hotline.schemas.examples import all_examples, demo_caller_id
+from hotline.schemas.qa import QaEvaluation
 from hotline.settings import KafkaSettings
 
 NINGBO, NANJING = "C330200", "C320100"
@@ -132,6 +133,42 @@ def test_a_city_cannot_send_under_another_centers_producer_id(tokens: TokenStore
     assert reasons[2].startswith("producer_id 'cti-01' does not contain the token's center")
     assert "(e.g. C330200-cti)" in reasons[2]
     assert [r.key for r in sender.records] == [b"C330200-call-1"]
+
+
+def _evaluation_json(center: str, region: str, n: int, **fields: Any) -> dict[str, Any]:
+    base = next(e for e in all_examples() if isinstance(e, QaEvaluation))
+    data = json.loads(base.model_dump_json())
+    data["envelope"].update(
+        center_id=center,
+        region_code=region,
+        event_id=f"00000000-0000-4000-8000-{n:012d}",
+        producer_id=f"{center}-qa",
+        sequence=n,
+    )
+    data.update(evaluation_id=f"{center}-qa-{n}", evaluated_region_code=region, **fields)
+    return data
+
+
+def test_a_center_sends_only_internal_evaluations_of_itself(tokens: TokenStore) -> None:
+    """A city's token could file a national mystery-shopper score, or score another center."""
+    sender = MemorySender()
+    client, ningbo, _ = client_for(tokens, sender)
+    own = {"kind": "internal", "evaluated_center_id": NINGBO}
+    events = [
+        _evaluation_json(NINGBO, "330203", 1, **own),
+        _evaluation_json(NINGBO, "330203", 2, **{**own, "kind": "mystery_shopper"}),
+        _evaluation_json(NINGBO, "330203", 3, **{**own, "evaluated_center_id": NANJING}),
+        {**_evaluation_json(NINGBO, "330203", 4, **own), "evaluated_region_code": "320102"},
+    ]
+    response = client.post("/v1/events", json={"events": events}, headers=auth(ningbo))
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 3), body
+    reasons = [r["reason"] for r in body["results"] if r["status"] == "rejected"]
+    assert all(
+        reason.startswith("a center's token sends only internal evaluations of its own calls")
+        for reason in reasons
+    ), reasons
+    assert [r.key for r in sender.records] == [events[0]["evaluation_id"].encode()]
 
 
 def test_malformed_events_are_rejected_with_reasons_and_index(tokens: TokenStore) -> None:

@@ -57,7 +57,8 @@ from hotline.producers.delivery import DeadLetterLog, Preparer, caller_problem
 from hotline.producers.gateway.ratelimit import RateLimiter
 from hotline.producers.gateway.sender import BatchSender, KafkaBatchSender
 from hotline.producers.gateway.tokens import TokenStore, hash_token
-from hotline.schemas import EVENT_TYPES, Event
+from hotline.schemas import EVENT_TYPES, Event, QaKind
+from hotline.schemas.qa import QaEvaluation
 from hotline.schemas.redact import redact_json
 from hotline.schemas.types import EARLIEST_OCCURRED_AT, MAX_FUTURE_S, UUID_PATTERN
 
@@ -185,6 +186,16 @@ def check_event(
     region = env.region_code
     if region not in centers.regions or not centers.serves(center_id, region):
         return "wrong_region", f"center {center_id} does not serve region {region}"
+    if isinstance(event, QaEvaluation) and (
+        event.kind is not QaKind.INTERNAL
+        or event.evaluated_center_id != center_id
+        or not centers.serves(center_id, event.evaluated_region_code)
+    ):
+        return "wrong_center", (
+            f"a center's token sends only internal evaluations of its own calls (kind "
+            f"'internal', evaluated_center_id {center_id}, a region it serves); the national "
+            "mystery shopper's are stored with `hotline quality import` or the quality form"
+        )
     if env.occurred_at < EARLIEST_OCCURRED_AT:
         return "implausible_time", (
             f"implausible occurred_at {env.occurred_at.isoformat()}: "
