@@ -393,3 +393,20 @@ def test_a_token_of_a_center_the_registry_does_not_know_is_403(tmp_path: Path) -
     assert response.status_code == 403, response.text
     assert "C330299 is not a known center" in response.json()["detail"]
     assert sender.records == []
+
+
+def _add_tokens(path: str, n: int) -> list[str]:
+    return [TokenStore(path).add(NINGBO) for _ in range(n)]
+
+
+def test_ingest_token_commands_run_at_once_lose_no_token(tmp_path: Path) -> None:
+    """Each `ingest-token add` is its own process: without a lock between them, two at once
+    each wrote the file they had read plus their own token, and one token was lost."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(tmp_path / "tokens.json")
+    with ProcessPoolExecutor(6) as pool:
+        made = [t for batch in pool.map(_add_tokens, [path] * 6, [40] * 6) for t in batch]
+    store = TokenStore(path)
+    assert len(store.entries) == len(made) == 240
+    assert all(store.center_of(token) == NINGBO for token in made)

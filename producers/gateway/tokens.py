@@ -11,6 +11,8 @@ A running gateway sees ``hotline serve ingest-token add``/``revoke`` from the ne
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -18,6 +20,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,18 +114,30 @@ class TokenStore:
         """Make a new token for ``center_id``, store its hash, return the token (once)."""
         token = PREFIX + secrets.token_urlsafe(32)
         entry = TokenEntry(center_id, hash_token(token), datetime.now(UTC).isoformat())
-        with self._lock:
+        with self._lock, self._file_lock():
             entries = self._read_now()
             self._save([*entries, entry])
         return token
 
     def revoke(self, center_id: str) -> int:
         """Remove every token of ``center_id``; returns how many."""
-        with self._lock:
+        with self._lock, self._file_lock():
             entries = self._read_now()
             kept = [e for e in entries if e.center_id != center_id]
             self._save(kept)
         return len(entries) - len(kept)
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Held by one ``ingest-token`` command at a time (``flock`` on ``<file>.lock``): two
+        run at once would each write the file they read plus their own token, losing one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _set(self, entries: list[TokenEntry]) -> None:
         self._entries = tuple(entries)
