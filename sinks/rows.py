@@ -35,6 +35,13 @@ from hotline.streams.rollup import NATIONAL_CODE, region_at
 
 STAGE = "sinks.clickhouse"
 
+#: The instants every time column can hold: ClickHouse's DateTime range (the minute buckets are
+#: DateTime('UTC'); the facts' DateTime64 columns hold more, but their China ``day`` (a Date)
+#: wraps round and the TTLs' toDateTime() does not reach further). Outside it a minute bucket
+#: fails its INSERT (an error no retry cures) and a call's ``day`` wraps round (2200 → 2020).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
 
 _CALL_FLAGS = (
     "offered",
@@ -285,6 +292,7 @@ def to_rows(
         rows = []
         for table, build in routes:
             row = build(record)
+            _check_storable(record_type, table, row)
             if table in PLACE_COLUMNS:
                 row += place(registry, table, row[TABLES[table].index("region_code")])
             rows.append(Routed(table, row))
@@ -294,6 +302,18 @@ def to_rows(
     except (ContractViolation, InvalidInput, KeyError, TypeError, ValueError) as exc:
         reason, error = "invalid", exc
     return [dead_letter_row(value, reason, error, topic, partition, offset, now(), codec)]
+
+
+def _check_storable(record_type: str, table: str, row: tuple[Any, ...]) -> None:
+    """Raise :class:`ContractViolation` for an instant of ``row`` that ``table`` cannot hold."""
+    problems = [
+        f"{column} {value.isoformat()} is outside what ClickHouse stores "
+        f"({EARLIEST.isoformat()} … {LATEST.isoformat()})"
+        for column, value in zip(_BUILT_COLUMNS[table], row, strict=True)
+        if isinstance(value, datetime) and not EARLIEST <= value <= LATEST
+    ]
+    if problems:
+        raise ContractViolation(record_type, problems)
 
 
 def dead_letter_row(

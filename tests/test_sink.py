@@ -63,6 +63,9 @@ CODEC = default_codec()
 # Recent enough for every TTL, whole hours in China time.
 T0 = (datetime.now(UTC) - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
 REGIONS = ("320102", "320205", "330106")  # Nanjing, Wuxi (Jiangsu), Hangzhou (Zhejiang)
+# Just outside ClickHouse's DateTime range, which ends 2106-02-07 06:28:15 UTC.
+_PAST_2106 = datetime(2106, 2, 7, 6, 29, tzinfo=UTC)
+_BEFORE_1970 = datetime(1969, 12, 31, 23, 59, tzinfo=UTC)
 
 
 # -- data: what the streams would emit, with repeats and older versions after newer ones ---------
@@ -474,12 +477,22 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     too_long = CODEC.encode(
         "call.record", {**_call(3, 2).to_avro(), "service_level_threshold_ms": 2**32}
     )
+    # a minute ClickHouse's DateTime cannot hold: the same, with the INSERT of every snapshot
+    # of its batch; the edges of that range are rows (and their rollups)
+    snapshot = _snapshot("320102", 0, 1)
+    edges = [
+        CODEC.encode_model(snapshot.model_copy(update={"bucket_start": instant}))
+        for instant in (datetime(1970, 1, 1, tzinfo=UTC), datetime(2106, 2, 7, 6, 28, tzinfo=UTC))
+    ]
+    too_late = CODEC.encode("metric.snapshot", {**snapshot.to_avro(), "bucket_start": _PAST_2106})
     messages = [
         ("call_records", b"\x00not avro at all"),
         ("call_records", bad_region),
         ("call_records", too_long),
         ("call_records", good),
         ("alerts", good),  # a call record is fine, but on the alerts topic it is routed anyway
+        ("metric_snapshots", too_late),
+        *(("metric_snapshots", edge) for edge in edges),
     ]
     produce(settings, messages)
     config = SinkConfig(
@@ -488,15 +501,15 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     with SinkThread(settings, config) as sink:
         wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
         wait_for(
-            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 3,
+            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 4,
             30,
             "dead letters",
         )
-        assert sink.stats.dead_letters == 3
+        assert sink.stats.dead_letters == 4
         wait_for(lambda: sink.stats.committed == len(messages), 30, "the commit")
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sink: ")]
-    assert progress and progress[-1].startswith("sink: 5 messages committed (")
-    assert progress[-1].endswith("3 dead letters, 0 retries since start")
+    assert progress and progress[-1].startswith("sink: 8 messages committed (")
+    assert progress[-1].endswith("4 dead letters, 0 retries since start")
     rows = admin.execute(
         f"SELECT reason, error_type, error_detail, base64Decode(original_base64), stage "
         f"FROM {DATABASE}.dead_letters ORDER BY reason DESC, error_detail"
@@ -505,8 +518,11 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     assert rows[0][3] == "\x00not avro at all"
     assert rows[1][0] == "invalid" and "region_code" in rows[1][2]
     assert rows[2][0] == "invalid" and "service_level_threshold_ms" in rows[2][2]
+    assert rows[3][0] == "invalid" and "bucket_start 2106-02-07T06:29:00" in rows[3][2]
     assert {r[4] for r in rows} == {"sinks.clickhouse"}
     assert admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL") == [(1,)]
+    for table in ("metric_minute", "metric_hour", "metric_day", "metric_month"):
+        assert admin.execute(f"SELECT count() FROM {DATABASE}.{table} FINAL") == [(2,)], table
     # Committed past: the group's offsets are at the end of every partition it read.
     assert_committed_to_the_end(settings, config.group_id, ["call_records", "alerts"])
 
@@ -812,3 +828,56 @@ def test_partition_assigned_while_retrying_is_not_skipped(
         producer.close()
     assert calls() == 110
     assert_committed_to_the_end(settings, group, ["call_records"])
+
+
+@pytest.mark.parametrize(
+    ("record_type", "record", "column", "instant"),
+    [
+        ("metric.snapshot", _snapshot("320102", 0, 1), "bucket_start", _PAST_2106),
+        ("metric.snapshot", _snapshot("320102", 0, 1), "bucket_start", _BEFORE_1970),
+        (
+            "agent_time.snapshot",
+            _agent_time(Level.CITY, "320100", 0, 1),
+            "bucket_start",
+            _PAST_2106,
+        ),
+        (
+            "ticket_count.snapshot",
+            _ticket_count(Level.CITY, "320100", 0, TicketCategory.COMPLAINT, 1),
+            "bucket_start",
+            _BEFORE_1970,
+        ),
+        # call_records.day (a Date) wrapped round: a call of 2200 was stored on 2020-07-27
+        ("call.record", _call(1, 2), "started_at", datetime(2200, 1, 1, tzinfo=UTC)),
+        ("call.record", _call(1, 2), "ended_at", datetime(1960, 1, 1, tzinfo=UTC)),
+        ("ticket.record", _ticket(1, 2), "due_at", datetime(2300, 1, 1, tzinfo=UTC)),
+        ("alert.record", _alert(1, AlertKind.THRESHOLD), "opened_at", _BEFORE_1970),
+        ("queue.snapshot", _queue(1), "as_of", _PAST_2106),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_an_instant_clickhouse_cannot_store_is_a_dead_letter(
+    record_type: str, record: Record, column: str, instant: datetime
+) -> None:
+    """Outside DateTime's range (1970-01-01 … 2106-02-07 06:28:15 UTC) a minute bucket failed
+    its INSERT (a ClickHouse error that is not retried: the sink stopped, at every restart
+    again) and a call's China `day` wrapped round; now such a record is a dead letter naming
+    the column."""
+    value = CODEC.encode(record_type, {**record.to_avro(), column: instant})
+    [dead] = to_rows(CODEC, value, topic="t", partition=0, offset=0)
+    assert dead.table == "dead_letters" and dead.row[1] == "invalid"
+    assert f"{column} {instant.isoformat()} is outside" in dead.row[7]
+
+
+def test_an_agent_event_clickhouse_cannot_store_is_a_dead_letter() -> None:
+    event = _agent_event(1).to_avro()
+    event["envelope"]["occurred_at"] = _PAST_2106
+    [dead] = to_rows(CODEC, CODEC.encode("agent.state", event), topic="t", partition=0, offset=0)
+    assert dead.table == "dead_letters" and "occurred_at 2106-02-07T06:29:00+00:00" in dead.row[7]
+
+
+def test_the_edges_of_what_clickhouse_stores_are_rows() -> None:
+    for instant in (datetime(1970, 1, 1, tzinfo=UTC), datetime(2106, 2, 7, 6, 28, tzinfo=UTC)):
+        snapshot = _snapshot("320102", 0, 1).model_copy(update={"bucket_start": instant})
+        [routed] = to_rows(CODEC, CODEC.encode_model(snapshot), topic="t", partition=0, offset=0)
+        assert routed.table == "metric_minute"
