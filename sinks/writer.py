@@ -27,6 +27,11 @@ from hotline.sinks.rows import METRIC_COUNTERS, TABLES
 log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
+# The tables are partitioned by month (or year), so a batch of more than 100 months, a replay of
+# history, is legitimate. ClickHouse refuses such a block by default (max_partitions_per_insert_
+# block = 100) with the code of "too many parts", which the sink retries as backpressure: that
+# batch was retried for ever. 0 lifts the limit for the sink's own statements.
+_INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
 # province_code is carried from the source rows (the sink's registry placement), never left to
 # the column DEFAULT (first two digits): the Corps' cities 6590xx belong to 660000, not 650000.
 _DIMS = "level, region_code, province_code, business_line, channel"
@@ -79,6 +84,7 @@ class Writer:
             f"INSERT INTO {self.database}.{table} ({columns}) VALUES",
             list(rows),
             types_check=False,
+            settings=_INSERT_SETTINGS,
         )
 
     def refresh_rollups(
@@ -145,4 +151,5 @@ class Writer:
                 "buckets": tuple(buckets),
                 "keys": tuple(sorted(keys)),
             },
+            settings=_INSERT_SETTINGS,
         )

@@ -1,5 +1,5 @@
-"""The writer's rollup recompute against the real server: the province of the rollup rows, and
-rollups (and the dashboards' bounds) right whatever the server's time zone.
+"""The writer against the real server: the province of the rollup rows, rollups (and the
+dashboards' bounds) right whatever the server's time zone, batches over many partitions.
 
 No Kafka: rows go straight through :class:`~hotline.sinks.writer.Writer`, as the sink writes them.
 """
@@ -109,6 +109,19 @@ def test_rollups_keep_the_province_of_the_minute_rows(
     grains = ("day", "hour", "minute", "month", "year")
     assert seen_by("660000") == [(grain, "659001", 9) for grain in grains]
     assert seen_by("650000") == [(grain, "650100", 3) for grain in grains]
+
+
+@pytest.mark.clickhouse
+def test_a_batch_over_more_than_100_months_is_written(db: Client) -> None:
+    """ClickHouse refuses a block of more than 100 partitions (max_partitions_per_insert_block)
+    with the code of "too many parts", which the sink takes for backpressure: a batch of ten
+    years of minutes (a replay of history) was retried for ever while ClickHouse was fine."""
+    months = [datetime(2015 + m // 12, m % 12 + 1, 1, 2, 10, tzinfo=UTC) for m in range(120)]
+    Writer(db, DATABASE).write(
+        {"metric_minute": [minute_row("city", "320100", 1, bucket=b) for b in months]}
+    )
+    for table in ("metric_minute", *ROLLUPS):
+        assert db.execute(f"SELECT count() FROM {DATABASE}.{table} FINAL") == [(120,)], table
 
 
 @pytest.mark.clickhouse
