@@ -12,6 +12,7 @@ Null strings are stored as ``''`` (LowCardinality columns); counters and flags a
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +127,7 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
     "dead_letters": (
         "stage", "reason", "source_topic", "source_partition", "source_offset",
         "original_base64", "error_type", "error_detail", "failed_at", "region_code",
+        "province_code",
     ),
 }  # fmt: skip
 #: Table → the columns the sink inserts, in row order: the built ones, then the place ones.
@@ -232,11 +234,20 @@ def _queue(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (r["center_id"], r["region_code"], r["as_of"], r["waiting"], r["longest_wait_ms"])
 
 
+_RAW_TOPIC = re.compile(r"\.raw\.(?P<province>[1-9]\d0000)\.[a-z_]+$")
+
+
+def _topic_province(topic: str) -> str:
+    """The province of a raw topic (``<prefix>.raw.320000.calls``); ``''`` for other topics."""
+    found = _RAW_TOPIC.search(topic)
+    return found["province"] if found else ""
+
+
 def _pipeline_dead_letter(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         r["stage"], _s(r["reason"]), r["source_topic"], r["source_partition"],
         r["source_offset"], base64.b64encode(r["original"]).decode("ascii"), r["error_type"],
-        r["error_detail"], r["failed_at"], "",
+        r["error_detail"], r["failed_at"], "", _topic_province(r["source_topic"]),
     )  # fmt: skip
 
 
@@ -276,6 +287,7 @@ def to_rows(
     ``role`` is the shared-topic role of ``topic`` (``"sequence_gaps"`` …) or None for others.
     """
     registry = registry or default_registry()
+    record: Any = None
     try:
         if value is None:
             raise CodecError("message has no value (tombstone)")
@@ -301,7 +313,27 @@ def to_rows(
         reason, error = "undecodable", exc
     except (ContractViolation, InvalidInput, KeyError, TypeError, ValueError) as exc:
         reason, error = "invalid", exc
-    return [dead_letter_row(value, reason, error, topic, partition, offset, now(), codec)]
+    where = _dead_letter_place(registry, topic, record)
+    return [dead_letter_row(value, reason, error, topic, partition, offset, now(), codec, where)]
+
+
+def _dead_letter_place(registry: RegionRegistry, topic: str, record: Any) -> tuple[str, str]:
+    """(region_code, province_code) of a message this sink gives up on: the region of the
+    record when it decoded with one the registry places, else ``''`` and the province of the
+    raw topic it came from, else ``''`` and ``''`` (seen by the all-province users only)."""
+    if isinstance(record, Mapping):
+        envelope = record.get("envelope")
+        region = record.get("region_code") or (
+            envelope.get("region_code") if isinstance(envelope, Mapping) else None
+        )
+        if isinstance(region, str):
+            if region == NATIONAL_CODE:
+                return region, NATIONAL_CODE
+            try:
+                return region, region_at(registry, region, Level.PROVINCE)
+            except (InvalidInput, KeyError, ValueError):
+                pass
+    return "", _topic_province(topic)
 
 
 def _check_storable(record_type: str, table: str, row: tuple[Any, ...]) -> None:
@@ -325,8 +357,10 @@ def dead_letter_row(
     offset: int,
     failed_at: datetime,
     codec: Codec | None = None,
+    where: tuple[str, str] = ("", ""),
 ) -> Routed:
-    """A ``dead_letters`` row for a message this sink gives up on.
+    """A ``dead_letters`` row for a message this sink gives up on; ``where`` is its
+    (region_code, province_code), what a province user's row filter reads.
 
     The sink also reads the raw agent topics, which centers write: a raw event there may
     carry a caller's number in clear, which is masked in the original bytes
@@ -346,6 +380,6 @@ def dead_letter_row(
             type(error).__name__,
             redacted.detail(str(error), 10_000),
             failed_at,
-            "",
+            *where,
         ),
     )

@@ -37,6 +37,8 @@ from hotline.schemas import (
     BusinessLine,
     CallRecord,
     Channel,
+    DeadLetter,
+    DeadLetterReason,
     Envelope,
     Level,
     MetricSnapshot,
@@ -52,7 +54,7 @@ from hotline.schemas import (
 )
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
-from hotline.sinks.rows import TABLES, place, to_rows
+from hotline.sinks.rows import TABLES, Routed, place, to_rows
 from hotline.sinks.sink import Sink, SinkConfig
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -468,7 +470,10 @@ def test_end_to_end_then_replay_changes_nothing(admin: Client, settings: Setting
 
 
 def test_poison_messages_go_to_dead_letters_and_are_committed_past(
-    admin: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+    admin: Client,
+    settings: Settings,
+    clickhouse: ClickHouseServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="hotline.sinks.sink")
     good = CODEC.encode_model(_call(1, 2))
@@ -523,6 +528,19 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     assert admin.execute(f"SELECT count() FROM {DATABASE}.call_records FINAL") == [(1,)]
     for table in ("metric_minute", "metric_hour", "metric_day", "metric_month"):
         assert admin.execute(f"SELECT count() FROM {DATABASE}.{table} FINAL") == [(2,)], table
+    # Jiangsu's user sees the dead letters of Jiangsu's records (Nanjing's), and only those.
+    jiangsu = Client(
+        HOST, port=clickhouse.tcp_port, user="analyst_320000", password=PASSWORDS["analyst_320000"]
+    )
+    try:
+        seen = jiangsu.execute(
+            f"SELECT region_code, province_code, error_detail FROM {DATABASE}.dead_letters "
+            "ORDER BY error_detail"
+        )
+    finally:
+        jiangsu.disconnect()
+    assert [(region, province) for region, province, _ in seen] == [("320102", "320000")] * 2
+    assert "service_level_threshold_ms" in seen[0][2] and "bucket_start" in seen[1][2]
     # Committed past: the group's offsets are at the end of every partition it read.
     assert_committed_to_the_end(settings, config.group_id, ["call_records", "alerts"])
 
@@ -881,3 +899,59 @@ def test_the_edges_of_what_clickhouse_stores_are_rows() -> None:
         snapshot = _snapshot("320102", 0, 1).model_copy(update={"bucket_start": instant})
         [routed] = to_rows(CODEC, CODEC.encode_model(snapshot), topic="t", partition=0, offset=0)
         assert routed.table == "metric_minute"
+
+
+def _where(routed: list[Routed]) -> tuple[str, str, str]:
+    [dead] = routed
+    row = dict(zip(TABLES["dead_letters"], dead.row, strict=True))
+    return row["stage"], row["region_code"], row["province_code"]
+
+
+def test_a_dead_letter_is_in_the_province_it_came_from() -> None:
+    """analyst_<province> reads dead_letters filtered on province_code, and the streams raise a
+    dead-letter spike per province; but every row had region '' (so province ''): no province
+    user ever saw one. Now: the record's region when it decoded with one the registry places,
+    else the province of the raw topic it came from, else ''."""
+    worker = DeadLetter(
+        reason=DeadLetterReason.INVALID,
+        stage="streams.ingest",
+        source_topic="hotline.raw.660000.calls",  # the Corps' raw topic
+        source_partition=1,
+        source_offset=7,
+        original=b"\x00bad",
+        error_type="ContractViolation",
+        error_detail="…",
+        failed_at=T0,
+    )
+    bad_call = CODEC.encode("call.record", {**_call(1, 2).to_avro(), "region_code": "659001"})
+    bad_call = CODEC.encode(
+        "call.record", {**CODEC.decode(bad_call)[1], "service_level_threshold_ms": 2**32}
+    )
+    bad_agent = _agent_event(1).to_avro()
+    bad_agent["envelope"]["occurred_at"] = _PAST_2106
+
+    def rows(value: bytes, topic: str) -> list[Routed]:
+        return to_rows(CODEC, value, topic=topic, partition=0, offset=0)
+
+    dead_letters = "hotline.dead-letters"
+    assert _where(rows(CODEC.encode_model(worker), dead_letters)) == (
+        "streams.ingest",
+        "",
+        "660000",
+    )
+    # the sink's own: the record's region (石河子, the Corps' city: 660000 by the registry)
+    assert _where(rows(bad_call, "hotline.call-records")) == (
+        "sinks.clickhouse",
+        "659001",
+        "660000",
+    )
+    agents = "hotline.raw.320000.agents"
+    assert _where(rows(CODEC.encode("agent.state", bad_agent), agents)) == (
+        "sinks.clickhouse",
+        "320102",
+        "320000",
+    )
+    assert _where(rows(b"\x00not avro", agents)) == ("sinks.clickhouse", "", "320000")
+    assert _where(rows(b"\x00not avro", "hotline.call-records")) == ("sinks.clickhouse", "", "")
+    unknown = CODEC.encode("call.record", {**_call(1, 2).to_avro(), "region_code": "999999"})
+    assert _where(rows(unknown, "hotline.call-records")) == ("sinks.clickhouse", "", "")
