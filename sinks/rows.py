@@ -336,13 +336,24 @@ def _dead_letter_place(registry: RegionRegistry, topic: str, record: Any) -> tup
     return "", _topic_province(topic)
 
 
+#: Table → the positions of its instants in a built row (the time columns: ``*_at``,
+#: ``as_of``, ``bucket_start``).
+_INSTANTS: dict[str, tuple[int, ...]] = {
+    table: tuple(
+        i for i, c in enumerate(columns) if c.endswith("_at") or c in ("as_of", "bucket_start")
+    )
+    for table, columns in _BUILT_COLUMNS.items()
+}
+
+
 def _check_storable(record_type: str, table: str, row: tuple[Any, ...]) -> None:
     """Raise :class:`ContractViolation` for an instant of ``row`` that ``table`` cannot hold."""
+    columns = _BUILT_COLUMNS[table]
     problems = [
-        f"{column} {value.isoformat()} is outside what ClickHouse stores "
+        f"{columns[i]} {row[i].isoformat()} is outside what ClickHouse stores "
         f"({EARLIEST.isoformat()} … {LATEST.isoformat()})"
-        for column, value in zip(_BUILT_COLUMNS[table], row, strict=True)
-        if isinstance(value, datetime) and not EARLIEST <= value <= LATEST
+        for i in _INSTANTS[table]
+        if row[i] is not None and not EARLIEST <= row[i] <= LATEST
     ]
     if problems:
         raise ContractViolation(record_type, problems)
