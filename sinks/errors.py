@@ -9,7 +9,8 @@
     ├── Backpressure
     │   └── ClickHouseBusy          too many parts / merges behind: slow down
     ├── ClickHouseQueryError        the server rejected the statement (bad SQL, no grant …)
-    │   └── ClickHouseLoginRefused  wrong password or no such user (also a ConfigurationError)
+    │   ├── ClickHouseLoginRefused  wrong password or no such user (also a ConfigurationError)
+    │   └── ClickHouseSchemaMissing the sink's table or database does not exist: not migrated
     └── ConfigurationError
         └── MigrationError          migrations on disk and in the database disagree
 """
@@ -46,6 +47,13 @@ class ClickHouseQueryError(HotlineError):
 class ClickHouseLoginRefused(ClickHouseQueryError, ConfigurationError):
     """ClickHouse refused the user's login (wrong password or no such user): a setting to fix,
     and, as every refusal of the server, a :class:`ClickHouseQueryError`."""
+
+
+class ClickHouseSchemaMissing(ClickHouseQueryError):
+    """A table or database the sink writes does not exist: the migrations were not applied
+    (a first start, or new code with a new migration)."""
+
+    hint = "run `hotline db migrate` first"
 
 
 class MigrationError(ConfigurationError):

@@ -20,8 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ErrorCodes
 
 from hotline.sinks.client import execute
+from hotline.sinks.errors import ClickHouseQueryError, ClickHouseSchemaMissing
 from hotline.sinks.rows import METRIC_COUNTERS, TABLES
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 # block = 100) with the code of "too many parts", which the sink retries as backpressure: that
 # batch was retried for ever. 0 lifts the limit for the sink's own statements.
 _INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
+_NOT_MIGRATED = frozenset({ErrorCodes.UNKNOWN_DATABASE, ErrorCodes.UNKNOWN_TABLE})
 # province_code is carried from the source rows (the sink's registry placement), never left to
 # the column DEFAULT (first two digits): the Corps' cities 6590xx belong to 660000, not 650000.
 _DIMS = "level, region_code, province_code, business_line, channel"
@@ -79,12 +82,11 @@ class Writer:
 
     def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         columns = ", ".join(TABLES[table])
-        execute(
-            self.client,
+        self._execute(
+            f"storing {len(rows)} rows in {self.database}.{table}",
             f"INSERT INTO {self.database}.{table} ({columns}) VALUES",
             list(rows),
             types_check=False,
-            settings=_INSERT_SETTINGS,
         )
 
     def refresh_rollups(
@@ -135,8 +137,8 @@ class Writer:
         keys = {(p, _unix_seconds(b)) for p, b in keys}
         provinces = sorted({p for p, _ in keys})
         buckets = sorted({b for _, b in keys})
-        execute(
-            self.client,
+        self._execute(
+            f"recomputing {target} from {source}",
             f"""
             INSERT INTO {target} ({_DIMS}, bucket_start, {_COLS}, computed_at)
             SELECT {_DIMS}, {bucket} AS b, {_SUMS}, now64(6)
@@ -151,5 +153,13 @@ class Writer:
                 "buckets": tuple(buckets),
                 "keys": tuple(sorted(keys)),
             },
-            settings=_INSERT_SETTINGS,
         )
+
+    def _execute(self, what: str, sql: str, params: Any, **kwargs: Any) -> None:
+        """Run one of the sink's statements; a missing table or database says to migrate."""
+        try:
+            execute(self.client, sql, params, what=what, settings=_INSERT_SETTINGS, **kwargs)
+        except ClickHouseQueryError as exc:
+            if exc.code in _NOT_MIGRATED:
+                raise ClickHouseSchemaMissing(str(exc), exc.code) from exc
+            raise

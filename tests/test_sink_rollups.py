@@ -17,11 +17,13 @@ from fixtures_clickhouse import PASSWORDS, running_server
 
 from hotline.dashboards.queries import region_metrics_sql
 from hotline.dashboards.timerange import resolve
+from hotline.errors import explained
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.clickhouse_users import UsersConfig
 from hotline.regions import default_registry
 from hotline.schemas import METRIC_COUNTERS
 from hotline.sinks import writer as writer_module
+from hotline.sinks.errors import ClickHouseSchemaMissing
 from hotline.sinks.migrate import default_migrations, load_migrations, migrate
 from hotline.sinks.rows import place
 from hotline.sinks.writer import Writer
@@ -122,6 +124,23 @@ def test_a_batch_over_more_than_100_months_is_written(db: Client) -> None:
     )
     for table in ("metric_minute", *ROLLUPS):
         assert db.execute(f"SELECT count() FROM {DATABASE}.{table} FINAL") == [(120,)], table
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("missing", ["database", "table"])
+def test_writing_before_the_migrations_says_to_run_them(db: Client, missing: str) -> None:
+    """The sink started before `hotline db migrate` (or after an upgrade that brought a new
+    table) stopped with the INSERT's first 80 characters and the server's message; now the line
+    says what was being stored and what to do."""
+    if missing == "database":
+        db.execute(f"DROP DATABASE {DATABASE} SYNC")
+    else:
+        db.execute(f"DROP TABLE {DATABASE}.metric_minute SYNC")
+    with pytest.raises(ClickHouseSchemaMissing) as caught:
+        Writer(db, DATABASE).write({"metric_minute": [minute_row("city", "320100", 1)]})
+    line = explained(caught.value)
+    assert line.startswith(f"storing 1 rows in {DATABASE}.metric_minute: ")
+    assert "does not exist" in line and line.endswith("run `hotline db migrate` first")
 
 
 @pytest.mark.clickhouse
