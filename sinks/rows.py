@@ -91,7 +91,7 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
         "started_at", "ended_at", *_CALL_FLAGS, "wait_ms", "talk_ms", "hold_ms", "acw_ms",
         "transferred", "transfer_target", "caller_hung_up_first", "repeat_7d", "survey_result",
         "closed_by_timeout", "short_abandon_threshold_ms", "service_level_threshold_ms",
-        "version",
+        "version", "self_service_kind",
     ),
     "tickets": (
         "ticket_id", "center_id", "region_code", "call_id", "category", "business_line",
@@ -161,6 +161,7 @@ def _call(r: Mapping[str, Any]) -> tuple[Any, ...]:
         _s(r["transfer_target"]), _flag(r["caller_hung_up_first"]), _flag(r["repeat_7d"]),
         _s(r["survey_result"]), _flag(r["closed_by_timeout"]),
         r["short_abandon_threshold_ms"], r["service_level_threshold_ms"], r["version"],
+        _s(r.get("self_service_kind")),
     )  # fmt: skip
 
 

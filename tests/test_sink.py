@@ -44,6 +44,7 @@ from hotline.schemas import (
     MetricSnapshot,
     QueueSnapshot,
     Record,
+    SelfServiceKind,
     Severity,
     SurveyResult,
     TicketCategory,
@@ -56,6 +57,7 @@ from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
 from hotline.sinks.migrate import migrate
 from hotline.sinks.rows import TABLES, Routed, place, to_rows
 from hotline.sinks.sink import Sink, SinkConfig
+from hotline.sinks.writer import Writer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -955,3 +957,22 @@ def test_a_dead_letter_is_in_the_province_it_came_from() -> None:
     assert _where(rows(b"\x00not avro", "hotline.call-records")) == ("sinks.clickhouse", "", "")
     unknown = CODEC.encode("call.record", {**_call(1, 2).to_avro(), "region_code": "999999"})
     assert _where(rows(unknown, "hotline.call-records")) == ("sinks.clickhouse", "", "")
+
+
+def test_a_self_served_calls_kind_is_stored(admin: Client) -> None:
+    """CallRecord v2's self_service_kind (what the IVR served) was dropped by the sink: the
+    table had no column for it (migration 0022)."""
+    served = _call(1, 2).model_copy(
+        update={"self_served": True, "self_service_kind": SelfServiceKind.PENSION_ACCOUNT}
+    )
+    routed = [
+        r
+        for call in (served, _call(2, 2))
+        for r in to_rows(CODEC, CODEC.encode_model(call), topic="t", partition=0, offset=0)
+    ]
+    assert {r.table for r in routed} == {"call_records"}
+    Writer(admin, DATABASE).insert("call_records", [r.row for r in routed])
+    stored = admin.execute(
+        f"SELECT call_id, self_service_kind FROM {DATABASE}.call_records ORDER BY call_id"
+    )
+    assert stored == [("c1", "pension_account"), ("c2", "")]
