@@ -36,8 +36,9 @@ from hotline.settings import KafkaSettings
 NINGBO, NANJING = "C330200", "C320100"
 
 
-def offered_json(center: str, region: str, n: int, caller: str | None = None) -> dict[str, Any]:
-    base = next(e for e in all_examples() if isinstance(e, CallOffered))
+def example_json(kind: type[Event], center: str, region: str, n: int) -> dict[str, Any]:
+    """The JSON of the first example event of ``kind``, as ``center``'s n-th event."""
+    base = next(e for e in all_examples() if isinstance(e, kind))
     data = json.loads(base.model_dump_json())
     data["envelope"].update(
         center_id=center,
@@ -46,6 +47,11 @@ def offered_json(center: str, region: str, n: int, caller: str | None = None) ->
         producer_id=f"{center}-cti",
         sequence=n,
     )
+    return data
+
+
+def offered_json(center: str, region: str, n: int, caller: str | None = None) -> dict[str, Any]:
+    data = example_json(CallOffered, center, region, n)
     data["call_id"] = f"{center}-call-{n}"
     data["caller_id"] = caller if caller is not None else demo_caller_id(f"caller-{n}")
     return data
@@ -136,15 +142,7 @@ def test_a_city_cannot_send_under_another_centers_producer_id(tokens: TokenStore
 
 
 def _evaluation_json(center: str, region: str, n: int, **fields: Any) -> dict[str, Any]:
-    base = next(e for e in all_examples() if isinstance(e, QaEvaluation))
-    data = json.loads(base.model_dump_json())
-    data["envelope"].update(
-        center_id=center,
-        region_code=region,
-        event_id=f"00000000-0000-4000-8000-{n:012d}",
-        producer_id=f"{center}-qa",
-        sequence=n,
-    )
+    data = example_json(QaEvaluation, center, region, n)
     data.update(evaluation_id=f"{center}-qa-{n}", evaluated_region_code=region, **fields)
     return data
 
