@@ -105,7 +105,8 @@ def working_time_before(due: datetime, hours: float) -> datetime:
 def gap_record(gap: dict[str, Any], region_code: str) -> Alert:
     """One detected sequence gap as the record of ``hotline.sequence-gaps`` (an ``Alert`` of
     kind ``sequence_gap``, closed when reported: the events are declared lost)."""
-    key = f"gap|{gap['producer_id']}|{gap['first_missing']}-{gap['last_missing']}"
+    producer = f"{gap['center_id']}|{gap['producer_id']}"
+    key = f"gap|{producer}|{gap['first_missing']}-{gap['last_missing']}"
     return Alert(
         alert_id=alert_id(key, 1),
         kind=AlertKind.SEQUENCE_GAP,
@@ -444,11 +445,11 @@ class AlertEngine:
         reported again (replayed after a crash between the alert and the sequence state
         writes) changes nothing."""
         out = []
-        by_producer: dict[str, list[dict[str, Any]]] = {}
+        by_producer: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for gap in gaps:
-            by_producer.setdefault(gap["producer_id"], []).append(gap)
-        for producer_id, batch in by_producer.items():
-            key = f"sequence_gap|{producer_id}"
+            by_producer.setdefault((gap["center_id"], gap["producer_id"]), []).append(gap)
+        for (center_id, producer_id), batch in by_producer.items():
+            key = f"sequence_gap|{center_id}|{producer_id}"
             entry = self.book.get(key)
             if not entry.open:
                 entry.extra, entry.ranges = 0, []

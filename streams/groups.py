@@ -187,7 +187,9 @@ def _hole_lo(hole: list[int]) -> int:
 
 
 class SequenceTracker:
-    """Per producer: the highest sequence seen and the missing ranges not yet filled.
+    """Per producer: the highest sequence seen and the missing ranges not yet filled. A
+    producer is a ``(center_id, producer_id)`` pair: two centers may name theirs alike (a
+    vendor's default ``cti-01``), and one must neither fill nor open the other's holes.
 
     A hole is reported (and forgotten) once it stays open ``horizon`` of event time; until
     then a late arrival fills it (raw topics are keyed by call id, so a producer's events
@@ -204,22 +206,23 @@ class SequenceTracker:
         self.horizon_ms = horizon_ms
         self.producers: TrackedDict = TrackedDict()
         self.stats: Counter[str] = Counter()
-        self._earliest: dict[str, int] = {}
+        self._earliest: dict[tuple[str, str], int] = {}
         """Per producer: a lower bound of its holes' noticed times (absent: not known, e.g.
         after a reload; computed on the next :meth:`expire`). Not part of the image."""
 
     def see(self, producer_id: str, center_id: str, sequence: int, at_ms: int) -> None:
-        state = self.producers.get(producer_id)
+        producer = (center_id, producer_id)
+        state = self.producers.get(producer)
         if state is None:
-            self.producers[producer_id] = {"c": center_id, "max": sequence, "miss": []}
+            self.producers[producer] = {"c": center_id, "max": sequence, "miss": []}
             return
         top = state["max"]
         if sequence > top:
             if sequence > top + 1:
                 state["miss"].append([top + 1, sequence - 1, at_ms])
-                earliest = self._earliest.get(producer_id)
+                earliest = self._earliest.get(producer)
                 if earliest is not None and at_ms < earliest:
-                    self._earliest[producer_id] = at_ms
+                    self._earliest[producer] = at_ms
             state["max"] = sequence
         else:
             miss = state["miss"]
@@ -238,29 +241,29 @@ class SequenceTracker:
             else:
                 miss[i] = [lo, sequence - 1, noticed]
                 miss.insert(i + 1, [sequence + 1, hi, noticed])
-        self.producers.dirty.add(producer_id)
+        self.producers.dirty.add(producer)
 
     def expire(self, watermark_ms: int) -> list[dict[str, Any]]:
         """Holes open for ``horizon`` or more: reported as gaps and forgotten."""
         gaps = []
-        for producer_id, state in list(self.producers.items()):
-            earliest = self._earliest.get(producer_id)
+        for producer, state in list(self.producers.items()):
+            earliest = self._earliest.get(producer)
             if earliest is not None and watermark_ms - earliest < self.horizon_ms:
                 continue  # no hole is due yet
             miss = state["miss"]
             due = [m for m in miss if watermark_ms - m[2] >= self.horizon_ms]
             if due:
                 miss[:] = [m for m in miss if watermark_ms - m[2] < self.horizon_ms]
-                self.producers.dirty.add(producer_id)
+                self.producers.dirty.add(producer)
             # no hole left: any new one is noticed at or after an event of this producer
-            self._earliest[producer_id] = min((m[2] for m in miss), default=_NO_HOLE)
+            self._earliest[producer] = min((m[2] for m in miss), default=_NO_HOLE)
             for lo, hi, noticed in due:
                 self.stats["gaps"] += 1
                 self.stats["missing"] += hi - lo + 1
                 gaps.append(
                     {
-                        "producer_id": producer_id,
-                        "center_id": state["c"],
+                        "producer_id": producer[1],
+                        "center_id": producer[0],
                         "first_missing": lo,
                         "last_missing": hi,
                         "missing": hi - lo + 1,
@@ -352,6 +355,10 @@ class GroupState:
         self.legacy_agent_keys: list[str] = []
         """Agent timelines of the previous format (keyed by the agent id alone, before agents
         were keyed by center) found at the load: deleted at the next :meth:`dump`."""
+        self.legacy_sequence_keys: list[str] = []
+        """Producers' sequence states of the previous format (keyed by the producer id alone)
+        found at the load: kept under ``(center, producer)``, rewritten and deleted at the next
+        :meth:`dump`."""
         kept = BUCKET + self.config.retention + self.config.lateness
         self._kept_ms = int(kept.total_seconds() * 1000)
         """How long a minute's agent-time page or ticket count is kept behind the watermark
@@ -785,9 +792,15 @@ class GroupState:
             )
         self._dirty_buckets.clear()
         self._dump_alerts_and_tickets(put)
-        for producer_id in sorted(self.sequences.producers.dirty):
-            put(self._k("s", producer_id), self.sequences.producers.get(producer_id))
+        for center_id, producer_id in sorted(self.sequences.producers.dirty):
+            put(
+                self._k("s", center_id, producer_id),
+                self.sequences.producers.get((center_id, producer_id)),
+            )
         self.sequences.producers.dirty.clear()
+        for key in self.legacy_sequence_keys:  # the previous format's (:meth:`load`)
+            put(key, None)
+        self.legacy_sequence_keys.clear()
         if not self.national:
             for key in self.legacy_agent_keys:  # the previous format's (:meth:`load`)
                 put(key, None)
@@ -881,6 +894,24 @@ class GroupState:
             "k": state.emitted_key.to_dict() if state.emitted_key is not None else None,
         }
 
+    def _load_sequence(self, key: str, rest: str, value: dict[str, Any]) -> None:
+        """A producer's sequence state, keyed ``<center>|<producer>``, or of the previous
+        format, keyed by the producer alone: that one goes under its recorded center and is
+        rewritten at the next dump. Where both are read (a crash between the dump's write of
+        the new key and its delete of the old, or an older worker during a rolling upgrade),
+        the state further on (the higher sequence) wins, whatever the order they are read in."""
+        center_id, keyed, producer_id = rest.partition("|")
+        if not keyed:
+            self.legacy_sequence_keys.append(key)
+            center_id, producer_id = value["c"], rest
+        producer = (center_id, producer_id)
+        producers = self.sequences.producers
+        held = producers.get(producer)
+        if held is None or value["max"] > held["max"]:
+            dict.__setitem__(producers, producer, value)
+        if not keyed:
+            producers.dirty.add(producer)
+
     def _load_call(self, call_id: str, value: dict[str, Any], decode: Any) -> None:
         """One call's key: its state (``e``, ``r``, ``k``), tombstone (``t``, its center
         ``tc``: absent in earlier versions), repeat entry (``rp``)."""
@@ -939,7 +970,7 @@ class GroupState:
             elif kind == "c":
                 self._load_call(rest, value, decode)
             elif kind == "s":
-                dict.__setitem__(self.sequences.producers, rest, value)
+                self._load_sequence(key, rest, value)
             elif kind == "y":
                 self._agent_pages.pages[int(rest)] = {k: list(v) for k, v in value.items()}
             elif kind == "a":

@@ -363,7 +363,7 @@ def test_gap_alert_one_version_per_step_and_a_gap_reported_again_counts_once() -
     out = e.add_gaps([_gap(T0 + i * MIN / 10, 10 * i, 2) for i in range(50)])
     assert [(a.version, a.opened_at) for a in out] == [(1, T0)]
     assert "100 event(s) lost" in out[0].message
-    key = "sequence_gap|p9"
+    key = "sequence_gap|C330200|p9"
     e.book.entries[key] = type(e.book.entries[key]).from_dict(e.book.entries[key].to_dict())
     assert e.add_gaps([_gap(T0, 0, 2), _gap(T0 + MIN, 10, 2)]) == []  # replayed: nothing
     assert e.add_gaps([_gap(T0, 20, 1)]) == []  # a part of a counted gap

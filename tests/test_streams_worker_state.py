@@ -176,6 +176,49 @@ def test_sequence_tracker_reports_holes_only_after_the_horizon() -> None:
     assert [(g["first_missing"], g["last_missing"]) for g in gaps] == [(5, 8)]
 
 
+def test_two_centers_naming_their_producers_alike_keep_their_own_sequences() -> None:
+    """Sequences were tracked per producer id alone: two centers' ``cti-01`` (a vendor's
+    default) shared one state, so each one's events opened holes in the other's (reported as
+    hundreds of lost events) or filled them (hiding a real loss)."""
+    seq = SequenceTracker(horizon_ms=1000)
+    for i in range(6):
+        seq.see("cti-01", "C330200", i, 10 * i)
+        seq.see("cti-01", "C320100", 100 + i, 10 * i + 5)
+    assert seq.expire(10_000) == []
+    seq.see("cti-01", "C320100", 109, 10_000)  # 106..108 lost at Nanjing only
+    seq.see("cti-01", "C330200", 6, 10_000)
+    gaps = seq.expire(20_000)
+    assert [
+        (g["center_id"], g["producer_id"], g["first_missing"], g["last_missing"]) for g in gaps
+    ] == [("C320100", "cti-01", 106, 108)]
+
+
+@pytest.mark.parametrize("new_key_first", [True, False])
+def test_sequence_states_of_the_previous_format_are_kept_under_their_center(
+    new_key_first: bool,
+) -> None:
+    """Keys of the previous format (``s|<producer>``) are loaded under the center they
+    recorded, rewritten as ``s|<center>|<producer>`` and deleted at the next dump; where both
+    are read, the state further on wins whatever the order they are read in."""
+    config, registry, codec = StreamsConfig(), default_registry(), default_codec()
+    group, old_key, new_key = "330000", "330000|s|cti-01", "330000|s|C330200|cti-01"
+    old = {"c": "C330200", "max": 9, "miss": [[3, 4, 0]]}
+    newer = {"c": "C330200", "max": 12, "miss": []}
+    items = [(old_key, old)]
+    state = GroupState.load(group, items, config, registry, codec)
+    assert state.sequences.producers == {("C330200", "cti-01"): old}
+    assert state.legacy_sequence_keys == [old_key]
+    table = dict(items)
+    state.dump(table)
+    assert {k: v for k, v in table.items() if "|s|" in k} == {new_key: old}
+    ahead = {"c": "C330200", "max": 15, "miss": []}  # an older worker went on (rolling upgrade)
+    for pair, wins in [((newer, old), newer), ((newer, ahead), ahead)]:
+        both = [(new_key, pair[0]), (old_key, pair[1])]
+        items = both if new_key_first else both[::-1]
+        state = GroupState.load(group, items, config, registry, codec)
+        assert state.sequences.producers == {("C330200", "cti-01"): wins}
+
+
 def test_worker_drops_the_groups_of_revoked_partitions_at_once(tmp_path) -> None:
     """A group must not outlive its partition in memory (docs/streams.md, "Rebalance"): if the
     partition comes back after another worker processed its events, the stale group would
