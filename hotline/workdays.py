@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tomllib
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "CHINA_TZ",
     "CalendarNotCovered",
     "add_working_days",
+    "assume_weekdays",
     "china_date",
     "china_minute",
     "is_working_day",
@@ -83,6 +85,22 @@ class CalendarNotCovered(ConfigurationError):
             f"year's official arrangement in a calendar file (HOTLINE_CALENDAR_FILE, "
             f"docs/regions.md)"
         )
+
+
+def assume_weekdays(years: Iterable[int]) -> list[int]:
+    """For each of ``years`` that neither the package nor the calendar file covers, take
+    Monday–Friday as the working days, without holidays or 调休: a stand-in for a simulation
+    (``hotline simulate --unknown-years weekdays``), never for real tickets. Returns the years
+    it stood in for."""
+    stood_in = []
+    for year in years:
+        try:
+            _is_workday(dt.date(year, 1, 1))
+        except CalendarNotCovered:
+            _SUPPLEMENT[year] = (frozenset(), frozenset())
+            stood_in.append(year)
+    _is_workday.cache_clear()
+    return stood_in
 
 
 def load_calendar_file(path: Path) -> list[int]:

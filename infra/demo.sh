@@ -36,7 +36,7 @@ case "${1:-}" in
     start sink "$BIN/hotline" sink
     start simulator "$BIN/hotline" simulate --centers 320000,330000 \
       --profile C320500=understaffed --profile C321300=unstaffed_line \
-      --service-hours 00:00-24:00 \
+      --service-hours 00:00-24:00 --unknown-years weekdays \
       --start "$(TZ=Asia/Shanghai date +%Y-%m-%dT%H:%M)" --hours 12 --speed 1 \
       --to kafka --out "$DEMO/simulator" --quiet
     account=$("$BIN/hotline" dashboard demo-account --port "$PORT")  # before its server starts

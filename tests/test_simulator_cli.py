@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 from hotline.cli import app
-from hotline.workdays import CalendarNotCovered
+from hotline.workdays import CHINA_TZ, CalendarNotCovered
 
 
 def test_help_names_every_option() -> None:
@@ -155,6 +156,35 @@ def test_a_calendar_file_lets_the_simulation_run_in_a_year_beyond_the_package(
     monkeypatch.setenv("HOTLINE_CALENDAR_FILE", str(tmp_path / "missing.toml"))
     bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out2")])
     assert bad.exit_code != 0 and "calendar file" in str(bad.exception)
+
+
+def test_unknown_years_weekdays_lets_the_simulation_run_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` simulates from now: from late December 2026 on, a ticket's due time fell in
+    2027, which chinesecalendar 1.11.0 does not know, and the simulator stopped. With
+    ``--unknown-years weekdays`` it takes Monday-Friday there and says so."""
+    from hotline import workdays
+
+    monkeypatch.setattr(workdays, "_SUPPLEMENT", {})  # the stand-in ends with the test
+    args = ["simulate", "-c", "C320100", "--start", "2031-12-30", "--hours", "36", "-q"]
+    try:
+        done = CliRunner().invoke(
+            app, [*args, "--unknown-years", "weekdays", "--out", str(tmp_path)]
+        )
+    finally:
+        workdays._is_workday.cache_clear()
+    assert done.exit_code == 0, done.output
+    for year in (2031, 2032):
+        assert f"the official calendar of {year} is not known" in done.output, done.output
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").open()]
+    due = [
+        datetime.fromisoformat(e["due_at"]).astimezone(CHINA_TZ)
+        for e in events
+        if e["envelope"]["event_type"] == "ticket.created" and e["category"] != "dangerous_call"
+    ]
+    assert due and all(d.weekday() < 5 for d in due)
+    assert any(d.year == 2032 for d in due)
 
 
 def test_simulate_writes_under_the_stack_home_by_default(

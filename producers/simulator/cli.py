@@ -39,6 +39,7 @@ from hotline.producers.simulator.runner import (
 )
 from hotline.regions import default_registry
 from hotline.settings import Settings
+from hotline.workdays import CALENDAR_VERSION, assume_weekdays
 
 __all__ = ["load_config", "simulate_command"]
 
@@ -79,6 +80,9 @@ def _summary_table(summary: Summary, out: Path) -> Table:
     return table
 
 
+#: How far past the simulated span ticket due times may reach (5 working days at most, a
+#: reopened ticket's again), for the years ``--unknown-years weekdays`` stands in for.
+_LAST_DUE_MARGIN = timedelta(days=30)
 _START_FORMAT = "a date YYYY-MM-DD or an ISO datetime YYYY-MM-DDTHH:MM[:SS][+08:00]"
 
 
@@ -94,6 +98,13 @@ def _parse_start_option(value: str) -> datetime:
     except ValueError as exc:
         why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
         raise typer.BadParameter(f"{value!r} is not {_START_FORMAT}{why}") from None
+
+
+class UnknownYears(StrEnum):
+    """What ``hotline simulate`` does in a year whose official calendar is not known."""
+
+    error = "error"
+    weekdays = "weekdays"
 
 
 class Target(StrEnum):
@@ -152,6 +163,14 @@ def simulate_command(
             "default: as fast as possible"
         ),
     ] = None,
+    unknown_years: Annotated[
+        UnknownYears,
+        typer.Option(
+            help="a year whose official calendar is not known (chinesecalendar 1.11.0 ends with "
+            "2026; HOTLINE_CALENDAR_FILE adds years): error, or weekdays: take Monday-Friday "
+            "as its working days, without holidays, and say so (make demo does)",
+        ),
+    ] = UnknownYears.error,
     service_hours: Annotated[
         str | None,
         typer.Option(
@@ -213,6 +232,15 @@ def simulate_command(
         service_hours=parse_service_hours(service_hours) if service_hours is not None else None,
     )
     console = Console(stderr=True)
+    if unknown_years is UnknownYears.weekdays:
+        last = sim.start + duration + _LAST_DUE_MARGIN
+        for year in assume_weekdays(range(sim.start.year, last.year + 1)):
+            console.print(
+                f"warning: the official calendar of {year} is not known (chinesecalendar "
+                f"{CALENDAR_VERSION}, no HOTLINE_CALENDAR_FILE year): this simulation takes "
+                "Monday-Friday as its working days, without holidays",
+                highlight=False,
+            )
     settings = ctx.find_root().obj
     out = out or settings.stack.home / "simulator"
     sink = _kafka_sink(settings) if to is Target.kafka else None
