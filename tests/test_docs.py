@@ -1,0 +1,172 @@
+"""README.md and docs/*.md say what the code does: every ``hotline …`` command line names real
+sub-commands and options, every ``HOTLINE_…`` variable is a setting (or the compose file's,
+a bench's or a test's own), and the lists of kinds are the code's. Pure."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from pydantic import BaseModel
+
+from hotline.cli import app
+from hotline.producers.gateway.app import REJECTION_KINDS
+from hotline.settings import Settings
+from hotline.streams.config import StreamsConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+#: A line (or inline span) that runs ``hotline``: after ``$ ``, ``time `` or VAR=value.
+_RUNS_HOTLINE = re.compile(r"^(?:\$\s+)?(?:time\s+)?(?:[A-Z_][A-Z0-9_]*=\S+\s+)*hotline\s+(.*)$")
+
+
+def _where(path: Path, text: str, offset: int) -> str:
+    return f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, offset) + 1}"
+
+
+def hotline_command_lines() -> Iterator[tuple[str, str]]:
+    """(where, arguments after ``hotline``) of every command line in a fenced block (joined
+    across ``\\`` continuations, each part of a pipeline) and every inline code span that
+    starts with ``hotline``."""
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for block in re.finditer(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+            body = block.group(1).replace("\\\n", " ")
+            for number, line in enumerate(body.splitlines()):
+                for part in line.split(" | "):
+                    if found := _RUNS_HOTLINE.match(part.strip()):
+                        where = _where(path, text, block.start(1)) + f"+{number}"
+                        yield where, found.group(1)
+        prose = re.sub(r"```.*?```", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
+        for span in re.finditer(r"`([^`]+)`", prose):
+            if found := _RUNS_HOTLINE.match(" ".join(span.group(1).split())):
+                yield _where(path, prose, span.start()), found.group(1)
+
+
+def _options(command: Any) -> dict[str, bool]:
+    """Option name → whether it takes a value."""
+    named = {"--help": False}
+    for param in command.params:
+        if param.param_type_name == "option":
+            for name in param.opts:
+                named[name] = not (param.is_flag or param.count)
+            named.update(dict.fromkeys(param.secondary_opts, False))
+    return named
+
+
+def command_line_problems(arguments: str) -> list[str]:
+    """What in ``hotline ARGUMENTS`` the CLI does not have: a sub-command of a group, or an
+    option of the command. Placeholders (``FILE``, ``Y``), ``[optional]`` brackets, ``a|b``
+    alternatives of sub-commands and a trailing ``…`` are the docs' notation."""
+    try:
+        tokens = shlex.split(arguments.replace("\\|", "|"), comments=True)
+    except ValueError:  # an unbalanced quote of a shortened example
+        tokens = arguments.split()
+    root = typer.main.get_command(app)
+    commands, problems, value_next = [root], [], False
+    for token in (token.strip("[]") for token in tokens):
+        if value_next:
+            value_next = False
+        elif token in ("…", "...") or not token:
+            break
+        elif token.startswith("-") and token != "-":
+            name, has_value = token.split("=")[0], "=" in token
+            for command in commands:
+                options = _options(command) | _options(root)
+                if name not in options:
+                    problems.append(f"{command.name or 'hotline'} has no option {name}")
+                value_next = value_next or (options.get(name, False) and not has_value)
+        elif all(hasattr(command, "commands") for command in commands):
+            chosen = token.split("|")
+            problems += [
+                f"{group.name or 'hotline'} has no sub-command {name}"
+                for group in commands
+                for name in chosen
+                if name not in group.commands
+            ]
+            commands = [g.commands[n] for g in commands for n in chosen if n in g.commands]
+            if not commands:
+                break
+    return problems
+
+
+COMMAND_LINES = list(hotline_command_lines())
+
+
+def test_the_docs_show_command_lines_of_every_group() -> None:
+    seen = {arguments.split()[0] for _, arguments in COMMAND_LINES}
+    assert seen >= set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("where", "arguments"), COMMAND_LINES, ids=[w for w, _ in COMMAND_LINES])
+def test_every_hotline_command_line_in_the_docs_names_real_commands_and_options(
+    where: str, arguments: str
+) -> None:
+    assert command_line_problems(arguments) == []
+
+
+def test_the_command_line_check_finds_a_wrong_name() -> None:
+    assert command_line_problems("stack up --no-init") == []
+    assert command_line_problems("stack up\\|down\\|status --help") == []
+    assert command_line_problems("report quality --year Y [--format html|pdf]") == []
+    assert command_line_problems("stack start") == ["stack has no sub-command start"]
+    assert command_line_problems("stack up|start") == ["stack has no sub-command start"]
+    assert command_line_problems("sql --output x.csv 'SELECT 1'") == ["sql has no option --output"]
+
+
+def _is_setting(name: str) -> bool:
+    """``HOTLINE_A__B`` names a field of Settings (``streams``: of StreamsConfig)."""
+    parts = name.removeprefix("HOTLINE_").lower().split("__")
+    model: type[BaseModel] = Settings
+    if parts[0] == "streams":
+        model, parts = StreamsConfig, parts[1:]
+    for depth, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+        elif depth < len(parts) - 1:
+            return False
+    return True
+
+
+#: Variables that are no setting, by design.
+NOT_SETTINGS = {
+    "HOTLINE_STREAMS__SERVICE_LEVEL": "docs/streams.md's example of an unknown name",
+}
+
+
+def test_every_hotline_variable_in_the_docs_is_a_setting_or_read_where_it_is_set() -> None:
+    """Compose passes its own single-underscore variables on; benches and tests read theirs."""
+    readers = [ROOT / "docker-compose.yml", *(ROOT / "bench").glob("*.py")]
+    readers += [path for path in (ROOT / "tests").glob("*.py") if path.name != Path(__file__).name]
+    read = "\n".join(path.read_text(encoding="utf-8") for path in readers)
+    unknown = {
+        f"{path.name}: {name}"
+        for path in DOCS
+        for name in re.findall(r"HOTLINE_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8"))
+        if not _is_setting(name) and name not in NOT_SETTINGS and f"{name}" not in read
+    }
+    assert unknown == set()
+    assert all(not _is_setting(name) for name in NOT_SETTINGS)
+
+
+def test_the_variable_check_knows_a_wrong_name() -> None:
+    assert _is_setting("HOTLINE_CLICKHOUSE__PORT")
+    assert _is_setting("HOTLINE_STREAMS__ALERTS__RATES__CONNECTION")
+    assert not _is_setting("HOTLINE_CLICKHOUSE__PORTS")
+    assert not _is_setting("HOTLINE_STREAMS__SERVICE_LEVEL")
+
+
+def test_the_gateways_rejection_kinds_are_the_ones_producers_md_lists() -> None:
+    text = (ROOT / "docs" / "producers.md").read_text(encoding="utf-8")
+    listed = re.search(r"counts each by kind — (.*?) — shown by", text, flags=re.S)
+    assert listed is not None
+    assert re.findall(r"`(\w+)`", listed.group(1)) == list(REJECTION_KINDS)
