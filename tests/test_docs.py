@@ -1,12 +1,13 @@
 """README.md and docs/*.md say what the code does: every ``hotline …`` command line names real
 sub-commands and options, every ``HOTLINE_…`` variable is a setting (or the compose file's,
-a bench's or a test's own), and the lists of kinds are the code's. Pure."""
+a bench's or a test's own), and the tables of defaults and kinds list the code's. Pure."""
 
 from __future__ import annotations
 
 import re
 import shlex
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from hotline.cli import app
 from hotline.producers.gateway.app import REJECTION_KINDS
 from hotline.settings import Settings
-from hotline.streams.config import StreamsConfig
+from hotline.streams.config import AlertsConfig, StreamsConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -170,3 +171,61 @@ def test_the_gateways_rejection_kinds_are_the_ones_producers_md_lists() -> None:
     listed = re.search(r"counts each by kind — (.*?) — shown by", text, flags=re.S)
     assert listed is not None
     assert re.findall(r"`(\w+)`", listed.group(1)) == list(REJECTION_KINDS)
+
+
+_UNITS = {"s": 1, "min": 60, "h": 3600, "day": 86400, "days": 86400}
+
+
+def _value(text: str) -> object:
+    """A default as docs/streams.md writes it: ``5 000``, ``0.90``, ``10 min``, ``7 days``."""
+    if found := re.fullmatch(r"([\d.]+) (s|min|h|days?)", text):
+        return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+    return float(text.replace(" ", ""))
+
+
+def _table_defaults(heading: str) -> dict[str, str]:
+    """``setting → default`` of the streams.md table whose header starts with ``heading``;
+    a row naming several settings gives their defaults in order."""
+    text = (ROOT / "docs" / "streams.md").read_text(encoding="utf-8")
+    table = text.split(heading, 1)[1].split("\n\n", 1)[0]
+    rows: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        names, default = (cell.strip() for cell in line.strip("|").split(" | ")[:2])
+        names = re.sub(r"\s*\(.*?\)", "", names)
+        values = [v.strip() for v in re.sub(r"\s+\((?!`).*\)$", "", default).split(", ")]
+        keys = re.findall(r"`(\w+)`", names)
+        if len(values) != len(keys):
+            values = [default] * len(keys)
+        rows.update(zip(keys, values, strict=True))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("heading", "model", "skip"),
+    [
+        ("| setting | default | meaning |", StreamsConfig, {"alerts"}),
+        (
+            "| `AlertsConfig` setting | default |",
+            AlertsConfig,
+            {"province_rates", "due_categories"},
+        ),
+    ],
+    ids=["StreamsConfig", "AlertsConfig"],
+)
+def test_streams_md_lists_every_setting_with_its_default(
+    heading: str, model: type[BaseModel], skip: set[str]
+) -> None:
+    rows = _table_defaults(heading)
+    assert set(rows) == set(model.model_fields)
+    for name, default in rows.items():
+        if name in skip:
+            continue
+        if name == "rates":
+            rates = model.model_fields[name].default
+            assert [float(v) for v in default.split(", ")] == [
+                rates.connection,
+                rates.service_level,
+            ]
+            continue
+        actual = model.model_fields[name].default
+        assert _value(default) == (actual if isinstance(actual, timedelta) else float(actual)), name
