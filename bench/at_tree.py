@@ -47,6 +47,11 @@ class TreeFinder(importlib.abc.MetaPathFinder):
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
     tree, script, *args = sys.argv[1:]
     sys.meta_path.insert(0, TreeFinder(Path(tree).resolve()))
     sys.argv = [script, *args]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -229,3 +231,20 @@ def test_streams_md_lists_every_setting_with_its_default(
             continue
         actual = model.model_fields[name].default
         assert _value(default) == (actual if isinstance(actual, timedelta) else float(actual)), name
+
+
+BENCH_SCRIPTS = sorted(
+    path.name
+    for path in (ROOT / "bench").glob("*.py")
+    if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("script", BENCH_SCRIPTS)
+def test_every_bench_script_explains_itself_with_help(script: str) -> None:
+    """README, "Benchmarks": each script "explains itself with ``--help``"."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert script in done.stdout  # its usage
