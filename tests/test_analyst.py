@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -64,6 +65,56 @@ def loaded(clickhouse_client: Client) -> Client:
 
 def test_the_doc_has_at_least_ten_questions() -> None:
     assert len(doc_queries()) >= 10
+
+
+def _parenthesised(text: str) -> Iterator[tuple[str, str]]:
+    """(name, what its parentheses hold) of every top-level ```name` (…)`` in ``text``."""
+    depth, start, name = 0, 0, ""
+    for found in re.finditer(r"`(\w+)` \(|\(|\)", text):
+        if found.group() == ")":
+            depth -= 1
+            if depth == 0 and name:
+                yield name, text[start : found.start()]
+        else:
+            if depth == 0:
+                name, start = found.group(1) or "", found.end()
+            depth += 1
+
+
+def test_the_data_dictionary_names_what_the_schema_has(clickhouse_client: Client) -> None:
+    """Every view of the Views table exists with the columns it names (or the tables it is
+    made from); the counters are the metric tables' own; each table of the Tables paragraph
+    has the columns named in its parentheses."""
+    migrate(clickhouse_client, DATABASE)
+    columns: dict[str, set[str]] = {}
+    for table, column in clickhouse_client.execute(
+        "SELECT table, name FROM system.columns WHERE database = %(db)s", {"db": DATABASE}
+    ):
+        columns.setdefault(table, set()).add(column)
+    text = DOC.read_text(encoding="utf-8")
+    views = text.split("**Views (read these first)**", 1)[1].split("\n\n", 2)[1]
+    named = re.findall(r"^\| `(\w+)` \|[^|]*\|(.*)\|$", views, flags=re.M)
+    assert len(named) >= 9
+    assert {view for view, _ in named} - set(columns) == set()
+    wrong = {
+        f"{view}.{name}"
+        for view, cell in named
+        for name in re.findall(r"`(\w+)`", cell)
+        if name not in columns.get(view, ()) and name not in columns
+    }
+    assert wrong == set()
+    counters = text.split("**Counters**", 1)[1].split("`repeat_7d` counts", 1)[0]
+    assert re.findall(r"`(\w+)`", counters) == list(METRIC_COUNTERS)
+    tables = text.split("**Tables**", 1)[1].split("\n\n", 1)[0]
+    described = dict(_parenthesised(tables))
+    assert {"call_records", "tickets", "alerts", "agent_minute", "ticket_minute"} <= set(described)
+    wrong = {
+        f"{table}.{name}"
+        for table, inside in described.items()
+        for name in re.findall(r"`(\w+)`", inside)
+        if name not in columns.get(table, ()) and name not in columns
+    }
+    assert wrong == set()
 
 
 @pytest.mark.parametrize("number", range(len(doc_queries())), ids=lambda n: f"q{n + 1}")
