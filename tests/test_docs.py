@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import typer
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from hotline.cli import app
 from hotline.producers.gateway.app import REJECTION_KINDS
@@ -257,3 +258,19 @@ def test_readme_names_every_bench_script_and_where_its_figures_are() -> None:
     assert set(rows) == set(BENCH_SCRIPTS) - {"at_tree.py"}
     for script, doc in rows.items():
         assert script in (ROOT / doc).read_text(encoding="utf-8"), doc
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _command_paths(sub, (*path, name))
+
+
+@pytest.mark.parametrize(
+    "path", list(_command_paths(typer.main.get_command(app))), ids=lambda p: " ".join(p) or "-"
+)
+def test_every_command_and_group_answers_help(path: tuple[str, ...]) -> None:
+    """README, "The hotline command": "Every command and group answers ``--help``"."""
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
