@@ -203,6 +203,15 @@ def _table_defaults(heading: str) -> dict[str, str]:
     return rows
 
 
+def test_the_analysts_sql_takes_chinas_today_not_the_servers() -> None:
+    """The tables' days are China days; ``today()`` is the server's (UTC in a container), so a
+    window "since today() - 14" was a day off from 00:00 to 08:00 China time."""
+    sql = "\n".join(
+        re.findall(r"```sql\n(.*?)```", (ROOT / "docs" / "analysts.md").read_text(), re.S)
+    )
+    assert sql and "today()" not in sql
+
+
 @pytest.mark.parametrize(
     ("heading", "model", "skip"),
     [
