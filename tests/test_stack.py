@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -367,6 +368,68 @@ def test_compose_services_run_hotline_commands_that_parse() -> None:
     }
     with pytest.raises(AssertionError, match="No such option"):  # the check can fail
         _resolve(["streams", "worker", "--no-such-option"])
+
+
+_HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)")
+
+
+def _healthcheck(service: dict[str, Any], port: int) -> list[str]:
+    """The service's healthcheck command, run here: ``python`` is this interpreter and the
+    URL's port is ``port`` (the service's own port is checked against its command line)."""
+    test = service.get("healthcheck", {}).get("test", [])
+    assert test[:2] == ["CMD", "python"], f"not a python healthcheck: {test}"
+    return [sys.executable, *(_HEALTH_URL.sub(rf"http://127.0.0.1:{port}\2", a) for a in test[2:])]
+
+
+def _passes(check: list[str]) -> bool:
+    return subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dashboard", "gateway"])
+def test_compose_web_services_have_a_healthcheck_that_passes_and_can_fail(
+    tmp_path: Path, name: str
+) -> None:
+    """The dashboard and the gateway (published ports) say whether their app answers: the
+    healthcheck of each, run against the service's own command (its options as compose gives
+    them, another port), passes while it serves and fails once it is gone."""
+    service = _resolved_services()[name]
+    args = [str(a) for a in service["command"]]
+    test = " ".join(service.get("healthcheck", {}).get("test", []))
+    url = _HEALTH_URL.search(test)
+    assert url, f"{name} has no healthcheck that asks its app: {test!r}"
+    assert url.group(1) == args[args.index("--port") + 1], "the healthcheck asks another port"
+
+    port = free_port()
+    args[args.index("--port") + 1], args[args.index("--host") + 1] = str(port), "127.0.0.1"
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in service["environment"].items()},
+        "HOTLINE_STACK__HOME": str(tmp_path),
+        # nothing needs to answer for the app to serve (container names do not resolve here)
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "HOTLINE_CLICKHOUSE__HOST": "127.0.0.1",
+        "HOTLINE_CLICKHOUSE__PORT": "1",
+    }
+    check = _healthcheck(service, port)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotline", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):  # until the app serves (start-up: a few seconds), or fail
+            if _passes(check) or process.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert process.poll() is None, f"{name} exited {process.returncode}"
+        assert _passes(check), f"{name}'s healthcheck fails while it serves"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not _passes(check), f"{name}'s healthcheck passes with nothing serving"
 
 
 def _runtime_stage() -> str:
