@@ -255,6 +255,40 @@ SERVICE_ENV: dict[str, set[str]] = {
 }
 
 
+def _is_setting(variable: str) -> bool:
+    """Whether ``HOTLINE_A__B`` names a field of :class:`Settings` (``a``, then ``b`` in it)."""
+    from pydantic import BaseModel
+
+    from hotline.settings import Settings
+
+    model: Any = Settings
+    for part in variable.removeprefix("HOTLINE_").lower().split("__"):
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return False
+        annotation = field.annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    return model is None
+
+
+def test_compose_hotline_variables_are_settings() -> None:
+    """Every HOTLINE_* variable compose gives the project's image names a setting, spelt as
+    hotline/settings.py reads it: pydantic-settings ignores an unknown one, so a typo would
+    leave the default (e.g. 127.0.0.1 for ClickHouse) without a word."""
+    for name, service in _resolved_services().items():
+        if service.get("image") != "hotline:local":
+            continue
+        for variable in service.get("environment", {}):
+            assert variable.startswith("HOTLINE_"), f"{name}: {variable} is no setting"
+            assert _is_setting(variable), f"{name}: {variable} is no field of Settings"
+    assert not _is_setting("HOTLINE_CLICKHOUSE__PASSWROD")  # the check can fail
+    assert not _is_setting("HOTLINE_CLICKHOUSE")  # a group, not a value
+
+
 def _is_secret(variable: str) -> bool:
     return any(word in variable for word in ("PASSWORD", "KEY", "SECRET", "TOKEN"))
 
