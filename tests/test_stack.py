@@ -283,8 +283,8 @@ def test_compose_hotline_variables_are_settings() -> None:
         if service.get("image") != "hotline:local":
             continue
         for variable in service.get("environment", {}):
-            assert variable.startswith("HOTLINE_"), f"{name}: {variable} is no setting"
-            assert _is_setting(variable), f"{name}: {variable} is no field of Settings"
+            if variable.startswith("HOTLINE_"):
+                assert _is_setting(variable), f"{name}: {variable} is no field of Settings"
     assert not _is_setting("HOTLINE_CLICKHOUSE__PASSWROD")  # the check can fail
     assert not _is_setting("HOTLINE_CLICKHOUSE")  # a group, not a value
 
