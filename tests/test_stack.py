@@ -374,7 +374,10 @@ def test_compose_uses_the_embedded_kafka_version() -> None:
 
 def _resolve(args: list[str]) -> str:
     """The ``hotline`` command that a command line runs (as its ``--help`` names it), after
-    the CLI parsed it: an unknown command or option fails here."""
+    the CLI parsed it with its values, without running it: an unknown command or option, a
+    value the option refuses (a port out of range, not a number) or a stray argument fails."""
+    import typer
+    import typer.main
     from typer.testing import CliRunner
 
     from hotline.cli import app
@@ -382,7 +385,17 @@ def _resolve(args: list[str]) -> str:
     result = CliRunner().invoke(app, [*args, "--help"], prog_name="hotline")
     assert result.exit_code == 0, f"hotline {' '.join(args)}: {result.output}"
     usage = next(line for line in result.output.splitlines() if "Usage:" in line)
-    return usage.split("Usage: hotline")[1].split("[OPTIONS]")[0].strip()
+    path = usage.split("Usage: hotline")[1].split("[OPTIONS]")[0].split()
+    # --help stops before the values are converted: parse the command's own part again
+    command, ctx = typer.main.get_command(app), None
+    for name in path:
+        ctx = typer.Context(command, info_name=name, parent=ctx)
+        command = command.get_command(ctx, name)  # type: ignore[attr-defined]
+    try:
+        command.make_context(path[-1], list(args[len(path) :]), parent=ctx)
+    except Exception as exc:  # typer's own click's errors, or pydantic's from the CLI's types
+        raise AssertionError(f"hotline {' '.join(args)}: {exc}") from exc
+    return " ".join(path)
 
 
 def test_compose_services_run_hotline_commands_that_parse() -> None:
@@ -402,6 +415,10 @@ def test_compose_services_run_hotline_commands_that_parse() -> None:
     }
     with pytest.raises(AssertionError, match="No such option"):  # the check can fail
         _resolve(["streams", "worker", "--no-such-option"])
+    with pytest.raises(AssertionError, match="less than or equal to 65535"):
+        _resolve(["dashboard", "--host", "0.0.0.0", "--port", "80000"])
+    with pytest.raises(AssertionError, match="unexpected extra argument"):
+        _resolve(["serve", "ingest", "--port", "8333", "8334"])
 
 
 _HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)")
