@@ -207,6 +207,10 @@ def test_compose_grafana_keeps_its_state_and_installs_the_datasource_plugin() ->
     else:
         plugins = env["GF_INSTALL_PLUGINS"]
     assert types <= {plugin.split("@")[0].strip() for plugin in plugins.split(",")}
+    # pinned as the images are: unpinned, Grafana installs (and keeps updating to) the latest
+    # release, which may need a newer Grafana or read the provisioned settings differently
+    for plugin in plugins.split(","):
+        assert re.fullmatch(r"[\w-]+@\d+\.\d+\.\d+", plugin.strip()), f"not pinned: {plugin}"
 
     for path in (provisioning / "dashboards").glob("*.yml"):
         for provider in yaml.safe_load(path.read_text())["providers"]:
