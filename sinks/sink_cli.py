@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from hotline.option_errors import options_checked
 from hotline.settings import Settings
 from hotline.sinks.sink import Sink, SinkConfig
 
@@ -47,7 +47,7 @@ def sink_command(
     ] = SinkConfig().progress_every_s,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
-    try:
+    with options_checked(_OPTIONS):
         config = SinkConfig(
             group_id=group,
             batch_rows=batch_rows,
@@ -56,10 +56,6 @@ def sink_command(
             agent_states=agent_states,
             progress_every_s=progress_every,
         )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        option = _OPTIONS.get(str(error["loc"][0]), str(error["loc"][0]))
-        raise typer.BadParameter(error["msg"], param_hint=option) from None
     sink = Sink(_settings(ctx), config)
     sink.install_signal_handlers()
     stats = sink.run()

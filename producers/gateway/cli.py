@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from hotline.centers import default_centers
+from hotline.option_errors import options_checked
 from hotline.settings import Settings
 from hotline.web_server import listen, serve_on
 
@@ -65,7 +65,7 @@ def ingest(
 
     settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
     path = _tokens_path(ctx, tokens)
-    try:
+    with options_checked(_OPTIONS):
         config = GatewayConfig(
             tokens_file=path,
             rate_per_s=rate,
@@ -74,10 +74,6 @@ def ingest(
             dead_letters_file=dead_letters
             or settings.stack.home / "gateway" / "dead_letters.jsonl",
         )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        option = _OPTIONS.get(str(error["loc"][0]), str(error["loc"][0]))
-        raise typer.BadParameter(error["msg"], param_hint=option) from None
     store = TokenStore(path)
     if not store.entries:
         # A fresh server has none yet; refusing to start would only restart-loop a container.
