@@ -138,4 +138,4 @@ def first_line(text: str) -> str:
 
 def sql_head(sql: str) -> str:
     """What names a failed query typed by a user: its first line, cut at 80 characters."""
-    return first_line(sql)[:80] or "query"
+    return first_line(sql).strip()[:80] or "query"

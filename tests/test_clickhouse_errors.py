@@ -8,7 +8,7 @@ from clickhouse_driver import errors as driver_errors
 from hotline.errors import ConfigurationError
 from hotline.infra.clickhouse_server import ClickHouseServer
 from hotline.settings import ClickHouseSettings
-from hotline.sinks.client import connect, execute, translated_errors
+from hotline.sinks.client import connect, execute, sql_head, translated_errors
 from hotline.sinks.errors import (
     ClickHouseBusy,
     ClickHouseLoginRefused,
@@ -69,3 +69,9 @@ def test_a_refused_login_names_the_setting_of_its_password(
         f"check {setting}, the same as the server's users.xml was written with"
     )
     assert isinstance(refused.value, ConfigurationError) and refused.value.code == 516
+
+
+def test_a_typed_querys_failure_is_named_by_its_first_line_trimmed() -> None:
+    assert sql_head("\n   SELECT count()\n   FROM calls\n") == "SELECT count()"
+    assert sql_head("  " + "x" * 100) == "x" * 80
+    assert sql_head(" \n ") == "query"
