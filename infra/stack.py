@@ -13,7 +13,6 @@ services answer their health checks. :meth:`LocalStack.down` stops both cleanly;
 from __future__ import annotations
 
 import logging
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hotline.infra.base import Service, ServiceStatus
 from hotline.infra.clickhouse_server import ClickHouseServer
 from hotline.infra.kafka_broker import KafkaBroker
 from hotline.settings import KafkaSettings, Settings
+from hotline.web_server import CannotListen, listen
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,12 @@ class Port:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether binding ``host:port`` fails (someone listens there), as the service's bind would."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no obstacle
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
+    """Whether binding ``host:port`` fails (someone listens there), as the service's bind would
+    (``SO_REUSEADDR``: TIME_WAIT is no obstacle)."""
+    try:
+        listen(host, port).close()
+    except CannotListen:
+        return True
     return False
 
 
