@@ -199,6 +199,8 @@ class SequenceTracker:
     noticed_ms], …]}``, the holes disjoint and sorted by ``lo`` (new holes only open above
     ``max``, a fill splits one hole in place): a late sequence finds its hole by bisection and
     changes only that hole, so an event costs O(log holes), not a rebuild of the whole list.
+    ``c`` repeats the key's center: a worker of the previous format (keys by producer alone)
+    reads it, and so does :meth:`GroupState.load` for such a worker's keys.
     A producer is marked dirty (rewritten to the changelog) only when its state changed.
     """
 
