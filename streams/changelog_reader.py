@@ -2,7 +2,7 @@
 
 Faust's recovery of a memory-store table passes every changelog message through its consumer
 machinery one at a time (a queue, a task and a timeout each): ~220 µs per message here, so a
-restart after two weeks of two centers took 82–96 s (docs/streams.md, "Measured"). Its recovery
+restart after two weeks of two centers took 82–96 s (docs/streams-measured.md). Its recovery
 starts from each changelog partition's offset in ``active_offsets`` and reads to the
 partition's highwater. :class:`BulkRecovery` reads that same range first, with its own
 aiokafka consumer in batches of thousands, decodes the messages with the changelog topic's

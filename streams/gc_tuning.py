@@ -4,7 +4,7 @@ With CPython's default thresholds (700, 10, 10) the collector runs every 700 net
 and, as often as every 70,000 (once enough objects have survived), scans the old generation —
 which in a worker holds every call state, decoded event and table value. With a youngest-
 generation threshold of 10,000 the worker's two steps run 1.17–1.26× as fast in-process
-(``bench/worker_steps.py``, docs/streams.md, "Measured"); objects built at start-up (modules,
+(``bench/worker_steps.py``, docs/streams-measured.md); objects built at start-up (modules,
 the Faust app) are frozen out of every later scan.
 """
 

@@ -263,7 +263,7 @@ def test_every_bench_script_explains_itself_with_help(script: str) -> None:
 def test_readme_names_every_bench_script_and_where_its_figures_are() -> None:
     """``at_tree.py`` runs another script against another source tree: no bench itself."""
     table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Benchmarks", 1)[1]
-    rows = dict(re.findall(r"^\| `(\w+\.py)` \|.*\]\((docs/\w+\.md)\) \|$", table, flags=re.M))
+    rows = dict(re.findall(r"^\| `(\w+\.py)` \|.*\]\((docs/[\w-]+\.md)\) \|$", table, flags=re.M))
     assert set(rows) == set(BENCH_SCRIPTS) - {"at_tree.py"}
     for script, doc in rows.items():
         assert script in (ROOT / doc).read_text(encoding="utf-8"), doc
