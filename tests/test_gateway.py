@@ -68,6 +68,9 @@ class MemorySender(BatchSender):
         self.records += records
         return {}
 
+    def reachable(self, timeout_s: float) -> bool:
+        return not self.fail
+
 
 @pytest.fixture
 def tokens(tmp_path: Path) -> TokenStore:
@@ -232,13 +235,18 @@ def test_a_retryable_send_error_is_503_with_retry_after(tokens: TokenStore) -> N
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
 
 
-def test_no_kafka_is_503_with_retry_after(tokens: TokenStore) -> None:
-    """The real Kafka sender, with nothing listening where the broker should be."""
+def test_no_kafka_is_503_with_retry_after_and_healthz_says_so(tokens: TokenStore) -> None:
+    """The real Kafka sender, with nothing listening where the broker should be: batches get
+    503, and so does ``/healthz`` (a container's healthcheck fails), its counters still in it."""
     sender = KafkaBatchSender(DeliveryConfig(bootstrap_servers=f"127.0.0.1:{free_port()}"))
     client, ningbo, _ = client_for(tokens, sender)
     body = {"events": [offered_json(NINGBO, "330203", 1)]}
     response = client.post("/v1/events", json=body, headers=auth(ningbo))
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    health = client.get("/healthz")
+    assert health.status_code == 503, health.text
+    assert health.json()["status"] == "unavailable" and health.json()["kafka"] == "unreachable"
+    assert health.json()["unavailable"] == 1 and health.json()["tokens_error"] is None
     sender.close()
 
 
@@ -277,6 +285,17 @@ def kafka_sender(bootstrap: str, unique: str) -> Iterator[tuple[KafkaBatchSender
     sender = KafkaBatchSender(DeliveryConfig(bootstrap_servers=bootstrap, topic_prefix=unique))
     yield sender, kafka
     sender.close()
+
+
+@pytest.mark.kafka
+def test_healthz_is_ok_while_kafka_is_reachable(
+    tokens: TokenStore, kafka_sender: tuple[KafkaBatchSender, KafkaSettings]
+) -> None:
+    client, _, _ = client_for(tokens, kafka_sender[0])
+    health = client.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok" and health.json()["kafka"] == "ok"
+    assert health.json()["accepted"] == 0 and health.json()["tokens_error"] is None
 
 
 @pytest.mark.kafka

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -11,6 +12,9 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -440,14 +444,10 @@ def _passes(check: list[str]) -> bool:
     return subprocess.run(check, capture_output=True, timeout=30).returncode == 0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["dashboard", "gateway"])
-def test_compose_web_services_have_a_healthcheck_that_passes_and_can_fail(
-    tmp_path: Path, name: str
-) -> None:
-    """The dashboard and the gateway (published ports) say whether their app answers: the
-    healthcheck of each, run against the service's own command (its options as compose gives
-    them, another port), passes while it serves and fails once it is gone."""
+@contextlib.contextmanager
+def _serving(name: str, tmp_path: Path, bootstrap: str = "127.0.0.1:1") -> Iterator[list[str]]:
+    """Service ``name`` run here as compose gives its command (another port, this host), Kafka
+    at ``bootstrap``; its healthcheck command, once its app answers HTTP (a few seconds)."""
     service = _resolved_services()[name]
     args = [str(a) for a in service["command"]]
     test = " ".join(service.get("healthcheck", {}).get("test", []))
@@ -461,12 +461,12 @@ def test_compose_web_services_have_a_healthcheck_that_passes_and_can_fail(
         **os.environ,
         **{k: str(v) for k, v in service["environment"].items()},
         "HOTLINE_STACK__HOME": str(tmp_path),
-        # nothing needs to answer for the app to serve (container names do not resolve here)
-        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        # container names do not resolve here; nothing but Kafka for the gateway's health
+        # needs to answer for the app to serve
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "HOTLINE_CLICKHOUSE__HOST": "127.0.0.1",
         "HOTLINE_CLICKHOUSE__PORT": "1",
     }
-    check = _healthcheck(service, port)
     process = subprocess.Popen(
         [sys.executable, "-m", "hotline", *args],
         env=env,
@@ -475,16 +475,49 @@ def test_compose_web_services_have_a_healthcheck_that_passes_and_can_fail(
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(120):  # until the app serves (start-up: a few seconds), or fail
-            if _passes(check) or process.poll() is not None:
+        for _ in range(120):  # until the app answers (start-up: a few seconds), or fail
+            if _answers(f"http://127.0.0.1:{port}{url.group(2)}") or process.poll() is not None:
                 break
             time.sleep(0.5)
         assert process.poll() is None, f"{name} exited {process.returncode}"
-        assert _passes(check), f"{name}'s healthcheck fails while it serves"
+        yield _healthcheck(service, port)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers ``url`` (with any status)."""
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dashboard", pytest.param("gateway", marks=pytest.mark.kafka)])
+def test_compose_web_services_have_a_healthcheck_that_passes_and_can_fail(
+    tmp_path: Path, name: str, request: pytest.FixtureRequest
+) -> None:
+    """The dashboard and the gateway (published ports) say whether their app answers: the
+    healthcheck of each, run against the service's own command (its options as compose gives
+    them, another port), passes while it serves (the gateway's: with Kafka reachable) and
+    fails once it is gone."""
+    bootstrap = request.getfixturevalue("bootstrap") if name == "gateway" else "127.0.0.1:1"
+    with _serving(name, tmp_path, bootstrap) as check:
+        assert _passes(check), f"{name}'s healthcheck fails while it serves"
     assert not _passes(check), f"{name}'s healthcheck passes with nothing serving"
+
+
+@pytest.mark.slow
+def test_compose_gateway_is_unhealthy_while_kafka_is_unreachable(tmp_path: Path) -> None:
+    """The gateway serves with nothing at Kafka's address, but every batch would get 503:
+    its healthcheck fails (``/healthz`` answers 503)."""
+    with _serving("gateway", tmp_path, f"127.0.0.1:{free_port()}") as check:
+        assert not _passes(check), "the gateway's healthcheck passes while Kafka is unreachable"
 
 
 def _runtime_stage() -> str:

@@ -26,7 +26,8 @@ Checks, in order, each with its status:
    that had arrived). The gateway does not spool: a center's own retry is its spool.
 
 Tokens added or revoked while the gateway runs count from the next request on
-(:class:`~hotline.producers.gateway.tokens.TokenStore`). ``GET /healthz``: status and the
+(:class:`~hotline.producers.gateway.tokens.TokenStore`). ``GET /healthz``: whether Kafka
+takes a connection now (200, else **503**: a container's healthcheck then fails) and the
 counters (accepted events, rejected ones by kind, dead letters, 503s).
 
 OpenAPI docs: ``/docs``; the schema at ``/openapi.json``.
@@ -105,6 +106,9 @@ class GatewayConfig(BaseModel):
     burst: int = Field(20, ge=1)
     ack_timeout_s: float = Field(10.0, gt=0)
     retry_after_s: int = Field(5, ge=1)
+    health_timeout_s: float = Field(
+        1.0, gt=0, description="GET /healthz: how long a bootstrap address may take to answer"
+    )
     max_future_s: float = Field(
         MAX_FUTURE_S, gt=0, description="an occurred_at further ahead of the clock is rejected"
     )
@@ -462,10 +466,22 @@ def create_app(
             record_rejections(center_id, len(results), lines)
         return IngestResponse(accepted=accepted, rejected=len(rejected), results=results)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """``ok``, the counters since start, and why the tokens file could not be re-read
-        (``tokens_error``; the last good tokens are in use) if it could not."""
-        return {"status": "ok", **stats.snapshot(), "tokens_error": tokens.error}
+    @app.get(
+        "/healthz",
+        responses={503: {"description": "Kafka is unreachable: every batch would get 503"}},
+    )
+    def healthz() -> JSONResponse:
+        """Whether Kafka is reachable now (``kafka``: ``ok``, else ``unreachable`` and 503 with
+        ``status`` ``unavailable``), the counters since start, and why the tokens file could
+        not be re-read (``tokens_error``; the last good tokens are in use) if it could not.
+        Run in a worker thread: the probe waits ``health_timeout_s`` at most per address."""
+        up = sender.reachable(config.health_timeout_s)
+        body = {
+            "status": "ok" if up else "unavailable",
+            "kafka": "ok" if up else "unreachable",
+            **stats.snapshot(),
+            "tokens_error": tokens.error,
+        }
+        return JSONResponse(body, status_code=200 if up else 503)
 
     return app

@@ -6,11 +6,15 @@ batch is not trusted (kafka-python then fails every record its producer had not 
 with that same error): :class:`~hotline.producers.delivery.Settler` confirms it by sending the
 record alone on a fresh producer, and sends the records behind it again, in order. Any other
 failure (no broker, a timeout) is a :class:`~hotline.errors.RetryableError`.
+
+:meth:`BatchSender.reachable` is the gateway's health (``GET /healthz``): whether Kafka takes
+a connection now, asked afresh each time (the producer's own connections say nothing while it
+is idle: it makes them on the first send and drops idle ones).
 """
 
 from hotline.errors import RetryableError
 from hotline.producers.base import DeliveryConfig, OutboundRecord
-from hotline.producers.delivery import Settler, new_producer, refusal_reason
+from hotline.producers.delivery import Settler, new_producer, reachable, refusal_reason
 
 __all__ = ["BatchSender", "KafkaBatchSender"]
 
@@ -22,6 +26,10 @@ class BatchSender:
     def send(self, records: list[OutboundRecord], timeout_s: float) -> dict[int, str]:
         raise NotImplementedError
 
+    def reachable(self, timeout_s: float) -> bool:
+        """Whether Kafka can be reached now, found out within about ``timeout_s``."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release the connection."""
 
@@ -30,6 +38,7 @@ class KafkaBatchSender(BatchSender):
     """A shared idempotent ``acks=all`` producer, (re)connected on demand."""
 
     def __init__(self, config: DeliveryConfig) -> None:
+        self._bootstrap_servers = config.bootstrap_servers
         self._kafka = Settler(lambda: new_producer(config, "hotline-gateway"))
 
     def send(self, records: list[OutboundRecord], timeout_s: float) -> dict[int, str]:
@@ -37,6 +46,10 @@ class KafkaBatchSender(BatchSender):
         if settled.error is not None:
             raise RetryableError(f"Kafka did not acknowledge the batch: {settled.error!r}")
         return {i: refusal_reason(f.exception) for i, f in enumerate(settled.done) if f.failed()}
+
+    def reachable(self, timeout_s: float) -> bool:
+        """Whether a bootstrap address accepts a TCP connection within ``timeout_s`` (each)."""
+        return reachable(self._bootstrap_servers, timeout_s)
 
     def close(self) -> None:
         self._kafka.close()
