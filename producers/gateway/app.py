@@ -55,6 +55,7 @@ from hotline.errors import InvalidInput, RetryableError
 from hotline.privacy import blank_phone_runs
 from hotline.producers.base import OutboundRecord, RefusedEvent
 from hotline.producers.delivery import DeadLetterLog, Preparer, caller_problem
+from hotline.producers.gateway.health import KafkaHealth
 from hotline.producers.gateway.ratelimit import RateLimiter
 from hotline.producers.gateway.sender import BatchSender, KafkaBatchSender
 from hotline.producers.gateway.tokens import TokenStore, hash_token
@@ -108,6 +109,9 @@ class GatewayConfig(BaseModel):
     retry_after_s: int = Field(5, ge=1)
     health_timeout_s: float = Field(
         1.0, gt=0, description="GET /healthz: how long a bootstrap address may take to answer"
+    )
+    health_ttl_s: float = Field(
+        2.0, gt=0, description="GET /healthz: how long a probe's answer about Kafka is kept"
     )
     max_future_s: float = Field(
         MAX_FUTURE_S, gt=0, description="an occurred_at further ahead of the clock is rejected"
@@ -345,6 +349,9 @@ def create_app(
     centers = centers or default_centers()
     preparer = preparer or Preparer()
     limiter = limiter or RateLimiter(config.rate_per_s, config.burst)
+    kafka_health = KafkaHealth(
+        lambda: sender.reachable(config.health_timeout_s), config.health_ttl_s
+    )
     bearer = HTTPBearer(auto_error=False, description="a center's ingest token (hl_…)")
     app = FastAPI(
         title="hotline ingest gateway",
@@ -471,11 +478,12 @@ def create_app(
         responses={503: {"description": "Kafka is unreachable: every batch would get 503"}},
     )
     def healthz() -> JSONResponse:
-        """Whether Kafka is reachable now (``kafka``: ``ok``, else ``unreachable`` and 503 with
-        ``status`` ``unavailable``), the counters since start, and why the tokens file could
-        not be re-read (``tokens_error``; the last good tokens are in use) if it could not.
-        Run in a worker thread: the probe waits ``health_timeout_s`` at most per address."""
-        up = sender.reachable(config.health_timeout_s)
+        """Whether Kafka is reachable (``kafka``: ``ok``, else ``unreachable`` and 503 with
+        ``status`` ``unavailable``; a probe's answer is kept ``health_ttl_s``), the counters
+        since start, and why the tokens file could not be re-read (``tokens_error``; the last
+        good tokens are in use) if it could not. Run in a worker thread: the probe waits
+        ``health_timeout_s`` at most per address."""
+        up = kafka_health.up()
         body = {
             "status": "ok" if up else "unavailable",
             "kafka": "ok" if up else "unreachable",
