@@ -8,6 +8,7 @@ import typer
 
 from hotline.dashboards.cli import app as dashboard_app
 from hotline.errors import HotlineError, explained
+from hotline.health_cli import health_command
 from hotline.infra.cli import app as stack_app
 from hotline.producers.gateway.cli import app as serve_app
 from hotline.producers.queue_log.cli import app as ingest_app
@@ -78,6 +79,7 @@ app.add_typer(ingest_app, name="ingest", rich_help_panel=_FEED)
 app.add_typer(serve_app, name="serve", rich_help_panel=_FEED)
 app.add_typer(streams_app, name="streams", rich_help_panel=_PROCESS)
 app.command("sink", rich_help_panel=_PROCESS)(sink_command)
+app.command("health", rich_help_panel=_PROCESS)(health_command)
 app.add_typer(dashboard_app, name="dashboard", rich_help_panel=_USE)
 app.command("sql", rich_help_panel=_USE)(sql_command)
 app.add_typer(report_app, name="report", rich_help_panel=_USE)

@@ -35,7 +35,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,7 @@ from hotline.settings import Settings
 from hotline.sinks.client import connect
 from hotline.sinks.rows import STAGE, to_rows
 from hotline.sinks.writer import Writer
+from hotline.status_file import write_status
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class SinkConfig(BaseModel):
     agent_states: bool = Field(True, description="also read the raw agent topics (agent_states)")
     progress_every_s: float = Field(
         60.0, gt=0, description="log what was written at most this often (after a flush)"
+    )
+    status_file: Path | None = Field(
+        None, description="write the stats as JSON here about once a second (hotline health)"
     )
     auto_offset_reset: str = "earliest"
 
@@ -120,6 +125,7 @@ class Sink:
         self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit
         self._uncommitted: dict[Any, int] = {}  # TopicPartition → messages since the commit
         self._reported = (clock(), 0)  # (when, committed) at the last progress report
+        self._status_at: float | None = None  # clock() at the last status file
         self._roles = {shared_topic(settings.kafka, role): role for role in SINK_ROLES}
         self._consumer: Any = None
         self._client = connect(settings.clickhouse)
@@ -160,7 +166,7 @@ class Sink:
         log.info("sink subscribed to %s as group %s", pattern, self.config.group_id)
         try:
             while not self._stopping.is_set():
-                self._poll_once()
+                self._poll(self.config.poll_timeout_s)
                 if self._due():
                     self._flush_until_done()
             self._flush_until_done()
@@ -170,8 +176,14 @@ class Sink:
         log.info("sink stopped: %s", self.stats)
         return self.stats
 
-    def _poll_once(self) -> None:
-        self._take(self._consumer.poll(timeout_ms=int(self.config.poll_timeout_s * 1000)))
+    def _poll(self, timeout_s: float) -> None:
+        """Poll once (main loop and retries alike): take what came, and write the status
+        file at most once a second, so that its age says whether this loop still runs."""
+        self._take(self._consumer.poll(timeout_ms=int(timeout_s * 1000)))
+        path, now = self.config.status_file, self.clock()
+        if path is not None and (self._status_at is None or now - self._status_at >= 1.0):
+            write_status(path, "sink", {"stats": asdict(self.stats)})
+            self._status_at = now
 
     def _take(self, polled: dict[Any, list[Any]]) -> None:
         """Add every polled record to the pending batches and advance the offsets to commit.
@@ -234,7 +246,7 @@ class Sink:
                 deadline = self.clock() + delay
                 while self.clock() < deadline and not self._stopping.is_set():
                     self._consumer.pause(*self._consumer.assignment())
-                    self._take(self._consumer.poll(timeout_ms=200))
+                    self._poll(0.2)
                     self.sleep(min(0.2, max(0.0, deadline - self.clock())))
                 delay = min(delay * 2, self.config.backoff_max_s)
         if paused:

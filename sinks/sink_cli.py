@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -45,6 +46,13 @@ def sink_command(
     progress_every: Annotated[
         float, typer.Option(help="log messages committed and rows written at most this often (s)")
     ] = SinkConfig().progress_every_s,
+    status_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the counters (messages, committed, rows, dead letters, retries) here as "
+            "JSON about once a second, also while ClickHouse is away; read it with hotline health"
+        ),
+    ] = None,
 ) -> None:
     """Consume the derived topics into ClickHouse until SIGTERM/SIGINT (flushes, commits)."""
     with options_checked(_OPTIONS):
@@ -55,6 +63,7 @@ def sink_command(
             max_poll_records=max_poll_records,
             agent_states=agent_states,
             progress_every_s=progress_every,
+            status_file=status_file,
         )
     sink = Sink(_settings(ctx), config)
     sink.install_signal_handlers()

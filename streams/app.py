@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import os
 import re
@@ -70,6 +69,7 @@ from hotline.schemas import (
 )
 from hotline.schemas.redact import redact_original
 from hotline.schemas.types import EARLIEST_OCCURRED_AT
+from hotline.status_file import write_status
 from hotline.streams.agents import AgentMinute
 from hotline.streams.aggregate import Snapshot
 from hotline.streams.alerts import gap_record
@@ -1024,11 +1024,8 @@ class Worker:
                 for g, s in self.groups.items()
             },
             "state_keys": len(self.table.data),
-            "at": time.time(),
         }
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(status))
-        partial.replace(path)
+        write_status(path, "streams worker", status)
 
 
 def create_app(config: WorkerConfig) -> faust.App:

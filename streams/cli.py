@@ -90,7 +90,8 @@ def worker_command(
         typer.Option(
             "--status-file",
             help="write the worker's counters, its groups (calls, watermark, partitions "
-            "behind) and its state-table size here as JSON, every second",
+            "behind) and its state-table size here as JSON, every second; read it with "
+            "hotline health",
         ),
     ] = None,
     loglevel: Annotated[

@@ -7,8 +7,10 @@ compares the deduplicated tables (FINAL) with what the records say: counts and s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +25,9 @@ import pytest
 from clickhouse_driver import Client
 from fixtures_clickhouse import PASSWORDS
 from kafka import KafkaProducer
+from typer.testing import CliRunner
 
+from hotline.cli import app
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.infra.clickhouse_users import FILTERED_TABLES
 from hotline.infra.topics import TopicSpec, ensure_topics, shared_topic, shared_topics
@@ -548,8 +552,10 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
 
 
 def test_clickhouse_down_mid_run_loses_nothing(
-    admin: Client, settings: Settings, clickhouse: ClickHouseServer
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer, tmp_path: Path
 ) -> None:
+    """… and the sink stays alive meanwhile: it keeps writing its status file while it
+    retries, and ``hotline health`` shows the retries and exits 0."""
     data = make_data(n_calls=200)
     half = len(data.messages) // 2
     produce(settings, data.messages[:half])
@@ -560,6 +566,7 @@ def test_clickhouse_down_mid_run_loses_nothing(
         backoff_initial_s=0.5,
         backoff_max_s=4,
         max_poll_records=100,
+        status_file=tmp_path / "sink-status.json",
     )
     with SinkThread(settings, config) as sink:
         wait_for(lambda: sink.stats.flushes > 0, 60, "a first flush")
@@ -570,14 +577,25 @@ def test_clickhouse_down_mid_run_loses_nothing(
             # a while (the driver's timeouts), so wait for it rather than for a fixed time
             wait_for(lambda: sink.stats.retries > 0, 90, "a failed write retried")
             read_while_down = sink.stats.messages
+            written_while_down = _status_written(config)
             time.sleep(3)
             assert sink.stats.messages == read_while_down  # paused: memory stays bounded
+            assert _status_written(config) > written_while_down  # alive while it retries
+            health = CliRunner().invoke(app, ["health", str(config.status_file)])
+            assert health.exit_code == 0, health.output
+            assert re.search(r", retries [1-9]\d*$", health.stdout.splitlines()[1]), health.stdout
         finally:
             clickhouse.start()
             clickhouse.wait_ready(60)
         wait_for(lambda: sink.stats.messages == len(data.messages), 90, "the rest")
         wait_for(caught_up(admin, data), 60, "exact tables after the outage")
     assert_exact(admin, data)
+
+
+def _status_written(config: SinkConfig) -> float:
+    """When the sink last wrote its status file (``at``)."""
+    assert config.status_file is not None
+    return json.loads(config.status_file.read_text())["at"]
 
 
 def test_a_stop_while_clickhouse_is_down_leaves_uncommitted_and_loses_nothing(

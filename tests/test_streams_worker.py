@@ -736,6 +736,61 @@ def test_the_worker_dead_letters_id_collisions_and_ends_before_creation(
         _stop(worker)
 
 
+def _health(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "health", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stopped(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """``hotline health`` on a real worker's ``--status-file``: while it runs, exit 0 with its
+    counters (a call's events in, a dead letter) and its group's watermark; once it stopped,
+    the file ages past ``--max-age``: exit 1, one line "hung or dead"; a file no worker
+    writes: exit 1, "no status file"."""
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topic_prefix=unique,
+        raw_partitions=PARTITIONS,
+        shared_partitions=PARTITIONS,
+    )
+    ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
+    call = _call(NINGBO, CTI_ID, T0, "C330200.A001")
+    early = [
+        created("T2", TicketCategory.COMPLAINT, T0, T0 + timedelta(days=2)),
+        resolved("T2", T0 - timedelta(minutes=3)),
+    ]
+    _send(kafka, tmp_path, [*call, *early], "test-injector")
+    worker = _start(kafka, f"{unique}-app", tmp_path, "w0")
+    status = tmp_path / "status-w0.json"
+    try:
+        assert _stats(tmp_path, "w0", "raw_in", len(call) + 2) == len(call) + 2
+        assert _stats(tmp_path, "w0", "dead_invalid", 1) == 1
+        alive = _health(str(status), "--max-age", "30")
+        assert alive.returncode == 0, alive.stderr + _worker_report(tmp_path, "w0")
+        assert alive.stdout.startswith(f"{status}: streams worker (pid {worker.pid}), written ")
+        assert f"raw in {len(call) + 2}, " in alive.stdout
+        assert "dead letters 1 (invalid 1)" in alive.stdout
+        assert "\n  group 330000: watermark 20" in alive.stdout, alive.stdout
+    finally:
+        _stop(worker)
+    written = json.loads(status.read_text())["at"]
+    while time.time() - written <= 2:  # no worker writes it any more
+        time.sleep(0.2)
+    dead = _health(str(status), "--max-age", "1")
+    assert dead.returncode == 1 and dead.stdout == ""
+    assert dead.stderr.startswith(f"error: {status}: written "), dead.stderr
+    assert dead.stderr.endswith(f"streams worker (pid {worker.pid}) is hung or dead\n")
+    missing = _health(str(tmp_path / "status-w1.json"))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith(f"error: {tmp_path / 'status-w1.json'}: no status file")
+
+
 def test_the_worker_keeps_its_data_dir_under_the_stack_home(
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:

@@ -1,0 +1,47 @@
+"""``hotline health``: read the status files of the stream worker and the sink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotline.status_file import StatusFileError, describe, read_status
+
+
+def health_command(
+    status_files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="STATUS_FILE",
+            help="the --status-file of `hotline streams worker` or `hotline sink` (with "
+            "--workers N: each child's, <stem>-<i>.json)",
+            show_default=False,
+        ),
+    ],
+    max_age: Annotated[
+        float,
+        typer.Option(
+            "--max-age",
+            min=0.001,
+            help="a file written longer ago than this (seconds) means its process is hung or "
+            "dead (both write theirs about once a second)",
+        ),
+    ] = 60.0,
+) -> None:
+    """Print what a worker's or the sink's status file holds (counters; the worker's groups with
+    their watermark and partitions behind; the file's age). Exit 1 with one line naming the file
+    when it is missing, unreadable or older than --max-age: docker-compose.yml's healthchecks of
+    `streams` and `sink` run this."""
+    failed = False
+    for path in status_files:
+        try:
+            status = read_status(path, max_age)
+        except StatusFileError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            failed = True
+            continue
+        typer.echo("\n".join(describe(status)))
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,109 @@
+"""Status files: a long-running process (``hotline streams worker``, ``hotline sink``) writes
+its counters as JSON about once a second; ``hotline health`` reads one and says, by its age,
+whether the process is alive (docs/stack.md, docs/streams.md "Status file and health").
+
+Every file holds ``process`` (who wrote it), ``pid``, ``at`` (when, seconds since the epoch)
+and ``stats`` (counters since the process started); the stream worker adds its groups and the
+size of its state table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotline.errors import HotlineError
+
+__all__ = ["Status", "StatusFileError", "describe", "read_status", "write_status"]
+
+#: The counters ``hotline health`` shows of each process, by their label (``dead_*`` of the
+#: worker are summed into one "dead letters" with the reasons beside it).
+SHOWN = {
+    "streams worker": {
+        "raw in": "raw_in",
+        "records out": "records_out",
+        "snapshots out": "snapshots_out",
+    },
+    "sink": {
+        "messages": "messages",
+        "committed": "committed",
+        "rows": "rows",
+        "dead letters": "dead_letters",
+        "retries": "retries",
+    },
+}
+
+
+class StatusFileError(HotlineError):
+    """A status file that says its process is not alive: missing, unreadable or too old."""
+
+
+def write_status(path: Path, process: str, body: dict[str, Any]) -> None:
+    """Write ``body`` with ``process``, this ``pid`` and ``at`` (now) to ``path`` as JSON; by a
+    rename, so that a reader never sees half a file."""
+    status = {"process": process, "pid": os.getpid(), "at": time.time(), **body}
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(status))
+    partial.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A status file as read, and how old it was then."""
+
+    path: Path
+    body: dict[str, Any]
+    age_s: float
+
+
+def read_status(path: Path, max_age_s: float, now: float | None = None) -> Status:
+    """The status file at ``path``; :class:`StatusFileError` (one line, naming the file) when it
+    is missing, is no status file, or was written more than ``max_age_s`` before ``now``."""
+    try:
+        body = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StatusFileError(
+            f"{path}: no status file (the process has not written one yet, is not running, "
+            "or writes elsewhere: its --status-file)"
+        ) from None
+    except (OSError, ValueError) as exc:  # a folder, no permission, not JSON, not UTF-8
+        raise StatusFileError(f"{path}: unreadable status file: {exc}") from exc
+    at = body.get("at") if isinstance(body, dict) else None
+    if not isinstance(at, int | float) or not isinstance(body.get("stats"), dict):
+        raise StatusFileError(f"{path}: not a status file (no 'at' time and 'stats' counters)")
+    age = (time.time() if now is None else now) - at
+    if age > max_age_s:
+        raise StatusFileError(
+            f"{path}: written {age:.0f} s ago, more than --max-age {max_age_s:g} s: "
+            f"{body.get('process', 'the process')} (pid {body.get('pid', '?')}) is hung or dead"
+        )
+    return Status(path, body, age)
+
+
+def describe(status: Status) -> list[str]:
+    """``status`` as lines for an operator: who wrote it and when, the counters that matter,
+    and each group's watermark and partitions behind (the stream worker's)."""
+    body = status.body
+    process = str(body.get("process", "unknown process"))
+    stats = body["stats"]
+    lines = [
+        f"{status.path}: {process} (pid {body.get('pid', '?')}), written {status.age_s:.1f} s ago"
+    ]
+    counts = [f"{label} {stats.get(key, 0)}" for label, key in SHOWN.get(process, {}).items()]
+    if process == "streams worker":
+        dead = {k[5:]: n for k, n in stats.items() if k.startswith("dead_") and n}
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(dead.items()))
+        counts.insert(2, f"dead letters {sum(dead.values())}" + (f" ({reasons})" if dead else ""))
+        counts.append(f"state keys {body.get('state_keys', 0)}")
+    lines.append("  " + ", ".join(counts))
+    for group, state in sorted(body.get("groups", {}).items()):
+        behind = state.get("behind", [])
+        lines.append(
+            f"  group {group}: watermark {state.get('watermark') or 'none yet'}, "
+            f"{len(behind)} partitions behind, {state.get('calls', 0)} calls open"
+        )
+    return lines

@@ -1,0 +1,117 @@
+"""Status files and ``hotline health`` without a process: reading, age, what is shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hotline.cli import app
+from hotline.status_file import StatusFileError, describe, read_status, write_status
+
+WORKER = {
+    "stats": {
+        "raw_in": 1200,
+        "records_out": 300,
+        "snapshots_out": 120,
+        "dead_invalid": 3,
+        "dead_late": 1,
+        "dead_orphan": 0,
+        "group_in": 1190,
+    },
+    "groups": {
+        "330000": {
+            "calls": 12,
+            "watermark": "2026-03-02T09:59:00+00:00",
+            "flushed": False,
+            "flushed_at": None,
+            "behind": ["hotline.raw.330000.calls:1", "hotline.raw.330000.calls:2"],
+        },
+        "000000": {"calls": 0, "watermark": None, "behind": []},
+    },
+    "state_keys": 35,
+}
+
+
+def _file(tmp_path: Path, body: dict, at: float) -> Path:
+    path = tmp_path / "status.json"
+    path.write_text(json.dumps({"process": "streams worker", "pid": 42, "at": at, **body}))
+    return path
+
+
+def test_a_fresh_worker_file_shows_its_counters_groups_and_age(tmp_path: Path) -> None:
+    status = read_status(_file(tmp_path, WORKER, at=1000.0), max_age_s=60, now=1002.5)
+    assert status.age_s == 2.5
+    assert describe(status) == [
+        f"{tmp_path / 'status.json'}: streams worker (pid 42), written 2.5 s ago",
+        "  raw in 1200, records out 300, dead letters 4 (invalid 3, late 1), snapshots out 120, "
+        "state keys 35",
+        "  group 000000: watermark none yet, 0 partitions behind, 0 calls open",
+        "  group 330000: watermark 2026-03-02T09:59:00+00:00, 2 partitions behind, 12 calls open",
+    ]
+
+
+def test_the_sink_file_shows_its_own_counters(tmp_path: Path) -> None:
+    path = tmp_path / "sink.json"
+    write_status(path, "sink", {"stats": {"messages": 9, "committed": 8, "rows": 12, "retries": 2}})
+    lines = describe(read_status(path, max_age_s=60))
+    assert lines[0].startswith(f"{path}: sink (pid ")
+    assert lines[1:] == ["  messages 9, committed 8, rows 12, dead letters 0, retries 2"]
+    assert not path.with_suffix(".tmp").exists()  # written by a rename
+
+
+def test_older_than_the_max_age_is_hung_or_dead(tmp_path: Path) -> None:
+    path = _file(tmp_path, WORKER, at=1000.0)
+    assert read_status(path, max_age_s=60, now=1060.0).age_s == 60  # at the limit: alive
+    with pytest.raises(StatusFileError) as caught:
+        read_status(path, max_age_s=60, now=1061.0)
+    assert str(caught.value) == (
+        f"{path}: written 61 s ago, more than --max-age 60 s: streams worker (pid 42) is hung "
+        "or dead"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no status file"),
+        ("", "unreadable status file: Expecting value"),
+        ('{"at": 1000', "unreadable status file"),
+        (b"\xff\xfe", "unreadable status file"),
+        ("[1, 2]", "not a status file"),
+        ('{"at": "yesterday", "stats": {}}', "not a status file"),
+        ('{"at": 1000}', "not a status file"),
+    ],
+)
+def test_missing_or_unreadable_is_one_clear_error(
+    tmp_path: Path, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / "status.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(StatusFileError, match=rf"^{path}: {message}"):
+        read_status(path, max_age_s=60, now=1000.0)
+
+
+def test_a_folder_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(StatusFileError, match=rf"^{tmp_path}: unreadable status file: "):
+        read_status(tmp_path, max_age_s=60)
+
+
+def test_health_prints_each_file_and_exits_1_naming_the_bad_one(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    write_status(good, "sink", {"stats": {}})
+    missing = tmp_path / "missing.json"
+    result = CliRunner().invoke(app, ["health", str(good), str(missing), "--max-age", "30"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"{good}: sink (pid ")
+    assert result.stderr == f"error: {missing}: " + (
+        "no status file (the process has not written one yet, is not running, or writes "
+        "elsewhere: its --status-file)\n"
+    )
+    result = CliRunner().invoke(app, ["health", str(good)])
+    assert result.exit_code == 0, result.output
