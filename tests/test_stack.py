@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from hotline.infra.stack import local_kafka_port
 from hotline.infra.topics import RAW_FAMILIES, SHARED_TOPICS
 from hotline.regions import default_registry
 from hotline.settings import KafkaSettings
+from hotline.status_file import write_status
 
 ROOT = Path(__file__).resolve().parent.parent
 #: 32 provinces × 5 raw families + the shared topics (167 today)
@@ -539,6 +541,38 @@ def test_compose_gateway_is_unhealthy_while_kafka_is_unreachable(tmp_path: Path)
     its healthcheck fails (``/healthz`` answers 503)."""
     with _serving("gateway", tmp_path, f"127.0.0.1:{free_port()}") as check:
         assert not _passes(check), "the gateway's healthcheck passes while Kafka is unreachable"
+
+
+@pytest.mark.parametrize("name", ["streams", "sink"])
+def test_compose_worker_and_sink_have_a_healthcheck_that_reads_their_status_file(
+    tmp_path: Path, name: str
+) -> None:
+    """The stream worker and the sink (no port) say whether they are alive: their healthcheck
+    runs ``hotline health`` (an existing command whose options parse) on the status file that
+    the service's own command writes; run here on a file of our own, it passes while the file
+    is fresh and fails when it is missing or older than its --max-age."""
+    service = _resolved_services()[name]
+    args = [str(a) for a in service["command"]]
+    test = [str(a) for a in service.get("healthcheck", {}).get("test", [])]
+    assert test[:2] == ["CMD", "hotline"], f"{name} has no hotline healthcheck: {test}"
+    assert _resolve(test[2:]) == "health"
+    written = args[args.index("--status-file") + 1]
+    assert written in test, f"{name}'s healthcheck reads another file than {written}"
+    assert "start_period" in service["healthcheck"], "a start (state recovery) is not unhealthy"
+
+    local = tmp_path / "status.json"
+    check = [
+        sys.executable,
+        "-m",
+        "hotline",
+        *(str(local) if a == written else a for a in test[2:]),
+    ]
+    assert not _passes(check), f"{name}'s healthcheck passes without a status file"
+    write_status(local, name, {"stats": {}})
+    assert _passes(check), f"{name}'s healthcheck fails on a fresh status file"
+    max_age = float(test[test.index("--max-age") + 1])
+    local.write_text(json.dumps({"at": time.time() - max_age - 5, "stats": {}}))
+    assert not _passes(check), f"{name}'s healthcheck passes on a stale status file"
 
 
 def _runtime_stage() -> str:
