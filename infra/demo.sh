@@ -30,10 +30,11 @@ case "${1:-}" in
     "$BIN/hotline" stack up
     echo "background processes:"
     # exit 70 = a step that failed or a stalled consumer: restarting resumes exactly
-    start streams bash -c 'while true; do "$0" streams worker && exit 0; code=$?
-      [ "$code" -eq 70 ] || exit "$code"; echo "streams worker exited 70: restarting" >&2
-      sleep 1; done' "$BIN/hotline"
-    start sink "$BIN/hotline" sink
+    start streams bash -c 'while true; do "$0" streams worker --status-file "$1" && exit 0
+      code=$?; [ "$code" -eq 70 ] || exit "$code"
+      echo "streams worker exited 70: restarting" >&2; sleep 1; done' \
+      "$BIN/hotline" "$DEMO/streams-status.json"
+    start sink "$BIN/hotline" sink --status-file "$DEMO/sink-status.json"
     start simulator "$BIN/hotline" simulate --centers 320000,330000 \
       --profile C320500=understaffed --profile C321300=unstaffed_line \
       --service-hours 00:00-24:00 --unknown-years weekdays \
@@ -44,6 +45,7 @@ case "${1:-}" in
     echo
     echo "$account"
     echo "Open http://127.0.0.1:$PORT/ and choose 实时 (live): calls arrive in real time."
+    echo "Worker and sink, alive and counting: $BIN/hotline health $DEMO/*-status.json"
     echo "Stop everything with: make down"
     ;;
   down)
