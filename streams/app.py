@@ -241,6 +241,7 @@ class Worker:
             datadir=str(config.datadir),
             web_enabled=config.web_port is not None,
             web_port=config.web_port or 6066,
+            web_bind=config.web_host,
             topic_partitions=config.partitions,
             table_standby_replicas=0,
             consumer_auto_offset_reset="earliest",

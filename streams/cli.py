@@ -60,6 +60,12 @@ def worker_command(
     web_port: int | None = typer.Option(
         None, "--web-port", min=1, max=65535, help="Faust web server (off)"
     ),
+    web_host: str = typer.Option(
+        "127.0.0.1",
+        "--web-host",
+        help="the address the Faust web server binds (its /table/ views answer the state: keep "
+        "it on this machine)",
+    ),
     wall_clock_skew: float | None = typer.Option(
         600.0, "--wall-clock-skew", help="live mode: watermark >= now - this (seconds)"
     ),
@@ -120,6 +126,7 @@ def worker_command(
         provinces=tuple(province or ()),
         partitions=partitions,
         web_port=web_port,
+        web_host=web_host,
         wall_clock_skew_s=None if replay else wall_clock_skew,
         idle_flush_s=idle_flush if replay else None,
         source_idle_s=source_idle,

@@ -61,6 +61,11 @@ class WorkerConfig(BaseModel):
     )
     max_future_s: float = Field(MAX_FUTURE_S, description="events further ahead are invalid")
     web_port: int | None = Field(None, description="Faust's web server port; None: off")
+    web_host: str = Field(
+        "127.0.0.1",
+        description="the address Faust's web server binds (its views answer from the state table: "
+        "keep it off the network)",
+    )
     datadir: Path = Field(
         Path(".hotline/streams"),
         description="Faust's data folder (tables' local store); `hotline streams worker` gives "

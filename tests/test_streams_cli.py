@@ -95,3 +95,17 @@ def test_a_wrong_streams_variable_is_named_in_the_error(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=f"{name}: .*{problem}"):
         streams_config_from_env()
+
+
+@pytest.mark.parametrize(("host", "bound"), [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+def test_faust_web_server_binds_this_machine_unless_told(
+    tmp_path: Path, host: str | None, bound: str
+) -> None:
+    """``--web-port``'s views show the state table: bound to loopback, not Faust's 0.0.0.0."""
+    from hotline.streams.app import Worker
+    from hotline.streams.worker_config import WorkerConfig
+
+    more = {} if host is None else {"web_host": host}
+    worker = Worker(WorkerConfig(app_id="t-web", web_port=6099, datadir=tmp_path, **more))
+    assert worker.app.conf.web_enabled
+    assert worker.app.conf.web_bind == bound
