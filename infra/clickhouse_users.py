@@ -13,6 +13,11 @@ both the embedded server and ``clickhouse-server`` (compose mounts the same file
 - ``analyst_<province code>``: read-only, only the :data:`FILTERED_TABLES`, each with a row
   filter ``<province column> = '<code>'``. Tables not listed are not granted at all, so a new
   table stays invisible to scoped users until it is listed here with its province column.
+  A row filter hides rows, not what the engine knows of them, so scoped users also lose what
+  counts every province's rows: the :data:`POSITION_COLUMNS` of each table (revoked), and the
+  project database's storage tables in ``system.tables`` (row counts and sizes) and its
+  columns in ``system.columns`` (sizes) — the two system tables every user may read
+  (:data:`SYSTEM_FILTERS`).
 
 Passwords are written as SHA-256 hashes, never in clear. Every user element carries
 ``replace="replace"``, so the file works both as the embedded server's whole users.xml and as
@@ -42,6 +47,29 @@ ANYWHERE: tuple[str, ...] = ("::/0",)
 # own query (the profile sets no limit of its own); other settings, readonly itself included,
 # stay refused as readonly=1 has them.
 READONLY_CHANGEABLE: tuple[str, ...] = ("max_execution_time",)
+
+# MergeTree virtual columns that count rows the row filter hides: the position of a row in its
+# part (a province whose rows sort after another's starts at that province's row count), and
+# the insert blocks of every province. Revoked from scoped users on every table they may read.
+POSITION_COLUMNS: tuple[str, ...] = (
+    "_part",
+    "_part_index",
+    "_part_offset",
+    "_part_starting_offset",
+    "_part_granule_offset",
+    "_part_data_version",
+    "_block_number",
+    "_block_offset",
+)
+# Rows of the system tables every user may read (no grant needed) that a scoped user does not
+# see: ``system.tables`` lists no table of the project database that reports a row count
+# (``total_rows``, ``total_bytes``, ``parts``: every province's together; views report NULL and
+# stay listed), ``system.columns`` nothing of it (column sizes). ``{db}``: the database.
+# DESCRIBE TABLE still shows a table's columns.
+SYSTEM_FILTERS: dict[str, str] = {
+    "tables": "database != '{db}' OR total_rows IS NULL",
+    "columns": "database != '{db}'",
+}
 
 # One scoped user per provincial unit of the region registry (incl. the Corps, 660000).
 PROVINCE_CODES: tuple[str, ...] = tuple(region.code for region in default_registry().provinces())
@@ -253,12 +281,30 @@ def render_users_xml(config: UsersConfig) -> str:
     _grants(writer, [f"GRANT INSERT ON {db}.qa_evaluations"])
     for scoped in config.scoped_users():
         user = _user(users, scoped.name, scoped.password, config.networks)
-        _grants(user, [f"GRANT SELECT ON {db}.{t.name}" for t in config.filtered_tables])
+        hidden = ", ".join(POSITION_COLUMNS)
+        _grants(
+            user,
+            [
+                query
+                for t in config.filtered_tables
+                for query in (
+                    f"GRANT SELECT ON {db}.{t.name}",
+                    f"REVOKE SELECT({hidden}) ON {db}.{t.name}",
+                    # SELECT on a whole table implies SHOW COLUMNS (DESCRIBE); on all but
+                    # some of its columns no longer does
+                    f"GRANT SHOW COLUMNS ON {db}.{t.name}",
+                )
+            ],
+        )
+        databases = ET.SubElement(user, "databases")
         if config.filtered_tables:
-            tables = ET.SubElement(ET.SubElement(user, "databases"), db)
+            tables = ET.SubElement(databases, db)
             for table in config.filtered_tables:
                 filter_ = f"{table.province_column} = '{scoped.province_code}'"
                 ET.SubElement(ET.SubElement(tables, table.name), "filter").text = filter_
+        system = ET.SubElement(databases, "system")
+        for name, filter_ in SYSTEM_FILTERS.items():
+            ET.SubElement(ET.SubElement(system, name), "filter").text = filter_.format(db=db)
     ET.indent(root)
     return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -18,6 +18,7 @@ from hotline.infra.base import Service, ServiceError
 from hotline.infra.clickhouse_server import HOST, ClickHouseServer, render_config_xml
 from hotline.infra.clickhouse_users import (
     ANYWHERE,
+    POSITION_COLUMNS,
     FilteredTable,
     ProvinceUser,
     UsersConfig,
@@ -172,6 +173,47 @@ def test_users_xml_row_filter_and_readonly(
         execute(
             Client(HOST, port=clickhouse.tcp_port, user="analyst", password="wrong"), "SELECT 1"
         )
+
+
+@pytest.mark.clickhouse
+def test_a_province_analyst_cannot_count_other_provinces_rows(
+    clickhouse: ClickHouseServer, clickhouse_client: Client
+) -> None:
+    """A row filter hides rows, not what the engine knows of them: the position of a row in its
+    part (Xinjiang's rows sort after Jiangsu's, so their first offset was Jiangsu's row count)
+    and the row counts and sizes of ``system.tables`` / ``system.columns``, which every user
+    may read. Scoped users get neither; their own rows and DESCRIBE still work."""
+    admin = clickhouse_client
+    admin.execute("CREATE DATABASE IF NOT EXISTS hotline")
+    table = f"hotline.{ROW_FILTER_TABLE}"
+    admin.execute(
+        f"CREATE OR REPLACE TABLE {table} (province_code String, n UInt32) "
+        "ENGINE = MergeTree ORDER BY (province_code, n)"
+    )
+    admin.execute(
+        f"INSERT INTO {table} VALUES",
+        [("320000", n) for n in range(7)] + [("650000", 100), ("650000", 101)],
+    )
+    xinjiang = Client(
+        HOST, port=clickhouse.tcp_port, user="analyst_650000", password=PASSWORDS["analyst_650000"]
+    )
+    try:
+        assert xinjiang.execute(f"SELECT n FROM {table} ORDER BY n") == [(100,), (101,)]
+        for column in POSITION_COLUMNS:
+            with pytest.raises(ClickHouseQueryError) as denied:
+                execute(xinjiang, f"SELECT min({column}) FROM {table}")
+            assert denied.value.code == 497, column  # ACCESS_DENIED
+        sizes = (
+            "SELECT name, total_rows, total_bytes FROM system.tables "
+            f"WHERE database = 'hotline' AND name = '{ROW_FILTER_TABLE}'"
+        )
+        assert admin.execute(sizes)[0][1] == 9  # what the analyst would have read
+        assert xinjiang.execute(sizes) == []
+        assert xinjiang.execute("SELECT * FROM system.columns WHERE database = 'hotline'") == []
+        described = xinjiang.execute(f"DESCRIBE TABLE {table}")
+        assert [row[0] for row in described] == ["province_code", "n"]
+    finally:
+        xinjiang.disconnect()
 
 
 @pytest.mark.clickhouse
