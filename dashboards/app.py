@@ -165,6 +165,18 @@ def create_app(services: Services) -> FastAPI:
             and s.centers.serves(center.center_id, scope.code)
         )
 
+    def calls_city(user: User) -> str | None:
+        """The city whose calls a user's center figures count: a city user's own (a
+        municipality's center also answers the other districts or counties and the
+        municipality's own calls, which are not the city user's); None for everyone else."""
+        return user.scope.code if user.scope.kind == "city" else None
+
+    def city_note(user: User, center: Center) -> str | None:
+        """Said above a center's figures when they leave out calls the center answered."""
+        if user.scope.kind != "city" or user.scope.allows(center.home, s.regions):
+            return None
+        return f"只计关于{scope_label(user.scope)}的来电（{center.name}也接听其他地区的来电）"
+
     def authorize_center(user: User, center_id: str) -> Center:
         center = s.centers.get(center_id)
         if not may_see(user, center):
@@ -505,7 +517,11 @@ def create_app(services: Services) -> FastAPI:
         found = {
             r["key"]: r
             for r in queries.center_metrics(
-                s.warehouse, [(c.center_id, c.home) for c in centers], tr, "center"
+                s.warehouse,
+                [(c.center_id, c.home) for c in centers],
+                tr,
+                "center",
+                city=calls_city(user),
             )
         }
         rows = []
@@ -531,7 +547,8 @@ def create_app(services: Services) -> FastAPI:
         elif not found:
             reason = f"该时段无数据：{tr.label}内{place.name}的中心没有通话记录"
         meta = {"place": place.as_dict(), "range": tr.as_dict()}
-        return respond(request, Table(f"centers_{place.code}", columns, rows, reason, meta))
+        note = next((n for c in centers if (n := city_note(user, c)) is not None), None)
+        return respond(request, Table(f"centers_{place.code}", columns, rows, reason, meta, note))
 
     # -- centers -------------------------------------------------------------------------
 
@@ -542,7 +559,9 @@ def create_app(services: Services) -> FastAPI:
     def center_summary(request: Request, center_id: str, user: CurrentUser):
         center = authorize_center(user, center_id)
         tr = time_range(request)
-        rows = queries.center_metrics(s.warehouse, [(center.center_id, center.home)], tr, "total")
+        rows = queries.center_metrics(
+            s.warehouse, [(center.center_id, center.home)], tr, "total", city=calls_city(user)
+        )
         row = {**center_dict(center), **(rows[0] if rows else zero_metrics())}
         row.pop("key", None)
         columns = [Column("center_id", "中心编号", "code"), Column("name", "中心"), *METRIC_COLUMNS]
@@ -552,23 +571,32 @@ def create_app(services: Services) -> FastAPI:
             "crumbs": crumbs(user, place_of(center.home)),
             "range": tr.as_dict(),
         }
-        return respond(
-            request, Table(f"center_{center.center_id}", columns, [with_titles(row)], reason, meta)
+        table = Table(
+            f"center_{center.center_id}",
+            columns,
+            [with_titles(row)],
+            reason,
+            meta,
+            city_note(user, center),
         )
+        return respond(request, table)
 
     @app.get("/api/centers/{center_id}/series")
     def center_series(request: Request, center_id: str, user: CurrentUser):
         center = authorize_center(user, center_id)
         tr = time_range(request)
-        rows = queries.center_metrics(s.warehouse, [(center.center_id, center.home)], tr, "bucket")
+        rows = queries.center_metrics(
+            s.warehouse, [(center.center_id, center.home)], tr, "bucket", city=calls_city(user)
+        )
         for row in rows:
             row["bucket"] = row.pop("key")
             with_titles(row)
         columns = [Column("bucket", "时间", "time"), *METRIC_COLUMNS]
         reason = None if rows else f"该时段无数据：{tr.label}内{center.name}没有通话记录"
         meta = {"center": center_dict(center), "range": tr.as_dict(), "buckets": tr.buckets()}
+        note = city_note(user, center)
         return respond(
-            request, Table(f"center_series_{center.center_id}", columns, rows, reason, meta)
+            request, Table(f"center_series_{center.center_id}", columns, rows, reason, meta, note)
         )
 
     @app.get("/api/centers/{center_id}/live")

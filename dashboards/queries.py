@@ -223,13 +223,14 @@ def call_counters_sql(bucket: str, where: str, table: str = "{db}.call_records")
         WHERE {where}"""
 
 
-def center_metrics_sql(tr: TimeRange, group: str) -> str:
+def center_metrics_sql(tr: TimeRange, group: str, *, one_city: bool = False) -> str:
     """The SQL of :func:`center_metrics`: the centers' call records of the range
     (:func:`call_counters_sql`), bounded on ``province_code`` and ``day`` and on
-    ``started_at``."""
+    ``started_at``; with ``one_city``, only the calls about the city ``%(city)s``."""
+    city = "AND city_code = %(city)s" if one_city else ""
     source = call_counters_sql(
         CALL_BUCKETS[tr.grain],
-        f"""province_code IN %(provinces)s AND center_id IN %(centers)s
+        f"""province_code IN %(provinces)s AND center_id IN %(centers)s {city}
           AND day >= {_DAY_BOUND % "%(start)s"} AND day <= {_DAY_BOUND % "%(end)s"}
           AND started_at >= toDateTime(%(start)s) AND started_at < toDateTime(%(end)s)""",
     )
@@ -237,10 +238,16 @@ def center_metrics_sql(tr: TimeRange, group: str) -> str:
 
 
 def center_metrics(
-    wh: Warehouse, centers: Sequence[tuple[str, str]], tr: TimeRange, group: str
+    wh: Warehouse,
+    centers: Sequence[tuple[str, str]],
+    tr: TimeRange,
+    group: str,
+    *,
+    city: str | None = None,
 ) -> list[dict[str, Any]]:
     """Summed counters and rates of centers (``(center id, home region)`` pairs; ``group``:
-    center, bucket or total)."""
+    center, bucket or total); with ``city``, of their calls about that city only (a city
+    user's view of a center that serves more than the city)."""
     if not centers:
         return []
     registry = default_registry()
@@ -249,8 +256,9 @@ def center_metrics(
         "centers": tuple(c for c, _ in centers),
         "start": tr.start_ts,
         "end": tr.end_ts,
+        "city": city or "",
     }
-    return wh.rows(center_metrics_sql(tr, group), params)
+    return wh.rows(center_metrics_sql(tr, group, one_city=city is not None), params)
 
 
 def latest_minute(wh: Warehouse, places: Sequence[tuple[str, str]]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,12 @@ from test_dashboard_data import (
     MEDICAL,
     NANJING,
     NATION,
+    NOW,
     PENSION,
     ZHEJIANG,
     Counts,
+    _call,
+    _insert,
     load,
     services,
 )
@@ -395,6 +399,45 @@ def test_a_city_user_of_a_centralized_province_does_not_see_the_provincial_cente
     assert js.get("/api/centers/C320000/summary").status_code == 200
     listed = js.get("/api/regions/320100/centers").json()["rows"]
     assert [r["center_id"] for r in listed] == ["C320000"]
+
+
+def test_a_city_user_counts_only_its_citys_calls_at_a_municipal_center(
+    app, admin: Client, nat: TestClient
+) -> None:
+    """C500000 answers Chongqing's 市辖区 (500100), its 县 (500200) and the municipality's own
+    calls (500000). A user of 500100 sees the center (it answers for the city), but its
+    figures count only the calls about 500100: never 500200's, nor the municipality's own,
+    which the children table keeps from the user as well."""
+    minute = timedelta(minutes=1)
+    calls = [
+        _call("cq1", "C500000", "500101", NOW - 10 * minute, answered=1, answered_in_sl=1),
+        _call("cq2", "C500000", "500229", NOW - 11 * minute, answered=1),
+        _call("cq3", "C500000", "500229", NOW - 12 * minute, abandoned=1),
+        _call("cq4", "C500000", "500000", NOW - 13 * minute),
+    ]
+    _insert(admin, "call_records", calls)
+    app.state.services.users.add("cqd", "cqd-password", "city:500100", replace=True)
+    cqd = TestClient(app)
+    assert cqd.post("/api/login", json={"username": "cqd", "password": "cqd-password"}).is_success
+    try:
+        center = nat.get("/api/centers/C500000/summary").json()
+        assert (center["rows"][0]["offered"], center["note"]) == (4, None)
+        summary = cqd.get("/api/centers/C500000/summary").json()
+        row = summary["rows"][0]
+        assert (row["offered"], row["answered"], row["abandoned"]) == (1, 1, 0)
+        assert summary["note"] == "只计关于重庆市 市辖区的来电（重庆市12333也接听其他地区的来电）"
+        series = cqd.get("/api/centers/C500000/series").json()
+        assert sum(r["offered"] for r in series["rows"]) == 1
+        assert series["note"] == summary["note"]
+        listed = cqd.get("/api/regions/500100/centers").json()
+        assert [(r["center_id"], r["offered"]) for r in listed["rows"]] == [("C500000", 1)]
+        assert listed["note"] == summary["note"]
+    finally:
+        admin.execute(
+            f"ALTER TABLE {DB}.call_records DELETE WHERE call_id IN %(ids)s",
+            {"ids": tuple(c["call_id"] for c in calls)},
+            settings={"mutations_sync": 2},
+        )
 
 
 def test_inside_the_scope_and_unknown_codes(nj: TestClient) -> None:

@@ -109,6 +109,7 @@ async function center(id) {
     el("h3", {}, "实时状态（每4秒刷新）"),
     liveCards,
     cards(summary.rows[0]),
+    summary.note ? el("p", { class: "note", "data-testid": "note" }, summary.note) : null,
     summary.empty_reason ? emptyNote(summary.empty_reason) : null,
     curve(today, "今日走势（按小时）"),
     el("h3", {}, "座席"),
