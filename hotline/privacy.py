@@ -68,13 +68,34 @@ _KINDS: dict[int, LineKind] = {
     PhoneNumberType.FIXED_LINE: "landline",
     PhoneNumberType.FIXED_LINE_OR_MOBILE: "mobile_or_landline",
 }
-#: Digits and the punctuation a phone number is written with (``normalize_phone`` accepts
-#: spaces, ``+``, parentheses, ``-``, ``.`` and ``/`` between the digits).
-_PHONE_TEXT = re.compile(r"^[\s+()\-./\d]*$")
+#: The punctuation ``normalize_phone`` (libphonenumber) reads between a number's digits: its
+#: ``VALID_PUNCTUATION`` but the extension mark ``x``. ASCII ``-./()[]~`` and space; the
+#: Unicode hyphens and dashes (U+2010–U+2015, U+2212, full-width U+FF0D, katakana ー); the
+#: full-width ``．／（）［］`` and tilde, ⁓ and ∼; the no-break and ideographic spaces; and the
+#: invisible soft hyphen, zero-width space and word joiner — ``138‐1234‐5678`` or 13812345678
+#: with zero-width spaces between its groups is a number in clear as much as ``138-1234-5678``.
+PHONE_PUNCTUATION = (
+    "-./()[]~ \u00a0\u00ad\u200b\u2060\u3000"
+    "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
+    "\uff0d\uff0e\uff0f\uff08\uff09\uff3b\uff3d\u2053\u223c\uff5e"
+)
+_SEPARATOR = r"\s" + re.escape(PHONE_PUNCTUATION)
+#: Digits and the punctuation a phone number is written with (and a leading ``+``).
+_PHONE_TEXT = re.compile(rf"^[+\uff0b{_SEPARATOR}\d]*$")
 #: A run of 5+ digits, possibly with the separators a phone number is written with. Runs with
 #: fewer than 5 digits are never taken for a number (see :func:`has_phone_run`).
-PHONE_RUN = re.compile(r"\+?\(?\d[\d\s\-()./]{3,}\d")
-_PHONE_RUN_BYTES = re.compile(rb"\+?\(?[0-9][0-9\s\-()./]{3,}[0-9]")
+PHONE_RUN = re.compile(rf"\+?\(?\d[\d{_SEPARATOR}]{{3,}}\d")
+#: The same in bytes that are not UTF-8 as a whole (e.g. Avro of an unknown schema), where the
+#: strings inside still are: ASCII and full-width digits, ASCII whitespace and the UTF-8 of
+#: :data:`PHONE_PUNCTUATION`.
+_DIGIT_BYTES = rb"(?:[0-9]|\xef\xbc[\x90-\x99])"
+_SEPARATOR_BYTES = b"|".join(
+    [rb"[\s" + re.escape("".join(c for c in PHONE_PUNCTUATION if c.isascii()).encode()) + rb"]"]
+    + [re.escape(c.encode("utf-8")) for c in PHONE_PUNCTUATION if not c.isascii()]
+)
+_PHONE_RUN_BYTES = re.compile(
+    rb"\+?\(?%b(?:%b|%b){3,}%b" % (_DIGIT_BYTES, _DIGIT_BYTES, _SEPARATOR_BYTES, _DIGIT_BYTES)
+)
 #: Digits of a phone number a same-length mask keeps (as :func:`mask_phone` does).
 _KEPT_DIGITS = 2
 _PARSE_ERRORS = {
@@ -168,7 +189,8 @@ def blank_phone_runs_in_bytes(data: bytes, start: int = 0) -> bytes:
     """``data`` (any bytes) with each run of 5+ digits after ``start`` masked, same length.
 
     UTF-8 text is masked as by :func:`blank_phone_runs` (full-width digits too); other bytes
-    by their ASCII digit runs. Bytes before ``start`` (e.g. a header) are kept.
+    by the runs of ASCII or full-width digits and phone punctuation in them. Bytes before
+    ``start`` (e.g. a header) are kept.
     """
     head, body = bytes(data[:start]), bytes(data[start:])
     try:
@@ -176,12 +198,8 @@ def blank_phone_runs_in_bytes(data: bytes, start: int = 0) -> bytes:
     except UnicodeDecodeError:
 
         def blank(match: re.Match[bytes]) -> bytes:
-            run = match.group()
-            return (
-                _blank(run.decode("ascii")).encode("ascii")
-                if sum(48 <= b <= 57 for b in run) >= 5
-                else run
-            )
+            run = match.group().decode("utf-8")  # digits and separators: UTF-8 by construction
+            return (_blank(run) if _digits(run) >= 5 else run).encode("utf-8")
 
         return head + _PHONE_RUN_BYTES.sub(blank, body)
     return head + blank_phone_runs(text).encode("utf-8")

@@ -43,6 +43,14 @@ SPELLINGS = [
     f"({M[:3]}) {M[3:]}",
     "".join(chr(ord(c) + 0xFEE0) for c in M),  # full-width digits (3 bytes each in UTF-8)
     LANDLINE,
+    # separators libphonenumber reads that are no ASCII: a hyphen (U+2010), full-width digits
+    # and hyphens, the katakana prolonged sound mark, zero-width spaces (the
+    # number shows as 11 digits in a row) and soft hyphens
+    f"{M[:3]}\u2010{M[3:7]}\u2010{M[7:]}",
+    "\uff0d".join("".join(chr(ord(c) + 0xFEE0) for c in g) for g in (M[:3], M[3:7], M[7:])),
+    f"{M[:3]}\u30fc{M[3:7]}\u30fc{M[7:]}",
+    f"{M[:3]}\u200b{M[3:7]}\u200b{M[7:]}",
+    f"{M[:3]}\u00ad{M[3:7]}\u00ad{M[7:]}",
 ]
 RAW_TOPIC = "hotline.raw.320000.calls"
 
@@ -171,6 +179,18 @@ def test_undecodable_bytes_have_their_digit_runs_masked() -> None:
     assert out[:10] == unknown[:10] and out[10:] == b"\x16" + b"*" * 9 + MOBILE[-2:].encode()
     assert redact_original(codec, b"\xc3\x01 1234").data == b"\xc3\x01 1234"  # short runs kept
     assert blank_phone_runs_in_bytes(b"x 138/1234/5678 y") == b"x ***/****/**78 y"
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_undecodable_bytes_that_are_not_utf8_have_every_spelling_masked(spelling: str) -> None:
+    """Bytes that are not UTF-8 as a whole (Avro of an unknown schema) still hold their strings
+    in UTF-8: a number written with full-width digits or Unicode separators is masked there
+    too, in the same length."""
+    data = b"\xc3\x01" + bytes(8) + b"\xff\x16" + spelling.encode() + b"\x00"
+    redacted = redact_original(default_codec(), data)
+    assert redacted.changed and len(redacted.data) == len(data)
+    assert redacted.data[:10] == data[:10] and not _clear_in(spelling, redacted.data)
+    assert redacted.data.endswith(blank_phone_runs(spelling).encode() + b"\x00")
 
 
 # -- the worker's ingest and the sink -----------------------------------------------------
