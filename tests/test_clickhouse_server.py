@@ -216,6 +216,62 @@ def test_a_province_analyst_cannot_count_other_provinces_rows(
         xinjiang.disconnect()
 
 
+#: Ways around a row filter a province analyst must be refused (ACCESS_DENIED): table
+#: functions that read files, URLs, other servers or a table's index, and the system tables
+#: that show every user's queries or every province's parts.
+BYPASSES = (
+    "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+    "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+    f"SELECT * FROM remote('127.0.0.1', 'hotline', '{ROW_FILTER_TABLE}', 'analyst', "
+    f"'{PASSWORDS['analyst']}')",
+    f"SELECT * FROM mergeTreeIndex('hotline', '{ROW_FILTER_TABLE}')",
+    f"SELECT * FROM mergeTreeAnalyzeIndexes('hotline', '{ROW_FILTER_TABLE}')",
+    f"SELECT * FROM loop(hotline.{ROW_FILTER_TABLE}) LIMIT 1",
+    "SELECT * FROM executable('id', 'TSV', 'x String')",
+    "SELECT * FROM system.parts",
+    "SELECT * FROM system.parts_columns",
+    "SELECT * FROM system.processes",
+    "SELECT * FROM system.events",
+    "SELECT * FROM system.mutations",
+    "SELECT * FROM system.dictionaries",
+    "SELECT * FROM system.query_cache",
+)
+
+
+@pytest.mark.clickhouse
+def test_a_province_analyst_finds_no_way_around_the_row_filter(
+    clickhouse: ClickHouseServer, clickhouse_client: Client
+) -> None:
+    """Table functions that do read the project's tables (``merge``, ``view``) apply the row
+    filter; the others, and the system tables that would show other provinces' data, are
+    refused."""
+    admin = clickhouse_client
+    admin.execute("CREATE DATABASE IF NOT EXISTS hotline")
+    table = f"hotline.{ROW_FILTER_TABLE}"
+    admin.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (province_code String, n UInt32) "
+        "ENGINE = MergeTree ORDER BY n"
+    )
+    admin.execute(f"TRUNCATE TABLE {table}")
+    admin.execute(f"INSERT INTO {table} VALUES", [("320000", 1), ("110000", 2)])
+    jiangsu = Client(
+        HOST, port=clickhouse.tcp_port, user="analyst_320000", password=PASSWORDS["analyst_320000"]
+    )
+    try:
+        for sql in (
+            f"SELECT n FROM merge('hotline', '^{ROW_FILTER_TABLE}$')",
+            f"SELECT n FROM view(SELECT n FROM {table})",
+            f"SELECT n FROM {table} WHERE province_code = '110000' OR 1",
+        ):
+            assert jiangsu.execute(sql) == [(1,)], sql
+        for sql in BYPASSES:
+            with pytest.raises(ClickHouseQueryError) as refused:
+                execute(jiangsu, sql)
+            assert refused.value.code == 497, sql  # ACCESS_DENIED
+    finally:
+        jiangsu.disconnect()
+
+
 @pytest.mark.clickhouse
 def test_readonly_users_take_the_query_timeout_and_nothing_else(
     clickhouse: ClickHouseServer,
