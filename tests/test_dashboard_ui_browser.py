@@ -203,6 +203,17 @@ def test_the_center_page_prints_seconds_with_one_decimal(browser: Any, base_url:
     page.context.close()
 
 
+def test_a_municipal_center_page_says_a_city_user_sees_its_citys_calls_only(
+    browser: Any, base_url: str
+) -> None:
+    page = login(browser, base_url, "cqx")
+    page.goto(f"{base_url}/#/center/C500000")
+    page.wait_for_selector('[data-testid="live"]')
+    note = page.inner_text('[data-testid="note"]')
+    assert note == "只计关于重庆市 县的来电（重庆市12333也接听其他地区的来电）"
+    page.context.close()
+
+
 @pytest.mark.parametrize(
     ("user", "code", "own_center"),
     [("js", "320000", "C320000"), ("nat", "110000", "C110000"), ("nj", "320100", "C320100")],
