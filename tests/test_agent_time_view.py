@@ -61,9 +61,12 @@ def agent_event(
 
 
 def load(client: Client, events: Iterable[AgentStateChanged]) -> None:
-    """``agent_states`` holds exactly ``events``, written the way the sink writes them."""
+    """``agent_states`` holds exactly ``events``, written the way the sink writes them, and
+    ``call_records`` nothing: ``center_occupancy`` joins it, so another test file's calls in
+    the same database gave it days of their own (staffed 0)."""
     migrate(client, DATABASE)
     client.execute(f"TRUNCATE TABLE {DATABASE}.agent_states")
+    client.execute(f"TRUNCATE TABLE {DATABASE}.call_records")
     rows = [
         routed.row
         for i, event in enumerate(events)
