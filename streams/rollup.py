@@ -86,27 +86,35 @@ class Rollup:
 
     def add(self, child: Snapshot) -> set[RollupKey]:
         """Apply one child snapshot; the keys whose snapshot changed (empty if late/stale)."""
-        if child.level is not self.child_level:
-            raise ValueError(
-                f"{self.level} consumes {self.child_level} snapshots, not {child.level}"
-            )
-        minute = child.bucket_start
-        if self.follow:
-            self.watermark = minute if self.watermark is None else max(self.watermark, minute)
-        if self.watermark is not None and self.watermark >= self.closes_at(minute):
-            self.stats["late"] += 1
-            return set()
-        key = (self._target(child.region_code), minute, child.business_line, child.channel)
-        cell = self.cells.setdefault(key, VersionedSum())
-        if not cell.apply(child.region_code, child.version, child.counts):
-            self.stats["stale"] += 1
-            return set()
-        return {key}
+        return self.add_all((child,))
 
     def add_all(self, children: Iterable[Snapshot]) -> set[RollupKey]:
+        """Apply child snapshots; the keys whose snapshot changed. Each is judged late against
+        the watermark before them, which then moves to the latest of their minutes (when it
+        follows its children): their order does not matter. (Children come sorted by region;
+        judged one by one, a region's later minutes made another's earlier minutes of the same
+        batch late when the batch spanned more than the horizon.)"""
         changed: set[RollupKey] = set()
+        watermark, latest = self.watermark, None
         for child in children:
-            changed |= self.add(child)
+            if child.level is not self.child_level:
+                raise ValueError(
+                    f"{self.level} consumes {self.child_level} snapshots, not {child.level}"
+                )
+            minute = child.bucket_start
+            if latest is None or minute > latest:
+                latest = minute
+            if watermark is not None and watermark >= self.closes_at(minute):
+                self.stats["late"] += 1
+                continue
+            key = (self._target(child.region_code), minute, child.business_line, child.channel)
+            cell = self.cells.setdefault(key, VersionedSum())
+            if not cell.apply(child.region_code, child.version, child.counts):
+                self.stats["stale"] += 1
+                continue
+            changed.add(key)
+        if self.follow and latest is not None:
+            self.watermark = latest if watermark is None else max(watermark, latest)
         return changed
 
     def snapshot(self, key: RollupKey) -> Snapshot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -144,3 +145,26 @@ def test_rollup_consumes_only_the_level_below_and_is_idempotent() -> None:
     assert (snap.region_code, snap.counters()["offered"], snap.version) == ("320100", 4, 5)
     with pytest.raises(ValueError, match="consumes"):
         Rollup(Level.PROVINCE).add(a)
+
+
+def test_a_rollup_batch_spanning_the_horizon_counts_every_child_in_any_order() -> None:
+    """Children come sorted by region: Nanjing's 04:30 before Wuxi's 02:00. Judged one by one,
+    Nanjing's minute moved the watermark past Wuxi's close (bucket + 1 min + 2 h 20 min), and
+    Wuxi's calls were missing from the province level while its city level had them (the pure
+    pipeline over a quiet night, one batch of 400 events spanning 2.5 h). A batch is judged
+    against the watermark before it; the next one against its latest minute."""
+    later = T0 + timedelta(hours=2, minutes=30)
+    nanjing = Snapshot(
+        Level.CITY, "320100", later, "pension", "phone", 1, counts_from({"offered": 1})
+    )
+    wuxi = Snapshot(Level.CITY, "320200", T0, "pension", "phone", 1, counts_from({"offered": 2}))
+    for batch in ([nanjing, wuxi], [wuxi, nanjing]):
+        province = Rollup(Level.PROVINCE)
+        snaps = province.snapshots(province.add_all(batch))
+        assert sorted((s.bucket_start, s.counters()["offered"]) for s in snaps) == [
+            (T0, 2),
+            (later, 1),
+        ]
+        assert province.watermark == later and not province.stats["late"]
+        again = replace(wuxi, version=2)  # a later batch: its minute is closed now
+        assert province.add_all([again]) == set() and province.stats["late"] == 1
