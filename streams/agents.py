@@ -225,9 +225,13 @@ class AgentTime(_Pages):
         ]
 
 
+@dataclass(slots=True)
 class NationalAgentTime(_Pages):
     """The national group: province snapshots → national snapshots, per minute the latest
     version of each province (pages keyed by province code); the version is their sum."""
+
+    late: int = 0
+    """Province snapshots dropped because their minute was closed (since start)."""
 
     def add(
         self, children: Iterable[AgentMinute], closed_before_ms: int | None
@@ -239,6 +243,7 @@ class NationalAgentTime(_Pages):
             if child.level is not Level.PROVINCE:
                 raise ValueError(f"national agent time takes province snapshots, not {child.level}")
             if closed_before_ms is not None and child.minute_ms < closed_before_ms:
+                self.late += 1
                 continue
             page = self.pages.setdefault(child.minute_ms, {})
             old = page.get(child.region_code)

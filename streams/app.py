@@ -650,11 +650,20 @@ class Worker:
             self.last_input[group] = time.monotonic()
             self.flushed.discard(group)
             if group == NATIONAL_GROUP:
+                late = state.national_late()
                 out = state.process_snapshots(
                     [_snapshot_of(i["s"]) for i in items if i["k"] == "s"],
                     [AgentMinute.from_dict(i["a"]) for i in items if i["k"] == "a"],
                     [TicketCount.from_dict(i["t"]) for i in items if i["k"] == "t"],
                 )
+                if dropped := state.national_late() - late:
+                    self.stats["national_late"] += dropped
+                    log.warning(
+                        "national group: %d province snapshots dropped as late: the national "
+                        "minutes they update were closed (a province far behind the latest "
+                        "province minute; national_lateness), and lack them",
+                        dropped,
+                    )
             else:
                 inbound = []
                 for i in items:

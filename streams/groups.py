@@ -669,6 +669,17 @@ class GroupState:
             self._evict_once_a_minute(out, watermark)
         return out
 
+    def national_late(self) -> int:
+        """National group: the province snapshots (metrics, agent time, ticket counts) dropped
+        since start because the national minute they update was closed: a province further
+        behind the latest province minute than the national roll-up keeps its minutes open
+        (``national_lateness`` on top of its retention), or one replaying such minutes."""
+        return (
+            self.rollups[0].stats["late"]
+            + self.national_agent_time.late
+            + self.ticket_counts.late_provinces
+        )
+
     def advance(self, now: datetime) -> GroupOutput:
         """Move the watermarks to ``now``: close calls and buckets that became due."""
         if not self.national and (self.watermark_ms is None or _ms(now) > self.watermark_ms):

@@ -66,6 +66,8 @@ class TicketCounts:
         self.cells: dict[CellKey, dict[str, list[int]]] = {}
         """Cell → part → [version, *counts]."""
         self.dirty: set[CellKey] = set()
+        self.late_provinces = 0
+        """Province counts dropped because their minute was closed (national group)."""
 
     def _apply(self, key: CellKey, part: str, version: int, counts: Iterable[int]) -> bool:
         parts = self.cells.setdefault(key, {})
@@ -101,6 +103,7 @@ class TicketCounts:
             if child.level is not Level.PROVINCE:
                 raise ValueError(f"national ticket counts take province counts, not {child.level}")
             if self._closed(child.minute_ms, watermark_ms):
+                self.late_provinces += 1
                 continue
             key = (Level.NATIONAL.value, NATIONAL_CODE, child.minute_ms, child.category)
             if self._apply(key, child.region_code, child.version, child.counts):

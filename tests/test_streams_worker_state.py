@@ -23,7 +23,17 @@ from hotline.infra.topics import raw_topic
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
 from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
-from hotline.schemas import Alert, AlertKind, Event, Level, TicketCategory, default_codec
+from hotline.schemas import (
+    AGENT_TIME_COUNTERS,
+    TICKET_COUNT_COUNTERS,
+    Alert,
+    AlertKind,
+    Event,
+    Level,
+    TicketCategory,
+    default_codec,
+)
+from hotline.streams.agents import AgentMinute
 from hotline.streams.alerts import alert_id
 from hotline.streams.app import Worker, group_partition
 from hotline.streams.calls import CALL_EVENT_TYPES
@@ -37,6 +47,7 @@ from hotline.streams.groups import (
     SequenceTracker,
 )
 from hotline.streams.pipeline import SnapshotStore
+from hotline.streams.ticket_counts import TicketCount
 from hotline.streams.worker_config import WorkerConfig
 
 assert CENTERS
@@ -984,3 +995,30 @@ def test_a_group_that_took_input_while_the_tick_asked_the_broker_is_not_flushed(
     clock[0] += 300  # idle for the flush's bound, as far as the tick knows when it starts
     asyncio.run(worker._advance_groups())
     assert worker.stats["idle_flushes"] == 0 and group not in worker.flushed
+
+
+def test_the_national_group_counts_the_province_snapshots_it_drops_as_late() -> None:
+    """A province days behind the latest province minute (beyond ``national_lateness`` and
+    the national retention): the national group drops its snapshots (metrics, agent time,
+    ticket counts) and says how many (the worker adds them to its ``national_late`` counter
+    and logs a warning); before, the national level lacked them with nothing counted."""
+    registry, codec = default_registry(), default_codec()
+    province = GroupState("330000", StreamsConfig(), registry, codec)
+    events, _ = run()
+    ningbo = [e for e in events if e.envelope.center_id == "C330200"]
+    out = province.process([inbound(e, i, codec) for i, e in enumerate(ningbo)])
+    flushed = province.advance(province.flush_point())
+    snapshots = out.province_snapshots + flushed.province_snapshots
+    assert snapshots
+    minute = int(snapshots[0].bucket_start.timestamp() * 1000)
+    agents = [AgentMinute(Level.PROVINCE, "330000", minute, 1, (0,) * len(AGENT_TIME_COUNTERS))]
+    tickets = [
+        TicketCount(Level.PROVINCE, "330000", minute, 1, (0,) * len(TICKET_COUNT_COUNTERS), "x")
+    ]
+    national = GroupState(NATIONAL_GROUP, StreamsConfig(), registry, codec)
+    ahead = replace(snapshots[-1], region_code="320000")
+    ahead = replace(ahead, bucket_start=ahead.bucket_start + timedelta(days=4))
+    national.process_snapshots([ahead])
+    assert national.national_late() == 0
+    national.process_snapshots(snapshots, agents, tickets)
+    assert national.national_late() == len(snapshots) + 2
