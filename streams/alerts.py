@@ -493,43 +493,52 @@ class AlertEngine:
         ahead, from a backlog) is still open there."""
         out: list[Alert] = []
         ended = record.resolved_at or record.closed_at or record.as_of
-        center, region = record.center_id, record.region_code
         if record.category == TicketCategory.DANGEROUS_CALL:
             out += self._dangerous_call(record, spells)
         if record.category in self.rules.due_categories:
             # judged at the watermark (the book judges it again at a resolution read ahead)
-            is_open = open_at(record, watermark)
             key = f"ticket_due|{record.ticket_id}"
+            opened = warn_at or record.due_at  # the warning time, also when one step jumps past
             a = None
-            if not is_open:
+            if not open_at(record, watermark):
+                entry = self.book.entries.get(key)
+                if ended > opened and (
+                    entry is None
+                    or entry.alert is None
+                    or (not entry.open and entry.alert.opened_at < opened)
+                ):
+                    # the watermark passed its warning time and its end in one step (a sparse
+                    # hour, a backlog): the episode a live run raised, born closed
+                    born = self._ticket_due(key, record, ended, opened)
+                    out += [born] if born is not None else []
                 a = self.book.clear(key, ended)
-            elif watermark > record.due_at:
-                # opened at the warning time even when no step stopped between it and the due
-                # time (a backlog, a replay): the same alert id, the same opened_at
-                a = self.book.raise_(
-                    key,
-                    AlertKind.TICKET_OVERDUE,
-                    Severity.CRITICAL,
-                    region,
-                    center,
-                    warn_at or record.due_at,
-                    f"{record.category.value} ticket {record.ticket_id} missed its due time "
-                    f"{china_minute(record.due_at)}",
-                )
-            elif warn_at is not None and watermark >= warn_at:
-                a = self.book.raise_(
-                    key,
-                    AlertKind.TICKET_OVERDUE,
-                    Severity.WARNING,
-                    region,
-                    center,
-                    warn_at,
-                    f"{record.category.value} ticket {record.ticket_id}: less than "
-                    f"{self.rules.due_warning_working_hours:g} working hours left "
-                    f"(due {china_minute(record.due_at)})",
-                )
+            elif watermark > record.due_at or (warn_at is not None and watermark >= warn_at):
+                a = self._ticket_due(key, record, watermark, opened)
             out += [a] if a is not None else []
         return out
+
+    def _ticket_due(
+        self, key: str, record: TicketRecord, at: datetime, opened: datetime
+    ) -> Alert | None:
+        """Raise ``key`` as judged at ``at``: critical once the due time passed, else a
+        warning; opened at ``opened`` (the warning time), however the watermark stepped."""
+        due = china_minute(record.due_at)
+        ticket = f"{record.category.value} ticket {record.ticket_id}"
+        if at > record.due_at:
+            severity, message = Severity.CRITICAL, f"{ticket} missed its due time {due}"
+        else:
+            hours = self.rules.due_warning_working_hours
+            severity = Severity.WARNING
+            message = f"{ticket}: less than {hours:g} working hours left (due {due})"
+        return self.book.raise_(
+            key,
+            AlertKind.TICKET_OVERDUE,
+            severity,
+            record.region_code,
+            record.center_id,
+            opened,
+            message,
+        )
 
     def _dangerous_call(self, record: TicketRecord, spells: Sequence[Spell]) -> list[Alert]:
         """Episode *n* of a dangerous call's alert is the ticket's *n*-th open spell: opened at

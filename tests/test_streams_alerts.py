@@ -472,6 +472,30 @@ def test_a_complaint_due_alert_opens_at_its_warning_time_however_the_watermark_s
     }
 
 
+def test_a_complaint_resolved_within_one_step_past_its_warning_time_still_alerts() -> None:
+    """A complaint resolved after its warning time (or its due time) whose resolution is read
+    in the step that moves the watermark past both (a sparse lunch hour of 400 events, a
+    backlog) raises the episode a live run raised, born closed: opened at the warning time,
+    closed at the resolution. Until 1 Dec it raised nothing: a missed due time went unseen."""
+    config = StreamsConfig()
+    due = T0 + timedelta(days=2)
+    warn_at = working_time_before(due, 4.0)
+    for done, severity in ((warn_at + 30 * MIN, Severity.WARNING), (due + MIN, Severity.CRITICAL)):
+        e = AlertEngine("330000", config)
+        book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+        book.add(created("c7", TicketCategory.COMPLAINT, T0, due))
+        assert _ticket_alerts(e, book, T0) == []
+        book.add(resolved("c7", done))
+        alerts = _ticket_alerts(e, book, done + 10 * MIN)
+        assert [(a.severity, a.opened_at, a.closed_at) for a in alerts][-1] == (
+            severity,
+            warn_at,
+            done,
+        )
+        assert {a.alert_id for a in alerts} == {alert_id("ticket_due|c7", 1)}
+        assert _ticket_alerts(e, book, done + 20 * MIN) == []  # judged again: nothing new
+
+
 def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() -> None:
     config = StreamsConfig()
     e = AlertEngine("330000", config)
