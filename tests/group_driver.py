@@ -91,7 +91,8 @@ def drive(
     them); every output, and the national group's output from its province snapshots, goes
     to ``emit``. With ``crash_every``, every so many steps the group is rebuilt from its table
     (holding none of the step's writes, or a prefix of them when ``torn``) and the batch is
-    replayed at once, before any other group's next batch (``crash_every`` at least 2); so is
+    replayed at once, before any other group's next batch (``crash_every`` at least 2), at
+    the same source offsets (a group's offsets run on over its batches); so is
     the national group, every so many of its own steps. At the end every group flushes.
     Returns each group's state and table, the national group's too."""
     if crash_every is not None and crash_every < 2:
@@ -119,13 +120,14 @@ def drive(
         write(national, tables[NATIONAL_GROUP])
 
     done, steps = dict.fromkeys(batches_of, 0), 0
+    offsets = dict.fromkeys(batches_of, 0)  # a group's next source offset, as in Kafka
     while any(done[g] < len(b) for g, b in batches_of.items()):
         for g, batches in batches_of.items():
             if done[g] >= len(batches):
                 continue
-            batch = batches[done[g]]
+            batch, first = batches[done[g]], offsets[g]
             while True:
-                out(states[g].process(inbound(e, i, codec) for i, e in enumerate(batch)))
+                out(states[g].process(inbound(e, first + i, codec) for i, e in enumerate(batch)))
                 steps += 1
                 if not (crash_every and steps % crash_every == 0):
                     break
@@ -138,6 +140,7 @@ def drive(
                 # time (beyond national_lateness its snapshots would be late at the nation)
             write(states[g], tables[g])
             done[g] += 1
+            offsets[g] += len(batch)
     for g, state in states.items():
         point = state.flush_point()
         assert point is not None

@@ -1054,3 +1054,20 @@ def test_a_crashed_group_replays_its_batch_before_the_others_move_on(monkeypatch
         lag = [done[g] for g, v in batches_of.items() if done[g] < len(v)]
         assert max(lag, default=0) - min(lag, default=0) <= 1, (group, batch, done)
     assert len(steps) > sum(map(len, batches_of.values()))  # some were replayed
+
+
+def test_the_driver_gives_a_groups_events_the_offsets_kafka_would() -> None:
+    """group_driver: a group's source offsets run on over its batches (a replay gets the
+    same ones). Before, each batch started again at offset 0, so an event of a later batch
+    at an offset the group had read before looked redelivered: its rejection was counted,
+    not dead-lettered — here a call event sent again after its call closed."""
+    events = [e for e in run()[0] if e.envelope.center_id == "C330200"]
+    again = events[0]  # the first call's first event, as a new message at the end
+    rejected: list = []
+    drive(
+        {"330000": [*in_batches(events, size=100)["330000"], [again]]},
+        lambda out: rejected.extend(r for r, _ in out.rejected),
+    )
+    assert [(r.event.envelope.event_id, r.reason) for r in rejected] == [
+        (again.envelope.event_id, "late")
+    ]
