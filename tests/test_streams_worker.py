@@ -81,6 +81,16 @@ which the test kills it anyway: a worker that kept up with the input has only it
 its idle flush left, and the flush waits for 4 s without input."""
 
 
+def _kafka(bootstrap: str, unique: str) -> KafkaSettings:
+    """The test broker's settings, topics under ``unique``, :data:`PARTITIONS` each."""
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topic_prefix=unique,
+        raw_partitions=PARTITIONS,
+        shared_partitions=PARTITIONS,
+    )
+
+
 def _simulate(
     kafka: KafkaSettings,
     tmp_path: Path,
@@ -409,12 +419,7 @@ def _run(
     """Two hours of four centers sent, then the worker started (a backlog; killed ``kills``
     times mid-run); or with ``worker_first``, a day of two centers sent at full speed while
     the worker reads it. The worker is given ``thresholds`` in its environment."""
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=unique,
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
-    )
+    kafka = _kafka(bootstrap, unique)
     app_id = f"{unique}-app"
     worker = None
     try:
@@ -557,12 +562,7 @@ def _rebalances(tmp_path: Path, name: str) -> int:
 def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=unique,
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
-    )
+    kafka = _kafka(bootstrap, unique)
     held: list[Event] = []  # the second hour: sent once the second worker has joined
     expected, agents_expected, tickets_expected, end = _simulate(
         kafka, tmp_path, {"C660000": Profile.UNSTAFFED_LINE}, (_dangerous_ticket(),), held=held
@@ -685,12 +685,7 @@ def test_the_worker_dead_letters_id_collisions_and_ends_before_creation(
     source message and error type), counted in the worker's status, and the first center's
     call and ticket are its own. Restarted, the worker reads the ticket back from its
     changelog and still knows its center."""
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=unique,
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
-    )
+    kafka = _kafka(bootstrap, unique)
     ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
     ningbo = [*_call(NINGBO, CTI_ID, T0, "C330200.A001"), *_ticket(NINGBO, "T0001", T0)[:2]]
     hangzhou = [*_call(HANGZHOU, CTI_ID, T0, "C330100.A007"), *_ticket(HANGZHOU, "T0001", T0)]
@@ -753,12 +748,7 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
     counters (a call's events in, a dead letter) and its group's watermark; once it stopped,
     the file ages past ``--max-age``: exit 1, one line "hung or dead"; a file no worker
     writes: exit 1, "no status file"."""
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=unique,
-        raw_partitions=PARTITIONS,
-        shared_partitions=PARTITIONS,
-    )
+    kafka = _kafka(bootstrap, unique)
     ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
     call = _call(NINGBO, CTI_ID, T0, "C330200.A001")
     early = [
