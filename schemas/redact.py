@@ -2,16 +2,24 @@
 
 A dead letter keeps the bytes it was made of (``original``) so that it can be found, read and
 replayed; they are kept for two years in ClickHouse. A producer that skipped
-pseudonymisation may have put a caller's phone number in them, though: :func:`redact_original`
-masks it before the bytes leave the process.
+pseudonymisation may have put a caller's phone number in them, though — in a caller field, or
+by a bug in any other text field (an agent id, a call or ticket id, a message):
+:func:`redact_original` masks it before the bytes leave the process.
 
-- Bytes that decode (with their own writer schema): each caller field — a field whose name
-  starts with ``caller``, as the producers' check reads it — holding text that is not a caller
-  id (64 hex) and has a run of 5+ digits is masked *in place*: every digit of the run but its
-  last two becomes ``*`` (:func:`hotline.privacy.blank_phone_runs`), as many bytes as before.
-  An Avro string is length-prefixed, so the bytes stay decodable and every other byte stays
-  as it was. Bytes without such a value are returned unchanged, byte for byte (late events and
-  the like must stay replayable).
+- Bytes that decode (with their own writer schema): every string value, at any depth, that
+  may hold a phone number (:func:`phone_values`) is masked *in place*: every digit of each
+  run of 5+ digits in it but the last two becomes ``*``
+  (:func:`hotline.privacy.blank_phone_runs`), as many bytes as before. In a caller field — a
+  field whose name starts with ``caller``, as the producers' check reads it — that is any
+  text but a caller id (64 hex) with such a run; in any other field, text with such a run
+  that is neither of a shape that holds no number (a caller id, a UUID, a region code, an
+  ISO time stamp) nor made only of runs of a known harmless shape (:data:`_KNOWN_RUN`: six
+  digits as in a region or center id, the 12333 and 12345 hotlines, a year-region id, an
+  Asterisk unique id; and a queue_log agent id's hex digest). An Avro string is
+  length-prefixed, so the bytes stay decodable and every other byte stays as it was. Bytes
+  without such a value are returned unchanged, byte for byte (late events and the like must
+  stay replayable). Integers are left alone: the schemas' longs and ints are times,
+  durations, counts, sequence numbers, versions and scores, none an identifier.
 - Bytes that do not decode: every run of 5+ digits after the single-object header is masked the
   same way (as ``hotline.producers.queue_log`` masks its dead-letter lines); such bytes cannot
   be replayed anyway.
@@ -29,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.privacy import blank_phone_runs, blank_phone_runs_in_bytes, has_phone_run
+from hotline.privacy import PHONE_RUN, blank_phone_runs, blank_phone_runs_in_bytes, has_phone_run
 from hotline.schemas.codec import HEADER_SIZE, MARKER, Codec
 from hotline.schemas.errors import CodecError
 from hotline.schemas.types import CALLER_ID_PATTERN, REGION_CODE_PATTERN, UUID_PATTERN
@@ -38,7 +46,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "TOO_DEEP",
     "Redacted",
-    "caller_values",
+    "phone_values",
     "redact_json",
     "redact_original",
 ]
@@ -50,6 +58,21 @@ _NO_NUMBER = re.compile(
     "|".join(f"(?:{p.strip('^$')})" for p in (CALLER_ID_PATTERN, UUID_PATTERN, REGION_CODE_PATTERN))
     + r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
+#: Runs of digits (phone separators allowed) of these shapes, in text outside a caller field,
+#: are no phone number (:func:`redact_original` keeps them): six digits, the shape of a
+#: region code (``C320100``, ``ctr-320102``, also an unknown or invalid code) — no caller's
+#: number has six digits; the 12333 and 12345 hotlines' own numbers (``js-nj-12333``, the
+#: transfer target ``platform_12345``); a year and a region code (``QA-2025-320100-1``); an
+#: Asterisk unique id, epoch seconds ``.`` a sequence, and the leg queue_log adds
+#: (``C320100:1740966786.200-2``).
+_KNOWN_RUN = re.compile(
+    r"[0-9]{6}|123(?:33|45)|20[0-9]{2}-[0-9]{6}(?:-[0-9]{1,4})?"
+    r"|1[0-9]{9}\.[0-9]{1,9}(?:-[0-9]{1,4})?"
+)
+#: The hex digest ending a queue_log agent id made of a name with other characters
+#: (``C320100:Local:8001_from-queue:n.1a2b3c``, ``QueueLogMapping.agent_id``): after a letter,
+#: ``_`` or ``:``, so it joins no run of digits before it.
+_DIGEST_TAIL = re.compile(r"(?<=[A-Za-z_:])\.[0-9a-f]{6}\Z")
 #: :func:`redact_json` keeps this many levels of objects and arrays (an event has 3); what
 #: lies deeper is replaced by :data:`TOO_DEEP`, so no input can exhaust the recursion.
 MAX_JSON_DEPTH = 32
@@ -83,25 +106,36 @@ class Redacted:
         return (f"{self.note}; {text}" if self.note else text)[:limit]
 
 
-def caller_values(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """``(field path, text)`` of each caller field of a decoded record that holds a phone-like
-    value: not a caller id, with a run of 5+ digits (nested records and arrays included)."""
-    if isinstance(record, dict):
-        for name, value in record.items():
-            here = f"{path}{name}"
-            if (
-                isinstance(name, str)
-                and name.startswith("caller")
-                and isinstance(value, str)
-                and not _CALLER_ID.fullmatch(value)
-                and has_phone_run(value)
-            ):
-                yield here, value
-            elif isinstance(value, dict | list):
-                yield from caller_values(value, f"{here}.")
-    elif isinstance(record, list):
-        for i, item in enumerate(record):
-            yield from caller_values(item, f"{path}{i}.")
+def _may_hold_phone(text: str, caller: bool) -> bool:
+    """Whether a string value of a decoded record may hold a phone number in clear (see the
+    module's docstring): in a caller field, unless a caller id; elsewhere, unless of a shape
+    that holds none or made only of runs of a known harmless shape."""
+    if _CALLER_ID.fullmatch(text):
+        return False
+    if caller:
+        return has_phone_run(text)
+    if _NO_NUMBER.fullmatch(text):
+        return False
+    runs = (m.group() for m in PHONE_RUN.finditer(_DIGEST_TAIL.sub("", text)))
+    return any(has_phone_run(run) and not _KNOWN_RUN.fullmatch(run) for run in runs)
+
+
+def phone_values(
+    value: Any, path: str = "", caller: bool = False
+) -> Iterator[tuple[str, str, bool]]:
+    """``(field path, text, in a caller field)`` of each string of a decoded record, at any
+    depth (nested records and arrays; an array's items are in its field), that may hold a
+    phone number in clear."""
+    if isinstance(value, str):
+        if _may_hold_phone(value, caller):
+            yield path, value, caller
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            here = f"{path}.{name}" if path else str(name)
+            yield from phone_values(item, here, str(name).startswith("caller"))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from phone_values(item, f"{path}.{i}" if path else str(i), caller)
 
 
 def _avro_length(n: int) -> bytes:
@@ -131,22 +165,30 @@ def redact_original(codec: Codec, data: bytes | None) -> Redacted:
             "original masked: the bytes do not decode, so every run of 5+ digits in them "
             "(a possible phone number) has its digits but the last two replaced by '*'",
         )
-    found = list(caller_values(record))
+    found = list(phone_values(record))
     if not found:
         return Redacted(data)
-    masks = {value: blank_phone_runs(value) for _, value in found}
+    masks = {value: blank_phone_runs(value) for _, value, _ in found}
     body = data[HEADER_SIZE:]
     for clear, masked in masks.items():
         raw, hidden = clear.encode("utf-8"), masked.encode("utf-8")
         prefix = _avro_length(len(raw))
         body = body.replace(prefix + raw, prefix + hidden)
     out = data[:HEADER_SIZE] + body
-    try:  # the masked bytes must decode, with no phone-like caller value left
-        clean = not list(caller_values(codec.decode_as_written(out)[1]))
+    try:  # the masked bytes must decode, with no phone-like value left
+        clean = not list(phone_values(codec.decode_as_written(out)[1]))
     except CodecError:
         clean = False
-    names = ", ".join(sorted({name for name, _ in found}))
-    note = f"original masked: {names} held a phone number in clear; its digits but the last two"
+    callers = sorted({name for name, _, caller in found if caller})
+    others = sorted({name for name, _, caller in found if not caller})
+    held = [f"{', '.join(callers)} held a phone number in clear"] if callers else []
+    if others:
+        held.append(
+            f"{', '.join(others)} held a run of 5+ digits of no known id shape "
+            "(possibly a phone number)"
+        )
+    its = "its" if len(found) == 1 else "their"
+    note = f"original masked: {'; '.join(held)}; {its} digits but the last two of each run"
     if clean:
         note += " are replaced by '*' (same length, the rest of the bytes unchanged)"
     else:  # not expected: mask every digit run of the body instead

@@ -9,18 +9,23 @@ ClickHouse) may hold the number. The numbers are libphonenumber's example number
 from __future__ import annotations
 
 import base64
+import copy
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from test_queue_log_helpers import ingestor, write_log
 
 from hotline.privacy import blank_phone_runs, blank_phone_runs_in_bytes, looks_like_phone
 from hotline.producers.delivery import caller_problem
 from hotline.producers.queue_log.parse import mask_line
+from hotline.producers.queue_log.sample import generate_sample
+from hotline.producers.simulator.runner import SimConfig, simulate
+from hotline.producers.simulator.sinks import MemorySink
 from hotline.schemas import CallOffered, CodecError, DeadLetter, DeadLetterReason, default_codec
 from hotline.schemas.examples import all_examples
 from hotline.schemas.redact import redact_original
@@ -193,6 +198,150 @@ def test_undecodable_bytes_that_are_not_utf8_have_every_spelling_masked(spelling
     assert redacted.data.endswith(blank_phone_runs(spelling).encode() + b"\x00")
 
 
+# -- the original bytes: a number in any other string field --------------------------------
+
+DOTTED = f"{M[:3]}.{M[3:7]}.{M[7:]}"
+#: (record type, field path, value): a producer's bug put the caller's number in a field that
+#: is no caller field: an id (Avro has no pattern rule, and ``13812345678`` is a valid id),
+#: a nested one, a free text, an array item is checked the same way.
+ELSEWHERE = [
+    ("call.answered", ("agent_id",), M),
+    ("call.ended", ("agent_id",), DOTTED),  # a nullable string
+    ("call.offered", ("call_id",), f"C320100:{M}"),
+    ("call.offered", ("envelope", "producer_id"), f"acd-{M}"),
+    ("call.offered", ("envelope", "center_id"), LANDLINE.replace(" ", "-")),
+    ("ticket.created", ("ticket_id",), f"T-{DOTTED}"),
+    ("ticket.assigned", ("assignee_id",), M),
+    ("qa.evaluation", ("evaluator",), M),
+    ("alert.record", ("message",), f"caller asks for a call back on {LANDLINE}"),
+]
+
+
+def _example(record_type: str) -> dict[str, Any]:
+    return next(r for r in all_examples() if record_type == r.RECORD_TYPE).to_avro()
+
+
+def _with(record: dict[str, Any], path: tuple[str, ...], value: str) -> dict[str, Any]:
+    out = copy.deepcopy(record)
+    inner = out
+    for name in path[:-1]:
+        inner = inner[name]
+    inner[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize(("record_type", "path", "value"), ELSEWHERE)
+def test_a_number_in_any_other_string_field_is_masked_in_place(
+    record_type: str, path: tuple[str, ...], value: str
+) -> None:
+    """Not only caller fields: until 1 Dec a decodable event with the caller's number in an
+    agent, call, ticket or producer id or in a message kept it in clear (Kafka, ClickHouse)."""
+    codec = default_codec()
+    record = _example(record_type)
+    data = codec.encode(record_type, _with(record, path, value))
+    assert _clear_in(value, data)
+    redacted = redact_original(codec, data)
+    out = redacted.data
+    name = ".".join(path)
+    assert redacted.note.startswith(f"original masked: {name} held a run of 5+ digits")
+    assert len(out) == len(data) and not _clear_in(value, out) and not _clear_in(M, out)
+    decoded = codec.decode_as_written(out)[1]
+    assert decoded == _with(codec.decode_as_written(data)[1], path, blank_phone_runs(value))
+    assert redact_original(codec, out).data == out and not redact_original(codec, out).changed
+    assert value not in redacted.detail(f"{name} was {value}", 2000)
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_is_masked_in_an_agent_id(spelling: str) -> None:
+    codec = default_codec()
+    data = codec.encode("call.answered", {**_example("call.answered"), "agent_id": spelling})
+    redacted = redact_original(codec, data)
+    assert redacted.changed and "agent_id held a run of 5+ digits" in redacted.note
+    assert not _clear_in(spelling, redacted.data) and len(redacted.data) == len(data)
+    assert codec.decode(redacted.data)[1]["agent_id"] == blank_phone_runs(spelling)
+
+
+def test_a_caller_field_and_another_are_both_named() -> None:
+    codec = default_codec()
+    offered = _offered(MOBILE)
+    offered["envelope"]["producer_id"] = f"p-{MOBILE}"  # the same number: one mask, both places
+    offered["call_id"] = DOTTED
+    redacted = redact_original(codec, codec.encode("call.offered", offered))
+    assert redacted.note.startswith(
+        "original masked: caller_id held a phone number in clear; call_id, envelope.producer_id "
+        "held a run of 5+ digits of no known id shape (possibly a phone number); their digits"
+    )
+    record = codec.decode(redacted.data)[1]
+    assert record["caller_id"] == blank_phone_runs(MOBILE)
+    assert record["call_id"] == blank_phone_runs(DOTTED) == "***.****.**" + M[-2:]
+    assert record["envelope"]["producer_id"] == "p-" + blank_phone_runs(MOBILE)
+
+
+#: Values with long digit runs that the repository's producers and examples make, of a known
+#: shape: kept, so that such events dead-lettered as late stay replayable byte for byte.
+KNOWN_SHAPES = [
+    "C320100",  # a center id: C + region code
+    "ctr-999999",  # six digits: an unknown or invalid region code is readable too
+    "ql.C320100.queue_log",  # queue_log's producer id
+    "C320100:PJSIP:8001",
+    "C320100:1740966786.200",  # queue_log's call id: center, Asterisk unique id …
+    "C320100:1740966786.200-2",  # … and the leg
+    "C320100:Local:8008_from-queue:n.608426",  # a queue_log agent id's hex digest
+    "C320100.A027",  # the simulator's agent id
+    "js-nj-12333",  # the hotline's own number
+    "platform_12345",  # a transfer target (enum symbols decode as text)
+    "QA-2025-320100-1",  # a campaign evaluation id
+    "ms-2025-C320100",
+    str(uuid.UUID(int=123456789012345)),
+    "2025-03-03T09:00:00+08:00",
+]
+#: Near misses: a number in clear beside or inside one of those shapes is masked.
+NOT_KNOWN = [
+    f"C320100-{M}",
+    f"C320100:{M}.5",  # 11 digits before the dot: no Asterisk unique id
+    f"{M[:10]}.{M[10:]}-{M}",
+    f"2025-{M}",
+    f"x{M[:4]}.{M[4:10]}",  # the digest must follow a letter, '_' or ':'
+    f"n.{M[:6]}{M[6:]}",
+    f"12333{M}",
+    "1233345",
+    M[:5],
+]
+
+
+def test_values_of_a_known_shape_are_kept_and_near_misses_masked() -> None:
+    codec = default_codec()
+    answered = _example("call.answered")
+    for value in KNOWN_SHAPES:
+        data = codec.encode("call.answered", {**answered, "agent_id": value})
+        assert redact_original(codec, data).data == data, value
+    for value in NOT_KNOWN:
+        data = codec.encode("call.answered", {**answered, "agent_id": value})
+        redacted = redact_original(codec, data)
+        assert redacted.changed and "agent_id held" in redacted.note, value
+        assert codec.decode(redacted.data)[1]["agent_id"] == blank_phone_runs(value), value
+
+
+def test_the_events_of_the_repository_producers_are_kept_exactly(tmp_path: Path) -> None:
+    """Every event the simulator and the queue_log adapter make (ids with long digit runs
+    included: C320100, Asterisk unique ids, a Local/… member's digest) is kept byte for byte."""
+    lines, _ = generate_sample(calls=40)
+    enter = next(ln for ln in lines if "|CONNECT|" in ln).split("|")
+    member = "Local/8008@from-queue/n"  # its agent id ends in the digest .608426
+    lines.append("|".join([str(int(enter[0]) + 1), "NONE", "yanglao", member, "ADDMEMBER", ""]))
+    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", lines))
+    run.run()
+    simulated = MemorySink()
+    start = datetime(2025, 3, 3, 9, tzinfo=timezone(timedelta(hours=8)))
+    simulate(SimConfig(centers=["C320100"], start=start, duration=timedelta(minutes=10)), simulated)
+    events = run.sink.events + simulated.events
+    assert any((getattr(e, "agent_id", None) or "").endswith(".608426") for e in events)
+    codec = default_codec()
+    for event in events:
+        data = codec.encode_model(event)
+        assert redact_original(codec, data).data == data, event
+
+
 # -- the worker's ingest and the sink -----------------------------------------------------
 
 
@@ -244,6 +393,40 @@ def test_the_sink_masks_a_raw_event_it_cannot_route() -> None:
     assert columns["stage"] == sink_rows.STAGE and MOBILE.encode() not in original
     assert len(original) == len(data) and codec.decode(original)[1]["caller_id"].endswith(M[-2:])
     assert columns["error_detail"].startswith("original masked: caller_id")
+
+
+def test_the_worker_masks_a_late_event_with_a_number_in_an_agent_id(tmp_path: Path) -> None:
+    """A late event is dead-lettered without validation of its ids: an agent id that is the
+    caller's number (valid for the id pattern) was kept in clear; one of known shapes is kept
+    byte for byte."""
+    codec = default_codec()
+    worker = Worker(WorkerConfig(app_id="t-dl-late", partitions=3, datadir=tmp_path))
+    sent: list[bytes] = []
+    worker._send = lambda role, key, value: sent.append(value)  # type: ignore[method-assign]
+    answered = _example("call.answered")
+    kept = codec.encode("call.answered", {**answered, "call_id": "C320100:1740966786.200-2"})
+    leaky = codec.encode("call.answered", {**answered, "agent_id": DOTTED})
+    for offset, data in enumerate((kept, leaky)):
+        worker._dead(DeadLetterReason.LATE, "LateEvent", "late", data, RAW_TOPIC, 0, offset)
+    first, second = (codec.decode_model(value) for value in sent)
+    assert first.original == kept and first.error_detail == "late"
+    assert not _clear_in(DOTTED, second.original) and len(second.original) == len(leaky)
+    assert second.error_detail.startswith("original masked: agent_id held a run of 5+ digits")
+    assert codec.decode(second.original)[1]["agent_id"] == blank_phone_runs(DOTTED)
+    assert worker.stats["masked_originals"] == 1 and worker.stats["dead_late"] == 2
+
+
+def test_the_sink_scrubs_a_number_its_contract_check_echoes() -> None:
+    """The sink's contract check names a value that breaks a pattern (``region_code: '…' does
+    not match``): a number in clear there is masked in the original and in the detail."""
+    codec = default_codec()
+    record = next(r for r in all_examples() if r.RECORD_TYPE == "call.record").to_avro()
+    data = codec.encode("call.record", {**record, "region_code": MOBILE})
+    [row] = sink_rows.to_rows(codec, data, topic="hotline.records.calls", partition=0, offset=0)
+    columns = dict(zip(sink_rows.TABLES["dead_letters"], row.row, strict=True))
+    assert columns["error_detail"].startswith("original masked: region_code held")
+    assert "does not match" in columns["error_detail"] and MOBILE not in columns["error_detail"]
+    assert MOBILE.encode() not in base64.b64decode(columns["original_base64"])
 
 
 def test_the_sink_masks_a_dead_letter_of_a_worker_without_the_masking() -> None:
