@@ -7,6 +7,7 @@ compares the deduplicated tables (FINAL) with what the records say: counts and s
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from clickhouse_driver import Client
 from fixtures_clickhouse import PASSWORDS
 from kafka import KafkaProducer
+from phonenumbers import PhoneNumberType
 from typer.testing import CliRunner
 
 from hotline.cli import app
@@ -549,6 +552,69 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
     assert "service_level_threshold_ms" in seen[0][2] and "bucket_start" in seen[1][2]
     # Committed past: the group's offsets are at the end of every partition it read.
     assert_committed_to_the_end(settings, config.group_id, ["call_records", "alerts"])
+
+
+def test_dead_letter_originals_reach_clickhouse_masked_or_byte_for_byte(
+    admin: Client, settings: Settings, clickhouse: ClickHouseServer
+) -> None:
+    """docs/privacy.md, "Dead letters": a number in clear in a string field of an original that
+    is no caller field (an agent id) no longer reaches ``dead_letters.original_base64`` in clear,
+    whether the sink or an older worker dead-lettered it; a valid late event's original, with
+    ids of long digit runs of a known shape, stays byte for byte (replayable)."""
+    mobile = str(phonenumbers.example_number_for_type("CN", PhoneNumberType.MOBILE).national_number)
+    bad_call = CODEC.encode(
+        "call.record", {**_call(2, 2).to_avro(), "region_code": "999999", "agent_id": mobile}
+    )
+    late = _agent_event(1).to_avro()
+    late["envelope"].update(center_id="C320100", producer_id="ql.C320100.queue_log")
+    late["agent_id"] = "C320100:Local:8008_from-queue:n.608426"
+    late_event = CODEC.encode("agent.state", late)
+    leaky_event = CODEC.encode("agent.state", {**late, "agent_id": mobile})
+
+    def worker(reason: DeadLetterReason, original: bytes, detail: str, offset: int) -> bytes:
+        return CODEC.encode_model(
+            DeadLetter(
+                reason=reason,
+                stage="streams.ingest",
+                source_topic="hotline.raw.320000.agents",
+                source_partition=0,
+                source_offset=offset,
+                original=original,
+                error_type="LateEvent" if reason == DeadLetterReason.LATE else "CodecError",
+                error_detail=detail,
+                failed_at=T0,
+            )
+        )
+
+    messages = [
+        ("call_records", bad_call),
+        ("dead_letters", worker(DeadLetterReason.LATE, late_event, "late", 7)),
+        ("dead_letters", worker(DeadLetterReason.INVALID, leaky_event, "an older worker's", 8)),
+    ]
+    produce(settings, messages)
+    config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-m", max_wait_s=0.3)
+    with SinkThread(settings, config) as sink:
+        wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
+        wait_for(
+            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 3,
+            30,
+            "dead letters",
+        )
+    rows = {
+        (stage, reason): (detail, base64.b64decode(original))
+        for stage, reason, detail, original in admin.execute(
+            f"SELECT stage, reason, error_detail, original_base64 FROM {DATABASE}.dead_letters"
+        )
+    }
+    assert rows[("streams.ingest", "late")] == ("late", late_event)
+    for key, data, field in (
+        (("sinks.clickhouse", "invalid"), bad_call, "agent_id"),
+        (("streams.ingest", "invalid"), leaky_event, "agent_id"),
+    ):
+        detail, original = rows[key]
+        assert detail.startswith(f"original masked: {field} held a run of 5+ digits"), key
+        assert mobile.encode() not in original and len(original) == len(data)
+        assert CODEC.decode_as_written(original)[1][field] == "*" * 9 + mobile[-2:]
 
 
 def test_clickhouse_down_mid_run_loses_nothing(
