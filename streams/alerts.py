@@ -478,58 +478,75 @@ class AlertEngine:
         return out
 
     def on_ticket(
-        self,
-        record: TicketRecord,
-        watermark: datetime,
-        warn_at: datetime | None,
-        spells: Sequence[Spell],
+        self, record: TicketRecord, watermark: datetime, spells: Sequence[Spell]
     ) -> list[Alert]:
         """Dangerous calls (critical, at once, until resolved or closed: one episode per open
         spell of the ticket, :meth:`_dangerous_call`) and due times (warning
-        ``due_warning_working_hours`` before, critical once missed, until resolved or
-        closed). The record is open while both ``resolved_at`` and ``closed_at`` are null (a
-        reopen clears them); the alerts close at the resolution, else at the close. Due times
-        are judged on the ticket at ``watermark``: one resolved or closed after it (read
-        ahead, from a backlog) is still open there."""
+        ``due_warning_working_hours`` before, critical once missed, until resolved or closed:
+        one episode per open spell that reached its warning time, :meth:`_due_times`)."""
         out: list[Alert] = []
-        ended = record.resolved_at or record.closed_at or record.as_of
         if record.category == TicketCategory.DANGEROUS_CALL:
             out += self._dangerous_call(record, spells)
         if record.category in self.rules.due_categories:
-            # judged at the watermark (the book judges it again at a resolution read ahead)
-            key = f"ticket_due|{record.ticket_id}"
-            opened = warn_at or record.due_at  # the warning time, also when one step jumps past
-            a = None
-            if not open_at(record, watermark):
-                entry = self.book.entries.get(key)
-                if ended > opened and (
-                    entry is None
-                    or entry.alert is None
-                    or (not entry.open and entry.alert.opened_at < opened)
-                ):
-                    # the watermark passed its warning time and its end in one step (a sparse
-                    # hour, a backlog): the episode a live run raised, born closed
-                    born = self._ticket_due(key, record, ended, opened)
-                    out += [born] if born is not None else []
-                a = self.book.clear(key, ended)
-            elif watermark > record.due_at or (warn_at is not None and watermark >= warn_at):
-                a = self._ticket_due(key, record, watermark, opened)
-            out += [a] if a is not None else []
+            out += self._due_times(record, watermark, spells)
         return out
 
+    def _due_times(
+        self, record: TicketRecord, watermark: datetime, spells: Sequence[Spell]
+    ) -> list[Alert]:
+        """One episode of a ticket's due alert per open spell that reached its warning time
+        (``due_warning_working_hours`` of working time before the spell's due time) while
+        open: opened at that warning time, critical once the due time passed, closed at the
+        spell's end (critical first if it ended after its due time). Judged at ``watermark``:
+        a spell that starts after it (a reopen read ahead, from a backlog) has not begun there,
+        one that ends after it is still open there. So the ids, times and severities follow
+        from the ticket's events, not from how a step batched them: a step that reads a late
+        resolution and a reopen together (a sparse hour, a backlog, a crash's replay) raises
+        the first spell's episode, born closed, as a live run did. The last spell is judged
+        on the record's due time (the one in force: a reopen of the open ticket starts it
+        again). The book's latest episode belongs to the last spell whose warning time is not
+        after its ``opened_at``: the spells before are done, the later ones are new episodes;
+        it closes at its spell's end even if that end, read late, came before its warning
+        time. The latest version of each episode that changed is emitted."""
+        key = f"ticket_due|{record.ticket_id}"
+        hours = self.rules.due_warning_working_hours
+        begun = [s for s in spells if s.opened_at <= watermark]
+        dues = [record.due_at if s is spells[-1] else s.due_at for s in begun]
+        warns = [working_time_before(due, hours) for due in dues]
+        entry = self.book.entries.get(key)
+        latest = entry.alert.opened_at if entry is not None and entry.alert is not None else None
+        owner = max((i for i, w in enumerate(warns) if latest and w <= latest), default=-1)
+        out: dict[str, Alert] = {}
+        for i in range(max(owner, 0), len(begun)):
+            spell, due, warn = begun[i], dues[i], warns[i]
+            ended = spell.ended_at if spell.ended_at and spell.ended_at <= watermark else None
+            reached = watermark >= warn if ended is None else ended > warn
+            if i == owner and not self.book.get(key).open:
+                continue  # its episode closed already
+            if i != owner and not reached:
+                continue  # ended before its warning time, or not there yet
+            changed = []
+            if reached:
+                changed.append(self._ticket_due(key, record, due, ended or watermark, warn))
+            if ended is not None:
+                changed.append(self.book.clear(key, ended))
+            out |= {a.alert_id: a for a in changed if a is not None}
+        return list(out.values())
+
     def _ticket_due(
-        self, key: str, record: TicketRecord, at: datetime, opened: datetime
+        self, key: str, record: TicketRecord, due: datetime, at: datetime, opened: datetime
     ) -> Alert | None:
-        """Raise ``key`` as judged at ``at``: critical once the due time passed, else a
-        warning; opened at ``opened`` (the warning time), however the watermark stepped."""
-        due = china_minute(record.due_at)
+        """Raise ``key`` (a spell due at ``due``) as judged at ``at``: critical once the due
+        time passed, else a warning; opened at ``opened`` (the warning time), however the
+        watermark stepped."""
+        shown = china_minute(due)
         ticket = f"{record.category.value} ticket {record.ticket_id}"
-        if at > record.due_at:
-            severity, message = Severity.CRITICAL, f"{ticket} missed its due time {due}"
+        if at > due:
+            severity, message = Severity.CRITICAL, f"{ticket} missed its due time {shown}"
         else:
             hours = self.rules.due_warning_working_hours
             severity = Severity.WARNING
-            message = f"{ticket}: less than {hours:g} working hours left (due {due})"
+            message = f"{ticket}: less than {hours:g} working hours left (due {shown})"
         return self.book.raise_(
             key,
             AlertKind.TICKET_OVERDUE,

@@ -456,9 +456,7 @@ class GroupState:
                 continue
             record = state.record(state.ordered()[-1].envelope.occurred_at)
             if record is not None and record.category is TicketCategory.DANGEROUS_CALL:
-                out.alerts.extend(
-                    self.alerts.on_ticket(record, record.created_at, None, state.spells())
-                )
+                out.alerts.extend(self.alerts.on_ticket(record, record.created_at, state.spells()))
         self._note_dead_letters(out)
 
     def _note_dead_letters(self, out: GroupOutput) -> None:
@@ -636,9 +634,7 @@ class GroupState:
         for change in changes:
             if change.emitted:
                 out.tickets.append(change.record)
-            out.alerts.extend(
-                self.alerts.on_ticket(change.record, watermark, change.warn_at, change.spells)
-            )
+            out.alerts.extend(self.alerts.on_ticket(change.record, watermark, change.spells))
         for r in rejected:
             out.rejected.append((r, None))
         for ticket_id in evicted:

@@ -267,7 +267,6 @@ class TicketChange:
     """A ticket whose record changed (a new version) or that needs its alerts re-judged."""
 
     record: TicketRecord
-    warn_at: datetime | None
     emitted: bool
     spells: tuple[Spell, ...] = ()
     """The ticket's open spells (:meth:`TicketState.spells`): a dangerous call's alert has one
@@ -285,7 +284,9 @@ class TicketBook:
       :class:`~hotline.streams.rejects.Tombstone` holds its id for another ``ticket_retention``:
       later events of its center are late, another center's an id collision); events of a
       ticket without ``ticket.created`` are rejected as orphans after ``ticket_retention``.
-    * ``warn_at`` (categories with due-time alerts): ``warn_hours`` of working time before due.
+    * **Timers** (while open at the watermark, also with its end read ahead): at each due time
+      of the events read, its warning time (``warn_hours`` of working time before it, for the
+      categories with due-time alerts) and each open spell's end, the ticket is judged again.
     """
 
     def __init__(
@@ -371,11 +372,6 @@ class TicketBook:
 
     # -- internals --------------------------------------------------------------------------
 
-    def warn_at(self, record: TicketRecord) -> datetime | None:
-        if record.category not in self.warn_categories:
-            return None
-        return working_time_before(record.due_at, self.warn_hours)
-
     def _judge(self, state: TicketState) -> TicketChange | None:
         assert self.watermark is not None
         events = state.ordered()
@@ -394,17 +390,20 @@ class TicketBook:
         assert record is not None
         emitted = self.versions.get(state.ticket_id) != version
         self.versions[state.ticket_id] = version
-        warn_at = self.warn_at(record)
+        spells = state.spells()
         if open_at(record, self.watermark):  # also when its end was read ahead (a backlog)
-            ends = [at for at in (record.resolved_at, record.closed_at) if at is not None]
-            ended = min(ends, default=None)  # judged again there: alerts close at the end
-            # every due time of the events read (a backlog may hold a late resolution and a
-            # reopen after it): each is marked if the ticket is still open when it passes
-            dues = {d + timedelta(milliseconds=1) for _, d in state.timeline() if d is not None}
-            for moment in (warn_at, *sorted(dues), ended):
-                if moment is not None and moment > self.watermark:
+            # judged again at every due time of the events read (a backlog may hold a late
+            # resolution and a reopen after it: each is marked if the ticket is still open when
+            # it passes), its warning time, and every spell's end (its alerts close there)
+            dues = {d for _, d in state.timeline() if d is not None}
+            moments = {d + timedelta(milliseconds=1) for d in dues}
+            moments |= {s.ended_at for s in spells if s.ended_at is not None}
+            if record.category in self.warn_categories:
+                moments |= {working_time_before(d, self.warn_hours) for d in dues}
+            for moment in sorted(moments):
+                if moment > self.watermark:
                     heapq.heappush(self._timers, (moment, state.ticket_id))
-        return TicketChange(record, warn_at, emitted, tuple(state.spells()))
+        return TicketChange(record, emitted, tuple(spells))
 
     def _evict(self, state: TicketState) -> list[Rejected] | None:
         assert self.watermark is not None

@@ -9,8 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hotline.regions import default_registry
 from hotline.schemas import (
+    Alert,
     AlertKind,
     BusinessLine,
     CallAbandoned,
@@ -392,7 +397,7 @@ def test_tickets_dangerous_and_complaint_due() -> None:
 
     def step(now: datetime) -> tuple[list, list]:
         changes, _, _ = book.advance(now)
-        alerts = [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
+        alerts = [a for c in changes for a in e.on_ticket(c.record, now, c.spells)]
         return [c.record for c in changes if c.emitted], alerts
 
     records, alerts = step(T0)
@@ -432,7 +437,7 @@ def test_complaint_due_alerts_from_a_backlog_match_a_live_run() -> None:
                 book.add(resolution)  # live: read when it happens (a duplicate in a backlog)
             changes, _, _ = book.advance(now)
             records += [(c.record.version, c.record.overdue) for c in changes if c.emitted]
-            alerts += [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
+            alerts += [a for c in changes for a in e.on_ticket(c.record, now, c.spells)]
             now += 10 * MIN
         return alerts, records
 
@@ -506,7 +511,7 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
 
     def step(now: datetime) -> list:
         changes, _, _ = book.advance(now)
-        return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
+        return [a for c in changes for a in e.on_ticket(c.record, now, c.spells)]
 
     assert [a.kind for a in step(T0)] == [AlertKind.DANGEROUS_CALL]
     alerts = step(due + MIN)  # both missed their due times
@@ -530,7 +535,189 @@ def test_ticket_alerts_close_when_the_ticket_is_closed_without_a_resolution() ->
 def _ticket_alerts(e: AlertEngine, book: TicketBook, now: datetime) -> list:
     """Advance the ticket book to ``now``; the alerts its changes raise or close."""
     changes, _, _ = book.advance(now)
-    return [a for c in changes for a in e.on_ticket(c.record, now, c.warn_at, c.spells)]
+    return [a for c in changes for a in e.on_ticket(c.record, now, c.spells)]
+
+
+def _final(alerts: list[Alert]) -> dict[str, tuple]:
+    """Per alert id, what its highest version says (the row a sink keeps)."""
+    rows: dict[str, Alert] = {}
+    for a in alerts:
+        if a.alert_id not in rows or a.version >= rows[a.alert_id].version:
+            rows[a.alert_id] = a
+    return {i: (a.opened_at, a.closed_at, a.severity, a.message) for i, a in rows.items()}
+
+
+def _run_tickets(steps: list[tuple[list[Event], datetime]]) -> list[Alert]:
+    """A ticket book and alert engine fed ``steps`` (the events read, then the watermark)."""
+    config = StreamsConfig()
+    e = AlertEngine("330000", config)
+    book = TicketBook(config.ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
+    out = []
+    for events, now in steps:
+        for event in events:
+            book.add(event)
+        out += _ticket_alerts(e, book, now)
+    return out
+
+
+def _one_step_each(events: list[Event], end: datetime) -> list[tuple[list[Event], datetime]]:
+    """Each event read in its own step, the watermark at its time (a live run), then ``end``."""
+    return [([ev], ev.envelope.occurred_at) for ev in events] + [([], end)]
+
+
+@pytest.mark.parametrize("end", [resolved, closed])
+@pytest.mark.parametrize("late", [False, True])
+def test_a_complaints_due_episodes_do_not_depend_on_its_steps(
+    end: Callable[[str, datetime], Event], late: bool
+) -> None:
+    """A complaint past its warning time (or its due time: ``late``) when resolved (or
+    closed), then reopened and resolved after its new due time: read one event a step (a live
+    run) or all in one step (a sparse hour, a backlog, a crash's replay), it gets the same
+    episodes, one per open spell that reached its warning time, each with its spell's warning
+    time, end, severity and due time. Until 1 Dec the one step judged the reopened spell only:
+    the first spell's alert was never raised, and the second one took its id."""
+    due1 = T0 + timedelta(days=2)  # Thursday 09:00 China time
+    first_end = due1 + timedelta(hours=1) if late else due1 - timedelta(hours=1)
+    reopen = due1 + timedelta(days=1)  # Friday 09:00: due Tuesday 09:00
+    due2 = reopen + timedelta(days=4)
+    events = [
+        created("c8", TicketCategory.COMPLAINT, T0, due1),
+        end("c8", first_end),
+        reopened("c8", reopen),
+        resolved("c8", due2 + timedelta(hours=2)),
+    ]
+    last = due2 + timedelta(days=1)
+    live = _final(_run_tickets(_one_step_each(events, last)))
+    at_once = _final(_run_tickets([(events, last)]))
+    missed = "complaint ticket c8 missed its due time"
+    first = (
+        (Severity.CRITICAL, f"{missed} 2025-03-06 09:00")
+        if late
+        else (
+            Severity.WARNING,
+            "complaint ticket c8: less than 4 working hours left (due 2025-03-06 09:00)",
+        )
+    )
+    assert live == {
+        alert_id("ticket_due|c8", 1): (working_time_before(due1, 4.0), first_end, *first),
+        alert_id("ticket_due|c8", 2): (
+            working_time_before(due2, 4.0),
+            due2 + timedelta(hours=2),
+            Severity.CRITICAL,
+            f"{missed} 2025-03-11 09:00",
+        ),
+    }
+    assert at_once == live
+
+
+def test_a_complaints_due_alert_in_a_backlog_with_a_reopen_follows_the_live_run() -> None:
+    """A backlog holding a late resolution and a reopen, read ahead of the watermark: each
+    hour's step emits what a live run emitted in it (the first spell's warning, critical and
+    close when the watermark passes them). Until 1 Dec the backlog judged the reopened spell
+    only, and the first spell's alert was never raised."""
+    due1 = T0 + timedelta(days=2)
+    events = [
+        created("c6", TicketCategory.COMPLAINT, T0, due1),
+        resolved("c6", due1 + timedelta(hours=3)),
+        reopened("c6", due1 + timedelta(days=1)),
+    ]
+    hours = [T0 + timedelta(hours=h) for h in range(24 * 8)]
+    live = _run_tickets(
+        [
+            (
+                [ev for ev in events if now - timedelta(hours=1) < ev.envelope.occurred_at <= now],
+                now,
+            )
+            for now in hours
+        ]
+    )
+    backlog = _run_tickets([(events if now == T0 else [], now) for now in hours])
+    assert [(a.alert_id, a.version, a.severity, a.closed_at) for a in live] == [
+        (alert_id("ticket_due|c6", 1), 1, Severity.WARNING, None),
+        (alert_id("ticket_due|c6", 1), 2, Severity.CRITICAL, None),
+        (alert_id("ticket_due|c6", 1), 3, Severity.CRITICAL, due1 + timedelta(hours=3)),
+        (alert_id("ticket_due|c6", 2), 1, Severity.WARNING, None),
+        (alert_id("ticket_due|c6", 2), 2, Severity.CRITICAL, None),
+    ]
+    assert backlog == live
+
+
+def test_a_warned_complaint_resolved_late_within_one_step_closes_critical() -> None:
+    """A complaint warned about, then resolved after its due time, the watermark passing the
+    due time and the resolution in one step: the alert closes critical ("missed its due
+    time"), as when a step fell between them. Until 1 Dec it closed as a warning."""
+    due = T0 + timedelta(days=2)
+    events = [created("c3", TicketCategory.COMPLAINT, T0, due), resolved("c3", due + MIN)]
+    warned = _run_tickets([(events[:1], T0), ([], due - MIN), (events[1:], due + 2 * MIN)])
+    assert [(a.version, a.severity, a.closed_at) for a in warned] == [
+        (1, Severity.WARNING, None),
+        (3, Severity.CRITICAL, due + MIN),
+    ]
+    assert warned[-1].message == "complaint ticket c3 missed its due time 2025-03-06 09:00"
+
+
+def test_an_end_read_after_the_watermark_passed_the_warning_time_closes_the_alert() -> None:
+    """A resolution read after the watermark passed the warning time, though it came before
+    it: the alert raised meanwhile closes (at its opening), and a reopened spell that misses
+    its due time still gets an episode of its own."""
+    due = T0 + timedelta(days=2)
+    warn, reopen = working_time_before(due, 4.0), due + timedelta(days=1)  # due Tue 09:00
+    events = [
+        created("c2", TicketCategory.COMPLAINT, T0, due),
+        resolved("c2", warn - MIN),
+        reopened("c2", reopen),
+    ]
+    steps = [(events[:1], T0), ([], warn + MIN), (events[1:2], warn + 2 * MIN)]
+    alerts = _run_tickets([*steps, (events[2:], reopen), ([], reopen + timedelta(days=5))])
+    assert [(a.alert_id, a.severity, a.opened_at, a.closed_at) for a in alerts] == [
+        (alert_id("ticket_due|c2", 1), Severity.WARNING, warn, None),
+        (alert_id("ticket_due|c2", 1), Severity.WARNING, warn, warn),
+        (
+            alert_id("ticket_due|c2", 2),
+            Severity.CRITICAL,
+            reopen + timedelta(days=4) - 4 * 60 * MIN,
+            None,
+        ),
+    ]
+
+
+@st.composite
+def _complaint_and_steps(draw: st.DrawFn) -> tuple[list[Event], list, datetime]:
+    """A complaint of 1–3 open spells (each ended by a resolution or a close, the last one
+    perhaps not), and a way to read it: watermarks rising to the end, each step reading the
+    events up to its watermark and perhaps more (read ahead, a backlog), in order."""
+    at, events = T0, []
+    for n in range(draw(st.integers(1, 3))):
+        opens = created if n == 0 else lambda t, _c, at, _d: reopened(t, at)
+        events.append(opens("c4", TicketCategory.COMPLAINT, at, at))
+        if n == 0 or draw(st.booleans()):
+            at += timedelta(minutes=draw(st.integers(1, 5 * 24 * 60)))
+            end = draw(st.sampled_from([resolved, closed]))
+            events.append(end("c4", at))
+            at += timedelta(minutes=draw(st.integers(1, 3 * 24 * 60)))
+        else:
+            break
+    last = at + timedelta(days=4)
+    span = int((last - T0).total_seconds() // 60)
+    marks = sorted(draw(st.lists(st.integers(0, span), max_size=8)))
+    steps, read = [], 0
+    for now in [T0 + m * MIN for m in marks] + [last]:
+        due = sum(ev.envelope.occurred_at <= now for ev in events)
+        upto = max(read, due, draw(st.integers(0, len(events))))
+        steps.append((events[read:upto], now))
+        read = upto
+    return events, steps, last
+
+
+@settings(max_examples=150, deadline=None)
+@given(_complaint_and_steps())
+def test_complaint_due_alerts_follow_the_events_however_they_are_stepped(
+    case: tuple[list[Event], list, datetime],
+) -> None:
+    """Whatever steps read a complaint's events (ahead of the watermark or not), its due alerts
+    end as a live run's: same ids, opened and closed times, severities and messages."""
+    events, steps, last = case
+    assert _final(_run_tickets(steps)) == _final(_run_tickets(_one_step_each(events, last)))
 
 
 def test_a_reopened_dangerous_call_opens_a_new_alert_at_the_reopen() -> None:
@@ -577,7 +764,7 @@ def test_a_dangerous_call_created_and_closed_in_one_step_raises_and_closes() -> 
     book.add(created("d3", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)))
     book.add(closed("d3", T0 + MIN))
     changes, _, _ = book.advance(T0 + MIN)
-    alerts = [a for c in changes for a in e.on_ticket(c.record, T0 + MIN, c.warn_at, c.spells)]
+    alerts = [a for c in changes for a in e.on_ticket(c.record, T0 + MIN, c.spells)]
     assert [(a.version, a.opened_at, a.closed_at) for a in alerts] == [(2, T0, T0 + MIN)]
     # the closing version a live run (created, then closed, in two steps) emits, message too
     assert alerts[0].message == (

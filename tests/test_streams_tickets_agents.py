@@ -25,6 +25,7 @@ from hotline.schemas import (
     TicketResolved,
     TicketStatus,
 )
+from hotline.streams.alerts import AlertEngine
 from hotline.streams.config import StreamsConfig
 from hotline.streams.tickets import (
     TicketBook,
@@ -271,8 +272,11 @@ def test_the_due_time_is_the_service_rule_not_the_producers() -> None:
     # the due-time warning is judged against the rule's due time too
     book = TicketBook(StreamsConfig().ticket_retention, 4.0, (TicketCategory.COMPLAINT,))
     book.add(events[0])
-    (change,), _, _ = book.advance(at)
-    assert change.record.due_at == policy and change.warn_at == _cst(2025, 9, 29, 6)
+    (change,), _, _ = book.advance(_cst(2025, 9, 29, 7))
+    (warning,) = AlertEngine("440000", StreamsConfig()).on_ticket(
+        change.record, _cst(2025, 9, 29, 7), change.spells
+    )
+    assert change.record.due_at == policy and warning.opened_at == _cst(2025, 9, 29, 6)
 
 
 def test_a_reopen_starts_the_service_rule_again_from_the_reopen_time() -> None:

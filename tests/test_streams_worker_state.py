@@ -35,7 +35,7 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.streams.agents import AgentMinute
-from hotline.streams.alerts import alert_id
+from hotline.streams.alerts import alert_id, working_time_before
 from hotline.streams.app import Worker, group_partition
 from hotline.streams.calls import CALL_EVENT_TYPES
 from hotline.streams.config import StreamsConfig
@@ -522,7 +522,7 @@ def _table_rows(alerts: list[Alert]) -> dict[str, tuple]:
     return {i: (a.version, a.opened_at, a.closed_at) for i, a in rows.items()}
 
 
-@pytest.mark.parametrize(
+_CUTS = pytest.mark.parametrize(
     ("cut", "kept", "lost"),
     [
         (cut, kept, lost)
@@ -531,22 +531,20 @@ def _table_rows(alerts: list[Alert]) -> dict[str, tuple]:
         if kept + lost <= len(cut)
     ],
 )
-def test_a_dangerous_calls_episodes_do_not_depend_on_its_steps(
-    cut: tuple[int, ...], kept: int, lost: int
-) -> None:
-    """A dangerous call created, resolved and reopened, read in steps of ``cut`` events: the
-    state of the first ``kept`` steps is persisted, the next ``lost`` steps' alerts go out but
-    their state is lost (a kill -9), and the events since come back in one step. Every way
-    gives the live run's episodes (ids, opened and closed times, versions). Until 1 Dec the
-    engine judged the latest record only: a step reading the resolution with the reopen kept
-    episode 1 open, so a replay left the table's closed copy of it and the reopen never
-    alerted; one reading all three gave episode 1 the reopen's time (two rows under the old
-    alerts key)."""
+"""Three events read in steps of ``cut`` events: the state of the first ``kept`` steps is
+persisted, the next ``lost`` steps' alerts go out but their state is lost (a kill -9), and the
+events since come back in one step."""
+
+
+def _alert_rows_by_steps(
+    ticket: list[Event], cut: tuple[int, ...], kept: int, lost: int
+) -> dict[str, tuple]:
+    """The alerts of ``ticket`` read as :data:`_CUTS` says end as the live run's (one event a
+    step): ids, opened and closed times, versions; the live run's table rows."""
     registry, codec, config = default_registry(), default_codec(), StreamsConfig()
-    events = [inbound(e, i, codec) for i, e in enumerate(_reopened_danger("D7"))]
+    events = [inbound(e, i, codec) for i, e in enumerate(ticket)]
     live = GroupState("330000", config, registry, codec)
     expected = [a for item in events for a in live.process([item]).alerts]
-    assert len(_table_rows(expected)) == 2
     bounds = [sum(cut[:k]) for k in range(len(cut) + 1)]
     steps = [events[lo:hi] for lo, hi in itertools.pairwise(bounds)]
     group, table = GroupState("330000", config, registry, codec), {}
@@ -560,6 +558,39 @@ def test_a_dangerous_calls_episodes_do_not_depend_on_its_steps(
         emitted += group.held().alerts
         emitted += group.process([item for step in steps[kept:] for item in step]).alerts
     assert _table_rows(emitted) == _table_rows(expected)
+    return _table_rows(expected)
+
+
+@_CUTS
+def test_a_dangerous_calls_episodes_do_not_depend_on_its_steps(
+    cut: tuple[int, ...], kept: int, lost: int
+) -> None:
+    """A dangerous call created, resolved and reopened, read in steps (:data:`_CUTS`): every
+    way gives the live run's episodes (ids, opened and closed times, versions). Until 1 Dec
+    the engine judged the latest record only: a step reading the resolution with the reopen
+    kept episode 1 open, so a replay left the table's closed copy of it and the reopen never
+    alerted; one reading all three gave episode 1 the reopen's time (two rows under the old
+    alerts key)."""
+    assert len(_alert_rows_by_steps(_reopened_danger("D7"), cut, kept, lost)) == 2
+
+
+@_CUTS
+def test_a_complaints_due_episodes_do_not_depend_on_its_steps(
+    cut: tuple[int, ...], kept: int, lost: int
+) -> None:
+    """A complaint resolved after its due time and reopened, read in steps (:data:`_CUTS`):
+    every way gives the live run's due alert, the first spell's, opened at its warning time
+    and closed at the resolution. Until 1 Dec a step reading the late resolution with the
+    reopen judged the reopened spell only: the first spell's alert was never raised."""
+    due = START + 2 * 24 * HOUR  # Wednesday 09:00 China time
+    ticket = [
+        created("C7", TicketCategory.COMPLAINT, START, due),
+        resolved("C7", due + HOUR),
+        reopened("C7", due + 24 * HOUR),
+    ]
+    assert _alert_rows_by_steps(ticket, cut, kept, lost) == {
+        alert_id("ticket_due|C7", 1): (2, working_time_before(due, 4.0), due + HOUR)
+    }
 
 
 class _Consumer:
