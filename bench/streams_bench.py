@@ -598,8 +598,8 @@ def freshness(bootstrap: str, home: Path, seconds: float, rate: float, partition
     proc = start_worker(kafka, app_id, home, provinces, None, WORKER_LOGLEVEL)
     status = home / f"status-{app_id}.json"
     deadline = time.monotonic() + 120
-    while not status.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while read_status(status).get("phase") != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)  # a status of phase "recovering" comes before the timer runs
     time.sleep(3)  # assignment after the first status write
     sink = KafkaEventSink(delivery(kafka, home), "bench-fresh")
     sent: list[Event] = []

@@ -3,8 +3,9 @@ its counters as JSON about once a second; ``hotline health`` reads one and says,
 whether the process is alive (docs/stack.md, docs/streams.md "Status file and health").
 
 Every file holds ``process`` (who wrote it), ``pid``, ``at`` (when, seconds since the epoch)
-and ``stats`` (counters since the process started); the stream worker adds its groups and the
-size of its state table.
+and ``stats`` (counters since the process started); the stream worker adds its ``phase``
+(``running``, or ``recovering`` with ``recovery``: changelog messages ``remaining`` of
+``total`` while it restores its state table), its groups and the size of its state table.
 """
 
 from __future__ import annotations
@@ -77,22 +78,43 @@ def read_status(path: Path, max_age_s: float, now: float | None = None) -> Statu
         raise StatusFileError(f"{path}: not a status file (no 'at' time and 'stats' counters)")
     age = (time.time() if now is None else now) - at
     if age > max_age_s:
+        recovery = _recovery(body)
         raise StatusFileError(
             f"{path}: written {age:.0f} s ago, more than --max-age {max_age_s:g} s: "
             f"{body.get('process', 'the process')} (pid {body.get('pid', '?')}) is hung or dead"
+            + (f"; it was {recovery}" if recovery else "")
         )
     return Status(path, body, age)
 
 
+def _recovery(body: dict[str, Any]) -> str | None:
+    """How far a worker in phase ``recovering`` is (None in any other phase)."""
+    if body.get("phase") != "recovering":
+        return None
+    recovery = body.get("recovery")
+    recovery = recovery if isinstance(recovery, dict) else {}
+    left, total = recovery.get("remaining", 0), recovery.get("total", 0)
+    if not total:
+        return "recovering its state from the changelog (messages left not known yet)"
+    read = total - left
+    return (
+        f"recovering its state from the changelog: {read:,} of {total:,} messages read "
+        f"({100 * read / total:.0f} %), {left:,} left"
+    )
+
+
 def describe(status: Status) -> list[str]:
-    """``status`` as lines for an operator: who wrote it and when, the counters that matter,
-    and each group's watermark and partitions behind (the stream worker's)."""
+    """``status`` as lines for an operator: who wrote it and when, how far a recovery is, the
+    counters that matter, and each group's watermark and partitions behind (the stream
+    worker's)."""
     body = status.body
     process = str(body.get("process", "unknown process"))
     stats = body["stats"]
     lines = [
         f"{status.path}: {process} (pid {body.get('pid', '?')}), written {status.age_s:.1f} s ago"
     ]
+    if (recovery := _recovery(body)) is not None:
+        lines.append(f"  {recovery}")
     counts = [f"{label} {stats.get(key, 0)}" for label, key in SHOWN.get(process, {}).items()]
     if process == "streams worker":
         dead = {k[5:]: n for k, n in stats.items() if k.startswith("dead_") and n}

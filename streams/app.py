@@ -383,8 +383,10 @@ class Worker:
 
     async def _report_recoveries(self, sender: Any, assigned: Any, **_kwargs: Any) -> None:
         """A partition assignment: the state table's recovery follows; from the first one on,
-        a task samples each recovery for the log (:mod:`hotline.streams.recovery_log`), as
-        Faust starts the app's tasks and timers only after the first recovery."""
+        a task samples each recovery for the log (:mod:`hotline.streams.recovery_log`) and
+        writes the status file at each sample while it runs (phase ``recovering``), as Faust
+        starts the app's tasks and timers only after the first recovery and the timer writes
+        nothing during a rebalance: a long recovery looked like a dead worker."""
         self.recovery_log.assigned(time.monotonic())
         if self._reporting_recoveries:
             return
@@ -398,6 +400,8 @@ class Worker:
                 line = self.recovery_log.see(time.monotonic(), recovering, remaining)
                 if line is not None:
                     log.info(line)
+                if recovering:
+                    self._write_status(recovering=remaining)
                 await asyncio.sleep(RECOVERY_SAMPLE_S)
 
         self.app.add_future(sample())
@@ -1017,11 +1021,17 @@ class Worker:
 
         return await thread.call_thread(fetch)
 
-    def _write_status(self) -> None:
+    def _write_status(self, recovering: int | None = None) -> None:
+        """The status file (docs/streams.md, "Status file and health"): phase ``running``
+        from the timer; phase ``recovering`` while the state table recovers, with the
+        changelog messages left to read (``recovering``) and the most seen left (``total``)."""
         path = self.config.status_file
         if path is None:
             return
-        status = {
+        status: dict[str, Any] = {"phase": "running" if recovering is None else "recovering"}
+        if recovering is not None:
+            status["recovery"] = {"remaining": recovering, "total": self.recovery_log.total}
+        status |= {
             "stats": {**self.stats, "ingest_commit_failures": self.reader.commit_failures},
             "groups": {
                 g: {

@@ -30,6 +30,12 @@ class RecoveryLog:
     _total: int = 0
     """The most changelog messages seen left to read in this recovery."""
 
+    @property
+    def total(self) -> int:
+        """The most changelog messages seen left to read in the current recovery (0 before
+        its first sample)."""
+        return self._total
+
     def assigned(self, now: float) -> None:
         """Partitions were assigned at ``now`` (monotonic seconds): a recovery follows."""
         self._assigned = now

@@ -53,6 +53,54 @@ def test_a_fresh_worker_file_shows_its_counters_groups_and_age(tmp_path: Path) -
     ]
 
 
+RECOVERING = {
+    "phase": "recovering",
+    "recovery": {"remaining": 8785, "total": 36087},
+    "stats": {"raw_in": 0},
+    "groups": {},
+    "state_keys": 20359,
+}
+
+
+def test_a_recovering_worker_is_alive_and_says_how_far_it_is(tmp_path: Path) -> None:
+    status = read_status(_file(tmp_path, RECOVERING, at=1000.0), max_age_s=60, now=1000.5)
+    assert describe(status) == [
+        f"{tmp_path / 'status.json'}: streams worker (pid 42), written 0.5 s ago",
+        "  recovering its state from the changelog: 27,302 of 36,087 messages read (76 %), "
+        "8,785 left",
+        "  raw in 0, records out 0, dead letters 0, snapshots out 0, state keys 20359",
+    ]
+    early = {**RECOVERING, "recovery": {"remaining": 0, "total": 0}}
+    assert describe(read_status(_file(tmp_path, early, at=1000.0), 60, now=1000.5))[1] == (
+        "  recovering its state from the changelog (messages left not known yet)"
+    )
+    running = {**WORKER, "phase": "running"}
+    assert describe(read_status(_file(tmp_path, running, at=1000.0), 60, now=1002.5)) == (
+        describe(read_status(_file(tmp_path, WORKER, at=1000.0), 60, now=1002.5))
+    )
+
+
+def test_a_recovering_worker_whose_file_is_stale_is_hung_or_dead(tmp_path: Path) -> None:
+    path = _file(tmp_path, RECOVERING, at=1000.0)
+    with pytest.raises(StatusFileError) as caught:
+        read_status(path, max_age_s=60, now=1061.0)
+    assert str(caught.value) == (
+        f"{path}: written 61 s ago, more than --max-age 60 s: streams worker (pid 42) is hung "
+        "or dead; it was recovering its state from the changelog: 27,302 of 36,087 messages "
+        "read (76 %), 8,785 left"
+    )
+
+
+def test_health_exits_0_for_a_recovering_worker_and_prints_its_progress(tmp_path: Path) -> None:
+    path = tmp_path / "status.json"
+    write_status(path, "streams worker", RECOVERING)
+    result = CliRunner().invoke(app, ["health", str(path), "--max-age", "30"])
+    assert result.exit_code == 0, result.output
+    assert "\n  recovering its state from the changelog: 27,302 of 36,087 messages read " in (
+        result.stdout
+    )
+
+
 def test_the_sink_file_shows_its_own_counters(tmp_path: Path) -> None:
     path = tmp_path / "sink.json"
     write_status(path, "sink", {"stats": {"messages": 9, "committed": 8, "rows": 12, "retries": 2}})

@@ -30,7 +30,9 @@ def test_the_total_is_the_most_seen_left_when_the_first_look_came_before_faust_k
         "restoring state from the changelog",
         "restoring state: 300 of 900 changelog messages read (33 %) in 2 s, ~4 s left",
     ]
+    assert log.total == 900  # the status file's recovery total
     assert log.restored(3.0, 12) == "state restored: 12 keys in 3.0 s"
+    assert log.total == 0
 
 
 def test_a_recovery_too_short_to_be_sampled_still_gets_its_last_line() -> None:

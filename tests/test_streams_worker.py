@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -54,6 +55,7 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.settings import KafkaSettings
+from hotline.status_file import Status, StatusFileError, describe, read_status
 from hotline.streams.app import CHANGELOG_CONFIGS, ensure_groups_topic, groups_topic
 from hotline.streams.counters import counts_from, ledger_view
 from hotline.streams.rollup import region_at
@@ -76,7 +78,8 @@ KILL_AFTER = 1500
 """New snapshots (a new row or a higher version) a worker makes before the test kills it —
 or :data:`KILL_WITHIN` after its first status."""
 KILL_WITHIN = 1.0
-"""Seconds after a worker's first status file (its state recovered, its timer running) by
+"""Seconds after a worker's first status file of phase ``running`` (its state recovered, its
+timer running) by
 which the test kills it anyway: a worker that kept up with the input has only its replay and
 its idle flush left, and the flush waits for 4 s without input."""
 
@@ -394,6 +397,15 @@ def _start(
     )
 
 
+def _running(tmp_path: Path, name: str) -> bool:
+    """Whether the worker's status file says it runs: its state recovered, its timer running
+    (while it recovers, it writes phase ``recovering``)."""
+    status = tmp_path / f"status-{name}.json"
+    with contextlib.suppress(OSError, ValueError):  # not written yet
+        return json.loads(status.read_text()).get("phase") == "running"
+    return False
+
+
 def _kill(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -427,7 +439,7 @@ def _run(
             ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
             worker = _start(kafka, app_id, tmp_path, "w0", thresholds=thresholds)
             started = time.monotonic() + 60
-            while not (tmp_path / "status-w0.json").exists() and time.monotonic() < started:
+            while not _running(tmp_path, "w0") and time.monotonic() < started:
                 assert worker.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
                 time.sleep(0.2)
         expected, agents_expected, tickets_expected, end = _simulate(
@@ -535,9 +547,9 @@ def _wait_until_busy(
     tmp_path: Path, name: str, worker: subprocess.Popen, reader: SnapshotReader
 ) -> None:
     """Until the worker made :data:`KILL_AFTER` new snapshots, or :data:`KILL_WITHIN` seconds
-    passed since its first status file. A count of all snapshot messages was a poor clock:
-    a restarted worker re-sends thousands, and one that recovered fast had sometimes finished
-    before the count was reached."""
+    passed since its first status file of phase ``running``. A count of all snapshot messages
+    was a poor clock: a restarted worker re-sends thousands, and one that recovered fast had
+    sometimes finished before the count was reached."""
     deadline, first_status = time.monotonic() + 60, None
     start = reader.updates
     while time.monotonic() < deadline:
@@ -545,7 +557,7 @@ def _wait_until_busy(
         reader.poll()
         if reader.updates >= start + KILL_AFTER:
             return
-        if first_status is None and (tmp_path / f"status-{name}.json").exists():
+        if first_status is None and _running(tmp_path, name):
             first_status = time.monotonic()
         if first_status is not None and time.monotonic() - first_status >= KILL_WITHIN:
             return
@@ -779,6 +791,75 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
     missing = _health(str(tmp_path / "status-w1.json"))
     assert missing.returncode == 1
     assert missing.stderr.startswith(f"error: {tmp_path / 'status-w1.json'}: no status file")
+
+
+class StatusWatch:
+    """Every version of a status file, as ``hotline health`` reads it, read in a thread every
+    20 ms until :meth:`stop`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: list[Status] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            with contextlib.suppress(StatusFileError):  # not written yet
+                status = read_status(self.path, max_age_s=60)
+                if not self.seen or status.body["at"] != self.seen[-1].body["at"]:
+                    self.seen.append(status)
+
+    def phases(self) -> list[str]:
+        return [s.body.get("phase", "none") for s in self.seen]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_restarted_worker_says_in_its_status_file_how_far_its_recovery_is(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """A worker restarted on the changelog of two hours of four centers (tens of thousands of
+    messages): while it restores its state, before its timer runs, its status file is written
+    with phase ``recovering`` and the changelog messages left of the total, which ``hotline
+    health`` shows (alive); then phase ``running`` with its groups. Before, it wrote nothing
+    until its state was back: a long recovery looked like a dead worker."""
+    kafka = _kafka(bootstrap, unique)
+    expected, *_ = _simulate(kafka, tmp_path)
+    reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
+    app_id = f"{unique}-app"
+    worker = _start(kafka, app_id, tmp_path, "w0")
+    try:
+        _settle(reader, expected, worker, tmp_path, ["w0"])
+    finally:
+        _stop(worker)
+    watch = StatusWatch(tmp_path / "status-w1.json")
+    worker = _start(kafka, app_id, tmp_path, "w1", loglevel="info")
+    try:
+        deadline = time.monotonic() + 120
+        while "running" not in watch.phases() and time.monotonic() < deadline:
+            assert worker.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        watch.stop()
+        _stop(worker)
+    phases = watch.phases()
+    report = f"{phases}\n" + _worker_report(tmp_path, "w1")
+    assert "recovering" in phases, report
+    recovering = phases[: phases.index("running")]
+    assert set(recovering) == {"recovering"}, report  # then running: no other phase between
+    text = (tmp_path / "w1.log").read_text()
+    bulk = re.search(r"changelog read in bulk: (\d+) messages", text)
+    assert bulk and int(bulk[1]) > 10_000, report  # what it recovered: a non-trivial changelog
+    progress = [s.body["recovery"] for s in watch.seen[: len(recovering)]]
+    assert all(0 <= p["remaining"] <= p["total"] for p in progress), progress
+    shown = [describe(s)[1] for s in watch.seen[: len(recovering)]]  # as `hotline health`
+    assert all(line.startswith("  recovering its state from the changelog") for line in shown)
+    running = watch.seen[len(recovering)].body
+    assert "recovery" not in running and running["state_keys"] > 0, running
 
 
 def test_the_worker_keeps_its_data_dir_under_the_stack_home(
