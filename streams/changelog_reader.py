@@ -25,6 +25,7 @@ there instead of at the beginning.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -106,6 +107,11 @@ class BulkRecovery(Recovery):
                 reader.seek(TopicPartition(*tp), first)
             progress_at = time.monotonic()
             while ranges and (now := time.monotonic()) < deadline and now - progress_at < _STUCK_S:
+                # Let the worker's other tasks run between batches: a fetch whose records are
+                # buffered already returns without waiting, so a read of many batches held the
+                # event loop to its end, and the recovery's sampler (its log lines and the
+                # status file, app.py) saw nothing of it.
+                await asyncio.sleep(0)
                 batches = await reader.getmany(timeout_ms=1000, max_records=_MAX_RECORDS)
                 if self.signal_recovery_start.is_set():
                     break  # another rebalance began meanwhile: its recovery starts over
