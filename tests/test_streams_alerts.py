@@ -887,3 +887,24 @@ def test_provisional_answer_is_replaced_by_the_record() -> None:
     assert e.minutes.cells[("c:C1", _ms(T0))]["y"][0] == 1
     e.add_answered("y", "C1", T0, {**counters, "answered_in_sl": 0})  # after its record: no
     assert e.minutes.window("c:C1", _ms(T0), _ms(T0 + MIN)) == [1, 1, 1, 0]
+
+
+def test_dead_letters_replayed_after_a_reload_count_once() -> None:
+    """A replay after a crash sends an ingest step's dead-letter notes again (its commit was
+    lost); the group loaded from its table (the notes' minute persisted with the source
+    messages in it) counts each source message once: no spike from the replay alone."""
+    config, codec, registry = StreamsConfig(), default_codec(), default_registry()
+    limit = config.alerts.dead_letters_per_minute
+    now = _ms(T0 + 60 * MIN)
+    notes = [(f"raw.330000.calls:0:{i}", now - 120_000 + i) for i in range(limit)]
+    group = GroupState("330000", config, registry, codec)
+    assert group.process_dead_letters(notes).alerts == []
+    store: dict = {}
+    group.dump(store)
+    group = GroupState.load("330000", store, config, registry, codec)
+    replayed = group.process_dead_letters(notes).alerts  # the same source messages again
+    assert replayed + group.tick_wall(now).alerts == []  # at the limit, not over it
+    more = group.process_dead_letters([("raw.330000.calls:0:99", now - 110_000)]).alerts
+    assert [a.dedupe_key for a in more + group.tick_wall(now + 1000).alerts] == [
+        "dead_letters|330000"
+    ]  # one more source message: over the limit
