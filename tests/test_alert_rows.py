@@ -116,6 +116,15 @@ def _row(alert_id: str, region: str, opened: datetime, version: int, closed: boo
     )  # fmt: skip
 
 
+def migrated_before(client: Client, database: str, migration: str, tmp_path: Path) -> None:
+    """``database`` made anew with every migration before ``migration`` (its file name)."""
+    for source in default_migrations().iterdir():
+        if source.name.endswith(".sql") and source.name < migration:
+            (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"))
+    client.execute(f"DROP DATABASE IF EXISTS {database}")
+    migrate(client, database, tmp_path)
+
+
 @pytest.mark.parametrize(
     ("table", "migration", "old_key"),
     [
@@ -133,14 +142,10 @@ def test_the_migration_merges_the_copies_of_each_alert_id(
     """Alerts (0019) or sequence gaps (0020) written under the old key (0002): copies of one
     id that differ in opened_at, even in two months (two partitions), are one row after the
     migration — its highest version, or between equal versions the later insert."""
-    for source in default_migrations().iterdir():
-        if source.name.endswith(".sql") and source.name < migration:
-            (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"))
     database = f"{table}_before_{migration[:4]}"
     client = Client(HOST, port=clickhouse.tcp_port)
     try:
-        client.execute(f"DROP DATABASE IF EXISTS {database}")
-        migrate(client, database, tmp_path)
+        migrated_before(client, database, migration, tmp_path)
         writer = Writer(client, database)
         march, april = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 1, 1, tzinfo=UTC)
         for row in (
