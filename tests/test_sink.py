@@ -366,6 +366,16 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_for_dead_letters(admin: Client, sink: Sink, messages: int, dead: int) -> None:
+    """Wait until ``sink`` has read ``messages`` messages and ``dead`` dead letters are stored."""
+    wait_for(lambda: sink.stats.messages == messages, 60, "all messages")
+    wait_for(
+        lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == dead,
+        30,
+        "dead letters",
+    )
+
+
 def assert_committed_to_the_end(settings: Settings, group: str, roles: list[str]) -> None:
     """The broker's committed offsets of ``group`` equal the end offsets of every partition of
     the shared topics ``roles``: nothing left to read, nothing to read again."""
@@ -513,12 +523,7 @@ def test_poison_messages_go_to_dead_letters_and_are_committed_past(
         group_id=f"{settings.kafka.topic_prefix}-p", max_wait_s=0.3, progress_every_s=0.1
     )
     with SinkThread(settings, config) as sink:
-        wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
-        wait_for(
-            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 4,
-            30,
-            "dead letters",
-        )
+        wait_for_dead_letters(admin, sink, len(messages), 4)
         assert sink.stats.dead_letters == 4
         wait_for(lambda: sink.stats.committed == len(messages), 30, "the commit")
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sink: ")]
@@ -594,12 +599,7 @@ def test_dead_letter_originals_reach_clickhouse_masked_or_byte_for_byte(
     produce(settings, messages)
     config = SinkConfig(group_id=f"{settings.kafka.topic_prefix}-m", max_wait_s=0.3)
     with SinkThread(settings, config) as sink:
-        wait_for(lambda: sink.stats.messages == len(messages), 60, "all messages")
-        wait_for(
-            lambda: admin.execute(f"SELECT count() FROM {DATABASE}.dead_letters")[0][0] == 3,
-            30,
-            "dead letters",
-        )
+        wait_for_dead_letters(admin, sink, len(messages), 3)
     rows = {
         (stage, reason): (detail, base64.b64decode(original))
         for stage, reason, detail, original in admin.execute(
