@@ -4,8 +4,9 @@ whether the process is alive (docs/stack.md, docs/streams.md "Status file and he
 
 Every file holds ``process`` (who wrote it), ``pid``, ``at`` (when, seconds since the epoch)
 and ``stats`` (counters since the process started); the stream worker adds its ``phase``
-(``running``, or ``recovering`` with ``recovery``: changelog messages ``remaining`` of
-``total`` while it restores its state table), its groups and the size of its state table.
+(``starting`` until its first partition assignment, ``running``, or ``recovering`` with
+``recovery``: changelog messages ``remaining`` of ``total`` while it restores its state
+table), its groups and the size of its state table.
 """
 
 from __future__ import annotations
@@ -78,17 +79,20 @@ def read_status(path: Path, max_age_s: float, now: float | None = None) -> Statu
         raise StatusFileError(f"{path}: not a status file (no 'at' time and 'stats' counters)")
     age = (time.time() if now is None else now) - at
     if age > max_age_s:
-        recovery = _recovery(body)
+        phase = _phase(body)
         raise StatusFileError(
             f"{path}: written {age:.0f} s ago, more than --max-age {max_age_s:g} s: "
             f"{body.get('process', 'the process')} (pid {body.get('pid', '?')}) is hung or dead"
-            + (f"; it was {recovery}" if recovery else "")
+            + (f"; it was {phase}" if phase else "")
         )
     return Status(path, body, age)
 
 
-def _recovery(body: dict[str, Any]) -> str | None:
-    """How far a worker in phase ``recovering`` is (None in any other phase)."""
+def _phase(body: dict[str, Any]) -> str | None:
+    """What a worker in phase ``starting`` does, how far one in phase ``recovering`` is (None
+    in any other phase)."""
+    if body.get("phase") == "starting":
+        return "starting: joining its consumer group, no partitions assigned yet"
     if body.get("phase") != "recovering":
         return None
     recovery = body.get("recovery")
@@ -104,17 +108,17 @@ def _recovery(body: dict[str, Any]) -> str | None:
 
 
 def describe(status: Status) -> list[str]:
-    """``status`` as lines for an operator: who wrote it and when, how far a recovery is, the
-    counters that matter, and each group's watermark and partitions behind (the stream
-    worker's)."""
+    """``status`` as lines for an operator: who wrote it and when, a start or how far a
+    recovery is, the counters that matter, and each group's watermark and partitions behind
+    (the stream worker's)."""
     body = status.body
     process = str(body.get("process", "unknown process"))
     stats = body["stats"]
     lines = [
         f"{status.path}: {process} (pid {body.get('pid', '?')}), written {status.age_s:.1f} s ago"
     ]
-    if (recovery := _recovery(body)) is not None:
-        lines.append(f"  {recovery}")
+    if (phase := _phase(body)) is not None:
+        lines.append(f"  {phase}")
     counts = [f"{label} {stats.get(key, 0)}" for label, key in SHOWN.get(process, {}).items()]
     if process == "streams worker":
         dead = {k[5:]: n for k, n in stats.items() if k.startswith("dead_") and n}

@@ -112,6 +112,21 @@ _START_PAUSE_S = 1.0
 """Asking the group's committed offsets after a rebalance (:meth:`Worker._starts`)."""
 RECOVERY_SAMPLE_S = 0.2
 """Seconds between two looks at the state table's recovery (:class:`RecoveryLog`)."""
+STARTING_STATUS_S = 1.0
+"""Seconds between two status files of phase ``starting`` (before the first assignment)."""
+
+
+class _App(faust.App):
+    """Faust's app, calling :attr:`on_starting` as it starts: before its consumer joins the
+    group (Faust has no signal for that; its tasks and timers start after the first
+    recovery)."""
+
+    on_starting: Callable[[], None] | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.on_starting is not None:
+            self.on_starting()
 
 
 def _bundled(items: list[dict[str, Any]]) -> bytes:
@@ -234,7 +249,7 @@ class Worker:
         """Per group-topic partition: the last offset the groups agent processed."""
         self._progress_at = time.monotonic()
         """When the groups agent last processed a step (or a rebalance restarted the clock)."""
-        app = self.app = faust.App(
+        app = self.app = _App(
             config.app_id,
             broker=f"kafka://{kafka.bootstrap_servers}",
             store="memory://",
@@ -310,6 +325,7 @@ class Worker:
         self.recovery_log = RecoveryLog()
         self._reporting_recoveries = False
         app.on_partitions_assigned.connect(self._report_recoveries)
+        app.on_starting = self._report_start
         self.table.on_recover(self._restored)
 
     def _send(self, role: str, key: bytes, value: bytes) -> None:
@@ -381,6 +397,21 @@ class Worker:
         self._progress_at = time.monotonic()
         self.stats["rebalances"] += 1
 
+    def _report_start(self) -> None:
+        """The app starts: the status file says so (phase ``starting``) now and each
+        :data:`STARTING_STATUS_S` until the first partition assignment, however long joining
+        the consumer group takes (the other members' rebalance, a broker not reachable yet)."""
+        self._write_status("starting")
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(STARTING_STATUS_S)
+                if self._reporting_recoveries:
+                    return
+                self._write_status("starting")
+
+        self.app.add_future(beat())
+
     async def _report_recoveries(self, sender: Any, assigned: Any, **_kwargs: Any) -> None:
         """A partition assignment: the state table's recovery follows; from the first one on,
         a task samples each recovery for the log (:mod:`hotline.streams.recovery_log`) and
@@ -401,7 +432,7 @@ class Worker:
                 if line is not None:
                     log.info(line)
                 if recovering:
-                    self._write_status(recovering=remaining)
+                    self._write_status("recovering", remaining)
                 await asyncio.sleep(RECOVERY_SAMPLE_S)
 
         self.app.add_future(sample())
@@ -1021,16 +1052,17 @@ class Worker:
 
         return await thread.call_thread(fetch)
 
-    def _write_status(self, recovering: int | None = None) -> None:
-        """The status file (docs/streams.md, "Status file and health"): phase ``running``
-        from the timer; phase ``recovering`` while the state table recovers, with the
-        changelog messages left to read (``recovering``) and the most seen left (``total``)."""
+    def _write_status(self, phase: str = "running", remaining: int = 0) -> None:
+        """The status file (docs/streams.md, "Status file and health"): phase ``starting``
+        until the first assignment; ``running`` from the timer; ``recovering`` while the state
+        table recovers, with the changelog messages left to read (``remaining``) and the most
+        seen left (``total``)."""
         path = self.config.status_file
         if path is None:
             return
-        status: dict[str, Any] = {"phase": "running" if recovering is None else "recovering"}
-        if recovering is not None:
-            status["recovery"] = {"remaining": recovering, "total": self.recovery_log.total}
+        status: dict[str, Any] = {"phase": phase}
+        if phase == "recovering":
+            status["recovery"] = {"remaining": remaining, "total": self.recovery_log.total}
         status |= {
             "stats": {**self.stats, "ingest_commit_failures": self.reader.commit_failures},
             "groups": {

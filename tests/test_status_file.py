@@ -91,6 +91,21 @@ def test_a_recovering_worker_whose_file_is_stale_is_hung_or_dead(tmp_path: Path)
     )
 
 
+def test_a_starting_worker_says_it_joins_its_group_alive_or_stale(tmp_path: Path) -> None:
+    starting = {"phase": "starting", "stats": {}, "groups": {}, "state_keys": 0}
+    path = _file(tmp_path, starting, at=1000.0)
+    assert describe(read_status(path, max_age_s=60, now=1001.0)) == [
+        f"{path}: streams worker (pid 42), written 1.0 s ago",
+        "  starting: joining its consumer group, no partitions assigned yet",
+        "  raw in 0, records out 0, dead letters 0, snapshots out 0, state keys 0",
+    ]
+    with pytest.raises(StatusFileError) as caught:
+        read_status(path, max_age_s=60, now=1061.0)
+    assert str(caught.value).endswith(
+        "is hung or dead; it was starting: joining its consumer group, no partitions assigned yet"
+    )
+
+
 def test_health_exits_0_for_a_recovering_worker_and_prints_its_progress(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     write_status(path, "streams worker", RECOVERING)

@@ -826,7 +826,8 @@ def test_a_restarted_worker_says_in_its_status_file_how_far_its_recovery_is(
     messages): while it restores its state, before its timer runs, its status file is written
     with phase ``recovering`` and the changelog messages left of the total, which ``hotline
     health`` shows (alive); then phase ``running`` with its groups. Before, it wrote nothing
-    until its state was back: a long recovery looked like a dead worker."""
+    until its state was back: a long recovery looked like a dead worker. Before it joins the
+    group, from its start, it writes phase ``starting``."""
     kafka = _kafka(bootstrap, unique)
     expected, *_ = _simulate(kafka, tmp_path)
     reader = SnapshotReader(bootstrap, shared_topic(kafka, "metric_snapshots"))
@@ -848,17 +849,23 @@ def test_a_restarted_worker_says_in_its_status_file_how_far_its_recovery_is(
         _stop(worker)
     phases = watch.phases()
     report = f"{phases}\n" + _worker_report(tmp_path, "w1")
-    assert "recovering" in phases, report
-    recovering = phases[: phases.index("running")]
+    assert phases[0] == "starting" and "recovering" in phases, report
+    starting = phases.index("recovering")
+    assert set(phases[:starting]) == {"starting"}, report  # written before it joined the group
+    assert describe(watch.seen[0])[1] == (
+        "  starting: joining its consumer group, no partitions assigned yet"
+    )
+    recovering = phases[starting : phases.index("running")]
     assert set(recovering) == {"recovering"}, report  # then running: no other phase between
     text = (tmp_path / "w1.log").read_text()
     bulk = re.search(r"changelog read in bulk: (\d+) messages", text)
     assert bulk and int(bulk[1]) > 10_000, report  # what it recovered: a non-trivial changelog
-    progress = [s.body["recovery"] for s in watch.seen[: len(recovering)]]
+    seen = watch.seen[starting : starting + len(recovering)]
+    progress = [s.body["recovery"] for s in seen]
     assert all(0 <= p["remaining"] <= p["total"] for p in progress), progress
-    shown = [describe(s)[1] for s in watch.seen[: len(recovering)]]  # as `hotline health`
+    shown = [describe(s)[1] for s in seen]  # as `hotline health`
     assert all(line.startswith("  recovering its state from the changelog") for line in shown)
-    running = watch.seen[len(recovering)].body
+    running = watch.seen[starting + len(recovering)].body
     assert "recovery" not in running and running["state_keys"] > 0, running
 
 
