@@ -502,16 +502,16 @@ class AlertEngine:
         one that ends after it is still open there. So the ids, times and severities follow
         from the ticket's events, not from how a step batched them: a step that reads a late
         resolution and a reopen together (a sparse hour, a backlog, a crash's replay) raises
-        the first spell's episode, born closed, as a live run did. The last spell is judged
-        on the record's due time (the one in force: a reopen of the open ticket starts it
-        again). The book's latest episode belongs to the last spell whose warning time is not
+        the first spell's episode, born closed, as a live run did. A reopen of the open
+        ticket ends its spell (and episode) and starts the next one with the due time started
+        again. The book's latest episode belongs to the last spell whose warning time is not
         after its ``opened_at``: the spells before are done, the later ones are new episodes;
         it closes at its spell's end even if that end, read late, came before its warning
         time. The latest version of each episode that changed is emitted."""
         key = f"ticket_due|{record.ticket_id}"
         hours = self.rules.due_warning_working_hours
         begun = [s for s in spells if s.opened_at <= watermark]
-        dues = [record.due_at if s is spells[-1] else s.due_at for s in begun]
+        dues = [s.due_at for s in begun]
         warns = [working_time_before(due, hours) for due in dues]
         entry = self.book.entries.get(key)
         latest = entry.alert.opened_at if entry is not None and entry.alert is not None else None

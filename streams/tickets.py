@@ -111,16 +111,18 @@ class TicketState:
         return out
 
     def spells(self) -> list[Spell]:
-        """The ticket's open spells in time order (a reopen of an open ticket starts none):
-        they follow from its events alone, however the events were batched."""
+        """The ticket's open spells in time order: they follow from its events alone, however
+        the events were batched. A reopen of an open ticket ends its spell and starts the
+        next one, as it starts the due time again."""
         out: list[Spell] = []
         for e, due in self.timeline():
             at = e.envelope.occurred_at
             is_open = bool(out) and out[-1].ended_at is None
+            if is_open and (e.RECORD_TYPE in _ENDS or e.RECORD_TYPE == "ticket.reopened"):
+                out[-1] = Spell(out[-1].opened_at, out[-1].due_at, at)
+                is_open = False
             if e.RECORD_TYPE in _OPENS and not is_open and due is not None:
                 out.append(Spell(at, due, None))
-            elif e.RECORD_TYPE in _ENDS and is_open:
-                out[-1] = Spell(out[-1].opened_at, out[-1].due_at, at)
         return out
 
     def resolutions(self) -> list[tuple[datetime, bool]]:

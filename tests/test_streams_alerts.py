@@ -681,22 +681,61 @@ def test_an_end_read_after_the_watermark_passed_the_warning_time_closes_the_aler
     ]
 
 
+def test_a_reopen_of_an_open_complaint_closes_its_episode_and_starts_the_next() -> None:
+    """A complaint warned about, then reopened while still open (its due time starts again),
+    then resolved after its new due time: the first episode closes at the reopen, a warning,
+    and the new spell gets its own, critical; read live or in one step. Until 2 Dec the
+    reopen started no spell: read live, the first warning stayed open for ever (its new
+    warning time lay after it, so nothing judged it again), read in one step it was never
+    raised."""
+    due1 = T0 + timedelta(days=2)
+    warn1 = working_time_before(due1, 4.0)
+    reopen = warn1 + 60 * MIN  # Wed 22:00 UTC = Thu 06:00 China time: due Mon 06:00
+    due2 = reopen + timedelta(days=4)
+    events = [
+        created("c7", TicketCategory.COMPLAINT, T0, due1),
+        reopened("c7", reopen),
+        resolved("c7", due2 + timedelta(hours=2)),
+    ]
+    last = due2 + timedelta(days=1)
+    live = _final(
+        _run_tickets([(events[:1], T0), ([], warn1 + MIN), *_one_step_each(events[1:], last)])
+    )
+    assert live == {
+        alert_id("ticket_due|c7", 1): (
+            warn1,
+            reopen,
+            Severity.WARNING,
+            "complaint ticket c7: less than 4 working hours left (due 2025-03-06 09:00)",
+        ),
+        alert_id("ticket_due|c7", 2): (
+            working_time_before(due2, 4.0),
+            due2 + timedelta(hours=2),
+            Severity.CRITICAL,
+            "complaint ticket c7 missed its due time 2025-03-10 06:00",
+        ),
+    }
+    assert _final(_run_tickets([(events, last)])) == live
+
+
 @st.composite
 def _complaint_and_steps(draw: st.DrawFn) -> tuple[list[Event], list, datetime]:
-    """A complaint of 1–3 open spells (each ended by a resolution or a close, the last one
-    perhaps not), and a way to read it: watermarks rising to the end, each step reading the
-    events up to its watermark and perhaps more (read ahead, a backlog), in order."""
+    """A complaint of 1–3 open spells (each ended by a resolution, a close or a reopen of the
+    open ticket, the last one perhaps not), and a way to read it: watermarks rising to the end,
+    each step reading the events up to its watermark and perhaps more (read ahead, a backlog),
+    in order."""
     at, events = T0, []
     for n in range(draw(st.integers(1, 3))):
         opens = created if n == 0 else lambda t, _c, at, _d: reopened(t, at)
         events.append(opens("c4", TicketCategory.COMPLAINT, at, at))
-        if n == 0 or draw(st.booleans()):
-            at += timedelta(minutes=draw(st.integers(1, 5 * 24 * 60)))
+        how = draw(st.sampled_from(["end", "reopen"] + (["stay open"] if n else [])))
+        if how == "stay open":
+            break
+        at += timedelta(minutes=draw(st.integers(1, 5 * 24 * 60)))
+        if how == "end":
             end = draw(st.sampled_from([resolved, closed]))
             events.append(end("c4", at))
             at += timedelta(minutes=draw(st.integers(1, 3 * 24 * 60)))
-        else:
-            break
     last = at + timedelta(days=4)
     span = int((last - T0).total_seconds() // 60)
     marks = sorted(draw(st.lists(st.integers(0, span), max_size=8)))
@@ -738,6 +777,29 @@ def test_a_reopened_dangerous_call_opens_a_new_alert_at_the_reopen() -> None:
         (alert_id("dangerous_call|d6", 2), 1, reopen, None),  # opened at the reopen
     ]
     assert alerts[2].message.endswith("call back by 2025-03-04 16:00")  # 2 h after the reopen
+
+
+def test_a_dangerous_call_reopened_while_open_closes_its_episode_and_opens_the_next() -> None:
+    """A reopen of a dangerous call still open starts its 2 hours again: episode 1 closes at
+    the reopen and episode 2 opens there, with the new call-back time."""
+    config = StreamsConfig(alerts=AlertsConfig(settle=timedelta(0)))
+    group = GroupState("330000", config, default_registry(), default_codec())
+    reopen = T0 + 60 * MIN
+    steps = [
+        created("d7", TicketCategory.DANGEROUS_CALL, T0, T0 + timedelta(hours=2)),
+        reopened("d7", reopen),
+        resolved("d7", reopen + 30 * MIN),
+    ]
+    alerts = [
+        a for i, ev in enumerate(steps) for a in group.process([Inbound(ev, "raw", 0, i)]).alerts
+    ]
+    assert [(a.alert_id, a.version, a.opened_at, a.closed_at) for a in alerts] == [
+        (alert_id("dangerous_call|d7", 1), 1, T0, None),
+        (alert_id("dangerous_call|d7", 1), 2, T0, reopen),
+        (alert_id("dangerous_call|d7", 2), 1, reopen, None),
+        (alert_id("dangerous_call|d7", 2), 2, reopen, reopen + 30 * MIN),
+    ]
+    assert alerts[2].message.endswith("call back by 2025-03-04 12:00")  # 2 h after the reopen
 
 
 def test_alert_messages_give_due_times_in_china_time() -> None:
