@@ -31,9 +31,10 @@ def health_command(
     ] = 60.0,
 ) -> None:
     """Print what a worker's or the sink's status file holds (counters; the worker's groups with
-    their watermark and partitions behind, or how far it is while it recovers its state; the
-    file's age). Exit 1 with one line naming the file when it is missing, unreadable or older
-    than --max-age: docker-compose.yml's healthchecks of `streams` and `sink` run this."""
+    their watermark and partitions behind, that it is starting, or how far it is while it
+    recovers its state; the file's age). Exit 1 with one line naming the file when it is
+    missing, unreadable or older than --max-age: docker-compose.yml's healthchecks of `streams`
+    and `sink` run this."""
     failed = False
     for path in status_files:
         try:
