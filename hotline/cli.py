@@ -79,7 +79,11 @@ app.add_typer(ingest_app, name="ingest", rich_help_panel=_FEED)
 app.add_typer(serve_app, name="serve", rich_help_panel=_FEED)
 app.add_typer(streams_app, name="streams", rich_help_panel=_PROCESS)
 app.command("sink", rich_help_panel=_PROCESS)(sink_command)
-app.command("health", rich_help_panel=_PROCESS)(health_command)
+app.command(
+    "health",
+    short_help="Is a stream worker or the sink alive: what its status file says.",
+    rich_help_panel=_PROCESS,
+)(health_command)
 app.add_typer(dashboard_app, name="dashboard", rich_help_panel=_USE)
 app.command("sql", rich_help_panel=_USE)(sql_command)
 app.add_typer(report_app, name="report", rich_help_panel=_USE)

@@ -38,7 +38,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
-@app.command("worker")
+@app.command("worker", short_help="Run the stream worker: raw events → records, snapshots, alerts.")
 def worker_command(
     ctx: typer.Context,
     app_id: str = typer.Option(
@@ -188,7 +188,7 @@ def _run_many(n: int, datadir: Path, status_file: Path | None) -> int:
     return max(proc.wait() for proc in procs)
 
 
-@app.command("status")
+@app.command("status", short_help="Lag and throughput of the worker's consumer groups.")
 def status_command(
     ctx: typer.Context,
     app_id: str = typer.Option(

@@ -35,3 +35,19 @@ def test_every_help_paragraph_after_the_first_is_one_line() -> None:
             yield from broken(sub, f"{path} {name}")
 
     assert list(broken(typer.main.get_command(app), "hotline")) == []
+
+
+def test_every_command_listed_in_its_group_has_a_one_line_summary() -> None:
+    """A group's Commands panel prints a command's ``short_help`` or else its first paragraph
+    with its line breaks kept (typer, rich mode): a docstring's first paragraph written over
+    several lines showed there broken mid-sentence (``hotline health``, ``hotline streams
+    worker`` and ``status``)."""
+
+    def broken(group: Any, path: str) -> Iterator[str]:
+        for name, sub in getattr(group, "commands", {}).items():
+            summary = sub.short_help or inspect.cleandoc(sub.help or "").split("\n\n")[0]
+            if "\n" in summary.strip():
+                yield f"{path} {name}"
+            yield from broken(sub, f"{path} {name}")
+
+    assert list(broken(typer.main.get_command(app), "hotline")) == []
