@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,10 @@ from hotline.infra.clickhouse_users import ANYWHERE, UsersConfig, write_users_xm
 from hotline.settings import Settings
 from hotline.sinks import migrate as migrations
 from hotline.sinks.client import connect
+from hotline.sinks.dead_letter_redaction import Redaction, redact_stored
 
 app = typer.Typer(name="db", help="ClickHouse schema migrations and users.", no_args_is_help=True)
+_PROGRESS_EVERY_S = 5.0
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -64,6 +67,50 @@ def status_command(ctx: typer.Context) -> None:
     if not exists:
         typer.echo(f"database {database} does not exist yet: run hotline db migrate")
         raise typer.Exit(3)
+
+
+@app.command(
+    "redact-dead-letters",
+    short_help="Mask phone numbers in dead letters stored before today's masking rules.",
+)
+def redact_dead_letters_command(
+    ctx: typer.Context,
+    page: Annotated[
+        int, typer.Option("--page", min=1, help="rows read and rewritten per query")
+    ] = 1000,
+) -> None:
+    """Mask phone numbers in the dead letters stored before today's masking rules: the worker
+    and the sink mask a possible phone number in a dead letter's original bytes and error text
+    before they write it (docs/privacy.md, "Dead letters"), but rows stored before a rule
+    existed keep it in clear. This reads every row of dead_letters, rewrites those the rules
+    mask today (the original masked in place, the detail saying so) and merges the table so
+    that no copy in clear is left. Re-runnable; prints its progress."""
+    settings = _settings(ctx)
+    database = settings.clickhouse.database
+    client = connect(settings.clickhouse, database="default")
+    said = [time.monotonic()]
+
+    def progress(done: Redaction) -> None:
+        if time.monotonic() - said[0] >= _PROGRESS_EVERY_S:
+            said[0] = time.monotonic()
+            typer.echo(f"read {done.read:,} dead letters, masked {done.masked:,} …")
+
+    try:
+        if not migrations.database_exists(client, database):
+            typer.echo(
+                f"error: database {database} does not exist: run hotline db migrate", err=True
+            )
+            raise typer.Exit(1)
+        done = redact_stored(client, database, page, progress)
+    except HotlineError as exc:
+        typer.echo(f"error: {explained(exc)}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        client.disconnect()
+    typer.echo(
+        f"{database}.dead_letters: read {done.read:,} dead letters, masked {done.masked:,}"
+        + (" (table merged: no copy in clear left)" if done.masked else "")
+    )
 
 
 @app.command("users-xml")
