@@ -400,7 +400,7 @@ class Worker:
     def _report_start(self) -> None:
         """The app starts: the status file says so (phase ``starting``) now and each
         :data:`STARTING_STATUS_S` until the first partition assignment, however long joining
-        the consumer group takes (the other members' rebalance, a broker not reachable yet)."""
+        the consumer group takes (the other members' rebalance)."""
         self._write_status("starting")
 
         async def beat() -> None:
