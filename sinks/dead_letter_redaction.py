@@ -20,17 +20,16 @@ from clickhouse_driver import Client
 from hotline.schemas import Codec, default_codec
 from hotline.schemas.redact import redact_original
 from hotline.sinks.client import translated_errors
-from hotline.sinks.rows import TABLES
+from hotline.sinks.rows import DETAIL_LIMIT, TABLES
 from hotline.sinks.writer import Writer
 
 __all__ = ["Redaction", "redact_stored"]
 
 _COLUMNS = TABLES["dead_letters"]
 _KEY = ("source_topic", "source_partition", "source_offset", "stage")
+_KEY_AT = tuple(_COLUMNS.index(column) for column in _KEY)
 _ORIGINAL = _COLUMNS.index("original_base64")
 _DETAIL = _COLUMNS.index("error_detail")
-_DETAIL_LIMIT = 10_000
-"""What the sink keeps of an error text (:mod:`hotline.sinks.rows`)."""
 
 
 @dataclass(slots=True)
@@ -61,7 +60,7 @@ def redact_stored(
             writer.insert("dead_letters", masked)
         done.read += len(rows)
         done.masked += len(masked)
-        after = tuple(rows[-1][_COLUMNS.index(column)] for column in _KEY)
+        after = tuple(rows[-1][i] for i in _KEY_AT)
         progress(done)
     if done.masked:  # the copies in clear merge away
         with translated_errors(f"merging {database}.dead_letters"):
@@ -90,5 +89,5 @@ def _masked(codec: Codec, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return None
     out = list(row)
     out[_ORIGINAL] = base64.b64encode(redacted.data).decode("ascii")
-    out[_DETAIL] = redacted.detail(row[_DETAIL], _DETAIL_LIMIT)
+    out[_DETAIL] = redacted.detail(row[_DETAIL], DETAIL_LIMIT)
     return tuple(out)

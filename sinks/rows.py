@@ -130,6 +130,8 @@ _BUILT_COLUMNS: dict[str, tuple[str, ...]] = {
         "province_code",
     ),
 }  # fmt: skip
+#: Characters of a dead letter's error text kept in ``dead_letters.error_detail``.
+DETAIL_LIMIT = 10_000
 #: Table → the columns the sink inserts, in row order: the built ones, then the place ones.
 TABLES: dict[str, tuple[str, ...]] = {
     table: columns + PLACE_COLUMNS.get(table, ()) for table, columns in _BUILT_COLUMNS.items()
@@ -301,7 +303,7 @@ def to_rows(
             redacted = redact_original(codec, record["original"])
             if redacted.changed:
                 record["original"] = redacted.data
-                record["error_detail"] = redacted.detail(record["error_detail"], 10_000)
+                record["error_detail"] = redacted.detail(record["error_detail"], DETAIL_LIMIT)
         rows = []
         for table, build in routes:
             row = build(record)
@@ -390,7 +392,7 @@ def dead_letter_row(
             offset,
             original,
             type(error).__name__,
-            redacted.detail(str(error), 10_000),
+            redacted.detail(str(error), DETAIL_LIMIT),
             failed_at,
             *where,
         ),

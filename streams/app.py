@@ -46,7 +46,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import faust
 import orjson
@@ -114,6 +114,8 @@ RECOVERY_SAMPLE_S = 0.2
 """Seconds between two looks at the state table's recovery (:class:`RecoveryLog`)."""
 STARTING_STATUS_S = 1.0
 """Seconds between two status files of phase ``starting`` (before the first assignment)."""
+Phase = Literal["starting", "recovering", "running"]
+"""The worker's phase in its status file (:meth:`Worker._write_status`)."""
 
 
 class _App(faust.App):
@@ -1052,7 +1054,7 @@ class Worker:
 
         return await thread.call_thread(fetch)
 
-    def _write_status(self, phase: str = "running", remaining: int = 0) -> None:
+    def _write_status(self, phase: Phase = "running", remaining: int = 0) -> None:
         """The status file (docs/streams.md, "Status file and health"): phase ``starting``
         until the first assignment; ``running`` from the timer; ``recovering`` while the state
         table recovers, with the changelog messages left to read (``remaining``) and the most
