@@ -109,8 +109,8 @@ def _phase(body: dict[str, Any]) -> str | None:
 
 def describe(status: Status) -> list[str]:
     """``status`` as lines for an operator: who wrote it and when, a start or how far a
-    recovery is, the counters that matter, and each group's watermark and partitions behind
-    (the stream worker's)."""
+    recovery is, the counters that matter, and each group's watermark, partitions behind and
+    partitions holding it with no event yet (the stream worker's)."""
     body = status.body
     process = str(body.get("process", "unknown process"))
     stats = body["stats"]
@@ -127,9 +127,10 @@ def describe(status: Status) -> list[str]:
         counts.append(f"state keys {body.get('state_keys', 0)}")
     lines.append("  " + ", ".join(counts))
     for group, state in sorted(body.get("groups", {}).items()):
-        behind = state.get("behind", [])
+        behind, unheard = state.get("behind", []), state.get("unheard", [])
+        waiting = f", {len(unheard)} holding it with no event yet" if unheard else ""
         lines.append(
             f"  group {group}: watermark {state.get('watermark') or 'none yet'}, "
-            f"{len(behind)} partitions behind, {state.get('calls', 0)} calls open"
+            f"{len(behind)} partitions behind{waiting}, {state.get('calls', 0)} calls open"
         )
     return lines

@@ -950,8 +950,9 @@ class Worker:
     async def _expect_sources(self, group: str, state: GroupState) -> None:
         """Tell a (re)loaded province group which of its raw partitions have input (end
         offset > 0, whichever worker owns them): one it has not seen yet holds its watermark
-        like a partition that is behind (docs/streams.md, "Watermarks over source
-        partitions"). Until then the group's watermark does not move."""
+        like a partition that is behind, and in replay mode so does an empty one, until its
+        first event or the idle bound (docs/streams.md, "Watermarks over source partitions").
+        Until then the group's watermark does not move."""
         tps = []
         for family in RAW_FAMILIES:
             partitions = self.reader.partitions(raw_topic(self.config.kafka, group, family))
@@ -966,12 +967,17 @@ class Worker:
         ):
             return
         sources = [f"{tp.topic}:{tp.partition}" for tp in tps if ends[tp]]
-        state.expect(sources)
+        empty = [f"{tp.topic}:{tp.partition}" for tp in tps if not ends[tp]]
+        state.expect(sources, empty)
         log.info(
-            "group %s: %d source partitions with input, not seen yet: %s",
+            "group %s: %d source partitions with input, not seen yet: %s; empty%s: %s",
             group,
             len(sources),
             [s for s in state.behind() if state.sources[s][0] is None],
+            " (holding the watermark until their first event or the idle bound)"
+            if state.hold_at_end
+            else "",
+            [s for s in empty if state.sources[s][0] is None],
         )
         if state.watermark_ms is not None:
             self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
@@ -1070,10 +1076,11 @@ class Worker:
             "groups": {
                 g: {
                     "calls": len(s.calls.states),
-                    "watermark": s.calls.watermark.isoformat() if s.calls.watermark else None,
+                    "watermark": wm.isoformat() if (wm := s.watermark_at()) else None,
                     "flushed": g in self.flushed,
                     "flushed_at": self.flushed_at.get(g),
                     "behind": s.behind(),
+                    "unheard": s.unheard(),
                 }
                 for g, s in self.groups.items()
             },

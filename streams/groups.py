@@ -498,23 +498,29 @@ class GroupState:
         watermark until :meth:`expect` (a new or reloaded group, before its first step)."""
         self.sources_known = False
 
-    def expect(self, sources: Iterable[str]) -> None:
-        """The source partitions (``topic:partition``) that have input, told once after the
-        group was created or (re)loaded: each is *behind* until its next event says otherwise
-        (or the shell releases it). One not seen yet has no event time and holds the
-        watermark until its first event. Without this, the first batch — e.g. the one message
-        of a small partition, read to its end — moved the watermark to its event time, and
-        the partitions seen later could not hold it back (it never moves back): buckets
-        closed early, false sequence gaps, orphans. One seen before the load may have been
-        read to its end then (the meta record says so) and have a backlog now: in live mode
-        a worker restarted after a downtime moved the watermark to the wall clock at its
-        first tick, before ingest forwarded any of the backlog, which was then late."""
+    def expect(self, sources: Iterable[str], empty: Iterable[str] = ()) -> None:
+        """The source partitions (``topic:partition``) that have input, and those that have
+        none yet (``empty``), told once after the group was created or (re)loaded: each with
+        input is *behind* until its next event says otherwise (or the shell releases it). One
+        not seen yet has no event time and holds the watermark until its first event. Without
+        this, the first batch — e.g. the one message of a small partition, read to its end —
+        moved the watermark to its event time, and the partitions seen later could not hold
+        it back (it never moves back): buckets closed early, false sequence gaps, orphans. One
+        seen before the load may have been read to its end then (the meta record says so) and
+        have a backlog now: in live mode a worker restarted after a downtime moved the
+        watermark to the wall clock at its first tick, before ingest forwarded any of the
+        backlog, which was then late. An empty one is *read to its end* with no event time:
+        like a partition read to its end, it holds the watermark in replay mode (its producer
+        may be about to write: history sent while the worker reads it) until its first event
+        or its release, and not in live mode."""
         for source in sources:
             entry = self.sources.get(source)
             if entry is None:
                 self.sources[source] = [None, BEHIND]  # type: ignore[list-item]
             else:
                 entry[1] = BEHIND
+        for source in empty:
+            self.sources.setdefault(source, [None, AT_END])  # type: ignore[arg-type]
         self.sources_known = True
         self._watermark()
 
@@ -528,12 +534,26 @@ class GroupState:
         if self.max_event_ms is None or not self.sources_known:
             return self.watermark_ms
         holding = [wm for wm, progress in self.sources.values() if self._holds(progress)]
-        if None in holding:  # a partition with input not seen yet
+        if None in holding:  # a partition not seen yet (with input, or empty and held)
             return self.watermark_ms
         point = min(holding) if holding else self.max_event_ms
         if self.watermark_ms is None or point > self.watermark_ms:
             self.watermark_ms = point
         return self.watermark_ms
+
+    def watermark_at(self) -> datetime | None:
+        """The watermark the group closes by: a province's over its source partitions (None
+        while it is held before its first value), the nation's roll-up's."""
+        if self.national:
+            return self.rollups[0].watermark
+        return None if self.watermark_ms is None else _dt(self.watermark_ms)
+
+    def unheard(self) -> list[str]:
+        """The source partitions that hold the watermark with no event seen yet (with input
+        not read yet, or empty in replay mode): until their first event or their release."""
+        return sorted(
+            s for s, (at, progress) in self.sources.items() if at is None and self._holds(progress)
+        )
 
     def behind(self) -> list[str]:
         """The source partitions that still have unread input (or input not seen yet)."""

@@ -29,6 +29,12 @@ WORKER = {
             "flushed_at": None,
             "behind": ["hotline.raw.330000.calls:1", "hotline.raw.330000.calls:2"],
         },
+        "320000": {
+            "calls": 3,
+            "watermark": None,
+            "behind": ["hotline.raw.320000.calls:0"],
+            "unheard": ["hotline.raw.320000.calls:0", "hotline.raw.320000.qa:1"],
+        },
         "000000": {"calls": 0, "watermark": None, "behind": []},
     },
     "state_keys": 35,
@@ -49,6 +55,8 @@ def test_a_fresh_worker_file_shows_its_counters_groups_and_age(tmp_path: Path) -
         "  raw in 1200, records out 300, dead letters 4 (invalid 3, late 1), snapshots out 120, "
         "state keys 35",
         "  group 000000: watermark none yet, 0 partitions behind, 0 calls open",
+        "  group 320000: watermark none yet, 1 partitions behind, 2 holding it with no event yet, "
+        "3 calls open",
         "  group 330000: watermark 2026-03-02T09:59:00+00:00, 2 partitions behind, 12 calls open",
     ]
 

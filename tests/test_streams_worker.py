@@ -361,7 +361,9 @@ def _start(
     name: str,
     loglevel: str | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    options: Sequence[str] = (),
 ) -> subprocess.Popen:
+    """A replay worker (its log in ``name``.log) with the test's options, then ``options``."""
     env = {
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -391,6 +393,7 @@ def _start(
     ]
     for p in PROVINCES:
         args += ["--province", p]
+    args += options
     log = (tmp_path / f"{name}.log").open("wb")
     return subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -757,9 +760,10 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
     """``hotline health`` on a real worker's ``--status-file``: while it runs, exit 0 with its
-    counters (a call's events in, a dead letter) and its group's watermark; once it stopped,
-    the file ages past ``--max-age``: exit 1, one line "hung or dead"; a file no worker
-    writes: exit 1, "no status file"."""
+    counters (a call's events in, a dead letter) and its group's watermark — once the
+    partitions without input (surveys, agents, qa) no longer hold it (``--source-idle``);
+    once it stopped, the file ages past ``--max-age``: exit 1, one line "hung or dead"; a
+    file no worker writes: exit 1, "no status file"."""
     kafka = _kafka(bootstrap, unique)
     ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
     call = _call(NINGBO, CTI_ID, T0, "C330200.A001")
@@ -768,13 +772,18 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
         resolved("T2", T0 - timedelta(minutes=3)),
     ]
     _send(kafka, tmp_path, [*call, *early], "test-injector")
-    worker = _start(kafka, f"{unique}-app", tmp_path, "w0")
+    worker = _start(kafka, f"{unique}-app", tmp_path, "w0", options=["--source-idle", "2"])
     status = tmp_path / "status-w0.json"
     try:
         assert _stats(tmp_path, "w0", "raw_in", len(call) + 2) == len(call) + 2
         assert _stats(tmp_path, "w0", "dead_invalid", 1) == 1
-        alive = _health(str(status), "--max-age", "30")
-        assert alive.returncode == 0, alive.stderr + _worker_report(tmp_path, "w0")
+        deadline = time.monotonic() + 30
+        while True:
+            alive = _health(str(status), "--max-age", "30")
+            assert alive.returncode == 0, alive.stderr + _worker_report(tmp_path, "w0")
+            if "\n  group 330000: watermark 20" in alive.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert alive.stdout.startswith(f"{status}: streams worker (pid {worker.pid}), written ")
         assert f"raw in {len(call) + 2}, " in alive.stdout
         assert "dead letters 1 (invalid 1)" in alive.stdout

@@ -443,6 +443,43 @@ def test_a_partition_not_seen_yet_holds_the_watermark_once_expected() -> None:
     assert new.watermark_ms == int(calls[-1].envelope.occurred_at.timestamp() * 1000)
 
 
+def test_a_partition_empty_when_expected_holds_the_watermark_in_replay_mode() -> None:
+    """The false sequence gap of 2 Dec (history sent while the worker reads it): the first
+    ``qa.evaluation`` of Hainan's producer (sequence 4726) went to a ``qa`` partition still
+    empty when the group was told its partitions, so that partition did not hold the
+    watermark; the call partitions ran more than the lateness ahead before it was read, and
+    its hole was reported as a gap. Told as empty, it holds the watermark in replay mode
+    until its first event (or its release) — not in live mode, where the wall clock rules."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    events = sorted(_all_events(), key=lambda e: e.envelope.occurred_at)
+    start = events[0].envelope.occurred_at
+    first = next(i for i, e in enumerate(events) if e.envelope.occurred_at > start + HOUR / 12)
+    later = events[first]  # the empty partition's first event, 5 minutes in
+    calls = [e for e in events if e is not later]
+    assert calls[-1].envelope.occurred_at - later.envelope.occurred_at > 2 * config.lateness
+
+    def run(hold_at_end: bool, empty: list[str]) -> tuple[GroupState, list[dict]]:
+        state = GroupState("330000", config, registry, codec)
+        state.hold_at_end = hold_at_end
+        state.hold_until_sources_known()
+        state.expect(["calls:0"], empty)
+        n = len(calls)
+        out = state.process(
+            [Inbound(e, "calls", 0, i, behind=i < n - 1) for i, e in enumerate(calls)]
+        )
+        gaps = list(out.gaps)
+        gaps += state.process([Inbound(later, "qa", 0, 0)]).gaps
+        return state, gaps
+
+    held, gaps = run(hold_at_end=True, empty=["qa:0"])
+    assert gaps == [] and held.sequences.producers[("C330200", "sim.C330200")]["miss"] == []
+    assert held.watermark_ms == int(later.envelope.occurred_at.timestamp() * 1000)
+    _, gaps = run(hold_at_end=True, empty=[])  # before: not told, so not held
+    assert [g["first_missing"] for g in gaps] == [later.envelope.sequence]
+    live, _ = run(hold_at_end=False, empty=["qa:0"])
+    assert live.watermark_ms == int(calls[-1].envelope.occurred_at.timestamp() * 1000)
+
+
 def test_a_group_waiting_for_its_partitions_still_feeds_its_alerts() -> None:
     """While a new group holds its watermark (a partition with input not seen yet), its call
     records still go to the alert minutes and a dangerous call alerts at once. Before, the
