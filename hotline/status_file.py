@@ -89,10 +89,12 @@ def read_status(path: Path, max_age_s: float, now: float | None = None) -> Statu
 
 
 def _phase(body: dict[str, Any]) -> str | None:
-    """What a worker in phase ``starting`` does, how far one in phase ``recovering`` is (None
-    in any other phase)."""
+    """What a worker in phase ``starting`` or ``rebalancing`` does, how far one in phase
+    ``recovering`` is (None in any other phase)."""
     if body.get("phase") == "starting":
         return "starting: joining its consumer group, no partitions assigned yet"
+    if body.get("phase") == "rebalancing":
+        return "rebalancing: its consumer group hands partitions over, processing paused"
     if body.get("phase") != "recovering":
         return None
     recovery = body.get("recovery")

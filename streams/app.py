@@ -114,7 +114,7 @@ RECOVERY_SAMPLE_S = 0.2
 """Seconds between two looks at the state table's recovery (:class:`RecoveryLog`)."""
 STARTING_STATUS_S = 1.0
 """Seconds between two status files of phase ``starting`` (before the first assignment)."""
-Phase = Literal["starting", "recovering", "running"]
+Phase = Literal["starting", "recovering", "rebalancing", "running"]
 """The worker's phase in its status file (:meth:`Worker._write_status`)."""
 
 
@@ -378,6 +378,8 @@ class Worker:
         revoke–reassign between two ticks (``_tick`` skips rebalances) with the state it had
         before the other worker's events: those events were lost — a ``call.queued``
         processed by the other worker, then the call counted under line ``other``.
+        The status file says ``rebalancing`` from here (the timer, too, until the recovery's
+        sample task writes ``recovering``).
         """
         await self._deliver()
         name = self.internal.get_topic_name()
@@ -386,6 +388,8 @@ class Worker:
         for group in [g for g in self.groups if group_partition(g, n) in lost]:
             log.info("group %s revoked", group)
             del self.groups[group]
+        if self._reporting_recoveries and not self.app.should_stop:  # not the first join
+            self._write_status("rebalancing")
 
     async def _closing(self, sender: Any = None, **_kwargs: Any) -> None:
         await self.reader.stop()
@@ -879,6 +883,8 @@ class Worker:
 
     async def _advance_groups(self) -> None:
         if self.app.rebalancing:
+            if not self.app.tables.recovery.in_recovery:  # else its sample task writes it
+                self._write_status("rebalancing")
             return
         await self._watch_for_a_stall()
         if self.app.rebalancing:  # began while the stall watch asked the broker: next tick
@@ -1062,9 +1068,9 @@ class Worker:
 
     def _write_status(self, phase: Phase = "running", remaining: int = 0) -> None:
         """The status file (docs/streams.md, "Status file and health"): phase ``starting``
-        until the first assignment; ``running`` from the timer; ``recovering`` while the state
-        table recovers, with the changelog messages left to read (``remaining``) and the most
-        seen left (``total``)."""
+        until the first assignment; ``running`` from the timer, ``rebalancing`` from it
+        during a later rebalance; ``recovering`` while the state table recovers, with the
+        changelog messages left to read (``remaining``) and the most seen left (``total``)."""
         path = self.config.status_file
         if path is None:
             return

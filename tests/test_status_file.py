@@ -114,6 +114,20 @@ def test_a_starting_worker_says_it_joins_its_group_alive_or_stale(tmp_path: Path
     )
 
 
+def test_a_rebalancing_worker_says_so_alive_or_stale(tmp_path: Path) -> None:
+    body = {"phase": "rebalancing", "stats": {"raw_in": 5}, "groups": {}, "state_keys": 9}
+    path = _file(tmp_path, body, at=1000.0)
+    assert describe(read_status(path, max_age_s=60, now=1001.0))[1] == (
+        "  rebalancing: its consumer group hands partitions over, processing paused"
+    )
+    with pytest.raises(StatusFileError) as caught:
+        read_status(path, max_age_s=60, now=1061.0)
+    assert str(caught.value).endswith(
+        "is hung or dead; it was rebalancing: its consumer group hands partitions over, "
+        "processing paused"
+    )
+
+
 def test_health_exits_0_for_a_recovering_worker_and_prints_its_progress(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     write_status(path, "streams worker", RECOVERING)

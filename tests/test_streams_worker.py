@@ -592,6 +592,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         while reader.messages < 2000 and time.monotonic() < deadline:
             assert first.poll() is None, (tmp_path / "w0.log").read_text()[-3000:]
             reader.poll()
+        watch = StatusWatch(tmp_path / "status-w0.json")
         second = _start(kafka, app_id, tmp_path, "w1")  # joins: partitions move to it
         joined = time.monotonic() + 120  # a loaded machine may take long to start it
         trickle, sent, next_at = _sink(kafka, tmp_path, "sim-test"), 0, 0.0
@@ -604,6 +605,12 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
                 sent, next_at = sent + _TRICKLE, time.monotonic() + 0.5
             reader.poll()
         assert _rebalances(tmp_path, "w0") >= 2, "the second worker never joined"
+        watch.stop()
+        rebalancing = [describe(s)[1] for s in watch.seen if s.body["phase"] == "rebalancing"]
+        assert rebalancing, watch.phases()  # the first worker said so while it lasted
+        assert set(rebalancing) == {
+            "  rebalancing: its consumer group hands partitions over, processing paused"
+        }
         for event in held[sent:]:  # the rest, at once: the workers share it
             trickle.emit(event)
         trickle.close()
