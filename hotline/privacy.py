@@ -51,6 +51,7 @@ __all__ = [
     "caller_id",
     "caller_key",
     "has_phone_run",
+    "is_dialable_number",
     "looks_like_phone",
     "mask_phone",
     "normalize_phone",
@@ -203,6 +204,21 @@ def blank_phone_runs_in_bytes(data: bytes, start: int = 0) -> bytes:
 
         return head + _PHONE_RUN_BYTES.sub(blank, body)
     return head + blank_phone_runs(text).encode("utf-8")
+
+
+def is_dialable_number(run: str) -> bool:
+    """Whether a run of digits (phone separators allowed) is a Chinese phone number as a
+    caller's would be written: a valid number (libphonenumber) that is a mobile (11 digits
+    from ``1``), or has its trunk ``0`` or the country code (``86``, ``0086``). A run that
+    starts with another digit is not taken for one, valid or not (``2025030301`` could be
+    Guangzhou's ``020 2503 0301``, but is far likelier a date and a sequence)."""
+    digits = "".join(c for c in run if c.isdigit())
+    if not (digits.startswith(("0", "86")) or (len(digits) == 11 and digits[0] == "1")):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN"))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def normalize_phone(raw: str, *, area_code: str | None = None) -> Phone:

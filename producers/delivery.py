@@ -81,6 +81,7 @@ from hotline.producers.base import DeliveryConfig, OutboundRecord, RefusedEvent,
 from hotline.producers.spool import Spool
 from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import KEY_FIELDS, Codec, Event, default_codec
+from hotline.schemas.redact import may_hold_phone_number, phone_number_problem
 from hotline.schemas.types import CALLER_ID_PATTERN
 from hotline.settings import KafkaSettings
 
@@ -187,7 +188,8 @@ class Preparer:
         """The record of ``event``; :class:`RefusedEvent` / ``InvalidInput`` if it cannot go.
 
         ``event`` is a validated model already (validation happened when it was built), so
-        nothing is validated again here: the caller check, one encode, cached routing.
+        nothing is validated again here: the caller check, one encode, cached routing, and
+        no phone number in an id (:func:`hotline.schemas.redact.phone_number_problem`).
         """
         cls = type(event)
         fields = self._callers.get(cls)
@@ -210,10 +212,14 @@ class Preparer:
             self._routes[(envelope.region_code, record_type)] = route
         topic, event_type, fingerprint = route
         key = getattr(event, KEY_FIELDS[record_type], None)
+        record = event.to_avro()
+        value = self._encode(record_type, record)
+        if may_hold_phone_number(value) and (problem := phone_number_problem(record)):
+            raise RefusedEvent(problem)
         return OutboundRecord(
             topic=topic,
             key=key.encode() if isinstance(key, str) else None,
-            value=self._encode(record_type, event.to_avro()),
+            value=value,
             headers=(
                 ("event_type", event_type),
                 ("schema_fingerprint", fingerprint),

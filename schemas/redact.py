@@ -37,7 +37,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.privacy import PHONE_RUN, blank_phone_runs, blank_phone_runs_in_bytes, has_phone_run
+from hotline.privacy import (
+    PHONE_RUN,
+    blank_phone_runs,
+    blank_phone_runs_in_bytes,
+    has_phone_run,
+    is_dialable_number,
+)
 from hotline.schemas.codec import HEADER_SIZE, MARKER, Codec
 from hotline.schemas.errors import CodecError
 from hotline.schemas.types import CALLER_ID_PATTERN, REGION_CODE_PATTERN, UUID_PATTERN
@@ -46,6 +52,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "TOO_DEEP",
     "Redacted",
+    "may_hold_phone_number",
+    "phone_number_problem",
     "phone_values",
     "redact_json",
     "redact_original",
@@ -121,21 +129,83 @@ def _may_hold_phone(text: str, caller: bool) -> bool:
 
 
 def phone_values(
-    value: Any, path: str = "", caller: bool = False
+    value: Any,
+    path: str = "",
+    caller: bool = False,
+    test: Callable[[str, bool], bool] = _may_hold_phone,
 ) -> Iterator[tuple[str, str, bool]]:
     """``(field path, text, in a caller field)`` of each string of a decoded record, at any
     depth (nested records and arrays; an array's items are in its field), that may hold a
-    phone number in clear."""
+    phone number in clear (``test(text, in a caller field)``)."""
     if isinstance(value, str):
-        if _may_hold_phone(value, caller):
+        if test(value, caller):
             yield path, value, caller
     elif isinstance(value, dict):
         for name, item in value.items():
             here = f"{path}.{name}" if path else str(name)
-            yield from phone_values(item, here, str(name).startswith("caller"))
+            yield from phone_values(item, here, str(name).startswith("caller"), test)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from phone_values(item, f"{path}.{i}" if path else str(i), caller)
+            yield from phone_values(item, f"{path}.{i}" if path else str(i), caller, test)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_TEN_DIGITS = b"0" * 10
+
+
+def _ten_digits(data: bytes) -> bool:
+    """Whether ``data`` holds ten ASCII digits in a row once every ``-`` and ``.`` is taken
+    out: the fewest of a Chinese number with its area code. Ids (``ID_PATTERN``) are ASCII."""
+    return _TEN_DIGITS in data.translate(_DIGITS_AS_ZERO, b"-.")
+
+
+#: What holds no number in an event's Avro bytes: whole strings of a shape that holds none
+#: (:data:`_NO_NUMBER`), a UUID (36 characters, so its length prefix is the byte ``H``) and a
+#: caller id (64, prefix ``\x80\x01``); and an Asterisk unique id after a ``:`` as
+#: queue_log's call ids end (``C320100:1740966786.200-2``; :data:`_KNOWN_RUN`), not followed
+#: by more of a run. One in five simulated events has ten digits in a row in a UUID once its
+#: dashes are out, and most queue_log events in their call id.
+_WHOLE_NO_NUMBER = re.compile(
+    rb"H[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\x80\x01[0-9a-f]{64}"
+    rb"|(?<=:)1[0-9]{9}\.[0-9]{1,9}(?:-[0-9]{1,4})?(?![0-9.-])"
+)
+
+
+def may_hold_phone_number(data: bytes) -> bool:
+    """Whether an event's Avro bytes may hold a phone number in an id: a cheap look before
+    :func:`phone_number_problem` (a byte translation and a substring search; where they
+    find ten digits, again without the UUIDs and caller ids)."""
+    return _ten_digits(data) and _ten_digits(_WHOLE_NO_NUMBER.sub(b"", data))
+
+
+def _holds_dialable_number(text: str, caller: bool) -> bool:
+    """Outside a caller field (the schema allows only a caller id there): text not of a
+    shape that holds no number with a run, of no known harmless shape, that is a number a
+    caller could be called on (:func:`hotline.privacy.is_dialable_number`)."""
+    if caller or len(text) < 10 or (text.isascii() and not _ten_digits(text.encode())):
+        return False  # the common case, cheaply
+    if _NO_NUMBER.fullmatch(text):
+        return False
+    runs = (m.group() for m in PHONE_RUN.finditer(_DIGEST_TAIL.sub("", text)))
+    return any(not _KNOWN_RUN.fullmatch(run) and is_dialable_number(run) for run in runs)
+
+
+def phone_number_problem(record: dict[str, Any]) -> str | None:
+    """Why a valid event (``record``: its fields, as encoded) must not be stored, or None:
+    an id or other text field holds a phone number (a producer that wrote the caller's
+    number into a call, agent or ticket id). Names the fields, shows them masked only.
+
+    Narrower than the dead letters' masking (any run of 5+ digits of no known shape), which
+    may err towards masking; this refuses good data, so only a number as a caller's would
+    be written counts: a mobile, a number with its trunk ``0`` or country code."""
+    found = list(phone_values(record, test=_holds_dialable_number))
+    if not found:
+        return None
+    shown = ", ".join(f"{name} {blank_phone_runs(text)!r}" for name, text, _ in found)
+    return (
+        f"a phone number in clear in {shown}: ids must not hold one (send the caller's "
+        "keyed hash in caller_id, and ids of the center's own)"
+    )
 
 
 def _avro_length(n: int) -> bytes:

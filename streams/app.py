@@ -67,7 +67,7 @@ from hotline.schemas import (
     TicketCountSnapshot,
     default_codec,
 )
-from hotline.schemas.redact import redact_original
+from hotline.schemas.redact import may_hold_phone_number, phone_number_problem, redact_original
 from hotline.schemas.types import EARLIEST_OCCURRED_AT
 from hotline.status_file import write_status
 from hotline.streams.agents import AgentMinute
@@ -583,6 +583,8 @@ class Worker:
                 problem = f"unknown region code {env.region_code}"
             elif not EARLIEST_OCCURRED_AT <= env.occurred_at <= latest:
                 problem = f"implausible occurred_at {env.occurred_at.isoformat()}"
+            elif may_hold_phone_number(data) and (problem := phone_number_problem(event.to_avro())):
+                self.stats["phone_in_id"] += 1
             else:
                 province = self.registry.province_of(env.region_code).code
                 if f".raw.{province}." not in topic:
