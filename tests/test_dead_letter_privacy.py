@@ -322,9 +322,9 @@ def test_values_of_a_known_shape_are_kept_and_near_misses_masked() -> None:
         assert codec.decode(redacted.data)[1]["agent_id"] == blank_phone_runs(value), value
 
 
-def test_the_events_of_the_repository_producers_are_kept_exactly(tmp_path: Path) -> None:
-    """Every event the simulator and the queue_log adapter make (ids with long digit runs
-    included: C320100, Asterisk unique ids, a Local/… member's digest) is kept byte for byte."""
+def repository_events(tmp_path: Path) -> list[Any]:
+    """The events the queue_log adapter (a sample log and a ``Local/…`` member) and the
+    simulator (ten minutes of one center) make: ids with long digit runs included."""
     lines, _ = generate_sample(calls=40)
     enter = next(ln for ln in lines if "|CONNECT|" in ln).split("|")
     member = "Local/8008@from-queue/n"  # its agent id ends in the digest .608426
@@ -336,6 +336,13 @@ def test_the_events_of_the_repository_producers_are_kept_exactly(tmp_path: Path)
     simulate(SimConfig(centers=["C320100"], start=start, duration=timedelta(minutes=10)), simulated)
     events = run.sink.events + simulated.events
     assert any((getattr(e, "agent_id", None) or "").endswith(".608426") for e in events)
+    return events
+
+
+def test_the_events_of_the_repository_producers_are_kept_exactly(tmp_path: Path) -> None:
+    """Every event the simulator and the queue_log adapter make (ids with long digit runs
+    included: C320100, Asterisk unique ids, a Local/… member's digest) is kept byte for byte."""
+    events = repository_events(tmp_path)
     codec = default_codec()
     for event in events:
         data = codec.encode_model(event)

@@ -7,20 +7,24 @@ numbers, built here (no fixture holds one).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
 import pytest
-from test_dead_letter_privacy import DOTTED, LANDLINE, MOBILE, RAW_TOPIC, _example, _with
-from test_queue_log_helpers import ingestor, write_log
+from test_dead_letter_privacy import (
+    DOTTED,
+    LANDLINE,
+    MOBILE,
+    RAW_TOPIC,
+    _example,
+    _with,
+    repository_events,
+)
 
 from hotline.privacy import is_dialable_number
 from hotline.producers.base import RefusedEvent
 from hotline.producers.delivery import Preparer
-from hotline.producers.queue_log.sample import generate_sample
-from hotline.producers.simulator.runner import SimConfig, simulate
-from hotline.producers.simulator.sinks import MemorySink
 from hotline.schemas import DeadLetterReason, default_codec
 from hotline.schemas.redact import may_hold_phone_number, phone_number_problem
 from hotline.streams.app import Worker
@@ -78,13 +82,7 @@ def test_ids_of_known_shapes_are_no_problem(value: str) -> None:
 
 
 def test_the_repository_producers_events_hold_no_number_in_an_id(tmp_path: Path) -> None:
-    lines, _ = generate_sample(calls=40)
-    run = ingestor(tmp_path, write_log(tmp_path / "queue_log", lines))
-    run.run()
-    simulated = MemorySink()
-    start = datetime(2025, 3, 3, 9, tzinfo=timezone(timedelta(hours=8)))
-    simulate(SimConfig(centers=["C320100"], start=start, duration=timedelta(minutes=10)), simulated)
-    events = run.sink.events + simulated.events
+    events = repository_events(tmp_path)
     assert len(events) > 100
     assert [e for e in events if phone_number_problem(e.to_avro())] == []
 
