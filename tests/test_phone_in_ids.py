@@ -1,12 +1,13 @@
 """A caller's number in an id of a valid event (docs/privacy.md, "Ids"): refused by the
-producers (and so the HTTP gateway), dead-lettered masked by the stream worker's ingest;
-ids of the repository's own shapes pass (the queue_log adapter puts keyed pseudonyms in
-place of numbers in agent names: test_queue_log*). Numbers are libphonenumber's example
-numbers, built here (no fixture holds one).
+producers (and so the HTTP gateway), dead-lettered masked by the stream worker's ingest and
+by the sink (raw agent states); ids of the repository's own shapes pass (the queue_log
+adapter puts keyed pseudonyms in place of numbers in agent names: test_queue_log*). Numbers
+are libphonenumber's example numbers, built here (no fixture holds one).
 """
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from hotline.producers.base import RefusedEvent
 from hotline.producers.delivery import Preparer
 from hotline.schemas import DeadLetterReason, default_codec
 from hotline.schemas.redact import may_hold_phone_number, phone_number_problem
+from hotline.sinks import rows as sink_rows
 from hotline.streams.app import Worker
 from hotline.streams.worker_config import WorkerConfig
 
@@ -146,3 +148,19 @@ def test_uuids_and_caller_ids_with_ten_digits_in_a_row_are_not_read_further() ->
     assert not may_hold_phone_number(codec.encode("call.offered", asterisk))
     for near in ("C320100:1740966786.200-12345", "C320100-1740966786.200-2", f"x-{uuid}"):
         assert may_hold_phone_number(codec.encode("call.offered", {**record, "call_id": near}))
+
+
+def test_the_sink_dead_letters_a_raw_agent_state_with_a_number_in_its_agent_id() -> None:
+    """The sink reads the raw agent topics itself (agent states to ClickHouse): the same
+    check, a dead-letter row with the field named and the original masked."""
+    codec, topic = default_codec(), "hotline.raw.320000.agents"
+    state = _example("agent.state")
+    leaky = codec.encode("agent.state", {**state, "agent_id": f"A-{DOTTED}"})
+    [row] = sink_rows.to_rows(codec, leaky, topic=topic, partition=0, offset=5)
+    columns = dict(zip(sink_rows.TABLES["dead_letters"], row.row, strict=True))
+    assert row.table == "dead_letters" and columns["reason"] == "invalid"
+    assert "a phone number in clear in agent_id 'A-***.****.**" in columns["error_detail"]
+    assert DOTTED.encode() not in base64.b64decode(columns["original_base64"])
+    clean = codec.encode("agent.state", state)
+    tables = [r.table for r in sink_rows.to_rows(codec, clean, topic=topic, partition=0, offset=6)]
+    assert tables and "dead_letters" not in tables, tables
