@@ -419,12 +419,15 @@ class Worker:
         self.app.add_future(beat())
 
     async def _report_recoveries(self, sender: Any, assigned: Any, **_kwargs: Any) -> None:
-        """A partition assignment: the state table's recovery follows; from the first one on,
-        a task samples each recovery for the log (:mod:`hotline.streams.recovery_log`) and
-        writes the status file at each sample while it runs (phase ``recovering``), as Faust
-        starts the app's tasks and timers only after the first recovery and the timer writes
-        nothing during a rebalance: a long recovery looked like a dead worker."""
+        """A partition assignment: the state table's recovery follows, so the status file
+        says ``recovering`` now (else a quick one left ``starting`` or ``rebalancing`` until
+        the timer's next tick: a second or two); from the first one on, a task samples each
+        recovery for the log (:mod:`hotline.streams.recovery_log`) and writes the status file
+        at each sample while it runs, as Faust starts the app's tasks and timers only after
+        the first recovery and the timer writes nothing during a rebalance: a long recovery
+        looked like a dead worker."""
         self.recovery_log.assigned(time.monotonic())
+        self._write_status("recovering")  # from the assignment: a quick recovery has no sample
         if self._reporting_recoveries:
             return
         self._reporting_recoveries = True
