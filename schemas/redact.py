@@ -174,7 +174,7 @@ _WHOLE_NO_NUMBER = re.compile(
 def may_hold_phone_number(data: bytes) -> bool:
     """Whether an event's Avro bytes may hold a phone number in an id: a cheap look before
     :func:`phone_number_problem` (a byte translation and a substring search; where they
-    find ten digits, again without the UUIDs and caller ids)."""
+    find ten digits, again without what :data:`_WHOLE_NO_NUMBER` matches)."""
     return _ten_digits(data) and _ten_digits(_WHOLE_NO_NUMBER.sub(b"", data))
 
 
