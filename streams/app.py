@@ -981,14 +981,12 @@ class Worker:
         empty = [f"{tp.topic}:{tp.partition}" for tp in tps if not ends[tp]]
         state.expect(sources, empty)
         log.info(
-            "group %s: %d source partitions with input, not seen yet: %s; empty%s: %s",
+            "group %s: %d source partitions with input, %d empty; holding the watermark "
+            "until their first event or the idle bound: %s",
             group,
             len(sources),
-            [s for s in state.behind() if state.sources[s][0] is None],
-            " (holding the watermark until their first event or the idle bound)"
-            if state.hold_at_end
-            else "",
-            [s for s in empty if state.sources[s][0] is None],
+            len(empty),
+            state.unheard(),
         )
         if state.watermark_ms is not None:
             self._emit(group, state.advance(datetime.fromtimestamp(state.watermark_ms / 1000, UTC)))
