@@ -15,7 +15,7 @@ It then creates a national and a province user, serves the real app with ``hotli
 * **API**: for every GET endpoint under ``/api`` that the pages call (enumerated from the app's
   routes; the bench fails when one is not covered), with every time range it takes
   (live, today, 7d, month, year), logs in once per user and times ``--runs`` requests after
-  ``--warmup`` with httpx. Side by side, the SQL that endpoint runs (recorded from the same app
+  ``--warmup`` with httpx2. Side by side, the SQL that endpoint runs (recorded from the same app
   in-process) is run directly through clickhouse-driver as the same ``dashboard`` user, so
   ``ratio`` = API p95 / direct p95 is the HTTP + Python overhead. Goal: p95 < 300 ms.
 * **First render**: Playwright with Debian's ``/usr/bin/chromium`` (headless; no browser
@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
 
@@ -210,9 +210,9 @@ def served(home: Path, ch_port: int, args: argparse.Namespace) -> Iterator[str]:
                     f"hotline dashboard exited: {(home / 'dashboard.log').read_text()}"
                 )
             try:
-                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
+                if httpx2.get(f"{base}/login", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("hotline dashboard did not start within 60 s")
@@ -345,15 +345,15 @@ class ApiResult:
     rows: int
 
 
-def login(base: str, name: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=120)
+def login(base: str, name: str, password: str) -> httpx2.Client:
+    client = httpx2.Client(base_url=base, timeout=120)
     r = client.post("/api/login", json={"username": name, "password": password})
     r.raise_for_status()
     return client
 
 
 def time_api(
-    http: httpx.Client, case: Case, runs: int, warmup: int, slow: tuple[float, int]
+    http: httpx2.Client, case: Case, runs: int, warmup: int, slow: tuple[float, int]
 ) -> tuple[list[float], int, int]:
     """``runs`` timed requests after ``warmup``; an endpoint whose first request takes longer
     than ``slow[0]`` ms gets ``slow[1]`` runs and no further warm-up (minutes otherwise)."""
