@@ -87,7 +87,7 @@ class InProcessWorker:
         self.sources = sorted(f"{topic}:0" for topic in set(raw_topics))
         self.ingest_s = self.groups_s = 0.0  # wall time (perf_counter)
         self.ingest_cpu_s = self.groups_cpu_s = 0.0  # CPU time of this thread (thread_time)
-        self._writes: list[tuple[bytes, bool]] = []  # changelog keys, whether a delete
+        self.state_writes: Counter[str] = Counter()  # per key kind (groups.py); "-": a delete
         client = _NoBroker()
         worker.outbox._client = lambda: client  # type: ignore[assignment]
         self._internal = worker.internal.get_topic_name()
@@ -116,8 +116,8 @@ class InProcessWorker:
             self._fed_back.append(
                 Message(topic, partition, offset, time.time(), 0, [], key, value, None)
             )
-        elif topic == self._changelog:  # counted by kind when asked, outside the steps' time
-            self._writes.append((key, value is None))
+        elif topic == self._changelog:
+            self.state_writes[write_kind(key, value)[1]] += 1
         elif topic in self._keep:
             self.kept.append((topic, key, value))
         self._add(topic, key, value, partition, after=after)
@@ -155,11 +155,6 @@ class InProcessWorker:
                 await worker._process([SimpleNamespace(message=m) for m in batch])
                 self.groups_cpu_s += time.thread_time() - cpu
                 self.groups_s += time.perf_counter() - started
-
-    @property
-    def state_writes(self) -> Counter[str]:
-        """The changelog writes so far per key kind (groups.py); ``-`` ends a delete's."""
-        return Counter(write_kind(key, None if gone else b"")[1] for key, gone in self._writes)
 
     def stats(self) -> dict[str, Any]:
         """The worker's counters, with the state writes per key kind."""
