@@ -12,6 +12,7 @@ import pytest
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
 from fixtures_clickhouse import PASSWORDS
+from fixtures_dashboard import login
 from test_dashboard_data import (
     ACCOUNTS,
     DB,
@@ -51,28 +52,6 @@ def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def app(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory):
     return create_app(services(clickhouse_server.tcp_port, tmp_path_factory.mktemp("dash")))
-
-
-def login(app, name: str) -> TestClient:
-    client = TestClient(app)
-    response = client.post("/api/login", json={"username": name, "password": ACCOUNTS[name][0]})
-    assert response.status_code == 200, response.text
-    return client
-
-
-@pytest.fixture(scope="module")
-def nat(app) -> TestClient:
-    return login(app, "nat")
-
-
-@pytest.fixture(scope="module")
-def js(app) -> TestClient:
-    return login(app, "js")
-
-
-@pytest.fixture(scope="module")
-def nj(app) -> TestClient:
-    return login(app, "nj")
 
 
 def rate(num: int, den: int) -> float | None:

@@ -15,7 +15,8 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 from fastapi.testclient import TestClient
 from fixtures_clickhouse import PASSWORDS
-from test_dashboard_data import ACCOUNTS, DB, load, services
+from fixtures_dashboard import login
+from test_dashboard_data import DB, load, services
 from test_quality import current, previous
 
 from hotline.centers import default_centers
@@ -56,28 +57,6 @@ def app(admin: Client, clickhouse_server: ClickHouseServer, tmp_path_factory):
         PASSWORDS["qa_writer"],
     )
     return create_app(replace(base, evaluations=writer))
-
-
-def login(app, name: str) -> TestClient:
-    client = TestClient(app)
-    response = client.post("/api/login", json={"username": name, "password": ACCOUNTS[name][0]})
-    assert response.status_code == 200, response.text
-    return client
-
-
-@pytest.fixture(scope="module")
-def nat(app) -> TestClient:
-    return login(app, "nat")
-
-
-@pytest.fixture(scope="module")
-def js(app) -> TestClient:
-    return login(app, "js")
-
-
-@pytest.fixture(scope="module")
-def nj(app) -> TestClient:
-    return login(app, "nj")
 
 
 def direct(admin: Client, year: int, province: str | None = None) -> dict:
