@@ -101,3 +101,19 @@ def clickhouse_client(clickhouse: ClickHouseServer) -> Iterator[Client]:
     client = Client(HOST, port=clickhouse.tcp_port)
     yield client
     client.disconnect()
+
+
+def emptied(client: Client, database: str) -> Client:
+    """``client`` (an admin) with the project's schema migrated into ``database`` and every
+    table of it empty."""
+    from hotline.sinks.migrate import migrate
+
+    migrate(client, database)
+    tables = client.execute(
+        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
+        "AND name != 'schema_migrations'",
+        {"db": database},
+    )
+    for (table,) in tables:
+        client.execute(f"TRUNCATE TABLE {database}.{table}")
+    return client

@@ -26,7 +26,7 @@ from test_dashboard_data import (
     Counts,
     _call,
     _insert,
-    load,
+    loaded_admin,
     services,
 )
 
@@ -41,12 +41,8 @@ pytestmark = pytest.mark.clickhouse
 
 @pytest.fixture(scope="module")
 def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
-    clickhouse_server.start()
-    clickhouse_server.wait_ready(60)
-    client = Client(HOST, port=clickhouse_server.tcp_port)
-    load(client)
-    yield client
-    client.disconnect()
+    with loaded_admin(clickhouse_server) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

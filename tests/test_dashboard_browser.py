@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-from test_dashboard_data import ACCOUNTS, DB, NOW, load, served, services
+from test_dashboard_data import ACCOUNTS, DB, NOW, loaded_admin, served, services
 
 from hotline.dashboards.app import create_app
 from hotline.infra.chromium import CHROMIUM, HEADLESS_ARGS
-from hotline.infra.clickhouse_server import HOST, ClickHouseServer
+from hotline.infra.clickhouse_server import ClickHouseServer
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.browser, pytest.mark.slow]
 
@@ -24,12 +24,8 @@ DAY_END = DAY_START + 86400
 
 @pytest.fixture(scope="module")
 def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
-    clickhouse_server.start()
-    clickhouse_server.wait_ready(60)
-    client = Client(HOST, port=clickhouse_server.tcp_port)
-    load(client)
-    yield client
-    client.disconnect()
+    with loaded_admin(clickhouse_server) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from hotline.dashboards.queries import Warehouse
 from hotline.dashboards.sessions import SessionStore
 from hotline.dashboards.timerange import CHINA
 from hotline.dashboards.users import UserStore
-from hotline.infra.clickhouse_server import HOST
+from hotline.infra.clickhouse_server import HOST, ClickHouseServer
 from hotline.regions import default_registry
 from hotline.settings import ClickHouseSettings
 from hotline.sinks.migrate import migrate
@@ -348,6 +348,20 @@ def load(client: Client) -> None:
     _insert(client, "queue_now", queue_rows())
     _insert(client, "tickets", ticket_rows())
     _insert(client, "alerts", alert_rows())
+
+
+@contextmanager
+def loaded_admin(server: ClickHouseServer) -> Iterator[Client]:
+    """An admin client of ``server`` (started again if a test stopped it) with the dataset
+    loaded (:func:`load`); disconnected afterwards."""
+    server.start()
+    server.wait_ready(60)
+    client = Client(HOST, port=server.tcp_port)
+    load(client)
+    try:
+        yield client
+    finally:
+        client.disconnect()
 
 
 def _insert(client: Client, table: str, rows: list[dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ from clickhouse_driver.errors import ServerException
 from fastapi.testclient import TestClient
 from fixtures_clickhouse import PASSWORDS
 from fixtures_dashboard import login
-from test_dashboard_data import DB, load, services
+from test_dashboard_data import DB, loaded_admin, services
 from test_quality import current, previous
 
 from hotline.centers import default_centers
@@ -38,14 +38,10 @@ FORM_YEAR = 2030  # the form's rows live in their own year
 
 @pytest.fixture(scope="module")
 def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
-    clickhouse_server.start()
-    clickhouse_server.wait_ready(60)
-    client = Client(HOST, port=clickhouse_server.tcp_port)
-    load(client)
-    client.execute(f"TRUNCATE TABLE {DB}.qa_evaluations")
-    insert_evaluations(client, DB, current() + previous())
-    yield client
-    client.disconnect()
+    with loaded_admin(clickhouse_server) as client:
+        client.execute(f"TRUNCATE TABLE {DB}.qa_evaluations")
+        insert_evaluations(client, DB, current() + previous())
+        yield client
 
 
 @pytest.fixture(scope="module")

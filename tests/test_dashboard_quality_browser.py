@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from clickhouse_driver import Client
 from test_dashboard_browser import ARTIFACTS
-from test_dashboard_data import ACCOUNTS, DB, load, served, services
+from test_dashboard_data import ACCOUNTS, DB, loaded_admin, served, services
 from test_quality import current, previous
 
 from hotline.centers import default_centers
@@ -34,14 +34,10 @@ FULL = (5, 5, 10, 5, 10, 20, 5, 5, 10, 15, 10)
 
 @pytest.fixture(scope="module")
 def admin(clickhouse_server: ClickHouseServer) -> Iterator[Client]:
-    clickhouse_server.start()
-    clickhouse_server.wait_ready(60)
-    client = Client(HOST, port=clickhouse_server.tcp_port)
-    load(client)
-    client.execute(f"TRUNCATE TABLE {DB}.qa_evaluations")
-    insert_evaluations(client, DB, current() + previous())
-    yield client
-    client.disconnect()
+    with loaded_admin(clickhouse_server) as client:
+        client.execute(f"TRUNCATE TABLE {DB}.qa_evaluations")
+        insert_evaluations(client, DB, current() + previous())
+        yield client
 
 
 @pytest.fixture(scope="module")

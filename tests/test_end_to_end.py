@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from clickhouse_driver import Client
+from fixtures_clickhouse import emptied
 from fixtures_kafka import ROOT
 from test_streams_agent_time import Expected, agent_time_at_every_level
 from test_streams_ticket_counts import Counts, ticket_counts_at_every_level
@@ -47,7 +48,6 @@ from hotline.producers.simulator.runner import DEFAULT_START
 from hotline.regions import default_registry
 from hotline.schemas import AGENT_TIME_COUNTERS, TICKET_COUNT_COUNTERS, Level
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
-from hotline.sinks.migrate import migrate
 from hotline.sinks.sink import Sink, SinkConfig
 from hotline.streams.counters import LEDGER_NAMES
 from hotline.streams.rollup import region_at
@@ -249,15 +249,7 @@ def pipeline(
 @pytest.fixture
 def admin(clickhouse_client: Client) -> Client:
     """Admin client with the schema migrated and every table empty."""
-    migrate(clickhouse_client, DATABASE)
-    tables = clickhouse_client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
-        "AND name != 'schema_migrations'",
-        {"db": DATABASE},
-    )
-    for (table,) in tables:
-        clickhouse_client.execute(f"TRUNCATE TABLE {DATABASE}.{table}")
-    return clickhouse_client
+    return emptied(clickhouse_client, DATABASE)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

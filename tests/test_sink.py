@@ -25,7 +25,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 from clickhouse_driver import Client
-from fixtures_clickhouse import PASSWORDS
+from fixtures_clickhouse import PASSWORDS, emptied
 from kafka import KafkaProducer
 from phonenumbers import PhoneNumberType
 from typer.testing import CliRunner
@@ -61,7 +61,6 @@ from hotline.schemas import (
     default_codec,
 )
 from hotline.settings import ClickHouseSettings, KafkaSettings, Settings
-from hotline.sinks.migrate import migrate
 from hotline.sinks.rows import TABLES, Routed, place, to_rows
 from hotline.sinks.sink import Sink, SinkConfig
 from hotline.sinks.writer import Writer
@@ -307,15 +306,7 @@ def make_data(n_calls: int = 300, tag: str = "") -> Produced:
 @pytest.fixture
 def admin(clickhouse_client: Client) -> Client:
     """Admin client with the project schema migrated and every table empty."""
-    migrate(clickhouse_client, DATABASE)
-    tables = clickhouse_client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
-        "AND name != 'schema_migrations'",
-        {"db": DATABASE},
-    )
-    for (table,) in tables:
-        clickhouse_client.execute(f"TRUNCATE TABLE {DATABASE}.{table}")
-    return clickhouse_client
+    return emptied(clickhouse_client, DATABASE)
 
 
 @pytest.fixture
