@@ -23,6 +23,7 @@ from hotline.infra.clickhouse_users import (
     UsersConfig,
 )
 from hotline.settings import ClickHouseSettings
+from hotline.sinks.migrate import migrate
 
 # A table with a province column that the scoped test user may read (its rows only).
 ROW_FILTER_TABLE = "row_filter_probe"
@@ -106,8 +107,6 @@ def clickhouse_client(clickhouse: ClickHouseServer) -> Iterator[Client]:
 def emptied(client: Client, database: str) -> Client:
     """``client`` (an admin) with the project's schema migrated into ``database`` and every
     table of it empty."""
-    from hotline.sinks.migrate import migrate
-
     migrate(client, database)
     tables = client.execute(
         "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
