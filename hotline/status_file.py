@@ -4,9 +4,10 @@ whether the process is alive (docs/stack.md, docs/streams.md "Status file and he
 
 Every file holds ``process`` (who wrote it), ``pid``, ``at`` (when, seconds since the epoch)
 and ``stats`` (counters since the process started); the stream worker adds its ``phase``
-(``starting`` until its first partition assignment, ``running``, or ``recovering`` with
-``recovery``: changelog messages ``remaining`` of ``total`` while it restores its state
-table), its groups and the size of its state table.
+(``starting`` until its first partition assignment, ``running``, ``rebalancing``, or
+``recovering`` with ``recovery``: changelog messages ``remaining`` of ``total`` while it
+restores its state table), its latest rebalance (``last_rebalance``), its groups and the size
+of its state table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,15 @@ def _phase(body: dict[str, Any]) -> str | None:
     )
 
 
+def _rebalance(rebalance: dict[str, Any]) -> str:
+    """A worker's latest rebalance: when it began (UTC) and how long processing paused."""
+    began = datetime.fromtimestamp(rebalance.get("at", 0), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    paused = rebalance.get("paused_s")
+    return f"  last rebalance {began} UTC: " + (
+        "in progress" if paused is None else f"processing paused {paused:.1f} s"
+    )
+
+
 def describe(status: Status) -> list[str]:
     """``status`` as lines for an operator: who wrote it and when, a start or how far a
     recovery is, the counters that matter, and each group's watermark, partitions behind and
@@ -128,6 +139,8 @@ def describe(status: Status) -> list[str]:
         counts.insert(2, f"dead letters {sum(dead.values())}" + (f" ({reasons})" if dead else ""))
         counts.append(f"state keys {body.get('state_keys', 0)}")
     lines.append("  " + ", ".join(counts))
+    if isinstance(rebalance := body.get("last_rebalance"), dict):
+        lines.append(_rebalance(rebalance))
     for group, state in sorted(body.get("groups", {}).items()):
         behind, unheard = state.get("behind", []), state.get("unheard", [])
         waiting = f", {len(unheard)} holding it with no event yet" if unheard else ""

@@ -240,6 +240,12 @@ class Worker:
         self.flushed: set[str] = set()
         self.flushed_at: dict[str, float] = {}
         """Per group: wall-clock time of its last idle flush (replay mode; the status file)."""
+        self.rebalance_began_at: float | None = None
+        """When the latest rebalance after the first join began (its revocation, wall clock):
+        the status file keeps it after the phase has moved on, with ``rebalance_paused_s``."""
+        self.rebalance_paused_s: float | None = None
+        """How long the latest rebalance paused processing, to its end (recovery done); None
+        while it lasts."""
         self._bundles: dict[str, list[Any]] = {}
         """Per group: the items of the current ingest batch not sent yet, their size."""
         self._decoded: dict[tuple[str, int, int], tuple[bytes, Event]] = {}
@@ -389,6 +395,7 @@ class Worker:
             log.info("group %s revoked", group)
             del self.groups[group]
         if self._reporting_recoveries and not self.app.should_stop:  # not the first join
+            self.rebalance_began_at, self.rebalance_paused_s = time.time(), None
             self._write_status("rebalancing")
 
     async def _closing(self, sender: Any = None, **_kwargs: Any) -> None:
@@ -397,7 +404,9 @@ class Worker:
 
     async def _rebalanced(self, sender: Any = None, **_kwargs: Any) -> None:
         """A rebalance paused every group: idle time starts again (no premature flush);
-        every partition resumes at its committed offset."""
+        every partition resumes at its committed offset. Its pause is over (recovery done)."""
+        if self.rebalance_began_at is not None and self.rebalance_paused_s is None:
+            self.rebalance_paused_s = round(time.time() - self.rebalance_began_at, 3)
         self.continuity.reset()
         self._restart_idle_timers()
         self._progress_at = time.monotonic()
@@ -1094,6 +1103,9 @@ class Worker:
                 for g, s in self.groups.items()
             },
             "state_keys": len(self.table.data),
+            "last_rebalance": None
+            if self.rebalance_began_at is None
+            else {"at": self.rebalance_began_at, "paused_s": self.rebalance_paused_s},
         }
         write_status(path, "streams worker", status)
 

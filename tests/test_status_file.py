@@ -128,6 +128,24 @@ def test_a_rebalancing_worker_says_so_alive_or_stale(tmp_path: Path) -> None:
     )
 
 
+def test_a_worker_shows_its_latest_rebalance_while_it_lasts_and_after(tmp_path: Path) -> None:
+    """A rebalance may last milliseconds (a quick join): the phase is gone by the next look,
+    the line of its latest one stays (UTC, the pause to the end of its recovery)."""
+    body = {"phase": "running", "stats": {}, "groups": {}, "state_keys": 1}
+    lasting = body | {"last_rebalance": {"at": 1796224478.4176, "paused_s": None}}
+    path = _file(tmp_path, lasting, at=1796224479.0)
+    assert describe(read_status(path, max_age_s=60, now=1796224479.5))[2] == (
+        "  last rebalance 2026-12-02 15:14:38 UTC: in progress"
+    )
+    done = body | {"last_rebalance": {"at": 1796224478.4176, "paused_s": 1.1016}}
+    path = _file(tmp_path, done, at=1796224480.0)
+    assert describe(read_status(path, max_age_s=60, now=1796224480.5))[2] == (
+        "  last rebalance 2026-12-02 15:14:38 UTC: processing paused 1.1 s"
+    )
+    path = _file(tmp_path, body | {"last_rebalance": None}, at=1000.0)
+    assert not any("rebalance" in line for line in describe(read_status(path, 60, now=1000.5)))
+
+
 def test_health_exits_0_for_a_recovering_worker_and_prints_its_progress(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     write_status(path, "streams worker", RECOVERING)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import functools
 import itertools
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ from hotline.schemas import (
     TicketCategory,
     default_codec,
 )
+from hotline.status_file import read_status
 from hotline.streams.agents import AgentMinute
 from hotline.streams.alerts import alert_id, working_time_before
 from hotline.streams.app import Worker, group_partition
@@ -1006,6 +1008,32 @@ def test_a_rebalance_during_the_stall_watch_ends_the_tick(tmp_path) -> None:
     worker._watch_for_a_stall = a_rebalance_begins  # type: ignore[method-assign]
     asyncio.run(worker._advance_groups())
     assert worker.groups == {}
+
+
+def test_a_rebalance_stays_in_the_status_file_after_its_phase(tmp_path) -> None:
+    """The CI run of 2 Dec: a quick join's rebalance lasted 7–18 ms, shorter than a look at
+    the status file; the file keeps the latest one (when, how long processing paused) after
+    its phase ``rebalancing`` has gone. No broker: the app's own callbacks are called."""
+    status = tmp_path / "status.json"
+    worker = Worker(
+        WorkerConfig(app_id="t-rebalance", partitions=3, datadir=tmp_path, status_file=status)
+    )
+    worker._deliver = _nothing  # type: ignore[method-assign]
+    asyncio.run(worker._rebalanced())  # the first join's: no rebalance to report
+    worker._write_status()
+    assert read_status(status, max_age_s=60).body["last_rebalance"] is None
+    worker._reporting_recoveries = True  # assigned once: from now on, a later rebalance
+    before = time.time()
+    asyncio.run(worker._revoked(None, set()))
+    body = read_status(status, max_age_s=60).body
+    assert body["phase"] == "rebalancing"
+    assert body["last_rebalance"]["paused_s"] is None
+    assert before <= body["last_rebalance"]["at"] <= time.time()
+    asyncio.run(worker._rebalanced())
+    worker._write_status()
+    body = read_status(status, max_age_s=60).body
+    assert (body["phase"], body["stats"]["rebalances"]) == ("running", 2)
+    assert 0 <= body["last_rebalance"]["paused_s"] <= time.time() - before
 
 
 def test_recovery_forgets_the_keys_the_worker_wrote_for_partitions_it_lost(tmp_path) -> None:
