@@ -122,8 +122,8 @@ def _rebalance(rebalance: dict[str, Any]) -> str:
 
 def describe(status: Status) -> list[str]:
     """``status`` as lines for an operator: who wrote it and when, a start or how far a
-    recovery is, the counters that matter, and each group's watermark, partitions behind and
-    partitions holding it with no event yet (the stream worker's)."""
+    recovery is, the counters that matter, the latest rebalance, and each group's watermark,
+    partitions behind and partitions holding it with no event yet (the stream worker's)."""
     body = status.body
     process = str(body.get("process", "unknown process"))
     stats = body["stats"]

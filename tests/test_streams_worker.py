@@ -620,6 +620,7 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         # phase is gone by now, test_a_rebalance_stays_in_the_status_file_after_its_phase)
         status = _after_rebalance(tmp_path, "w0")
         rebalance = status.body["last_rebalance"]
+        assert rebalance and rebalance["paused_s"] is not None, status.body  # ended in 30 s
         assert joining <= rebalance["at"] <= time.time(), rebalance
         assert 0 <= rebalance["paused_s"] <= time.time() - joining, rebalance
         assert any(line.startswith("  last rebalance ") for line in describe(status))
