@@ -155,6 +155,9 @@ class _Entry:
     """Sequence gaps: the ranges counted in this episode, ``[first, last, reported ms]``,
     disjoint and sorted, merged when they touch; those reported ``gap_quiet`` before the
     latest are forgotten (:meth:`AlertEngine.add_gaps`)."""
+    silent_since: int | None = None
+    """An unreachable center's open alert: since when no call of the center was seen (ms),
+    said in its message once; None while its calls are seen."""
 
     @property
     def open(self) -> bool:
@@ -167,12 +170,13 @@ class _Entry:
             "cs": self.clear_since,
             "x": self.extra,
             **({"g": self.ranges} if self.ranges else {}),
+            **({"ss": self.silent_since} if self.silent_since is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Entry:
         alert = Alert.model_validate_json(d["a"]) if d["a"] is not None else None
-        return cls(d["ep"], alert, d["cs"], d.get("x", 0), d.get("g", []))
+        return cls(d["ep"], alert, d["cs"], d.get("x", 0), d.get("g", []), d.get("ss"))
 
 
 class AlertBook:
@@ -322,6 +326,11 @@ class MinuteCounts:
             for i in range(4):
                 total[i] += summed[i]
         return total
+
+    def seen(self, scope: str, start_ms: int, end_ms: int) -> list[int]:
+        """The minutes in ``[start_ms, end_ms)`` that hold a call of ``scope`` (any call: one
+        that queued nobody too), in order."""
+        return [m for m in range(start_ms, end_ms, _MIN) if self.cells.get((scope, m))]
 
     def scopes(self, prefix: str) -> set[str]:
         return {s for s, _ in self.cells if s.startswith(prefix)}
@@ -623,6 +632,8 @@ class AlertEngine:
         for center in sorted(centers):
             key = f"center_unreachable|{center}"
             queued, answered, _, short = self.minutes.window("c:" + center, end - period, end)
+            seen = self.minutes.seen("c:" + center, end - period, end)
+            out += self._silence(key, center, end, seen)
             waited = queued - short  # short abandons are no evidence
             if (
                 waited >= rules.unreachable_min_queued
@@ -639,9 +650,9 @@ class AlertEngine:
                     f"center {center}: {waited} calls queued and none answered in "
                     f"{period // _MIN} min",
                 )
-            elif answered > 0 or queued == 0:
+            elif answered > 0 or (queued == 0 and seen):
                 a = self.book.clear(key, at, rules.unreachable_hold)
-            else:
+            else:  # calls waiting, too few or too recent; or none heard at all
                 self.book.not_clear(key)
                 a = None
             out += [a] if a is not None else []
@@ -671,6 +682,42 @@ class AlertEngine:
                 alert = None
             out += [alert] if alert is not None else []
         return out
+
+    def _silence(self, key: str, center: str, end: int, seen: list[int]) -> list[Alert]:
+        """An open unreachable alert whose center sends no call in the window ending at
+        ``end`` stays open: none queued is no evidence when nothing is heard (its phone
+        system, or its link to the federation, may be down). Its message says so once, since
+        the end of the last minute with a call, and once more when calls are seen again (the
+        silence's span), whatever the rule then finds. ``seen``: the window's minutes with a
+        call of the center."""
+        entry = self.book.entries.get(key)
+        if entry is None or not entry.open or bool(seen) == (entry.silent_since is None):
+            return []
+        assert entry.alert is not None
+        since = entry.silent_since
+        if since is None:
+            before = self.minutes.seen("c:" + center, end - self._horizon_ms, end)
+            since = before[-1] + _MIN if before else end - _td(self.rules.unreachable_period)
+            entry.silent_since = since
+            message = f"no calls seen since {china_minute(_dt(since))} (China time)"
+        else:
+            entry.silent_since = None
+            upto = max(seen[0], since)
+            message = (
+                f"no calls seen from {china_minute(_dt(since))} to "
+                f"{china_minute(_dt(upto))} (China time)"
+            )
+        alert = self.book.raise_(
+            key,
+            AlertKind.CENTER_UNREACHABLE,
+            entry.alert.severity,
+            entry.alert.region_code,
+            center,
+            entry.alert.opened_at,
+            f"center {center}: unreachable, then {message}",
+            update_message=True,
+        )
+        return [alert] if alert is not None else []
 
     def _unanswered_since(self, scope: str, end: int) -> int:
         """The minute of the earliest queued call (short abandons left out) that no answered

@@ -40,6 +40,7 @@ from hotline.streams.alerts import (
     PROVISIONAL,
     AlertBook,
     AlertEngine,
+    _Entry,
     alert_id,
     working_time_before,
 )
@@ -190,6 +191,41 @@ def test_unreachable_needs_calls_queued_and_none_answered_for_its_period() -> No
     assert [(a.opened_at, a.message) for a in only_short] == [
         (T0 + 12 * MIN, "center C330200: 3 calls queued and none answered in 10 min")
     ]
+
+
+def test_unreachable_center_that_falls_silent_stays_open_until_its_calls_are_seen() -> None:
+    """An outage, then no call at all (the center's phone system, or its link, went down):
+    none queued is no evidence then, so the alert stays open and says once since when
+    nothing was heard, and once the span when calls are seen again (still unanswered: it
+    stays open); calls that queue nobody (a recording) then close it after the hold. Until
+    2 Dec silence closed it after the hold, as if the center had recovered."""
+    e = engine(settle=timedelta(0), unreachable_hold=timedelta(minutes=5))
+    outage = _unreachable(e, range(20), lambda m: [call("C330200", m, answered=False)])
+    assert [(a.version, a.closed_at) for a in outage] == [(1, None)]
+    silent = _unreachable(e, range(20, 80), lambda m: [])
+    assert [(a.version, a.closed_at, a.message) for a in silent] == [
+        (2, None, "center C330200: unreachable, then no calls seen since 2025-03-04 09:20 "
+         "(China time)")
+    ]  # fmt: skip
+    assert silent[0].opened_at == outage[0].opened_at and silent[0].alert_id == outage[0].alert_id
+    again = _unreachable(e, range(80, 95), lambda m: [call("C330200", m, answered=False)])
+    assert [(a.version, a.closed_at, a.message) for a in again] == [
+        (3, None, "center C330200: unreachable, then no calls seen from 2025-03-04 09:20 to "
+         "2025-03-04 10:20 (China time)")
+    ]  # fmt: skip
+    recording = [call("C330200", 0, answered=False).model_copy(update={"queued": False})]
+    closed = _unreachable(
+        e, range(95, 130), lambda m: [c.model_copy(update={"started_at": T0 + m * MIN})
+                                      for c in recording]
+    )  # fmt: skip
+    assert [(a.version, a.closed_at) for a in closed] == [(4, T0 + 110 * MIN)]
+
+
+def test_a_silent_unreachable_alert_is_kept_across_a_reload() -> None:
+    entry = _Entry(episode=1, silent_since=_ms(T0))
+    assert _Entry.from_dict(entry.to_dict()) == entry
+    assert "ss" not in _Entry(episode=1).to_dict()  # only where set: earlier images read alike
+    assert _Entry.from_dict({"ep": 1, "a": None, "cs": None}).silent_since is None
 
 
 def test_connection_rate_hysteresis_and_province_threshold() -> None:
