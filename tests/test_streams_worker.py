@@ -62,6 +62,7 @@ from hotline.streams.rollup import region_at
 from hotline.streams.status import group_status
 from hotline.streams.tickets import TicketState
 from hotline.streams.worker_config import WorkerConfig
+from hotline.workdays import china_minute
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -644,6 +645,19 @@ def test_worker_joins_and_leaves_still_equals_the_ledger_and_alerts(
         ).drain()
         unreachable = [a for a in alerts.values() if a.kind is AlertKind.CENTER_UNREACHABLE]
         assert {a.center_id for a in unreachable} == {"C660000"}
+        # its input ends with the line still unstaffed: the last episode stays open and says
+        # since when no call was seen (the end of the minute of its last call)
+        *done, last = sorted(unreachable, key=attrgetter("opened_at"))
+        assert all(a.closed_at is not None for a in done) and last.closed_at is None, last
+        offered = max(
+            e.envelope.occurred_at
+            for e in held
+            if e.envelope.center_id == "C660000" and e.RECORD_TYPE == "call.offered"
+        )
+        since = china_minute(offered.replace(second=0, microsecond=0) + timedelta(minutes=1))
+        assert last.message == (
+            f"center C660000: unreachable, then no calls seen since {since} (China time)"
+        )
         # the simulator raises dangerous-call tickets of its own: the injected one is among them
         danger = {
             a.dedupe_key: a.severity for a in alerts.values() if a.kind is AlertKind.DANGEROUS_CALL
