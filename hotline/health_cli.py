@@ -31,8 +31,9 @@ def health_command(
     ] = 60.0,
 ) -> None:
     """Is a stream worker or the sink alive: what its status file says. Prints the counters,
-    the file's age and, for a worker, its groups with their watermark and partitions behind,
-    that it is starting or rebalancing, or how far it is while it recovers its state. Exit 1
+    the file's age and, for a worker, its groups with their watermark, partitions behind and
+    centers with no event for 15 min before it, that it is starting or rebalancing, or how
+    far it is while it recovers its state. Exit 1
     with one line naming the file when it is missing, unreadable or older than --max-age:
     docker-compose.yml's healthchecks of `streams` and `sink` run this."""
     failed = False

@@ -6,8 +6,8 @@ Every file holds ``process`` (who wrote it), ``pid``, ``at`` (when, seconds sinc
 and ``stats`` (counters since the process started); the stream worker adds its ``phase``
 (``starting`` until its first partition assignment, ``running``, ``rebalancing``, or
 ``recovering`` with ``recovery``: changelog messages ``remaining`` of ``total`` while it
-restores its state table), its latest rebalance (``last_rebalance``), its groups and the size
-of its state table.
+restores its state table), its latest rebalance (``last_rebalance``), its groups (each with
+the latest event time of each center, ``centers``) and the size of its state table.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,11 @@ SHOWN = {
         "retries": "retries",
     },
 }
+
+
+#: A center whose latest event is this far behind its group's watermark (event time) is
+#: listed as quiet: its input may have stopped (a producer down, a link cut).
+QUIET_AFTER = timedelta(minutes=15)
 
 
 class StatusFileError(HotlineError):
@@ -120,10 +125,29 @@ def _rebalance(rebalance: dict[str, Any]) -> str:
     )
 
 
+def _quiet(state: dict[str, Any]) -> str | None:
+    """A group's centers whose latest event is :data:`QUIET_AFTER` or more behind its
+    watermark, as a line (None: none, or no watermark yet)."""
+    watermark, centers = state.get("watermark"), state.get("centers") or {}
+    if not watermark:
+        return None
+    at = datetime.fromisoformat(watermark)
+    quiet = [
+        f"{center} (latest {last:%Y-%m-%d %H:%M} UTC)"
+        for center, seen in sorted(centers.items())
+        if at - (last := datetime.fromisoformat(seen)) >= QUIET_AFTER
+    ]
+    if not quiet:
+        return None
+    minutes = QUIET_AFTER // timedelta(minutes=1)
+    return f"    no event for {minutes} min or more before the watermark: " + ", ".join(quiet)
+
+
 def describe(status: Status) -> list[str]:
     """``status`` as lines for an operator: who wrote it and when, a start or how far a
     recovery is, the counters that matter, the latest rebalance, and each group's watermark,
-    partitions behind and partitions holding it with no event yet (the stream worker's)."""
+    partitions behind, partitions holding it with no event yet and centers quiet for
+    :data:`QUIET_AFTER` before it (the stream worker's)."""
     body = status.body
     process = str(body.get("process", "unknown process"))
     stats = body["stats"]
@@ -148,4 +172,6 @@ def describe(status: Status) -> list[str]:
             f"  group {group}: watermark {state.get('watermark') or 'none yet'}, "
             f"{len(behind)} partitions behind{waiting}, {state.get('calls', 0)} calls open"
         )
+        if (quiet := _quiet(state)) is not None:
+            lines.append(quiet)
     return lines

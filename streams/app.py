@@ -1099,6 +1099,10 @@ class Worker:
                     "flushed_at": self.flushed_at.get(g),
                     "behind": s.behind(),
                     "unheard": s.unheard(),
+                    "centers": {
+                        c: datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+                        for c, ms in sorted(s.last_event_ms.items())
+                    },
                 }
                 for g, s in self.groups.items()
             },

@@ -322,6 +322,9 @@ class GroupState:
         self.rollups = [Rollup(level, registry, config) for level in levels]
         self.sequences = SequenceTracker(int(config.lateness.total_seconds() * 1000))
         self.max_event_ms: int | None = None
+        self.last_event_ms: dict[str, int] = {}
+        """Per center: the latest event time of its events read (any event). In the meta
+        record; the status file shows it, ``hotline health`` the centers quiet for a while."""
         self.sources: dict[str, list[int]] = {}
         """Per source partition (``topic:partition``): [greatest event time, :data:`BEHIND`,
         :data:`AT_END` or :data:`RELEASED`]."""
@@ -394,6 +397,8 @@ class GroupState:
             env = item.event.envelope
             at = _ms(env.occurred_at)
             self.max_event_ms = at if self.max_event_ms is None else max(self.max_event_ms, at)
+            if at > self.last_event_ms.get(env.center_id, -1):
+                self.last_event_ms[env.center_id] = at
             self._see_source(source, at, item.behind)
             self.sequences.see(env.producer_id, env.center_id, env.sequence, at)
             origin[env.event_id] = item
@@ -906,6 +911,7 @@ class GroupState:
             "src": {s: list(v) for s, v in self.sources.items()},
             "read": dict(self.read_to),
             "agents": self.agent_time.clock.closed_ms,
+            "centers": dict(self.last_event_ms),
         }
 
     def _state_image(self, state: CallState) -> dict[str, Any]:
@@ -1050,6 +1056,7 @@ class GroupState:
             if level in levels:
                 levels[level].watermark = opt(ms)
         self.max_event_ms = meta.get("max_event")
+        self.last_event_ms = dict(meta.get("centers", {}))
         self.sources = {s: list(v) for s, v in meta.get("src", {}).items()}
         self.read_to = dict(meta.get("read", {}))
         self.watermark_ms = meta.get("wm", self.max_event_ms)

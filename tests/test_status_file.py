@@ -28,6 +28,11 @@ WORKER = {
             "flushed": False,
             "flushed_at": None,
             "behind": ["hotline.raw.330000.calls:1", "hotline.raw.330000.calls:2"],
+            "centers": {
+                "C330100": "2026-03-02T09:58:41.250000+00:00",
+                "C330200": "2026-03-02T09:44:00+00:00",
+                "C330300": "2026-03-02T09:44:00.001000+00:00",
+            },
         },
         "320000": {
             "calls": 3,
@@ -47,7 +52,7 @@ def _file(tmp_path: Path, body: dict, at: float) -> Path:
     return path
 
 
-def test_a_fresh_worker_file_shows_its_counters_groups_and_age(tmp_path: Path) -> None:
+def test_a_fresh_worker_file_shows_counters_groups_quiet_centers_and_age(tmp_path: Path) -> None:
     status = read_status(_file(tmp_path, WORKER, at=1000.0), max_age_s=60, now=1002.5)
     assert status.age_s == 2.5
     assert describe(status) == [
@@ -58,6 +63,8 @@ def test_a_fresh_worker_file_shows_its_counters_groups_and_age(tmp_path: Path) -
         "  group 320000: watermark none yet, 1 partitions behind, 2 holding it with no event yet, "
         "3 calls open",
         "  group 330000: watermark 2026-03-02T09:59:00+00:00, 2 partitions behind, 12 calls open",
+        "    no event for 15 min or more before the watermark: C330200 (latest 2026-03-02 09:44 "
+        "UTC)",
     ]
 
 

@@ -794,10 +794,11 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
     bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
     """``hotline health`` on a real worker's ``--status-file``: while it runs, exit 0 with its
-    counters (a call's events in, a dead letter) and its group's watermark — once the
-    partitions without input (surveys, agents, qa) no longer hold it (``--source-idle``);
-    once it stopped, the file ages past ``--max-age``: exit 1, one line "hung or dead"; a
-    file no worker writes: exit 1, "no status file"."""
+    counters (a call's events in, a dead letter), its group's watermark — once the
+    partitions without input (surveys, agents, qa) no longer hold it (``--source-idle``) —
+    and in the file the center's latest event; once it stopped, the file ages past
+    ``--max-age``: exit 1, one line "hung or dead"; a file no worker writes: exit 1, "no
+    status file"."""
     kafka = _kafka(bootstrap, unique)
     ensure_topics(bootstrap, topic_layout(kafka, PROVINCES))
     call = _call(NINGBO, CTI_ID, T0, "C330200.A001")
@@ -822,6 +823,8 @@ def test_health_reads_the_status_file_of_a_running_worker_and_fails_once_it_stop
         assert f"raw in {len(call) + 2}, " in alive.stdout
         assert "dead letters 1 (invalid 1)" in alive.stdout
         assert "\n  group 330000: watermark 20" in alive.stdout, alive.stdout
+        centers = json.loads(status.read_text())["groups"]["330000"]["centers"]
+        assert centers == {"C330200": (T0 + timedelta(seconds=200)).isoformat()}  # call.ended
     finally:
         _stop(worker)
     written = json.loads(status.read_text())["at"]

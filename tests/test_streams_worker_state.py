@@ -18,8 +18,9 @@ import pytest
 from aiokafka import TopicPartition
 from faust.types import TP
 from group_driver import WriteLog, drive, in_batches, inbound, write
-from test_streams_alerts import created, reopened, resolved
+from test_streams_alerts import T0, created, reopened, resolved
 from test_streams_reconcile import CENTERS, expected_at, run
+from test_streams_rejects import HANGZHOU, NINGBO, _call, _inbound
 
 from hotline.infra.topics import raw_topic
 from hotline.producers.simulator import Ledger, MemorySink, SimConfig, simulate
@@ -35,7 +36,7 @@ from hotline.schemas import (
     TicketCategory,
     default_codec,
 )
-from hotline.status_file import read_status
+from hotline.status_file import describe, read_status
 from hotline.streams.agents import AgentMinute
 from hotline.streams.alerts import alert_id, working_time_before
 from hotline.streams.app import Worker, group_partition
@@ -1167,3 +1168,37 @@ def test_the_driver_gives_a_groups_events_the_offsets_kafka_would() -> None:
     assert [(r.event.envelope.event_id, r.reason) for r in rejected] == [
         (again.envelope.event_id, "late")
     ]
+
+
+def test_the_status_file_shows_each_centers_latest_event_and_health_the_quiet_one(
+    tmp_path,
+) -> None:
+    """A group keeps each center's latest event time (in its meta record: a reload keeps
+    it); the status file lists it, and ``hotline health`` names the center whose input
+    stopped 15 min or more before the watermark (Ningbo's last call at 09:00, Hangzhou's at
+    09:30). No broker."""
+    registry, codec, config = default_registry(), default_codec(), StreamsConfig()
+    group = GroupState("330000", config, registry, codec)
+    ningbo = _call(NINGBO, "n-1", T0, "A1")
+    hangzhou = _call(HANGZHOU, "h-1", T0 + timedelta(minutes=30), "A2")
+    group.process(_inbound([*ningbo, *hangzhou]))
+    table: dict = {}
+    group.dump(table)
+    loaded = GroupState.load("330000", table, config, registry, codec)
+    last = {"C330200": ningbo[-1], "C330100": hangzhou[-1]}
+    assert loaded.last_event_ms == {
+        c: int(e.envelope.occurred_at.timestamp() * 1000) for c, e in last.items()
+    }
+    status = tmp_path / "status.json"
+    worker = Worker(WorkerConfig(app_id="t-centers", datadir=tmp_path, status_file=status))
+    worker.groups["330000"] = loaded
+    worker._write_status()
+    read = read_status(status, max_age_s=60)
+    assert read.body["groups"]["330000"]["centers"] == {
+        "C330100": "2025-03-04T01:33:20+00:00",
+        "C330200": "2025-03-04T01:03:20+00:00",
+    }
+    quiet = (
+        "no event for 15 min or more before the watermark: C330200 (latest 2025-03-04 01:03 UTC)"
+    )
+    assert "    " + quiet in describe(read)
