@@ -27,6 +27,7 @@ from hotline.regions import MUNICIPALITIES, RegionRegistry, UnknownRegion
 
 from . import queries
 from .acks import AckStore
+from .alert_text import in_chinese
 from .config import DashboardConfig
 from .labels import (
     AGENT_STATES,
@@ -715,6 +716,7 @@ def create_app(services: Services) -> FastAPI:
         for row in rows:
             row["kind_name"] = label(ALERT_KINDS, row["kind"])
             row["severity_name"] = label(SEVERITIES, row["severity"])
+            row["message"] = in_chinese(row["message"])
             by, at = acked.get(row["alert_id"], ("", ""))
             row["acked_by"], row["acked_at"] = by, at
         columns = [

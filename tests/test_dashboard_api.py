@@ -286,6 +286,9 @@ def test_alert_feed_and_acknowledge(js: TestClient, nat: TestClient) -> None:
     assert again["acked_by"] == "js"  # the first acknowledgement stands
     rows = {r["alert_id"]: r for r in nat.get("/api/alerts?range=today").json()["rows"]}
     assert rows["A1"]["acked_by"] == "js" and rows["A2"]["acked_by"] == ""
+    # a message of the stream's rules in Chinese (dashboards/alert_text.py), any other as written
+    assert rows["A2"]["message"] == "中心 C330100：10 分钟内 5 个来电排队，无一接通"
+    assert rows["A1"]["message"] == "threshold at C320100"
 
 
 @pytest.mark.parametrize("who", ["js", "nj"])

@@ -315,7 +315,7 @@ def ticket_rows() -> list[dict[str, Any]]:
 
 
 def alert_rows() -> list[dict[str, Any]]:
-    def alert(aid: str, region: str, center: str, kind: str, minutes_ago: int) -> dict:
+    def alert(aid: str, region: str, center: str, kind: str, minutes_ago: int, text: str) -> dict:
         at = (NOW - timedelta(minutes=minutes_ago)).astimezone(UTC).replace(tzinfo=None)
         return {
             "alert_id": aid,
@@ -325,14 +325,15 @@ def alert_rows() -> list[dict[str, Any]]:
             "center_id": center,
             "opened_at": at,
             "closed_at": None,
-            "message": f"{kind} at {center}",
+            "message": text,
             "dedupe_key": aid,
             "version": 1,
         }
 
     return [
-        alert("A1", "320100", "C320100", "threshold", 15),
-        alert("A2", "330100", "C330100", "center_unreachable", 25),
+        alert("A1", "320100", "C320100", "threshold", 15, "threshold at C320100"),
+        alert("A2", "330100", "C330100", "center_unreachable", 25,
+              "center C330100: 5 calls queued and none answered in 10 min"),
     ]  # fmt: skip
 
 
