@@ -30,6 +30,7 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hotline.errors import ConfigurationError, RetryableError
 from hotline.settings import KafkaSettings
@@ -42,6 +43,7 @@ __all__ = [
     "connect_problems",
     "ensure_topics",
     "host_and_port",
+    "missing_topics",
     "province_topics",
     "raw_pattern",
     "raw_topic",
@@ -203,19 +205,10 @@ def ensure_topics(
     (more partitions would move keys to other partitions); its partition count is not checked.
     Raises :class:`~hotline.errors.RetryableError` if the broker cannot be reached.
     """
-    from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-    require_kafka(bootstrap_servers)
     wanted = {spec.name: spec for spec in specs}
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers,
-            request_timeout_ms=int(timeout_s * 1000),
-            client_id="hotline-topics",
-        )
-    except KafkaError as exc:
-        raise RetryableError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from exc
+    admin = _admin(bootstrap_servers, timeout_s)
     try:
         present = set(admin.list_topics())
         missing = [name for name in wanted if name not in present]
@@ -252,3 +245,36 @@ def ensure_topics(
         admin.close()
     existing = [name for name in wanted if name in present or name in raced]
     return ProvisionResult(created=tuple(sorted(created)), existing=tuple(sorted(existing)))
+
+
+def missing_topics(
+    bootstrap_servers: str, names: Iterable[str], *, timeout_s: float = 30.0
+) -> list[str]:
+    """The topics of ``names`` that the broker does not have, sorted. Raises
+    :class:`~hotline.errors.RetryableError` if the broker cannot be reached."""
+    from kafka.errors import KafkaError
+
+    admin = _admin(bootstrap_servers, timeout_s)
+    try:
+        present = set(admin.list_topics())
+    except KafkaError as exc:
+        raise RetryableError(f"listing the topics on {bootstrap_servers} failed: {exc}") from exc
+    finally:
+        admin.close()
+    return sorted(set(names) - present)
+
+
+def _admin(bootstrap_servers: str, timeout_s: float) -> Any:
+    """A kafka-python admin client of a broker that answers (:func:`require_kafka` first)."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    require_kafka(bootstrap_servers)
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=int(timeout_s * 1000),
+            client_id="hotline-topics",
+        )
+    except KafkaError as exc:
+        raise RetryableError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from exc

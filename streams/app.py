@@ -54,7 +54,15 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.types import EventT, Message
 
-from hotline.infra.topics import RAW_FAMILIES, TopicSpec, ensure_topics, raw_topic, shared_topic
+from hotline.errors import ConfigurationError
+from hotline.infra.topics import (
+    RAW_FAMILIES,
+    TopicSpec,
+    ensure_topics,
+    missing_topics,
+    raw_topic,
+    shared_topic,
+)
 from hotline.regions import RegionRegistry, default_registry
 from hotline.schemas import (
     AgentTimeSnapshot,
@@ -162,6 +170,29 @@ def ensure_groups_topic(config: WorkerConfig) -> None:
     first metadata lacked it was seen to leave it unassigned for minutes (``Ignoring missing
     topic``: the groups stage processed nothing, 1 of 6 broker test runs)."""
     ensure_topics(config.kafka.bootstrap_servers, [groups_topic(config)])
+
+
+class RawTopicsMissing(ConfigurationError):
+    """Raw topics the worker reads are not on the broker."""
+
+    def __init__(self, config: WorkerConfig, missing: Sequence[str], wanted: int) -> None:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if missing[3:] else "")
+        super().__init__(
+            f"{len(missing)} of the {wanted} raw topics this worker reads are missing on Kafka "
+            f"at {config.kafka.bootstrap_servers}: {shown}"
+        )
+        self.hint = (
+            "create them with `hotline stack init`, or set HOTLINE_KAFKA__TOPIC_PREFIX to the "
+            f"producers' prefix (it is {config.kafka.topic_prefix!r})"
+        )
+
+
+def require_raw_topics(config: WorkerConfig, names: Sequence[str]) -> None:
+    """Refuse to start without the raw topics to read (:class:`RawTopicsMissing`): the raw
+    reader's consumer would wait for them, logging an error ten times a second, and fail
+    after 40 s — a stack not provisioned, or another topic prefix than the producers'."""
+    if missing := missing_topics(config.kafka.bootstrap_servers, names):
+        raise RawTopicsMissing(config, missing, len(names))
 
 
 def group_partition(group: str, partitions: int) -> int:

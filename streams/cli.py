@@ -139,12 +139,13 @@ def worker_command(
     log.info("streams settings: %s", f"set in the environment {changed}" if changed else "defaults")
     from faust.worker import Worker as FaustWorker
 
-    from hotline.streams.app import create_app, ensure_groups_topic
+    from hotline.streams.app import create_app, ensure_groups_topic, require_raw_topics
     from hotline.streams.gc_tuning import collect_less_often
 
-    ensure_groups_topic(config)
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     faust_app = create_app(config)
+    require_raw_topics(config, faust_app.hotline.raw_names)  # type: ignore[attr-defined]
+    ensure_groups_topic(config)
     collect_less_often()
     FaustWorker(faust_app, loglevel=loglevel.value, quiet=True).execute_from_commandline()
 

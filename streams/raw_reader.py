@@ -69,6 +69,8 @@ class RawReader(ConsumerRebalanceListener):
         self._stopping = False
 
     async def start(self) -> None:
+        """Join the group (the old reader's offsets adopted first); a :meth:`stop` that came
+        during the start stops the consumer it made, as one cut short does."""
         if self.resume_from is not None:
             try:
                 await self._adopt_offsets(self.resume_from)
@@ -86,7 +88,14 @@ class RawReader(ConsumerRebalanceListener):
             heartbeat_interval_ms=1_000,
         )
         consumer.subscribe(topics=list(self.topics), listener=self)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:  # cancelled, or the topics never came: no client left running
+            await consumer.stop()
+            raise
+        if self._stopping:  # stop() came while it started, with no consumer yet to stop
+            await consumer.stop()
+            return
         self.consumer = consumer
 
     async def _adopt_offsets(self, old: str) -> None:

@@ -181,3 +181,21 @@ def test_a_batch_gathered_across_a_rebalance_is_read_again(bootstrap: str, uniqu
     assert seen["a"] and seen["b"], "both readers stepped"
     lost = sorted(set(seen["sent"]) - set(seen["a"] + seen["b"]))
     assert not lost, f"{len(lost)} of {len(seen['sent'])} values never stepped: {lost}"
+
+
+@pytest.mark.kafka
+def test_a_stop_during_the_start_leaves_no_consumer_running(bootstrap: str, unique: str) -> None:
+    """A CI run of 2 Dec: SIGTERM reached a worker while its raw reader started; ``stop``
+    found no consumer yet, the start then kept the one it made running (and the worker hung
+    until killed). Now the start stops it."""
+    create_topic(bootstrap, unique, 2)
+    reader = RawReader(bootstrap, f"{unique}-ingest", [unique])
+
+    async def stop_while_starting() -> None:
+        starting = asyncio.create_task(reader.start())
+        await asyncio.sleep(0)  # the start is under way: its consumer made, not started yet
+        await reader.stop()
+        await starting
+
+    asyncio.run(stop_while_starting())
+    assert reader.consumer is None

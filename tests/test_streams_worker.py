@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from fixtures_kafka import ROOT, topic_configs, topic_partitions
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from test_streams_agent_time import Expected, agent_time_at_every_level, snapshots_before
 from test_streams_alerts import T0, created, resolved
 from test_streams_rejects import CTI_ID, HANGZHOU, NINGBO, _as, _call, _ticket
@@ -921,6 +922,7 @@ def test_the_worker_keeps_its_data_dir_under_the_stack_home(
     """Without --datadir: <stack home>/streams, made with its parents (before, .hotline/streams
     under the current folder whatever HOTLINE_STACK__HOME said, and a FileNotFoundError
     traceback from Faust where that folder had no .hotline)."""
+    ensure_topics(bootstrap, topic_layout(_kafka(bootstrap, unique), ["330000"]))
     home = tmp_path / "not-made-yet" / "home"
     status = tmp_path / "status.json"
     env = {
@@ -946,3 +948,34 @@ def test_the_worker_keeps_its_data_dir_under_the_stack_home(
     finally:
         _stop(proc)
     assert proc.returncode == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_a_worker_without_its_raw_topics_says_which_and_exits_at_once(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """A stack not provisioned, or another topic prefix than the producers': exit 1 before
+    Faust starts, naming the missing topics and what to do. Until 2 Dec the raw reader's
+    consumer waited for them, logging an error ten times a second, then failed after 40 s;
+    a SIGTERM in that wait once hung the worker until it was killed (a CI run of 2 Dec)."""
+    ensure_topics(bootstrap, topic_layout(_kafka(bootstrap, unique), ["330000"]))
+    env = {
+        **os.environ,
+        "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "HOTLINE_KAFKA__TOPIC_PREFIX": unique,
+        "HOTLINE_STACK__HOME": str(tmp_path / "home"),
+    }
+    args = [sys.executable, "-m", "hotline", "streams", "worker", "--app-id", f"{unique}-app"]
+    args += ["--province", "330000", "--province", "320000"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"error: 5 of the 10 raw topics this worker reads are missing on Kafka at {bootstrap}: "
+        f"{unique}.raw.320000.agents, {unique}.raw.320000.calls, {unique}.raw.320000.qa and 2 "
+        "more; create them with `hotline stack init`, or set HOTLINE_KAFKA__TOPIC_PREFIX to the "
+        f"producers' prefix (it is '{unique}')"
+    )
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:  # nothing made for a worker that never started
+        assert f"{unique}-app-groups" not in admin.list_topics()
+    finally:
+        admin.close()
