@@ -9,10 +9,8 @@ center (省本级), provincial capital (city code ``xx01xx``), other prefecture 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import random
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
@@ -27,6 +25,8 @@ from hotline.producers.simulator.params import (
     Profile,
 )
 from hotline.regions import MUNICIPALITIES
+from hotline.service_hours import ServiceHours, format_service_hours, window_gaps
+from hotline.service_hours import parse_service_hours as parse_windows
 
 __all__ = [
     "ServiceHours",
@@ -149,48 +149,18 @@ def parse_profiles(items: Iterable[str]) -> dict[str, Profile]:
     return result
 
 
-#: Human-service windows as (start, end) minutes since China-local midnight, end exclusive;
-#: ``(0, 1440)`` is 00:00–24:00.
-ServiceHours = tuple[tuple[int, int], ...]
-_DAY = 24 * 60
-_WINDOW = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
-
-
 def parse_service_hours(text: str) -> ServiceHours:
-    """``HH:MM-HH:MM[,HH:MM-HH:MM…]`` (China time, ``24:00`` allowed as an end) → windows.
-
-    Windows must be in order and at least :data:`~.params.MIN_WINDOW_GAP_MINUTES` apart, also
-    across midnight (the last window and the next day's first), unless they touch: touching
-    windows (``00:00-24:00`` day after day) are one continuous window.
-    """
-    windows: list[tuple[int, int]] = []
-    for raw in text.split(","):
-        match = _WINDOW.fullmatch(raw.strip())
-        if match is None:
-            raise ConfigurationError(f"service hours {raw.strip()!r}: expected HH:MM-HH:MM")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if m1 > 59 or m2 > 59 or not 0 <= start < end <= _DAY:
-            raise ConfigurationError(
-                f"service hours {raw.strip()!r}: a window is HH:MM-HH:MM within 00:00-24:00, "
-                "start before end"
-            )
-        windows.append((start, end))
-    gaps = [b[0] - a[1] for a, b in itertools.pairwise(windows)]
-    gaps.append(windows[0][0] + _DAY - windows[-1][1])  # to the next day's first window
-    if any(gap < 0 for gap in gaps[:-1]):
-        raise ConfigurationError(f"service hours {text!r}: windows in time order, no overlap")
-    if any(0 < gap < MIN_WINDOW_GAP_MINUTES for gap in gaps):
+    """``HH:MM-HH:MM[,HH:MM-HH:MM…]`` → windows (:func:`hotline.service_hours.parse_service_hours`),
+    at least :data:`~.params.MIN_WINDOW_GAP_MINUTES` apart, also across midnight (the last
+    window and the next day's first), unless they touch: touching windows (``00:00-24:00``
+    day after day) are one continuous window."""
+    windows = parse_windows(text)
+    if any(0 < gap < MIN_WINDOW_GAP_MINUTES for gap in window_gaps(windows)):
         raise ConfigurationError(
             f"service hours {text!r}: windows closer than {MIN_WINDOW_GAP_MINUTES} minutes "
             "(agents stay on to drain the queue): join them into one window"
         )
-    return tuple(windows)
-
-
-def format_service_hours(windows: ServiceHours) -> list[str]:
-    """``["08:30-12:00", "00:00-24:00"]`` for windows in minutes."""
-    return [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in windows]
+    return windows
 
 
 def check_overrides(
