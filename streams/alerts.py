@@ -21,13 +21,14 @@ flap, and an open key never raises a second alert.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from hotline.schemas import Alert, AlertKind, CallRecord, Severity, TicketCategory, TicketRecord
-from hotline.streams.config import StreamsConfig
+from hotline.service_hours import in_service
+from hotline.streams.config import CenterHours, StreamsConfig
 from hotline.workdays import CHINA_TZ, CalendarNotCovered, china_minute, is_working_day
 
 __all__ = [
@@ -45,6 +46,9 @@ _MIN = 60_000
 _MAX_CATCH_UP_MS = 6 * 3_600_000
 _QUEUED, _ANSWERED, _IN_SL, _SHORT = range(4)
 PROVISIONAL = 0
+_SILENT_IN_HOURS = 1
+"""``_Entry.extra`` of an unreachable center's alert that its silence in service hours
+opened (and no queued call escalated since): its messages say "in its service hours"."""
 """The version of an answered call's counts before its first record (records start at 1):
 any record of the call replaces them (:meth:`AlertEngine.add_answered`)."""
 
@@ -157,7 +161,8 @@ class _Entry:
     latest are forgotten (:meth:`AlertEngine.add_gaps`)."""
     silent_since: int | None = None
     """An unreachable center's open alert: since when no call of the center was seen (ms),
-    said in its message once; None while its calls are seen."""
+    said in its message once; None while its calls are seen. ``extra`` is
+    :data:`_SILENT_IN_HOURS` when the silence opened it."""
 
     @property
     def open(self) -> bool:
@@ -361,17 +366,25 @@ class AlertEngine:
         province: str,
         config: StreamsConfig,
         center_region: Callable[[str], str | None] = lambda _c: None,
+        service_hours: Mapping[str, CenterHours] | None = None,
     ) -> None:
         self.province = province
         self.config = config
         self.rules = config.alerts
         self.center_region = center_region
+        self.hours = dict(service_hours or {})
+        """The service hours of the province's centers that have some (center id → hours):
+        they are unreachable when silent in them, and queued calls count only in them."""
         self.book = AlertBook()
         self.minutes = MinuteCounts()
         self.dead: dict[int, set[str]] = {}
         self.dead_dirty: set[int] = set()
         self.evaluated_ms: int | None = None
         """The last window end evaluated (a whole minute)."""
+        self.first_ms: int | None = None
+        """The first minute the windows were evaluated from: silence before it is unknown."""
+        self.heard_ms: int | None = None
+        """The latest evaluation's ``heard`` (:meth:`evaluate`)."""
         self.dead_clock_ms: int | None = None
         self.dead_evaluated_ms: int | None = None
         """The last dead-letter minute judged."""
@@ -386,7 +399,8 @@ class AlertEngine:
 
     @property
     def _horizon_ms(self) -> int:
-        return max(_td(self.rules.rate_period), _td(self.rules.unreachable_period))
+        silent = _td(self.rules.silent_period) if self.hours else 0
+        return max(_td(self.rules.rate_period), _td(self.rules.unreachable_period), silent)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -601,14 +615,18 @@ class AlertEngine:
 
     # -- time -------------------------------------------------------------------------------
 
-    def evaluate(self, watermark: datetime) -> list[Alert]:
-        """Evaluate every whole-minute window end up to ``watermark - settle``."""
+    def evaluate(self, watermark: datetime, heard: datetime | None = None) -> list[Alert]:
+        """Evaluate every whole-minute window end up to ``watermark - settle``. ``heard``
+        (default ``watermark``): the time up to which the province's input is known to have
+        run — a replay's end-of-input flush moves the watermark past it, and silence there
+        is the input's end, not a center's (:meth:`_silent_in_hours`)."""
         target = (_ms(watermark) - _td(self.rules.settle)) // _MIN * _MIN
+        self.heard_ms = _ms(watermark if heard is None else heard)
         out: list[Alert] = []
         if self.evaluated_ms is None:
             starts = [m for _, m in self.minutes.cells]
             if starts:
-                self.evaluated_ms = min(starts)
+                self.evaluated_ms = self.first_ms = min(starts)
         if self.evaluated_ms is not None:
             start = max(self.evaluated_ms + _MIN, target - _MAX_CATCH_UP_MS)
             for end in range(start, target + 1, _MIN):
@@ -628,16 +646,19 @@ class AlertEngine:
             for k, e in self.book.entries.items()
             if e.open and k.startswith("center_unreachable|")
         }
+        centers |= set(self.hours)
         period = _td(rules.unreachable_period)
         for center in sorted(centers):
             key = f"center_unreachable|{center}"
             queued, answered, _, short = self.minutes.window("c:" + center, end - period, end)
             seen = self.minutes.seen("c:" + center, end - period, end)
             out += self._silence(key, center, end, seen)
+            hours = self.hours.get(center)
             waited = queued - short  # short abandons are no evidence
             if (
                 waited >= rules.unreachable_min_queued
                 and answered == 0
+                and (hours is None or in_service(end - _MIN, hours.windows, hours.days))
                 and self._unanswered_since("c:" + center, end) <= end - period
             ):
                 a = self.book.raise_(
@@ -650,12 +671,16 @@ class AlertEngine:
                     f"center {center}: {waited} calls queued and none answered in "
                     f"{period // _MIN} min",
                 )
+                if a is not None:
+                    self.book.get(key).extra = 0  # evidence of callers now, not silence
             elif answered > 0 or (queued == 0 and seen):
                 a = self.book.clear(key, at, rules.unreachable_hold)
             else:  # calls waiting, too few or too recent; or none heard at all
                 self.book.not_clear(key)
                 a = None
             out += [a] if a is not None else []
+            if hours is not None:
+                out += self._silent_in_hours(key, center, end, hours)
         period = _td(rules.rate_period)
         q, a_, sl, short = self.minutes.window("p:" + self.province, end - period, end)
         limits = rules.rates_of(self.province)
@@ -707,6 +732,10 @@ class AlertEngine:
                 f"no calls seen from {china_minute(_dt(since))} to "
                 f"{china_minute(_dt(upto))} (China time)"
             )
+        if entry.extra == _SILENT_IN_HOURS:
+            message = f"center {center}: {message}, in its service hours"
+        else:
+            message = f"center {center}: unreachable, then {message}"
         alert = self.book.raise_(
             key,
             AlertKind.CENTER_UNREACHABLE,
@@ -714,9 +743,42 @@ class AlertEngine:
             entry.alert.region_code,
             center,
             entry.alert.opened_at,
-            f"center {center}: unreachable, then {message}",
+            message,
             update_message=True,
         )
+        return [alert] if alert is not None else []
+
+    def _silent_in_hours(self, key: str, center: str, end: int, hours: CenterHours) -> list[Alert]:
+        """A center with service hours that sent no call in the ``silent_period`` ending at
+        ``end``, all of it in its hours (after the first minute evaluated, and not after the
+        time heard), is unreachable as far as the federation can tell (warning; escalated to
+        critical by queued calls that nobody answers): ``center C320100: no calls seen since
+        2025-03-03 09:00 (China time), in its service hours``. It closes as an unreachable
+        center's alert does, once its calls are seen again (:meth:`_silence` says the span)."""
+        entry = self.book.entries.get(key)
+        start = end - _td(self.rules.silent_period)
+        if (
+            (entry is not None and entry.open)
+            or self.first_ms is None
+            or start < self.first_ms
+            or self.heard_ms is None
+            or end > self.heard_ms
+            or self.minutes.seen("c:" + center, start, end)
+            or not all(in_service(m, hours.windows, hours.days) for m in range(start, end, _MIN))
+        ):
+            return []
+        alert = self.book.raise_(
+            key,
+            AlertKind.CENTER_UNREACHABLE,
+            Severity.WARNING,
+            self._region(center),
+            center,
+            _dt(end),
+            f"center {center}: no calls seen since {china_minute(_dt(start))} (China time), "
+            "in its service hours",
+        )
+        entry = self.book.get(key)
+        entry.extra, entry.silent_since = _SILENT_IN_HOURS, start
         return [alert] if alert is not None else []
 
     def _unanswered_since(self, scope: str, end: int) -> int:
@@ -831,6 +893,7 @@ class AlertEngine:
     def meta(self) -> dict[str, Any]:
         return {
             "ev": self.evaluated_ms,
+            "fs": self.first_ms,
             "dc": self.dead_clock_ms,
             "de": self.dead_evaluated_ms,
             "dl": sorted(self.dead_late),
@@ -838,6 +901,7 @@ class AlertEngine:
 
     def load_meta(self, meta: dict[str, Any]) -> None:
         self.evaluated_ms = meta.get("ev")
+        self.first_ms = meta.get("fs", self.evaluated_ms)  # before 2 Dec: not kept
         self.dead_clock_ms = meta.get("dc")
         self.dead_evaluated_ms = meta.get("de")
         self.dead_late = set(meta.get("dl", ()))

@@ -981,7 +981,7 @@ class Worker:
             if self.last_input.get(group, now) > now:
                 flushable = False  # a step took input for it while the tick asked the broker
             if flushable and caught_up and (point := state.flush_point()) is not None:
-                out = state.advance(point)
+                out = state.advance(point, flush=True)
                 self.flushed.add(group)
                 self.flushed_at[group] = time.time()
                 self.stats["idle_flushes"] += 1

@@ -6,20 +6,31 @@ worker reads it from the environment (:func:`streams_config_from_env`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from hotline.centers import default_centers
 from hotline.errors import ConfigurationError
 from hotline.producers.simulator.facts import REPEAT_WINDOW, Thresholds
 from hotline.producers.simulator.ledger import MAX_AGENT_STATE
 from hotline.regions import check_provinces
 from hotline.schemas import TicketCategory
 from hotline.schemas.types import UINT32_MAX
+from hotline.service_hours import ServiceHours, parse_service_hours
 from hotline.settings import settings_problems
 
-__all__ = ["AlertsConfig", "RateThresholds", "StreamsConfig", "streams_config_from_env"]
+__all__ = [
+    "AlertsConfig",
+    "CenterHours",
+    "RateThresholds",
+    "StreamsConfig",
+    "streams_config_from_env",
+]
 
 
 class RateThresholds(BaseModel):
@@ -31,6 +42,30 @@ class RateThresholds(BaseModel):
     service_level: float = Field(
         0.80, ge=0, le=1, description="answered_in_sl / (queued - short_abandoned)"
     )
+
+
+class CenterHours(BaseModel):
+    """A center's human-service hours (China time): when it answers calls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hours: str = Field(description="windows HH:MM-HH:MM[,HH:MM-HH:MM…], e.g. 08:30-17:30")
+    days: Literal["working", "every"] = Field(
+        "working", description="on China's working days (with 调休) or every day"
+    )
+
+    @field_validator("hours")
+    @classmethod
+    def _windows(cls, value: str) -> str:
+        try:
+            parse_service_hours(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @cached_property
+    def windows(self) -> ServiceHours:
+        return parse_service_hours(self.hours)
 
 
 class AlertsConfig(BaseModel):
@@ -71,6 +106,33 @@ class AlertsConfig(BaseModel):
     gap_quiet: timedelta = Field(
         timedelta(minutes=30), description="a gap episode ends after this long without gaps"
     )
+    service_hours: dict[str, CenterHours] = Field(
+        default_factory=dict,
+        description="center id, or province code for all its centers → its service hours "
+        "(a center's own entry wins); none: no silence alert, and queued calls count any time",
+    )
+    silent_period: timedelta = Field(
+        timedelta(minutes=30),
+        description="a center with service hours that sends no call for this long within "
+        "them is unreachable",
+    )
+
+    @field_validator("service_hours")
+    @classmethod
+    def _center_or_province_keys(cls, value: dict[str, CenterHours]) -> dict[str, CenterHours]:
+        """Each key a center id of the registry or a province code (a typo would never apply)."""
+        centers = default_centers()
+        provinces = [key for key in value if key not in centers]
+        wrong = [key for key in provinces if not key.isdigit()]
+        if wrong:
+            raise ValueError(
+                f"unknown center {wrong[0]} (a center id such as C320100, or a province code)"
+            )
+        try:
+            check_provinces(provinces)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("province_rates")
     @classmethod
@@ -92,6 +154,16 @@ class AlertsConfig(BaseModel):
             code: rates.model_copy(update=own.model_dump(exclude_unset=True))
             for code, own in value.items()
         }
+
+    def hours_of(self, centers: Iterable[tuple[str, str]]) -> dict[str, CenterHours]:
+        """The service hours of each of ``centers`` ((center id, province code) pairs) that
+        has some: its own entry, else its province's."""
+        found = {}
+        for center, province in centers:
+            hours = self.service_hours.get(center) or self.service_hours.get(province)
+            if hours is not None:
+                found[center] = hours
+        return found
 
     def rates_of(self, province: str) -> RateThresholds:
         return self.province_rates.get(province, self.rates)

@@ -351,7 +351,12 @@ class GroupState:
         self.tickets = TicketBook(
             config.ticket_retention, rules.due_warning_working_hours, rules.due_categories
         )
-        self.alerts = AlertEngine(group, config, center_region)
+        hours = (
+            {}
+            if self.national
+            else rules.hours_of((center, group) for center, _ in _province_centers(group))
+        )
+        self.alerts = AlertEngine(group, config, center_region, hours)
         self.queues = QueueBoard()
         self.agent_time = AgentTime(registry, config.max_agent_state)
         """A province's agents and its snapshots of closed minutes (unused by national)."""
@@ -650,8 +655,11 @@ class GroupState:
             out.alerts.extend(self.alerts.evaluate_dead_letters(wall))
         return out
 
-    def _tickets_and_alerts(self, out: GroupOutput, now: datetime) -> None:
-        """Tickets and alerts after a step: ticket records, then every alert rule."""
+    def _tickets_and_alerts(
+        self, out: GroupOutput, now: datetime, heard: datetime | None = None
+    ) -> None:
+        """Tickets and alerts after a step: ticket records, then every alert rule (``heard``:
+        :meth:`AlertEngine.evaluate`'s)."""
         if self.national:
             return
         changes, rejected, evicted = self.tickets.advance(now)
@@ -666,7 +674,7 @@ class GroupState:
             self.alerts.forget_ticket(ticket_id)
         self.alerts.add_records(out.records)
         out.alerts.extend(self.alerts.add_gaps(out.gaps))
-        out.alerts.extend(self.alerts.evaluate(watermark))
+        out.alerts.extend(self.alerts.evaluate(watermark, heard))
         self._note_dead_letters(out)
 
     def process_snapshots(
@@ -701,14 +709,17 @@ class GroupState:
             + self.ticket_counts.late_provinces
         )
 
-    def advance(self, now: datetime) -> GroupOutput:
-        """Move the watermarks to ``now``: close calls and buckets that became due."""
+    def advance(self, now: datetime, flush: bool = False) -> GroupOutput:
+        """Move the watermarks to ``now``: close calls and buckets that became due. ``flush``:
+        a replay's input ended (:meth:`flush_point`), so no center was heard after its
+        latest event."""
         if not self.national and (self.watermark_ms is None or _ms(now) > self.watermark_ms):
             self.watermark_ms = _ms(now)
         out = self._downstream(self.calls.advance(now), {}) if not self.national else GroupOutput()
         self._evict_closed(out, now)
         out.gaps.extend(self.sequences.expire(_ms(now)))
-        self._tickets_and_alerts(out, now)
+        heard = _dt(self.max_event_ms) if flush and self.max_event_ms is not None else None
+        self._tickets_and_alerts(out, now, heard)
         return out
 
     def queue_output(self) -> GroupOutput:

@@ -219,7 +219,7 @@ def test_the_analysts_sql_takes_chinas_today_not_the_servers() -> None:
         (
             "| `AlertsConfig` setting | default |",
             AlertsConfig,
-            {"province_rates", "due_categories"},
+            {"province_rates", "due_categories", "service_hours"},
         ),
     ],
     ids=["StreamsConfig", "AlertsConfig"],

@@ -10,7 +10,7 @@ import pytest
 
 from hotline.errors import ConfigurationError
 from hotline.streams.cli import child_argv
-from hotline.streams.config import streams_config_from_env
+from hotline.streams.config import CenterHours, streams_config_from_env
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,16 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
     monkeypatch.setenv(
         "HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"320000": {"connection": 0.85}}'
     )
+    monkeypatch.setenv(
+        "HOTLINE_STREAMS__ALERTS__SERVICE_HOURS",
+        '{"320000": {"hours": "08:30-17:30"}, '
+        '"C320100": {"hours": "00:00-24:00", "days": "every"}}',
+    )
     config = streams_config_from_env()
+    assert config.alerts.hours_of([("C320100", "320000"), ("C320200", "320000")]) == {
+        "C320100": CenterHours(hours="00:00-24:00", days="every"),
+        "C320200": CenterHours(hours="08:30-17:30"),
+    }
     assert config.service_level_ms == 20_000 and config.short_abandon_ms == 5_000
     assert config.lateness == timedelta(minutes=30)
     assert config.max_agent_state == timedelta(hours=8)
@@ -87,13 +96,24 @@ def test_a_province_override_takes_what_it_does_not_set_from_rates(
         ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"32000": {}}', "unknown province 32000"),
         ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"320100": {}}', "320100 is .*a city"),
         ("HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", '{"Jiangsu": {}}', "province Jiangsu"),
+        # a service_hours key is a center id or a province code; its hours are HH:MM-HH:MM
+        (
+            "HOTLINE_STREAMS__ALERTS__SERVICE_HOURS",
+            '{"C32010": {"hours": "08:30-17:30"}}',
+            "unknown center C32010",
+        ),
+        (
+            "HOTLINE_STREAMS__ALERTS__SERVICE_HOURS",
+            '{"320000": {"hours": "08:30-25:00"}}',
+            "within 00:00-24:00",
+        ),
     ],
 )
 def test_a_wrong_streams_variable_is_named_in_the_error(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigurationError, match=f"{name}: .*{problem}"):
+    with pytest.raises(ConfigurationError, match=rf"{name}\S*: .*{problem}"):
         streams_config_from_env()
 
 

@@ -364,14 +364,17 @@ def _start(
     loglevel: str | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     options: Sequence[str] = (),
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen:
-    """A replay worker (its log in ``name``.log) with the test's options, then ``options``."""
+    """A replay worker (its log in ``name``.log) with the test's options, then ``options``;
+    ``settings``: more environment variables."""
     env = {
         **os.environ,
         "HOTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "HOTLINE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
         "HOTLINE_STREAMS__SERVICE_LEVEL_MS": str(thresholds.service_level_ms),
         "HOTLINE_STREAMS__SHORT_ABANDON_MS": str(thresholds.short_abandon_ms),
+        **(settings or {}),
     }
     args = [
         sys.executable,
