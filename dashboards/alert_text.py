@@ -43,6 +43,19 @@ _TEMPLATES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (
         re.compile(
+            rf"center (\S+): no calls seen since ({_TIME}) \(China time\), in its service hours"
+        ),
+        lambda m: f"中心 {m[1]}：服务时间内自 {m[2]} 起未收到其来电",
+    ),
+    (
+        re.compile(
+            rf"center (\S+): no calls seen from ({_TIME}) to ({_TIME}) \(China time\), "
+            r"in its service hours"
+        ),
+        lambda m: f"中心 {m[1]}：服务时间内 {m[2]} 至 {m[3]} 未收到其来电",
+    ),
+    (
+        re.compile(
             r"(connection rate|service level) below ([\d.]+%) over (\d+) min in (\S+) "
             r"\((\d+) queued\)"
         ),

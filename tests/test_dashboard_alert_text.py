@@ -17,6 +17,7 @@ from test_streams_alerts import (
     created,
     engine,
 )
+from test_streams_service_hours import _calls, _engine, _unreachable
 
 from hotline.dashboards.alert_text import in_chinese
 from hotline.schemas import Alert, TicketCategory
@@ -35,6 +36,11 @@ def _call_rules() -> list[Alert]:
         e.add_records(calls if not 20 <= minute < 60 else [])
         out += e.evaluate(T0 + (minute + 1) * MIN)
     return out
+
+
+def _service_hours_rules() -> list[Alert]:
+    """A center with service hours silent for 40 min in them, then calls again."""
+    return _unreachable(_engine(), range(50), _calls(range(10), range(40, 50)))
 
 
 def _other_rules() -> list[Alert]:
@@ -57,7 +63,8 @@ def _other_rules() -> list[Alert]:
 
 
 def test_every_message_the_rules_write_reads_in_chinese() -> None:
-    shown = {a.message: in_chinese(a.message) for a in _call_rules() + _other_rules()}
+    alerts = _call_rules() + _service_hours_rules() + _other_rules()
+    shown = {a.message: in_chinese(a.message) for a in alerts}
     assert shown == {
         "center C330200: 20 calls queued and none answered in 10 min": (
             "中心 C330200：10 分钟内 20 个来电排队，无一接通"
@@ -73,6 +80,11 @@ def test_every_message_the_rules_write_reads_in_chinese() -> None:
         ),
         "center C330200: unreachable, then no calls seen from 2025-03-04 09:20 to 2025-03-04 "
         "10:00 (China time)": "中心 C330200：无法接通，2025-03-04 09:20 至 2025-03-04 10:00 "
+        "未收到其来电",
+        "center C330200: no calls seen since 2025-03-04 09:10 (China time), in its service "
+        "hours": "中心 C330200：服务时间内自 2025-03-04 09:10 起未收到其来电",
+        "center C330200: no calls seen from 2025-03-04 09:10 to 2025-03-04 09:40 (China time), "
+        "in its service hours": "中心 C330200：服务时间内 2025-03-04 09:10 至 2025-03-04 09:40 "
         "未收到其来电",
         "dead letters: more than 5 a minute in 330000": "死信过多：330000 每分钟超过 5 条",
         "producer p9: 1 event(s) lost (sequence gaps)": "数据源 p9：丢失 1 条事件（序号缺口）",
