@@ -375,6 +375,11 @@ class AlertEngine:
         self.hours = dict(service_hours or {})
         """The service hours of the province's centers that have some (center id → hours):
         they are unreachable when silent in them, and queued calls count only in them."""
+        silent = _td(self.rules.silent_period) if self.hours else 0
+        self._horizon_ms = max(
+            _td(self.rules.rate_period), _td(self.rules.unreachable_period), silent
+        )
+        """How far back the windowed rules look: the minutes kept."""
         self.book = AlertBook()
         self.minutes = MinuteCounts()
         self.dead: dict[int, set[str]] = {}
@@ -396,11 +401,6 @@ class AlertEngine:
         if center_id is None:
             return self.province
         return self.center_region(center_id) or self.province
-
-    @property
-    def _horizon_ms(self) -> int:
-        silent = _td(self.rules.silent_period) if self.hours else 0
-        return max(_td(self.rules.rate_period), _td(self.rules.unreachable_period), silent)
 
     # -- inputs -----------------------------------------------------------------------------
 
