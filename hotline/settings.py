@@ -17,6 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from hotline.errors import ConfigurationError
 
 
+def unset_is_empty(value: object) -> object:
+    """A map setting's raw value, ``{}`` for ``""``: compose passes an unset variable as ""
+    (``${NAME:-}``; a default of ``{}`` there is cut wrong by docker-compose 1.x)."""
+    return {} if value == "" else value
+
+
 class _Group(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,10 +64,7 @@ class ClickHouseSettings(_Group):
         '(`{"320000": "…"}`); on a server, users.xml has only the province users given one',
     )
 
-    @field_validator("province_passwords", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return {} if value == "" else value  # compose passes an unset variable as ""
+    _unset_is_empty = field_validator("province_passwords", mode="before")(unset_is_empty)
 
 
 class StackSettings(_Group):

@@ -22,7 +22,7 @@ from hotline.regions import check_provinces
 from hotline.schemas import TicketCategory
 from hotline.schemas.types import UINT32_MAX
 from hotline.service_hours import ServiceHours, parse_service_hours
-from hotline.settings import settings_problems
+from hotline.settings import settings_problems, unset_is_empty
 
 __all__ = [
     "AlertsConfig",
@@ -115,6 +115,10 @@ class AlertsConfig(BaseModel):
         timedelta(minutes=30),
         description="a center with service hours that sends no call for this long within "
         "them is unreachable",
+    )
+
+    _unset_is_empty = field_validator("province_rates", "service_hours", mode="before")(
+        unset_is_empty
     )
 
     @field_validator("service_hours")

@@ -163,6 +163,35 @@ def test_compose_takes_single_quoted_passwords_of_an_env_file_as_written(tmp_pat
     assert seen == {password}
 
 
+@pytest.mark.parametrize("hours", ["", '{"320000": {"hours": "08:30-12:00,13:30-17:30"}}'])
+def test_compose_hands_the_workers_alert_settings_through_as_written(
+    tmp_path: Path, hours: str
+) -> None:
+    """docker-compose.yml: the operator's JSON for the stream worker's alert settings (in
+    ``.env``, single-quoted) reaches the worker as written, and unset it is no setting (a
+    default of ``{}`` in ``${…:-{}}`` came out of docker-compose 1.x as the value plus ``}``)."""
+    import yaml
+
+    from hotline.streams.config import streams_config_from_env
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "".join(f"{name}='p'\n" for name in COMPOSE_ENV)
+        + (f"HOTLINE_STREAMS__ALERTS__SERVICE_HOURS='{hours}'\n" if hours else "")
+    )
+    result = _run_compose("--env-file", str(env_file), "config", env={})
+    assert result.returncode == 0, result.stderr
+    environment = yaml.safe_load(result.stdout)["services"]["streams"]["environment"]
+    assert environment["HOTLINE_STREAMS__ALERTS__SERVICE_HOURS"] == hours
+    streams = {k: v for k, v in environment.items() if k.startswith("HOTLINE_STREAMS__")}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in streams.items():
+            patch.setenv(name, value)
+        alerts = streams_config_from_env().alerts
+    assert list(alerts.service_hours) == (["320000"] if hours else [])
+    assert alerts.province_rates == {}
+
+
 @functools.cache
 def _resolved_services() -> dict[str, Any]:
     """The services as compose itself resolves the file (variables, anchors): `config`."""
@@ -271,8 +300,10 @@ SERVICE_ENV: dict[str, set[str]] = {
     "clickhouse": {"HOTLINE_CLICKHOUSE_PASSWORD"},
     # `stack init` (infra/provision.py): topics, then migrations as the ClickHouse admin
     "init": _KAFKA | _CLICKHOUSE | {_ADMIN},
-    # `streams worker` (streams/cli.py): settings.kafka only
-    "streams": _KAFKA,
+    # `streams worker` (streams/cli.py): settings.kafka, and the alert settings an operator
+    # sets per province (streams/config.py)
+    "streams": _KAFKA
+    | {"HOTLINE_STREAMS__ALERTS__PROVINCE_RATES", "HOTLINE_STREAMS__ALERTS__SERVICE_HOURS"},
     # `sink` (sinks/sink.py): Kafka in, ClickHouse out as the admin
     "sink": _KAFKA | _CLICKHOUSE | {_ADMIN},
     # `dashboard` (dashboards/cli.py, build_services): reads as `dashboard`, stores
@@ -287,13 +318,18 @@ SERVICE_ENV: dict[str, set[str]] = {
 
 
 def _is_setting(variable: str) -> bool:
-    """Whether ``HOTLINE_A__B`` names a field of :class:`Settings` (``a``, then ``b`` in it)."""
+    """Whether ``HOTLINE_A__B`` names a field of :class:`Settings` (``a``, then ``b`` in it),
+    or ``HOTLINE_STREAMS__A__B`` one of :class:`StreamsConfig` (the worker's own settings)."""
     from pydantic import BaseModel
 
     from hotline.settings import Settings
+    from hotline.streams.config import StreamsConfig
 
     model: Any = Settings
-    for part in variable.removeprefix("HOTLINE_").lower().split("__"):
+    name = variable.removeprefix("HOTLINE_")
+    if name.startswith("STREAMS__"):
+        model, name = StreamsConfig, name.removeprefix("STREAMS__")
+    for part in name.lower().split("__"):
         field = model.model_fields.get(part) if isinstance(model, type) else None
         if field is None:
             return False
@@ -318,6 +354,8 @@ def test_compose_hotline_variables_are_settings() -> None:
                 assert _is_setting(variable), f"{name}: {variable} is no field of Settings"
     assert not _is_setting("HOTLINE_CLICKHOUSE__PASSWROD")  # the check can fail
     assert not _is_setting("HOTLINE_CLICKHOUSE")  # a group, not a value
+    assert _is_setting("HOTLINE_STREAMS__ALERTS__SERVICE_HOURS")
+    assert not _is_setting("HOTLINE_STREAMS__ALERTS__SERVICE_HOUR")
 
 
 def _is_secret(variable: str) -> bool:
