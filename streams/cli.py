@@ -113,7 +113,9 @@ def worker_command(
     """Run the stream worker: raw events of its provinces → call and ticket records; metric,
     agent-time and ticket-count snapshots at county, city, province and national level; alerts,
     dead letters and sequence gaps (docs/streams.md). SIGTERM stops it gracefully; offsets are
-    committed."""
+    committed. Thresholds, horizons and alert rules come from HOTLINE_STREAMS__<NAME> variables
+    or .env, e.g. HOTLINE_STREAMS__SERVICE_LEVEL_MS=20000 or HOTLINE_STREAMS__ALERTS__SERVICE_HOURS
+    (centers' service hours, JSON); docs/streams.md, "Setting them", lists them all."""
     settings = _settings(ctx)
     check_provinces(province or ())  # before any connection: a wrong one would join the group
     streams = streams_config_from_env()  # a wrong HOTLINE_STREAMS__ value stops here
