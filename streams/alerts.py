@@ -46,11 +46,11 @@ _MIN = 60_000
 _MAX_CATCH_UP_MS = 6 * 3_600_000
 _QUEUED, _ANSWERED, _IN_SL, _SHORT = range(4)
 PROVISIONAL = 0
+"""The version of an answered call's counts before its first record (records start at 1):
+any record of the call replaces them (:meth:`AlertEngine.add_answered`)."""
 _SILENT_IN_HOURS = 1
 """``_Entry.extra`` of an unreachable center's alert that its silence in service hours
 opened (and no queued call escalated since): its messages say "in its service hours"."""
-"""The version of an answered call's counts before its first record (records start at 1):
-any record of the call replaces them (:meth:`AlertEngine.add_answered`)."""
 
 
 def _ms(at: datetime) -> int:
