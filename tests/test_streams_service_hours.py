@@ -15,6 +15,8 @@ from operator import attrgetter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from test_streams_alerts import MIN, T0, _ms, _unreachable, call
 from test_streams_worker import PROVINCES, TopicReader, _kafka, _send, _start, _stop
@@ -122,6 +124,35 @@ def test_calls_queued_in_vain_after_the_silence_make_it_critical() -> None:
     assert [a.message for a in again] == [
         "center C330200: unreachable, then no calls seen since 2025-03-04 09:50 (China time)"
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calls=st.sets(st.integers(0, 299), max_size=40),
+    hours=st.sampled_from(["08:30-12:00,13:30-17:30", "09:00-10:00,11:30-14:00", "10:00-24:00"]),
+    period=st.sampled_from([10, 20, 30]),
+)
+def test_the_first_silence_alert_opens_at_the_first_silent_window_in_the_hours(
+    calls: set[int], hours: str, period: int
+) -> None:
+    """Against a brute-force reading of the rule: the first alert opens at the first window
+    end (from T0, the first minute seen) whose ``period`` minutes all lie in the hours and
+    hold no call of the center; none if there is no such window."""
+    e = _engine(CenterHours(hours=hours), silent_period=timedelta(minutes=period))
+    alerts = _ours(_unreachable(e, range(300), _calls(range(0), *(range(m, m + 1) for m in calls))))
+    windows = parse_service_hours(hours)
+    expected = next(
+        (
+            end
+            for end in range(period, 301)
+            if not any(end - period <= m < end for m in calls)
+            and all(in_service(_ms(T0 + m * MIN), windows) for m in range(end - period, end))
+        ),
+        None,
+    )
+    first = alerts[0].opened_at if alerts else None
+    assert first == (None if expected is None else T0 + expected * MIN)
+    assert not alerts or alerts[0].severity is Severity.WARNING
 
 
 def test_the_first_minute_survives_a_reload() -> None:
