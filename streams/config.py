@@ -132,10 +132,12 @@ class AlertsConfig(BaseModel):
             raise ValueError(
                 f"unknown center {wrong[0]} (a center id such as C320100, or a province code)"
             )
-        try:
-            check_provinces(provinces)
-        except ConfigurationError as exc:
-            raise ValueError(str(exc)) from None
+        for key in provinces:
+            try:
+                check_provinces([key])
+            except ConfigurationError as exc:
+                hint = f"; its center is C{key}" if f"C{key}" in centers else ""
+                raise ValueError(f"{exc}{hint}") from None
         return value
 
     @field_validator("province_rates")

@@ -197,7 +197,11 @@ def test_in_service_reads_china_time_and_its_working_days(
     ("value", "error"),
     [
         ({"C999999": {"hours": "08:30-17:30"}}, "unknown center C999999"),
-        ({"320100": {"hours": "08:30-17:30"}}, "320100 is .*a city of 320000"),
+        (
+            {"320100": {"hours": "08:30-17:30"}},
+            r"320100 is .*a city of 320000\); its center is C320100",
+        ),
+        ({"320102": {"hours": "08:30-17:30"}}, r"a county of 320000\) \["),  # no center
         ({"C320100": {"hours": "8-17"}}, "service hours '8-17': expected HH:MM-HH:MM"),
         ({"C320100": {"hours": "13:00-17:00,08:00-12:00"}}, "in time order"),
         ({"C320100": {"hours": "08:30-17:30", "days": "weekdays"}}, "days"),
