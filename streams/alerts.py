@@ -48,9 +48,6 @@ _QUEUED, _ANSWERED, _IN_SL, _SHORT = range(4)
 PROVISIONAL = 0
 """The version of an answered call's counts before its first record (records start at 1):
 any record of the call replaces them (:meth:`AlertEngine.add_answered`)."""
-_SILENT_IN_HOURS = 1
-"""``_Entry.extra`` of an unreachable center's alert that its silence in service hours
-opened (and no queued call escalated since): its messages say "in its service hours"."""
 
 
 def _ms(at: datetime) -> int:
@@ -155,14 +152,17 @@ class _Entry:
     alert: Alert | None = None
     clear_since: int | None = None
     extra: int = 0
+    """Sequence gaps: the events counted lost in this episode."""
     ranges: list[list[int]] = field(default_factory=list)
     """Sequence gaps: the ranges counted in this episode, ``[first, last, reported ms]``,
     disjoint and sorted, merged when they touch; those reported ``gap_quiet`` before the
     latest are forgotten (:meth:`AlertEngine.add_gaps`)."""
     silent_since: int | None = None
     """An unreachable center's open alert: since when no call of the center was seen (ms),
-    said in its message once; None while its calls are seen. ``extra`` is
-    :data:`_SILENT_IN_HOURS` when the silence opened it."""
+    said in its message once; None while its calls are seen."""
+    in_hours: bool = False
+    """An unreachable center's alert that its silence in service hours opened, and no queued
+    call escalated since: its messages say "in its service hours"."""
 
     @property
     def open(self) -> bool:
@@ -176,12 +176,15 @@ class _Entry:
             "x": self.extra,
             **({"g": self.ranges} if self.ranges else {}),
             **({"ss": self.silent_since} if self.silent_since is not None else {}),
+            **({"ih": True} if self.in_hours else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Entry:
         alert = Alert.model_validate_json(d["a"]) if d["a"] is not None else None
-        return cls(d["ep"], alert, d["cs"], d.get("x", 0), d.get("g", []), d.get("ss"))
+        return cls(
+            d["ep"], alert, d["cs"], d.get("x", 0), d.get("g", []), d.get("ss"), d.get("ih", False)
+        )
 
 
 class AlertBook:
@@ -388,8 +391,6 @@ class AlertEngine:
         """The last window end evaluated (a whole minute)."""
         self.first_ms: int | None = None
         """The first minute the windows were evaluated from: silence before it is unknown."""
-        self.heard_ms: int | None = None
-        """The latest evaluation's ``heard`` (:meth:`evaluate`)."""
         self.dead_clock_ms: int | None = None
         self.dead_evaluated_ms: int | None = None
         """The last dead-letter minute judged."""
@@ -621,7 +622,7 @@ class AlertEngine:
         run — a replay's end-of-input flush moves the watermark past it, and silence there
         is the input's end, not a center's (:meth:`_silent_in_hours`)."""
         target = (_ms(watermark) - _td(self.rules.settle)) // _MIN * _MIN
-        self.heard_ms = _ms(watermark if heard is None else heard)
+        heard_ms = _ms(watermark if heard is None else heard)
         out: list[Alert] = []
         if self.evaluated_ms is None:
             starts = [m for _, m in self.minutes.cells]
@@ -630,13 +631,13 @@ class AlertEngine:
         if self.evaluated_ms is not None:
             start = max(self.evaluated_ms + _MIN, target - _MAX_CATCH_UP_MS)
             for end in range(start, target + 1, _MIN):
-                out += self._windows(end)
+                out += self._windows(end, heard_ms)
                 self.evaluated_ms = end
                 self.minutes.prune(end - self._horizon_ms)
         out += self._gap_quiet(_ms(watermark))
         return out
 
-    def _windows(self, end: int) -> list[Alert]:
+    def _windows(self, end: int, heard_ms: int) -> list[Alert]:
         rules = self.rules
         at = _dt(end)
         out = []
@@ -672,7 +673,7 @@ class AlertEngine:
                     f"{period // _MIN} min",
                 )
                 if a is not None:
-                    self.book.get(key).extra = 0  # evidence of callers now, not silence
+                    self.book.get(key).in_hours = False  # evidence of callers now, not silence
             elif answered > 0 or (queued == 0 and seen):
                 a = self.book.clear(key, at, rules.unreachable_hold)
             else:  # calls waiting, too few or too recent; or none heard at all
@@ -680,7 +681,7 @@ class AlertEngine:
                 a = None
             out += [a] if a is not None else []
             if hours is not None:
-                out += self._silent_in_hours(key, center, end, hours)
+                out += self._silent_in_hours(key, center, end, hours, heard_ms)
         period = _td(rules.rate_period)
         q, a_, sl, short = self.minutes.window("p:" + self.province, end - period, end)
         limits = rules.rates_of(self.province)
@@ -732,7 +733,7 @@ class AlertEngine:
                 f"no calls seen from {china_minute(_dt(since))} to "
                 f"{china_minute(_dt(upto))} (China time)"
             )
-        if entry.extra == _SILENT_IN_HOURS:
+        if entry.in_hours:
             message = f"center {center}: {message}, in its service hours"
         else:
             message = f"center {center}: unreachable, then {message}"
@@ -748,21 +749,23 @@ class AlertEngine:
         )
         return [alert] if alert is not None else []
 
-    def _silent_in_hours(self, key: str, center: str, end: int, hours: CenterHours) -> list[Alert]:
+    def _silent_in_hours(
+        self, key: str, center: str, end: int, hours: CenterHours, heard_ms: int
+    ) -> list[Alert]:
         """A center with service hours that sent no call in the ``silent_period`` ending at
-        ``end``, all of it in its hours (after the first minute evaluated, and not after the
-        time heard), is unreachable as far as the federation can tell (warning; escalated to
-        critical by queued calls that nobody answers): ``center C320100: no calls seen since
-        2025-03-03 09:00 (China time), in its service hours``. It closes as an unreachable
-        center's alert does, once its calls are seen again (:meth:`_silence` says the span)."""
+        ``end``, all of it in its hours (after the first minute evaluated, and not after
+        ``heard_ms``, :meth:`evaluate`'s ``heard``), is unreachable as far as the federation
+        can tell (warning; escalated to critical by queued calls that nobody answers):
+        ``center C320100: no calls seen since 2025-03-03 09:00 (China time), in its service
+        hours``. It closes as an unreachable center's alert does, once its calls are seen
+        again (:meth:`_silence` says the span)."""
         entry = self.book.entries.get(key)
         start = end - _td(self.rules.silent_period)
         if (
             (entry is not None and entry.open)
             or self.first_ms is None
             or start < self.first_ms
-            or self.heard_ms is None
-            or end > self.heard_ms
+            or end > heard_ms
             or self.minutes.seen("c:" + center, start, end)
             or not all(in_service(m, hours.windows, hours.days) for m in range(start, end, _MIN))
         ):
@@ -778,7 +781,7 @@ class AlertEngine:
             "in its service hours",
         )
         entry = self.book.get(key)
-        entry.extra, entry.silent_since = _SILENT_IN_HOURS, start
+        entry.in_hours, entry.silent_since = True, start
         return [alert] if alert is not None else []
 
     def _unanswered_since(self, scope: str, end: int) -> int:

@@ -161,15 +161,11 @@ class AlertsConfig(BaseModel):
             for code, own in value.items()
         }
 
-    def hours_of(self, centers: Iterable[tuple[str, str]]) -> dict[str, CenterHours]:
-        """The service hours of each of ``centers`` ((center id, province code) pairs) that
-        has some: its own entry, else its province's."""
-        found = {}
-        for center, province in centers:
-            hours = self.service_hours.get(center) or self.service_hours.get(province)
-            if hours is not None:
-                found[center] = hours
-        return found
+    def hours_of(self, province: str, centers: Iterable[str]) -> dict[str, CenterHours]:
+        """The service hours of each of ``centers`` (of ``province``) that has some: its own
+        entry, else its province's."""
+        found = {c: self.service_hours.get(c) or self.service_hours.get(province) for c in centers}
+        return {center: hours for center, hours in found.items() if hours is not None}
 
     def rates_of(self, province: str) -> RateThresholds:
         return self.province_rates.get(province, self.rates)

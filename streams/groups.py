@@ -352,9 +352,7 @@ class GroupState:
             config.ticket_retention, rules.due_warning_working_hours, rules.due_categories
         )
         hours = (
-            {}
-            if self.national
-            else rules.hours_of((center, group) for center, _ in _province_centers(group))
+            {} if self.national else rules.hours_of(group, (c for c, _ in _province_centers(group)))
         )
         self.alerts = AlertEngine(group, config, center_region, hours)
         self.queues = QueueBoard()

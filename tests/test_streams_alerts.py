@@ -224,7 +224,10 @@ def test_unreachable_center_that_falls_silent_stays_open_until_its_calls_are_see
 def test_a_silent_unreachable_alert_is_kept_across_a_reload() -> None:
     entry = _Entry(episode=1, silent_since=_ms(T0))
     assert _Entry.from_dict(entry.to_dict()) == entry
-    assert "ss" not in _Entry(episode=1).to_dict()  # only where set: earlier images read alike
+    in_hours = _Entry(episode=1, silent_since=_ms(T0), in_hours=True)  # opened by its silence
+    assert _Entry.from_dict(in_hours.to_dict()) == in_hours
+    # only where set: earlier images read alike
+    assert not {"ss", "ih"} & set(_Entry(episode=1).to_dict())
     assert _Entry.from_dict({"ep": 1, "a": None, "cs": None}).silent_since is None
 
 

@@ -58,7 +58,7 @@ def test_thresholds_and_horizons_come_from_hotline_streams_variables(
         '"C320100": {"hours": "00:00-24:00", "days": "every"}}',
     )
     config = streams_config_from_env()
-    assert config.alerts.hours_of([("C320100", "320000"), ("C320200", "320000")]) == {
+    assert config.alerts.hours_of("320000", ["C320100", "C320200"]) == {
         "C320100": CenterHours(hours="00:00-24:00", days="every"),
         "C320200": CenterHours(hours="08:30-17:30"),
     }

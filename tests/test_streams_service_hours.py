@@ -139,7 +139,7 @@ def test_the_first_silence_alert_opens_at_the_first_silent_window_in_the_hours(
     end (from T0, the first minute seen) whose ``period`` minutes all lie in the hours and
     hold no call of the center; none if there is no such window."""
     e = _engine(CenterHours(hours=hours), silent_period=timedelta(minutes=period))
-    alerts = _ours(_unreachable(e, range(300), _calls(range(0), *(range(m, m + 1) for m in calls))))
+    alerts = _ours(_unreachable(e, range(300), _calls(*(range(m, m + 1) for m in calls))))
     windows = parse_service_hours(hours)
     expected = next(
         (
